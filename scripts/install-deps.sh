@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that accord's build, tests, fuzzers, benchmarks and main job
+# need. Idempotent; needs root (or sudo). Nothing is downloaded at build or run time.
+set -euo pipefail
+packages=(
+  # build
+  build-essential cmake pkg-config ccache
+  # libraries
+  libsodium-dev libssl-dev nlohmann-json3-dev libcli11-dev
+  # tests, benchmarks, fuzzing
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  # the independent implementation the log is checked against (Go's sumdb/note and sumdb/tlog)
+  golang-go golang-golang-x-mod-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: installed ${missing[*]}"

@@ -1,0 +1,262 @@
+#include "core/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+namespace accord::fs {
+
+namespace {
+Status Errno(std::string_view what, const std::string& path) {
+  int e = errno;
+  Code code = (e == ENOENT) ? Code::kNotFound : (e == EACCES || e == EPERM) ? Code::kPermissionDenied
+              : (e == ENOSPC || e == EDQUOT) ? Code::kResourceExhausted : Code::kInternal;
+  return Status(code, std::string(what) + " " + path + ": " + std::strerror(e));
+}
+
+Status WriteAll(int fd, ByteView data, const std::string& path) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("write", path);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+std::string TempName(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t salt = std::random_device{}();
+  return path + ".tmp-" + std::to_string(::getpid()) + "-" +
+         std::to_string(salt ^ counter.fetch_add(1));
+}
+}  // namespace
+
+Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    Status s = Errno("stat", path);
+    ::close(fd);
+    return s;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return InvalidArgument(path + ": not a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_size) {
+    ::close(fd);
+    return ResourceExhausted(path + ": " + std::to_string(st.st_size) + " bytes, limit " +
+                             std::to_string(max_size));
+  }
+  Bytes out;
+  out.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (true) {
+    if (got == out.size()) {
+      // The file may have grown since fstat; read one more byte to find out.
+      if (out.size() >= max_size) {
+        char c;
+        ssize_t n = ::read(fd, &c, 1);
+        if (n > 0) {
+          ::close(fd);
+          return ResourceExhausted(path + ": larger than limit " + std::to_string(max_size));
+        }
+        break;
+      }
+      out.resize(std::min(max_size, out.size() + 4096));
+    }
+    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Errno("read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  return out;
+}
+
+Result<std::string> WriteTemp(const std::string& path, ByteView data) {
+  std::string tmp = TempName(path);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("create", tmp);
+  Status s = WriteAll(fd, data, tmp);
+  if (::close(fd) != 0 && s.ok()) s = Errno("close", tmp);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return tmp;
+}
+
+Status WriteNew(const std::string& path, ByteView data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("create", path);
+  Status s = WriteAll(fd, data, path);
+  if (::close(fd) != 0 && s.ok()) s = Errno("close", path);
+  if (!s.ok()) ::unlink(path.c_str());
+  return s;
+}
+
+Status Rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return Errno("rename to " + to + " from", from);
+  return Status::Ok();
+}
+
+Status WriteFileAtomic(const std::string& path, ByteView data, int mode) {
+  std::string tmp = TempName(path);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return Errno("create", tmp);
+  Status s = WriteAll(fd, data, tmp);
+  if (s.ok() && ::fchmod(fd, mode) != 0) s = Errno("chmod", tmp);  // umask-proof
+  if (s.ok() && ::fsync(fd) != 0) s = Errno("fsync", tmp);
+  if (::close(fd) != 0 && s.ok()) s = Errno("close", tmp);
+  if (s.ok()) s = Rename(tmp, path);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return SyncDir(Dirname(path));
+}
+
+Status SyncFilesystem(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("open", path);
+  int r = ::syncfs(fd);
+  Status s = r == 0 ? Status::Ok() : Errno("syncfs", path);
+  ::close(fd);
+  return s;
+}
+
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("open", dir);
+  int r = ::fsync(fd);
+  Status s = r == 0 ? Status::Ok() : Errno("fsync", dir);
+  ::close(fd);
+  return s;
+}
+
+Status MakeDirs(const std::string& dir, int mode) {
+  if (dir.empty()) return Status::Ok();
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::Ok();
+    return FailedPrecondition(dir + ": exists and is not a directory");
+  }
+  std::string parent = Dirname(dir);
+  if (parent != dir) RETURN_IF_ERROR(MakeDirs(parent, mode));
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) return Errno("mkdir", dir);
+  return Status::Ok();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+Status RemoveFile(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("unlink", path);
+  return Status::Ok();
+}
+
+Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return Internal("remove " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Errno("opendir", dir);
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    names.emplace_back(n);
+  }
+  ::closedir(d);
+  return names;
+}
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string JoinPath(const std::string& a, const std::string& b) {
+  if (a.empty() || a == ".") return b;
+  if (a.back() == '/') return a + b;
+  return a + "/" + b;
+}
+
+Result<std::string> Absolute(const std::string& path) {
+  std::error_code ec;
+  auto p = std::filesystem::absolute(path, ec);
+  if (ec) return Internal("absolute " + path + ": " + ec.message());
+  return p.lexically_normal().string();
+}
+
+Result<std::string> RealPath(const std::string& path) {
+  char buf[PATH_MAX];
+  if (!::realpath(path.c_str(), buf)) return Errno("realpath", path);
+  return std::string(buf);
+}
+
+Result<FileLock> FileLock::Acquire(const std::string& path, std::string_view what) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("open lock", path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    ::close(fd);
+    if (e == EWOULDBLOCK)
+      return FailedPrecondition(std::string(what) + " is locked by another writer (" + path + ")");
+    errno = e;
+    return Errno("flock", path);
+  }
+  return FileLock(fd);
+}
+
+FileLock& FileLock::operator=(FileLock&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace accord::fs

@@ -1,0 +1,62 @@
+// File-system access for accord's stores: bounded reads, durable atomic writes, locks.
+//
+// Durable write protocol (used for every file a reader may see): write a temporary file in the
+// same directory, fsync it, rename it over the target, fsync the directory. A crash at any point
+// leaves either the old file or the new one, never a torn one.
+// Thread-safety: functions are safe to call concurrently on different paths.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/status.h"
+
+namespace accord::fs {
+
+// Reads a whole file. Files larger than max_size are refused (ResourceExhausted) unread.
+Result<Bytes> ReadFile(const std::string& path, size_t max_size);
+
+// Writes `data` to `path` durably and atomically (see above). `mode` as for open(2).
+Status WriteFileAtomic(const std::string& path, ByteView data, int mode = 0644);
+
+// Writes `data` to a new temporary file beside `path` without syncing; returns its name.
+// Used by writers that sync many files with one SyncFilesystem call before renaming them.
+Result<std::string> WriteTemp(const std::string& path, ByteView data);
+// Creates `path` (which must not exist) holding `data`, without syncing.
+Status WriteNew(const std::string& path, ByteView data);
+Status Rename(const std::string& from, const std::string& to);
+
+// Flushes every dirty page and inode of the file system holding `path` (syncfs(2)).
+Status SyncFilesystem(const std::string& path);
+Status SyncDir(const std::string& dir);
+
+Status MakeDirs(const std::string& dir, int mode = 0755);
+bool Exists(const std::string& path);
+bool IsDir(const std::string& path);
+Status RemoveFile(const std::string& path);  // missing is fine
+Status RemoveTree(const std::string& path);  // recursive; missing is fine
+Result<std::vector<std::string>> ListDir(const std::string& dir);  // names, unsorted
+std::string Dirname(const std::string& path);
+std::string JoinPath(const std::string& a, const std::string& b);
+// Absolute, lexically normalised path (no symlink resolution needed for our checks).
+Result<std::string> Absolute(const std::string& path);
+Result<std::string> RealPath(const std::string& path);
+
+// An exclusive advisory lock (flock) on a file, held until destroyed or the process dies.
+// A second holder gets FailedPrecondition immediately, it does not wait.
+class FileLock {
+ public:
+  static Result<FileLock> Acquire(const std::string& path, std::string_view what);
+  FileLock(FileLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  FileLock& operator=(FileLock&& o) noexcept;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock();
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+}  // namespace accord::fs

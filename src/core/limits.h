@@ -1,0 +1,43 @@
+// Every resource cap of accord's log and formats, in one place (yara's limits.h, ClamAV's Max*).
+//
+// A cap that is hit is reported as an error that names it (ResourceExhausted); nothing is
+// silently truncated or skipped.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace accord::limits {
+
+// An entry is stored with a big-endian uint16 length prefix in entry bundles (c2sp.org/tlog-tiles),
+// so 65,535 bytes is the largest entry a log can hold. Larger content lives beside the log by its
+// SHA-256 and the entry carries the hash (DESIGN.md).
+inline constexpr size_t kMaxEntrySize = 65535;
+
+// Signed notes: c2sp.org/signed-note requires accepting at least 16 signatures.
+inline constexpr size_t kMaxNoteSignatures = 64;
+inline constexpr size_t kMaxNoteSize = 64 * 1024;
+inline constexpr size_t kMaxKeyNameSize = 256;
+inline constexpr size_t kMaxCheckpointExtensions = 16;
+
+// Proofs: a tree of at most 2^63 leaves needs at most 63 hashes per inclusion proof and fewer
+// than 2*63 per consistency proof.
+inline constexpr size_t kMaxProofHashes = 128;
+inline constexpr size_t kMaxProofFileSize = kMaxNoteSize + 16 * 1024;
+
+// Tiles: 256 hashes of 32 bytes (tile height 8, as c2sp.org/tlog-tiles fixes it).
+inline constexpr int kTileHeight = 8;
+inline constexpr uint64_t kTileWidth = 256;
+inline constexpr size_t kFullTileSize = kTileWidth * 32;
+inline constexpr size_t kMaxBundleSize = kTileWidth * (2 + kMaxEntrySize);
+
+// Sequencer: the most bytes of entries integrated in one batch (one durable write and one
+// checkpoint). Larger submissions are split across batches; callers are never refused for load
+// below kMaxQueuedBytes.
+inline constexpr size_t kMaxBatchBytes = 64u << 20;
+inline constexpr size_t kMaxQueuedBytes = 512u << 20;
+
+// Key files and verifier keys are small text files.
+inline constexpr size_t kMaxKeyFileSize = 4096;
+
+}  // namespace accord::limits

@@ -1,0 +1,601 @@
+#include "tlog/log.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_set>
+
+#include "core/limits.h"
+
+namespace accord::tlog {
+
+namespace {
+constexpr int kLevels = 8;  // 256^8 = 2^64 leaves
+constexpr uint64_t kMaxRoundEntries = 1 << 20;
+constexpr std::string_view kStateDir = ".accord";
+
+std::string StatePath(const std::string& dir, std::string_view name) {
+  return fs::JoinPath(fs::JoinPath(dir, std::string(kStateDir)), std::string(name));
+}
+
+Bytes HashesBytes(const std::vector<Hash>& hashes) {
+  Bytes out;
+  out.resize(hashes.size() * 32);
+  for (size_t i = 0; i < hashes.size(); ++i) std::memcpy(out.data() + 32 * i, hashes[i].data(), 32);
+  return out;
+}
+
+bool ValidOrigin(std::string_view origin) {
+  if (origin.empty() || origin.size() > 1024 || !IsValidUtf8(origin)) return false;
+  return std::none_of(origin.begin(), origin.end(), [](char c) { return uint8_t(c) < 0x20 || c == 0x7f; });
+}
+
+Result<note::Signer> ReadSigner(const std::string& path) {
+  ASSIGN_OR_RETURN(Bytes text, fs::ReadFile(path, limits::kMaxKeyFileSize));
+  Result<note::Signer> s = note::ParseSignerKey(text);
+  if (!s.ok()) return s.status().WithContext(path);
+  if (s->type != note::KeyType::kEd25519) return InvalidArgument(path + ": a log key must be an Ed25519 (type 1) key");
+  return s;
+}
+
+// Hashes of the compact range of a tree, from its right-edge tiles (edge[L] = partial tile L).
+std::vector<Hash> CompactFromEdge(const std::vector<std::vector<Hash>>& edge) {
+  std::vector<Hash> out;
+  for (size_t l = edge.size(); l-- > 0;) {
+    const auto& tile = edge[l];
+    size_t w = tile.size(), pos = 0;
+    for (int b = 7; b >= 0; --b) {
+      if (w & (size_t(1) << b)) {
+        out.push_back(SubtreeRoot(tile.data() + pos, size_t(1) << b));
+        pos += size_t(1) << b;
+      }
+    }
+  }
+  return out;
+}
+
+// Offset in a bundle where entry `count` starts (bundle already parsed as valid).
+size_t BundlePrefixBytes(const std::vector<ByteView>& entries, size_t count) {
+  size_t n = 0;
+  for (size_t i = 0; i < count; ++i) n += 2 + entries[i].size();
+  return n;
+}
+}  // namespace
+
+Status EntryBatch::Add(ByteView entry) {
+  if (entry.size() > limits::kMaxEntrySize)
+    return InvalidArgument("entry of " + std::to_string(entry.size()) + " bytes is over the limit of " +
+                           std::to_string(limits::kMaxEntrySize) + " bytes (64 KiB - 1, the tiles' uint16 length)");
+  data_.append(entry);
+  ends_.push_back(data_.size());
+  return Status::Ok();
+}
+
+Status InitLog(const std::string& dir_in, const std::string& origin, const std::string& key_path) {
+  if (!ValidOrigin(origin)) return InvalidArgument("origin \"" + Printable(origin) + "\": must be non-empty text without control characters");
+  ASSIGN_OR_RETURN(std::string dir, fs::Absolute(dir_in));
+  ASSIGN_OR_RETURN(note::Signer signer, ReadSigner(key_path));
+  RETURN_IF_ERROR(fs::MakeDirs(dir));
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dir));
+  if (!names.empty()) return AlreadyExists(dir + ": not empty; a new log needs an empty directory");
+  ASSIGN_OR_RETURN(std::string real_dir, fs::RealPath(dir));
+  ASSIGN_OR_RETURN(std::string real_key, fs::RealPath(key_path));
+  if (real_key.rfind(real_dir + "/", 0) == 0)
+    return InvalidArgument(key_path + ": the private key must not be inside the log directory, which is served");
+  RETURN_IF_ERROR(fs::MakeDirs(StatePath(dir, "tmp")));
+  ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(StatePath(dir, "lock"), "log " + dir));
+  RETURN_IF_ERROR(fs::WriteFileAtomic(StatePath(dir, "config"), "origin " + origin + "\nkey " + real_key + "\n"));
+  Checkpoint cp{origin, 0, EmptyRoot(), {}};
+  ASSIGN_OR_RETURN(std::string raw, SignCheckpoint(cp, signer));
+  return fs::WriteFileAtomic(fs::JoinPath(dir, "checkpoint"), raw);
+}
+
+Result<LogConfig> ReadLogConfig(const std::string& dir) {
+  std::string path = StatePath(dir, "config");
+  Result<Bytes> text = fs::ReadFile(path, 8192);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound)
+      return NotFound(dir + ": not a log directory (no " + std::string(kStateDir) + "/config); create one with accord log init");
+    return text.status();
+  }
+  LogConfig c;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) return DataLoss(path + ": last line has no newline");
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl + 1);
+    size_t sp = line.find(' ');
+    std::string_view k = line.substr(0, sp), v = sp == std::string_view::npos ? "" : line.substr(sp + 1);
+    if (k == "origin") c.origin = std::string(v);
+    else if (k == "key") c.key_path = std::string(v);
+    else return DataLoss(path + ": unknown setting \"" + Printable(k) + "\"");
+  }
+  if (c.origin.empty() || c.key_path.empty()) return DataLoss(path + ": needs origin and key");
+  return c;
+}
+
+Result<VerifiedCheckpoint> ReadCheckpoint(const std::string& dir, const note::Verifier& log_key) {
+  std::string path = fs::JoinPath(dir, "checkpoint");
+  ASSIGN_OR_RETURN(Bytes raw, fs::ReadFile(path, limits::kMaxNoteSize));
+  Result<VerifiedCheckpoint> cp = OpenCheckpoint(raw, log_key);
+  if (!cp.ok()) return cp.status().WithContext(path);
+  return cp;
+}
+
+Result<Bytes> ReadEntry(TileReader& reader, uint64_t index, uint64_t size) {
+  if (index >= size) return NotFound("entry " + std::to_string(index) + " is beyond the tree size " + std::to_string(size));
+  TileCoord t = TileFor(kEntriesLevel, index, size);
+  ASSIGN_OR_RETURN(Bytes data, reader.ReadTile(t));
+  Result<std::vector<ByteView>> entries = ParseEntryBundle(data, t.width);
+  if (!entries.ok()) return entries.status().WithContext(TilePath(t));
+  return Bytes((*entries)[index % 256]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LogWriter
+
+LogWriter::LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock)
+    : dir_(std::move(dir)),
+      config_(std::move(config)),
+      signer_(std::move(signer)),
+      verifier_(signer_.verifier()),
+      lock_(std::move(lock)),
+      edge_(kLevels) {}
+
+Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir_in) {
+  ASSIGN_OR_RETURN(std::string dir, fs::Absolute(dir_in));
+  ASSIGN_OR_RETURN(LogConfig config, ReadLogConfig(dir));
+  ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(StatePath(dir, "lock"), "log " + dir));
+  ASSIGN_OR_RETURN(note::Signer signer, ReadSigner(config.key_path));
+  std::unique_ptr<LogWriter> w(new LogWriter(dir, std::move(config), std::move(signer), std::move(lock)));
+  RETURN_IF_ERROR(w->Recover());
+  w->thread_ = std::thread([p = w.get()] { p->Run(); });
+  return w;
+}
+
+LogWriter::~LogWriter() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status LogWriter::LoadRightEdge(const VerifiedCheckpoint& cp) {
+  const uint64_t n = cp.checkpoint.size;
+  DirTileReader reader(dir_);
+  for (int l = 0; l < kLevels; ++l) {
+    uint32_t w = PartialWidth(l, n);
+    edge_[l].clear();
+    if (w == 0) continue;
+    TileCoord t{l, (n >> (8 * l)) / 256, w};
+    Result<Bytes> data = reader.ReadTile(t);
+    if (!data.ok()) return data.status().WithContext("recovering the log's right edge");
+    Result<std::vector<Hash>> hashes = ParseHashTile(*data, w);
+    if (!hashes.ok()) return hashes.status().WithContext(TilePath(t));
+    edge_[l] = std::move(hashes).value();
+  }
+  ASSIGN_OR_RETURN(range_, CompactRange::FromHashes(n, CompactFromEdge(edge_)));
+  if (range_.Root() != cp.checkpoint.root)
+    return DataLoss(dir_ + ": the right-edge tiles of size " + std::to_string(n) + " do not hash to the checkpoint's root");
+  edge_bundle_.clear();
+  edge_bundle_count_ = PartialWidth(0, n);
+  if (edge_bundle_count_ > 0) {
+    TileCoord t{kEntriesLevel, n / 256, edge_bundle_count_};
+    ASSIGN_OR_RETURN(edge_bundle_, reader.ReadTile(t));
+    Result<std::vector<ByteView>> entries = ParseEntryBundle(edge_bundle_, edge_bundle_count_);
+    if (!entries.ok()) return entries.status().WithContext(TilePath(t));
+    for (size_t i = 0; i < entries->size(); ++i)
+      if (HashLeaf((*entries)[i]) != edge_[0][i])
+        return DataLoss(TilePath(t) + ": entry " + std::to_string(i) + " does not match its leaf hash");
+  }
+  size_ = n;
+  return Status::Ok();
+}
+
+Status LogWriter::Recover() {
+  std::string tmp = StatePath(dir_, "tmp");
+  RETURN_IF_ERROR(fs::RemoveTree(tmp));
+  RETURN_IF_ERROR(fs::MakeDirs(tmp));
+  Result<VerifiedCheckpoint> cp = ReadCheckpoint(dir_, verifier_);
+  if (!cp.ok()) return cp.status();
+  if (cp->checkpoint.origin != config_.origin)
+    return DataLoss(dir_ + "/checkpoint: origin \"" + Printable(cp->checkpoint.origin) + "\" is not the log's origin \"" +
+                    config_.origin + "\"");
+  RETURN_IF_ERROR(LoadRightEdge(*cp));
+  published_ = *cp;
+  submitted_ = size_;
+
+  // Entries acknowledged after the last checkpoint live in bundles beyond it.
+  DirTileReader reader(dir_);
+  std::deque<Bytes> bundles;  // stable addresses: `recovered` points into them
+  std::vector<ByteView> recovered;
+  uint64_t b = size_ / 256;
+  Bytes prefix = edge_bundle_;
+  uint32_t have = edge_bundle_count_;
+  while (true) {
+    TileCoord full{kEntriesLevel, b, 256};
+    Result<Bytes> data = reader.ReadTile(full);
+    uint32_t width = 256;
+    if (!data.ok() && data.status().code() == Code::kNotFound) {
+      std::string pdir = fs::JoinPath(dir_, TilePath(full) + ".p");
+      width = 0;
+      if (fs::IsDir(pdir)) {
+        ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(pdir));
+        for (const auto& name : names) {
+          auto w = ParseDecimal(name);
+          if (w && *w > have && *w < 256 && *w > width) width = uint32_t(*w);
+        }
+      }
+      if (width == 0) break;
+      data = reader.ReadTile(TileCoord{kEntriesLevel, b, width});
+    }
+    if (!data.ok()) return data.status();
+    TileCoord t{kEntriesLevel, b, width};
+    Result<std::vector<ByteView>> entries = ParseEntryBundle(*data, width);
+    if (!entries.ok()) return entries.status().WithContext(TilePath(t) + " (beyond the checkpoint)");
+    if (ByteView(*data).substr(0, prefix.size()) != prefix)
+      return DataLoss(TilePath(t) + ": its first " + std::to_string(have) + " entries differ from the checkpointed ones");
+    bundles.push_back(std::move(data).value());
+    entries = ParseEntryBundle(bundles.back(), width);  // views into the stored copy
+    recovered.insert(recovered.end(), entries->begin() + have, entries->end());
+    if (width != 256) break;
+    ++b;
+    have = 0;
+    prefix.clear();
+  }
+  RETURN_IF_ERROR(RemoveBeyond(size_ + recovered.size()));
+  if (!recovered.empty()) {
+    std::vector<File> files;
+    std::vector<TileCoord> filled;
+    Integrate(recovered, files, filled);
+    RETURN_IF_ERROR(WriteDurably(files));
+    submitted_ = size_;
+    RETURN_IF_ERROR(Publish(filled));
+  }
+  RemoveStalePartials();
+  return Status::Ok();
+}
+
+Status LogWriter::RemoveBeyond(uint64_t size) {
+  // A round writes at most kMaxRoundEntries entries, so stale files lie within that distance.
+  for (int l = kEntriesLevel; l < kLevels; ++l) {
+    int shift = 8 * std::max(l, 0);
+    uint64_t level_size = size >> shift;
+    uint64_t t = level_size / 256;
+    uint32_t w = PartialWidth(std::max(l, 0), size);
+    uint64_t probe = (kMaxRoundEntries >> shift) / 256 + 2;
+    for (uint64_t i = t; i <= t + probe; ++i) {
+      std::string full = fs::JoinPath(dir_, TilePath(TileCoord{l, i, 256}));
+      RETURN_IF_ERROR(fs::RemoveFile(full));
+      std::string pdir = full + ".p";
+      if (!fs::IsDir(pdir)) continue;
+      if (i > t) {
+        RETURN_IF_ERROR(fs::RemoveTree(pdir));
+        continue;
+      }
+      ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(pdir));
+      for (const auto& name : names) {
+        auto pw = ParseDecimal(name);
+        if (!pw || *pw > w) RETURN_IF_ERROR(fs::RemoveTree(fs::JoinPath(pdir, name)));
+      }
+    }
+    if (level_size == 0 && l >= 0) break;
+  }
+  return fs::SyncFilesystem(dir_);
+}
+
+void LogWriter::RemoveStalePartials() {
+  // Partial tiles of tiles that are now full may survive a crash between publishing a
+  // checkpoint and removing them; they are harmless, but c2sp.org/tlog-tiles lets us drop them.
+  for (int l = kEntriesLevel; l < kLevels; ++l) {
+    uint64_t t = (size_ >> (8 * std::max(l, 0))) / 256;
+    if (t == 0) {
+      if (l >= 0) break;
+      continue;
+    }
+    std::string dirs[2] = {fs::Dirname(TilePath(TileCoord{l, t, 256})), fs::Dirname(TilePath(TileCoord{l, t - 1, 256}))};
+    for (int d = 0; d < 2; ++d) {
+      if (d == 1 && dirs[1] == dirs[0]) break;
+      auto names = fs::ListDir(fs::JoinPath(dir_, dirs[d]));
+      if (!names.ok()) continue;
+      for (const auto& name : *names) {
+        if (name.size() < 3 || name.substr(name.size() - 2) != ".p") continue;
+        auto c = ParseTilePath(dirs[d] + "/" + name.substr(0, name.size() - 2));
+        if (c.ok() && c->index < t) (void)fs::RemoveTree(fs::JoinPath(dir_, dirs[d] + "/" + name));
+      }
+    }
+  }
+}
+
+void LogWriter::Integrate(const std::vector<ByteView>& entries, std::vector<File>& files,
+                          std::vector<TileCoord>& filled) {
+  // The tiles that are partial now are the only ones with retained partials to remove later.
+  uint64_t start_tile[kLevels + 1];
+  for (int l = 0; l < kLevels; ++l) start_tile[l] = (size_ >> (8 * l)) / 256;
+  auto tile_done = [&](int level, uint64_t index, Bytes data) {
+    if (index == start_tile[std::max(level, 0)]) filled.push_back(TileCoord{level, index, 256});
+    files.push_back(File{TilePath(TileCoord{level, index, 256}), std::move(data)});
+  };
+  const uint64_t start_size = size_;
+  for (ByteView e : entries) {
+    Hash leaf = HashLeaf(e);
+    AppendBundleEntry(edge_bundle_, e);
+    if (++edge_bundle_count_ == 256) {
+      tile_done(kEntriesLevel, size_ / 256, std::move(edge_bundle_));
+      edge_bundle_.clear();
+      edge_bundle_count_ = 0;
+    }
+    edge_[0].push_back(leaf);
+    if (edge_[0].size() == 256) {
+      tile_done(0, size_ / 256, HashesBytes(edge_[0]));
+      edge_[0].clear();
+    }
+    range_.Append(leaf, [&](int level, uint64_t index, const Hash& h) {
+      edge_[level].push_back(h);
+      if (edge_[level].size() == 256) {
+        tile_done(level, index / 256, HashesBytes(edge_[level]));
+        edge_[level].clear();
+      }
+    });
+    ++size_;
+  }
+  // Only tiles that were partial at the previous checkpoint can have retained partials.
+  std::erase_if(filled, [&](const TileCoord& t) {
+    int l = std::max(t.level, 0);
+    return PartialWidth(l, start_size) == 0;
+  });
+  for (int l = 0; l < kLevels; ++l) {
+    if (edge_[l].empty()) continue;
+    TileCoord t{l, (size_ >> (8 * l)) / 256, uint32_t(edge_[l].size())};
+    files.push_back(File{TilePath(t), HashesBytes(edge_[l])});
+  }
+  if (edge_bundle_count_ > 0)
+    files.push_back(File{TilePath(TileCoord{kEntriesLevel, size_ / 256, edge_bundle_count_}), edge_bundle_});
+}
+
+Status LogWriter::WriteDurably(std::vector<File>& files) {
+  static thread_local std::unordered_set<std::string> made;
+  std::string tmp_dir = StatePath(dir_, "tmp");
+  std::vector<std::string> tmps;
+  tmps.reserve(files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string tmp = tmp_dir + "/" + std::to_string(i);
+    RETURN_IF_ERROR(fs::WriteNew(tmp, files[i].data));
+    tmps.push_back(std::move(tmp));
+  }
+  RETURN_IF_ERROR(fs::SyncFilesystem(dir_));
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string final_path = fs::JoinPath(dir_, files[i].path);
+    std::string parent = fs::Dirname(final_path);
+    if (!made.count(parent)) {
+      RETURN_IF_ERROR(fs::MakeDirs(parent));
+      made.insert(parent);
+    }
+    RETURN_IF_ERROR(fs::Rename(tmps[i], final_path));
+  }
+  return fs::SyncFilesystem(dir_);
+}
+
+Status LogWriter::Publish(const std::vector<TileCoord>& filled) {
+  Checkpoint cp{config_.origin, size_, range_.Root(), {}};
+  ASSIGN_OR_RETURN(std::string raw, SignCheckpoint(cp, signer_));
+  RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(dir_, "checkpoint"), raw));
+  for (const TileCoord& t : filled) RETURN_IF_ERROR(fs::RemoveTree(fs::JoinPath(dir_, TilePath(t) + ".p")));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    published_.checkpoint = cp;
+    published_.raw = std::move(raw);
+    published_.cosignatures.clear();
+  }
+  published_cv_.notify_all();
+  return Status::Ok();
+}
+
+std::future<Result<uint64_t>> LogWriter::Submit(EntryBatch batch) {
+  Pending p;
+  p.batch = std::move(batch);
+  auto future = p.done.get_future();
+  std::unique_lock<std::mutex> l(mu_);
+  queue_cv_.wait(l, [&] { return queued_bytes_ <= limits::kMaxQueuedBytes || !failed_.ok() || stopping_; });
+  if (!failed_.ok()) {
+    p.done.set_value(FailedPrecondition("log writer stopped after an error: " + failed_.ToString()));
+  } else if (stopping_) {
+    p.done.set_value(FailedPrecondition("log writer is closing"));
+  } else if (p.batch.size() == 0) {
+    p.done.set_value(InvalidArgument("empty batch"));
+  } else {
+    queued_bytes_ += p.batch.bytes();
+    submitted_ += p.batch.size();
+    queue_.push_back(std::move(p));
+    l.unlock();
+    queue_cv_.notify_all();
+  }
+  return future;
+}
+
+Result<uint64_t> LogWriter::Append(ByteView entry) {
+  EntryBatch b;
+  RETURN_IF_ERROR(b.Add(entry));
+  return Submit(std::move(b)).get();
+}
+
+Result<VerifiedCheckpoint> LogWriter::Sync() {
+  std::unique_lock<std::mutex> l(mu_);
+  uint64_t target = submitted_;
+  published_cv_.wait(l, [&] { return published_.checkpoint.size >= target || !failed_.ok(); });
+  if (published_.checkpoint.size < target) return FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
+  return published_;
+}
+
+VerifiedCheckpoint LogWriter::checkpoint() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return published_;
+}
+
+void LogWriter::Run() {
+  while (true) {
+    std::vector<Pending> round;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      queue_cv_.wait(l, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) break;
+      size_t bytes = 0, count = 0;
+      while (!queue_.empty() &&
+             (round.empty() || (bytes + queue_.front().batch.bytes() <= limits::kMaxBatchBytes &&
+                                count + queue_.front().batch.size() <= kMaxRoundEntries))) {
+        bytes += queue_.front().batch.bytes();
+        count += queue_.front().batch.size();
+        round.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      queued_bytes_ -= bytes;
+    }
+    queue_cv_.notify_all();
+    Status failed;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      failed = failed_;
+    }
+    if (!failed.ok()) {
+      for (auto& p : round) p.done.set_value(FailedPrecondition("log writer stopped after an error: " + failed.ToString()));
+      continue;
+    }
+    std::vector<ByteView> entries;
+    std::vector<uint64_t> first;
+    for (auto& p : round) {
+      first.push_back(size_ + entries.size());
+      for (size_t i = 0; i < p.batch.size(); ++i) entries.push_back(p.batch.at(i));
+    }
+    std::vector<File> files;
+    std::vector<TileCoord> filled;
+    Integrate(entries, files, filled);
+    Status st = WriteDurably(files);
+    if (st.ok()) {
+      for (size_t i = 0; i < round.size(); ++i) round[i].done.set_value(first[i]);
+      st = Publish(filled);
+    } else {
+      for (auto& p : round) p.done.set_value(st);
+    }
+    if (!st.ok()) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        failed_ = st;
+      }
+      published_cv_.notify_all();
+      queue_cv_.notify_all();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+namespace {
+struct Verifier {
+  const std::string& dir;
+  DirTileReader reader;
+  VerifyReport report;
+
+  Result<Bytes> Read(const TileCoord& t) {
+    Result<Bytes> data = reader.ReadTile(t);
+    if (!data.ok()) return data.status().WithContext(TilePath(t));
+    return data;
+  }
+
+  Result<std::vector<Hash>> ReadHashes(const TileCoord& t) {
+    ASSIGN_OR_RETURN(Bytes data, Read(t));
+    Result<std::vector<Hash>> h = ParseHashTile(data, t.width);
+    if (!h.ok()) return h.status().WithContext(TilePath(t));
+    ++report.tiles;
+    return h;
+  }
+
+  // Retained partials of tile `t` (full, or the right edge with t.width) must be prefixes of it.
+  Status CheckRetainedPartials(const TileCoord& t, ByteView content, const std::vector<ByteView>* entries) {
+    std::string pdir = fs::JoinPath(dir, TilePath(TileCoord{t.level, t.index, 256}) + ".p");
+    if (!fs::IsDir(pdir)) return Status::Ok();
+    ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(pdir));
+    for (const auto& name : names) {
+      auto w = ParseDecimal(name);
+      TileCoord p{t.level, t.index, w ? uint32_t(*w) : 0};
+      if (!w || *w == 0 || *w > 255) return DataLoss(pdir + "/" + name + ": not a partial tile width");
+      if (*w >= t.width) continue;  // the right edge itself, or beyond the checkpoint
+      ASSIGN_OR_RETURN(Bytes data, Read(p));
+      size_t want = entries ? BundlePrefixBytes(*entries, *w) : size_t(*w) * 32;
+      if (data.size() != want || content.substr(0, want) != data)
+        return DataLoss(TilePath(p) + ": differs from the first " + name + " " + (entries ? "entries" : "hashes") +
+                        " of " + TilePath(TileCoord{t.level, t.index, t.full() ? 256u : t.width}));
+      ++(entries ? report.bundles : report.tiles);
+    }
+    return Status::Ok();
+  }
+
+  Status CheckBundle(const TileCoord& t, const std::vector<Hash>& leaves) {
+    ASSIGN_OR_RETURN(Bytes data, Read(t));
+    Result<std::vector<ByteView>> entries = ParseEntryBundle(data, t.width);
+    if (!entries.ok()) return entries.status().WithContext(TilePath(t));
+    for (size_t i = 0; i < entries->size(); ++i)
+      if (HashLeaf((*entries)[i]) != leaves[i])
+        return DataLoss(TilePath(t) + ": entry " + std::to_string(t.index * 256 + i) +
+                        " does not hash to its leaf in " + TilePath(TileCoord{0, t.index, t.width}));
+    ++report.bundles;
+    return CheckRetainedPartials(t, data, &*entries);
+  }
+};
+}  // namespace
+
+Result<VerifyReport> VerifyLog(const std::string& dir, const note::Verifier& log_key) {
+  Verifier v{dir, DirTileReader(dir), {}};
+  ASSIGN_OR_RETURN(v.report.checkpoint, ReadCheckpoint(dir, log_key));
+  const uint64_t n = v.report.checkpoint.checkpoint.size;
+  if (n == 0) {
+    if (v.report.checkpoint.checkpoint.root != EmptyRoot()) return DataLoss(dir + "/checkpoint: size 0 with a non-empty root");
+    return v.report;
+  }
+  int top = 0;
+  while (top + 1 < kLevels && (n >> (8 * (top + 1))) > 0) ++top;
+  // 1. The right edge (partial tiles) must hash to the signed root.
+  std::vector<std::vector<Hash>> edge(top + 1);
+  std::string edge_names;
+  for (int l = top; l >= 0; --l) {
+    uint32_t w = PartialWidth(l, n);
+    if (w == 0) continue;
+    TileCoord t{l, (n >> (8 * l)) / 256, w};
+    ASSIGN_OR_RETURN(edge[l], v.ReadHashes(t));
+    edge_names += (edge_names.empty() ? "" : ", ") + TilePath(t);
+  }
+  ASSIGN_OR_RETURN(CompactRange range, CompactRange::FromHashes(n, CompactFromEdge(edge)));
+  if (range.Root() != v.report.checkpoint.checkpoint.root)
+    return DataLoss(edge_names + ": the right edge of the tree does not hash to the checkpoint's root");
+  // 2. Top down: each full tile must hash to its (already trusted) parent hash.
+  std::vector<Hash> above;  // trusted hashes of level l + 1
+  for (int l = top; l >= 0; --l) {
+    uint64_t full_tiles = (n >> (8 * l)) / 256;
+    std::vector<Hash> level;
+    for (uint64_t i = 0; i < full_tiles; ++i) {
+      TileCoord t{l, i, 256};
+      ASSIGN_OR_RETURN(std::vector<Hash> hashes, v.ReadHashes(t));
+      if (i >= above.size() || SubtreeRoot(hashes.data(), 256) != above[i])
+        return DataLoss(TilePath(t) + ": does not hash to hash " + std::to_string(i % 256) + " of " +
+                        TilePath(TileFor(l + 1, i, n)));
+      RETURN_IF_ERROR(v.CheckRetainedPartials(t, ByteView(reinterpret_cast<const char*>(hashes.data()), 256 * 32), nullptr));
+      if (l == 0) {
+        RETURN_IF_ERROR(v.CheckBundle(TileCoord{kEntriesLevel, i, 256}, hashes));
+      } else {
+        level.insert(level.end(), hashes.begin(), hashes.end());
+      }
+    }
+    if (!edge[l].empty()) {
+      TileCoord t{l, full_tiles, uint32_t(edge[l].size())};
+      RETURN_IF_ERROR(v.CheckRetainedPartials(t, ByteView(reinterpret_cast<const char*>(edge[l].data()), edge[l].size() * 32), nullptr));
+      if (l == 0) RETURN_IF_ERROR(v.CheckBundle(TileCoord{kEntriesLevel, full_tiles, t.width}, edge[l]));
+      level.insert(level.end(), edge[l].begin(), edge[l].end());
+    }
+    above = std::move(level);
+  }
+  return v.report;
+}
+
+}  // namespace accord::tlog

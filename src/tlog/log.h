@@ -1,0 +1,153 @@
+// A transparency log in a directory: C2SP tiles as served, a sequencer that makes appends
+// durable, and the checks an auditor runs on a copy.
+//
+// Layout (docs/log-format.md):
+//   DIR/checkpoint                    the latest signed checkpoint     } served as is by any
+//   DIR/tile/<L>/<N>[.p/<W>]          hash tiles                       } static web server:
+//   DIR/tile/entries/<N>[.p/<W>]      entry bundles                    } the log's read path
+//   DIR/.accord/                      the writer's own state, never served: `config` (origin and
+//                                     the path of the signing key, which lives outside DIR),
+//                                     `lock`, and `tmp/` for files being written.
+//
+// Durability: the entry bundles are the log's only copy of the entries; there is no separate
+// journal. A round of the sequencer writes its new bundles and tiles to .accord/tmp, syncs the
+// file system, renames them into place, syncs again, and only then acknowledges the entries; a
+// signed checkpoint follows. On open, entries found in bundles beyond the checkpoint (a crash
+// after the acknowledgement and before the checkpoint) are integrated; anything beyond them
+// (never acknowledged) is removed. Partial tiles of every checkpointed size are kept until the
+// full tile exists (c2sp.org/tlog-tiles), then removed.
+//
+// Thread-safety: LogWriter is safe to use from many threads; it holds an exclusive lock on the
+// directory, so a second writer (thread or process) gets FailedPrecondition. The free functions
+// only read and may run concurrently with a writer.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/fs.h"
+#include "core/status.h"
+#include "crypto/note.h"
+#include "tlog/checkpoint.h"
+#include "tlog/tile.h"
+
+namespace accord::tlog {
+
+// Many entries in one allocation: what callers hand to the sequencer.
+class EntryBatch {
+ public:
+  // Fails (InvalidArgument) for an entry over limits::kMaxEntrySize; the batch is unchanged.
+  Status Add(ByteView entry);
+  size_t size() const { return ends_.size(); }
+  size_t bytes() const { return data_.size(); }
+  ByteView at(size_t i) const {
+    size_t begin = i == 0 ? 0 : ends_[i - 1];
+    return ByteView(data_).substr(begin, ends_[i] - begin);
+  }
+
+ private:
+  Bytes data_;
+  std::vector<size_t> ends_;
+};
+
+struct LogConfig {
+  std::string origin;
+  std::string key_path;  // absolute; outside the log directory
+};
+
+// Creates a new, empty log in `dir` (absent or empty) signed with the key at `key_path`, and
+// publishes its first checkpoint (size 0). The key file must not lie inside `dir`.
+Status InitLog(const std::string& dir, const std::string& origin, const std::string& key_path);
+Result<LogConfig> ReadLogConfig(const std::string& dir);
+
+class LogWriter {
+ public:
+  // Takes the directory's lock, recovers from any crash, and starts the sequencer.
+  static Result<std::unique_ptr<LogWriter>> Open(const std::string& dir);
+  ~LogWriter();  // finishes every submitted entry, publishes, then stops
+
+  // Queues a batch; the future yields the index of its first entry once every entry of the
+  // batch is durable (entries get consecutive indices in submission order). Blocks while more
+  // than limits::kMaxQueuedBytes are waiting (back-pressure). An empty batch, or one submitted
+  // after a failure, yields an error.
+  std::future<Result<uint64_t>> Submit(EntryBatch batch);
+  Result<uint64_t> Append(ByteView entry);  // one entry, blocking until durable
+
+  // Waits until everything submitted so far is in a published checkpoint, and returns it.
+  Result<VerifiedCheckpoint> Sync();
+  VerifiedCheckpoint checkpoint() const;  // the latest published
+  const note::Verifier& verifier() const { return verifier_; }
+
+ private:
+  struct Pending {
+    EntryBatch batch;
+    std::promise<Result<uint64_t>> done;
+  };
+  struct File {
+    std::string path;  // relative to the log root
+    Bytes data;
+  };
+
+  LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock);
+  Status Recover();
+  Status LoadRightEdge(const VerifiedCheckpoint& cp);
+  Status RemoveBeyond(uint64_t size);
+  void RemoveStalePartials();
+  void Run();
+  // Integrates entries into the in-memory right edge and lists the files that change.
+  void Integrate(const std::vector<ByteView>& entries, std::vector<File>& files,
+                 std::vector<TileCoord>& filled);
+  Status WriteDurably(std::vector<File>& files);
+  Status Publish(const std::vector<TileCoord>& filled);
+
+  const std::string dir_;
+  const LogConfig config_;
+  const note::Signer signer_;
+  const note::Verifier verifier_;
+  fs::FileLock lock_;
+
+  // Sequencer-thread state: the right edge of the tree.
+  uint64_t size_ = 0;
+  CompactRange range_;
+  std::vector<std::vector<Hash>> edge_;  // edge_[L]: hashes of the partial tile at level L
+  Bytes edge_bundle_;                    // the partial entry bundle
+  uint32_t edge_bundle_count_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable queue_cv_;      // sequencer waits for work; submitters for room
+  std::condition_variable published_cv_;  // Sync waits for the checkpoint
+  std::deque<Pending> queue_;
+  size_t queued_bytes_ = 0;
+  uint64_t submitted_ = 0;  // entries accepted into the queue (indices assigned up to here)
+  VerifiedCheckpoint published_;
+  Status failed_;  // first error of the sequencer; the writer accepts nothing after it
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// What an auditor checks on a log directory (or a mirror of one).
+struct VerifyReport {
+  VerifiedCheckpoint checkpoint;
+  uint64_t tiles = 0;    // hash tiles checked, full and partial
+  uint64_t bundles = 0;  // entry bundles checked, full and partial
+};
+
+// Checks the checkpoint's signature by `log_key`, every hash tile against the checkpoint's root
+// (top down, as a client trusts them), every entry bundle against its level-0 tile, and every
+// retained partial tile and bundle against the full content. The error names the first bad file.
+Result<VerifyReport> VerifyLog(const std::string& dir, const note::Verifier& log_key);
+
+// Reads and verifies the checkpoint of a log directory.
+Result<VerifiedCheckpoint> ReadCheckpoint(const std::string& dir, const note::Verifier& log_key);
+
+// Reads entry `index` of a tree of `size` entries from its bundle.
+Result<Bytes> ReadEntry(TileReader& reader, uint64_t index, uint64_t size);
+
+}  // namespace accord::tlog
