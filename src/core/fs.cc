@@ -114,6 +114,9 @@ Status WriteNew(const std::string& path, ByteView data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("create", path);
   Status s = WriteAll(fd, data, path);
+  // Start writeback now, so the disk works while the caller computes the next file; the later
+  // SyncFilesystem then waits for less.
+  if (s.ok()) (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   if (::close(fd) != 0 && s.ok()) s = Errno("close", path);
   if (!s.ok()) ::unlink(path.c_str());
   return s;

@@ -34,8 +34,8 @@ inline constexpr size_t kMaxBundleSize = kTileWidth * (2 + kMaxEntrySize);
 // Sequencer: the most bytes of entries integrated in one batch (one durable write and one
 // checkpoint). Larger submissions are split across batches; callers are never refused for load
 // below kMaxQueuedBytes.
-inline constexpr size_t kMaxBatchBytes = 64u << 20;
-inline constexpr size_t kMaxQueuedBytes = 512u << 20;
+inline constexpr size_t kMaxBatchBytes = 32u << 20;
+inline constexpr size_t kMaxQueuedBytes = 64u << 20;
 
 // Key files and verifier keys are small text files.
 inline constexpr size_t kMaxKeyFileSize = 4096;

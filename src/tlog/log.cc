@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_set>
 
 #include "core/limits.h"
 
@@ -150,6 +149,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir_in) {
   std::unique_ptr<LogWriter> w(new LogWriter(dir, std::move(config), std::move(signer), std::move(lock)));
   RETURN_IF_ERROR(w->Recover());
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
+  w->commit_thread_ = std::thread([p = w.get()] { p->CommitLoop(); });
   return w;
 }
 
@@ -160,6 +160,7 @@ LogWriter::~LogWriter() {
   }
   queue_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (commit_thread_.joinable()) commit_thread_.join();
 }
 
 Status LogWriter::LoadRightEdge(const VerifiedCheckpoint& cp) {
@@ -247,12 +248,12 @@ Status LogWriter::Recover() {
   }
   RETURN_IF_ERROR(RemoveBeyond(size_ + recovered.size()));
   if (!recovered.empty()) {
-    std::vector<File> files;
-    std::vector<TileCoord> filled;
-    Integrate(recovered, files, filled);
-    RETURN_IF_ERROR(WriteDurably(files));
+    Round round;
+    Integrate(recovered, round);
+    RETURN_IF_ERROR(WriteTemps(round));
+    RETURN_IF_ERROR(Commit(round));
     submitted_ = size_;
-    RETURN_IF_ERROR(Publish(filled));
+    RETURN_IF_ERROR(Publish(round));
   }
   RemoveStalePartials();
   return Status::Ok();
@@ -309,14 +310,15 @@ void LogWriter::RemoveStalePartials() {
   }
 }
 
-void LogWriter::Integrate(const std::vector<ByteView>& entries, std::vector<File>& files,
-                          std::vector<TileCoord>& filled) {
+void LogWriter::Integrate(const std::vector<ByteView>& entries, Round& round) {
+  std::vector<File>& files = round.files;
+  std::vector<TileCoord>& filled = round.filled;
   // The tiles that are partial now are the only ones with retained partials to remove later.
   uint64_t start_tile[kLevels + 1];
   for (int l = 0; l < kLevels; ++l) start_tile[l] = (size_ >> (8 * l)) / 256;
   auto tile_done = [&](int level, uint64_t index, Bytes data) {
     if (index == start_tile[std::max(level, 0)]) filled.push_back(TileCoord{level, index, 256});
-    files.push_back(File{TilePath(TileCoord{level, index, 256}), std::move(data)});
+    files.push_back(File{TilePath(TileCoord{level, index, 256}), std::move(data), {}});
   };
   const uint64_t start_size = size_;
   for (ByteView e : entries) {
@@ -349,40 +351,44 @@ void LogWriter::Integrate(const std::vector<ByteView>& entries, std::vector<File
   for (int l = 0; l < kLevels; ++l) {
     if (edge_[l].empty()) continue;
     TileCoord t{l, (size_ >> (8 * l)) / 256, uint32_t(edge_[l].size())};
-    files.push_back(File{TilePath(t), HashesBytes(edge_[l])});
+    files.push_back(File{TilePath(t), HashesBytes(edge_[l]), {}});
   }
   if (edge_bundle_count_ > 0)
-    files.push_back(File{TilePath(TileCoord{kEntriesLevel, size_ / 256, edge_bundle_count_}), edge_bundle_});
+    files.push_back(File{TilePath(TileCoord{kEntriesLevel, size_ / 256, edge_bundle_count_}), edge_bundle_, {}});
+  round.serial = next_serial_++;
+  round.checkpoint = Checkpoint{config_.origin, size_, range_.Root(), {}};
 }
 
-Status LogWriter::WriteDurably(std::vector<File>& files) {
-  static thread_local std::unordered_set<std::string> made;
+Status LogWriter::WriteTemps(Round& round) {
   std::string tmp_dir = StatePath(dir_, "tmp");
-  std::vector<std::string> tmps;
-  tmps.reserve(files.size());
-  for (size_t i = 0; i < files.size(); ++i) {
-    std::string tmp = tmp_dir + "/" + std::to_string(i);
-    RETURN_IF_ERROR(fs::WriteNew(tmp, files[i].data));
-    tmps.push_back(std::move(tmp));
+  const std::string prefix = tmp_dir + "/" + std::to_string(round.serial) + "-";
+  for (size_t i = 0; i < round.files.size(); ++i) {
+    round.files[i].tmp = prefix + std::to_string(i);
+    RETURN_IF_ERROR(fs::WriteNew(round.files[i].tmp, round.files[i].data));
+    Bytes().swap(round.files[i].data);  // in the page cache now; free the memory early
   }
+  return Status::Ok();
+}
+
+Status LogWriter::Commit(Round& round) {
   RETURN_IF_ERROR(fs::SyncFilesystem(dir_));
-  for (size_t i = 0; i < files.size(); ++i) {
-    std::string final_path = fs::JoinPath(dir_, files[i].path);
+  for (const File& f : round.files) {
+    std::string final_path = fs::JoinPath(dir_, f.path);
     std::string parent = fs::Dirname(final_path);
-    if (!made.count(parent)) {
+    if (!made_dirs_.count(parent)) {
       RETURN_IF_ERROR(fs::MakeDirs(parent));
-      made.insert(parent);
+      made_dirs_.insert(parent);
     }
-    RETURN_IF_ERROR(fs::Rename(tmps[i], final_path));
+    RETURN_IF_ERROR(fs::Rename(f.tmp, final_path));
   }
   return fs::SyncFilesystem(dir_);
 }
 
-Status LogWriter::Publish(const std::vector<TileCoord>& filled) {
-  Checkpoint cp{config_.origin, size_, range_.Root(), {}};
+Status LogWriter::Publish(const Round& round) {
+  const Checkpoint& cp = round.checkpoint;
   ASSIGN_OR_RETURN(std::string raw, SignCheckpoint(cp, signer_));
   RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(dir_, "checkpoint"), raw));
-  for (const TileCoord& t : filled) RETURN_IF_ERROR(fs::RemoveTree(fs::JoinPath(dir_, TilePath(t) + ".p")));
+  for (const TileCoord& t : round.filled) RETURN_IF_ERROR(fs::RemoveTree(fs::JoinPath(dir_, TilePath(t) + ".p")));
   {
     std::lock_guard<std::mutex> l(mu_);
     published_.checkpoint = cp;
@@ -422,8 +428,16 @@ Result<uint64_t> LogWriter::Append(ByteView entry) {
 }
 
 Result<VerifiedCheckpoint> LogWriter::Sync() {
+  uint64_t target;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    target = submitted_;
+  }
+  return WaitForCheckpoint(target);
+}
+
+Result<VerifiedCheckpoint> LogWriter::WaitForCheckpoint(uint64_t target) {
   std::unique_lock<std::mutex> l(mu_);
-  uint64_t target = submitted_;
   published_cv_.wait(l, [&] { return published_.checkpoint.size >= target || !failed_.ok(); });
   if (published_.checkpoint.size < target) return FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
   return published_;
@@ -434,58 +448,91 @@ VerifiedCheckpoint LogWriter::checkpoint() const {
   return published_;
 }
 
+void LogWriter::Fail(const Status& st) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (failed_.ok()) failed_ = st;
+  }
+  published_cv_.notify_all();
+  queue_cv_.notify_all();
+  commit_cv_.notify_all();
+}
+
+Status LogWriter::FailedStatus() {
+  std::lock_guard<std::mutex> l(mu_);
+  return failed_.ok() ? failed_ : FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
+}
+
+// Stage 1 (CPU): take queued batches, hash them into the right edge, write the round's files to
+// .accord/tmp (writeback starts at once), and hand the round to stage 2. While stage 2 waits for
+// the disk, stage 1 prepares the next round.
 void LogWriter::Run() {
   while (true) {
-    std::vector<Pending> round;
+    auto round = std::make_unique<Round>();
     {
       std::unique_lock<std::mutex> l(mu_);
       queue_cv_.wait(l, [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) break;
       size_t bytes = 0, count = 0;
       while (!queue_.empty() &&
-             (round.empty() || (bytes + queue_.front().batch.bytes() <= limits::kMaxBatchBytes &&
-                                count + queue_.front().batch.size() <= kMaxRoundEntries))) {
+             (round->pending.empty() || (bytes + queue_.front().batch.bytes() <= limits::kMaxBatchBytes &&
+                                         count + queue_.front().batch.size() <= kMaxRoundEntries))) {
         bytes += queue_.front().batch.bytes();
         count += queue_.front().batch.size();
-        round.push_back(std::move(queue_.front()));
+        round->pending.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       queued_bytes_ -= bytes;
     }
     queue_cv_.notify_all();
-    Status failed;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      failed = failed_;
-    }
-    if (!failed.ok()) {
-      for (auto& p : round) p.done.set_value(FailedPrecondition("log writer stopped after an error: " + failed.ToString()));
-      continue;
-    }
-    std::vector<ByteView> entries;
-    std::vector<uint64_t> first;
-    for (auto& p : round) {
-      first.push_back(size_ + entries.size());
-      for (size_t i = 0; i < p.batch.size(); ++i) entries.push_back(p.batch.at(i));
-    }
-    std::vector<File> files;
-    std::vector<TileCoord> filled;
-    Integrate(entries, files, filled);
-    Status st = WriteDurably(files);
+    Status st = FailedStatus();
     if (st.ok()) {
-      for (size_t i = 0; i < round.size(); ++i) round[i].done.set_value(first[i]);
-      st = Publish(filled);
-    } else {
-      for (auto& p : round) p.done.set_value(st);
+      std::vector<ByteView> entries;
+      for (auto& p : round->pending) {
+        round->first.push_back(size_ + entries.size());
+        for (size_t i = 0; i < p.batch.size(); ++i) entries.push_back(p.batch.at(i));
+      }
+      Integrate(entries, *round);
+      st = WriteTemps(*round);
+      if (!st.ok()) Fail(st);
+    }
+    for (auto& p : round->pending) Bytes().swap(p.batch.mutable_data());  // entries are in files now
+    std::unique_lock<std::mutex> l(mu_);
+    commit_cv_.wait(l, [&] { return commits_.size() < 1; });  // bounds memory and latency
+    commits_.push_back(std::move(round));
+    l.unlock();
+    commit_cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  integrator_done_ = true;
+  commit_cv_.notify_all();
+}
+
+// Stage 2 (disk): make a round durable, acknowledge it, publish its checkpoint. Rounds commit
+// strictly in order, so the durable entries are always a prefix of the log.
+void LogWriter::CommitLoop() {
+  while (true) {
+    std::unique_ptr<Round> round;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      commit_cv_.wait(l, [&] { return !commits_.empty() || integrator_done_; });
+      if (commits_.empty()) return;
+      round = std::move(commits_.front());
+      commits_.pop_front();
+    }
+    commit_cv_.notify_all();
+    Status st = FailedStatus();
+    if (st.ok()) {
+      st = Commit(*round);
+      if (!st.ok()) Fail(st);
     }
     if (!st.ok()) {
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        failed_ = st;
-      }
-      published_cv_.notify_all();
-      queue_cv_.notify_all();
+      for (auto& p : round->pending) p.done.set_value(FailedStatus());
+      continue;
     }
+    for (size_t i = 0; i < round->pending.size(); ++i) round->pending[i].done.set_value(round->first[i]);
+    st = Publish(*round);
+    if (!st.ok()) Fail(st);
   }
 }
 

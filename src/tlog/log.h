@@ -29,6 +29,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "core/bytes.h"
@@ -47,6 +48,7 @@ class EntryBatch {
   Status Add(ByteView entry);
   size_t size() const { return ends_.size(); }
   size_t bytes() const { return data_.size(); }
+  Bytes& mutable_data() { return data_; }  // for the writer, to free entries once written
   ByteView at(size_t i) const {
     size_t begin = i == 0 ? 0 : ends_[i - 1];
     return ByteView(data_).substr(begin, ends_[i] - begin);
@@ -82,6 +84,8 @@ class LogWriter {
 
   // Waits until everything submitted so far is in a published checkpoint, and returns it.
   Result<VerifiedCheckpoint> Sync();
+  // Waits until a published checkpoint covers `size` entries (or the writer failed).
+  Result<VerifiedCheckpoint> WaitForCheckpoint(uint64_t size);
   VerifiedCheckpoint checkpoint() const;  // the latest published
   const note::Verifier& verifier() const { return verifier_; }
 
@@ -93,6 +97,17 @@ class LogWriter {
   struct File {
     std::string path;  // relative to the log root
     Bytes data;
+    std::string tmp;   // where it was written before its rename into place
+  };
+  // One sequencer round: batches integrated together, committed with one pair of syncs and
+  // published with one checkpoint.
+  struct Round {
+    uint64_t serial = 0;
+    std::vector<Pending> pending;
+    std::vector<uint64_t> first;  // index of each pending batch's first entry
+    std::vector<File> files;
+    std::vector<TileCoord> filled;  // tiles completed this round that had retained partials
+    Checkpoint checkpoint;          // the tree after this round
   };
 
   LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock);
@@ -100,12 +115,15 @@ class LogWriter {
   Status LoadRightEdge(const VerifiedCheckpoint& cp);
   Status RemoveBeyond(uint64_t size);
   void RemoveStalePartials();
-  void Run();
+  void Run();         // stage 1: integrate and write (thread_)
+  void CommitLoop();  // stage 2: sync, rename, acknowledge, publish (commit_thread_)
   // Integrates entries into the in-memory right edge and lists the files that change.
-  void Integrate(const std::vector<ByteView>& entries, std::vector<File>& files,
-                 std::vector<TileCoord>& filled);
-  Status WriteDurably(std::vector<File>& files);
-  Status Publish(const std::vector<TileCoord>& filled);
+  void Integrate(const std::vector<ByteView>& entries, Round& round);
+  Status WriteTemps(Round& round);
+  Status Commit(Round& round);
+  Status Publish(const Round& round);
+  void Fail(const Status& st);
+  Status FailedStatus();
 
   const std::string dir_;
   const LogConfig config_;
@@ -119,6 +137,8 @@ class LogWriter {
   std::vector<std::vector<Hash>> edge_;  // edge_[L]: hashes of the partial tile at level L
   Bytes edge_bundle_;                    // the partial entry bundle
   uint32_t edge_bundle_count_ = 0;
+  uint64_t next_serial_ = 0;
+  std::unordered_set<std::string> made_dirs_;  // commit thread only
 
   mutable std::mutex mu_;
   std::condition_variable queue_cv_;      // sequencer waits for work; submitters for room
@@ -129,7 +149,11 @@ class LogWriter {
   VerifiedCheckpoint published_;
   Status failed_;  // first error of the sequencer; the writer accepts nothing after it
   bool stopping_ = false;
+  std::condition_variable commit_cv_;
+  std::deque<std::unique_ptr<Round>> commits_;  // integrated, waiting for stage 2
+  bool integrator_done_ = false;
   std::thread thread_;
+  std::thread commit_thread_;
 };
 
 // What an auditor checks on a log directory (or a mirror of one).
