@@ -167,7 +167,7 @@ int LogProve(const std::string& dir, std::optional<uint64_t> index, std::optiona
   if (size > cp->size)
     return Fail(InvalidArgument("--size " + std::to_string(size) + " is beyond the checkpoint's size " + std::to_string(cp->size)));
   tlog::DirTileReader reader(dir);
-  tlog::TileHashSource source(reader, size);
+  tlog::TileHashSource source(reader, cp->size);  // proofs for older sizes come from today's tiles
   tlog::ProofText p;
   if (index) {
     p.kind = tlog::ProofText::Kind::kInclusion;
@@ -186,7 +186,7 @@ int LogProve(const std::string& dir, std::optional<uint64_t> index, std::optiona
     p.checkpoint = raw;
   } else {
     p.size = size;
-    auto root = source.Root();
+    auto root = size == 0 ? Result<tlog::Hash>(tlog::EmptyRoot()) : tlog::RangeRoot(source, 0, size);
     if (!root.ok()) return Fail(root.status());
     p.root = *root;
   }

@@ -124,7 +124,7 @@ Result<VerifiedCheckpoint> ReadCheckpoint(const std::string& dir, const note::Ve
 Result<Bytes> ReadEntry(TileReader& reader, uint64_t index, uint64_t size) {
   if (index >= size) return NotFound("entry " + std::to_string(index) + " is beyond the tree size " + std::to_string(size));
   TileCoord t = TileFor(kEntriesLevel, index, size);
-  ASSIGN_OR_RETURN(Bytes data, reader.ReadTile(t));
+  ASSIGN_OR_RETURN(Bytes data, ReadTileOrFull(reader, t));
   Result<std::vector<ByteView>> entries = ParseEntryBundle(data, t.width);
   if (!entries.ok()) return entries.status().WithContext(TilePath(t));
   return Bytes((*entries)[index % 256]);
@@ -171,7 +171,7 @@ Status LogWriter::LoadRightEdge(const VerifiedCheckpoint& cp) {
     edge_[l].clear();
     if (w == 0) continue;
     TileCoord t{l, (n >> (8 * l)) / 256, w};
-    Result<Bytes> data = reader.ReadTile(t);
+    Result<Bytes> data = ReadTileOrFull(reader, t);
     if (!data.ok()) return data.status().WithContext("recovering the log's right edge");
     Result<std::vector<Hash>> hashes = ParseHashTile(*data, w);
     if (!hashes.ok()) return hashes.status().WithContext(TilePath(t));
@@ -184,7 +184,7 @@ Status LogWriter::LoadRightEdge(const VerifiedCheckpoint& cp) {
   edge_bundle_count_ = PartialWidth(0, n);
   if (edge_bundle_count_ > 0) {
     TileCoord t{kEntriesLevel, n / 256, edge_bundle_count_};
-    ASSIGN_OR_RETURN(edge_bundle_, reader.ReadTile(t));
+    ASSIGN_OR_RETURN(edge_bundle_, ReadTileOrFull(reader, t));
     Result<std::vector<ByteView>> entries = ParseEntryBundle(edge_bundle_, edge_bundle_count_);
     if (!entries.ok()) return entries.status().WithContext(TilePath(t));
     for (size_t i = 0; i < entries->size(); ++i)
@@ -545,11 +545,7 @@ struct Verifier {
   DirTileReader reader;
   VerifyReport report;
 
-  Result<Bytes> Read(const TileCoord& t) {
-    Result<Bytes> data = reader.ReadTile(t);
-    if (!data.ok()) return data.status().WithContext(TilePath(t));
-    return data;
-  }
+  Result<Bytes> Read(const TileCoord& t) { return ReadTileOrFull(reader, t); }
 
   Result<std::vector<Hash>> ReadHashes(const TileCoord& t) {
     ASSIGN_OR_RETURN(Bytes data, Read(t));

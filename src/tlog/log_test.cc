@@ -1,1 +1,283 @@
+// The log writer and the auditor's check, on real directories: appends, reopening, recovery
+// of entries acknowledged before their checkpoint, one writer at a time, and corruption named.
+#include "tlog/log.h"
+
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/limits.h"
+#include "tlog/merkle.h"
+
+namespace accord::tlog {
+namespace {
+
+class LogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/accord-log-test-XXXXXX";
+    root_ = mkdtemp(tmpl);
+    dir_ = root_ + "/log";
+    key_ = root_ + "/log.key";
+    auto signer = note::GenerateSigner("test.example/log");
+    ASSERT_TRUE(signer.ok());
+    verifier_ = signer->verifier();
+    ASSERT_TRUE(fs::WriteFileAtomic(key_, note::FormatSignerKey(*signer) + "\n", 0600).ok());
+    ASSERT_TRUE(InitLog(dir_, "test.example/log", key_).ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  static std::string Entry(uint64_t i) { return "entry number " + std::to_string(i); }
+
+  // Appends entries [from, to) in batches of `batch` and returns the checkpoint after them.
+  VerifiedCheckpoint AppendRange(LogWriter& w, uint64_t from, uint64_t to, size_t batch = 1000) {
+    std::vector<std::future<Result<uint64_t>>> futures;
+    std::vector<uint64_t> firsts;
+    for (uint64_t i = from; i < to; i += batch) {
+      EntryBatch b;
+      for (uint64_t j = i; j < std::min<uint64_t>(to, i + batch); ++j) EXPECT_TRUE(b.Add(Entry(j)).ok());
+      firsts.push_back(i);
+      futures.push_back(w.Submit(std::move(b)));
+    }
+    for (size_t k = 0; k < futures.size(); ++k) {
+      auto r = futures[k].get();
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (r.ok()) EXPECT_EQ(*r, firsts[k]);
+    }
+    auto cp = w.Sync();
+    EXPECT_TRUE(cp.ok()) << cp.status().ToString();
+    return *cp;
+  }
+
+  std::string ReadAll(const std::string& rel) {
+    std::ifstream f(dir_ + "/" + rel, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+  void WriteAll(const std::string& rel, const std::string& data) {
+    std::ofstream f(dir_ + "/" + rel, std::ios::binary | std::ios::trunc);
+    f << data;
+  }
+
+  std::string root_, dir_, key_;
+  note::Verifier verifier_;
+};
+
+TEST_F(LogTest, NewLogHasAVerifiedEmptyCheckpoint) {
+  auto cp = ReadCheckpoint(dir_, verifier_);
+  ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+  EXPECT_EQ(cp->checkpoint.size, 0u);
+  EXPECT_EQ(cp->checkpoint.origin, "test.example/log");
+  EXPECT_EQ(cp->checkpoint.root, EmptyRoot());
+  EXPECT_TRUE(VerifyLog(dir_, verifier_).ok());
+}
+
+TEST_F(LogTest, InitRefusesANonEmptyDirectoryAndAKeyInsideTheLog) {
+  EXPECT_EQ(InitLog(dir_, "test.example/log", key_).code(), Code::kAlreadyExists);
+  std::string other = root_ + "/other";
+  ASSERT_TRUE(fs::MakeDirs(other).ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(other + "/k.key", ReadAll("../log.key"), 0600).ok());
+  Status s = InitLog(other, "x", other + "/k.key");
+  EXPECT_EQ(s.code(), Code::kAlreadyExists);  // not empty: the key is there
+  std::string fresh = root_ + "/fresh";
+  EXPECT_EQ(InitLog(fresh, "bad\norigin", key_).code(), Code::kInvalidArgument);
+  EXPECT_FALSE(fs::Exists(fresh + "/checkpoint"));
+}
+
+TEST_F(LogTest, AppendedEntriesAreProvableFromTheTilesAlone) {
+  auto w = LogWriter::Open(dir_);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  VerifiedCheckpoint cp = AppendRange(**w, 0, 1300, 97);
+  EXPECT_EQ(cp.checkpoint.size, 1300u);
+  w->reset();
+
+  auto report = VerifyLog(dir_, verifier_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->checkpoint.checkpoint.size, 1300u);
+
+  DirTileReader reader(dir_);
+  TileHashSource source(reader, 1300);
+  auto root = source.Root();
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(*root, cp.checkpoint.root);
+  for (uint64_t i : {0ull, 1ull, 255ull, 256ull, 257ull, 1023ull, 1299ull}) {
+    auto entry = ReadEntry(reader, i, 1300);
+    ASSERT_TRUE(entry.ok());
+    EXPECT_EQ(*entry, Entry(i));
+    auto proof = ProveInclusion(source, i, 1300);
+    ASSERT_TRUE(proof.ok());
+    EXPECT_TRUE(VerifyInclusion(i, 1300, HashLeaf(Entry(i)), *proof, crypto::AsView(cp.checkpoint.root)).ok());
+  }
+  // Consistency from every older size that had a checkpoint-worthy shape.
+  for (uint64_t m : {1ull, 2ull, 97ull, 256ull, 1000ull, 1299ull}) {
+    auto old_root = RangeRoot(source, 0, m);  // an older tree's root, from today's tiles
+    ASSERT_TRUE(old_root.ok());
+    auto proof = ProveConsistency(source, m, 1300);
+    ASSERT_TRUE(proof.ok());
+    EXPECT_TRUE(VerifyConsistency(m, 1300, crypto::AsView(*old_root), crypto::AsView(cp.checkpoint.root), *proof).ok())
+        << m;
+  }
+}
+
+TEST_F(LogTest, ReopenContinuesAcrossTileBoundaries) {
+  uint64_t n = 0;
+  for (uint64_t next : {1ull, 255ull, 256ull, 257ull, 511ull, 65536ull, 65537ull, 66000ull}) {
+    auto w = LogWriter::Open(dir_);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_EQ((*w)->checkpoint().checkpoint.size, n);
+    AppendRange(**w, n, next, 4096);
+    n = next;
+  }
+  auto report = VerifyLog(dir_, verifier_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->checkpoint.checkpoint.size, n);
+  // Full tiles replaced their retained partials; the right edge keeps those of its sizes.
+  EXPECT_FALSE(fs::Exists(dir_ + "/tile/0/000.p"));
+  EXPECT_FALSE(fs::Exists(dir_ + "/tile/entries/000.p"));
+  EXPECT_FALSE(fs::Exists(dir_ + "/tile/1/000.p"));
+  EXPECT_TRUE(fs::Exists(dir_ + "/tile/2/000.p/1"));
+}
+
+TEST_F(LogTest, EntriesAcknowledgedBeforeTheirCheckpointAreRecovered) {
+  auto w = LogWriter::Open(dir_);
+  ASSERT_TRUE(w.ok());
+  AppendRange(**w, 0, 1000);
+  std::string old_checkpoint = ReadAll("checkpoint");
+  VerifiedCheckpoint later = AppendRange(**w, 1000, 1700);
+  w->reset();
+  // A crash between the durable rename of bundles and the checkpoint leaves exactly this.
+  WriteAll("checkpoint", old_checkpoint);
+  ASSERT_EQ(ReadCheckpoint(dir_, verifier_)->checkpoint.size, 1000u);
+  ASSERT_TRUE(VerifyLog(dir_, verifier_).ok());  // the served state is consistent meanwhile
+
+  auto reopened = LogWriter::Open(dir_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->checkpoint().checkpoint.size, 1700u);
+  EXPECT_EQ((*reopened)->checkpoint().checkpoint.root, later.checkpoint.root);
+  auto next = (*reopened)->Append("after recovery");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, 1700u);
+  reopened->reset();
+  EXPECT_TRUE(VerifyLog(dir_, verifier_).ok());
+}
+
+TEST_F(LogTest, FilesBeyondTheAcknowledgedPrefixAreRemovedOnRecovery) {
+  auto w = LogWriter::Open(dir_);
+  ASSERT_TRUE(w.ok());
+  AppendRange(**w, 0, 600);
+  w->reset();
+  // Left by a round whose renames were not all durable: a full bundle after a gap.
+  WriteAll("tile/entries/005", "stale");
+  auto reopened = LogWriter::Open(dir_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_FALSE(fs::Exists(dir_ + "/tile/entries/005"));
+  EXPECT_EQ((*reopened)->checkpoint().checkpoint.size, 600u);
+}
+
+TEST_F(LogTest, OneWriterAtATime) {
+  auto first = LogWriter::Open(dir_);
+  ASSERT_TRUE(first.ok());
+  auto second = LogWriter::Open(dir_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("locked by another writer"), std::string::npos);
+  first->reset();
+  EXPECT_TRUE(LogWriter::Open(dir_).ok());
+}
+
+TEST_F(LogTest, AnEntryOver64KiBIsRefusedAndChangesNothing) {
+  EntryBatch b;
+  EXPECT_TRUE(b.Add(std::string(limits::kMaxEntrySize, 'a')).ok());
+  Status s = b.Add(std::string(limits::kMaxEntrySize + 1, 'a'));
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("65536 bytes is over the limit"), std::string::npos) << s.message();
+  EXPECT_EQ(b.size(), 1u);
+  auto w = LogWriter::Open(dir_);
+  ASSERT_TRUE(w.ok());
+  auto r = (*w)->Submit(std::move(b)).get();
+  ASSERT_TRUE(r.ok());
+  w->reset();
+  DirTileReader reader(dir_);
+  EXPECT_EQ(ReadEntry(reader, 0, 1)->size(), limits::kMaxEntrySize);
+  EXPECT_TRUE(VerifyLog(dir_, verifier_).ok());
+}
+
+class CorruptLogTest : public LogTest {
+ protected:
+  void SetUp() override {
+    LogTest::SetUp();
+    auto w = LogWriter::Open(dir_);
+    ASSERT_TRUE(w.ok());
+    // Checkpoints at 300, 600 and 700 retain tile/1/000.p/1 and tile/1/000.p/2.
+    AppendRange(**w, 0, 300, 100);
+    AppendRange(**w, 300, 600, 100);
+    AppendRange(**w, 600, 700, 100);
+  }
+  void ExpectBad(const std::string& names) {
+    auto r = VerifyLog(dir_, verifier_);
+    ASSERT_FALSE(r.ok()) << "corruption not detected, want " << names;
+    EXPECT_NE(r.status().message().find(names), std::string::npos) << r.status().ToString();
+  }
+  void FlipByte(const std::string& rel, size_t at) {
+    std::string d = ReadAll(rel);
+    ASSERT_LT(at, d.size());
+    d[at] ^= 1;
+    WriteAll(rel, d);
+  }
+};
+
+TEST_F(CorruptLogTest, AlteredLevel0TileIsNamed) {
+  FlipByte("tile/0/000", 100);
+  ExpectBad("tile/0/000:");
+}
+TEST_F(CorruptLogTest, AlteredRightEdgeTileIsNamed) {
+  FlipByte("tile/1/000.p/2", 5);
+  ExpectBad("tile/1/000.p/2");
+}
+TEST_F(CorruptLogTest, AlteredEntryIsNamed) {
+  FlipByte("tile/entries/001", 40);
+  ExpectBad("tile/entries/001: entry 258 does not hash to its leaf in tile/0/001");
+}
+TEST_F(CorruptLogTest, TruncatedBundleIsNamed) {
+  std::string d = ReadAll("tile/entries/000");
+  WriteAll("tile/entries/000", d.substr(0, d.size() - 3));
+  ExpectBad("tile/entries/000");
+}
+TEST_F(CorruptLogTest, TruncatedTileIsNamed) {
+  WriteAll("tile/0/001", ReadAll("tile/0/001").substr(0, 8000));
+  ExpectBad("tile/0/001: size 8000, want 8192");
+}
+TEST_F(CorruptLogTest, MissingTileIsNamed) {
+  std::filesystem::remove(dir_ + "/tile/0/000");
+  ExpectBad("tile/0/000");
+}
+TEST_F(CorruptLogTest, AlteredRetainedPartialIsNamed) {
+  FlipByte("tile/1/000.p/1", 3);
+  ExpectBad("tile/1/000.p/1");
+}
+TEST_F(CorruptLogTest, AlteredCheckpointFailsItsSignature) {
+  std::string cp = ReadAll("checkpoint");
+  size_t nl = cp.find('\n');
+  cp[nl + 1] = cp[nl + 1] == '7' ? '8' : '7';  // the tree size
+  WriteAll("checkpoint", cp);
+  ExpectBad("does not verify");
+}
+TEST_F(CorruptLogTest, CheckpointByAnotherKeyIsRejected) {
+  auto other = note::GenerateSigner("test.example/log");
+  ASSERT_TRUE(other.ok());
+  auto cp = ReadCheckpoint(dir_, verifier_);
+  ASSERT_TRUE(cp.ok());
+  WriteAll("checkpoint", *SignCheckpoint(cp->checkpoint, *other));
+  ExpectBad("no signature by a known key");
+}
+TEST_F(CorruptLogTest, AWriterRefusesToOpenACorruptRightEdge) {
+  FlipByte("tile/0/002.p/188", 0);
+  auto w = LogWriter::Open(dir_);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), Code::kDataLoss);
+}
+
+}  // namespace
+}  // namespace accord::tlog

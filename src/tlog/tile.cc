@@ -134,6 +134,31 @@ Result<Bytes> DirTileReader::ReadTile(const TileCoord& tile) {
   return fs::ReadFile(fs::JoinPath(root_, TilePath(tile)), max);
 }
 
+Result<Bytes> ReadTileOrFull(TileReader& reader, const TileCoord& tile) {
+  Result<Bytes> data = reader.ReadTile(tile);
+  if (!data.ok() && data.status().code() == Code::kNotFound && !tile.full()) {
+    TileCoord full = tile;
+    full.width = 256;
+    Result<Bytes> whole = reader.ReadTile(full);
+    if (whole.ok()) {
+      if (tile.level != kEntriesLevel) {
+        if (whole->size() != limits::kFullTileSize)
+          return DataLoss(TilePath(full) + ": size " + std::to_string(whole->size()) + ", want 8192");
+        whole->resize(size_t(tile.width) * 32);
+        return whole;
+      }
+      Result<std::vector<ByteView>> entries = ParseEntryBundle(*whole, 256);
+      if (!entries.ok()) return entries.status().WithContext(TilePath(full));
+      size_t n = 0;
+      for (uint32_t i = 0; i < tile.width; ++i) n += 2 + (*entries)[i].size();
+      whole->resize(n);
+      return whole;
+    }
+  }
+  if (!data.ok()) return data.status().WithContext(TilePath(tile));
+  return data;
+}
+
 Hash SubtreeRoot(const Hash* hashes, size_t count) {
   if (count == 1) return hashes[0];
   size_t half = count / 2;
@@ -145,16 +170,9 @@ Result<const std::vector<Hash>*> TileHashSource::Tile(int level, uint64_t tile_i
   auto it = cache_.find(key);
   if (it != cache_.end()) return &it->second;
   TileCoord t = TileFor(level, tile_index * 256, size_);
-  Result<Bytes> data = reader_.ReadTile(t);
+  ASSIGN_OR_RETURN(Bytes data, ReadTileOrFull(reader_, t));
   uint32_t want = t.width;
-  if (!data.ok() && data.status().code() == Code::kNotFound && !t.full()) {
-    TileCoord full = t;
-    full.width = 256;
-    data = reader_.ReadTile(full);
-    if (data.ok() && data->size() == limits::kFullTileSize) data->resize(size_t(want) * 32);
-  }
-  if (!data.ok()) return data.status().WithContext(TilePath(t));
-  Result<std::vector<Hash>> hashes = ParseHashTile(*data, want);
+  Result<std::vector<Hash>> hashes = ParseHashTile(data, want);
   if (!hashes.ok()) return hashes.status().WithContext(TilePath(t));
   auto [pos, _] = cache_.emplace(key, std::move(hashes).value());
   return &pos->second;

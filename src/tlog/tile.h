@@ -68,9 +68,15 @@ class DirTileReader : public TileReader {
   std::string root_;
 };
 
+// Reads a tile; if it is a partial tile that is gone (logs may delete partials once the full
+// tile exists), reads the full tile and cuts it to the partial's width, as c2sp.org/tlog-tiles
+// lets clients do. Errors name the tile's path.
+Result<Bytes> ReadTileOrFull(TileReader& reader, const TileCoord& tile);
+
 // Complete-subtree hashes of a tree of `size` leaves, read from tiles (as a remote client would:
-// only the tiles that a tree of this size has). A missing partial tile falls back to the full
-// tile, as c2sp.org/tlog-tiles allows. Tiles are cached for the life of the object.
+// only the tiles that a tree of this size has, through ReadTileOrFull). Any node complete within
+// `size` is available, so proofs for smaller trees come from the same source. Tiles are cached
+// for the life of the object.
 class TileHashSource : public HashSource {
  public:
   TileHashSource(TileReader& reader, uint64_t size) : reader_(reader), size_(size) {}

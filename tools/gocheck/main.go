@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"crypto/rand"
+	"crypto/sha256"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -129,6 +130,14 @@ func verifyLog(dir, vkeyPath string) {
 	}
 	origin, tree := openCheckpoint(msg, readVerifier(vkeyPath))
 	hr := tlog.TileHashReader(tree, dirTiles{dir})
+	if tree.N == 0 {
+		// sumdb's TreeHash(0) is the zero hash; RFC 6962's empty tree is SHA-256("").
+		if tree.Hash != tlog.Hash(sha256.Sum256(nil)) {
+			die("empty tree root %v is not SHA-256 of the empty string", tree.Hash)
+		}
+		fmt.Printf("go: %s size 0: checkpoint verified, empty root correct\n", origin)
+		return
+	}
 	root, err := tlog.TreeHash(tree.N, hr)
 	if err != nil {
 		die("TreeHash: %v", err)
