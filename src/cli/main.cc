@@ -331,7 +331,8 @@ int main(int argc, char** argv) {
   prove->add_option("--size", p_size, "tree size (default: the checkpoint's)");
   prove->callback([&] {
     if (!p_index && !p_from) {
-      rc = Fail(InvalidArgument("log prove needs --index I or --from M"));
+      std::fprintf(stderr, "accord: log prove needs --index I or --from M\n");
+      rc = kExitUsage;
       return;
     }
     rc = LogProve(dir, p_index, p_from, p_size);

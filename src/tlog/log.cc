@@ -74,12 +74,12 @@ Status InitLog(const std::string& dir_in, const std::string& origin, const std::
   ASSIGN_OR_RETURN(std::string dir, fs::Absolute(dir_in));
   ASSIGN_OR_RETURN(note::Signer signer, ReadSigner(key_path));
   RETURN_IF_ERROR(fs::MakeDirs(dir));
-  ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dir));
-  if (!names.empty()) return AlreadyExists(dir + ": not empty; a new log needs an empty directory");
   ASSIGN_OR_RETURN(std::string real_dir, fs::RealPath(dir));
   ASSIGN_OR_RETURN(std::string real_key, fs::RealPath(key_path));
   if (real_key.rfind(real_dir + "/", 0) == 0)
     return InvalidArgument(key_path + ": the private key must not be inside the log directory, which is served");
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dir));
+  if (!names.empty()) return AlreadyExists(dir + ": not empty; a new log needs an empty directory");
   RETURN_IF_ERROR(fs::MakeDirs(StatePath(dir, "tmp")));
   ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(StatePath(dir, "lock"), "log " + dir));
   RETURN_IF_ERROR(fs::WriteFileAtomic(StatePath(dir, "config"), "origin " + origin + "\nkey " + real_key + "\n"));

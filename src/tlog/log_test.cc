@@ -80,7 +80,9 @@ TEST_F(LogTest, InitRefusesANonEmptyDirectoryAndAKeyInsideTheLog) {
   ASSERT_TRUE(fs::MakeDirs(other).ok());
   ASSERT_TRUE(fs::WriteFileAtomic(other + "/k.key", ReadAll("../log.key"), 0600).ok());
   Status s = InitLog(other, "x", other + "/k.key");
-  EXPECT_EQ(s.code(), Code::kAlreadyExists);  // not empty: the key is there
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("must not be inside the log directory"), std::string::npos) << s.message();
+  EXPECT_FALSE(fs::Exists(other + "/checkpoint"));
   std::string fresh = root_ + "/fresh";
   EXPECT_EQ(InitLog(fresh, "bad\norigin", key_).code(), Code::kInvalidArgument);
   EXPECT_FALSE(fs::Exists(fresh + "/checkpoint"));

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"crypto/rand"
 	"crypto/sha256"
@@ -228,6 +229,67 @@ func parseProof(path, header, countKey string) (count int64, hashes []tlog.Hash,
 	return count, hashes, parts[1]
 }
 
+// benchProofs times Go's ProveRecord/ProveTree over accord's tiles on disk (fresh reader per
+// proof, like accord's benchmark) and CheckRecord/CheckTree, for the side-by-side in docs/.
+func benchProofs(dir, vkeyPath string) {
+	msg, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	if err != nil {
+		die("%v", err)
+	}
+	_, tree := openCheckpoint(msg, readVerifier(vkeyPath))
+	const n = 2000
+	var seed uint64 = 1
+	next := func() int64 {
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		return int64(seed % uint64(tree.N))
+	}
+	start := time.Now()
+	var proofs []tlog.RecordProof
+	var idx []int64
+	for k := 0; k < n; k++ {
+		i := next()
+		p, err := tlog.ProveRecord(tree.N, i, tlog.TileHashReader(tree, dirTiles{dir}))
+		if err != nil {
+			die("ProveRecord: %v", err)
+		}
+		proofs = append(proofs, p)
+		idx = append(idx, i)
+	}
+	prove := time.Since(start) / n
+	hr := tlog.TileHashReader(tree, dirTiles{dir})
+	leaves := make([]tlog.Hash, n)
+	for k := range idx {
+		h, err := tlog.StoredHashes(idx[k], nil, hr)
+		_ = h
+		if err != nil {
+			die("%v", err)
+		}
+		hs, err := hr.ReadHashes([]int64{tlog.StoredHashIndex(0, idx[k])})
+		if err != nil {
+			die("%v", err)
+		}
+		leaves[k] = hs[0]
+	}
+	start = time.Now()
+	for k := range idx {
+		if err := tlog.CheckRecord(proofs[k], tree.N, tree.Hash, idx[k], leaves[k]); err != nil {
+			die("CheckRecord: %v", err)
+		}
+	}
+	check := time.Since(start) / n
+	start = time.Now()
+	for k := 0; k < n; k++ {
+		if _, err := tlog.ProveTree(tree.N, 1+next()%(tree.N-1), tlog.TileHashReader(tree, dirTiles{dir})); err != nil {
+			die("ProveTree: %v", err)
+		}
+	}
+	proveTree := time.Since(start) / n
+	fmt.Printf("go sumdb/tlog on %d entries: ProveRecord %v, CheckRecord %v, ProveTree %v (mean of %d)\n",
+		tree.N, prove, check, proveTree, n)
+}
+
 func checkProof(proofPath, vkeyPath, entryPath string) {
 	index, hashes, cp := parseProof(proofPath, "c2sp.org/tlog-proof@v1", "index")
 	origin, tree := openCheckpoint(cp, readVerifier(vkeyPath))
@@ -271,6 +333,8 @@ func main() {
 		checkProof(args[0], args[1], args[2])
 	case "check-consistency":
 		checkConsistency(args[0], args[1], args[2])
+	case "bench-proofs":
+		benchProofs(args[0], args[1])
 	case "genkey":
 		skey, vkey, err := note.GenerateKey(rand.Reader, args[0])
 		if err != nil {
