@@ -17,7 +17,6 @@ inline constexpr size_t kMaxEntrySize = 65535;
 // Signed notes: c2sp.org/signed-note requires accepting at least 16 signatures.
 inline constexpr size_t kMaxNoteSignatures = 64;
 inline constexpr size_t kMaxNoteSize = 64 * 1024;
-inline constexpr size_t kMaxKeyNameSize = 256;
 inline constexpr size_t kMaxCheckpointExtensions = 16;
 
 // Proofs: a tree of at most 2^63 leaves needs at most 63 hashes per inclusion proof and fewer
@@ -34,8 +33,8 @@ inline constexpr size_t kMaxBundleSize = kTileWidth * (2 + kMaxEntrySize);
 // Sequencer: the most bytes of entries integrated in one batch (one durable write and one
 // checkpoint). Larger submissions are split across batches; callers are never refused for load
 // below kMaxQueuedBytes.
-inline constexpr size_t kMaxBatchBytes = 32u << 20;
-inline constexpr size_t kMaxQueuedBytes = 64u << 20;
+inline constexpr size_t kMaxBatchBytes = 16u << 20;
+inline constexpr size_t kMaxQueuedBytes = 32u << 20;
 
 // Key files and verifier keys are small text files.
 inline constexpr size_t kMaxKeyFileSize = 4096;

@@ -60,9 +60,10 @@ uint32_t KeyId(std::string_view name, KeyType type, const crypto::Ed25519PublicK
 }
 
 bool IsValidKeyName(std::string_view name) {
-  return !name.empty() && name.size() <= limits::kMaxKeyNameSize && IsValidUtf8(name) &&
-         !ContainsUnicodeSpace(name) && name.find('+') == std::string_view::npos &&
-         std::none_of(name.begin(), name.end(), [](char c) { return uint8_t(c) < 0x20 || c == 0x7f; });
+  // As golang.org/x/mod/sumdb/note: any length (the note's size bounds it), DEL allowed.
+  return !name.empty() && IsValidUtf8(name) && !ContainsUnicodeSpace(name) &&
+         name.find('+') == std::string_view::npos &&
+         std::none_of(name.begin(), name.end(), [](char c) { return uint8_t(c) < 0x20; });
 }
 
 Verifier Signer::verifier() const {
@@ -142,7 +143,7 @@ Result<Note> ParseNote(ByteView msg) {
                              std::to_string(limits::kMaxNoteSize));
   if (!IsValidUtf8(msg)) return InvalidArgument("note: not valid UTF-8");
   for (char c : msg) {
-    if ((uint8_t(c) < 0x20 && c != '\n') || c == 0x7f)
+    if (uint8_t(c) < 0x20 && c != '\n')  // the spec forbids C0 controls; DEL is allowed, as in Go
       return InvalidArgument("note: control character " + Printable(std::string(1, c)));
   }
   size_t split = msg.rfind("\n\n");
@@ -199,7 +200,7 @@ Status CheckText(std::string_view text) {
   if (text.size() > limits::kMaxNoteSize) return ResourceExhausted("note text too large");
   if (!IsValidUtf8(text)) return InvalidArgument("note text is not valid UTF-8");
   for (char c : text)
-    if ((uint8_t(c) < 0x20 && c != '\n') || c == 0x7f) return InvalidArgument("note text has a control character");
+    if (uint8_t(c) < 0x20 && c != '\n') return InvalidArgument("note text has a control character");
   return Status::Ok();
 }
 

@@ -120,7 +120,7 @@ TEST(CheckpointTextTest, RejectsRootsThatAreNotBase64Of32Bytes) {
 
 TEST(CheckpointTextTest, RejectsEmptyLinesFewLinesAndMissingNewline) {
   const std::string root = Base64Encode(crypto::AsView(HashOf("r")));
-  for (const std::string& text : {
+  for (const std::string& text : std::vector<std::string>{
            "\n1\n" + root + "\n",          // empty origin
            "o\n\n" + root + "\n",          // empty size
            "o\n1\n\n",                     // empty root

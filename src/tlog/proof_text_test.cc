@@ -226,7 +226,7 @@ TEST(ParseProofTest, RejectsUnknownHeaders) {
 TEST(ParseProofTest, RejectsBadHashes) {
   const std::string first = "gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=";
   Hash h = crypto::Sha256("h");
-  for (const std::string& bad : {
+  for (const std::string& bad : std::vector<std::string>{
            std::string("!!!!"), first.substr(0, first.size() - 1),       // padding missing
            first + " ",                                                  // trailing space
            " " + first,                                                  // leading space
@@ -305,7 +305,7 @@ TEST(ParseProofTest, RejectsMissingFinalNewline) {
 
 TEST(ParseProofTest, RejectsMalformedAccordForms) {
   const std::string root = B64(crypto::Sha256("r"));
-  for (const std::string& text : {
+  for (const std::string& text : std::vector<std::string>{
            "accord/tlog-inclusion-proof@v1\nindex 3\nsize 10\n",  // no root
            "accord/tlog-inclusion-proof@v1\nindex 3\nsize 10\nroot " + root.substr(4) + "\n",
            "accord/tlog-inclusion-proof@v1\nindex 3\nsize 010\nroot " + root + "\n",

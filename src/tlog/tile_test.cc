@@ -277,24 +277,19 @@ Bytes Bundle(const std::vector<std::string>& entries) {
   return b;
 }
 
+// A big-endian uint16 length prefix, written here byte by byte.
+Bytes Len(unsigned n) {
+  return Bytes{static_cast<char>(n >> 8), static_cast<char>(n & 0xff)};
+}
+
 TEST(EntryBundleTest, AppendWritesBigEndianLengthPrefixes) {
-  EXPECT_EQ(Bundle({"abc", "", "z"}), Bytes("\x00\x03"
-                                            "abc"
-                                            "\x00\x00"
-                                            "\x00\x01"
-                                            "z",
-                                            9));
-  EXPECT_EQ(Bundle({std::string(258, 'q')}).substr(0, 2), Bytes("\x01\x02", 2));
+  EXPECT_EQ(Bundle({"abc", "", "z"}), Len(3) + "abc" + Len(0) + Len(1) + "z");
+  EXPECT_EQ(HexEncode(Len(258)), "0102");
+  EXPECT_EQ(Bundle({std::string(258, 'q')}).substr(0, 2), Len(258));
 }
 
 TEST(EntryBundleTest, ParsesExactWidth) {
-  Bytes b = Bytes(
-      "\x00\x03"
-      "abc"
-      "\x00\x00"
-      "\x00\x01"
-      "z",
-      9);
+  const Bytes b = Len(3) + "abc" + Len(0) + Len(1) + "z";
   auto entries = ParseEntryBundle(b, 3);
   ASSERT_TRUE(entries.ok()) << entries.status().ToString();
   EXPECT_EQ(*entries, (std::vector<ByteView>{"abc", "", "z"}));
@@ -304,42 +299,21 @@ TEST(EntryBundleTest, ParsesExactWidth) {
 }
 
 TEST(EntryBundleTest, RejectsTruncation) {
-  EXPECT_EQ(ParseEntryBundle(Bytes("\x00\x03"
-                                   "abc"
-                                   "\x00",
-                                   6),
-                             2)
-                .status()
-                .code(),
-            Code::kDataLoss);
-  EXPECT_EQ(ParseEntryBundle(Bytes("\x00", 1), 1).status().code(), Code::kDataLoss);
-  EXPECT_EQ(ParseEntryBundle(Bytes("\x00\x05"
-                                   "abc",
-                                   5),
-                             1)
-                .status()
-                .code(),
-            Code::kDataLoss);
-  EXPECT_EQ(ParseEntryBundle(Bytes("\xff\xff", 2) + Bytes(65534, 'e'), 1).status().code(), Code::kDataLoss);
+  const Bytes prefix_cut = Len(3) + "abc" + Bytes(1, '\0');  // second length prefix cut in half
+  const Bytes one_byte = Bytes(1, '\0');
+  const Bytes entry_cut = Len(5) + "abc";  // 3 of 5 bytes
+  const Bytes big_cut = Len(65535) + Bytes(65534, 'e');
+  for (const Bytes* b : {&prefix_cut, &one_byte, &entry_cut, &big_cut}) {
+    uint32_t width = b == &prefix_cut ? 2 : 1;
+    EXPECT_EQ(ParseEntryBundle(*b, width).status().code(), Code::kDataLoss) << Printable(*b);
+  }
 }
 
 TEST(EntryBundleTest, RejectsTrailingBytes) {
-  EXPECT_EQ(ParseEntryBundle(Bytes("\x00\x01"
-                                   "a"
-                                   "\x00",
-                                   4),
-                             1)
-                .status()
-                .code(),
-            Code::kDataLoss);
-  EXPECT_EQ(ParseEntryBundle(Bytes("\x00\x01"
-                                   "a"
-                                   "\x00\x00",
-                                   5),
-                             1)
-                .status()
-                .code(),
-            Code::kDataLoss);
+  const Bytes one_extra = Len(1) + "a" + Bytes(1, '\0');
+  const Bytes empty_entry_extra = Len(1) + "a" + Len(0);
+  EXPECT_EQ(ParseEntryBundle(one_extra, 1).status().code(), Code::kDataLoss);
+  EXPECT_EQ(ParseEntryBundle(empty_entry_extra, 1).status().code(), Code::kDataLoss);
 }
 
 TEST(EntryBundleTest, ZeroLengthEntries) {
@@ -355,7 +329,7 @@ TEST(EntryBundleTest, LargestEntry) {
   big.back() = 'z';
   Bytes b = Bundle({big, "x"});
   EXPECT_EQ(b.size(), 2 + 65535 + 2 + 1u);
-  EXPECT_EQ(b.substr(0, 2), Bytes("\xff\xff", 2));
+  EXPECT_EQ(b.substr(0, 2), Len(65535));
   auto entries = ParseEntryBundle(b, 2);
   ASSERT_TRUE(entries.ok()) << entries.status().ToString();
   EXPECT_EQ((*entries)[0], big);
@@ -365,7 +339,8 @@ TEST(EntryBundleTest, LargestEntry) {
 TEST(EntryBundleTest, FullBundleRoundTrips) {
   std::vector<std::string> entries;
   for (int i = 0; i < 256; ++i) entries.push_back(Entry(i));
-  auto parsed = ParseEntryBundle(Bundle(entries), 256);
+  const Bytes bundle = Bundle(entries);
+  auto parsed = ParseEntryBundle(bundle, 256);
   ASSERT_TRUE(parsed.ok());
   for (int i = 0; i < 256; ++i) EXPECT_EQ((*parsed)[i], entries[i]);
 }
@@ -489,11 +464,16 @@ TEST(TileHashSourceTest, TruncatedFullTileIsDataLossNamingIt) {
   tiles["tile/0/000"].resize(8000);
   MemTileReader reader(tiles);
   TileHashSource source(reader, 300);
-  auto root = source.Root();
-  ASSERT_FALSE(root.ok());
-  EXPECT_EQ(root.status().code(), Code::kDataLoss);
-  EXPECT_NE(root.status().message().find("tile/0/000"), std::string::npos) << root.status().message();
-  EXPECT_NE(root.status().message().find("8000"), std::string::npos) << root.status().message();
+  // The root of a tree of 300 comes from tile/1/000.p/1 and tile/0/001.p/44; a proof for entry 5
+  // needs tile/0/000.
+  auto node = source.Node(0, 5);
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), Code::kDataLoss);
+  EXPECT_NE(node.status().message().find("tile/0/000"), std::string::npos) << node.status().message();
+  EXPECT_NE(node.status().message().find("8000"), std::string::npos) << node.status().message();
+  auto proof = ProveInclusion(source, 5, 300);
+  ASSERT_FALSE(proof.ok());
+  EXPECT_NE(proof.status().message().find("tile/0/000"), std::string::npos) << proof.status().message();
 }
 
 TEST(TileHashSourceTest, WrongSizedPartialTileIsDataLossNamingIt) {
@@ -527,10 +507,66 @@ TEST(TileHashSourceTest, TilesAreReadOnce) {
   MemTileReader reader(BuildTiles(65537));
   TileHashSource source(reader, 65537);
   ASSERT_TRUE(source.Root().ok());
-  size_t first = reader.requests.size();
+  size_t after_root = reader.requests.size();
   ASSERT_TRUE(source.Root().ok());
+  EXPECT_EQ(reader.requests.size(), after_root);
   ASSERT_TRUE(ProveInclusion(source, 1000, 65537).ok());
-  EXPECT_EQ(reader.requests.size(), first);
+  size_t after_proof = reader.requests.size();
+  ASSERT_TRUE(ProveInclusion(source, 1000, 65537).ok());
+  ASSERT_TRUE(ProveInclusion(source, 1001, 65537).ok());
+  EXPECT_EQ(reader.requests.size(), after_proof);
+}
+
+// --- Partial tiles that are gone ----------------------------------------------------------------
+
+std::vector<std::string> Entries(uint64_t n) {
+  std::vector<std::string> out;
+  for (uint64_t i = 0; i < n; ++i) out.push_back(Entry(i));
+  return out;
+}
+
+TEST(ReadTileOrFullTest, MissingPartialBundleIsCutFromTheFullBundle) {
+  MemTileReader reader({{"tile/entries/000", Bundle(Entries(256))}});
+  auto got = ReadTileOrFull(reader, {kEntriesLevel, 0, 3});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, Bundle(Entries(3)));
+  EXPECT_EQ(reader.requests, (std::vector<std::string>{"tile/entries/000.p/3", "tile/entries/000"}));
+}
+
+TEST(ReadTileOrFullTest, MissingPartialHashTileIsCutFromTheFullTile) {
+  std::map<std::string, Bytes> tiles = BuildTiles(512);
+  MemTileReader reader({{"tile/0/001", tiles["tile/0/001"]}});
+  auto got = ReadTileOrFull(reader, {0, 1, 44});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, BuildTiles(300)["tile/0/001.p/44"]);
+}
+
+TEST(ReadTileOrFullTest, PresentPartialIsReadAsIs) {
+  MemTileReader reader({{"tile/entries/000.p/3", Bundle(Entries(3))}, {"tile/entries/000", "junk"}});
+  auto got = ReadTileOrFull(reader, {kEntriesLevel, 0, 3});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, Bundle(Entries(3)));
+  EXPECT_EQ(reader.requests.size(), 1u);
+}
+
+TEST(ReadTileOrFullTest, CorruptFullBundleIsDataLossNamingIt) {
+  MemTileReader reader({{"tile/entries/x001/234", Bundle(Entries(255))}});
+  auto got = ReadTileOrFull(reader, {kEntriesLevel, 1234, 3});
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), Code::kDataLoss);
+  std::string message = got.status().message();
+  EXPECT_NE(message.find("tile/entries/x001/234"), std::string::npos) << message;
+}
+
+TEST(ReadTileOrFullTest, MissingTilesAreNotFound) {
+  MemTileReader reader({});
+  auto partial = ReadTileOrFull(reader, {0, 7, 9});
+  EXPECT_EQ(partial.status().code(), Code::kNotFound);
+  EXPECT_NE(partial.status().message().find("tile/0/007.p/9"), std::string::npos)
+      << partial.status().message();
+  auto full = ReadTileOrFull(reader, {0, 7, 256});
+  EXPECT_EQ(full.status().code(), Code::kNotFound);
+  EXPECT_EQ(reader.requests.back(), "tile/0/007");
 }
 
 class DirTileReaderTest : public ::testing::Test {
