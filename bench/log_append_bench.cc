@@ -6,8 +6,8 @@
 // Prints: entries/s, the ratio to the plain file, the latency from submitting an entry to the
 // first published checkpoint that covers it (max and p99, per batch of 4,096), and the bytes the
 // log stores beyond the entries themselves. DIR must not exist; it is removed at the end.
-#include <sys/stat.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,7 +25,9 @@ using namespace accord;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 void Die(const Status& s) {
   std::fprintf(stderr, "log_append_bench: %s\n", s.ToString().c_str());
@@ -93,7 +95,8 @@ int main(int argc, char** argv) {
   std::string keys = dir + "/keys", log = dir + "/log";
   (void)fs::MakeDirs(keys);
   auto signer = note::GenerateSigner("bench.example/log");
-  if (auto s = fs::WriteFileAtomic(keys + "/log.key", note::FormatSignerKey(*signer) + "\n", 0600); !s.ok()) Die(s);
+  if (auto s = fs::WriteFileAtomic(keys + "/log.key", note::FormatSignerKey(*signer) + "\n", 0600); !s.ok())
+    Die(s);
   if (auto s = tlog::InitLog(log, "bench.example/log", keys + "/log.key"); !s.ok()) Die(s);
   auto writer = tlog::LogWriter::Open(log);
   if (!writer.ok()) Die(writer.status());
@@ -107,7 +110,8 @@ int main(int argc, char** argv) {
       if (!cp.ok()) Die(cp.status());
       auto now = Clock::now();
       // One checkpoint may cover many batches.
-      while (b < batches && std::min<uint64_t>((b + 1) * batch, n) <= cp->checkpoint.size) checkpointed[b++] = now;
+      while (b < batches && std::min<uint64_t>((b + 1) * batch, n) <= cp->checkpoint.size)
+        checkpointed[b++] = now;
       --b;
     }
   });
@@ -139,14 +143,18 @@ int main(int argc, char** argv) {
   Usage u = DiskUsage(log);
   double entry_bytes = double(n) * entry_size;
 
-  std::printf("entries:                 %llu x %zu bytes, batches of %zu\n", (unsigned long long)n, entry_size, batch);
+  std::printf("entries:                 %llu x %zu bytes, batches of %zu\n", (unsigned long long)n,
+              entry_size, batch);
   std::printf("plain file + fsync:      %.2f s (%.0f MB/s)\n", plain_s, n * (entry_size + 2) / plain_s / 1e6);
-  std::printf("accord log:              %.2f s = %.0f entries/s durable and checkpointed\n", accord_s, n / accord_s);
+  std::printf("accord log:              %.2f s = %.0f entries/s durable and checkpointed\n", accord_s,
+              n / accord_s);
   std::printf("ratio to plain file:     %.2f\n", accord_s / plain_s);
   std::printf("append -> checkpoint:    p50 %.3f s, p99 %.3f s, max %.3f s\n", latency[batches / 2],
               latency[std::min(batches - 1, batches * 99 / 100)], latency.back());
-  std::printf("storage beyond entries:  %.1f bytes/entry (file sizes), %.1f bytes/entry (allocated blocks), %llu files\n",
-              (u.apparent - entry_bytes) / n, (u.allocated - entry_bytes) / n, (unsigned long long)u.files);
+  std::printf(
+      "storage beyond entries:  %.1f bytes/entry (file sizes), %.1f bytes/entry (allocated blocks), %llu "
+      "files\n",
+      (u.apparent - entry_bytes) / n, (u.allocated - entry_bytes) / n, (unsigned long long)u.files);
   (void)fs::RemoveTree(dir);
   return 0;
 }

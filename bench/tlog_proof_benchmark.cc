@@ -33,7 +33,8 @@ struct Fixture {
     auto signer = note::ParseSignerKey(*fs::ReadFile(key, 4096));
     verifier = signer->verifier();
     // The verifier key beside it, for the Go side-by-side (gocheck bench-proofs).
-    if (!fs::Exists(base + "/log.vkey")) (void)fs::WriteFileAtomic(base + "/log.vkey", note::FormatVerifierKey(verifier) + "\n");
+    if (!fs::Exists(base + "/log.vkey"))
+      (void)fs::WriteFileAtomic(base + "/log.vkey", note::FormatVerifierKey(verifier) + "\n");
     auto cp = ReadCheckpoint(dir, verifier);
     if (!cp.ok() || cp->checkpoint.size != kSize) {
       std::fprintf(stderr, "%s: not a %llu-entry log; remove it\n", dir.c_str(), (unsigned long long)kSize);

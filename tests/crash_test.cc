@@ -28,13 +28,14 @@ std::string Bin() {
 }
 
 struct AppendRun {
-  std::string out;   // what the killed process printed on stdout
+  std::string out;  // what the killed process printed on stdout
   double seconds = 0;
   int status = 0;
 };
 
 // Runs `accord log append dir` with `input` on stdin; kills it after `kill_after` (if set).
-AppendRun AppendOnce(const std::string& dir, const std::string& input_path, std::optional<double> kill_after) {
+AppendRun AppendOnce(const std::string& dir, const std::string& input_path,
+                     std::optional<double> kill_after) {
   int out_pipe[2];
   EXPECT_EQ(pipe(out_pipe), 0);
   auto t0 = Clock::now();
@@ -83,7 +84,8 @@ TEST(CrashTest, SigkillDuringAppendLosesNoAcknowledgedEntry) {
     std::string text;
     text.reserve(kLines * 120);
     std::string pad(80, char('a' + run % 26));
-    for (int i = 0; i < kLines; ++i) text += "run " + std::to_string(run) + " line " + std::to_string(i) + " " + pad + "\n";
+    for (int i = 0; i < kLines; ++i)
+      text += "run " + std::to_string(run) + " line " + std::to_string(i) + " " + pad + "\n";
     std::string path = root + "/input";
     EXPECT_TRUE(fs::WriteFileAtomic(path, text).ok());
     return path;
@@ -103,7 +105,8 @@ TEST(CrashTest, SigkillDuringAppendLosesNoAcknowledgedEntry) {
       std::filesystem::remove_all(dir);
       ASSERT_TRUE(tlog::InitLog(dir, "crash.example/log", key).ok());
     }
-    AppendRun r = AppendOnce(dir, make_input(run), std::uniform_real_distribution<double>(0.0, estimate)(rng));
+    AppendRun r =
+        AppendOnce(dir, make_input(run), std::uniform_real_distribution<double>(0.0, estimate)(rng));
     if (WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGKILL) {
       ++killed;
     } else {
@@ -135,10 +138,12 @@ TEST(CrashTest, SigkillDuringAppendLosesNoAcknowledgedEntry) {
     for (size_t k = 0; k < printed.size(); ++k) {
       // Check all of a small print, else a spread including the last one.
       if (printed.size() > 2000 && k % 97 != 0 && k + 1 != printed.size()) continue;
-      ASSERT_LT(printed[k], size) << "run " << run << ": printed index " << printed[k] << " is not in the log";
+      ASSERT_LT(printed[k], size) << "run " << run << ": printed index " << printed[k]
+                                  << " is not in the log";
       auto e = tlog::ReadEntry(reader, printed[k], size);
       ASSERT_TRUE(e.ok()) << e.status().ToString();
-      ASSERT_EQ(*e, "run " + std::to_string(run) + " line " + std::to_string(k) + " " + pad) << "index " << printed[k];
+      ASSERT_EQ(*e, "run " + std::to_string(run) + " line " + std::to_string(k) + " " + pad)
+          << "index " << printed[k];
       ++checked_entries;
     }
   }

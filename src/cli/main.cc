@@ -1,9 +1,9 @@
 // accord: the command line. Thin by design: it parses arguments, reads and writes files and
 // standard streams, and calls the libraries; all logic lives in src/<part>/.
-#include <CLI/CLI.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <deque>
 #include <iostream>
@@ -59,8 +59,10 @@ Result<note::Signer> ReadSignerFile(const std::string& path) {
 int KeyGenerate(const std::string& name, const std::string& dir, const std::string& key_name, bool cosigner) {
   std::string kname = key_name.empty() ? name : key_name;
   if (name.empty() || name.find('/') != std::string::npos || name[0] == '.')
-    return Fail(InvalidArgument("NAME \"" + name + "\" must be a plain file name; use --key-name for names with '/'"));
-  auto signer = note::GenerateSigner(kname, cosigner ? note::KeyType::kCosignatureV1 : note::KeyType::kEd25519);
+    return Fail(InvalidArgument("NAME \"" + name +
+                                "\" must be a plain file name; use --key-name for names with '/'"));
+  auto signer =
+      note::GenerateSigner(kname, cosigner ? note::KeyType::kCosignatureV1 : note::KeyType::kEd25519);
   if (!signer.ok()) return Fail(signer.status());
   std::string key_path = fs::JoinPath(dir, name + ".key"), vkey_path = fs::JoinPath(dir, name + ".vkey");
   for (const auto& p : {key_path, vkey_path})
@@ -85,8 +87,9 @@ int LogAppend(const std::string& dir, const std::vector<std::string>& files) {
       Result<Bytes> data = fs::ReadFile(f, limits::kMaxEntrySize);
       if (!data.ok()) {
         if (data.status().code() == Code::kResourceExhausted)
-          return Fail(InvalidArgument(f + ": over the entry limit of " + std::to_string(limits::kMaxEntrySize) +
-                                      " bytes (64 KiB - 1); store large content beside the log and append its hash"));
+          return Fail(
+              InvalidArgument(f + ": over the entry limit of " + std::to_string(limits::kMaxEntrySize) +
+                              " bytes (64 KiB - 1); store large content beside the log and append its hash"));
         return Fail(data.status());
       }
       file_data.push_back(std::move(data).value());
@@ -103,9 +106,9 @@ int LogAppend(const std::string& dir, const std::vector<std::string>& files) {
       size_t nl = rest.find('\n');
       std::string_view e = rest.substr(0, nl);
       if (e.size() > limits::kMaxEntrySize)
-        return Fail(InvalidArgument("standard input line " + std::to_string(line) + ": " + std::to_string(e.size()) +
-                                    " bytes, over the entry limit of " + std::to_string(limits::kMaxEntrySize) +
-                                    " bytes; nothing was appended"));
+        return Fail(InvalidArgument("standard input line " + std::to_string(line) + ": " +
+                                    std::to_string(e.size()) + " bytes, over the entry limit of " +
+                                    std::to_string(limits::kMaxEntrySize) + " bytes; nothing was appended"));
       entries.push_back(e);
       rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
     }
@@ -133,7 +136,8 @@ int LogAppend(const std::string& dir, const std::vector<std::string>& files) {
     for (size_t j = i; j < std::min(entries.size(), i + kChunk); ++j) (void)batch.Add(entries[j]);
     size_t count = batch.size();
     sent.push_back({(*writer)->Submit(std::move(batch)), count});
-    while (sent.size() > 64 || (!sent.empty() && sent.front().first.wait_for(std::chrono::seconds(0)) == std::future_status::ready)) {
+    while (sent.size() > 64 || (!sent.empty() && sent.front().first.wait_for(std::chrono::seconds(0)) ==
+                                                     std::future_status::ready)) {
       Status s = drain_one();
       if (!s.ok()) return Fail(s);
     }
@@ -165,7 +169,8 @@ int LogProve(const std::string& dir, std::optional<uint64_t> index, std::optiona
   if (!cp.ok()) return Fail(cp.status());
   uint64_t size = size_opt.value_or(cp->size);
   if (size > cp->size)
-    return Fail(InvalidArgument("--size " + std::to_string(size) + " is beyond the checkpoint's size " + std::to_string(cp->size)));
+    return Fail(InvalidArgument("--size " + std::to_string(size) + " is beyond the checkpoint's size " +
+                                std::to_string(cp->size)));
   tlog::DirTileReader reader(dir);
   tlog::TileHashSource source(reader, cp->size);  // proofs for older sizes come from today's tiles
   tlog::ProofText p;
@@ -203,19 +208,21 @@ int LogVerifyProof(const std::string& proof_path, const std::string& vkey_path, 
   auto proof = tlog::ParseProof(*text);
   if (!proof.ok()) return Fail(proof.status().WithContext(proof_path));
   if (proof->checkpoint.empty())
-    return Fail(InvalidArgument(proof_path + ": this proof carries no checkpoint; compare its root with a checkpoint you trust"));
+    return Fail(InvalidArgument(
+        proof_path + ": this proof carries no checkpoint; compare its root with a checkpoint you trust"));
   auto cp = tlog::OpenCheckpoint(proof->checkpoint, *vkey);
   if (!cp.ok()) return Fail(cp.status().WithContext(proof_path));
   const tlog::Checkpoint& c = cp->checkpoint;
   if (proof->kind == tlog::ProofText::Kind::kInclusion) {
-    if (entry_path.empty()) return Fail(InvalidArgument("an inclusion proof needs --entry FILE (the entry's bytes)"));
+    if (entry_path.empty())
+      return Fail(InvalidArgument("an inclusion proof needs --entry FILE (the entry's bytes)"));
     auto entry = fs::ReadFile(entry_path, limits::kMaxEntrySize);
     if (!entry.ok()) return Fail(entry.status());
     Status s = tlog::VerifyInclusion(proof->index, c.size, tlog::HashLeaf(*entry), proof->hashes,
                                      crypto::AsView(c.root));
     if (!s.ok()) return Fail(s.WithContext(proof_path));
-    std::printf("OK: %s is entry %llu of %s at size %llu\n", entry_path.c_str(), (unsigned long long)proof->index,
-                c.origin.c_str(), (unsigned long long)c.size);
+    std::printf("OK: %s is entry %llu of %s at size %llu\n", entry_path.c_str(),
+                (unsigned long long)proof->index, c.origin.c_str(), (unsigned long long)c.size);
     return 0;
   }
   if (old_path.empty()) return Fail(InvalidArgument("a consistency proof needs --old-checkpoint FILE"));
@@ -224,8 +231,8 @@ int LogVerifyProof(const std::string& proof_path, const std::string& vkey_path, 
   auto old = tlog::OpenCheckpoint(*old_raw, *vkey, {}, c.origin);
   if (!old.ok()) return Fail(old.status().WithContext(old_path));
   if (old->checkpoint.size != proof->old_size)
-    return Fail(InvalidArgument(proof_path + ": proves from size " + std::to_string(proof->old_size) + " but " + old_path +
-                                " has size " + std::to_string(old->checkpoint.size)));
+    return Fail(InvalidArgument(proof_path + ": proves from size " + std::to_string(proof->old_size) +
+                                " but " + old_path + " has size " + std::to_string(old->checkpoint.size)));
   Status s = tlog::VerifyConsistency(old->checkpoint.size, c.size, crypto::AsView(old->checkpoint.root),
                                      crypto::AsView(c.root), proof->hashes);
   if (!s.ok()) return Fail(s.WithContext(proof_path));
@@ -268,8 +275,9 @@ int NoteSign(const std::string& path, const std::string& key_path) {
   if (!text.ok()) return Fail(text.status());
   note::Note n;
   n.text = *text;
-  auto sig = signer->type == note::KeyType::kEd25519 ? note::Sign(*signer, n.text)
-                                                     : note::Cosign(*signer, n.text, uint64_t(::time(nullptr)));
+  auto sig = signer->type == note::KeyType::kEd25519
+                 ? note::Sign(*signer, n.text)
+                 : note::Cosign(*signer, n.text, uint64_t(::time(nullptr)));
   if (!sig.ok()) return Fail(sig.status());
   n.signatures.push_back(*sig);
   std::fputs(note::FormatNote(n).c_str(), stdout);
@@ -296,7 +304,8 @@ int main(int argc, char** argv) {
   keygen->add_flag("--cosigner", kg_cosigner, "a witness key (cosignature/v1, type 4) instead of a log key");
   keygen->callback([&] { rc = KeyGenerate(kg_name, kg_dir, kg_keyname, kg_cosigner); });
 
-  auto* log = app.add_subcommand("log", "a transparency log in a directory (C2SP tlog-tiles)")->require_subcommand(1);
+  auto* log =
+      app.add_subcommand("log", "a transparency log in a directory (C2SP tlog-tiles)")->require_subcommand(1);
   std::string dir, origin, key_file, vkey_file, proof_file, entry_file, old_file;
   std::vector<std::string> files;
   auto* init = log->add_subcommand("init", "create an empty log");
@@ -311,7 +320,8 @@ int main(int argc, char** argv) {
       if (UnverifiedCheckpoint(dir, &raw).ok()) std::fputs(raw.c_str(), stdout);
     }
   });
-  auto* append = log->add_subcommand("append", "append each FILE, or each line of standard input, as an entry");
+  auto* append =
+      log->add_subcommand("append", "append each FILE, or each line of standard input, as an entry");
   append->add_option("DIR", dir)->required();
   append->add_option("FILE", files);
   append->callback([&] { rc = LogAppend(dir, files); });

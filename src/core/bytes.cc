@@ -50,8 +50,8 @@ std::string Base64Encode(ByteView data) {
   out.reserve((data.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
-    uint32_t v = uint32_t(uint8_t(data[i])) << 16 | uint32_t(uint8_t(data[i + 1])) << 8 |
-                 uint8_t(data[i + 2]);
+    uint32_t v =
+        uint32_t(uint8_t(data[i])) << 16 | uint32_t(uint8_t(data[i + 1])) << 8 | uint8_t(data[i + 2]);
     out.push_back(kB64[v >> 18]);
     out.push_back(kB64[(v >> 12) & 63]);
     out.push_back(kB64[(v >> 6) & 63]);
@@ -171,8 +171,8 @@ size_t DecodeUtf8(std::string_view s, size_t i, uint32_t* cp) {
 
 bool IsSpaceCodePoint(uint32_t cp) {
   return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
-         cp == 0x205f || cp == 0x3000;
+         (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+         cp == 0x3000;
 }
 }  // namespace
 

@@ -35,8 +35,8 @@ inline void PutU64(Bytes& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 inline uint32_t GetU32(ByteView b) {  // requires b.size() >= 4
-  return (uint32_t(uint8_t(b[0])) << 24) | (uint32_t(uint8_t(b[1])) << 16) |
-         (uint32_t(uint8_t(b[2])) << 8) | uint32_t(uint8_t(b[3]));
+  return (uint32_t(uint8_t(b[0])) << 24) | (uint32_t(uint8_t(b[1])) << 16) | (uint32_t(uint8_t(b[2])) << 8) |
+         uint32_t(uint8_t(b[3]));
 }
 inline uint64_t GetU64(ByteView b) {  // requires b.size() >= 8
   return (uint64_t(GetU32(b)) << 32) | GetU32(b.substr(4));

@@ -19,8 +19,10 @@ namespace accord::fs {
 namespace {
 Status Errno(std::string_view what, const std::string& path) {
   int e = errno;
-  Code code = (e == ENOENT) ? Code::kNotFound : (e == EACCES || e == EPERM) ? Code::kPermissionDenied
-              : (e == ENOSPC || e == EDQUOT) ? Code::kResourceExhausted : Code::kInternal;
+  Code code = (e == ENOENT)                  ? Code::kNotFound
+              : (e == EACCES || e == EPERM)  ? Code::kPermissionDenied
+              : (e == ENOSPC || e == EDQUOT) ? Code::kResourceExhausted
+                                             : Code::kInternal;
   return Status(code, std::string(what) + " " + path + ": " + std::strerror(e));
 }
 
@@ -42,8 +44,7 @@ Status WriteAll(int fd, ByteView data, const std::string& path) {
 std::string TempName(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
   static const uint64_t salt = std::random_device{}();
-  return path + ".tmp-" + std::to_string(::getpid()) + "-" +
-         std::to_string(salt ^ counter.fetch_add(1));
+  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(salt ^ counter.fetch_add(1));
 }
 }  // namespace
 

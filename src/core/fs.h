@@ -34,8 +34,8 @@ Status SyncDir(const std::string& dir);
 Status MakeDirs(const std::string& dir, int mode = 0755);
 bool Exists(const std::string& path);
 bool IsDir(const std::string& path);
-Status RemoveFile(const std::string& path);  // missing is fine
-Status RemoveTree(const std::string& path);  // recursive; missing is fine
+Status RemoveFile(const std::string& path);                        // missing is fine
+Status RemoveTree(const std::string& path);                        // recursive; missing is fine
 Result<std::vector<std::string>> ListDir(const std::string& dir);  // names, unsorted
 std::string Dirname(const std::string& path);
 std::string JoinPath(const std::string& a, const std::string& b);

@@ -16,15 +16,15 @@ namespace accord {
 
 enum class Code {
   kOk = 0,
-  kInvalidArgument,    // the caller's input is malformed
-  kNotFound,           // a file, key or entry that should exist does not
-  kAlreadyExists,      // refusing to overwrite
-  kDataLoss,           // stored data is corrupt or inconsistent with what was signed
-  kFailedPrecondition, // the system is not in a state where this can run (e.g. locked)
-  kPermissionDenied,   // a signature or key check failed
-  kResourceExhausted,  // a limit was hit (size, count, overload)
-  kUnavailable,        // transient: retry later
-  kInternal,           // an I/O error or a bug
+  kInvalidArgument,     // the caller's input is malformed
+  kNotFound,            // a file, key or entry that should exist does not
+  kAlreadyExists,       // refusing to overwrite
+  kDataLoss,            // stored data is corrupt or inconsistent with what was signed
+  kFailedPrecondition,  // the system is not in a state where this can run (e.g. locked)
+  kPermissionDenied,    // a signature or key check failed
+  kResourceExhausted,   // a limit was hit (size, count, overload)
+  kUnavailable,         // transient: retry later
+  kInternal,            // an I/O error or a bug
 };
 
 std::string_view CodeName(Code code);
@@ -48,21 +48,39 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
-inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
-inline Status AlreadyExists(std::string m) { return {Code::kAlreadyExists, std::move(m)}; }
-inline Status DataLoss(std::string m) { return {Code::kDataLoss, std::move(m)}; }
-inline Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
-inline Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
-inline Status ResourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
-inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
-inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {Code::kInvalidArgument, std::move(m)};
+}
+inline Status NotFound(std::string m) {
+  return {Code::kNotFound, std::move(m)};
+}
+inline Status AlreadyExists(std::string m) {
+  return {Code::kAlreadyExists, std::move(m)};
+}
+inline Status DataLoss(std::string m) {
+  return {Code::kDataLoss, std::move(m)};
+}
+inline Status FailedPrecondition(std::string m) {
+  return {Code::kFailedPrecondition, std::move(m)};
+}
+inline Status PermissionDenied(std::string m) {
+  return {Code::kPermissionDenied, std::move(m)};
+}
+inline Status ResourceExhausted(std::string m) {
+  return {Code::kResourceExhausted, std::move(m)};
+}
+inline Status Unavailable(std::string m) {
+  return {Code::kUnavailable, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {Code::kInternal, std::move(m)};
+}
 
 // Result<T> holds either a T or a non-OK Status.
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok());
   }
@@ -87,15 +105,14 @@ class [[nodiscard]] Result {
 #define ACCORD_CONCAT(a, b) ACCORD_CONCAT_INNER(a, b)
 
 // RETURN_IF_ERROR(expr): returns the Status of `expr` from the enclosing function if not OK.
-#define RETURN_IF_ERROR(expr)                \
-  do {                                       \
-    ::accord::Status _st = (expr);           \
-    if (!_st.ok()) return _st;               \
+#define RETURN_IF_ERROR(expr)      \
+  do {                             \
+    ::accord::Status _st = (expr); \
+    if (!_st.ok()) return _st;     \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, expr): evaluates a Result; returns its Status on error, else assigns.
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  ASSIGN_OR_RETURN_IMPL(ACCORD_CONCAT(_result_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr) ASSIGN_OR_RETURN_IMPL(ACCORD_CONCAT(_result_, __LINE__), lhs, expr)
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                          \
   if (!tmp.ok()) return tmp.status();         \

@@ -42,8 +42,8 @@ bool Ed25519Verify(const Ed25519PublicKey& key, std::string_view message, std::s
   InitOnce();
   if (signature.size() != crypto_sign_BYTES) return false;
   return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
-                                     reinterpret_cast<const unsigned char*>(message.data()),
-                                     message.size(), key.data()) == 0;
+                                     reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                                     key.data()) == 0;
 }
 
 }  // namespace accord::crypto

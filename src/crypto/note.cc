@@ -161,8 +161,10 @@ Result<Note> ParseNote(ByteView msg) {
     sigs.remove_prefix(nl + 1);
     std::string where = "note: signature line " + std::to_string(line_no);
     if (note.signatures.size() >= limits::kMaxNoteSignatures)
-      return ResourceExhausted("note: more than " + std::to_string(limits::kMaxNoteSignatures) + " signatures");
-    if (line.substr(0, kEmDashSpace.size()) != kEmDashSpace) return InvalidArgument(where + ": does not start with em dash and space");
+      return ResourceExhausted("note: more than " + std::to_string(limits::kMaxNoteSignatures) +
+                               " signatures");
+    if (line.substr(0, kEmDashSpace.size()) != kEmDashSpace)
+      return InvalidArgument(where + ": does not start with em dash and space");
     line.remove_prefix(kEmDashSpace.size());
     size_t sp = line.find(' ');
     if (sp == std::string_view::npos) return InvalidArgument(where + ": no space between name and signature");
@@ -222,13 +224,15 @@ std::string CosignedMessage(std::string_view text, uint64_t timestamp) {
 }
 
 Result<Signature> Sign(const Signer& signer, std::string_view text) {
-  if (signer.type != KeyType::kEd25519) return InvalidArgument("key " + signer.name + " is not an Ed25519 note key");
+  if (signer.type != KeyType::kEd25519)
+    return InvalidArgument("key " + signer.name + " is not an Ed25519 note key");
   RETURN_IF_ERROR(CheckText(text));
   return MakeSignature(signer, text, "");
 }
 
 Result<Signature> Cosign(const Signer& signer, std::string_view text, uint64_t timestamp) {
-  if (signer.type != KeyType::kCosignatureV1) return InvalidArgument("key " + signer.name + " is not a cosignature/v1 key");
+  if (signer.type != KeyType::kCosignatureV1)
+    return InvalidArgument("key " + signer.name + " is not a cosignature/v1 key");
   if (timestamp > uint64_t(INT64_MAX)) return InvalidArgument("cosignature timestamp over 2^63-1");
   RETURN_IF_ERROR(CheckText(text));
   std::string prefix;
@@ -251,11 +255,13 @@ Result<OpenedNote> Open(ByteView message, std::span<const Verifier> known) {
       } else if (v.type == KeyType::kCosignatureV1) {
         if (sig.data.size() == 8 + 64) {
           ts = GetU64(sig.data);
-          good = ts <= uint64_t(INT64_MAX) &&
-                 crypto::Ed25519Verify(v.public_key, CosignedMessage(note.text, ts), ByteView(sig.data).substr(8));
+          good =
+              ts <= uint64_t(INT64_MAX) && crypto::Ed25519Verify(v.public_key, CosignedMessage(note.text, ts),
+                                                                 ByteView(sig.data).substr(8));
         }
       }
-      if (!good) return PermissionDenied("note: signature by " + v.name + " (" + Hex8(v.key_id) + ") does not verify");
+      if (!good)
+        return PermissionDenied("note: signature by " + v.name + " (" + Hex8(v.key_id) + ") does not verify");
       if (seen.insert(i).second) out.verified.push_back({i, ts});
     }
   }

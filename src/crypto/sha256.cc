@@ -20,9 +20,13 @@ Hash Sha256(std::string_view data) {
   return out;
 }
 
-Sha256Stream::Sha256Stream() : s_(std::make_unique<State>()) { SHA256_Init(&s_->ctx); }
+Sha256Stream::Sha256Stream() : s_(std::make_unique<State>()) {
+  SHA256_Init(&s_->ctx);
+}
 Sha256Stream::~Sha256Stream() = default;
-void Sha256Stream::Update(std::string_view data) { SHA256_Update(&s_->ctx, data.data(), data.size()); }
+void Sha256Stream::Update(std::string_view data) {
+  SHA256_Update(&s_->ctx, data.data(), data.size());
+}
 Hash Sha256Stream::Finish() {
   Hash out;
   SHA256_Final(out.data(), &s_->ctx);

@@ -24,7 +24,8 @@ Result<Checkpoint> ParseCheckpoint(std::string_view text) {
     lines.push_back(rest.substr(0, nl));
     rest.remove_prefix(nl + 1);
     if (lines.size() > 3 + limits::kMaxCheckpointExtensions)
-      return InvalidArgument("checkpoint: more than " + std::to_string(limits::kMaxCheckpointExtensions) + " extension lines");
+      return InvalidArgument("checkpoint: more than " + std::to_string(limits::kMaxCheckpointExtensions) +
+                             " extension lines");
   }
   if (lines.size() < 3) return InvalidArgument("checkpoint: fewer than three lines");
   for (size_t i = 0; i < lines.size(); ++i)
@@ -32,7 +33,8 @@ Result<Checkpoint> ParseCheckpoint(std::string_view text) {
   Checkpoint cp;
   cp.origin = std::string(lines[0]);
   auto size = ParseDecimal(lines[1]);
-  if (!size) return InvalidArgument("checkpoint: tree size \"" + Printable(lines[1]) + "\" is not a decimal number");
+  if (!size)
+    return InvalidArgument("checkpoint: tree size \"" + Printable(lines[1]) + "\" is not a decimal number");
   if (*size > (uint64_t(1) << 63)) return InvalidArgument("checkpoint: tree size over 2^63");
   cp.size = *size;
   auto root = Base64Decode(lines[2]);
@@ -45,7 +47,8 @@ Result<Checkpoint> ParseCheckpoint(std::string_view text) {
 Result<VerifiedCheckpoint> OpenCheckpoint(ByteView message, const note::Verifier& log_key,
                                           std::span<const note::Verifier> witnesses,
                                           std::string_view origin) {
-  if (log_key.type != note::KeyType::kEd25519) return InvalidArgument("log key " + log_key.name + " is not an Ed25519 key");
+  if (log_key.type != note::KeyType::kEd25519)
+    return InvalidArgument("log key " + log_key.name + " is not an Ed25519 key");
   std::vector<note::Verifier> known;
   known.reserve(1 + witnesses.size());
   known.push_back(log_key);

@@ -37,7 +37,7 @@ struct Cosignature {
 
 struct VerifiedCheckpoint {
   Checkpoint checkpoint;
-  std::string raw;  // the signed note exactly as read
+  std::string raw;                        // the signed note exactly as read
   std::vector<Cosignature> cosignatures;  // by the witnesses passed in, verified
 };
 

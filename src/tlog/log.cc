@@ -32,7 +32,8 @@ Result<note::Signer> ReadSigner(const std::string& path) {
   ASSIGN_OR_RETURN(Bytes text, fs::ReadFile(path, limits::kMaxKeyFileSize));
   Result<note::Signer> s = note::ParseSignerKey(text);
   if (!s.ok()) return s.status().WithContext(path);
-  if (s->type != note::KeyType::kEd25519) return InvalidArgument(path + ": a log key must be an Ed25519 (type 1) key");
+  if (s->type != note::KeyType::kEd25519)
+    return InvalidArgument(path + ": a log key must be an Ed25519 (type 1) key");
   return s;
 }
 
@@ -63,26 +64,31 @@ size_t BundlePrefixBytes(const std::vector<ByteView>& entries, size_t count) {
 Status EntryBatch::Add(ByteView entry) {
   if (entry.size() > limits::kMaxEntrySize)
     return InvalidArgument("entry of " + std::to_string(entry.size()) + " bytes is over the limit of " +
-                           std::to_string(limits::kMaxEntrySize) + " bytes (64 KiB - 1, the tiles' uint16 length)");
+                           std::to_string(limits::kMaxEntrySize) +
+                           " bytes (64 KiB - 1, the tiles' uint16 length)");
   data_.append(entry);
   ends_.push_back(data_.size());
   return Status::Ok();
 }
 
 Status InitLog(const std::string& dir_in, const std::string& origin, const std::string& key_path) {
-  if (!ValidOrigin(origin)) return InvalidArgument("origin \"" + Printable(origin) + "\": must be non-empty text without control characters");
+  if (!ValidOrigin(origin))
+    return InvalidArgument("origin \"" + Printable(origin) +
+                           "\": must be non-empty text without control characters");
   ASSIGN_OR_RETURN(std::string dir, fs::Absolute(dir_in));
   ASSIGN_OR_RETURN(note::Signer signer, ReadSigner(key_path));
   RETURN_IF_ERROR(fs::MakeDirs(dir));
   ASSIGN_OR_RETURN(std::string real_dir, fs::RealPath(dir));
   ASSIGN_OR_RETURN(std::string real_key, fs::RealPath(key_path));
   if (real_key.rfind(real_dir + "/", 0) == 0)
-    return InvalidArgument(key_path + ": the private key must not be inside the log directory, which is served");
+    return InvalidArgument(key_path +
+                           ": the private key must not be inside the log directory, which is served");
   ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dir));
   if (!names.empty()) return AlreadyExists(dir + ": not empty; a new log needs an empty directory");
   RETURN_IF_ERROR(fs::MakeDirs(StatePath(dir, "tmp")));
   ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(StatePath(dir, "lock"), "log " + dir));
-  RETURN_IF_ERROR(fs::WriteFileAtomic(StatePath(dir, "config"), "origin " + origin + "\nkey " + real_key + "\n"));
+  RETURN_IF_ERROR(
+      fs::WriteFileAtomic(StatePath(dir, "config"), "origin " + origin + "\nkey " + real_key + "\n"));
   Checkpoint cp{origin, 0, EmptyRoot(), {}};
   ASSIGN_OR_RETURN(std::string raw, SignCheckpoint(cp, signer));
   return fs::WriteFileAtomic(fs::JoinPath(dir, "checkpoint"), raw);
@@ -93,7 +99,8 @@ Result<LogConfig> ReadLogConfig(const std::string& dir) {
   Result<Bytes> text = fs::ReadFile(path, 8192);
   if (!text.ok()) {
     if (text.status().code() == Code::kNotFound)
-      return NotFound(dir + ": not a log directory (no " + std::string(kStateDir) + "/config); create one with accord log init");
+      return NotFound(dir + ": not a log directory (no " + std::string(kStateDir) +
+                      "/config); create one with accord log init");
     return text.status();
   }
   LogConfig c;
@@ -105,9 +112,12 @@ Result<LogConfig> ReadLogConfig(const std::string& dir) {
     rest.remove_prefix(nl + 1);
     size_t sp = line.find(' ');
     std::string_view k = line.substr(0, sp), v = sp == std::string_view::npos ? "" : line.substr(sp + 1);
-    if (k == "origin") c.origin = std::string(v);
-    else if (k == "key") c.key_path = std::string(v);
-    else return DataLoss(path + ": unknown setting \"" + Printable(k) + "\"");
+    if (k == "origin")
+      c.origin = std::string(v);
+    else if (k == "key")
+      c.key_path = std::string(v);
+    else
+      return DataLoss(path + ": unknown setting \"" + Printable(k) + "\"");
   }
   if (c.origin.empty() || c.key_path.empty()) return DataLoss(path + ": needs origin and key");
   return c;
@@ -122,7 +132,8 @@ Result<VerifiedCheckpoint> ReadCheckpoint(const std::string& dir, const note::Ve
 }
 
 Result<Bytes> ReadEntry(TileReader& reader, uint64_t index, uint64_t size) {
-  if (index >= size) return NotFound("entry " + std::to_string(index) + " is beyond the tree size " + std::to_string(size));
+  if (index >= size)
+    return NotFound("entry " + std::to_string(index) + " is beyond the tree size " + std::to_string(size));
   TileCoord t = TileFor(kEntriesLevel, index, size);
   ASSIGN_OR_RETURN(Bytes data, ReadTileOrFull(reader, t));
   Result<std::vector<ByteView>> entries = ParseEntryBundle(data, t.width);
@@ -179,7 +190,8 @@ Status LogWriter::LoadRightEdge(const VerifiedCheckpoint& cp) {
   }
   ASSIGN_OR_RETURN(range_, CompactRange::FromHashes(n, CompactFromEdge(edge_)));
   if (range_.Root() != cp.checkpoint.root)
-    return DataLoss(dir_ + ": the right-edge tiles of size " + std::to_string(n) + " do not hash to the checkpoint's root");
+    return DataLoss(dir_ + ": the right-edge tiles of size " + std::to_string(n) +
+                    " do not hash to the checkpoint's root");
   edge_bundle_.clear();
   edge_bundle_count_ = PartialWidth(0, n);
   if (edge_bundle_count_ > 0) {
@@ -202,8 +214,8 @@ Status LogWriter::Recover() {
   Result<VerifiedCheckpoint> cp = ReadCheckpoint(dir_, verifier_);
   if (!cp.ok()) return cp.status();
   if (cp->checkpoint.origin != config_.origin)
-    return DataLoss(dir_ + "/checkpoint: origin \"" + Printable(cp->checkpoint.origin) + "\" is not the log's origin \"" +
-                    config_.origin + "\"");
+    return DataLoss(dir_ + "/checkpoint: origin \"" + Printable(cp->checkpoint.origin) +
+                    "\" is not the log's origin \"" + config_.origin + "\"");
   RETURN_IF_ERROR(LoadRightEdge(*cp));
   published_ = *cp;
   submitted_ = size_;
@@ -237,7 +249,8 @@ Status LogWriter::Recover() {
     Result<std::vector<ByteView>> entries = ParseEntryBundle(*data, width);
     if (!entries.ok()) return entries.status().WithContext(TilePath(t) + " (beyond the checkpoint)");
     if (ByteView(*data).substr(0, prefix.size()) != prefix)
-      return DataLoss(TilePath(t) + ": its first " + std::to_string(have) + " entries differ from the checkpointed ones");
+      return DataLoss(TilePath(t) + ": its first " + std::to_string(have) +
+                      " entries differ from the checkpointed ones");
     bundles.push_back(std::move(data).value());
     entries = ParseEntryBundle(bundles.back(), width);  // views into the stored copy
     recovered.insert(recovered.end(), entries->begin() + have, entries->end());
@@ -296,7 +309,8 @@ void LogWriter::RemoveStalePartials() {
       if (l >= 0) break;
       continue;
     }
-    std::string dirs[2] = {fs::Dirname(TilePath(TileCoord{l, t, 256})), fs::Dirname(TilePath(TileCoord{l, t - 1, 256}))};
+    std::string dirs[2] = {fs::Dirname(TilePath(TileCoord{l, t, 256})),
+                           fs::Dirname(TilePath(TileCoord{l, t - 1, 256}))};
     for (int d = 0; d < 2; ++d) {
       if (d == 1 && dirs[1] == dirs[0]) break;
       auto names = fs::ListDir(fs::JoinPath(dir_, dirs[d]));
@@ -354,7 +368,8 @@ void LogWriter::Integrate(const std::vector<ByteView>& entries, Round& round) {
     files.push_back(File{TilePath(t), HashesBytes(edge_[l]), {}});
   }
   if (edge_bundle_count_ > 0)
-    files.push_back(File{TilePath(TileCoord{kEntriesLevel, size_ / 256, edge_bundle_count_}), edge_bundle_, {}});
+    files.push_back(
+        File{TilePath(TileCoord{kEntriesLevel, size_ / 256, edge_bundle_count_}), edge_bundle_, {}});
   round.serial = next_serial_++;
   round.checkpoint = Checkpoint{config_.origin, size_, range_.Root(), {}};
 }
@@ -388,7 +403,8 @@ Status LogWriter::Publish(const Round& round) {
   const Checkpoint& cp = round.checkpoint;
   ASSIGN_OR_RETURN(std::string raw, SignCheckpoint(cp, signer_));
   RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(dir_, "checkpoint"), raw));
-  for (const TileCoord& t : round.filled) RETURN_IF_ERROR(fs::RemoveTree(fs::JoinPath(dir_, TilePath(t) + ".p")));
+  for (const TileCoord& t : round.filled)
+    RETURN_IF_ERROR(fs::RemoveTree(fs::JoinPath(dir_, TilePath(t) + ".p")));
   {
     std::lock_guard<std::mutex> l(mu_);
     published_.checkpoint = cp;
@@ -439,7 +455,8 @@ Result<VerifiedCheckpoint> LogWriter::Sync() {
 Result<VerifiedCheckpoint> LogWriter::WaitForCheckpoint(uint64_t target) {
   std::unique_lock<std::mutex> l(mu_);
   published_cv_.wait(l, [&] { return published_.checkpoint.size >= target || !failed_.ok(); });
-  if (published_.checkpoint.size < target) return FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
+  if (published_.checkpoint.size < target)
+    return FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
   return published_;
 }
 
@@ -460,7 +477,8 @@ void LogWriter::Fail(const Status& st) {
 
 Status LogWriter::FailedStatus() {
   std::lock_guard<std::mutex> l(mu_);
-  return failed_.ok() ? failed_ : FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
+  return failed_.ok() ? failed_
+                      : FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
 }
 
 // Stage 1 (CPU): take queued batches, hash them into the right edge, write the round's files to
@@ -568,8 +586,9 @@ struct Verifier {
       ASSIGN_OR_RETURN(Bytes data, Read(p));
       size_t want = entries ? BundlePrefixBytes(*entries, *w) : size_t(*w) * 32;
       if (data.size() != want || content.substr(0, want) != data)
-        return DataLoss(TilePath(p) + ": differs from the first " + name + " " + (entries ? "entries" : "hashes") +
-                        " of " + TilePath(TileCoord{t.level, t.index, t.full() ? 256u : t.width}));
+        return DataLoss(TilePath(p) + ": differs from the first " + name + " " +
+                        (entries ? "entries" : "hashes") + " of " +
+                        TilePath(TileCoord{t.level, t.index, t.full() ? 256u : t.width}));
       ++(entries ? report.bundles : report.tiles);
     }
     return Status::Ok();
@@ -594,7 +613,8 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const note::Verifier& log
   ASSIGN_OR_RETURN(v.report.checkpoint, ReadCheckpoint(dir, log_key));
   const uint64_t n = v.report.checkpoint.checkpoint.size;
   if (n == 0) {
-    if (v.report.checkpoint.checkpoint.root != EmptyRoot()) return DataLoss(dir + "/checkpoint: size 0 with a non-empty root");
+    if (v.report.checkpoint.checkpoint.root != EmptyRoot())
+      return DataLoss(dir + "/checkpoint: size 0 with a non-empty root");
     return v.report;
   }
   int top = 0;
@@ -623,7 +643,8 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const note::Verifier& log
       if (i >= above.size() || SubtreeRoot(hashes.data(), 256) != above[i])
         return DataLoss(TilePath(t) + ": does not hash to hash " + std::to_string(i % 256) + " of " +
                         TilePath(TileFor(l + 1, i, n)));
-      RETURN_IF_ERROR(v.CheckRetainedPartials(t, ByteView(reinterpret_cast<const char*>(hashes.data()), 256 * 32), nullptr));
+      RETURN_IF_ERROR(v.CheckRetainedPartials(
+          t, ByteView(reinterpret_cast<const char*>(hashes.data()), 256 * 32), nullptr));
       if (l == 0) {
         RETURN_IF_ERROR(v.CheckBundle(TileCoord{kEntriesLevel, i, 256}, hashes));
       } else {
@@ -632,7 +653,8 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const note::Verifier& log
     }
     if (!edge[l].empty()) {
       TileCoord t{l, full_tiles, uint32_t(edge[l].size())};
-      RETURN_IF_ERROR(v.CheckRetainedPartials(t, ByteView(reinterpret_cast<const char*>(edge[l].data()), edge[l].size() * 32), nullptr));
+      RETURN_IF_ERROR(v.CheckRetainedPartials(
+          t, ByteView(reinterpret_cast<const char*>(edge[l].data()), edge[l].size() * 32), nullptr));
       if (l == 0) RETURN_IF_ERROR(v.CheckBundle(TileCoord{kEntriesLevel, full_tiles, t.width}, edge[l]));
       level.insert(level.end(), edge[l].begin(), edge[l].end());
     }

@@ -97,7 +97,7 @@ class LogWriter {
   struct File {
     std::string path;  // relative to the log root
     Bytes data;
-    std::string tmp;   // where it was written before its rename into place
+    std::string tmp;  // where it was written before its rename into place
   };
   // One sequencer round: batches integrated together, committed with one pair of syncs and
   // published with one checkpoint.

@@ -110,7 +110,8 @@ TEST_F(LogTest, AppendedEntriesAreProvableFromTheTilesAlone) {
     EXPECT_EQ(*entry, Entry(i));
     auto proof = ProveInclusion(source, i, 1300);
     ASSERT_TRUE(proof.ok());
-    EXPECT_TRUE(VerifyInclusion(i, 1300, HashLeaf(Entry(i)), *proof, crypto::AsView(cp.checkpoint.root)).ok());
+    EXPECT_TRUE(
+        VerifyInclusion(i, 1300, HashLeaf(Entry(i)), *proof, crypto::AsView(cp.checkpoint.root)).ok());
   }
   // Consistency from every older size that had a checkpoint-worthy shape.
   for (uint64_t m : {1ull, 2ull, 97ull, 256ull, 1000ull, 1299ull}) {
@@ -118,7 +119,9 @@ TEST_F(LogTest, AppendedEntriesAreProvableFromTheTilesAlone) {
     ASSERT_TRUE(old_root.ok());
     auto proof = ProveConsistency(source, m, 1300);
     ASSERT_TRUE(proof.ok());
-    EXPECT_TRUE(VerifyConsistency(m, 1300, crypto::AsView(*old_root), crypto::AsView(cp.checkpoint.root), *proof).ok())
+    EXPECT_TRUE(
+        VerifyConsistency(m, 1300, crypto::AsView(*old_root), crypto::AsView(cp.checkpoint.root), *proof)
+            .ok())
         << m;
   }
 }

@@ -2,7 +2,6 @@
 
 #include <bit>
 #include <cstring>
-#include <cstring>
 
 #include "core/limits.h"
 
@@ -10,7 +9,9 @@ namespace accord::tlog {
 
 namespace {
 // Largest power of two strictly less than n (n >= 2).
-uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
+uint64_t SplitPoint(uint64_t n) {
+  return std::bit_floor(n - 1);
+}
 
 bool EqualRoot(const Hash& h, ByteView root) {
   return root.size() == h.size() && crypto::AsView(h) == root;
@@ -33,7 +34,9 @@ Hash HashChildren(const Hash& left, const Hash& right) {
   return crypto::Sha256(ByteView(buf, sizeof buf));
 }
 
-Hash EmptyRoot() { return crypto::Sha256(""); }
+Hash EmptyRoot() {
+  return crypto::Sha256("");
+}
 
 Result<Hash> RangeRoot(HashSource& source, uint64_t begin, uint64_t end) {
   if (begin >= end) return InvalidArgument("empty range");
@@ -88,7 +91,8 @@ Status SubProof(HashSource& source, uint64_t m, uint64_t begin, uint64_t end, bo
 
 Result<std::vector<Hash>> ProveInclusion(HashSource& source, uint64_t index, uint64_t size) {
   if (index >= size)
-    return InvalidArgument("inclusion proof: index " + std::to_string(index) + " not below size " + std::to_string(size));
+    return InvalidArgument("inclusion proof: index " + std::to_string(index) + " not below size " +
+                           std::to_string(size));
   std::vector<Hash> out;
   RETURN_IF_ERROR(Path(source, index, 0, size, out));
   return out;
@@ -106,12 +110,15 @@ Result<std::vector<Hash>> ProveConsistency(HashSource& source, uint64_t size1, u
 Result<Hash> RootFromInclusionProof(uint64_t index, uint64_t size, const Hash& leaf,
                                     std::span<const Hash> proof) {
   if (index >= size)
-    return InvalidArgument("inclusion proof: index " + std::to_string(index) + " not below size " + std::to_string(size));
+    return InvalidArgument("inclusion proof: index " + std::to_string(index) + " not below size " +
+                           std::to_string(size));
   if (proof.size() > limits::kMaxProofHashes) return InvalidArgument("inclusion proof: too many hashes");
   uint64_t fn = index, sn = size - 1;
   Hash r = leaf;
   for (const Hash& p : proof) {
-    if (sn == 0) return InvalidArgument("inclusion proof: " + std::to_string(proof.size()) + " hashes is too many for this tree");
+    if (sn == 0)
+      return InvalidArgument("inclusion proof: " + std::to_string(proof.size()) +
+                             " hashes is too many for this tree");
     if ((fn & 1) || fn == sn) {
       r = HashChildren(p, r);
       if (!(fn & 1)) {
@@ -126,7 +133,9 @@ Result<Hash> RootFromInclusionProof(uint64_t index, uint64_t size, const Hash& l
     fn >>= 1;
     sn >>= 1;
   }
-  if (sn != 0) return InvalidArgument("inclusion proof: " + std::to_string(proof.size()) + " hashes is too few for this tree");
+  if (sn != 0)
+    return InvalidArgument("inclusion proof: " + std::to_string(proof.size()) +
+                           " hashes is too few for this tree");
   return r;
 }
 
@@ -142,7 +151,8 @@ Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf, std::spa
 Status VerifyConsistency(uint64_t size1, uint64_t size2, ByteView root1, ByteView root2,
                          std::span<const Hash> proof) {
   if (size2 < size1)
-    return InvalidArgument("consistency proof: size1 " + std::to_string(size1) + " > size2 " + std::to_string(size2));
+    return InvalidArgument("consistency proof: size1 " + std::to_string(size1) + " > size2 " +
+                           std::to_string(size2));
   if (size1 == 0) return InvalidArgument("consistency proof: size1 is 0, nothing to prove");
   if (size1 == size2) {
     if (!proof.empty()) return InvalidArgument("consistency proof: sizes equal but proof not empty");
@@ -201,7 +211,8 @@ bool IsValidSubtree(uint64_t start, uint64_t end) {
 Status VerifySubtreeInclusion(uint64_t index, uint64_t start, uint64_t end, const Hash& leaf,
                               std::span<const Hash> proof, ByteView subtree_root) {
   if (!IsValidSubtree(start, end))
-    return InvalidArgument("subtree [" + std::to_string(start) + ", " + std::to_string(end) + ") is not valid");
+    return InvalidArgument("subtree [" + std::to_string(start) + ", " + std::to_string(end) +
+                           ") is not valid");
   if (index < start || index >= end) return InvalidArgument("subtree inclusion: index outside the subtree");
   return VerifyInclusion(index - start, end - start, leaf, proof, subtree_root);
 }
@@ -223,11 +234,9 @@ Status VerifySubtreeConsistency(uint64_t start, uint64_t end, uint64_t size, Byt
     // An empty subtree lies in every tree: its hash is MTH({}) and it says nothing of the root
     // (the transparency-dev/merkle vectors accept it with any tree root).
     if (!proof.empty())
-      return InvalidArgument("subtree consistency: subtree " + range +
-                             " is empty but proof not empty");
+      return InvalidArgument("subtree consistency: subtree " + range + " is empty but proof not empty");
     if (!EqualRoot(EmptyRoot(), subtree_root))
-      return PermissionDenied(
-          "subtree consistency: empty subtree's root is not the empty tree hash");
+      return PermissionDenied("subtree consistency: empty subtree's root is not the empty tree hash");
     return Status::Ok();
   }
   if (start == 0 && end == size) {
@@ -238,8 +247,7 @@ Status VerifySubtreeConsistency(uint64_t start, uint64_t end, uint64_t size, Byt
     return Status::Ok();
   }
   if (proof.empty()) return InvalidArgument("subtree consistency: empty proof");
-  if (proof.size() > limits::kMaxProofHashes)
-    return InvalidArgument("subtree consistency: too many hashes");
+  if (proof.size() > limits::kMaxProofHashes) return InvalidArgument("subtree consistency: too many hashes");
 
   uint64_t fn = start, sn = end - 1, tn = size - 1;
   auto up = [&] {
@@ -295,7 +303,8 @@ Status VerifySubtreeConsistency(uint64_t start, uint64_t end, uint64_t size, Byt
 
 Result<CompactRange> CompactRange::FromHashes(uint64_t size, std::vector<Hash> hashes) {
   if (static_cast<size_t>(std::popcount(size)) != hashes.size())
-    return InvalidArgument("compact range: " + std::to_string(hashes.size()) + " hashes for size " + std::to_string(size));
+    return InvalidArgument("compact range: " + std::to_string(hashes.size()) + " hashes for size " +
+                           std::to_string(size));
   CompactRange r;
   r.size_ = size;
   r.hashes_ = std::move(hashes);

@@ -30,7 +30,9 @@ using nlohmann::json;
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the vector and the tree tests.
 
-Hash LeafAt(uint64_t i) { return HashLeaf("leaf-" + std::to_string(i)); }
+Hash LeafAt(uint64_t i) {
+  return HashLeaf("leaf-" + std::to_string(i));
+}
 
 std::vector<Hash> MakeLeaves(uint64_t n) {
   std::vector<Hash> leaves;
@@ -66,10 +68,8 @@ class MemorySource : public HashSource {
 
   Result<Hash> Node(int level, uint64_t index) override {
     ++calls_;
-    if (level < 0 || static_cast<size_t>(level) >= levels_.size() ||
-        index >= levels_[level].size()) {
-      return NotFound("no node at level " + std::to_string(level) + " index " +
-                      std::to_string(index));
+    if (level < 0 || static_cast<size_t>(level) >= levels_.size() || index >= levels_[level].size()) {
+      return NotFound("no node at level " + std::to_string(level) + " index " + std::to_string(index));
     }
     return levels_[level][index];
   }
@@ -150,8 +150,8 @@ VectorOutcome RunInclusion(const json& j, const std::string& file) {
     o.error = o.rejected_by_type = true;
     return o;
   }
-  Status st = VerifyInclusion(j.at("leafIdx").get<uint64_t>(), j.at("treeSize").get<uint64_t>(),
-                              leaf_hash, proof, root);
+  Status st = VerifyInclusion(j.at("leafIdx").get<uint64_t>(), j.at("treeSize").get<uint64_t>(), leaf_hash,
+                              proof, root);
   o.error = !st.ok();
   o.message = st.ToString();
   return o;
@@ -166,8 +166,8 @@ VectorOutcome RunConsistency(const json& j, const std::string& file) {
     o.error = o.rejected_by_type = true;
     return o;
   }
-  Status st = VerifyConsistency(j.at("size1").get<uint64_t>(), j.at("size2").get<uint64_t>(), root1,
-                                root2, proof);
+  Status st =
+      VerifyConsistency(j.at("size1").get<uint64_t>(), j.at("size2").get<uint64_t>(), root1, root2, proof);
   o.error = !st.ok();
   o.message = st.ToString();
   return o;
@@ -261,8 +261,8 @@ TEST(MerkleVectors, AllFilesMatchWantErr) {
         ++c.rejected;
       }
     }
-    std::cout << "[ vectors  ] " << name << ": " << c.matched << "/" << c.files << " match ("
-              << c.accepted << " valid accepted, " << c.rejected << " invalid rejected by the "
+    std::cout << "[ vectors  ] " << name << ": " << c.matched << "/" << c.files << " match (" << c.accepted
+              << " valid accepted, " << c.rejected << " invalid rejected by the "
               << "verifier, " << c.rejected_by_type << " rejected for a hash not 32 bytes)\n";
     EXPECT_GT(c.files, 0) << folder << " holds no vectors";
     total += c.files;
@@ -333,8 +333,7 @@ TEST_F(MerkleTreeTest, InclusionProofsVerifyAndTamperingFails) {
   for (uint64_t n = 1; n <= kMaxSize; ++n) {
     for (uint64_t i = 0; i < n; ++i) {
       Result<std::vector<Hash>> proof = ProveInclusion(source, i, n);
-      ASSERT_TRUE(proof.ok()) << "index " << i << " size " << n << ": "
-                              << proof.status().ToString();
+      ASSERT_TRUE(proof.ok()) << "index " << i << " size " << n << ": " << proof.status().ToString();
       const Hash& leaf = (*leaves_)[i];
       Status st = VerifyInclusion(i, n, leaf, *proof, crypto::AsView(root(n)));
       ASSERT_TRUE(st.ok()) << "index " << i << " size " << n << ": " << st.ToString();
@@ -349,9 +348,9 @@ TEST_F(MerkleTreeTest, InclusionProofsVerifyAndTamperingFails) {
         EXPECT_FALSE(VerifyInclusion(i, n, leaf, bad, crypto::AsView(root(n))).ok())
             << "index " << i << " size " << n << ": flipped a bit of proof[" << k << "]";
       }
-      EXPECT_FALSE(VerifyInclusion(i, n, FlipBit(leaf, static_cast<unsigned>(i)), *proof,
-                                   crypto::AsView(root(n)))
-                       .ok());
+      EXPECT_FALSE(
+          VerifyInclusion(i, n, FlipBit(leaf, static_cast<unsigned>(i)), *proof, crypto::AsView(root(n)))
+              .ok());
       if (!proof->empty()) {
         std::vector<Hash> shorter(proof->begin(), proof->end() - 1);
         EXPECT_FALSE(VerifyInclusion(i, n, leaf, shorter, crypto::AsView(root(n))).ok());
@@ -409,8 +408,8 @@ TEST_F(MerkleTreeTest, ConsistencyProofsVerifyAndTamperingFails) {
 
 // SUBTREE_SUBPROOF(start, end, D[lo:hi], known_end) as the draft defines it (start and end are
 // relative to lo), written over plain leaf hashes so it shares no code with the library.
-void SubtreeSubproof(const std::vector<Hash>& leaves, uint64_t start, uint64_t end, uint64_t lo,
-                     uint64_t hi, bool known_end, std::vector<Hash>& out) {
+void SubtreeSubproof(const std::vector<Hash>& leaves, uint64_t start, uint64_t end, uint64_t lo, uint64_t hi,
+                     bool known_end, std::vector<Hash>& out) {
   uint64_t n = hi - lo;
   if (start == 0 && end == n) {
     if (!known_end) out.push_back(Mth(leaves, lo, hi));
@@ -430,8 +429,7 @@ void SubtreeSubproof(const std::vector<Hash>& leaves, uint64_t start, uint64_t e
   }
 }
 
-std::vector<Hash> SubtreeProof(const std::vector<Hash>& leaves, uint64_t start, uint64_t end,
-                               uint64_t size) {
+std::vector<Hash> SubtreeProof(const std::vector<Hash>& leaves, uint64_t start, uint64_t end, uint64_t size) {
   std::vector<Hash> out;
   SubtreeSubproof(leaves, start, end, 0, size, true, out);
   return out;
@@ -457,14 +455,12 @@ TEST_F(MerkleTreeTest, SubtreeConsistencyDraftExamples) {
   Hash root14 = root(14);
   std::vector<Hash> p48 = {Mth(l, 0, 4), Mth(l, 8, 14)};
   EXPECT_EQ(SubtreeProof(l, 4, 8, 14), p48);
-  Status st =
-      VerifySubtreeConsistency(4, 8, 14, crypto::AsView(Mth(l, 4, 8)), crypto::AsView(root14), p48);
+  Status st = VerifySubtreeConsistency(4, 8, 14, crypto::AsView(Mth(l, 4, 8)), crypto::AsView(root14), p48);
   EXPECT_TRUE(st.ok()) << st.ToString();
 
   std::vector<Hash> p813 = {Mth(l, 12, 13), Mth(l, 13, 14), Mth(l, 8, 12), Mth(l, 0, 8)};
   EXPECT_EQ(SubtreeProof(l, 8, 13, 14), p813);
-  st = VerifySubtreeConsistency(8, 13, 14, crypto::AsView(Mth(l, 8, 13)), crypto::AsView(root14),
-                                p813);
+  st = VerifySubtreeConsistency(8, 13, 14, crypto::AsView(Mth(l, 8, 13)), crypto::AsView(root14), p813);
   EXPECT_TRUE(st.ok()) << st.ToString();
 }
 
@@ -484,8 +480,7 @@ TEST_F(MerkleTreeTest, SubtreeConsistencyProofsVerifyAndTamperingFails) {
         ByteView sub_root = crypto::AsView(sub);
         std::vector<Hash> proof = SubtreeProof(*leaves_, start, end, n);
         Status st = VerifySubtreeConsistency(start, end, n, sub_root, tree_root, proof);
-        ASSERT_TRUE(st.ok()) << "[" << start << ", " << end << ") in " << n << ": "
-                             << st.ToString();
+        ASSERT_TRUE(st.ok()) << "[" << start << ", " << end << ") in " << n << ": " << st.ToString();
         ++checked;
         if (start == 0) {
           // SUBTREE_PROOF(0, end, D_n) is PROOF(end, D_n).
@@ -501,11 +496,9 @@ TEST_F(MerkleTreeTest, SubtreeConsistencyProofsVerifyAndTamperingFails) {
               << "[" << start << ", " << end << ") in " << n << ": flipped proof[" << k << "]";
         }
         Hash other = FlipBit(sub, 1);
-        EXPECT_FALSE(
-            VerifySubtreeConsistency(start, end, n, crypto::AsView(other), tree_root, proof).ok());
+        EXPECT_FALSE(VerifySubtreeConsistency(start, end, n, crypto::AsView(other), tree_root, proof).ok());
         other = FlipBit(root(n), 1);
-        EXPECT_FALSE(
-            VerifySubtreeConsistency(start, end, n, sub_root, crypto::AsView(other), proof).ok());
+        EXPECT_FALSE(VerifySubtreeConsistency(start, end, n, sub_root, crypto::AsView(other), proof).ok());
         if (!proof.empty()) {
           std::vector<Hash> shorter(proof.begin(), proof.end() - 1);
           EXPECT_FALSE(VerifySubtreeConsistency(start, end, n, sub_root, tree_root, shorter).ok());
@@ -514,9 +507,8 @@ TEST_F(MerkleTreeTest, SubtreeConsistencyProofsVerifyAndTamperingFails) {
         longer.push_back(sub);
         EXPECT_FALSE(VerifySubtreeConsistency(start, end, n, sub_root, tree_root, longer).ok());
         // The same proof against a larger tree or a subtree past the end does not verify.
-        EXPECT_FALSE(VerifySubtreeConsistency(start, end, n + 1, sub_root,
-                                              crypto::AsView(root(n + 1)), proof)
-                         .ok());
+        EXPECT_FALSE(
+            VerifySubtreeConsistency(start, end, n + 1, sub_root, crypto::AsView(root(n + 1)), proof).ok());
       }
     }
     EXPECT_FALSE(VerifySubtreeConsistency(0, n + 1, n, tree_root, tree_root, {}).ok());
@@ -528,8 +520,7 @@ TEST_F(MerkleTreeTest, SubtreeConsistencyProofsVerifyAndTamperingFails) {
       std::vector<Hash> one = {empty};
       EXPECT_FALSE(VerifySubtreeConsistency(k, k, n, crypto::AsView(empty), tree_root, one).ok());
     }
-    EXPECT_FALSE(
-        VerifySubtreeConsistency(n + 1, n + 1, n, crypto::AsView(empty), tree_root, {}).ok());
+    EXPECT_FALSE(VerifySubtreeConsistency(n + 1, n + 1, n, crypto::AsView(empty), tree_root, {}).ok());
   }
   EXPECT_GT(checked, 1000u);
 }
@@ -556,12 +547,10 @@ TEST_F(MerkleTreeTest, SubtreeInclusionProofsVerify) {
           EXPECT_FALSE(VerifySubtreeInclusion(i, start, end, leaf, bad, crypto::AsView(sub)).ok());
         }
       }
-      EXPECT_FALSE(
-          VerifySubtreeInclusion(end, start, end, (*leaves_)[0], {}, crypto::AsView(sub)).ok());
+      EXPECT_FALSE(VerifySubtreeInclusion(end, start, end, (*leaves_)[0], {}, crypto::AsView(sub)).ok());
       if (start > 0) {
         EXPECT_FALSE(
-            VerifySubtreeInclusion(start - 1, start, end, (*leaves_)[0], {}, crypto::AsView(sub))
-                .ok());
+            VerifySubtreeInclusion(start - 1, start, end, (*leaves_)[0], {}, crypto::AsView(sub)).ok());
       }
     }
   }

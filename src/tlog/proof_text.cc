@@ -55,7 +55,8 @@ class Lines {
 };
 
 bool KeyValue(std::string_view line, std::string_view key, std::string_view* value) {
-  if (line.size() <= key.size() + 1 || line.substr(0, key.size()) != key || line[key.size()] != ' ') return false;
+  if (line.size() <= key.size() + 1 || line.substr(0, key.size()) != key || line[key.size()] != ' ')
+    return false;
   *value = line.substr(key.size() + 1);
   return true;
 }
@@ -71,7 +72,8 @@ std::optional<Hash> DecodeHash(std::string_view b64) {
 
 Result<ProofText> ParseProof(ByteView text) {
   if (text.size() > limits::kMaxProofFileSize)
-    return ResourceExhausted("proof: " + std::to_string(text.size()) + " bytes, limit " + std::to_string(limits::kMaxProofFileSize));
+    return ResourceExhausted("proof: " + std::to_string(text.size()) + " bytes, limit " +
+                             std::to_string(limits::kMaxProofFileSize));
   Lines lines(text);
   std::string_view line, value;
   ProofText p;
@@ -121,7 +123,8 @@ Result<ProofText> ParseProof(ByteView text) {
       if (!checkpointed) return lines.Error("blank line in a proof without a checkpoint");
       goto checkpoint;
     }
-    if (p.hashes.size() >= limits::kMaxProofHashes) return lines.Error("more than " + std::to_string(limits::kMaxProofHashes) + " hashes");
+    if (p.hashes.size() >= limits::kMaxProofHashes)
+      return lines.Error("more than " + std::to_string(limits::kMaxProofHashes) + " hashes");
     auto h = DecodeHash(line);
     if (!h) return lines.Error("not a base64 SHA-256 hash");
     p.hashes.push_back(*h);

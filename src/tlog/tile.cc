@@ -110,12 +110,13 @@ Result<std::vector<ByteView>> ParseEntryBundle(ByteView data, uint32_t width) {
   while (pos < data.size()) {
     if (out.size() == width)
       return DataLoss(std::to_string(data.size() - pos) + " bytes after entry " + std::to_string(width - 1));
-    if (data.size() - pos < 2) return DataLoss("truncated length prefix of entry " + std::to_string(out.size()));
+    if (data.size() - pos < 2)
+      return DataLoss("truncated length prefix of entry " + std::to_string(out.size()));
     size_t len = size_t(uint8_t(data[pos])) << 8 | uint8_t(data[pos + 1]);
     pos += 2;
     if (data.size() - pos < len)
-      return DataLoss("entry " + std::to_string(out.size()) + " truncated: " + std::to_string(data.size() - pos) +
-                      " of " + std::to_string(len) + " bytes");
+      return DataLoss("entry " + std::to_string(out.size()) + " truncated: " +
+                      std::to_string(data.size() - pos) + " of " + std::to_string(len) + " bytes");
     out.push_back(data.substr(pos, len));
     pos += len;
   }

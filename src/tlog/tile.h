@@ -24,7 +24,7 @@ namespace accord::tlog {
 inline constexpr int kEntriesLevel = -1;  // "tile/entries/..." in paths
 
 struct TileCoord {
-  int level = 0;         // 0..63 for hash tiles, kEntriesLevel for entry bundles
+  int level = 0;  // 0..63 for hash tiles, kEntriesLevel for entry bundles
   uint64_t index = 0;
   uint32_t width = 256;  // 1..256; 256 is a full tile
 
