@@ -8,6 +8,7 @@
 #include <deque>
 #include <iostream>
 
+#include "cli/scan_commands.h"
 #include "core/fs.h"
 #include "core/limits.h"
 #include "crypto/note.h"
@@ -368,6 +369,8 @@ int main(int argc, char** argv) {
   nsign->add_option("FILE", proof_file)->required();
   nsign->add_option("--key", key_file)->required();
   nsign->callback([&] { rc = NoteSign(proof_file, key_file); });
+
+  cli::AddScanCommands(app, rc);
 
   try {
     app.parse(argc, argv);

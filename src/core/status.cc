@@ -24,6 +24,8 @@ std::string_view CodeName(Code code) {
       return "Unavailable";
     case Code::kInternal:
       return "Internal";
+    case Code::kUnimplemented:
+      return "Unimplemented";
   }
   return "Unknown";
 }

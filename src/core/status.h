@@ -25,6 +25,7 @@ enum class Code {
   kResourceExhausted,   // a limit was hit (size, count, overload)
   kUnavailable,         // transient: retry later
   kInternal,            // an I/O error or a bug
+  kUnimplemented,       // a feature accord does not have yet
 };
 
 std::string_view CodeName(Code code);
@@ -74,6 +75,9 @@ inline Status Unavailable(std::string m) {
 }
 inline Status Internal(std::string m) {
   return {Code::kInternal, std::move(m)};
+}
+inline Status Unimplemented(std::string m) {
+  return {Code::kUnimplemented, std::move(m)};
 }
 
 // Result<T> holds either a T or a non-OK Status.

@@ -1,0 +1,206 @@
+#include "cli/scan_commands.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+#include "core/fs.h"
+#include "scan/database.h"
+#include "scan/engine.h"
+#include "scan/report.h"
+#include "scan/walk.h"
+#include "scan/yara_rules.h"
+
+namespace accord::cli {
+
+namespace {
+using scan::Database;
+using scan::YaraRules;
+
+constexpr int kClean = 0, kFound = 1, kError = 2;
+
+int Error(const Status& s) {
+  std::fprintf(stderr, "accord: %s\n", s.ToString().c_str());
+  return kError;
+}
+
+struct DbBuildArgs {
+  std::string out;
+  std::vector<std::string> hashes, yara, tlsh;
+};
+
+int DbBuild(const DbBuildArgs& a) {
+  if (!a.tlsh.empty())
+    return Error(accord::Unimplemented("TLSH signatures are not supported yet (issue 3); nothing was written"));
+  scan::DatabaseBuilder builder;
+  for (const auto& h : a.hashes)
+    if (Status s = scan::AddHashFile(builder, h); !s.ok()) return Error(s);
+  size_t rules = 0;
+  if (!a.yara.empty()) {
+    auto compiled = YaraRules::Compile(a.yara);
+    if (!compiled.ok()) return Error(compiled.status());
+    auto blob = (*compiled)->Save();
+    if (!blob.ok()) return Error(blob.status());
+    rules = (*compiled)->rule_count();
+    builder.SetYaraBlob(std::move(blob).value());
+  }
+  if (Status s = builder.Write(a.out); !s.ok()) return Error(s);
+  auto db = Database::Open(a.out);
+  if (!db.ok()) return Error(db.status());
+  std::printf("%s: %llu MD5, %llu SHA-1, %llu SHA-256 signatures, %llu allow-listed, %zu YARA rules, %zu sources\n",
+              a.out.c_str(), (unsigned long long)(*db)->SignatureCount(scan::HashKind::kMd5),
+              (unsigned long long)(*db)->SignatureCount(scan::HashKind::kSha1),
+              (unsigned long long)(*db)->SignatureCount(scan::HashKind::kSha256),
+              (unsigned long long)((*db)->AllowedCount(scan::HashKind::kMd5) +
+                                   (*db)->AllowedCount(scan::HashKind::kSha1) +
+                                   (*db)->AllowedCount(scan::HashKind::kSha256)),
+              rules, (*db)->sources().size());
+  return kClean;
+}
+
+int DbVerify(const std::string& path) {
+  auto db = Database::Open(path);
+  if (!db.ok()) return Error(db.status());
+  if (Status s = (*db)->Verify(); !s.ok()) return Error(s);
+  std::printf("OK: %s\n", path.c_str());
+  return kClean;
+}
+
+struct ScanArgs {
+  std::vector<std::string> dbs, hashes, yara, paths;
+  int threads = 0;
+  bool recursive = false, infected_only = false, json = false, no_summary = false;
+  scan::ContainerLimits limits;
+  uint64_t max_scan_ms = 120000;
+};
+
+std::string Mb(uint64_t bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f MB", double(bytes) / 1048576.0);
+  return b;
+}
+
+int Scan(ScanArgs& a) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::time_t start_time = std::time(nullptr);
+  std::vector<std::shared_ptr<const Database>> dbs;
+  std::vector<std::shared_ptr<const YaraRules>> rules;
+  for (const auto& path : a.dbs) {
+    auto db = Database::Open(path);
+    if (!db.ok()) return Error(db.status());
+    if (!(*db)->yara_blob().empty()) {
+      auto r = YaraRules::Load((*db)->yara_blob());
+      if (!r.ok()) return Error(r.status().WithContext(path));
+      rules.push_back(*r);
+    }
+    dbs.push_back(*db);
+  }
+  if (!a.hashes.empty()) {
+    scan::DatabaseBuilder builder;
+    for (const auto& h : a.hashes)
+      if (Status s = scan::AddHashFile(builder, h); !s.ok()) return Error(s);
+    auto image = builder.Build();
+    if (!image.ok()) return Error(image.status());
+    auto db = Database::OpenBytes(std::move(image).value(), "--hashes");
+    if (!db.ok()) return Error(db.status());
+    dbs.push_back(*db);
+  }
+  if (!a.yara.empty()) {
+    auto r = YaraRules::Compile(a.yara);
+    if (!r.ok()) return Error(r.status());
+    rules.push_back(*r);
+  }
+  if (dbs.empty() && rules.empty()) return Error(InvalidArgument("no signatures: give -d DB, --hashes FILE or --yara PATH"));
+  if (a.paths.empty()) a.paths.push_back(".");
+  a.limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
+  scan::Engine engine(std::move(dbs), std::move(rules), scan::ScanOptions{a.limits});
+
+  scan::WalkOptions wo;
+  wo.threads = a.threads > 0 ? a.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  wo.recursive = a.recursive;
+  scan::Progress progress;
+  std::atomic<bool> done{false};
+  std::thread bar;
+  if (::isatty(2)) {
+    bar = std::thread([&] {
+      while (!done.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        uint64_t bytes = progress.bytes.load();
+        std::fprintf(stderr, "\r\033[K%llu files, %s, %.1f MB/s", (unsigned long long)progress.files.load(),
+                     Mb(bytes).c_str(), s > 0 ? bytes / 1048576.0 / s : 0.0);
+      }
+      std::fprintf(stderr, "\r\033[K");
+    });
+  }
+  auto summary = scan::ScanPaths(engine, a.paths, wo, [&](const scan::FileReport& r) {
+    std::string out = a.json ? scan::FormatJson(r) : scan::FormatText(r, a.infected_only);
+    if (!r.error.empty()) std::fputs(out.c_str(), stderr);
+    if (r.error.empty() || a.json) std::fwrite(out.data(), 1, out.size(), stdout);
+  }, &progress);
+  done = true;
+  if (bar.joinable()) bar.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!a.json && !a.no_summary) {
+    char start[64], end[64];
+    std::time_t end_time = std::time(nullptr);
+    std::strftime(start, sizeof start, "%Y:%m:%d %H:%M:%S", std::localtime(&start_time));
+    std::strftime(end, sizeof end, "%Y:%m:%d %H:%M:%S", std::localtime(&end_time));
+    std::printf("\n----------- SCAN SUMMARY -----------\n");
+    std::printf("Known viruses: %zu\n", engine.signature_count());
+    std::printf("Engine version: accord 0.1.0\n");
+    std::printf("Scanned directories: %llu\n", (unsigned long long)summary.directories);
+    std::printf("Scanned files: %llu\n", (unsigned long long)summary.files);
+    std::printf("Infected files: %llu\n", (unsigned long long)summary.infected);
+    if (summary.errors) std::printf("Total errors: %llu\n", (unsigned long long)summary.errors);
+    std::printf("Data scanned: %s\n", Mb(summary.bytes_scanned).c_str());
+    std::printf("Data read: %s (ratio %.2f:1)\n", Mb(summary.bytes_read).c_str(),
+                summary.bytes_read ? double(summary.bytes_scanned) / double(summary.bytes_read) : 0.0);
+    std::printf("Time: %.3f sec (%d m %d s)\n", secs, int(secs) / 60, int(secs) % 60);
+    std::printf("Start Date: %s\nEnd Date:   %s\n", start, end);
+  }
+  std::fflush(stdout);
+  if (summary.infected > 0) return kFound;
+  return summary.errors > 0 ? kError : kClean;
+}
+}  // namespace
+
+void AddScanCommands(CLI::App& app, int& rc) {
+  auto* db = app.add_subcommand("db", "scan databases: compile signatures into one immutable file")->require_subcommand(1);
+  static DbBuildArgs build;
+  auto* b = db->add_subcommand("build", "compile hash signature files and YARA rules into FILE.accdb");
+  b->add_option("-o,--output", build.out, "the database file to write")->required();
+  b->add_option("--hashes", build.hashes, "ClamAV hash file: .hdb (MD5), .hsb (SHA-1/SHA-256), .fp/.sfp (allow-lists)");
+  b->add_option("--yara", build.yara, "YARA rule file or directory (*.yar, *.yara, recursively)");
+  b->add_option("--tlsh", build.tlsh, "TLSH fuzzy signatures (not supported yet)");
+  b->callback([&] { rc = DbBuild(build); });
+  static std::string verify_path;
+  auto* v = db->add_subcommand("verify", "check a database's checksum and structure");
+  v->add_option("FILE", verify_path)->required();
+  v->callback([&] { rc = DbVerify(verify_path); });
+
+  static ScanArgs s;
+  auto* sc = app.add_subcommand("scan", "scan files and directories (clamscan's output and exit codes)");
+  sc->add_option("-d,--database", s.dbs, "a database from `accord db build` (repeatable)");
+  sc->add_option("--hashes", s.hashes, "a ClamAV hash file, without building a database (repeatable)");
+  sc->add_option("--yara", s.yara, "YARA rule file or directory, without building a database (repeatable)");
+  sc->add_option("-j,--threads", s.threads, "scanning threads (default: the number of cores)");
+  sc->add_flag("-r,--recursive", s.recursive, "descend into subdirectories");
+  sc->add_flag("-i,--infected", s.infected_only, "print only what was found");
+  sc->add_flag("--json", s.json, "NDJSON: one object per scanned file");
+  sc->add_flag("--no-summary", s.no_summary, "no summary at the end");
+  sc->add_option("--max-filesize", s.limits.max_file_size, "bytes; larger files and members are not scanned whole");
+  sc->add_option("--max-scansize", s.limits.max_scan_size, "bytes extracted per top-level file");
+  sc->add_option("--max-recursion", s.limits.max_recursion, "container nesting depth");
+  sc->add_option("--max-files", s.limits.max_files, "members extracted per container");
+  sc->add_option("--max-scantime", s.max_scan_ms, "milliseconds per top-level file");
+  sc->add_option("--max-ratio", s.limits.max_compression_ratio, "compression ratio above which extraction stops");
+  sc->add_option("PATH", s.paths, "files and directories (default: .)");
+  sc->callback([&] { rc = Scan(s); });
+}
+
+}  // namespace accord::cli

@@ -1,0 +1,563 @@
+#include "scan/container.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "scan/mime.h"
+
+namespace accord::scan {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// libarchive is read in pieces of this size: the granularity of the byte and time checks.
+constexpr size_t kChunk = 64 * 1024;
+// A PE file is searched for an appended archive (self-extractors) by these signatures.
+constexpr size_t kMaxSfxCandidates = 4;
+
+struct Detection {
+  std::string_view format;  // "" if none
+  size_t offset = 0;        // where the container starts (non-zero for an archive appended to a PE)
+  // A short or heuristic magic number: if libarchive cannot read even the first header, the file
+  // was simply not this kind of container and nothing is reported.
+  bool speculative = false;
+};
+
+bool At(ByteView d, size_t off, std::string_view magic) {
+  return d.size() >= off + magic.size() && d.compare(off, magic.size(), magic) == 0;
+}
+
+// A tar header: "ustar" at 257, or (pre-POSIX v7 tar) a header whose checksum field matches.
+bool LooksLikeTar(ByteView d) {
+  if (d.size() < 512) return false;
+  if (At(d, 257, "ustar")) return true;
+  if (d[0] == '\0') return false;
+  uint64_t want = 0;
+  int digits = 0;
+  for (size_t i = 148; i < 156; ++i) {
+    char c = d[i];
+    if (c >= '0' && c <= '7') {
+      want = want * 8 + static_cast<uint64_t>(c - '0');
+      ++digits;
+    } else if (c != ' ' && c != '\0') {
+      return false;
+    }
+  }
+  if (digits == 0) return false;
+  uint64_t sum = 0;
+  for (size_t i = 0; i < 512; ++i) sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(d[i]);
+  return sum == want;
+}
+
+Detection DetectArchiveAtStart(ByteView d) {
+  if (At(d, 0, "PK\x03\x04") || At(d, 0, std::string_view("PK\x05\x06", 4)) || At(d, 0, "PK\x07\x08PK")) {
+    return {"zip"};
+  }
+  if (At(d, 0, "7z\xBC\xAF\x27\x1C")) return {"7zip"};
+  if (At(d, 0, "Rar!\x1a\x07")) return {"rar"};
+  if (At(d, 0, std::string_view("MSCF\0\0\0\0", 8))) return {"cab"};
+  if (At(d, 0, "!<arch>\n")) return {"ar"};
+  if (At(d, 0, "xar!")) return {"xar"};
+  if (At(d, 0, "070707") || At(d, 0, "070701") || At(d, 0, "070702")) return {"cpio"};
+  if (At(d, 0, "\xc7\x71") || At(d, 0, "\x71\xc7")) return {"cpio", 0, true};
+  if (At(d, 32769, "CD001")) return {"iso9660"};
+  if (d.size() > 21 && d[2] == '-' && d[3] == 'l' && (d[4] == 'h' || d[4] == 'z') && d[6] == '-') {
+    return {"lha", 0, true};
+  }
+  if (At(d, 0, "\x1f\x8b")) return {"gzip"};
+  if (At(d, 0, "BZh") && d.size() > 3 && d[3] >= '1' && d[3] <= '9') return {"bzip2"};
+  if (At(d, 0,
+         std::string_view("\xfd"
+                          "7zXZ\0",
+                          6)))
+    return {"xz"};
+  if (At(d, 0, "LZIP")) return {"lzip"};
+  if (At(d, 0, "\x28\xb5\x2f\xfd")) return {"zstd"};
+  if (At(d, 0, "\x04\x22\x4d\x18")) return {"lz4"};
+  if (At(d, 0, "\x1f\x9d")) return {"compress", 0, true};
+  if (At(d, 0, "\xed\xab\xee\xdb")) return {"rpm"};
+  if (LooksLikeTar(d)) return {"tar", 0, !At(d, 257, "ustar")};
+  return {};
+}
+
+// Self-extracting archives: a PE stub followed by a zip, cab, rar or 7z. The signatures can occur
+// by chance inside a PE, so these are speculative. Returns up to kMaxSfxCandidates.
+std::vector<Detection> SfxCandidates(ByteView d) {
+  std::vector<Detection> out;
+  if (!At(d, 0, "MZ")) return out;
+  static constexpr std::pair<std::string_view, std::string_view> kSigs[] = {
+      {"zip", "PK\x03\x04"},
+      {"cab", std::string_view("MSCF\0\0\0\0", 8)},
+      {"rar", "Rar!\x1a\x07"},
+      {"7zip", "7z\xBC\xAF\x27\x1C"},
+  };
+  for (const auto& [format, magic] : kSigs) {
+    size_t at = d.find(magic, 2);
+    if (at != ByteView::npos && out.size() < kMaxSfxCandidates) out.push_back({format, at, true});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Detection& a, const Detection& b) { return a.offset < b.offset; });
+  return out;
+}
+
+bool IsTextFormat(std::string_view f) {
+  return f == "mail" || f == "uuencode" || f == "binhex" || f == "data-uri";
+}
+bool IsCompressionFilter(std::string_view f) {
+  return f == "gzip" || f == "bzip2" || f == "xz" || f == "lzip" || f == "zstd" || f == "lz4" ||
+         f == "compress";
+}
+
+Detection Detect(ByteView d) {
+  Detection det = DetectArchiveAtStart(d);
+  if (!det.format.empty()) return det;
+  if (At(d, 0, "MZ")) {
+    std::vector<Detection> sfx = SfxCandidates(d);
+    if (!sfx.empty()) return {"pe-sfx", 0, true};
+  }
+  if (mime::LooksLikeMail(d)) return {"mail"};
+  if (mime::HasBinhex(d)) return {"binhex"};
+  if (mime::HasUuencode(d)) return {"uuencode"};
+  if (mime::HasDataUri(d)) return {"data-uri"};
+  return {};
+}
+
+// The name used in event names: "Heuristics.Broken.Zip".
+std::string_view EventFormatName(std::string_view f) {
+  static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"zip", "Zip"},
+      {"7zip", "7Zip"},
+      {"rar", "RAR"},
+      {"cab", "CAB"},
+      {"ar", "Ar"},
+      {"xar", "Xar"},
+      {"cpio", "Cpio"},
+      {"iso9660", "ISO9660"},
+      {"lha", "LHA"},
+      {"gzip", "GZip"},
+      {"bzip2", "BZip2"},
+      {"xz", "XZ"},
+      {"lzip", "LZip"},
+      {"zstd", "Zstd"},
+      {"lz4", "LZ4"},
+      {"compress", "Compress"},
+      {"rpm", "RPM"},
+      {"tar", "Tar"},
+      {"pe-sfx", "SFX"},
+      {"mail", "Mail"},
+      {"uuencode", "UUEncode"},
+      {"binhex", "BinHex"},
+      {"data-uri", "DataURI"},
+  };
+  for (const auto& [key, name] : kNames) {
+    if (key == f) return name;
+  }
+  return "Container";
+}
+
+// libarchive's own format name for what it actually opened, in our vocabulary.
+std::string_view FormatOf(struct archive* a, std::string_view detected) {
+  switch (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) {
+    case ARCHIVE_FORMAT_ZIP:
+      return "zip";
+    case ARCHIVE_FORMAT_7ZIP:
+      return "7zip";
+    case ARCHIVE_FORMAT_RAR:
+      return "rar";
+    case ARCHIVE_FORMAT_RAR_V5:
+      return "rar";
+    case ARCHIVE_FORMAT_CAB:
+      return "cab";
+    case ARCHIVE_FORMAT_TAR:
+      return "tar";
+    case ARCHIVE_FORMAT_CPIO:
+      return "cpio";
+    case ARCHIVE_FORMAT_AR:
+      return "ar";
+    case ARCHIVE_FORMAT_ISO9660:
+      return "iso9660";
+    case ARCHIVE_FORMAT_LHA:
+      return "lha";
+    case ARCHIVE_FORMAT_XAR:
+      return "xar";
+    default:
+      return detected;
+  }
+}
+
+// "x.exe.gz" -> "x.exe", "a.tgz" -> "a.tar": the name of what a compressed stream holds.
+std::string DecompressedName(std::string_view path) {
+  std::string_view base = path;
+  if (size_t bang = base.rfind('!'); bang != std::string_view::npos) base.remove_prefix(bang + 1);
+  if (size_t slash = base.rfind('/'); slash != std::string_view::npos) base.remove_prefix(slash + 1);
+  static constexpr std::pair<std::string_view, std::string_view> kSuffixes[] = {
+      {".tgz", ".tar"}, {".taz", ".tar"},  {".tbz2", ".tar"}, {".tbz", ".tar"},
+      {".txz", ".tar"}, {".tzst", ".tar"}, {".gz", ""},       {".gzip", ""},
+      {".bz2", ""},     {".bz", ""},       {".xz", ""},       {".lz", ""},
+      {".zst", ""},     {".lz4", ""},      {".Z", ""},        {".z", ""},
+  };
+  for (const auto& [suffix, replacement] : kSuffixes) {
+    if (base.size() > suffix.size() && base.ends_with(suffix)) {
+      return std::string(base.substr(0, base.size() - suffix.size())) + std::string(replacement);
+    }
+  }
+  return base.empty() ? "data" : std::string(base);
+}
+
+std::string CleanMemberName(const char* name, uint64_t index) {
+  if (name == nullptr || *name == '\0') return "member" + std::to_string(index);
+  std::string out(name);
+  while (out.starts_with("./")) out.erase(0, 2);
+  if (out.size() > 1024) out.resize(1024);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '_';
+  }
+  return out.empty() ? "member" + std::to_string(index) : out;
+}
+
+struct ArchiveDeleter {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
+
+// A reader offering only real archive formats, and only in-process decompressors (no lrzip, lzop
+// or grzip, which libarchive would run as external programs). `raw` adds the single-stream
+// format, for a compressed file that turns out not to hold an archive.
+ArchivePtr NewReader(bool raw) {
+  ArchivePtr a(archive_read_new());
+  if (!a) return a;
+  struct archive* p = a.get();
+  archive_read_support_format_7zip(p);
+  archive_read_support_format_ar(p);
+  archive_read_support_format_cab(p);
+  archive_read_support_format_cpio(p);
+  archive_read_support_format_iso9660(p);
+  archive_read_support_format_lha(p);
+  archive_read_support_format_rar(p);
+  archive_read_support_format_rar5(p);
+  archive_read_support_format_tar(p);
+  archive_read_support_format_xar(p);
+  archive_read_support_format_zip(p);
+  if (raw) archive_read_support_format_raw(p);
+  archive_read_support_filter_bzip2(p);
+  archive_read_support_filter_compress(p);
+  archive_read_support_filter_gzip(p);
+  archive_read_support_filter_lz4(p);
+  archive_read_support_filter_lzip(p);
+  archive_read_support_filter_lzma(p);
+  archive_read_support_filter_xz(p);
+  archive_read_support_filter_zstd(p);
+  archive_read_support_filter_rpm(p);
+  return a;
+}
+
+std::string ErrorText(struct archive* a) {
+  const char* e = archive_error_string(a);
+  return e != nullptr ? std::string(e) : "unknown libarchive error";
+}
+
+bool IsUnsupportedError(const std::string& message) {
+  return message.find("nsupported") != std::string::npos ||
+         message.find("not supported") != std::string::npos;
+}
+
+class WalkState {
+ public:
+  WalkState(const ContainerLimits& limits, const Visitor& visit, const EventSink& on_event)
+      : limits_(limits), visit_(visit), on_event_(on_event), deadline_(Clock::now() + limits.max_scan_time) {}
+
+  void VisitItem(ByteView data, const std::string& path, int depth, std::string_view container,
+                 bool truncated);
+  const WalkStats& stats() const { return stats_; }
+
+ private:
+  // A cap on one member's bytes and the limit it comes from.
+  struct Cap {
+    uint64_t bytes;
+    std::string_view name;
+  };
+  // What one container has produced and may produce (MaxFiles, MaxCompressionRatio).
+  struct ContainerBudget {
+    uint64_t members = 0;
+    uint64_t produced = 0;
+    uint64_t allowance = 0;
+  };
+
+  void Report(EventKind kind, const std::string& path, std::string name, std::string message);
+  bool TimeUp(const std::string& path);
+  ContainerBudget BudgetFor(ByteView container) const;
+  Cap MemberCap(const ContainerBudget& budget) const;
+  // Counts a member against MaxFiles; false (reported) if there is no room for it.
+  bool AdmitMember(ContainerBudget& budget, const std::string& container_path);
+  // Reports a cap that cut a member and applies its consequence; false if the container must stop.
+  bool CapHit(const Cap& cap, const std::string& member_path, uint64_t kept);
+
+  void OpenArchive(ByteView data, const std::string& path, int depth, Detection det);
+  void OpenText(ByteView data, const std::string& path, int depth, std::string_view format);
+
+  const ContainerLimits& limits_;
+  const Visitor& visit_;
+  const EventSink& on_event_;
+  const Clock::time_point deadline_;
+  WalkStats stats_;
+  bool stopped_ = false;  // MaxScanSize or MaxScanTime: nothing more is extracted or opened
+  // libarchive's output lands here first. One per walk: a member is read whole before the walk
+  // descends into it.
+  std::vector<char> chunk_ = std::vector<char>(kChunk);
+};
+
+void WalkState::Report(EventKind kind, const std::string& path, std::string name, std::string message) {
+  ++stats_.events;
+  if (on_event_) on_event_(Event{kind, path, std::move(name), std::move(message)});
+}
+
+bool WalkState::TimeUp(const std::string& path) {
+  if (stopped_) return true;
+  if (Clock::now() < deadline_) return false;
+  Report(EventKind::kLimitExceeded, path, std::string(kMaxScanTime),
+         "scan time over " + std::to_string(limits_.max_scan_time.count()) + " ms; the walk stops here");
+  stopped_ = true;
+  return true;
+}
+
+WalkState::ContainerBudget WalkState::BudgetFor(ByteView container) const {
+  ContainerBudget b;
+  uint64_t size = container.size();
+  uint64_t ratio = limits_.max_compression_ratio;
+  b.allowance = (ratio != 0 && size > UINT64_MAX / ratio) ? UINT64_MAX : size * ratio;
+  b.allowance = std::max(b.allowance, limits_.compression_ratio_floor);
+  return b;
+}
+
+WalkState::Cap WalkState::MemberCap(const ContainerBudget& budget) const {
+  Cap cap{limits_.max_file_size, kMaxFileSize};
+  uint64_t scan_left = limits_.max_scan_size - std::min(stats_.bytes_extracted, limits_.max_scan_size);
+  if (scan_left < cap.bytes) cap = {scan_left, kMaxScanSize};
+  uint64_t ratio_left = budget.allowance - std::min(budget.produced, budget.allowance);
+  if (ratio_left < cap.bytes) cap = {ratio_left, kMaxCompressionRatio};
+  return cap;
+}
+
+bool WalkState::AdmitMember(ContainerBudget& budget, const std::string& container_path) {
+  if (budget.members >= limits_.max_files) {
+    Report(EventKind::kLimitExceeded, container_path, std::string(kMaxFiles),
+           "more than " + std::to_string(limits_.max_files) + " members; the rest are not extracted");
+    return false;
+  }
+  ++budget.members;
+  return true;
+}
+
+bool WalkState::CapHit(const Cap& cap, const std::string& member_path, uint64_t kept) {
+  std::string what = "cut at " + std::to_string(kept) + " bytes: ";
+  if (cap.name == kMaxFileSize) {
+    Report(EventKind::kLimitExceeded, member_path, std::string(cap.name),
+           what + "member larger than max_file_size " + std::to_string(limits_.max_file_size));
+    return true;
+  }
+  if (cap.name == kMaxScanSize) {
+    Report(EventKind::kLimitExceeded, member_path, std::string(cap.name),
+           what + "more than max_scan_size " + std::to_string(limits_.max_scan_size) +
+               " bytes extracted from this file; the walk stops here");
+    stopped_ = true;
+    return false;
+  }
+  Report(EventKind::kLimitExceeded, member_path, std::string(cap.name),
+         what + "container expands more than " + std::to_string(limits_.max_compression_ratio) +
+             " times its size; the rest of it is not extracted");
+  return false;
+}
+
+void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std::string_view container,
+                          bool truncated) {
+  ++stats_.items;
+  stats_.max_depth = std::max(stats_.max_depth, depth);
+  visit_(Item{path, data, depth, container, truncated});
+  if (TimeUp(path)) return;
+  Detection det = Detect(data);
+  if (det.format.empty()) return;
+  if (depth >= limits_.max_recursion) {
+    Report(EventKind::kLimitExceeded, path, std::string(kMaxRecursion),
+           std::string(det.format) + " container at depth " + std::to_string(depth) +
+               " not opened: max_recursion is " + std::to_string(limits_.max_recursion));
+    return;
+  }
+  if (IsTextFormat(det.format)) {
+    OpenText(data, path, depth, det.format);
+  } else if (det.format == "pe-sfx") {
+    for (const Detection& candidate : SfxCandidates(data)) {
+      if (stopped_) break;
+      OpenArchive(data, path, depth, candidate);
+    }
+  } else {
+    OpenArchive(data, path, depth, det);
+  }
+}
+
+void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, Detection det) {
+  ByteView data = whole.substr(det.offset);
+  ArchivePtr reader = NewReader(IsCompressionFilter(det.format));
+  struct archive* a = reader.get();
+  std::string format(det.format);
+  auto broken = [&](const std::string& where, const std::string& message) {
+    bool unsupported = IsUnsupportedError(message);
+    Report(unsupported ? EventKind::kUnsupported : EventKind::kCorrupt, where,
+           std::string(unsupported ? "Heuristics.Unsupported." : "Heuristics.Broken.") +
+               std::string(EventFormatName(format)),
+           message);
+  };
+  if (a == nullptr) {
+    Report(EventKind::kCorrupt, path, "Heuristics.Broken." + std::string(EventFormatName(format)),
+           "libarchive: out of memory");
+    return;
+  }
+  if (archive_read_open_memory(a, data.data(), data.size()) != ARCHIVE_OK) {
+    if (!det.speculative) broken(path, format + " container could not be opened: " + ErrorText(a));
+    return;
+  }
+  ContainerBudget budget = BudgetFor(data);
+  bool raw_name_needed = false;
+  for (uint64_t index = 0;; ++index) {
+    if (TimeUp(path)) return;
+    struct archive_entry* entry = nullptr;
+    int r = archive_read_next_header(a, &entry);
+    if (r == ARCHIVE_EOF) return;
+    if (index == 0) {
+      format = std::string(FormatOf(a, det.format));
+      raw_name_needed = archive_format(a) == ARCHIVE_FORMAT_RAW;
+    }
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      if (det.speculative && index == 0) return;  // not such a container after all
+      if (archive_read_has_encrypted_entries(a) > 0) {
+        Report(EventKind::kEncrypted, path, "Heuristics.Encrypted." + std::string(EventFormatName(format)),
+               "encrypted " + format + " container: " + ErrorText(a));
+      } else {
+        broken(path,
+               format + " container damaged after " + std::to_string(index) + " members: " + ErrorText(a));
+      }
+      return;
+    }
+    if (archive_entry_filetype(entry) != AE_IFREG) continue;
+    std::string name = raw_name_needed ? DecompressedName(path)
+                                       : CleanMemberName(archive_entry_pathname_utf8(entry) != nullptr
+                                                             ? archive_entry_pathname_utf8(entry)
+                                                             : archive_entry_pathname(entry),
+                                                         index + 1);
+    std::string member_path = path + "!" + name;
+    if (!AdmitMember(budget, path)) return;
+    if (archive_entry_is_data_encrypted(entry) || archive_entry_is_metadata_encrypted(entry)) {
+      Report(EventKind::kEncrypted, member_path,
+             "Heuristics.Encrypted." + std::string(EventFormatName(format)),
+             "encrypted member not extracted");
+      continue;
+    }
+
+    Cap cap = MemberCap(budget);
+    Bytes member;
+    if (archive_entry_size_is_set(entry)) {
+      // The declared size may lie; the cap bounds what a lie can reserve.
+      uint64_t declared = static_cast<uint64_t>(std::max<la_int64_t>(archive_entry_size(entry), 0));
+      member.reserve(static_cast<size_t>(std::min(declared, cap.bytes)));
+    }
+    bool over_cap = false, fatal = false, damaged = false;
+    std::string damage;
+    for (;;) {
+      if (TimeUp(member_path)) break;
+      // One byte past the cap tells a member that fits exactly from one that does not.
+      size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_.size(), cap.bytes - member.size() + 1));
+      la_ssize_t n = archive_read_data(a, chunk_.data(), want);
+      if (n == 0) break;
+      if (n < 0) {
+        damaged = true;
+        fatal = n <= ARCHIVE_FATAL;
+        damage = ErrorText(a);
+        break;
+      }
+      member.append(chunk_.data(), static_cast<size_t>(n));
+      if (member.size() > cap.bytes) {
+        member.resize(cap.bytes);
+        over_cap = true;
+        break;
+      }
+    }
+    stats_.bytes_extracted += member.size();
+    budget.produced += member.size();
+    bool go_on = true;
+    if (over_cap) go_on = CapHit(cap, member_path, member.size());
+    if (damaged) {
+      broken(member_path,
+             IsUnsupportedError(damage)
+                 ? "member not extracted: " + damage
+                 : "member damaged after " + std::to_string(member.size()) + " bytes: " + damage);
+    }
+    if (!member.empty() || !damaged) {
+      VisitItem(member, member_path, depth + 1, format, over_cap || damaged || stopped_);
+    }
+    if (!go_on || fatal || stopped_) return;
+  }
+}
+
+void WalkState::OpenText(ByteView data, const std::string& path, int depth, std::string_view format) {
+  ContainerBudget budget = BudgetFor(data);
+  bool go_on = true;
+  const std::string format_name(format);
+  mime::DecodeOptions options;
+  options.max_nesting = limits_.max_recursion;
+  const Cap text_cap = MemberCap(budget);
+  options.max_output = static_cast<size_t>(std::min<uint64_t>(text_cap.bytes, SIZE_MAX - 1) + 1);
+  mime::PartSink sink = [&](mime::Part&& part) -> bool {
+    if (stopped_ || TimeUp(path)) return false;
+    std::string member_path = path + "!" + part.name;
+    if (!AdmitMember(budget, path)) return go_on = false;
+    Cap cap = MemberCap(budget);
+    bool over_cap = part.data.size() > cap.bytes;
+    if (over_cap) part.data.resize(cap.bytes);
+    stats_.bytes_extracted += part.data.size();
+    budget.produced += part.data.size();
+    if (over_cap) go_on = CapHit(cap, member_path, part.data.size());
+    VisitItem(part.data, member_path, depth + 1, format_name, over_cap);
+    return go_on && !stopped_;
+  };
+  auto report = [&](const Status& s, std::string_view decoder) {
+    if (s.ok()) return;
+    bool limit = s.code() == Code::kResourceExhausted;
+    std::string_view limit_name =
+        s.message().find("nested") != std::string::npos ? kMaxRecursion : text_cap.name;
+    Report(limit ? EventKind::kLimitExceeded : EventKind::kCorrupt, path,
+           limit ? std::string(limit_name) : "Heuristics.Broken." + std::string(EventFormatName(decoder)),
+           s.message());
+  };
+  if (format == "mail") {
+    report(mime::DecodeMail(data, options, sink), "mail");
+    return;
+  }
+  // A text that is not a mail may hold several encodings at once (an HTML page with a data: URI
+  // and a uuencoded block): each decoder runs over all of it.
+  if (go_on && !stopped_ && mime::HasBinhex(data)) report(mime::DecodeBinhex(data, options, sink), "binhex");
+  if (go_on && !stopped_ && mime::HasUuencode(data)) {
+    report(mime::DecodeUuencode(data, options, sink), "uuencode");
+  }
+  if (go_on && !stopped_ && mime::HasDataUri(data))
+    report(mime::DecodeDataUris(data, options, sink), "data-uri");
+}
+
+}  // namespace
+
+WalkStats Walker::Walk(ByteView data, std::string_view path, const Visitor& visit,
+                       const EventSink& on_event) const {
+  WalkState state(limits_, visit, on_event);
+  state.VisitItem(data, std::string(path), 0, "", false);
+  return state.stats();
+}
+
+std::string_view DetectContainer(ByteView data) {
+  return Detect(data).format;
+}
+
+}  // namespace accord::scan

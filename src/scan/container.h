@@ -1,0 +1,126 @@
+// The container walker: opens archives, compressed streams and encoded mail recursively, under
+// limits, and shows the scanner every file it finds.
+//
+// Walk(data, path, ...) calls `visit` for `data` itself, then, if its content (not its name) says
+// it is a container, for each member in order, recursively, depth first. Members are named by
+// their path through the containers, '!' between levels:
+//
+//   mail.eml!invoice.zip!a/b.tar.gz!b/x.exe
+//
+// What is opened (docs/containers.md lists formats and the ClamAV test files reached):
+//   - libarchive formats with a magic number: zip (and zip appended to a PE), 7z, rar, rar5, cab,
+//     tar, cpio, ar (.deb), iso9660, lha, xar; and the compressed streams gzip, bzip2, xz, lzip,
+//     zstd, lz4, compress(.Z) and rpm, around a tar or any single file ("x.exe.gz" yields
+//     "x.exe.gz!x.exe"). libarchive's catch-all formats (raw, empty, mtree) are never offered a
+//     file that lacks a real magic number, and no filter that runs an external program is enabled.
+//   - RFC 822/MIME mail and mbox, uuencoded blocks anywhere in a text, BinHex 4.0 and base64
+//     data: URIs (scan/mime.h).
+//
+// Nothing is skipped in silence. Every limit hit, encrypted member, damaged or unsupported
+// container or member is reported to `on_event` with the path it concerns and a ClamAV-style
+// name (below). What was extracted before a limit or damage is still visited: a member cut at a
+// byte cap is visited with the bytes extracted so far.
+//
+// Memory: at most max_scan_size extracted bytes per top-level file, plus one libarchive reader
+// (and its decompressor state) per open nesting level. Time: MaxScanTime is checked before each
+// member and after every 64 KiB extracted.
+//
+// Thread-safety: a Walker is immutable after construction and Walk() is const and reentrant: all
+// walk state (libarchive handles included) lives on the calling thread's stack, and there is no
+// global state. Callbacks run on the calling thread, one at a time. Bytes given to `visit` are
+// valid only during that call.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/bytes.h"
+
+namespace accord::scan {
+
+// Every cap of the walker, with ClamAV's defaults where ClamAV has the same cap (clamd.conf).
+// Each hit is reported as an Event named after it.
+struct ContainerLimits {
+  // Deepest nesting opened: the top-level file is depth 0 and its members depth 1; a container at
+  // depth max_recursion is visited but not opened (ClamAV MaxRecursion 17).
+  int max_recursion = 17;
+  // Largest single member extracted; a longer one is cut there and visited cut (MaxFileSize 100M).
+  uint64_t max_file_size = uint64_t{100} << 20;
+  // Bytes extracted in total for one top-level file; the walk stops there (MaxScanSize 400M).
+  uint64_t max_scan_size = uint64_t{400} << 20;
+  // Members extracted from one container; the rest are not (MaxFiles 10000).
+  uint64_t max_files = 10000;
+  // Wall time for one top-level file, visitor time included; the walk stops there (MaxScanTime).
+  std::chrono::milliseconds max_scan_time{120000};
+  // Bytes extracted from one container at most max_compression_ratio times its own size, once more
+  // than compression_ratio_floor bytes came out of it (small files compress well legitimately).
+  // Ordinary data seldom passes 100:1; deflate's ceiling is about 1032:1, a zip bomb's aim.
+  uint64_t max_compression_ratio = 250;
+  uint64_t compression_ratio_floor = uint64_t{16} << 20;
+};
+
+// A file found by the walk: the top-level buffer (depth 0) or a member of a container.
+struct Item {
+  std::string_view path;       // display path, "a.zip!dir/x.exe"
+  ByteView data;               // valid only during the visitor call
+  int depth = 0;               // 0 for the top-level buffer
+  std::string_view container;  // format it came out of ("zip", "gzip", "mail", ...); "" at depth 0
+  bool truncated = false;      // cut at a limit or by damage; an Event says which
+};
+
+enum class EventKind {
+  kLimitExceeded,  // a ContainerLimits cap was hit
+  kEncrypted,      // a member (or a whole container) needs a password
+  kCorrupt,        // truncated or malformed container or member
+  kUnsupported,    // a recognised container using a method libarchive cannot decode
+};
+
+struct Event {
+  EventKind kind;
+  std::string path;     // the container or member concerned
+  std::string name;     // ClamAV-style: kMaxFiles, "Heuristics.Encrypted.Zip", "Heuristics.Broken.Zip"
+  std::string message;  // what happened, for people: "more than 10000 members; the rest skipped"
+};
+
+// Limit names, as ClamAV reports them with --alert-exceeds-max.
+inline constexpr std::string_view kMaxRecursion = "Heuristics.Limits.Exceeded.MaxRecursion";
+inline constexpr std::string_view kMaxFileSize = "Heuristics.Limits.Exceeded.MaxFileSize";
+inline constexpr std::string_view kMaxScanSize = "Heuristics.Limits.Exceeded.MaxScanSize";
+inline constexpr std::string_view kMaxFiles = "Heuristics.Limits.Exceeded.MaxFiles";
+inline constexpr std::string_view kMaxScanTime = "Heuristics.Limits.Exceeded.MaxScanTime";
+inline constexpr std::string_view kMaxCompressionRatio = "Heuristics.Limits.Exceeded.MaxCompressionRatio";
+// The other names are built from the container's format name (ContainerFormatName):
+//   "Heuristics.Encrypted.<Format>", "Heuristics.Broken.<Format>", "Heuristics.Unsupported.<Format>".
+
+using Visitor = std::function<void(const Item& item)>;
+using EventSink = std::function<void(const Event& event)>;
+
+struct WalkStats {
+  uint64_t items = 0;            // visitor calls
+  uint64_t bytes_extracted = 0;  // member bytes produced (the top-level buffer not counted)
+  int max_depth = 0;             // deepest item visited
+  uint64_t events = 0;           // on_event calls
+};
+
+class Walker {
+ public:
+  explicit Walker(ContainerLimits limits = {}) : limits_(limits) {}
+  const ContainerLimits& limits() const { return limits_; }
+
+  // Walks `data`, shown as `path`. Never throws for hostile input and never fails as a whole: all
+  // trouble arrives as events. `on_event` may be empty (events are then only counted).
+  WalkStats Walk(ByteView data, std::string_view path, const Visitor& visit, const EventSink& on_event) const;
+
+ private:
+  ContainerLimits limits_;
+};
+
+// The container format `data` starts with, by magic number: "zip", "7zip", "rar", "cab", "tar",
+// "cpio", "ar", "iso9660", "lha", "xar", "gzip", "bzip2", "xz", "lzip", "zstd", "lz4", "compress",
+// "rpm", "pe-sfx", "mail", "uuencode", "binhex", "data-uri"; "" if none.
+std::string_view DetectContainer(ByteView data);
+
+}  // namespace accord::scan

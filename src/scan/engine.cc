@@ -1,0 +1,228 @@
+#include "scan/engine.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "scan/digest.h"
+
+namespace accord::scan {
+
+bool FileReport::detected() const {
+  // Signature hits; limits, encryption and damage are reported but are not detections.
+  for (const Finding& f : findings)
+    if (f.kind != "limit" && f.kind != "encrypted" && f.kind != "corrupt") return true;
+  return false;
+}
+
+class Engine::Worker {
+ public:
+  explicit Worker(const std::vector<std::shared_ptr<const YaraRules>>& yara) {
+    for (const auto& r : yara) scanners.push_back(std::make_unique<YaraScanner>(r));
+  }
+  std::vector<std::unique_ptr<YaraScanner>> scanners;
+  Bytes buffer;  // the file being scanned; reused from file to file
+  std::chrono::steady_clock::time_point deadline;
+};
+
+Engine::Engine(std::vector<std::shared_ptr<const Database>> dbs,
+               std::vector<std::shared_ptr<const YaraRules>> yara, ScanOptions options)
+    : dbs_(std::move(dbs)), yara_(std::move(yara)), options_(std::move(options)) {}
+
+bool Engine::Wants(HashKind kind) const {
+  for (const auto& db : dbs_)
+    if (db->HasKind(kind)) return true;
+  return false;
+}
+
+Engine::WorkerPtr Engine::NewWorker() const {
+  return WorkerPtr(new Worker(yara_));
+}
+void Engine::WorkerDeleter::operator()(Worker* w) const {
+  delete w;
+}
+
+namespace {
+std::string Hex(const uint8_t* p, size_t n) {
+  return HexEncode(ByteView(reinterpret_cast<const char*>(p), n));
+}
+
+std::string OwnerName(uid_t uid) {
+  struct passwd pw, *out = nullptr;
+  char buf[1024];
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &out) == 0 && out) return pw.pw_name;
+  return std::to_string(uid);
+}
+
+// The name inside its container ("a/b.exe" for "x.zip!a/b.exe"), then its base name and extension.
+void NameParts(const std::string& display, YaraExternals& ext) {
+  size_t bang = display.rfind('!');
+  std::string inner = bang == std::string::npos ? display : display.substr(bang + 1);
+  size_t slash = inner.rfind('/');
+  ext.filename = slash == std::string::npos ? inner : inner.substr(slash + 1);
+  size_t dot = ext.filename.rfind('.');
+  ext.extension = dot == std::string::npos || dot == 0 ? "" : ext.filename.substr(dot);
+  for (char& c : ext.extension) c = char(std::tolower(static_cast<unsigned char>(c)));
+  ext.filepath = bang == std::string::npos ? display : inner;
+}
+}  // namespace
+
+size_t Engine::signature_count() const {
+  size_t n = 0;
+  for (const auto& y : yara_) n += y->rule_count();
+  for (const auto& db : dbs_)
+    for (HashKind k : {HashKind::kMd5, HashKind::kSha1, HashKind::kSha256}) n += db->SignatureCount(k);
+  return n;
+}
+
+void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const YaraExternals& ext,
+                      FileReport& report) const {
+  report.bytes_scanned += data.size();
+  // SHA-256 always for the top-level file (reports carry it); MD5 and SHA-1 only if signed.
+  bool top = report.sha256.empty();
+  Digests d;
+  if (!dbs_.empty() || top) d = ComputeDigests(data, Wants(HashKind::kMd5), Wants(HashKind::kSha1));
+  if (top) report.sha256 = Hex(d.sha256.data(), 32);
+  struct {
+    HashKind kind;
+    bool present;
+    ByteView digest;
+    const char* label;
+  } kinds[] = {
+      {HashKind::kMd5, d.has_md5, ByteView(reinterpret_cast<const char*>(d.md5.data()), 16), "md5"},
+      {HashKind::kSha1, d.has_sha1, ByteView(reinterpret_cast<const char*>(d.sha1.data()), 20), "sha1"},
+      {HashKind::kSha256, true, ByteView(reinterpret_cast<const char*>(d.sha256.data()), 32), "sha256"},
+  };
+  for (const auto& db : dbs_)
+    for (const auto& k : kinds)
+      if (k.present && db->IsAllowed(k.kind, k.digest, data.size())) return;  // allow-listed: never reported
+  for (const auto& db : dbs_) {
+    for (const auto& k : kinds) {
+      if (!k.present || !db->HasKind(k.kind)) continue;
+      auto matches = db->LookupHash(k.kind, k.digest, data.size());
+      if (!matches.ok()) {
+        report.findings.push_back(
+            {path, "Heuristics.Broken.Database", "corrupt", matches.status().message()});
+        continue;
+      }
+      const auto& sources = db->sources();
+      for (const auto& m : *matches)
+        report.findings.push_back(
+            {path, m.name, k.label, m.source < sources.size() ? sources[m.source].name : ""});
+    }
+  }
+  if (!w.scanners.empty()) {
+    YaraExternals e = ext;
+    e.filetype = FileTypeOf(data.substr(0, 64));
+    bool timed = options_.limits.max_scan_time.count() > 0;
+    int left =
+        int(std::chrono::duration_cast<std::chrono::seconds>(w.deadline - std::chrono::steady_clock::now())
+                .count());
+    if (timed && left <= 0) {
+      report.findings.push_back({path, std::string(kMaxScanTime), "limit", ""});
+      return;
+    }
+    for (auto& scanner : w.scanners) {
+      auto outcome = scanner->Scan(data, e, timed ? std::max(1, left) : 0);
+      if (!outcome.ok()) {
+        report.findings.push_back(
+            {path, "Heuristics.Broken.YaraScan", "corrupt", outcome.status().message()});
+        continue;
+      }
+      for (const auto& m : outcome->matches) report.findings.push_back({path, m.rule, "yara", m.source});
+      if (outcome->timed_out) report.findings.push_back({path, std::string(kMaxScanTime), "limit", ""});
+      for (const auto& s : outcome->capped)
+        report.findings.push_back({path, "Heuristics.Limits.Exceeded.MaxStringMatches", "limit", s});
+    }
+  }
+}
+
+FileReport Engine::ScanBuffer(Worker& w, ByteView data, const std::string& display_path) const {
+  FileReport report;
+  report.path = display_path;
+  report.size = data.size();
+  YaraExternals base;
+  ScanTree(w, data, display_path, base, report);
+  return report;
+}
+
+void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path, const YaraExternals& top,
+                      FileReport& report) const {
+  w.deadline = std::chrono::steady_clock::now() + options_.limits.max_scan_time;
+  Walker walker(options_.limits);
+  walker.Walk(
+      data, display_path,
+      [&](const Item& item) {
+        YaraExternals ext = top;
+        std::string path(item.path);
+        if (item.depth > 0) {
+          NameParts(path, ext);
+          ext.owner.clear();
+        }
+        ScanItem(w, item.data, path, ext, report);
+      },
+      [&](const Event& e) {
+        const char* kind = e.kind == EventKind::kLimitExceeded ? "limit"
+                           : e.kind == EventKind::kEncrypted   ? "encrypted"
+                                                               : "corrupt";
+        // Damaged and unsupported containers are worth a line, not an alarm: ClamAV reports
+        // them only with --alert-broken. They are findings of their own kind in JSON.
+        report.findings.push_back({e.path, e.name, kind, e.message});
+      });
+}
+
+FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
+  FileReport report;
+  report.path = path;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0 && errno == ELOOP)
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // named on the command line
+  if (fd < 0) {
+    report.error = std::string("cannot open: ") + std::strerror(errno);
+    return report;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    report.error = "not a regular file";
+    ::close(fd);
+    return report;
+  }
+  report.size = uint64_t(st.st_size);
+  if (report.size > options_.limits.max_file_size) {
+    ::close(fd);
+    report.findings.push_back(
+        {path, std::string(kMaxFileSize), "limit",
+         std::to_string(report.size) + " bytes, over " + std::to_string(options_.limits.max_file_size)});
+    return report;
+  }
+  // read(2) into our own buffer, not mmap: a file truncated while we scan it cannot SIGBUS us,
+  // and we scan exactly the bytes we read.
+  w.buffer.resize(report.size);
+  size_t got = 0;
+  while (got < w.buffer.size()) {
+    ssize_t n = ::read(fd, w.buffer.data() + got, w.buffer.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      report.error = std::string("read failed: ") + std::strerror(errno);
+      ::close(fd);
+      return report;
+    }
+    if (n == 0) break;  // shrank while we read: scan what there is
+    got += size_t(n);
+  }
+  ::close(fd);
+  report.size = got;
+  YaraExternals ext;
+  NameParts(path, ext);
+  ext.filepath = path;
+  ext.owner = OwnerName(st.st_uid);
+  ScanTree(w, ByteView(w.buffer.data(), got), path, ext, report);
+  if (w.buffer.capacity() > (64u << 20)) Bytes().swap(w.buffer);  // do not keep a huge buffer
+  return report;
+}
+
+}  // namespace accord::scan

@@ -1,0 +1,80 @@
+// The scanning engine: one file (or buffer) in, every finding out — hash signatures, YARA rules,
+// and the same again for every member of every container inside, each finding naming its path
+// ("mail.eml!invoice.zip!x.exe"), its signature and where that signature came from.
+//
+// Limits are never silent: a file over the size cap, a container over a cap, an encrypted
+// member, a scan over its time are findings of kind "limit" / "encrypted" with ClamAV's names
+// (Heuristics.Limits.Exceeded.MaxFileSize, ...), so scripts see them as clamscan's do.
+// Thread-safety: an Engine is immutable and shared; each thread scans with its own Worker.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/status.h"
+#include "scan/container.h"
+#include "scan/database.h"
+#include "scan/yara_rules.h"
+
+namespace accord::scan {
+
+struct Finding {
+  std::string path;    // display path of the item the finding is about
+  std::string name;    // signature name, rule name, or Heuristics.* name
+  std::string kind;    // "md5", "sha1", "sha256", "yara", "limit", "encrypted", "corrupt"
+  std::string source;  // the signature or rule file it came from ("" for heuristics)
+};
+
+struct FileReport {
+  std::string path;
+  uint64_t size = 0;
+  std::string sha256;  // hex, of the top-level file
+  std::vector<Finding> findings;
+  std::string error;           // non-empty: the file could not be scanned (and why)
+  uint64_t bytes_scanned = 0;  // this file plus everything extracted from it
+  bool detected() const;       // a finding other than a heuristic limit note
+};
+
+struct ScanOptions {
+  // Every cap, with clamscan's defaults: file size, bytes extracted per top-level file, depth,
+  // members per container, time per top-level file, compression ratio (container.h).
+  ContainerLimits limits;
+};
+
+class Engine {
+ public:
+  // Hash signatures from any number of databases; YARA rules from any number of rule sets
+  // (each database's compiled rules and any compiled from files).
+  Engine(std::vector<std::shared_ptr<const Database>> dbs, std::vector<std::shared_ptr<const YaraRules>> yara,
+         ScanOptions options);
+
+  class Worker;  // a thread's scratch state: its YARA scanners and read buffer
+  struct WorkerDeleter {
+    void operator()(Worker* w) const;
+  };
+  using WorkerPtr = std::unique_ptr<Worker, WorkerDeleter>;
+  WorkerPtr NewWorker() const;
+
+  FileReport ScanFile(Worker& worker, const std::string& path) const;
+  // Scans bytes that did not come from a file of their own (a stream, a test).
+  FileReport ScanBuffer(Worker& worker, ByteView data, const std::string& display_path) const;
+
+  const ScanOptions& options() const { return options_; }
+  size_t signature_count() const;
+
+ private:
+  void ScanItem(Worker& w, ByteView data, const std::string& path, const YaraExternals& ext,
+                FileReport& report) const;
+  void ScanTree(Worker& w, ByteView data, const std::string& display_path, const YaraExternals& top,
+                FileReport& report) const;
+
+  bool Wants(HashKind kind) const;
+
+  std::vector<std::shared_ptr<const Database>> dbs_;
+  std::vector<std::shared_ptr<const YaraRules>> yara_;
+  ScanOptions options_;
+};
+
+}  // namespace accord::scan

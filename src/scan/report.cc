@@ -1,0 +1,73 @@
+#include "scan/report.h"
+
+#include <nlohmann/json.hpp>
+
+namespace accord::scan {
+
+std::string EscapePath(std::string_view p) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(p.size());
+  for (size_t i = 0; i < p.size();) {
+    unsigned char c = p[i];
+    // Keep well-formed multi-byte UTF-8 sequences as they are.
+    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (len > 1 && i + len <= p.size() && IsValidUtf8(p.substr(i, len))) {
+      out.append(p.substr(i, len));
+      i += len;
+      continue;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(char(c));
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else {
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+    ++i;
+  }
+  return out;
+}
+
+std::string FormatText(const FileReport& r, bool infected_only) {
+  std::string out;
+  if (!r.error.empty()) {
+    out += EscapePath(r.path) + ": " + r.error + " ERROR\n";
+    return out;
+  }
+  bool any = false;
+  for (const Finding& f : r.findings) {
+    out += EscapePath(f.path) + ": " + f.name + " FOUND\n";
+    any = true;
+  }
+  if (!any && !infected_only) out += EscapePath(r.path) + ": OK\n";
+  return out;
+}
+
+std::string FormatJson(const FileReport& r) {
+  nlohmann::json j;
+  j["path"] = EscapePath(r.path);
+  j["size"] = r.size;
+  if (!r.sha256.empty()) j["sha256"] = r.sha256;
+  j["scanned_bytes"] = r.bytes_scanned;
+  if (!r.error.empty()) j["error"] = r.error;
+  nlohmann::json matches = nlohmann::json::array();
+  for (const Finding& f : r.findings) {
+    nlohmann::json m;
+    m["path"] = EscapePath(f.path);
+    // The chain of containers above the item: "a.zip!b.tar" for "a.zip!b.tar!x.exe".
+    size_t bang = f.path.rfind('!');
+    m["container"] = bang == std::string::npos ? std::string() : EscapePath(f.path.substr(0, bang));
+    m["name"] = f.name;
+    m["kind"] = f.kind;
+    m["source"] = EscapePath(f.source);
+    matches.push_back(std::move(m));
+  }
+  j["matches"] = std::move(matches);
+  j["result"] = !r.error.empty() ? "error" : r.detected() ? "found" : "ok";
+  return j.dump() + "\n";
+}
+
+}  // namespace accord::scan

@@ -1,0 +1,82 @@
+// YARA rules through libyara: compiled once, immutable, shared by all scanning threads; one
+// YaraScanner per thread.
+//
+// Every file given is compiled in a namespace of its own named after the file, so two rule sets
+// may reuse rule names, and every match says which file its rule came from. The five external
+// variables that real rule sets use (filename, filepath, extension, filetype, owner — as LOKI
+// and ../shared/data/signature-base define them) are declared for every rule set and set for
+// every file scanned. libyara's modules (pe, elf, math, hash, dotnet, ...) are available.
+// Thread-safety: YaraRules is immutable after Compile/Load; YaraScanner is owned by one thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/status.h"
+
+struct YR_RULES;
+struct YR_SCAN_CONTEXT;  // libyara's YR_SCANNER
+
+namespace accord::scan {
+
+struct YaraExternals {
+  std::string filename;   // "invoice.exe"
+  std::string filepath;   // "/home/a/invoice.exe" (inside containers: the member's path)
+  std::string extension;  // ".exe", lower case, with the dot (as LOKI sets it)
+  std::string filetype;   // "EXE", "ELF", "ZIP", ... from the content (see FileTypeOf)
+  std::string owner;      // the file owner's user name ("" inside containers)
+};
+
+// LOKI's file type names for the leading bytes of a file ("" when unknown).
+std::string FileTypeOf(ByteView head);
+
+class YaraRules {
+ public:
+  ~YaraRules();
+  // Compiles every rule file named, or found (recursively, sorted) under each directory named
+  // (*.yar, *.yara). A file that does not compile fails the whole set; the error names each bad
+  // file and line with the compiler's message.
+  static Result<std::shared_ptr<const YaraRules>> Compile(const std::vector<std::string>& paths);
+  // From the bytes that Save produced (a database section).
+  static Result<std::shared_ptr<const YaraRules>> Load(ByteView saved);
+  Result<Bytes> Save() const;
+
+  size_t rule_count() const { return rule_count_; }
+  size_t file_count() const { return file_count_; }
+  YR_RULES* raw() const { return rules_; }
+
+ private:
+  YaraRules() = default;
+  YR_RULES* rules_ = nullptr;
+  size_t rule_count_ = 0;
+  size_t file_count_ = 0;
+};
+
+struct YaraMatch {
+  std::string rule;    // rule identifier
+  std::string source;  // the rule file (the namespace)
+};
+
+class YaraScanner {
+ public:
+  explicit YaraScanner(std::shared_ptr<const YaraRules> rules);
+  ~YaraScanner();
+  YaraScanner(const YaraScanner&) = delete;
+  YaraScanner& operator=(const YaraScanner&) = delete;
+
+  struct Outcome {
+    std::vector<YaraMatch> matches;
+    bool timed_out = false;           // hit the per-file time limit
+    std::vector<std::string> capped;  // rules whose strings matched too often (libyara's cap)
+  };
+  // Scans `data` with the externals set. `timeout_seconds` 0 means none.
+  Result<Outcome> Scan(ByteView data, const YaraExternals& ext, int timeout_seconds);
+
+ private:
+  std::shared_ptr<const YaraRules> rules_;
+  YR_SCAN_CONTEXT* scanner_ = nullptr;
+};
+
+}  // namespace accord::scan
