@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const tlog::Cosignature& c : cp->cosignatures) FUZZ_CHECK(c.name == witness.name);
 
   Result<tlog::VerifiedCheckpoint> same_origin = tlog::OpenCheckpoint(in, log_key, {}, cp->checkpoint.origin);
-  FUZZ_CHECK(same_origin.ok() && same_origin->checkpoint == cp->checkpoint && same_origin->cosignatures.empty());
+  FUZZ_CHECK(same_origin.ok() && same_origin->checkpoint == cp->checkpoint &&
+             same_origin->cosignatures.empty());
   Result<tlog::VerifiedCheckpoint> other_origin =
       tlog::OpenCheckpoint(in, log_key, {}, cp->checkpoint.origin + "x");
   FUZZ_CHECK(!other_origin.ok());

@@ -47,7 +47,9 @@ ByteView FuzzInput::Take(size_t n) {
   return b;
 }
 
-ByteView FuzzInput::Rest() { return Take(rest_.size()); }
+ByteView FuzzInput::Rest() {
+  return Take(rest_.size());
+}
 
 namespace {
 // Seeds are SHA-256 of a label rather than bytes typed in, so the private keys written out in
@@ -62,7 +64,9 @@ note::Signer MakeSigner(std::string_view name, note::KeyType type, std::string_v
 }
 
 // Largest power of two strictly less than n (n >= 2): RFC 9162's k.
-uint64_t Split(uint64_t n) { return std::bit_floor(n - 1); }
+uint64_t Split(uint64_t n) {
+  return std::bit_floor(n - 1);
+}
 
 void Subproof(uint64_t m, std::span<const Hash> d, bool b, std::vector<Hash>& out) {
   uint64_t n = d.size();

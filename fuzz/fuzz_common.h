@@ -18,8 +18,8 @@
 
 // Aborts with the failed condition on stderr. libFuzzer and the standalone driver both save the
 // input that got here, so a property violation is reported exactly like a crash.
-#define FUZZ_CHECK(cond)                                             \
-  do {                                                               \
+#define FUZZ_CHECK(cond)                                                 \
+  do {                                                                   \
     if (!(cond)) ::accord::fuzz::CheckFailed(#cond, __FILE__, __LINE__); \
   } while (0)
 
@@ -67,7 +67,7 @@ std::vector<Hash> SyntheticLeaves(uint64_t n, uint8_t salt);
 
 // RFC 9162 section 2.1 written directly from its recursive definitions, independent of the
 // library's tile-based code, as the oracle that library results are compared with.
-Hash ReferenceRoot(std::span<const Hash> leaves);  // MTH
+Hash ReferenceRoot(std::span<const Hash> leaves);                                      // MTH
 std::vector<Hash> ReferenceInclusion(uint64_t index, std::span<const Hash> leaves);    // PATH
 std::vector<Hash> ReferenceConsistency(uint64_t size1, std::span<const Hash> leaves);  // PROOF
 // draft-ietf-plants-merkle-tree-certs: the proof that subtree [start, end) is in the tree `leaves`.

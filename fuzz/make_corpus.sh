@@ -136,6 +136,17 @@ printf '\x03\x00\x00\x00\x00\x00\x00' | seed tile_hash_source honest-empty
 { printf '\x00\x00\x00\x03\x00\x02'; cat tile0-3; } | seed tile_hash_source hostile-real-tile
 { printf '\x00\x00\x01\x2c\x00\x00\x02'; cat log/tile/1/000.p/1; printf '\x03\x05\x80'; cat log/tile/0/001.p/44; } |
   seed tile_hash_source hostile-300
+# Operation 4 calls ReadTileOrFull (level selector byte, level, size-tagged index, width - 1):
+# partial tiles that are gone (control byte 0), cut from the full tile that follows.
+u16() { printf "\\x$(printf %02x $(($1 >> 8)))\\x$(printf %02x $(($1 & 255)))"; }
+{ printf '\x00\x00\x00\x00\x04\x00\x00\x00\x05\x02\x00\x03'; u16 "$(stat -c %s log/tile/entries/000)"
+  cat log/tile/entries/000; } |
+  seed tile_hash_source read-partial-bundle-from-full
+# Operation 5 reads entry 1 of 3 with ReadEntry; the bundle comes with a two-byte length.
+{ printf '\x00\x00\x00\x03\x05\x00\x00\x01\x01\x03'; u16 "$(stat -c %s bundle-3)"; cat bundle-3; } |
+  seed tile_hash_source read-entry
+{ printf '\x00\x00\x00\x00\x04\x01\x00\x00\x00\x00\x2b\x00\x02'; cat log/tile/0/000; } |
+  seed tile_hash_source read-partial-tile-from-full
 printf '\x00\x07\x7f\xff\xff\xff\xff\xff\xff\xff\x02\x00\x07\x7f\xff\xff\xff\xff\xff\xff\xfe\x01\x02\x02\x02\x02' |
   seed tile_hash_source hostile-2-63
 

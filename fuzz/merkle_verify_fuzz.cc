@@ -70,7 +70,9 @@ void ApplyTamper(fuzz::FuzzInput& in, Case& c, bool has_leaf, bool has_other_roo
   }
 }
 
-Bytes RootBytes(const Hash& h) { return Bytes(crypto::AsView(h)); }
+Bytes RootBytes(const Hash& h) {
+  return Bytes(crypto::AsView(h));
+}
 
 void HonestInclusion(fuzz::FuzzInput& in) {
   uint64_t n = 1 + in.Uint(2) % kMaxLeaves, index = in.Uint(2) % n;
@@ -85,7 +87,9 @@ void HonestConsistency(fuzz::FuzzInput& in) {
   uint64_t n = 1 + in.Uint(2) % kMaxLeaves, m = 1 + in.Uint(2) % n;
   std::vector<Hash> leaves = fuzz::SyntheticLeaves(n, in.Byte());
   std::span<const Hash> all(leaves);
-  Case c{fuzz::ReferenceConsistency(m, all), {}, RootBytes(fuzz::ReferenceRoot(all)),
+  Case c{fuzz::ReferenceConsistency(m, all),
+         {},
+         RootBytes(fuzz::ReferenceRoot(all)),
          RootBytes(fuzz::ReferenceRoot(all.subspan(0, m)))};
   ApplyTamper(in, c, false, true);
   Status st = tlog::VerifyConsistency(m, n, c.other_root, c.root, c.proof);
@@ -107,7 +111,8 @@ void HonestSubtreeInclusion(fuzz::FuzzInput& in) {
   uint64_t index = start + in.Uint(2) % (end - start);
   std::vector<Hash> leaves = fuzz::SyntheticLeaves(n, in.Byte());
   std::span<const Hash> sub = std::span<const Hash>(leaves).subspan(start, end - start);
-  Case c{fuzz::ReferenceInclusion(index - start, sub), leaves[index], RootBytes(fuzz::ReferenceRoot(sub)), {}};
+  Case c{
+      fuzz::ReferenceInclusion(index - start, sub), leaves[index], RootBytes(fuzz::ReferenceRoot(sub)), {}};
   ApplyTamper(in, c, true, false);
   Status st = tlog::VerifySubtreeInclusion(index, start, end, c.leaf, c.proof, c.root);
   FUZZ_CHECK(st.ok() == !c.tampered);
@@ -118,7 +123,9 @@ void HonestSubtreeConsistency(fuzz::FuzzInput& in) {
   PickSubtree(in, n, &start, &end);
   std::vector<Hash> leaves = fuzz::SyntheticLeaves(n, in.Byte());
   std::span<const Hash> all(leaves);
-  Case c{fuzz::ReferenceSubtreeConsistency(start, end, all), {}, RootBytes(fuzz::ReferenceRoot(all)),
+  Case c{fuzz::ReferenceSubtreeConsistency(start, end, all),
+         {},
+         RootBytes(fuzz::ReferenceRoot(all)),
          RootBytes(fuzz::ReferenceRoot(all.subspan(start, end - start)))};
   ApplyTamper(in, c, false, true);
   Status st = tlog::VerifySubtreeConsistency(start, end, n, c.other_root, c.root, c.proof);

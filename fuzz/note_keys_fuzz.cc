@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(note::FormatSignerKey(*again) == text);
 
   const std::string body = "fuzz.example/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
-  Result<note::Signature> sig = s->type == note::KeyType::kEd25519 ? note::Sign(*s, body) : note::Cosign(*s, body, 1);
+  Result<note::Signature> sig =
+      s->type == note::KeyType::kEd25519 ? note::Sign(*s, body) : note::Cosign(*s, body, 1);
   FUZZ_CHECK(sig.ok());
   note::Note n{body, {*sig}};
   note::Verifier verifier = s->verifier();

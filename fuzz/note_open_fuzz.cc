@@ -24,7 +24,8 @@ std::vector<note::Verifier> KnownKeys() {
 bool SignedBy(const note::Note& n, const note::Verifier& v, uint64_t timestamp) {
   for (const note::Signature& sig : n.signatures) {
     if (sig.name != v.name || sig.key_id != v.key_id) continue;
-    if (v.type == note::KeyType::kEd25519 && crypto::Ed25519Verify(v.public_key, n.text, sig.data)) return true;
+    if (v.type == note::KeyType::kEd25519 && crypto::Ed25519Verify(v.public_key, n.text, sig.data))
+      return true;
     if (v.type == note::KeyType::kCosignatureV1 && sig.data.size() == 72 && GetU64(sig.data) == timestamp &&
         crypto::Ed25519Verify(v.public_key, note::CosignedMessage(n.text, timestamp), sig.data.substr(8)))
       return true;

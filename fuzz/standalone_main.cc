@@ -131,8 +131,8 @@ class Mutator {
 
   uint8_t InterestingByte() {
     // Bytes the formats give meaning to: separators, base64 and digits, UTF-8 lead bytes.
-    static const uint8_t kBytes[] = {0, 1, 0x7f, 0x80, 0xff, '\n', ' ', '+', '/', '=', '0',
-                                     '1', '9', 'x', '.', 'A', 0xe2, 0x80, 0x94, 0xc0, 0xf4};
+    static const uint8_t kBytes[] = {0,   1,   0x7f, 0x80, 0xff, '\n', ' ',  '+',  '/',  '=', '0',
+                                     '1', '9', 'x',  '.',  'A',  0xe2, 0x80, 0x94, 0xc0, 0xf4};
     return kBytes[Below(sizeof kBytes)];
   }
 

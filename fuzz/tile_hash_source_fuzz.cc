@@ -9,13 +9,16 @@
 //    the tree must succeed. The reader also checks that no tile is fetched twice (the source
 //    promises a cache).
 //  - hostile: each tile request is answered from the input: NotFound, another error, a tile of the
-//    right size, or bytes of any length. Only crashes, hangs and sanitizer reports count here.
+//    right size, or bytes of any length. Mostly only crashes, hangs and sanitizer reports count
+//    here; tlog::ReadTileOrFull is also called directly, for hash tiles and entry bundles, and
+//    what it cuts from a full tile must be a prefix of it with exactly the partial tile's width;
+//    tlog::ReadEntry reads entries through the same reader.
 #include <algorithm>
 #include <set>
 
-#include "core/limits.h"
 #include "crypto/sha256.h"
 #include "fuzz_common.h"
+#include "tlog/log.h"
 #include "tlog/tile.h"
 
 namespace {
@@ -24,6 +27,13 @@ using tlog::Hash;
 
 // Large enough for level-1 tiles, partial ones included; small enough to hash the tree per input.
 constexpr uint64_t kMaxHonestLeaves = 1300;
+
+// Whether node (level, index), leaves [index << level, (index + 1) << level), lies within a tree of
+// `size` leaves; in 128 bits, where nothing wraps.
+bool CompleteIn(int level, uint64_t index, uint64_t size) {
+  if (level < 0 || level >= 64) return false;
+  return ((static_cast<unsigned __int128>(index) + 1) << level) <= size;
+}
 
 Bytes HashBytes(std::span<const Hash> hashes) {
   Bytes out;
@@ -79,15 +89,12 @@ void RunHonest(fuzz::FuzzInput& in, bool keep_partials) {
       case 1: {
         int level = int(in.Byte() % 66) - 1;  // -1 and 64 are out of range
         uint64_t index = in.Size();
-        bool complete = false;
-        if (level >= 0 && level < 64) {
-          unsigned __int128 end = (static_cast<unsigned __int128>(index) + 1) << level;
-          complete = end <= n;
-        }
+        bool complete = CompleteIn(level, index, n);
         Result<Hash> node = source.Node(level, index);
         FUZZ_CHECK(!node.ok() || complete);
         FUZZ_CHECK(node.ok() || !complete || !keep_partials);
-        if (node.ok()) FUZZ_CHECK(*node == fuzz::ReferenceRoot(all.subspan(index << level, uint64_t(1) << level)));
+        if (node.ok())
+          FUZZ_CHECK(*node == fuzz::ReferenceRoot(all.subspan(index << level, uint64_t(1) << level)));
         break;
       }
       case 2: {
@@ -115,8 +122,9 @@ void RunHonest(fuzz::FuzzInput& in, bool keep_partials) {
         std::span<const Hash> tree = all.subspan(0, size);
         FUZZ_CHECK(*proof == fuzz::ReferenceConsistency(old_size, tree));
         Hash old_root = fuzz::ReferenceRoot(tree.subspan(0, old_size)), root = fuzz::ReferenceRoot(tree);
-        FUZZ_CHECK(tlog::VerifyConsistency(old_size, size, crypto::AsView(old_root), crypto::AsView(root), *proof)
-                       .ok());
+        FUZZ_CHECK(
+            tlog::VerifyConsistency(old_size, size, crypto::AsView(old_root), crypto::AsView(root), *proof)
+                .ok());
         break;
       }
     }
@@ -138,30 +146,62 @@ class HostileReader : public tlog::TileReader {
         len = size_t(t.width) * 32;
         break;
       case 3:
-        len = in_.Uint(2) % (limits::kFullTileSize + 64);
+        len = in_.Uint(2);  // past the input's end, zeroes: 512 of them are 256 empty entries
         break;
     }
-    Bytes data(in_.Take(len));
-    data.resize(len);
-    return data;
+    last_request_ = t;
+    last_data_ = Bytes(in_.Take(len));
+    last_data_.resize(len);
+    return last_data_;
   }
+
+  // The last tile that was asked for and answered with bytes.
+  const tlog::TileCoord& last_request() const { return last_request_; }
+  const Bytes& last_data() const { return last_data_; }
 
  private:
   fuzz::FuzzInput& in_;
+  tlog::TileCoord last_request_;
+  Bytes last_data_;
 };
+
+void CheckReadTileOrFull(fuzz::FuzzInput& in, HostileReader& reader) {
+  tlog::TileCoord t;
+  t.level = in.Byte() % 3 == 0 ? tlog::kEntriesLevel : in.Byte() % 64;
+  t.index = in.Size();
+  t.width = uint32_t(in.Byte()) + 1;
+  Result<Bytes> data = tlog::ReadTileOrFull(reader, t);
+  if (!data.ok()) return;
+  if (reader.last_request() == t) {
+    FUZZ_CHECK(*data == reader.last_data());
+    return;
+  }
+  // Served from the full tile: a prefix of it, and exactly the partial tile's width of it.
+  tlog::TileCoord full = t;
+  full.width = 256;
+  FUZZ_CHECK(!t.full() && reader.last_request() == full);
+  FUZZ_CHECK(reader.last_data().starts_with(*data));
+  if (t.level == tlog::kEntriesLevel) {
+    FUZZ_CHECK(tlog::ParseEntryBundle(*data, t.width).ok());
+  } else {
+    FUZZ_CHECK(data->size() == size_t(t.width) * 32);
+  }
+}
 
 void RunHostile(fuzz::FuzzInput& in) {
   HostileReader reader(in);
   uint64_t n = in.Size();
   tlog::TileHashSource source(reader, n);
   for (int op = 0; op < 8 && !in.empty(); ++op) {
-    switch (in.Byte() % 4) {
+    switch (in.Byte() % 6) {
       case 0:
         (void)source.Root();
         break;
       case 1: {
+        // Whatever the tiles say, a node that is not complete in the tree must not be served.
         int level = int(in.Byte() % 66) - 1;
-        (void)source.Node(level, in.Size());
+        uint64_t index = in.Size();
+        if (source.Node(level, index).ok()) FUZZ_CHECK(CompleteIn(level, index, n));
         break;
       }
       case 2: {
@@ -174,6 +214,14 @@ void RunHostile(fuzz::FuzzInput& in) {
         uint64_t old_size = in.Size(), size = in.Byte() % 2 ? n : in.Size();
         Result<std::vector<Hash>> proof = tlog::ProveConsistency(source, old_size, size);
         if (proof.ok()) FUZZ_CHECK(proof->size() <= 2 * 64);
+        break;
+      }
+      case 4:
+        CheckReadTileOrFull(in, reader);
+        break;
+      case 5: {
+        uint64_t index = in.Size(), size = in.Byte() % 2 ? n : in.Size();
+        if (tlog::ReadEntry(reader, index, size).ok()) FUZZ_CHECK(index < size);
         break;
       }
     }

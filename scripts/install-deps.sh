@@ -7,8 +7,12 @@ packages=(
   build-essential cmake pkg-config ccache
   # libraries
   libsodium-dev libssl-dev nlohmann-json3-dev libcli11-dev
+  # the scanner: YARA rules, containers
+  libyara-dev libarchive-dev zlib1g-dev
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  # the peers the scanner is checked and measured against, and ClamAV's test files
+  yara clamav clamav-testfiles zip
   # the independent implementation the log is checked against (Go's sumdb/note and sumdb/tlog)
   golang-go golang-golang-x-mod-dev
 )

@@ -363,7 +363,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> vkeys;
   auto* nverify = note_cmd->add_subcommand("verify", "verify a signed note against verifier keys");
   nverify->add_option("FILE", proof_file)->required();
-  nverify->add_option("--vkey", vkeys, "verifier key file (repeatable)")->required();
+  nverify->add_option("--vkey", vkeys, "verifier key file (repeatable)")->required()->allow_extra_args(false);
   nverify->callback([&] { rc = NoteVerify(proof_file, vkeys); });
   auto* nsign = note_cmd->add_subcommand("sign", "sign a note text (a cosigner key adds a cosignature/v1)");
   nsign->add_option("FILE", proof_file)->required();

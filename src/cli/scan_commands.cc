@@ -174,9 +174,12 @@ void AddScanCommands(CLI::App& app, int& rc) {
   static DbBuildArgs build;
   auto* b = db->add_subcommand("build", "compile hash signature files and YARA rules into FILE.accdb");
   b->add_option("-o,--output", build.out, "the database file to write")->required();
-  b->add_option("--hashes", build.hashes, "ClamAV hash file: .hdb (MD5), .hsb (SHA-1/SHA-256), .fp/.sfp (allow-lists)");
-  b->add_option("--yara", build.yara, "YARA rule file or directory (*.yar, *.yara, recursively)");
-  b->add_option("--tlsh", build.tlsh, "TLSH fuzzy signatures (not supported yet)");
+  b->add_option("--hashes", build.hashes, "ClamAV hash file: .hdb (MD5), .hsb (SHA-1/SHA-256), .fp/.sfp (allow-lists)")
+      ->allow_extra_args(false);
+  b->add_option("--yara", build.yara, "YARA rule file or directory (*.yar, *.yara, recursively)")
+      ->allow_extra_args(false);
+  b->add_option("--tlsh", build.tlsh, "TLSH fuzzy signatures (not supported yet)")
+      ->allow_extra_args(false);
   b->callback([&] { rc = DbBuild(build); });
   static std::string verify_path;
   auto* v = db->add_subcommand("verify", "check a database's checksum and structure");
@@ -185,9 +188,12 @@ void AddScanCommands(CLI::App& app, int& rc) {
 
   static ScanArgs s;
   auto* sc = app.add_subcommand("scan", "scan files and directories (clamscan's output and exit codes)");
-  sc->add_option("-d,--database", s.dbs, "a database from `accord db build` (repeatable)");
-  sc->add_option("--hashes", s.hashes, "a ClamAV hash file, without building a database (repeatable)");
-  sc->add_option("--yara", s.yara, "YARA rule file or directory, without building a database (repeatable)");
+  sc->add_option("-d,--database", s.dbs, "a database from `accord db build` (repeatable)")
+      ->allow_extra_args(false);
+  sc->add_option("--hashes", s.hashes, "a ClamAV hash file, without building a database (repeatable)")
+      ->allow_extra_args(false);
+  sc->add_option("--yara", s.yara, "YARA rule file or directory, without building a database (repeatable)")
+      ->allow_extra_args(false);
   sc->add_option("-j,--threads", s.threads, "scanning threads (default: the number of cores)");
   sc->add_flag("-r,--recursive", s.recursive, "descend into subdirectories");
   sc->add_flag("-i,--infected", s.infected_only, "print only what was found");

@@ -7,10 +7,11 @@
 // that lookups touch (a lookup touches about two: one of the bucket index, one of records).
 // SPEC: docs/scan-database.md (the format as a grammar).
 //
-// Integrity: the header carries a SHA-256 of the whole file. Open does NOT check it (hashing
-// 400 MB would take longer than the load budget); it checks the header, every section's bounds,
-// sizes and counts, so that no later read can leave the file. A corrupt table can therefore open;
-// its lookups stay in bounds and report DataLoss when a record points outside its name table.
+// Integrity: the header carries a SHA-256 of the whole file. Open does NOT check it (hashing the
+// 630 MB of 10 million signatures takes seconds, the load budget is 0.2 s); it checks the header,
+// every section's bounds, sizes and counts, so that no later read can leave the file. A corrupt
+// table can therefore open: its lookups stay in bounds, report DataLoss when a record's name is
+// outside the name table or malformed, and may otherwise miss or misname.
 // Verify() checks the SHA-256 and every structural invariant; `accord db verify` runs it, and a
 // scanner SHOULD run it once per new database file before trusting it.
 //
@@ -19,6 +20,9 @@
 // matches, ordered as ClamAV ranks them: specific sizes before "any", and for one size the most
 // recently added first (ClamAV keeps only that one: a later line overrides an earlier one). So the
 // first match is the name clamscan prints.
+//
+// The file MUST NOT be changed in place while open: it is mapped, and a truncation would fault the
+// reader (SIGBUS). DatabaseBuilder::Write replaces it by rename, which open readers never see.
 //
 // Thread-safety: a Database is immutable after Open; share it (shared_ptr<const Database>) between
 // any number of scanning threads. Match values are copies and outlive the Database. A

@@ -185,7 +185,7 @@ Result<Hash> TileHashSource::Node(int level, uint64_t index) {
   uint64_t first = index << r;  // first hash at the tile level
   if ((first >> r) != index) return InvalidArgument("node index overflows");
   uint64_t level_size = (8 * tile_level) >= 64 ? 0 : size_ >> (8 * tile_level);
-  if (first + (uint64_t(1) << r) > level_size)
+  if (first > level_size || (uint64_t(1) << r) > level_size - first)  // no wrap past 2^64
     return InvalidArgument("node (" + std::to_string(level) + ", " + std::to_string(index) +
                            ") is not complete in a tree of size " + std::to_string(size_));
   ASSIGN_OR_RETURN(const std::vector<Hash>* tile, Tile(tile_level, first / 256));
