@@ -1,0 +1,120 @@
+// The engine end to end on buffers: hash and YARA findings, inside containers, with their
+// sources; allow-lists; limits as findings.
+#include "scan/engine.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "crypto/sha256.h"
+
+namespace accord::scan {
+namespace {
+
+std::string Zip(const std::string& name, const std::string& data) {
+  std::string out(1 << 16, '\0');
+  size_t used = 0;
+  archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  archive_write_open_memory(a, out.data(), out.size(), &used);
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, name.c_str());
+  archive_entry_set_size(e, la_int64_t(data.size()));
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  archive_write_header(a, e);
+  archive_write_data(a, data.data(), data.size());
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/accord-engine-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::string sha = HexEncode(crypto::AsView(crypto::Sha256(kEvil)));
+    std::ofstream(dir_ + "/t.hsb") << sha << ":" << std::string(kEvil).size() << ":Test.Evil\n";
+    std::ofstream(dir_ + "/r.yar") << "rule Marked { strings: $a = \"MARK\" condition: $a }\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Engine Make(bool allow_evil = false) {
+    DatabaseBuilder b;
+    EXPECT_TRUE(AddHashFile(b, dir_ + "/t.hsb").ok());
+    if (allow_evil) {
+      std::ofstream(dir_ + "/ok.sfp") << HexEncode(crypto::AsView(crypto::Sha256(kEvil))) << ":*:Known.Good\n";
+      EXPECT_TRUE(AddHashFile(b, dir_ + "/ok.sfp").ok());
+    }
+    auto image = b.Build();
+    auto db = Database::OpenBytes(std::move(image).value(), "test");
+    EXPECT_TRUE(db.ok());
+    auto rules = YaraRules::Compile({dir_ + "/r.yar"});
+    EXPECT_TRUE(rules.ok());
+    return Engine({*db}, {*rules}, ScanOptions{});
+  }
+
+  static constexpr const char* kEvil = "the evil bytes MARK";
+  std::string dir_;
+};
+
+TEST_F(EngineTest, FindsHashAndRuleInsideAZipWithPathsAndSources) {
+  Engine engine = Make();
+  auto w = engine.NewWorker();
+  FileReport r = engine.ScanBuffer(*w, Zip("dir/x.bin", kEvil), "mail.zip");
+  ASSERT_EQ(r.findings.size(), 2u);
+  EXPECT_EQ(r.findings[0].path, "mail.zip!dir/x.bin");
+  EXPECT_EQ(r.findings[0].name, "Test.Evil");
+  EXPECT_EQ(r.findings[0].kind, "sha256");
+  EXPECT_EQ(r.findings[0].source, "t.hsb");
+  EXPECT_EQ(r.findings[1].name, "Marked");
+  EXPECT_EQ(r.findings[1].kind, "yara");
+  EXPECT_TRUE(r.detected());
+  EXPECT_EQ(r.sha256.size(), 64u);
+  EXPECT_EQ(engine.signature_count(), 2u);
+}
+
+TEST_F(EngineTest, AllowListedFilesAreNeverReported) {
+  Engine engine = Make(/*allow_evil=*/true);
+  auto w = engine.NewWorker();
+  FileReport r = engine.ScanBuffer(*w, kEvil, "x.bin");
+  EXPECT_TRUE(r.findings.empty());
+  EXPECT_FALSE(r.detected());
+}
+
+TEST_F(EngineTest, LimitsAreFindingsNotDetections) {
+  DatabaseBuilder b;
+  auto db = Database::OpenBytes(*b.Build(), "empty");
+  ScanOptions o;
+  o.limits.max_recursion = 1;
+  Engine engine({*db}, {}, o);
+  auto w = engine.NewWorker();
+  FileReport r = engine.ScanBuffer(*w, Zip("inner.zip", Zip("x", "data")), "outer.zip");
+  ASSERT_FALSE(r.findings.empty());
+  EXPECT_EQ(r.findings[0].name, "Heuristics.Limits.Exceeded.MaxRecursion");
+  EXPECT_EQ(r.findings[0].kind, "limit");
+  EXPECT_FALSE(r.detected());
+}
+
+TEST_F(EngineTest, ScanFileReadsWhatIsThere) {
+  Engine engine = Make();
+  auto w = engine.NewWorker();
+  std::string p = dir_ + "/evil.bin";
+  std::ofstream(p) << kEvil;
+  FileReport r = engine.ScanFile(*w, p);
+  EXPECT_TRUE(r.error.empty());
+  EXPECT_EQ(r.size, std::string(kEvil).size());
+  EXPECT_TRUE(r.detected());
+  FileReport missing = engine.ScanFile(*w, dir_ + "/nope");
+  EXPECT_NE(missing.error.find("cannot open"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace accord::scan
