@@ -35,7 +35,8 @@ struct DbBuildArgs {
 
 int DbBuild(const DbBuildArgs& a) {
   if (!a.tlsh.empty())
-    return Error(accord::Unimplemented("TLSH signatures are not supported yet (issue 3); nothing was written"));
+    return Error(
+        accord::Unimplemented("TLSH signatures are not supported yet (issue 3); nothing was written"));
   scan::DatabaseBuilder builder;
   for (const auto& h : a.hashes)
     if (Status s = scan::AddHashFile(builder, h); !s.ok()) return Error(s);
@@ -51,14 +52,15 @@ int DbBuild(const DbBuildArgs& a) {
   if (Status s = builder.Write(a.out); !s.ok()) return Error(s);
   auto db = Database::Open(a.out);
   if (!db.ok()) return Error(db.status());
-  std::printf("%s: %llu MD5, %llu SHA-1, %llu SHA-256 signatures, %llu allow-listed, %zu YARA rules, %zu sources\n",
-              a.out.c_str(), (unsigned long long)(*db)->SignatureCount(scan::HashKind::kMd5),
-              (unsigned long long)(*db)->SignatureCount(scan::HashKind::kSha1),
-              (unsigned long long)(*db)->SignatureCount(scan::HashKind::kSha256),
-              (unsigned long long)((*db)->AllowedCount(scan::HashKind::kMd5) +
-                                   (*db)->AllowedCount(scan::HashKind::kSha1) +
-                                   (*db)->AllowedCount(scan::HashKind::kSha256)),
-              rules, (*db)->sources().size());
+  std::printf(
+      "%s: %llu MD5, %llu SHA-1, %llu SHA-256 signatures, %llu allow-listed, %zu YARA rules, %zu sources\n",
+      a.out.c_str(), (unsigned long long)(*db)->SignatureCount(scan::HashKind::kMd5),
+      (unsigned long long)(*db)->SignatureCount(scan::HashKind::kSha1),
+      (unsigned long long)(*db)->SignatureCount(scan::HashKind::kSha256),
+      (unsigned long long)((*db)->AllowedCount(scan::HashKind::kMd5) +
+                           (*db)->AllowedCount(scan::HashKind::kSha1) +
+                           (*db)->AllowedCount(scan::HashKind::kSha256)),
+      rules, (*db)->sources().size());
   return kClean;
 }
 
@@ -114,7 +116,8 @@ int Scan(ScanArgs& a) {
     if (!r.ok()) return Error(r.status());
     rules.push_back(*r);
   }
-  if (dbs.empty() && rules.empty()) return Error(InvalidArgument("no signatures: give -d DB, --hashes FILE or --yara PATH"));
+  if (dbs.empty() && rules.empty())
+    return Error(InvalidArgument("no signatures: give -d DB, --hashes FILE or --yara PATH"));
   if (a.paths.empty()) a.paths.push_back(".");
   a.limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
   scan::Engine engine(std::move(dbs), std::move(rules), scan::ScanOptions{a.limits});
@@ -137,11 +140,14 @@ int Scan(ScanArgs& a) {
       std::fprintf(stderr, "\r\033[K");
     });
   }
-  auto summary = scan::ScanPaths(engine, a.paths, wo, [&](const scan::FileReport& r) {
-    std::string out = a.json ? scan::FormatJson(r) : scan::FormatText(r, a.infected_only);
-    if (!r.error.empty()) std::fputs(out.c_str(), stderr);
-    if (r.error.empty() || a.json) std::fwrite(out.data(), 1, out.size(), stdout);
-  }, &progress);
+  auto summary = scan::ScanPaths(
+      engine, a.paths, wo,
+      [&](const scan::FileReport& r) {
+        std::string out = a.json ? scan::FormatJson(r) : scan::FormatText(r, a.infected_only);
+        if (!r.error.empty()) std::fputs(out.c_str(), stderr);
+        if (r.error.empty() || a.json) std::fwrite(out.data(), 1, out.size(), stdout);
+      },
+      &progress);
   done = true;
   if (bar.joinable()) bar.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -170,16 +176,17 @@ int Scan(ScanArgs& a) {
 }  // namespace
 
 void AddScanCommands(CLI::App& app, int& rc) {
-  auto* db = app.add_subcommand("db", "scan databases: compile signatures into one immutable file")->require_subcommand(1);
+  auto* db = app.add_subcommand("db", "scan databases: compile signatures into one immutable file")
+                 ->require_subcommand(1);
   static DbBuildArgs build;
   auto* b = db->add_subcommand("build", "compile hash signature files and YARA rules into FILE.accdb");
   b->add_option("-o,--output", build.out, "the database file to write")->required();
-  b->add_option("--hashes", build.hashes, "ClamAV hash file: .hdb (MD5), .hsb (SHA-1/SHA-256), .fp/.sfp (allow-lists)")
+  b->add_option("--hashes", build.hashes,
+                "ClamAV hash file: .hdb (MD5), .hsb (SHA-1/SHA-256), .fp/.sfp (allow-lists)")
       ->allow_extra_args(false);
   b->add_option("--yara", build.yara, "YARA rule file or directory (*.yar, *.yara, recursively)")
       ->allow_extra_args(false);
-  b->add_option("--tlsh", build.tlsh, "TLSH fuzzy signatures (not supported yet)")
-      ->allow_extra_args(false);
+  b->add_option("--tlsh", build.tlsh, "TLSH fuzzy signatures (not supported yet)")->allow_extra_args(false);
   b->callback([&] { rc = DbBuild(build); });
   static std::string verify_path;
   auto* v = db->add_subcommand("verify", "check a database's checksum and structure");
@@ -199,12 +206,14 @@ void AddScanCommands(CLI::App& app, int& rc) {
   sc->add_flag("-i,--infected", s.infected_only, "print only what was found");
   sc->add_flag("--json", s.json, "NDJSON: one object per scanned file");
   sc->add_flag("--no-summary", s.no_summary, "no summary at the end");
-  sc->add_option("--max-filesize", s.limits.max_file_size, "bytes; larger files and members are not scanned whole");
+  sc->add_option("--max-filesize", s.limits.max_file_size,
+                 "bytes; larger files and members are not scanned whole");
   sc->add_option("--max-scansize", s.limits.max_scan_size, "bytes extracted per top-level file");
   sc->add_option("--max-recursion", s.limits.max_recursion, "container nesting depth");
   sc->add_option("--max-files", s.limits.max_files, "members extracted per container");
   sc->add_option("--max-scantime", s.max_scan_ms, "milliseconds per top-level file");
-  sc->add_option("--max-ratio", s.limits.max_compression_ratio, "compression ratio above which extraction stops");
+  sc->add_option("--max-ratio", s.limits.max_compression_ratio,
+                 "compression ratio above which extraction stops");
   sc->add_option("PATH", s.paths, "files and directories (default: .)");
   sc->callback([&] { rc = Scan(s); });
 }

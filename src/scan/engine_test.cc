@@ -50,7 +50,8 @@ class EngineTest : public ::testing::Test {
     DatabaseBuilder b;
     EXPECT_TRUE(AddHashFile(b, dir_ + "/t.hsb").ok());
     if (allow_evil) {
-      std::ofstream(dir_ + "/ok.sfp") << HexEncode(crypto::AsView(crypto::Sha256(kEvil))) << ":*:Known.Good\n";
+      std::ofstream(dir_ + "/ok.sfp")
+          << HexEncode(crypto::AsView(crypto::Sha256(kEvil))) << ":*:Known.Good\n";
       EXPECT_TRUE(AddHashFile(b, dir_ + "/ok.sfp").ok());
     }
     auto image = b.Build();

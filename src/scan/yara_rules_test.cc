@@ -80,8 +80,9 @@ TEST_F(YaraTest, SameRuleNamesInTwoFilesDoNotClash) {
 }
 
 TEST_F(YaraTest, SavedRulesLoadAndMatchTheSame) {
-  std::string f = Write("m.yar", "import \"math\"\nrule Hi { condition: math.entropy(0, filesize) > 7 }\n"
-                                 "rule Lit { strings: $a = { 4D 5A } condition: $a at 0 }\n");
+  std::string f = Write("m.yar",
+                        "import \"math\"\nrule Hi { condition: math.entropy(0, filesize) > 7 }\n"
+                        "rule Lit { strings: $a = { 4D 5A } condition: $a at 0 }\n");
   auto rules = YaraRules::Compile({f});
   ASSERT_TRUE(rules.ok()) << rules.status().ToString();
   auto saved = (*rules)->Save();
@@ -99,7 +100,8 @@ TEST_F(YaraTest, SavedRulesLoadAndMatchTheSame) {
 }
 
 TEST_F(YaraTest, AgreesWithTheYaraProgram) {
-  if (std::system("command -v yara >/dev/null 2>&1") != 0) GTEST_SKIP() << "yara (Debian package) not installed";
+  if (std::system("command -v yara >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "yara (Debian package) not installed";
   std::string rules_path = Write("cmp.yar", R"(
 import "elf"
 rule IsElf { condition: uint32(0) == 0x464c457f }

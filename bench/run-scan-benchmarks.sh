@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# accord scan beside its peers, same corpus, same signatures, same run (docs/benchmarks.md):
+#   1. YARA: the signature-base rules with the five external variables, accord vs `yara -r -p 2`;
+#   2. hashes: 1,000,000 random SHA-256 .hsb signatures plus clam.exe's, accord vs clamscan;
+#   3. a second accord scan of the unchanged corpus.
+# usage: bench/run-scan-benchmarks.sh [WORK_DIR]   (the corpus needs ~1.6 GB; built once)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=${1:-/tmp/accord-scan-bench}
+data=${ACCORD_SHARED_DATA:-$root/../shared/data}
+mkdir -p "$work"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" --target accord >/dev/null
+accord=$root/build/accord
+corpus=$work/corpus
+[ -d "$corpus" ] || bash "$root/../shared/bench/corpus.sh" "$corpus"
+echo "corpus: $(find "$corpus" -type f | wc -l) files, $(du -sm "$corpus" | cut -f1) MB"
+measure() {  # measure LABEL CMD...: wall seconds and max RSS of CMD, its stdout kept in $work/LABEL.out
+  local label=$1
+  shift
+  /usr/bin/time -f "%e %M" -o "$work/$label.time" "$@" > "$work/$label.out" 2> "$work/$label.err" || true
+  read -r secs kb < "$work/$label.time"
+  printf '%-34s %8.2f s %8d MB\n' "$label" "$secs" $((kb / 1024))
+}
+sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+cat "$corpus"/lib/* > /dev/null 2>&1 || true   # warm the page cache for both alike
+find "$corpus" -type f -exec cat {} + > /dev/null
+
+echo
+echo "== 1. YARA: $(find "$data/signature-base/yara" -name '*.yar' | wc -l) rule files"
+ext=(-d filename= -d filepath= -d extension= -d filetype= -d owner=)
+measure "yara -r -p 2" yara -r -p 2 -w "${ext[@]}" "$data"/signature-base/yara/*.yar "$corpus"
+"$accord" db build -o "$work/sb.accdb" --yara "$data/signature-base/yara" >/dev/null
+measure "accord scan -j 2 (yara db)" "$accord" scan -d "$work/sb.accdb" -r -j 2 -i --no-summary "$corpus"
+echo "  files with a match: yara $(awk '{print $2}' "$work/yara -r -p 2.out" | sort -u | wc -l)," \
+     "accord (top-level files) $(grep -v Heuristics "$work/accord scan -j 2 (yara db).out" | sed 's/!.*//; s/: [^:]* FOUND$//' | sort -u | wc -l)"
+
+echo
+echo "== 2. hashes: 1,000,000 random SHA-256 + clam.exe"
+python3 - "$work/random.hsb" <<'PY'
+import os, sys, hashlib
+with open(sys.argv[1], "w") as f:
+    for i in range(1000000):
+        f.write("%s:%d:Random.%d:73\n" % (os.urandom(32).hex(), 1000 + i, i))
+    d = open("/usr/share/clamav-testfiles/clam.exe", "rb").read()
+    f.write("%s:%d:Clam.Test.File:73\n" % (hashlib.sha256(d).hexdigest(), len(d)))
+PY
+"$accord" db build -o "$work/hashes.accdb" --hashes "$work/random.hsb" >/dev/null
+measure "clamscan -r (1M .hsb)" clamscan --no-summary -i -d "$work/random.hsb" -r "$corpus"
+measure "accord scan -j 2 (1M db)" "$accord" scan -d "$work/hashes.accdb" -r -j 2 -i --no-summary "$corpus"
+echo "  detections: clamscan $(grep -c FOUND "$work/clamscan -r (1M .hsb).out" || true)," \
+     "accord $(grep -v Heuristics "$work/accord scan -j 2 (1M db).out" | grep -c FOUND || true)"
+
+echo
+echo "== 3. the same accord scan again (unchanged corpus and database)"
+measure "accord scan again (1M db)" "$accord" scan -d "$work/hashes.accdb" -r -j 2 -i --no-summary "$corpus"
