@@ -45,7 +45,9 @@ class LogTest : public ::testing::Test {
     for (size_t k = 0; k < futures.size(); ++k) {
       auto r = futures[k].get();
       EXPECT_TRUE(r.ok()) << r.status().ToString();
-      if (r.ok()) EXPECT_EQ(*r, firsts[k]);
+      if (r.ok()) {
+        EXPECT_EQ(*r, firsts[k]);
+      }
     }
     auto cp = w.Sync();
     EXPECT_TRUE(cp.ok()) << cp.status().ToString();

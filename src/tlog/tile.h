@@ -41,7 +41,8 @@ Result<TileCoord> ParseTilePath(std::string_view path);
 // The width of the rightmost tile of `level` for a tree of `size` leaves (0: no partial tile).
 uint32_t PartialWidth(int level, uint64_t size);
 // The tile of `level` that holds position `index` (counted in level-L hashes) in a tree of size
-// `size`, with the width that tree needs: full, or partial for the rightmost tile.
+// `size`, with the width that tree needs: full, or partial for the rightmost tile (width 0 when
+// `index` is beyond the tree).
 TileCoord TileFor(int level, uint64_t index, uint64_t size);
 
 // Parses a hash tile of exactly `width` hashes (anything else is DataLoss naming the size).
