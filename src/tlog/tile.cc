@@ -1,5 +1,6 @@
 #include "tlog/tile.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -77,6 +78,9 @@ Result<TileCoord> ParseTilePath(std::string_view path) {
     rest.remove_prefix(5);
   }
   t.index = index;
+  // A tile index whose first leaf would be past 2^64 exists in no tree.
+  int shift = 8 * (std::max(t.level, 0) + 1);
+  if (index > (shift >= 64 ? 0 : UINT64_MAX >> shift)) return bad("index beyond any tree of 2^64 leaves");
   if (TilePath(t) != path) return bad("not in canonical form");
   return t;
 }

@@ -145,11 +145,19 @@ TEST(TilePathTest, ParseRoundTrips) {
   for (const TileCoord& t :
        {TileCoord{0, 1234067, 256}, TileCoord{0, 1234067, 5}, TileCoord{kEntriesLevel, 1234067, 256},
         TileCoord{kEntriesLevel, 0, 17}, TileCoord{63, 0, 1}, TileCoord{1, 1000, 255},
-        TileCoord{5, UINT64_MAX, 256}, TileCoord{0, 0, 256}}) {
+        TileCoord{5, UINT64_MAX >> 48, 256}, TileCoord{0, UINT64_MAX >> 8, 256}, TileCoord{0, 0, 256}}) {
     auto parsed = ParseTilePath(TilePath(t));
     ASSERT_TRUE(parsed.ok()) << TilePath(t) << ": " << parsed.status().ToString();
     EXPECT_EQ(*parsed, t) << TilePath(t);
   }
+}
+
+TEST(TilePathTest, ParseRejectsIndicesNoTreeHas) {
+  // Level 5 tiles span 256^6 = 2^48 leaves each: index 2^16 would start at leaf 2^64.
+  EXPECT_FALSE(ParseTilePath(TilePath({5, uint64_t(1) << 16, 256})).ok());
+  EXPECT_FALSE(ParseTilePath(TilePath({0, uint64_t(1) << 56, 256})).ok());
+  EXPECT_FALSE(ParseTilePath(TilePath({7, 1, 256})).ok());
+  EXPECT_FALSE(ParseTilePath("tile/5/x018/x446/x744/x073/x709/x551/615").ok());
 }
 
 TEST(TilePathTest, ParseRejectsNonCanonicalPaths) {
