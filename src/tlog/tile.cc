@@ -95,7 +95,7 @@ TileCoord TileFor(int level, uint64_t index, uint64_t size) {
   int l = level == kEntriesLevel ? 0 : level;
   TileCoord t{level, index / 256, 256};
   uint64_t level_size = 8 * l >= 64 ? 0 : size >> (8 * l);  // hashes at this level
-  uint64_t start = t.index * 256;  // <= index: cannot wrap
+  uint64_t start = t.index * 256;                           // <= index: cannot wrap
   if (level_size <= start) {
     t.width = 0;  // no such tile in this tree; callers check the index first
   } else if (level_size - start < 256) {
