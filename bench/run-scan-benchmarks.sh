@@ -20,7 +20,7 @@ measure() {  # measure LABEL CMD...: wall seconds and max RSS of CMD, its stdout
   local label=$1
   shift
   /usr/bin/time -f "%e %M" -o "$work/$label.time" "$@" > "$work/$label.out" 2> "$work/$label.err" || true
-  read -r secs kb < "$work/$label.time"
+  read -r secs kb < <(tail -n 1 "$work/$label.time")  # after "Command exited with ..." if any
   printf '%-34s %8.2f s %8d MB\n' "$label" "$secs" $((kb / 1024))
 }
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
