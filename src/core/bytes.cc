@@ -6,14 +6,16 @@ namespace {
 constexpr char kHex[] = "0123456789abcdef";
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int HexValue(char c) {
+}  // namespace
+
+int HexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
-int B64Value(char c) {
+int Base64DigitValue(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
   if (c >= '0' && c <= '9') return c - '0' + 52;
@@ -21,7 +23,6 @@ int B64Value(char c) {
   if (c == '/') return 63;
   return -1;
 }
-}  // namespace
 
 std::string HexEncode(ByteView data) {
   std::string out;
@@ -38,7 +39,7 @@ std::optional<Bytes> HexDecode(std::string_view hex) {
   Bytes out;
   out.reserve(hex.size() / 2);
   for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = HexValue(hex[i]), lo = HexValue(hex[i + 1]);
+    int hi = HexDigitValue(hex[i]), lo = HexDigitValue(hex[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi << 4 | lo));
   }
@@ -79,7 +80,7 @@ std::optional<Bytes> Base64Decode(std::string_view text) {
   out.reserve(text.size() / 4 * 3);
   for (size_t i = 0; i < text.size(); i += 4) {
     bool last = i + 4 == text.size();
-    int a = B64Value(text[i]), b = B64Value(text[i + 1]);
+    int a = Base64DigitValue(text[i]), b = Base64DigitValue(text[i + 1]);
     if (a < 0 || b < 0) return std::nullopt;
     char c3 = text[i + 2], c4 = text[i + 3];
     if (last && c3 == '=' && c4 == '=') {
@@ -87,7 +88,7 @@ std::optional<Bytes> Base64Decode(std::string_view text) {
       out.push_back(static_cast<char>(a << 2 | b >> 4));
       break;
     }
-    int c = B64Value(c3);
+    int c = Base64DigitValue(c3);
     if (c < 0) return std::nullopt;
     if (last && c4 == '=') {
       if (c & 3) return std::nullopt;
@@ -95,7 +96,7 @@ std::optional<Bytes> Base64Decode(std::string_view text) {
       out.push_back(static_cast<char>((b & 15) << 4 | c >> 2));
       break;
     }
-    int d = B64Value(c4);
+    int d = Base64DigitValue(c4);
     if (d < 0) return std::nullopt;
     uint32_t v = uint32_t(a) << 18 | uint32_t(b) << 12 | uint32_t(c) << 6 | uint32_t(d);
     out.push_back(static_cast<char>(v >> 16));

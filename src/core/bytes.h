@@ -17,6 +17,11 @@ namespace accord {
 using Bytes = std::string;
 using ByteView = std::string_view;
 
+// The value of one hex digit (either case) or base64 character (standard alphabet), or -1; for
+// the lenient decoders of outside formats (MIME) that must skip what the strict ones refuse.
+int HexDigitValue(char c);
+int Base64DigitValue(char c);
+
 std::string HexEncode(ByteView data);
 std::optional<Bytes> HexDecode(std::string_view hex);  // lower or upper case, even length
 

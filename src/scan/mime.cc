@@ -64,21 +64,6 @@ std::string CleanName(std::string_view name) {
   return out;
 }
 
-int B64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // ---- Headers (RFC 5322 section 2.2, folding in 2.2.3).
 
 bool IsHeaderNameChar(char c) {
@@ -156,7 +141,7 @@ std::string PercentDecode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size()) {
-      int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+      int hi = HexDigitValue(s[i + 1]), lo = HexDigitValue(s[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out.push_back(static_cast<char>(hi << 4 | lo));
         i += 2;
@@ -628,7 +613,7 @@ Status DecodeDataUris(ByteView text, const DecodeOptions& options, const PartSin
     }
     size_t end = comma + 1;
     while (end < text.size() &&
-           (B64Value(text[end]) >= 0 || text[end] == '=' || text[end] == '\r' || text[end] == '\n')) {
+           (Base64DigitValue(text[end]) >= 0 || text[end] == '=' || text[end] == '\r' || text[end] == '\n')) {
       ++end;
     }
     Bytes data = DecodeBase64Lenient(text.substr(comma + 1, end - comma - 1));
@@ -646,7 +631,7 @@ Bytes DecodeBase64Lenient(ByteView text) {
   int n = 0;
   for (char c : text) {
     if (c == '=') break;
-    int v = B64Value(c);
+    int v = Base64DigitValue(c);
     if (v < 0) continue;
     acc = acc << 6 | static_cast<uint32_t>(v);
     if (++n == 4) {
@@ -675,8 +660,8 @@ Bytes DecodeQuotedPrintable(ByteView text) {
       out.push_back(c);
       continue;
     }
-    if (i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(text[i + 1]) << 4 | HexValue(text[i + 2])));
+    if (i + 2 < text.size() && HexDigitValue(text[i + 1]) >= 0 && HexDigitValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexDigitValue(text[i + 1]) << 4 | HexDigitValue(text[i + 2])));
       i += 2;
       continue;
     }
