@@ -2,7 +2,9 @@
 # accord scan beside its peers, same corpus, same signatures, same run (docs/benchmarks.md):
 #   1. YARA: the signature-base rules with the five external variables, accord vs `yara -r -p 2`;
 #   2. hashes: 1,000,000 random SHA-256 .hsb signatures plus clam.exe's, accord vs clamscan;
-#   3. a second accord scan of the unchanged corpus.
+#   3. a second accord scan of the unchanged corpus, answered by the clean-file cache the first wrote
+#      (docs/scan-cache.md). The first scans start without a cache: the YARA one uses none, the hash
+#      one an explicit --cache file deleted before it runs.
 # usage: bench/run-scan-benchmarks.sh [WORK_DIR]   (the corpus needs ~1.6 GB; built once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +34,15 @@ echo "== 1. YARA: $(find "$data/signature-base/yara" -name '*.yar' | wc -l) rule
 ext=(-d filename= -d filepath= -d extension= -d filetype= -d owner=)
 measure "yara -r -p 2" yara -r -p 2 -w "${ext[@]}" "$data"/signature-base/yara/*.yar "$corpus"
 "$accord" db build -o "$work/sb.accdb" --yara "$data/signature-base/yara" >/dev/null
-measure "accord scan -j 2 (yara db)" "$accord" scan -d "$work/sb.accdb" -r -j 2 -i --no-summary "$corpus"
+measure "accord scan -j 2 (yara db)" "$accord" scan -d "$work/sb.accdb" -r -j 2 -i --no-summary --no-cache "$corpus"
 echo "  files with a match: yara $(awk '{print $2}' "$work/yara -r -p 2.out" | sort -u | wc -l)," \
      "accord (top-level files) $(grep -v Heuristics "$work/accord scan -j 2 (yara db).out" | sed 's/!.*//; s/: [^:]* FOUND$//' | sort -u | wc -l)"
+# The same rules on every file itself: yara's "RULE PATH" against accord's "PATH: RULE FOUND" lines
+# that are not inside a container (no '!') and not a heuristic note.
+same=$(cmp -s <(awk '{print $2 " " $1}' "$work/yara -r -p 2.out" | sort -u) \
+  <(grep -v -e Heuristics -e '!' "$work/accord scan -j 2 (yara db).out" | sed 's/: \([^ ]*\) FOUND$/ \1/' | sort -u) \
+  && echo yes || echo NO)
+echo "  the same rules on every file itself: $same"
 
 echo
 echo "== 2. hashes: 1,000,000 random SHA-256 + clam.exe"
@@ -48,10 +56,15 @@ with open(sys.argv[1], "w") as f:
 PY
 "$accord" db build -o "$work/hashes.accdb" --hashes "$work/random.hsb" >/dev/null
 measure "clamscan -r (1M .hsb)" clamscan --no-summary -i -d "$work/random.hsb" -r "$corpus"
-measure "accord scan -j 2 (1M db)" "$accord" scan -d "$work/hashes.accdb" -r -j 2 -i --no-summary "$corpus"
+rm -f "$work/scan.cache"
+measure "accord scan -j 2 (1M db)" "$accord" scan -d "$work/hashes.accdb" -r -j 2 -i --no-summary \
+  --cache "$work/scan.cache" "$corpus"
 echo "  detections: clamscan $(grep -c FOUND "$work/clamscan -r (1M .hsb).out" || true)," \
      "accord $(grep -v Heuristics "$work/accord scan -j 2 (1M db).out" | grep -c FOUND || true)"
 
 echo
-echo "== 3. the same accord scan again (unchanged corpus and database)"
-measure "accord scan again (1M db)" "$accord" scan -d "$work/hashes.accdb" -r -j 2 -i --no-summary "$corpus"
+echo "== 3. the same accord scan again (unchanged corpus and database; the cache the first wrote)"
+measure "accord scan again (1M db)" "$accord" scan -d "$work/hashes.accdb" -r -j 2 -i --no-summary \
+  --cache "$work/scan.cache" "$corpus"
+echo "  same findings as the first: $(cmp -s <(sort "$work/accord scan -j 2 (1M db).out") \
+  <(sort "$work/accord scan again (1M db).out") && echo yes || echo NO)"

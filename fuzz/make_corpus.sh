@@ -25,7 +25,7 @@ echo "$LOG_KEY" > log.key
 echo "$WITNESS_KEY" > witness.key
 
 targets=(note_parse note_open note_keys checkpoint_parse checkpoint_open tile_path hash_tile entry_bundle
-         tile_hash_source proof_text merkle_verify)
+         tile_hash_source proof_text merkle_verify scan_cache)
 for t in "${targets[@]}"; do
   mkdir -p "$CORPUS/$t"
   rm -f "$CORPUS/$t"/seed-*
@@ -180,5 +180,64 @@ printf '\x04\x00\x0e\x02\x00\x01\x00\x03\x09\x00\x00\x00' | seed merkle_verify h
 printf '\x04\x00\x0e\x03\x00\x01\x00\x04\x09\x00\x00\x00' | seed merkle_verify honest-subtree-8-13
 printf '\x00\x07\xff\xff\xff\xff\xff\xff\xff\xff\x07\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00' |
   seed merkle_verify raw-max-sizes
+
+# ---- The clean-file cache of `accord scan`: files written by real scans (docs/scan-cache.md). Only
+# files that settled 2 s before a scan are recorded, hence the sleep.
+mkdir -p scan/tree/sub
+printf 'harmless\n' > scan/tree/a.txt
+printf 'also harmless\n' > scan/tree/sub/b.txt
+printf '%s\n' "$(seq 1 1000)" > scan/tree/sub/c.txt
+printf 'this is the bad file\n' > scan/tree/evil.bin
+printf '%s:*:Fuzz.Evil\n' "$(sha256sum scan/tree/evil.bin | cut -d' ' -f1)" > scan/sigs.hsb
+sleep 3
+"$ACCORD" scan --hashes scan/sigs.hsb --cache scan/one scan/tree/a.txt > /dev/null
+"$ACCORD" scan --hashes scan/sigs.hsb --cache scan/three -r scan/tree > /dev/null || true  # evil.bin: rc 1
+printf 'not a cache' > scan/none && chmod 600 scan/none
+printf 'new\n' > scan/tree/racy.txt  # not recorded: the damaged file is rewritten with no records
+"$ACCORD" scan --hashes scan/sigs.hsb --cache scan/none scan/tree/racy.txt > /dev/null 2>&1
+for f in one three none; do seed scan_cache $f < scan/$f; done
+
+# ---- TLSH signature files (scan/tlsh.h) and a database with a TLSH table, made with the real tool
+# from generated text: both spellings of a digest, a CRLF line, a few bad lines, and text to hash.
+t=tlsh_sigfile
+mkdir -p "$CORPUS/$t" tlsh
+rm -f "$CORPUS/$t"/seed-*
+words() {  # words SEED COUNT VOCABULARY...: deterministic text
+  awk -v seed="$1" -v count="$2" -v vocab="${*:3}" 'BEGIN { n = split(vocab, w, " "); x = seed
+    for (i = 0; i < count; i++) { x = (x * 1103515245 + 12345) % 2147483648
+      printf "%s%s", w[int(x / 65536) % n + 1], (i % 11 == 10 ? "\n" : " ") } }'
+}
+words 7 600 invoice payment macro enable content document open account urgent click below > tlsh/a.txt
+words 9 600 the scanner reads every file and member of archive signed log entry digest > tlsh/b.txt
+"$ACCORD" tlsh tlsh/a.txt tlsh/b.txt | cut -f1 > tlsh/digests
+{
+  printf '# fuzz seeds\n\n'
+  printf '%s:40:Fuzz.Tlsh.A\n' "$(sed -n 1p tlsh/digests)"
+  printf 'T1%s:0:Fuzz.Tlsh.B\r\n' "$(sed -n 2p tlsh/digests)"
+  printf '%s:1000:Fuzz Tlsh Wide' "$(sed -n 1p tlsh/digests | tr A-F a-f)"
+} > tlsh/variants.tlsh
+seed $t variants.tlsh < tlsh/variants.tlsh
+"$ACCORD" db build -o tlsh/variants.accdb --tlsh tlsh/variants.tlsh > /dev/null
+seed $t variants.accdb < tlsh/variants.accdb
+seed $t text-a < tlsh/a.txt
+printf '%s:1001:Too.Wide\n' "$(sed -n 1p tlsh/digests)" | seed $t bad-threshold.tlsh
+printf '%s:40\n' "$(sed -n 2p tlsh/digests)" | seed $t two-fields.tlsh
+printf '%s:40:Name:73\n' "$(sed -n 2p tlsh/digests | cut -c 3-)" | seed $t short-digest.tlsh
+
+# ---- accord's own container readers (scan/reader.h): ClamAV's test files of their formats, for
+# their own targets and for the walker's (clamav-testfiles; skipped when it is not installed), and a
+# stored KWAJ file, which no Debian tool writes.
+T=/usr/share/clamav-testfiles
+if [ -d "$T" ]; then
+  for pair in mspack:clam.exe.szdd mspack:clam.chm ole2:clam.ole.doc ole2:clam.ppt rtf:clam.exe.rtf \
+              tnef:clam.tnef sis:clam.sis pdf:clam.pdf; do
+    t=${pair%%:*} f=${pair#*:}
+    mkdir -p "$CORPUS/$t"
+    cp "$T/$f" "$CORPUS/$t/seed-$f"
+    cp "$T/$f" "$CORPUS/container/seed-$f"
+  done
+  { printf 'KWAJ\x88\xf0\x27\xd1\x00\x00\x17\x00\x18\x00CLAM\x00EXE\x00'; head -c 200 "$T/clam.exe"; } |
+    seed mspack stored.kwaj
+fi
 
 du -sh "$CORPUS"

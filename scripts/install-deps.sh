@@ -8,11 +8,15 @@ packages=(
   # libraries
   libsodium-dev libssl-dev nlohmann-json3-dev libcli11-dev
   # the scanner: YARA rules, containers
-  libyara-dev libarchive-dev zlib1g-dev
+  libyara-dev libarchive-dev zlib1g-dev libmspack-dev
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # the peers the scanner is checked and measured against, and ClamAV's test files
   yara clamav clamav-testfiles zip
+  # clamd's real clients, which `accord scand` is tested with, and clamd, which it is measured against
+  clamav-daemon clamdscan python3-pyclamd
+  # TLSH fuzzy signatures (libtlsh), and Debian's `tlsh` tool that their digests are checked against
+  libtlsh-dev tlsh-tools
   # the independent implementation the log is checked against (Go's sumdb/note and sumdb/tlog)
   golang-go golang-golang-x-mod-dev
 )

@@ -5,6 +5,7 @@
 set -uo pipefail
 accord=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+export XDG_CACHE_HOME=$work/xdg-cache  # the default clean-file cache: here, not in the user's home
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
@@ -84,5 +85,68 @@ check "a missing path is an error (exit $?)" '[[ $? == 2 ]] && grep -q "does-not
 head -c 3000000 /dev/zero > big.bin
 "$accord" scan --hashes sigs.hsb --max-filesize 1000000 big.bin > out.txt
 check "a file over --max-filesize is reported" 'grep -q "big.bin: Heuristics.Limits.Exceeded.MaxFileSize FOUND" out.txt'
+
+# The clean-file cache (docs/scan-cache.md): a rescan answers for unchanged clean files unread, and
+# reports exactly what a scan does; a changed file is scanned again.
+mkdir -p cached/sub
+printf 'clean one\n' > cached/a.txt
+printf 'clean two\n' > cached/sub/b.txt
+printf 'this is the bad file\n' > cached/sub/evil.bin
+printf 'harmless harmless!!\n' > cached/later.bin  # as long as evil.bin, to become it below
+sleep 2.2  # the racy-clean rule: files that changed in the 2 s before a scan are not recorded
+cscan() { "$accord" scan --hashes sigs.hsb --cache "$work/scan.cache" -r "$@" cached; }
+cscan > cache1.txt
+rc1=$?
+cscan > cache2.txt
+rc2=$?
+check "the cache file is private (mode $(stat -c %a scan.cache))" '[[ $(stat -c %a scan.cache) == 600 ]]'
+check "a rescan reports the same lines and exit code ($rc1, $rc2)" \
+  '[[ $rc1 == 1 && $rc2 == 1 ]] && diff <(grep -v -e "^Time:" -e "Date:" -e "^Cached" -e "^Data" cache1.txt | sort) <(grep -v -e "^Time:" -e "Date:" -e "^Cached" -e "^Data" cache2.txt | sort)'
+check "the summary says how many came from the cache" 'grep -q "^Cached files: 0$" cache1.txt && grep -q "^Cached files: 3$" cache2.txt'
+cscan --json > cache1.json
+cscan --json --no-cache > nocache.json
+check "--json objects from the cache are those of a scan" 'diff <(sort cache1.json) <(sort nocache.json)'
+mtime=$(stat -c %y cached/later.bin)
+cp cached/sub/evil.bin cached/later.bin && touch -d "$mtime" cached/later.bin  # same size, old mtime
+cscan -i --no-summary > cache3.txt
+check "a file changed since (same size, mtime put back) is scanned again and found" \
+  'grep -q "^cached/later.bin: Test.Evil.Sha256 FOUND$" cache3.txt'
+printf 'garbage' > scan.cache
+cscan > cache4.txt 2> err.txt
+check "a damaged cache is a warning, then ignored" 'grep -q "warning: scan cache .* is damaged" err.txt && grep -q "^Scanned files: 4$" cache4.txt'
+cscan --no-cache > cache5.txt
+check "--no-cache: no cache line" '! grep -q "^Cached" cache5.txt'
+"$accord" scan --hashes sigs.hsb -r cached > /dev/null
+check "the default cache is in \$XDG_CACHE_HOME/accord, private" \
+  '[[ $(stat -c %a xdg-cache/accord) == 700 && $(stat -c %a xdg-cache/accord/scan.cache) == 600 ]]'
+
+
+# TLSH fuzzy signatures: a signature made from a sample finds a modified copy of it.
+mkdir -p tlsh
+awk 'BEGIN { n = split("invoice payment macro enable content document open account urgent click below attached file the and your to of please view now", w, " ")
+             x = 7; for (i = 0; i < 1200; i++) { x = (x * 1103515245 + 12345) % 2147483648
+             printf "%s%s", w[int(x / 65536) % n + 1], (i % 11 == 10 ? "\n" : " ") } }' > tlsh/sample.txt
+sed '20s/.*/this line was changed by the attacker/' tlsh/sample.txt > tlsh/variant.txt
+echo 'and one more line at the end' >> tlsh/variant.txt
+"$accord" tlsh tlsh/sample.txt > tlsh/sample.out
+check "accord tlsh prints TLSH<TAB>FILE" 'grep -qE "^[0-9A-F]{70}	tlsh/sample.txt$" tlsh/sample.out'
+{ echo '# made with accord tlsh'; sed 's/\t.*/:40:Test.Tlsh.Variant/' tlsh/sample.out; } > variants.tlsh
+"$accord" db build -o tlsh.accdb --tlsh variants.tlsh > build.txt
+check "db build counts TLSH signatures ($(cat build.txt))" 'grep -q " 1 TLSH signatures," build.txt'
+"$accord" scan -d tlsh.accdb --no-summary tlsh/variant.txt tree/clean.txt > out.txt
+rc=$?
+check "a modified copy is found by TLSH: exit 1 ($rc)" '[[ $rc == 1 ]]'
+check "TLSH detection line" 'grep -qx "tlsh/variant.txt: Test.Tlsh.Variant FOUND" out.txt && grep -qx "tree/clean.txt: OK" out.txt'
+"$accord" scan --tlsh variants.tlsh --json tlsh/variant.txt > out.json
+check "--tlsh without a database; NDJSON has kind, source and distance" 'python3 -c "
+import json
+m=json.loads(open(\"out.json\").readline())[\"matches\"][0]
+assert m[\"kind\"]==\"tlsh\" and m[\"source\"]==\"variants.tlsh\" and 0 < m[\"distance\"] <= 40, m
+"'
+printf '%s:1001:Too.Wide\n' "$(cut -f1 tlsh/sample.out)" > wide.tlsh
+"$accord" db build -o wide.accdb --tlsh wide.tlsh > /dev/null 2> err.txt
+rc=$?
+check "a bad TLSH line: exit 2, file and line ($rc: $(head -c 200 err.txt))" '[[ $rc == 2 ]] && grep -q "wide.tlsh:1: THRESHOLD 1001" err.txt'
+
 echo "$pass passed, $fail failed"
 (( fail == 0 ))

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/scan_commands.h"
+#include "cli/scand_commands.h"
 #include "core/fs.h"
 #include "core/limits.h"
 #include "crypto/note.h"
@@ -371,6 +372,7 @@ int main(int argc, char** argv) {
   nsign->callback([&] { rc = NoteSign(proof_file, key_file); });
 
   cli::AddScanCommands(app, rc);
+  cli::AddScandCommand(app, rc);
 
   try {
     app.parse(argc, argv);

@@ -9,9 +9,12 @@
 #include <thread>
 
 #include "core/fs.h"
+#include "scan/cache.h"
 #include "scan/database.h"
 #include "scan/engine.h"
+#include "scan/load.h"
 #include "scan/report.h"
+#include "scan/tlsh.h"
 #include "scan/walk.h"
 #include "scan/yara_rules.h"
 
@@ -34,12 +37,11 @@ struct DbBuildArgs {
 };
 
 int DbBuild(const DbBuildArgs& a) {
-  if (!a.tlsh.empty())
-    return Error(
-        accord::Unimplemented("TLSH signatures are not supported yet (issue 3); nothing was written"));
   scan::DatabaseBuilder builder;
   for (const auto& h : a.hashes)
     if (Status s = scan::AddHashFile(builder, h); !s.ok()) return Error(s);
+  for (const auto& t : a.tlsh)
+    if (Status s = scan::AddTlshFile(builder, t); !s.ok()) return Error(s);
   size_t rules = 0;
   if (!a.yara.empty()) {
     auto compiled = YaraRules::Compile(a.yara);
@@ -53,15 +55,39 @@ int DbBuild(const DbBuildArgs& a) {
   auto db = Database::Open(a.out);
   if (!db.ok()) return Error(db.status());
   std::printf(
-      "%s: %llu MD5, %llu SHA-1, %llu SHA-256 signatures, %llu allow-listed, %zu YARA rules, %zu sources\n",
+      "%s: %llu MD5, %llu SHA-1, %llu SHA-256 signatures, %llu TLSH signatures, %llu allow-listed, %zu YARA "
+      "rules, %zu sources\n",
       a.out.c_str(), (unsigned long long)(*db)->SignatureCount(scan::HashKind::kMd5),
       (unsigned long long)(*db)->SignatureCount(scan::HashKind::kSha1),
       (unsigned long long)(*db)->SignatureCount(scan::HashKind::kSha256),
+      (unsigned long long)(*db)->TlshCount(),
       (unsigned long long)((*db)->AllowedCount(scan::HashKind::kMd5) +
                            (*db)->AllowedCount(scan::HashKind::kSha1) +
                            (*db)->AllowedCount(scan::HashKind::kSha256)),
       rules, (*db)->sources().size());
   return kClean;
+}
+
+// `accord tlsh FILE...`: each file's TLSH and name, tab-separated, as `tlsh -f` prints them; the
+// first field of a .tlsh signature line.
+int PrintTlsh(const std::vector<std::string>& paths) {
+  int rc = kClean;
+  scan::TlshHasher hasher;
+  for (const auto& path : paths) {
+    auto data = fs::ReadFile(path, scan::limits::kMaxTlshInputSize);
+    if (!data.ok()) {
+      rc = Error(data.status());
+      continue;
+    }
+    std::optional<scan::TlshDigest> digest = hasher.Hash(*data);
+    if (!digest) {
+      rc = Error(InvalidArgument(path + ": no TLSH (under " + std::to_string(scan::kTlshMinInput) +
+                                 " bytes, or too little variety)"));
+      continue;
+    }
+    std::printf("%s\t%s\n", digest->ToString().c_str(), path.c_str());
+  }
+  return rc;
 }
 
 int DbVerify(const std::string& path) {
@@ -74,8 +100,11 @@ int DbVerify(const std::string& path) {
 
 struct ScanArgs {
   std::vector<std::string> dbs, hashes, yara, paths;
+  std::vector<std::string> tlsh;
   int threads = 0;
   bool recursive = false, infected_only = false, json = false, no_summary = false;
+  std::string cache_path;  // --cache FILE; "" for the default (scan/cache.h)
+  bool no_cache = false;
   scan::ContainerLimits limits;
   uint64_t max_scan_ms = 120000;
 };
@@ -86,56 +115,68 @@ std::string Mb(uint64_t bytes) {
   return b;
 }
 
+// The clean-file cache for this scan, or nullptr (--no-cache, or it cannot be used: a warning).
+std::unique_ptr<scan::ScanCache> OpenCache(const ScanArgs& a,
+                                           const std::vector<std::shared_ptr<const Database>>& dbs,
+                                           const std::vector<std::shared_ptr<const YaraRules>>& rules,
+                                           const scan::ScanOptions& options, int64_t start_ns) {
+  if (a.no_cache) return nullptr;
+  std::string path = a.cache_path;
+  if (path.empty()) {
+    auto p = scan::ScanCache::DefaultPath();
+    if (!p.ok()) {
+      std::fprintf(stderr, "accord: warning: no scan cache: %s\n", p.status().message().c_str());
+      return nullptr;
+    }
+    path = *p;
+  }
+  auto fingerprint = scan::ScanFingerprint(dbs, rules, options);
+  if (!fingerprint.ok()) {
+    std::fprintf(stderr, "accord: warning: no scan cache: %s\n", fingerprint.status().message().c_str());
+    return nullptr;
+  }
+  std::string warning;
+  auto cache = scan::ScanCache::Open(path, *fingerprint, start_ns, &warning);
+  if (!warning.empty()) std::fprintf(stderr, "accord: warning: %s\n", warning.c_str());
+  return cache;
+}
+
 int Scan(ScanArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
+  int64_t start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
   std::time_t start_time = std::time(nullptr);
-  std::vector<std::shared_ptr<const Database>> dbs;
-  std::vector<std::shared_ptr<const YaraRules>> rules;
-  for (const auto& path : a.dbs) {
-    auto db = Database::Open(path);
-    if (!db.ok()) return Error(db.status());
-    if (!(*db)->yara_blob().empty()) {
-      auto r = YaraRules::Load((*db)->yara_blob());
-      if (!r.ok()) return Error(r.status().WithContext(path));
-      rules.push_back(*r);
-    }
-    dbs.push_back(*db);
-  }
-  if (!a.hashes.empty()) {
-    scan::DatabaseBuilder builder;
-    for (const auto& h : a.hashes)
-      if (Status s = scan::AddHashFile(builder, h); !s.ok()) return Error(s);
-    auto image = builder.Build();
-    if (!image.ok()) return Error(image.status());
-    auto db = Database::OpenBytes(std::move(image).value(), "--hashes");
-    if (!db.ok()) return Error(db.status());
-    dbs.push_back(*db);
-  }
-  if (!a.yara.empty()) {
-    auto r = YaraRules::Compile(a.yara);
-    if (!r.ok()) return Error(r.status());
-    rules.push_back(*r);
-  }
-  if (dbs.empty() && rules.empty())
-    return Error(InvalidArgument("no signatures: give -d DB, --hashes FILE or --yara PATH"));
+  auto loaded = scan::LoadSignatures({a.dbs, a.hashes, a.yara, a.tlsh});
+  if (!loaded.ok()) return Error(loaded.status());
+  std::vector<std::shared_ptr<const Database>> dbs = std::move(loaded->databases);
+  std::vector<std::shared_ptr<const YaraRules>> rules = std::move(loaded->rules);
   if (a.paths.empty()) a.paths.push_back(".");
   a.limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
+  std::unique_ptr<scan::ScanCache> cache = OpenCache(a, dbs, rules, scan::ScanOptions{a.limits}, start_ns);
   scan::Engine engine(std::move(dbs), std::move(rules), scan::ScanOptions{a.limits});
 
   scan::WalkOptions wo;
   wo.threads = a.threads > 0 ? a.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   wo.recursive = a.recursive;
+  wo.cache = cache.get();
   scan::Progress progress;
+  scan::Totals totals;
   std::atomic<bool> done{false};
-  std::thread bar;
-  if (::isatty(2)) {
+  std::thread bar, counter;
+  if (::isatty(2)) {  // a progress bar; its totals come from a walk that only stats (CountPaths)
+    counter = std::thread([&] { scan::CountPaths(a.paths, wo, &totals, &done); });
     bar = std::thread([&] {
       while (!done.load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
-        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        uint64_t bytes = progress.bytes.load();
-        std::fprintf(stderr, "\r\033[K%llu files, %s, %.1f MB/s", (unsigned long long)progress.files.load(),
-                     Mb(bytes).c_str(), s > 0 ? bytes / 1048576.0 / s : 0.0);
+        scan::ProgressCounts c;
+        c.files = progress.files.load();
+        c.bytes = progress.bytes.load();
+        c.totals_known = totals.done.load();
+        c.total_files = totals.files.load();
+        c.total_bytes = totals.bytes.load();
+        c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::fprintf(stderr, "\r\033[K%s", scan::FormatProgress(c).c_str());
       }
       std::fprintf(stderr, "\r\033[K");
     });
@@ -150,6 +191,12 @@ int Scan(ScanArgs& a) {
       &progress);
   done = true;
   if (bar.joinable()) bar.join();
+  if (counter.joinable()) counter.join();
+  if (cache) {
+    if (Status s = cache->Save(); !s.ok())
+      std::fprintf(stderr, "accord: warning: scan cache %s not saved: %s\n", cache->path().c_str(),
+                   s.ToString().c_str());
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!a.json && !a.no_summary) {
     char start[64], end[64];
@@ -168,6 +215,8 @@ int Scan(ScanArgs& a) {
                 summary.bytes_read ? double(summary.bytes_scanned) / double(summary.bytes_read) : 0.0);
     std::printf("Time: %.3f sec (%d m %d s)\n", secs, int(secs) / 60, int(secs) % 60);
     std::printf("Start Date: %s\nEnd Date:   %s\n", start, end);
+    // Not a clamscan line: last, so that scripts reading clamscan's lines see them unchanged.
+    if (cache) std::printf("Cached files: %llu\n", (unsigned long long)summary.cached);
   }
   std::fflush(stdout);
   if (summary.infected > 0) return kFound;
@@ -179,19 +228,26 @@ void AddScanCommands(CLI::App& app, int& rc) {
   auto* db = app.add_subcommand("db", "scan databases: compile signatures into one immutable file")
                  ->require_subcommand(1);
   static DbBuildArgs build;
-  auto* b = db->add_subcommand("build", "compile hash signature files and YARA rules into FILE.accdb");
+  auto* b =
+      db->add_subcommand("build", "compile hash and TLSH signature files and YARA rules into FILE.accdb");
   b->add_option("-o,--output", build.out, "the database file to write")->required();
   b->add_option("--hashes", build.hashes,
                 "ClamAV hash file: .hdb (MD5), .hsb (SHA-1/SHA-256), .fp/.sfp (allow-lists)")
       ->allow_extra_args(false);
   b->add_option("--yara", build.yara, "YARA rule file or directory (*.yar, *.yara, recursively)")
       ->allow_extra_args(false);
-  b->add_option("--tlsh", build.tlsh, "TLSH fuzzy signatures (not supported yet)")->allow_extra_args(false);
+  b->add_option("--tlsh", build.tlsh, "TLSH fuzzy signature file: .tlsh, lines TLSH:THRESHOLD:NAME")
+      ->allow_extra_args(false);
   b->callback([&] { rc = DbBuild(build); });
   static std::string verify_path;
   auto* v = db->add_subcommand("verify", "check a database's checksum and structure");
   v->add_option("FILE", verify_path)->required();
   v->callback([&] { rc = DbVerify(verify_path); });
+
+  static std::vector<std::string> tlsh_paths;
+  auto* t = app.add_subcommand("tlsh", "print each file's TLSH fuzzy hash, for making .tlsh signatures");
+  t->add_option("FILE", tlsh_paths)->required();
+  t->callback([&] { rc = PrintTlsh(tlsh_paths); });
 
   static ScanArgs s;
   auto* sc = app.add_subcommand("scan", "scan files and directories (clamscan's output and exit codes)");
@@ -200,6 +256,8 @@ void AddScanCommands(CLI::App& app, int& rc) {
   sc->add_option("--hashes", s.hashes, "a ClamAV hash file, without building a database (repeatable)")
       ->allow_extra_args(false);
   sc->add_option("--yara", s.yara, "YARA rule file or directory, without building a database (repeatable)")
+      ->allow_extra_args(false);
+  sc->add_option("--tlsh", s.tlsh, "a TLSH signature file (.tlsh), without building a database (repeatable)")
       ->allow_extra_args(false);
   sc->add_option("-j,--threads", s.threads, "scanning threads (default: the number of cores)");
   sc->add_flag("-r,--recursive", s.recursive, "descend into subdirectories");
@@ -214,6 +272,10 @@ void AddScanCommands(CLI::App& app, int& rc) {
   sc->add_option("--max-scantime", s.max_scan_ms, "milliseconds per top-level file");
   sc->add_option("--max-ratio", s.limits.max_compression_ratio,
                  "compression ratio above which extraction stops");
+  sc->add_option("--cache", s.cache_path,
+                 "the clean-file cache (default: $XDG_CACHE_HOME/accord/scan.cache, docs/scan-cache.md)")
+      ->allow_extra_args(false);
+  sc->add_flag("--no-cache", s.no_cache, "scan every file, and neither read nor write a cache");
   sc->add_option("PATH", s.paths, "files and directories (default: .)");
   sc->callback([&] { rc = Scan(s); });
 }

@@ -39,4 +39,11 @@ inline constexpr size_t kMaxQueuedBytes = 32u << 20;
 // Key files and verifier keys are small text files.
 inline constexpr size_t kMaxKeyFileSize = 4096;
 
+// The clean-file cache of `accord scan` (scan/cache.h): at most this many records of 100 bytes
+// (200 MB); past it, records this scan did not use are dropped first, then the files found last
+// are not recorded (they are scanned again next time). Records no scan used for
+// kMaxScanCacheAgeDays are dropped when the cache is written.
+inline constexpr size_t kMaxScanCacheRecords = 2'000'000;
+inline constexpr uint32_t kMaxScanCacheAgeDays = 30;
+
 }  // namespace accord::limits

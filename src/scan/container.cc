@@ -10,6 +10,14 @@
 
 #include "core/status.h"
 #include "scan/mime.h"
+#include "scan/mspack_reader.h"
+#include "scan/ole1.h"
+#include "scan/ole2.h"
+#include "scan/pdf.h"
+#include "scan/reader.h"
+#include "scan/rtf.h"
+#include "scan/sis.h"
+#include "scan/tnef.h"
 
 namespace accord::scan {
 namespace {
@@ -106,6 +114,39 @@ std::vector<Detection> SfxCandidates(ByteView d) {
   return out;
 }
 
+// Containers read by accord's own readers (scan/reader.h), by magic number or structure.
+std::string_view DetectOwnReader(ByteView d) {
+  if (LooksLikeSzdd(d)) return "szdd";
+  if (LooksLikeKwaj(d)) return "kwaj";
+  if (LooksLikeChm(d)) return "chm";
+  if (LooksLikeOle2(d)) return "ole2";
+  if (LooksLikeTnef(d)) return "tnef";
+  if (LooksLikeSis(d)) return "sis";
+  if (LooksLikeRtf(d)) return "rtf";
+  if (d.starts_with("%PDF-")) return "pdf";
+  if (LooksLikeOle10Native(d)) return "ole1-package";
+  return "";
+}
+
+Status RunReader(std::string_view format, ByteView data, const ReaderOptions& options,
+                 const MemberSink& sink) {
+  if (format == "szdd") return ReadSzdd(data, options, sink);
+  if (format == "kwaj") return ReadKwaj(data, options, sink);
+  if (format == "chm") return ReadChm(data, options, sink);
+  if (format == "ole2") return ReadOle2(data, options, sink);
+  if (format == "ole1-package") return ReadOle10Native(data, options, sink);
+  if (format == "tnef") return ReadTnef(data, options, sink);
+  if (format == "sis") return ReadSis(data, options, sink);
+  if (format == "rtf") return ReadRtf(data, options, sink);
+  if (format == "pdf") return ReadPdf(data, options, sink);
+  return Internal("no reader for " + std::string(format));
+}
+
+bool IsOwnReaderFormat(std::string_view f) {
+  return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
+         f == "sis" || f == "rtf" || f == "pdf";
+}
+
 bool IsTextFormat(std::string_view f) {
   return f == "mail" || f == "uuencode" || f == "binhex" || f == "data-uri";
 }
@@ -117,6 +158,7 @@ bool IsCompressionFilter(std::string_view f) {
 Detection Detect(ByteView d) {
   Detection det = DetectArchiveAtStart(d);
   if (!det.format.empty()) return det;
+  if (std::string_view own = DetectOwnReader(d); !own.empty()) return {own};
   if (At(d, 0, "MZ")) {
     std::vector<Detection> sfx = SfxCandidates(d);
     if (!sfx.empty()) return {"pe-sfx", 0, true};
@@ -125,6 +167,8 @@ Detection Detect(ByteView d) {
   if (mime::HasBinhex(d)) return {"binhex"};
   if (mime::HasUuencode(d)) return {"uuencode"};
   if (mime::HasDataUri(d)) return {"data-uri"};
+  // Viewers accept junk before the header; after the text formats, so a mail quoting one is a mail.
+  if (LooksLikePdf(d)) return {"pdf"};
   return {};
 }
 
@@ -154,6 +198,15 @@ std::string_view EventFormatName(std::string_view f) {
       {"uuencode", "UUEncode"},
       {"binhex", "BinHex"},
       {"data-uri", "DataURI"},
+      {"szdd", "SZDD"},
+      {"kwaj", "KWAJ"},
+      {"chm", "CHM"},
+      {"ole2", "OLE2"},
+      {"ole1-package", "OLE10Native"},
+      {"tnef", "TNEF"},
+      {"sis", "SIS"},
+      {"rtf", "RTF"},
+      {"pdf", "PDF"},
   };
   for (const auto& [key, name] : kNames) {
     if (key == f) return name;
@@ -300,6 +353,7 @@ class WalkState {
 
   void OpenArchive(ByteView data, const std::string& path, int depth, Detection det);
   void OpenText(ByteView data, const std::string& path, int depth, std::string_view format);
+  void OpenReader(ByteView data, const std::string& path, int depth, std::string_view format);
 
   const ContainerLimits& limits_;
   const Visitor& visit_;
@@ -390,6 +444,8 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
   }
   if (IsTextFormat(det.format)) {
     OpenText(data, path, depth, det.format);
+  } else if (IsOwnReaderFormat(det.format)) {
+    OpenReader(data, path, depth, det.format);
   } else if (det.format == "pe-sfx") {
     for (const Detection& candidate : SfxCandidates(data)) {
       if (stopped_) break;
@@ -545,6 +601,47 @@ void WalkState::OpenText(ByteView data, const std::string& path, int depth, std:
   }
   if (go_on && !stopped_ && mime::HasDataUri(data))
     report(mime::DecodeDataUris(data, options, sink), "data-uri");
+}
+
+void WalkState::OpenReader(ByteView data, const std::string& path, int depth, std::string_view format) {
+  ContainerBudget budget = BudgetFor(data);
+  bool go_on = true;
+  const std::string format_name(format);
+  const Cap first_cap = MemberCap(budget);
+  ReaderOptions options;
+  // One byte past the cap tells a member that fits exactly from one that does not.
+  options.max_member_bytes = first_cap.bytes == UINT64_MAX ? UINT64_MAX : first_cap.bytes + 1;
+  std::string_view base = path;
+  if (size_t bang = base.rfind('!'); bang != std::string_view::npos) base.remove_prefix(bang + 1);
+  if (size_t slash = base.rfind('/'); slash != std::string_view::npos) base.remove_prefix(slash + 1);
+  options.container_name = base;
+  MemberSink sink = [&](ReaderMember&& member) -> bool {
+    if (stopped_ || TimeUp(path)) return false;
+    std::string member_path = path + "!" + member.name;
+    if (!AdmitMember(budget, path)) return go_on = false;
+    Cap cap = MemberCap(budget);
+    bool over_cap = member.data.size() > cap.bytes;
+    if (over_cap) member.data.resize(cap.bytes);
+    stats_.bytes_extracted += member.data.size();
+    budget.produced += member.data.size();
+    if (over_cap) go_on = CapHit(cap, member_path, member.data.size());
+    VisitItem(member.data, member_path, depth + 1, format_name, over_cap);
+    return go_on && !stopped_;
+  };
+  Status s = RunReader(format, data, options, sink);
+  if (s.ok()) return;
+  if (s.code() == Code::kResourceExhausted) {
+    Report(EventKind::kLimitExceeded, path, std::string(first_cap.name), s.message());
+  } else if (s.code() == Code::kPermissionDenied) {
+    Report(EventKind::kEncrypted, path, "Heuristics.Encrypted." + std::string(EventFormatName(format)),
+           s.message());
+  } else if (s.code() == Code::kUnimplemented) {
+    Report(EventKind::kUnsupported, path, "Heuristics.Unsupported." + std::string(EventFormatName(format)),
+           s.message());
+  } else {
+    Report(EventKind::kCorrupt, path, "Heuristics.Broken." + std::string(EventFormatName(format)),
+           s.message());
+  }
 }
 
 }  // namespace

@@ -15,6 +15,10 @@
 //     file that lacks a real magic number, and no filter that runs an external program is enabled.
 //   - RFC 822/MIME mail and mbox, uuencoded blocks anywhere in a text, BinHex 4.0 and base64
 //     data: URIs (scan/mime.h).
+//   - accord's own readers (scan/reader.h): SZDD, KWAJ and CHM through libmspack
+//     (scan/mspack_reader.h), OLE2 compound files (scan/ole2.h), OLE1 packages (scan/ole1.h), RTF
+//     embedded objects (scan/rtf.h), TNEF (scan/tnef.h), Symbian SIS (scan/sis.h) and PDF streams
+//     (scan/pdf.h).
 //
 // Nothing is skipped in silence. Every limit hit, encrypted member, damaged or unsupported
 // container or member is reported to `on_event` with the path it concerns and a ClamAV-style
@@ -22,8 +26,9 @@
 // byte cap is visited with the bytes extracted so far.
 //
 // Memory: at most max_scan_size extracted bytes per top-level file, plus one libarchive reader
-// (and its decompressor state) per open nesting level. Time: MaxScanTime is checked before each
-// member and after every 64 KiB extracted.
+// (and its decompressor state) or one of accord's readers (tables no larger than the container)
+// per open nesting level. Time: MaxScanTime is checked before each member and, for libarchive,
+// after every 64 KiB extracted (accord's readers bound one member's work by max_file_size).
 //
 // Thread-safety: a Walker is immutable after construction and Walk() is const and reentrant: all
 // walk state (libarchive handles included) lives on the calling thread's stack, and there is no
@@ -75,7 +80,7 @@ enum class EventKind {
   kLimitExceeded,  // a ContainerLimits cap was hit
   kEncrypted,      // a member (or a whole container) needs a password
   kCorrupt,        // truncated or malformed container or member
-  kUnsupported,    // a recognised container using a method libarchive cannot decode
+  kUnsupported,    // a recognised container using a method libarchive or accord's readers cannot decode
 };
 
 struct Event {
@@ -120,7 +125,8 @@ class Walker {
 
 // The container format `data` starts with, by magic number: "zip", "7zip", "rar", "cab", "tar",
 // "cpio", "ar", "iso9660", "lha", "xar", "gzip", "bzip2", "xz", "lzip", "zstd", "lz4", "compress",
-// "rpm", "pe-sfx", "mail", "uuencode", "binhex", "data-uri"; "" if none.
+// "rpm", "szdd", "kwaj", "chm", "ole2", "ole1-package", "tnef", "sis", "rtf", "pdf", "pe-sfx", "mail",
+// "uuencode", "binhex", "data-uri"; "" if none.
 std::string_view DetectContainer(ByteView data);
 
 }  // namespace accord::scan

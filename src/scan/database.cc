@@ -30,6 +30,9 @@ constexpr uint32_t kMaxBucketBits = 24;
 constexpr uint32_t kMaxSections = 16;
 constexpr uint32_t kAnySize = 0xFFFFFFFF;
 constexpr size_t kLabelHeaderSize = 6;  // source u32, name length u16
+constexpr size_t kTlshHeaderSize = 16;  // count u64, max threshold u32, reserved u32
+constexpr size_t kTlshIndexSize = 257 * 4;
+constexpr size_t kTlshRecordSize = kTlshDigestSize + 6;  // digest, threshold u16, label u32
 
 enum SectionType : uint32_t {
   kSources = 1,
@@ -222,7 +225,29 @@ struct DatabaseBuilder::State {
   TableBuilder<16> md5[2];
   TableBuilder<20> sha1[2];
   TableBuilder<32> sha256[2];
+  struct TlshRecord {
+    TlshDigest digest;
+    uint16_t threshold;
+    uint32_t label;
+  };
+  std::vector<TlshRecord> tlsh;
+
+  // The label for (source, name), interned.
+  Result<uint32_t> Label(uint32_t source, std::string_view name);
 };
+
+Result<uint32_t> DatabaseBuilder::State::Label(uint32_t source, std::string_view name) {
+  scratch.clear();
+  PutLE32(scratch, source);
+  PutLE16(scratch, static_cast<uint16_t>(name.size()));
+  scratch.append(name);
+  std::optional<uint32_t> label = label_table.Intern(labels, scratch);
+  if (!label) {
+    return ResourceExhausted("signature " + std::string(name) + ": names exceed kMaxLabelBytes " +
+                             Count(limits::kMaxLabelBytes));
+  }
+  return *label;
+}
 
 DatabaseBuilder::DatabaseBuilder() : s_(std::make_unique<State>()) {}
 DatabaseBuilder::~DatabaseBuilder() = default;
@@ -275,16 +300,7 @@ Status DatabaseBuilder::Add(HashFileRole role, uint32_t source, HashKind kind, B
     return InvalidArgument("signature " + std::string(name) + ": size " + Count(*size) +
                            " above kMaxSignedFileSize");
   }
-  Bytes& encoded = s_->scratch;
-  encoded.clear();
-  PutLE32(encoded, source);
-  PutLE16(encoded, static_cast<uint16_t>(name.size()));
-  encoded.append(name);
-  std::optional<uint32_t> label = s_->label_table.Intern(s_->labels, encoded);
-  if (!label) {
-    return ResourceExhausted("signature " + std::string(name) + ": names exceed kMaxLabelBytes " +
-                             Count(limits::kMaxLabelBytes));
-  }
+  ASSIGN_OR_RETURN(uint32_t label, s_->Label(source, name));
   uint32_t size32 = size ? static_cast<uint32_t>(*size) : kAnySize;
   int r = role == HashFileRole::kDetect ? 0 : 1;
   auto add = [&](auto& table) -> Status {
@@ -295,7 +311,7 @@ Status DatabaseBuilder::Add(HashFileRole role, uint32_t source, HashKind kind, B
     auto& rec = table.records.emplace_back();
     std::memcpy(rec.digest.data(), digest.data(), digest.size());
     rec.size = size32;
-    rec.label = *label;
+    rec.label = label;
     rec.seq = static_cast<uint32_t>(table.records.size() - 1);
     return Status::Ok();
   };
@@ -310,8 +326,51 @@ Status DatabaseBuilder::Add(HashFileRole role, uint32_t source, HashKind kind, B
   return Internal("unreachable");
 }
 
+Status DatabaseBuilder::AddTlsh(uint32_t source, const TlshSignature& sig) {
+  if (source >= s_->sources.size()) {
+    return InvalidArgument("signature " + Printable(sig.name) + ": no source " + Count(source));
+  }
+  if (!IsValidSignatureName(sig.name)) {
+    return InvalidArgument("signature name " + Printable(sig.name) +
+                           " is empty, too long, not UTF-8, has a control character or edge space");
+  }
+  if (sig.threshold > limits::kMaxTlshThreshold) {
+    return InvalidArgument("signature " + sig.name + ": threshold " + Count(sig.threshold) +
+                           " above kMaxTlshThreshold " + Count(limits::kMaxTlshThreshold));
+  }
+  if (s_->tlsh.size() >= limits::kMaxTableRecords) {
+    return ResourceExhausted("signature " + sig.name + ": more than kMaxTableRecords " +
+                             Count(limits::kMaxTableRecords) + " TLSH");
+  }
+  ASSIGN_OR_RETURN(uint32_t label, s_->Label(source, sig.name));
+  s_->tlsh.push_back({sig.digest, static_cast<uint16_t>(sig.threshold), label});
+  return Status::Ok();
+}
+
+namespace {
+
+// The order of TLSH records: length code, then digest, threshold and label.
+template <typename R>
+bool TlshLess(const R& a, const R& b) {
+  uint8_t la = a.digest.length_code(), lb = b.digest.length_code();
+  return std::tie(la, a.digest.bytes, a.threshold, a.label) <
+         std::tie(lb, b.digest.bytes, b.threshold, b.label);
+}
+
+}  // namespace
+
 Result<Bytes> DatabaseBuilder::Build() {
   State& s = *s_;
+  {
+    using R = State::TlshRecord;
+    std::sort(s.tlsh.begin(), s.tlsh.end(), TlshLess<R>);
+    s.tlsh.erase(std::unique(s.tlsh.begin(), s.tlsh.end(),
+                             [](const R& a, const R& b) {
+                               return a.digest == b.digest && a.threshold == b.threshold &&
+                                      a.label == b.label;
+                             }),
+                 s.tlsh.end());
+  }
   for (int r = 0; r < 2; ++r) {
     std::string what = r == 0 ? "detection" : "allow-list";
     RETURN_IF_ERROR(s.md5[r].Finish(what + " MD5"));
@@ -356,10 +415,29 @@ Result<Bytes> DatabaseBuilder::Build() {
     }
   }
   if (!yara_.empty()) plan.emplace_back(kYara, [&](Bytes& o) { o.append(yara_); });
-  if (!tlsh_.empty()) plan.emplace_back(kTlsh, [&](Bytes& o) { o.append(tlsh_); });
+  if (!s.tlsh.empty()) {
+    plan.emplace_back(kTlsh, [&](Bytes& o) {
+      uint16_t max_threshold = 0;
+      for (const auto& r : s.tlsh) max_threshold = std::max(max_threshold, r.threshold);
+      PutLE64(o, s.tlsh.size());
+      PutLE32(o, max_threshold);
+      PutLE32(o, 0);
+      size_t r = 0;
+      for (uint32_t l = 0; l <= 256; ++l) {
+        while (r < s.tlsh.size() && s.tlsh[r].digest.length_code() < l) ++r;
+        PutLE32(o, static_cast<uint32_t>(r));
+      }
+      for (const auto& rec : s.tlsh) {
+        o.append(rec.digest.view());
+        PutLE16(o, rec.threshold);
+        PutLE32(o, rec.label);
+      }
+    });
+  }
 
   size_t table_end = kHeaderSize + plan.size() * kSectionEntrySize;
-  uint64_t estimate = table_end + s.labels.size() + yara_.size() + tlsh_.size() + 4096;
+  uint64_t estimate = table_end + s.labels.size() + yara_.size() + kTlshHeaderSize + kTlshIndexSize +
+                      s.tlsh.size() * kTlshRecordSize + 4096;
   for (int r = 0; r < 2; ++r) {
     estimate += s.md5[r].records.size() * 24 + s.sha1[r].records.size() * 28 +
                 s.sha256[r].records.size() * 40 + 3 * ((uint64_t{4} << 20) + 64);
@@ -410,6 +488,15 @@ Status AddHashFile(DatabaseBuilder& builder, const std::string& path) {
   return ForEachHashSignature(text, path, [&](HashSignature&& sig) {
     return builder.Add(*role, source, sig.kind, sig.digest, sig.size, sig.name);
   });
+}
+
+Status AddTlshFile(DatabaseBuilder& builder, const std::string& path) {
+  if (!IsTlshSignatureFile(path)) return InvalidArgument(path + ": not a TLSH signature file (.tlsh)");
+  ASSIGN_OR_RETURN(Bytes text, fs::ReadFile(path, limits::kMaxSignatureFileSize));
+  size_t slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  ASSIGN_OR_RETURN(uint32_t source, builder.AddSource(SignatureFileSource(base, text)));
+  return ForEachTlshSignature(text, path, [&](TlshSignature&& sig) { return builder.AddTlsh(source, sig); });
 }
 
 // --- Reader ------------------------------------------------------------------------------------------
@@ -543,6 +630,10 @@ Result<std::vector<Source>> ParseSources(ByteView section, const std::string& wh
 
 }  // namespace
 
+ByteView Database::header_sha256() const {
+  return image_.substr(kHashedPrefix, 32);
+}
+
 Result<std::shared_ptr<const Database>> Database::Init(std::unique_ptr<Database> db) {
   const std::string& name = db->name_;
   ByteView img = db->image_;
@@ -596,7 +687,26 @@ Result<std::shared_ptr<const Database>> Database::Init(std::unique_ptr<Database>
     return DataLoss(name + ": name section of " + Count(db->labels_.size()) + " bytes, limit kMaxLabelBytes");
   }
   if (found[kYara]) db->yara_ = *found[kYara];
-  if (found[kTlsh]) db->tlsh_ = *found[kTlsh];
+  if (found[kTlsh]) {
+    ByteView sec = *found[kTlsh];
+    std::string at = name + ": TLSH table";
+    TlshTable& t = db->tlsh_;
+    if (sec.size() < kTlshHeaderSize) return DataLoss(at + ": truncated header");
+    t.count = LE64(sec.data());
+    t.max_threshold = LE32(sec.data() + 8);
+    if (t.count > limits::kMaxTableRecords || t.max_threshold > limits::kMaxTlshThreshold ||
+        LE32(sec.data() + 12) != 0) {
+      return DataLoss(at + ": " + Count(t.count) + " records, threshold up to " + Count(t.max_threshold) +
+                      ": beyond kMaxTableRecords or kMaxTlshThreshold, or flags set");
+    }
+    uint64_t want = kTlshHeaderSize + kTlshIndexSize + t.count * kTlshRecordSize;
+    if (sec.size() != want) {
+      return DataLoss(at + ": " + Count(sec.size()) + " bytes, want " + Count(want) + " for " +
+                      Count(t.count) + " records");
+    }
+    t.index = sec.substr(kTlshHeaderSize, kTlshIndexSize);
+    t.records = sec.substr(kTlshHeaderSize + kTlshIndexSize);
+  }
 
   for (int role = 0; role < 2; ++role) {
     for (int k = 0; k < kHashKindCount; ++k) {
@@ -692,6 +802,74 @@ bool Database::IsAllowed(HashKind kind, ByteView digest, uint64_t file_size) con
   bool any = false;
   if (!Lookup(allow_[k], digest, file_size, nullptr, &any).ok()) return false;
   return any;
+}
+
+Result<std::pair<ByteView, uint32_t>> Database::LabelAt(uint32_t label, const std::string& what) const {
+  if (labels_.size() < kLabelHeaderSize || label > labels_.size() - kLabelHeaderSize) {
+    return DataLoss(name_ + ": " + what + " names label " + Count(label) + " outside the name section");
+  }
+  uint32_t source = LE32(labels_.data() + label);
+  uint16_t len = LE16(labels_.data() + label + 4);
+  ByteView sig_name = labels_.substr(label + kLabelHeaderSize, len);
+  if (sig_name.size() != len || source >= sources_.size() || !IsValidSignatureName(sig_name)) {
+    return DataLoss(name_ + ": " + what + ": bad label at " + Count(label));
+  }
+  return std::make_pair(sig_name, source);
+}
+
+Result<TlshLookup> Database::LookupTlsh(const TlshDigest& digest) const {
+  TlshLookup out;
+  const TlshTable& t = tlsh_;
+  if (t.count == 0) return out;
+  // Length codes whose distance alone stays within the largest threshold: |dl| <= reach.
+  uint32_t reach = 0;
+  while (reach < 128 && TlshLengthDistance(reach + 1) <= t.max_threshold) ++reach;
+  const uint32_t l0 = digest.length_code();
+  // Candidates as (distance, record), the nearest kMaxTlshMatches kept in a max-heap.
+  std::vector<std::pair<uint32_t, uint64_t>> heap;
+  const char* recs = t.records.data();
+  auto visit = [&](uint32_t l) -> Status {
+    uint64_t hi = std::min<uint64_t>(LE32(t.index.data() + 4 * (l + 1)), t.count);
+    uint64_t lo = std::min<uint64_t>(LE32(t.index.data() + 4 * l), hi);
+    for (uint64_t i = lo; i < hi; ++i) {
+      const char* rec = recs + i * kTlshRecordSize;
+      TlshDigest d = *TlshDigestFromBytes(ByteView(rec, kTlshDigestSize));
+      uint32_t threshold = LE16(rec + kTlshDigestSize);
+      if (threshold > t.max_threshold) {  // the window above would not have been wide enough
+        return DataLoss(name_ + ": TLSH record " + Count(i) + " has threshold " + Count(threshold) +
+                        ", above the table's " + Count(t.max_threshold));
+      }
+      if (TlshHeaderDistance(digest, d) > threshold) continue;
+      uint32_t distance = TlshDistance(digest, d);
+      if (distance > threshold) continue;
+      std::pair<uint32_t, uint64_t> c{distance, i};
+      if (heap.size() < limits::kMaxTlshMatches) {
+        heap.push_back(c);
+        std::push_heap(heap.begin(), heap.end());
+      } else {
+        ++out.more;
+        if (c < heap.front()) {
+          std::pop_heap(heap.begin(), heap.end());
+          heap.back() = c;
+          std::push_heap(heap.begin(), heap.end());
+        }
+      }
+    }
+    return Status::Ok();
+  };
+  if (reach >= 128) {
+    for (uint32_t l = 0; l < 256; ++l) RETURN_IF_ERROR(visit(l));
+  } else {
+    for (uint32_t d = 0; d <= 2 * reach; ++d) RETURN_IF_ERROR(visit((l0 + 256 - reach + d) & 0xff));
+  }
+  std::sort(heap.begin(), heap.end());
+  for (const auto& [distance, i] : heap) {
+    const char* rec = recs + i * kTlshRecordSize;
+    ASSIGN_OR_RETURN(auto label, LabelAt(LE32(rec + kTlshDigestSize + 2), "TLSH record " + Count(i)));
+    out.matches.push_back(
+        TlshMatch{std::string(label.first), label.second, distance, uint32_t{LE16(rec + kTlshDigestSize)}});
+  }
+  return out;
 }
 
 bool Database::HasKind(HashKind kind) const {
@@ -793,6 +971,50 @@ Status Database::Verify() const {
     std::string kind(HashKindName(static_cast<HashKind>(k)));
     RETURN_IF_ERROR(VerifyTable(detect_[k], "detection " + kind + " table", label_starts));
     RETURN_IF_ERROR(VerifyTable(allow_[k], "allow-list " + kind + " table", label_starts));
+  }
+  return VerifyTlsh(label_starts);
+}
+
+Status Database::VerifyTlsh(const std::vector<bool>& label_starts) const {
+  const TlshTable& t = tlsh_;
+  if (t.index.empty()) return Status::Ok();  // no TLSH section
+  std::string at = name_ + ": TLSH table";
+  struct Key {
+    TlshDigest digest;
+    uint16_t threshold;
+    uint32_t label;
+  };
+  auto key = [&](uint64_t i) {
+    const char* rec = t.records.data() + i * kTlshRecordSize;
+    return Key{*TlshDigestFromBytes(ByteView(rec, kTlshDigestSize)), LE16(rec + kTlshDigestSize),
+               LE32(rec + kTlshDigestSize + 2)};
+  };
+  uint32_t max_threshold = 0;
+  for (uint64_t i = 0; i < t.count; ++i) {
+    Key k = key(i);
+    if (k.label >= label_starts.size() || !label_starts[k.label]) {
+      return DataLoss(at + ": record " + Count(i) + " names " + Count(k.label) + ", not the start of a name");
+    }
+    if (k.threshold > t.max_threshold) {
+      return DataLoss(at + ": record " + Count(i) + " has threshold " + Count(k.threshold) +
+                      ", above the table's " + Count(t.max_threshold));
+    }
+    max_threshold = std::max<uint32_t>(max_threshold, k.threshold);
+    if (i > 0 && !TlshLess(key(i - 1), k)) {
+      return DataLoss(at + ": records " + Count(i - 1) + " and " + Count(i) + " out of order or equal");
+    }
+  }
+  if (max_threshold != t.max_threshold) {
+    return DataLoss(at + ": header says thresholds up to " + Count(t.max_threshold) + ", records have " +
+                    Count(max_threshold));
+  }
+  uint64_t r = 0;
+  for (uint32_t l = 0; l <= 256; ++l) {
+    while (r < t.count && key(r).digest.length_code() < l) ++r;
+    if (LE32(t.index.data() + 4 * l) != r) {
+      return DataLoss(at + ": index entry " + Count(l) + " is " + Count(LE32(t.index.data() + 4 * l)) +
+                      ", want " + Count(r));
+    }
   }
   return Status::Ok();
 }

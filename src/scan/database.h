@@ -21,6 +21,14 @@
 // recently added first (ClamAV keeps only that one: a later line overrides an earlier one). So the
 // first match is the name clamscan prints.
 //
+// TLSH signatures (scan/tlsh.h) live in a table of their own, sorted by the digest's length code
+// with an index over it; a lookup visits only the records whose length code is close enough for
+// the largest threshold in the table to be reachable (the length term bounds the distance from
+// below), and of those computes the full distance only when the quartile ratios do not already
+// exceed the record's own threshold. Its cost is linear in the records within that window: with
+// thresholds up to about 100 that is the records within 8 of the item's length code, a few
+// percent of the table; a threshold of 1000 makes it most of the table.
+//
 // The file MUST NOT be changed in place while open: it is mapped, and a truncation would fault the
 // reader (SIGBUS). DatabaseBuilder::Write replaces it by rename, which open readers never see.
 //
@@ -39,6 +47,7 @@
 #include "core/bytes.h"
 #include "core/status.h"
 #include "scan/sigfile.h"
+#include "scan/tlsh.h"
 
 namespace accord::scan {
 
@@ -82,6 +91,20 @@ struct Match {
   bool operator==(const Match&) const = default;
 };
 
+struct TlshMatch {
+  std::string name;        // the signature's NAME
+  uint32_t source = 0;     // index into Database::sources()
+  uint32_t distance = 0;   // between the item's TLSH and the signature's, <= threshold
+  uint32_t threshold = 0;  // the signature's THRESHOLD
+
+  bool operator==(const TlshMatch&) const = default;
+};
+
+struct TlshLookup {
+  std::vector<TlshMatch> matches;  // nearest first; at most limits::kMaxTlshMatches
+  uint64_t more = 0;               // matches beyond the cap, not reported
+};
+
 class DatabaseBuilder {
  public:
   DatabaseBuilder();
@@ -98,9 +121,12 @@ class DatabaseBuilder {
   // The same without building a HashSignature (bulk callers).
   [[nodiscard]] Status Add(HashFileRole role, uint32_t source, HashKind kind, ByteView digest,
                            std::optional<uint64_t> size, std::string_view name);
+  // A TLSH signature (.tlsh line). The threshold MUST be at most limits::kMaxTlshThreshold and the
+  // name MUST satisfy IsValidSignatureName (InvalidArgument). Records equal in digest, threshold and
+  // label collapse into one.
+  [[nodiscard]] Status AddTlsh(uint32_t source, const TlshSignature& sig);
 
   void SetYaraBlob(Bytes blob) { yara_ = std::move(blob); }  // yr_rules_save output, opaque here
-  void SetTlshBlob(Bytes blob) { tlsh_ = std::move(blob); }  // opaque for now
 
   // The whole file image. May be called more than once.
   [[nodiscard]] Result<Bytes> Build();
@@ -111,13 +137,15 @@ class DatabaseBuilder {
  private:
   struct State;
   std::unique_ptr<State> s_;
-  Bytes yara_, tlsh_;
+  Bytes yara_;
 };
 
 // Reads a hash signature file, adds it as a kSignatureFile source (base name + SHA-256) and adds its
 // lines as detections (.hdb, .hsb) or allow-list entries (.fp, .sfp), chosen by extension. Errors
 // name the file and line. After an error the builder holds part of the file: discard it.
 [[nodiscard]] Status AddHashFile(DatabaseBuilder& builder, const std::string& path);
+// The same for a TLSH signature file (.tlsh): one kSignatureFile source, every line a signature.
+[[nodiscard]] Status AddTlshFile(DatabaseBuilder& builder, const std::string& path);
 
 class Database {
  public:
@@ -144,11 +172,19 @@ class Database {
 
   uint64_t SignatureCount(HashKind kind) const;  // detection records
   uint64_t AllowedCount(HashKind kind) const;    // allow-list records
+
+  // TLSH signatures within their threshold of `digest`, nearest first (for one distance, in table
+  // order), at most limits::kMaxTlshMatches. DataLoss: the database is corrupt here (a record's
+  // label is not a name, or its threshold is above the table's maximum).
+  [[nodiscard]] Result<TlshLookup> LookupTlsh(const TlshDigest& digest) const;
+  uint64_t TlshCount() const { return tlsh_.count; }  // TLSH records
   const std::vector<Source>& sources() const { return sources_; }
   ByteView yara_blob() const { return yara_; }
-  ByteView tlsh_blob() const { return tlsh_; }
   const std::string& name() const { return name_; }
   uint64_t file_size() const { return image_.size(); }
+  // The SHA-256 of the whole file that its header carries (32 bytes): the database's identity,
+  // read without hashing the file. Open does not check it against the contents; Verify does.
+  ByteView header_sha256() const;
 
   // Checks the SHA-256 over the file and every invariant: records sorted and unique, the bucket
   // indexes exact, every record's label a well-formed name with a valid source. DataLoss names the
@@ -170,12 +206,22 @@ class Database {
   Status Lookup(const Table& t, ByteView digest, uint64_t file_size, std::vector<Match>* out,
                 bool* any) const;
   Status VerifyTable(const Table& t, std::string_view what, const std::vector<bool>& label_starts) const;
+  struct TlshTable {
+    ByteView index;    // 257 little-endian u32: index[l] = first record with length code >= l
+    ByteView records;  // count * kTlshRecordSize
+    uint64_t count = 0;
+    uint32_t max_threshold = 0;
+  };
+  Status VerifyTlsh(const std::vector<bool>& label_starts) const;
+  // The label at `label` as (name, source); DataLoss naming `what` if it is not a valid one.
+  Result<std::pair<ByteView, uint32_t>> LabelAt(uint32_t label, const std::string& what) const;
 
   std::string name_;
   std::unique_ptr<Mapping> mapping_;  // Open: the file, mapped
   Bytes owned_;                       // OpenBytes: the image
   ByteView image_;                    // one of the two
-  ByteView labels_, yara_, tlsh_;
+  ByteView labels_, yara_;
+  TlshTable tlsh_;
   std::vector<Source> sources_;
   std::array<Table, kHashKindCount> detect_{}, allow_{};
 };

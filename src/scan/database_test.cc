@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 
 #include "core/fs.h"
 #include "crypto/sha256.h"
@@ -46,6 +47,24 @@ HashSignature Sig(HashKind kind, uint64_t seed, std::optional<uint64_t> size, st
   return HashSignature{kind, Digest(kind, seed), size, std::move(name), {}, {}};
 }
 
+// An arbitrary TLSH digest with the given length code (the lookup's index key).
+TlshDigest TlshOf(uint64_t seed, uint8_t length_code) {
+  TlshDigest d;
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 0x71);
+  for (uint8_t& b : d.bytes) b = static_cast<uint8_t>(rng());
+  d.bytes[1] = static_cast<uint8_t>(length_code << 4 | length_code >> 4);
+  return d;
+}
+
+// `d` with `n` code bytes changed by one level in one bucket each: distance n from d.
+TlshDigest Nudge(TlshDigest d, int n) {
+  for (int i = 0; i < n; ++i) {
+    uint8_t& b = d.bytes[3 + i];
+    b = (b & 3) == 3 ? b - 1 : b + 1;
+  }
+  return d;
+}
+
 std::vector<std::string> Names(const Result<std::vector<Match>>& r) {
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   std::vector<std::string> out;
@@ -73,7 +92,8 @@ Bytes SmallImage() {
   EXPECT_TRUE(b.AddAllowed(daily, Sig(HashKind::kMd5, 5, std::nullopt, "Clean.Five")).ok());
   EXPECT_TRUE(b.AddAllowed(daily, Sig(HashKind::kSha256, 6, 42, "Clean.Six")).ok());
   b.SetYaraBlob("YARA compiled rules");
-  b.SetTlshBlob("TLSH");
+  EXPECT_TRUE(b.AddTlsh(main, TlshSignature{TlshOf(1, 0x40), 30, "Win.Variant.One"}).ok());
+  EXPECT_TRUE(b.AddTlsh(daily, TlshSignature{TlshOf(2, 0x41), 100, "Doc.Variant.Two"}).ok());
   Result<Bytes> image = b.Build();
   EXPECT_TRUE(image.ok()) << image.status().ToString();
   return image.ok() ? *image : Bytes();
@@ -159,7 +179,13 @@ TEST(Database, LookupsHonourSizeKindAndAllowList) {
   EXPECT_TRUE(db->HasKind(HashKind::kMd5));
   EXPECT_TRUE(db->HasKind(HashKind::kSha1));
   EXPECT_EQ(db->yara_blob(), "YARA compiled rules");
-  EXPECT_EQ(db->tlsh_blob(), "TLSH");
+  EXPECT_EQ(db->TlshCount(), 2u);
+  Result<TlshLookup> near = db->LookupTlsh(Nudge(TlshOf(1, 0x40), 5));
+  ASSERT_TRUE(near.ok());
+  EXPECT_THAT(near->matches, ElementsAre(TlshMatch{"Win.Variant.One", 0, 5, 30}));
+  Result<TlshLookup> second = db->LookupTlsh(TlshOf(2, 0x41));
+  ASSERT_TRUE(second.ok());
+  EXPECT_THAT(second->matches, ElementsAre(TlshMatch{"Doc.Variant.Two", 1, 0, 100}));
   ASSERT_EQ(db->sources().size(), 2u);
   EXPECT_EQ(db->sources()[1].name, "daily.hdb");
 }
@@ -176,6 +202,8 @@ TEST(Database, EmptyDatabaseOpensAndMatchesNothing) {
   }
   EXPECT_TRUE(db->sources().empty());
   EXPECT_TRUE(db->yara_blob().empty());
+  EXPECT_EQ(db->TlshCount(), 0u);
+  EXPECT_TRUE(db->LookupTlsh(TlshOf(1, 1))->matches.empty());
 }
 
 TEST(Database, OneDigestManyNamesReportsAllLatestFirstAndCollapsesExactDuplicates) {
@@ -303,6 +331,242 @@ TEST(Database, AddHashFileRecordsProvenanceAndNamesTheBadLine) {
   EXPECT_TRUE(db->IsAllowed(HashKind::kMd5, digest, 68));
 }
 
+// --- TLSH ----------------------------------------------------------------------------------------------
+
+TEST(DatabaseTlsh, RoundTripReportsNameSourceAndDistanceWithinEachThreshold) {
+  TempDir dir;
+  DatabaseBuilder b;
+  uint32_t a = *b.AddSource(SignatureFileSource("a.tlsh", "a"));
+  uint32_t c = *b.AddSource(SignatureFileSource("c.tlsh", "c"));
+  TlshDigest base = TlshOf(1, 0x80);
+  ASSERT_TRUE(b.AddTlsh(a, {base, 10, "Tight"}).ok());
+  ASSERT_TRUE(b.AddTlsh(a, {Nudge(base, 3), 40, "Loose"}).ok());
+  ASSERT_TRUE(b.AddTlsh(c, {base, 10, "Tight"}).ok());  // same signature, other source: kept
+  ASSERT_TRUE(b.AddTlsh(a, {base, 10, "Tight"}).ok());  // exact duplicate: collapses
+  ASSERT_TRUE(b.AddTlsh(a, {TlshOf(2, 0x80), 1000, "Anything.Near"}).ok());
+  ASSERT_TRUE(b.Write(dir / "t.accdb").ok());
+  Result<std::shared_ptr<const Database>> db = Database::Open(dir / "t.accdb");
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE((*db)->Verify().ok()) << (*db)->Verify().ToString();
+  EXPECT_EQ((*db)->TlshCount(), 4u);
+
+  Result<TlshLookup> m = (*db)->LookupTlsh(Nudge(base, 8));
+  ASSERT_TRUE(m.ok());
+  // Distance 8 from base: over Tight's 10? no, within; Loose is 5 away (3 of its 8 nudges undone).
+  std::vector<TlshMatch> got = m->matches;
+  ASSERT_GE(got.size(), 3u);
+  EXPECT_EQ(got[0], (TlshMatch{"Loose", a, 5, 40}));
+  EXPECT_EQ(got[1], (TlshMatch{"Tight", a, 8, 10}));
+  EXPECT_EQ(got[2], (TlshMatch{"Tight", c, 8, 10}));
+  uint32_t far = TlshDistance(Nudge(base, 8), TlshOf(2, 0x80));
+  ASSERT_LE(far, 1000u);
+  EXPECT_THAT(got, ElementsAre(got[0], got[1], got[2], TlshMatch{"Anything.Near", a, far, 1000}));
+  EXPECT_EQ(m->more, 0u);
+
+  // Past Tight's threshold, within Loose's.
+  Result<TlshLookup> m2 = (*db)->LookupTlsh(Nudge(base, 11));
+  ASSERT_TRUE(m2.ok());
+  EXPECT_EQ(m2->matches[0], (TlshMatch{"Loose", a, 8, 40}));
+  EXPECT_EQ(m2->matches.size(), 2u);  // and the wide one
+  // The length code alone: 4 apart is 48 more, out of Tight's and Loose's reach.
+  TlshDigest shifted = base;
+  shifted.bytes[1] = 0x48;  // length code 0x84
+  Result<TlshLookup> m3 = (*db)->LookupTlsh(shifted);
+  ASSERT_TRUE(m3.ok());
+  for (const TlshMatch& x : m3->matches) EXPECT_EQ(x.name, "Anything.Near");
+}
+
+// The window the lookup visits must never lose a match: compare with a brute-force scan over
+// digests spread over every length code, including across the wrap from 255 to 0.
+TEST(DatabaseTlsh, LookupEqualsBruteForceAtEveryThreshold) {
+  for (uint32_t max_threshold : {0u, 1u, 23u, 24u, 60u, 150u, 1000u}) {
+    DatabaseBuilder b;
+    uint32_t s = *b.AddSource(SignatureFileSource("x.tlsh", "x"));
+    std::vector<TlshSignature> sigs;
+    std::mt19937_64 rng(max_threshold + 1);
+    for (int i = 0; i < 600; ++i) {
+      uint8_t l = static_cast<uint8_t>(i < 300 ? rng() : (i % 2 ? 250 + rng() % 6 : rng() % 6));
+      TlshDigest d = i % 3 == 0 && !sigs.empty() ? Nudge(sigs.back().digest, int(rng() % 20)) : TlshOf(i, l);
+      if (i % 3 == 0 && !sigs.empty()) d.bytes[1] = static_cast<uint8_t>(l << 4 | l >> 4);
+      uint32_t t = static_cast<uint32_t>(rng() % (max_threshold + 1));
+      if (i == 0) t = max_threshold;
+      sigs.push_back({d, t, "S" + std::to_string(i)});
+      ASSERT_TRUE(b.AddTlsh(s, sigs.back()).ok());
+    }
+    std::shared_ptr<const Database> db = OpenOk(*b.Build());
+    ASSERT_NE(db, nullptr);
+    ASSERT_TRUE(db->Verify().ok()) << db->Verify().ToString();
+    for (size_t q = 0; q < 200; ++q) {
+      TlshDigest probe =
+          q % 2 ? Nudge(sigs[q * 3 % sigs.size()].digest, int(q % 9)) : TlshOf(q + 5000, uint8_t(q));
+      std::multiset<std::pair<uint32_t, std::string>> want;
+      for (const TlshSignature& sig : sigs) {
+        uint32_t d = TlshDistance(probe, sig.digest);
+        if (d <= sig.threshold) want.insert({d, sig.name});
+      }
+      Result<TlshLookup> got = db->LookupTlsh(probe);
+      ASSERT_TRUE(got.ok());
+      std::multiset<std::pair<uint32_t, std::string>> have;
+      for (const TlshMatch& m : got->matches) have.insert({m.distance, m.name});
+      if (want.size() <= limits::kMaxTlshMatches) {
+        ASSERT_EQ(have, want) << "threshold " << max_threshold << " probe " << q;
+        ASSERT_EQ(got->more, 0u);
+      } else {
+        ASSERT_EQ(got->matches.size(), limits::kMaxTlshMatches);
+        ASSERT_EQ(got->more, want.size() - limits::kMaxTlshMatches);
+        // The nearest kept (which of several at the last kept distance is the table's order).
+        auto w = want.begin();
+        for (const auto& [distance, name] : have) ASSERT_EQ(distance, (w++)->first);
+      }
+      for (size_t i = 1; i < got->matches.size(); ++i) {
+        ASSERT_LE(got->matches[i - 1].distance, got->matches[i].distance);
+      }
+    }
+  }
+}
+
+TEST(DatabaseTlsh, MoreMatchesThanTheCapKeepsTheNearestAndCountsTheRest) {
+  DatabaseBuilder b;
+  uint32_t s = *b.AddSource(SignatureFileSource("many.tlsh", "m"));
+  TlshDigest base = TlshOf(9, 0x10);
+  const size_t n = limits::kMaxTlshMatches + 44;
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(b.AddTlsh(s, {Nudge(base, int(i % 30)), 1000, "Family." + std::to_string(i)}).ok());
+  }
+  std::shared_ptr<const Database> db = OpenOk(*b.Build());
+  Result<TlshLookup> m = db->LookupTlsh(base);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->matches.size(), limits::kMaxTlshMatches);
+  EXPECT_EQ(m->more, 44u);
+  EXPECT_EQ(m->matches.front().distance, 0u);
+  EXPECT_LE(m->matches.back().distance, 29u);
+}
+
+TEST(DatabaseTlsh, BuilderRefusesBadSignatures) {
+  DatabaseBuilder b;
+  uint32_t s = *b.AddSource(SignatureFileSource("a.tlsh", "a"));
+  EXPECT_EQ(b.AddTlsh(s + 1, {TlshOf(1, 1), 1, "X"}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(b.AddTlsh(s, {TlshOf(1, 1), limits::kMaxTlshThreshold + 1, "X"}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(b.AddTlsh(s, {TlshOf(1, 1), 1, ""}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(b.AddTlsh(s, {TlshOf(1, 1), 1, "a\nb"}).code(), Code::kInvalidArgument);
+  EXPECT_TRUE(b.AddTlsh(s, {TlshOf(1, 1), limits::kMaxTlshThreshold, "Max"}).ok());
+}
+
+TEST(DatabaseTlsh, AddTlshFileRecordsProvenanceAndNamesTheBadLine) {
+  TempDir dir;
+  const std::string a = "65F02B1F0F7A4E71C49E0F362AC7528314B9583095D78D0B4B09F1240D173126934F17";
+  std::string text = "# variants\n" + a + ":40:Accord.Test.Variant\n";
+  ASSERT_TRUE(fs::WriteFileAtomic(dir / "v.tlsh", text).ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(dir / "bad.tlsh", text + a + ":4000:Too.Wide\n").ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(dir / "v.txt", text).ok());
+  DatabaseBuilder broken;
+  Status bad = AddTlshFile(broken, dir / "bad.tlsh");
+  EXPECT_EQ(bad.code(), Code::kInvalidArgument);
+  EXPECT_THAT(bad.message(), HasSubstr(dir / "bad.tlsh:3: THRESHOLD 4000 above kMaxTlshThreshold"));
+  EXPECT_EQ(AddTlshFile(broken, dir / "v.txt").code(), Code::kInvalidArgument);
+  EXPECT_EQ(AddTlshFile(broken, dir / "missing.tlsh").code(), Code::kNotFound);
+
+  DatabaseBuilder b;
+  ASSERT_TRUE(AddTlshFile(b, dir / "v.tlsh").ok());
+  std::shared_ptr<const Database> db = OpenOk(*b.Build());
+  ASSERT_NE(db, nullptr);
+  ASSERT_EQ(db->sources().size(), 1u);
+  EXPECT_EQ(db->sources()[0].name, "v.tlsh");
+  EXPECT_EQ(db->sources()[0].fields[0], Bytes(crypto::AsView(crypto::Sha256(text))));
+  Result<TlshLookup> m = db->LookupTlsh(*ParseTlsh(a));
+  ASSERT_TRUE(m.ok());
+  EXPECT_THAT(m->matches, ElementsAre(TlshMatch{"Accord.Test.Variant", 0, 0, 40}));
+}
+
+// A TLSH table damaged by someone who also fixes the checksum: Open refuses what would read out of
+// bounds; Verify refuses every other inconsistency; lookups stay in bounds and report DataLoss for a
+// label that is not one.
+TEST(DatabaseTlsh, DamagedTablesAreRefusedByOpenOrVerify) {
+  DatabaseBuilder b;
+  uint32_t s = *b.AddSource(SignatureFileSource("a.tlsh", "a"));
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(b.AddTlsh(s, {TlshOf(i, uint8_t(0x20 + i)), 50, "N" + std::to_string(i)}).ok());
+  Bytes image = *b.Build();
+  auto reseal = [](Bytes x) {
+    crypto::Sha256Stream h;
+    h.Update(ByteView(x).substr(0, 24));
+    h.Update(ByteView(x).substr(56));
+    crypto::Hash d = h.Finish();
+    x.replace(24, 32, crypto::AsView(d));
+    return x;
+  };
+  auto put = [](Bytes& x, size_t at, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) x[at + i] = static_cast<char>(v >> (8 * i));
+  };
+  // The TLSH section is the last one: its table entry gives its offset.
+  uint32_t sections = uint8_t(image[12]);
+  size_t sec = 0;
+  for (uint32_t i = 0; i < sections; ++i) {
+    if (uint8_t(image[56 + 24 * i]) == 10)
+      sec = static_cast<size_t>(uint8_t(image[56 + 24 * i + 8]) | uint8_t(image[56 + 24 * i + 9]) << 8);
+  }
+  ASSERT_GT(sec, 0u);
+  const size_t records = sec + 16 + 257 * 4, rs = kTlshDigestSize + 6;
+  ASSERT_EQ(records + 3 * rs, image.size());
+  auto open_fails = [&](Bytes x, const std::string& why) {
+    Status st = Database::OpenBytes(reseal(std::move(x)), "t.accdb").status();
+    EXPECT_EQ(st.code(), Code::kDataLoss) << why;
+    EXPECT_THAT(st.message(), HasSubstr("TLSH table")) << why;
+  };
+  auto verify_fails = [&](Bytes x, const std::string& why, const std::string& message) {
+    std::shared_ptr<const Database> db = OpenOk(reseal(std::move(x)));
+    ASSERT_NE(db, nullptr) << why;
+    Status st = db->Verify();
+    EXPECT_EQ(st.code(), Code::kDataLoss) << why;
+    EXPECT_THAT(st.message(), HasSubstr(message)) << why;
+    for (int i = 0; i < 3; ++i) {
+      Result<TlshLookup> m = db->LookupTlsh(TlshOf(i, uint8_t(0x20 + i)));
+      if (m.ok()) {
+        for (const TlshMatch& x : m->matches) EXPECT_TRUE(IsValidSignatureName(x.name) && x.source == 0);
+      } else {
+        EXPECT_EQ(m.status().code(), Code::kDataLoss);
+      }
+    }
+  };
+  Bytes x = image;
+  put(x, sec, 4, 8);  // one more record than the bytes hold
+  open_fails(x, "count");
+  x = image;
+  put(x, sec, ~0ull, 8);
+  open_fails(x, "huge count");
+  x = image;
+  put(x, sec + 8, 1001, 4);
+  open_fails(x, "max threshold over the cap");
+  x = image;
+  put(x, sec + 12, 1, 4);
+  open_fails(x, "reserved");
+
+  x = image;
+  put(x, sec + 8, 49, 4);
+  verify_fails(x, "max threshold below a record's", "above the table's 49");
+  x = image;
+  put(x, sec + 8, 51, 4);
+  verify_fails(x, "max threshold above every record's", "header says thresholds up to 51");
+  x = image;
+  put(x, sec + 16 + 4 * 0x21, 0, 4);
+  verify_fails(x, "index", "index entry 33");
+  x = image;
+  put(x, sec + 16 + 4 * 0x21, 0xFFFFFFFF, 4);
+  verify_fails(x, "index past the end", "index entry 33");
+  x = image;
+  put(x, records + rs + kTlshDigestSize + 2, 0xFFFFFFF0u, 4);
+  verify_fails(x, "label outside", "not the start of a name");
+  x = image;
+  put(x, records + rs + kTlshDigestSize + 2, 1, 4);
+  verify_fails(x, "label inside a label", "not the start of a name");
+  x = image;
+  std::swap_ranges(x.begin() + records, x.begin() + records + rs, x.begin() + records + rs);
+  verify_fails(x, "order", "out of order");
+  x = image;
+  x.replace(records + rs, rs, x.substr(records, rs));
+  verify_fails(x, "duplicate", "out of order or equal");
+}
+
 // --- Damaged and hostile files ------------------------------------------------------------------
 
 TEST(Database, OpenRefusesWhatIsNotADatabase) {
@@ -369,6 +633,14 @@ TEST(Database, EveryBitFlipIsCaughtByOpenOrVerify) {
             ASSERT_EQ(m.status().code(), Code::kDataLoss);
           }
           (void)(*db)->IsAllowed(k, d, size);
+        }
+      }
+      for (const TlshDigest& t : {TlshOf(1, 0x40), TlshOf(2, 0x41), TlshOf(3, 0x40)}) {
+        Result<TlshLookup> m = (*db)->LookupTlsh(t);
+        if (m.ok()) {
+          for (const TlshMatch& x : m->matches) ASSERT_TRUE(IsValidSignatureName(x.name) && x.source < 2);
+        } else {
+          ASSERT_EQ(m.status().code(), Code::kDataLoss);
         }
       }
     }

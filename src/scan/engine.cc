@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "scan/digest.h"
+#include "scan/tlsh.h"
 
 namespace accord::scan {
 
@@ -25,13 +26,16 @@ class Engine::Worker {
     for (const auto& r : yara) scanners.push_back(std::make_unique<YaraScanner>(r));
   }
   std::vector<std::unique_ptr<YaraScanner>> scanners;
+  TlshHasher tlsh;
   Bytes buffer;  // the file being scanned; reused from file to file
   std::chrono::steady_clock::time_point deadline;
 };
 
 Engine::Engine(std::vector<std::shared_ptr<const Database>> dbs,
                std::vector<std::shared_ptr<const YaraRules>> yara, ScanOptions options)
-    : dbs_(std::move(dbs)), yara_(std::move(yara)), options_(std::move(options)) {}
+    : dbs_(std::move(dbs)), yara_(std::move(yara)), options_(std::move(options)) {
+  for (const auto& db : dbs_) tlsh_ = tlsh_ || db->TlshCount() > 0;
+}
 
 bool Engine::Wants(HashKind kind) const {
   for (const auto& db : dbs_)
@@ -47,6 +51,9 @@ void Engine::WorkerDeleter::operator()(Worker* w) const {
 }
 
 namespace {
+// A database had more TLSH matches for one item than limits::kMaxTlshMatches: the rest are counted.
+constexpr std::string_view kTlshMatchesExceeded = "Heuristics.Limits.Exceeded.MaxTlshMatches";
+
 std::string Hex(const uint8_t* p, size_t n) {
   return HexEncode(ByteView(reinterpret_cast<const char*>(p), n));
 }
@@ -74,8 +81,10 @@ void NameParts(const std::string& display, YaraExternals& ext) {
 size_t Engine::signature_count() const {
   size_t n = 0;
   for (const auto& y : yara_) n += y->rule_count();
-  for (const auto& db : dbs_)
+  for (const auto& db : dbs_) {
     for (HashKind k : {HashKind::kMd5, HashKind::kSha1, HashKind::kSha256}) n += db->SignatureCount(k);
+    n += db->TlshCount();
+  }
   return n;
 }
 
@@ -113,6 +122,25 @@ void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
       for (const auto& m : *matches)
         report.findings.push_back(
             {path, m.name, k.label, m.source < sources.size() ? sources[m.source].name : ""});
+    }
+  }
+  // TLSH: no digest for short or uniform items, and then nothing to match.
+  std::optional<TlshDigest> tlsh = tlsh_ ? w.tlsh.Hash(data) : std::nullopt;
+  for (const auto& db : dbs_) {
+    if (!tlsh || db->TlshCount() == 0) continue;
+    Result<TlshLookup> found = db->LookupTlsh(*tlsh);
+    if (!found.ok()) {
+      report.findings.push_back({path, "Heuristics.Broken.Database", "corrupt", found.status().message()});
+      continue;
+    }
+    const auto& sources = db->sources();
+    for (const TlshMatch& m : found->matches) {
+      report.findings.push_back(
+          {path, m.name, "tlsh", m.source < sources.size() ? sources[m.source].name : "", m.distance});
+    }
+    if (found->more > 0) {
+      report.findings.push_back({path, std::string(kTlshMatchesExceeded), "limit",
+                                 db->name() + ": " + std::to_string(found->more) + " more TLSH matches"});
     }
   }
   if (!w.scanners.empty()) {

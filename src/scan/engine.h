@@ -1,6 +1,7 @@
-// The scanning engine: one file (or buffer) in, every finding out — hash signatures, YARA rules,
-// and the same again for every member of every container inside, each finding naming its path
-// ("mail.eml!invoice.zip!x.exe"), its signature and where that signature came from.
+// The scanning engine: one file (or buffer) in, every finding out — hash signatures, TLSH fuzzy
+// signatures, YARA rules, and the same again for every member of every container inside, each
+// finding naming its path ("mail.eml!invoice.zip!x.exe"), its signature and where that signature
+// came from (and for TLSH, the distance).
 //
 // Limits are never silent: a file over the size cap, a container over a cap, an encrypted
 // member, a scan over its time are findings of kind "limit" / "encrypted" with ClamAV's names
@@ -9,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,8 +25,9 @@ namespace accord::scan {
 struct Finding {
   std::string path;    // display path of the item the finding is about
   std::string name;    // signature name, rule name, or Heuristics.* name
-  std::string kind;    // "md5", "sha1", "sha256", "yara", "limit", "encrypted", "corrupt"
+  std::string kind;    // "md5", "sha1", "sha256", "tlsh", "yara", "limit", "encrypted", "corrupt"
   std::string source;  // the signature or rule file it came from ("" for heuristics)
+  std::optional<uint32_t> distance = std::nullopt;  // "tlsh": the TLSH distance to the signature
 };
 
 struct FileReport {
@@ -50,7 +53,7 @@ class Engine {
   Engine(std::vector<std::shared_ptr<const Database>> dbs, std::vector<std::shared_ptr<const YaraRules>> yara,
          ScanOptions options);
 
-  class Worker;  // a thread's scratch state: its YARA scanners and read buffer
+  class Worker;  // a thread's scratch state: its YARA scanners, TLSH hasher and read buffer
   struct WorkerDeleter {
     void operator()(Worker* w) const;
   };
@@ -75,6 +78,7 @@ class Engine {
   std::vector<std::shared_ptr<const Database>> dbs_;
   std::vector<std::shared_ptr<const YaraRules>> yara_;
   ScanOptions options_;
+  bool tlsh_ = false;  // some database has TLSH signatures: every item is TLSH-hashed
 };
 
 }  // namespace accord::scan

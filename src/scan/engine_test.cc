@@ -11,6 +11,8 @@
 #include <fstream>
 
 #include "crypto/sha256.h"
+#include "scan/report.h"
+#include "scan/tlsh.h"
 
 namespace accord::scan {
 namespace {
@@ -115,6 +117,71 @@ TEST_F(EngineTest, ScanFileReadsWhatIsThere) {
   EXPECT_TRUE(r.detected());
   FileReport missing = engine.ScanFile(*w, dir_ + "/nope");
   EXPECT_NE(missing.error.find("cannot open"), std::string::npos);
+}
+
+// Text-like bytes, the kind of input TLSH separates well.
+std::string Prose(uint64_t seed, size_t size) {
+  static const char* kWords[] = {"invoice", "payment", "macro", "enable", "content",  "document", "open",
+                                 "account", "urgent",  "click", "below",  "attached", "file",     "the",
+                                 "and",     "your",    "to",    "of",     "please",   "view",     "now"};
+  std::string out;
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  while (out.size() < size) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    out += kWords[x % std::size(kWords)];
+    out += x % 11 == 0 ? ".\n" : " ";
+  }
+  out.resize(size);
+  return out;
+}
+
+TEST_F(EngineTest, TlshFindsAVariantAnywhereAndNamesItsSourceAndDistance) {
+  std::string sample = Prose(1, 6000);
+  std::optional<TlshDigest> digest = ComputeTlsh(sample);
+  ASSERT_TRUE(digest);
+  std::ofstream(dir_ + "/variants.tlsh") << "# a known sample\n"
+                                         << digest->ToString() << ":40:Test.Variant.Prose\n";
+  DatabaseBuilder b;
+  ASSERT_TRUE(AddTlshFile(b, dir_ + "/variants.tlsh").ok());
+  auto db = Database::OpenBytes(*b.Build(), "tlsh");
+  ASSERT_TRUE(db.ok());
+  Engine engine({*Database::OpenBytes(*DatabaseBuilder().Build(), "none"), *db}, {}, ScanOptions{});
+  EXPECT_EQ(engine.signature_count(), 1u);
+  auto w = engine.NewWorker();
+
+  std::string variant = sample;
+  variant.replace(2000, 30, "a line the attacker changed...");
+  variant += "one more sentence at the end.\n";
+  uint32_t distance = TlshDistance(*digest, *ComputeTlsh(variant));
+  ASSERT_GT(distance, 0u);
+  ASSERT_LE(distance, 40u);
+
+  FileReport r = engine.ScanBuffer(*w, variant, "variant.txt");
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].path, "variant.txt");
+  EXPECT_EQ(r.findings[0].name, "Test.Variant.Prose");
+  EXPECT_EQ(r.findings[0].kind, "tlsh");
+  EXPECT_EQ(r.findings[0].source, "variants.tlsh");
+  EXPECT_EQ(r.findings[0].distance, distance);
+  EXPECT_TRUE(r.detected());
+  EXPECT_NE(FormatJson(r).find("\"distance\":" + std::to_string(distance)), std::string::npos)
+      << FormatJson(r);
+  EXPECT_EQ(FormatText(r, false), "variant.txt: Test.Variant.Prose FOUND\n");
+
+  // A container member is hashed as an item of its own; the container itself is not near.
+  FileReport z = engine.ScanBuffer(*w, Zip("docs/v.txt", variant), "mail.zip");
+  ASSERT_EQ(z.findings.size(), 1u) << FormatJson(z);
+  EXPECT_EQ(z.findings[0].path, "mail.zip!docs/v.txt");
+  EXPECT_EQ(z.findings[0].kind, "tlsh");
+
+  // An unrelated text of the same size; too short a copy; one byte repeated: no TLSH finding.
+  EXPECT_TRUE(engine.ScanBuffer(*w, Prose(99, 6000), "other.txt").findings.empty());
+  EXPECT_TRUE(engine.ScanBuffer(*w, sample.substr(0, kTlshMinInput - 1), "short.txt").findings.empty());
+  EXPECT_TRUE(engine.ScanBuffer(*w, std::string(6000, 'x'), "flat.txt").findings.empty());
+  // And the exact sample, at distance 0.
+  FileReport same = engine.ScanBuffer(*w, sample, "sample.txt");
+  ASSERT_EQ(same.findings.size(), 1u);
+  EXPECT_EQ(same.findings[0].distance, 0u);
 }
 
 }  // namespace

@@ -455,8 +455,22 @@ bool HasUuencode(ByteView text) {
   return false;
 }
 
+// Where BinHex data begins: the ':' after a marker line "(This file must be converted with BinHex
+// 4.0)" with nothing but white space between. npos if no marker is followed so (a program that
+// merely holds the marker text, as ClamAV's own library does, is not BinHex).
+size_t FindBinhexStart(ByteView text) {
+  for (size_t marker = text.find(kBinhexMarker); marker != ByteView::npos;
+       marker = text.find(kBinhexMarker, marker + 1)) {
+    size_t close = text.find_first_of(")\n", marker + kBinhexMarker.size());
+    if (close == ByteView::npos || text[close] != ')') continue;
+    size_t data = text.find_first_not_of(" \t\r\n", close + 1);
+    if (data != ByteView::npos && text[data] == ':' && data > close + 1) return data;
+  }
+  return ByteView::npos;
+}
+
 bool HasBinhex(ByteView text) {
-  return text.find(kBinhexMarker) != ByteView::npos;
+  return FindBinhexStart(text) != ByteView::npos;
 }
 
 bool HasDataUri(ByteView text) {
@@ -506,10 +520,10 @@ Status DecodeUuencode(ByteView text, const DecodeOptions& options, const PartSin
 }
 
 Status DecodeBinhex(ByteView text, const DecodeOptions& options, const PartSink& sink) {
-  size_t marker = text.find(kBinhexMarker);
-  if (marker == ByteView::npos) return Status::Ok();
-  size_t start = text.find("\n:", marker);
-  if (start == ByteView::npos) return DataLoss("BinHex: no ':' line after the header");
+  size_t start = FindBinhexStart(text);
+  if (start == ByteView::npos) return Status::Ok();
+  --start;  // the decoder below starts at the line break before the ':'
+
   std::array<int, 256> value;
   value.fill(-1);
   for (size_t i = 0; i < kBinhexAlphabet.size(); ++i)

@@ -54,7 +54,7 @@ struct DecodeOptions {
 // header (MIME-Version, Content-Type) or a From: with To:, Subject: or Date:.
 bool LooksLikeMail(ByteView text);
 bool HasUuencode(ByteView text);  // a line "begin <octal mode> <name>" or "begin-base64 ..."
-bool HasBinhex(ByteView text);    // "(This file must be converted with BinHex"
+bool HasBinhex(ByteView text);    // "(This file must be converted with BinHex 4.0)", white space, ":"
 bool HasDataUri(ByteView text);   // "data:<type>;base64,"
 
 // Splits an mbox into its messages (RFC 4155) and each message into its leaf parts, decoded.

@@ -245,5 +245,21 @@ TEST(MimeTest, BinhexOfClamExe) {
   EXPECT_EQ(Decode(DecodeBinhex, text, tiny).status.code(), Code::kResourceExhausted);
 }
 
+// libclamav.so holds the marker text as a C string: a program is not a BinHex file, and scanning
+// it must not report a broken one (that note also kept it out of the clean-file cache).
+TEST(MimeTest, BinhexMarkerWithoutDataIsNotBinhex) {
+  Bytes program = Bytes(
+                      "\x7f"
+                      "ELF....(This file must be converted with BinHex 4.0)") +
+                  Bytes(3, '\0') + "Content-Transfer-Encoding\n:abc";
+  EXPECT_FALSE(HasBinhex(program));
+  EXPECT_TRUE(Decode(DecodeBinhex, program).status.ok());
+  EXPECT_FALSE(HasBinhex("(This file must be converted with BinHex 4.0):no line break"));
+  EXPECT_FALSE(HasBinhex("(This file must be converted with BinHex 4.0\n)\n:x"));
+  EXPECT_TRUE(
+      HasBinhex("junk (This file must be converted with BinHex\n(This file must be converted with "
+                "BinHex 4.0)\r\n\r\n:!!!:"));
+}
+
 }  // namespace
 }  // namespace accord::scan::mime

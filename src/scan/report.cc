@@ -1,5 +1,7 @@
 #include "scan/report.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 namespace accord::scan {
@@ -63,11 +65,49 @@ std::string FormatJson(const FileReport& r) {
     m["name"] = f.name;
     m["kind"] = f.kind;
     m["source"] = EscapePath(f.source);
+    if (f.distance) m["distance"] = *f.distance;  // TLSH findings
     matches.push_back(std::move(m));
   }
   j["matches"] = std::move(matches);
   j["result"] = !r.error.empty() ? "error" : r.detected() ? "found" : "ok";
   return j.dump() + "\n";
+}
+
+std::string FormatProgress(const ProgressCounts& c) {
+  constexpr double kMb = 1048576.0;
+  double rate = c.seconds > 0 ? double(c.bytes) / kMb / c.seconds : 0.0;
+  char line[160];
+  if (!c.totals_known) {
+    std::snprintf(line, sizeof line, "%llu files, %.1f MB, %.1f MB/s, counting...",
+                  (unsigned long long)c.files, double(c.bytes) / kMb, rate);
+    return line;
+  }
+  uint64_t files = std::max(c.total_files, c.files), bytes = std::max(c.total_bytes, c.bytes);
+  // The fraction done and its rate, by bytes, or by files when the files are all empty.
+  double done = bytes > 0   ? double(c.bytes) / double(bytes)
+                : files > 0 ? double(c.files) / double(files)
+                            : 1.0;
+  std::string eta = "--:--";
+  if (done >= 1.0) {
+    eta = "0:00";
+  } else if (c.seconds >= 1.0 && done > 0) {
+    uint64_t left = uint64_t(c.seconds * (1.0 - done) / done + 0.5);
+    char b[32];
+    if (left >= 100 * 3600) {
+      std::snprintf(b, sizeof b, ">99h");
+    } else if (left >= 3600) {
+      std::snprintf(b, sizeof b, "%llu:%02llu:%02llu", (unsigned long long)(left / 3600),
+                    (unsigned long long)(left / 60 % 60), (unsigned long long)(left % 60));
+    } else {
+      std::snprintf(b, sizeof b, "%llu:%02llu", (unsigned long long)(left / 60),
+                    (unsigned long long)(left % 60));
+    }
+    eta = b;
+  }
+  std::snprintf(line, sizeof line, "%llu/%llu files, %.1f/%.1f MB (%d%%), %.1f MB/s, ETA %s",
+                (unsigned long long)c.files, (unsigned long long)files, double(c.bytes) / kMb,
+                double(bytes) / kMb, int(done * 100.0), rate, eta.c_str());
+  return line;
 }
 
 }  // namespace accord::scan

@@ -18,4 +18,18 @@ std::string FormatText(const FileReport& r, bool infected_only);
 // One JSON object and '\n'.
 std::string FormatJson(const FileReport& r);
 
+// What the progress line shows: the files and bytes done so far and, once the counting walk
+// (CountPaths) has finished, the totals.
+struct ProgressCounts {
+  uint64_t files = 0, bytes = 0;
+  bool totals_known = false;
+  uint64_t total_files = 0, total_bytes = 0;
+  double seconds = 0;  // since the scan started
+};
+// The progress line of `accord scan` on a terminal, without a newline, short enough for 80
+// columns: "120/8689 files, 512.0/1342.0 MB (38%), 150.3 MB/s, ETA 0:05", or before the totals
+// are known "120 files, 512.0 MB, 150.3 MB/s, counting...". Percent and ETA go by bytes (by files
+// when there are no bytes); files that appeared after the count raise the total to what was done.
+std::string FormatProgress(const ProgressCounts& c);
+
 }  // namespace accord::scan

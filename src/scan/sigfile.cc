@@ -163,8 +163,8 @@ Result<HashSignature> ParseHashSignatureLine(std::string_view line, std::string_
   return ParseLine(line, Where{where, 0});
 }
 
-Status ForEachHashSignature(ByteView text, std::string_view source_name,
-                            const std::function<Status(HashSignature&&)>& sink) {
+Status ForEachSignatureLine(ByteView text, std::string_view source_name,
+                            const std::function<Status(std::string_view, uint64_t)>& fn) {
   if (text.size() > limits::kMaxSignatureFileSize) {
     return ResourceExhausted(std::string(source_name) + ": " + std::to_string(text.size()) +
                              " bytes, limit kMaxSignatureFileSize " +
@@ -179,18 +179,26 @@ Status ForEachHashSignature(ByteView text, std::string_view source_name,
     std::string_view line = text.substr(pos, end - pos);
     pos = nl == ByteView::npos ? text.size() : nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    Where at{source_name, line_no};
     if (line.size() > limits::kMaxSignatureLineLength) {  // comments too: a cap is a cap
-      return ResourceExhausted(at.str() + ": line of " + std::to_string(line.size()) +
-                               " bytes, limit kMaxSignatureLineLength " +
+      return ResourceExhausted(std::string(source_name) + ":" + std::to_string(line_no) + ": line of " +
+                               std::to_string(line.size()) + " bytes, limit kMaxSignatureLineLength " +
                                std::to_string(limits::kMaxSignatureLineLength));
     }
     if (line.empty() || line.front() == '#') continue;
+    RETURN_IF_ERROR(fn(line, line_no));
+  }
+  return Status::Ok();
+}
+
+Status ForEachHashSignature(ByteView text, std::string_view source_name,
+                            const std::function<Status(HashSignature&&)>& sink) {
+  return ForEachSignatureLine(text, source_name, [&](std::string_view line, uint64_t line_no) -> Status {
+    Where at{source_name, line_no};
     ASSIGN_OR_RETURN(HashSignature sig, ParseLine(line, at));
     Status s = sink(std::move(sig));
     if (!s.ok()) return s.WithContext(at.str());
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Result<std::vector<HashSignature>> ParseHashSignatures(ByteView text, std::string_view source_name) {

@@ -68,6 +68,11 @@ std::optional<HashFileRole> HashFileRoleFor(std::string_view file_name);
 // Parses `text` line by line, calling `sink` for each signature in order; stops at the first bad line
 // or the first error `sink` returns, and returns it. `source_name` is the file name used in errors.
 // Memory stays bounded by one line, so a caller can stream a large file into a database builder.
+// The signature lines of a text signature file (.hdb/.hsb/.fp/.sfp, .tlsh): LF or CRLF ends a line,
+// blank lines and '#' comments are skipped, `fn` gets every other line with its number. The file
+// is refused over kMaxSignatureFileSize and any line over kMaxSignatureLineLength ("file:line: ...").
+[[nodiscard]] Status ForEachSignatureLine(ByteView text, std::string_view source_name,
+                                          const std::function<Status(std::string_view, uint64_t)>& fn);
 [[nodiscard]] Status ForEachHashSignature(ByteView text, std::string_view source_name,
                                           const std::function<Status(HashSignature&&)>& sink);
 

@@ -5,28 +5,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 
+#include "scan/cache.h"
+
 namespace accord::scan {
 
 namespace {
+// A file for the workers: its path, and the stat the walk made (the cache's key).
+struct WorkItem {
+  std::string path;
+  FileStamp stamp;
+  bool named = false;  // named on the command line: stat follows its symbolic links
+};
+
 class Queue {
  public:
-  void Push(std::string path) {
+  void Push(WorkItem item) {
     std::unique_lock<std::mutex> l(mu_);
     room_.wait(l, [&] { return items_.size() < 4096; });
-    items_.push_back(std::move(path));
+    items_.push_back(std::move(item));
     ready_.notify_one();
   }
-  bool Pop(std::string* path) {
+  bool Pop(WorkItem* item) {
     std::unique_lock<std::mutex> l(mu_);
     ready_.wait(l, [&] { return !items_.empty() || closed_; });
     if (items_.empty()) return false;
-    *path = std::move(items_.front());
+    *item = std::move(items_.front());
     items_.pop_front();
     room_.notify_one();
     return true;
@@ -40,76 +50,140 @@ class Queue {
  private:
   std::mutex mu_;
   std::condition_variable ready_, room_;
-  std::deque<std::string> items_;
+  std::deque<WorkItem> items_;
   bool closed_ = false;
 };
 
-struct DirWalker {
-  Queue& queue;
-  const WalkOptions& options;
-  const std::function<void(const FileReport&)>& report;
-  std::mutex& report_mu;
-  ScanSummary& summary;
+// What the walk meets. The rules of the walk live in Walk below only, so that the counting walk
+// (CountPaths) sees exactly the files the scan does.
+class TreeVisitor {
+ public:
+  virtual ~TreeVisitor() = default;
+  virtual void Error(const std::string& path, const std::string& what) = 0;
+  virtual void Directory() = 0;
+  virtual void Symlink() = 0;
+  // A regular file, with its stat; `named`: given on the command line (links followed).
+  virtual void File(std::string path, const struct stat& st, bool named) = 0;
+  virtual bool Stopped() const { return false; }
+};
 
-  void Error(const std::string& path, const std::string& what) {
+void Dir(const std::string& path, bool recursive, TreeVisitor& v) {
+  DIR* d = ::opendir(path.c_str());
+  if (!d) {
+    v.Error(path, std::string("cannot open directory: ") + std::strerror(errno));
+    return;
+  }
+  v.Directory();
+  std::vector<std::pair<std::string, unsigned char>> entries;
+  while (struct dirent* e = ::readdir(d)) {
+    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+    entries.emplace_back(e->d_name, e->d_type);
+  }
+  ::closedir(d);
+  std::sort(entries.begin(), entries.end());  // a stable order, run to run
+  for (auto& [name, type] : entries) {
+    if (v.Stopped()) return;
+    std::string child = path.back() == '/' ? path + name : path + "/" + name;
+    struct stat st;
+    if (::lstat(child.c_str(), &st) != 0) {
+      v.Error(child, std::string("cannot stat: ") + std::strerror(errno));
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      v.Symlink();
+    } else if (S_ISDIR(st.st_mode)) {
+      if (recursive) Dir(child, recursive, v);
+    } else if (S_ISREG(st.st_mode)) {
+      v.File(std::move(child), st, false);
+    }
+    // Devices, FIFOs and sockets are not files to scan (reading a FIFO could block forever).
+  }
+}
+
+void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v) {
+  for (const auto& path : paths) {
+    if (v.Stopped()) return;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      v.Error(path, std::string("cannot open: ") + std::strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+      Dir(path, recursive, v);
+    } else if (S_ISREG(st.st_mode)) {
+      v.File(path, st, true);
+    } else {
+      v.Error(path, "not a regular file or directory");
+    }
+  }
+}
+
+class ScanVisitor : public TreeVisitor {
+ public:
+  ScanVisitor(Queue& queue, ScanCache* cache, const std::function<void(const FileReport&)>& report,
+              std::mutex& report_mu, ScanSummary& summary, Progress* progress)
+      : queue_(queue),
+        cache_(cache),
+        report_(report),
+        report_mu_(report_mu),
+        summary_(summary),
+        progress_(progress) {}
+
+  void Error(const std::string& path, const std::string& what) override {
     FileReport r;
     r.path = path;
     r.error = what;
-    std::lock_guard<std::mutex> l(report_mu);
-    ++summary.errors;
-    report(r);
+    std::lock_guard<std::mutex> l(report_mu_);
+    ++summary_.errors;
+    report_(r);
   }
-
-  void Dir(const std::string& path) {
-    DIR* d = ::opendir(path.c_str());
-    if (!d) {
-      Error(path, std::string("cannot open directory: ") + std::strerror(errno));
+  void Directory() override {
+    std::lock_guard<std::mutex> l(report_mu_);
+    ++summary_.directories;
+  }
+  void Symlink() override {
+    std::lock_guard<std::mutex> l(report_mu_);
+    ++summary_.symlinks_skipped;
+  }
+  void File(std::string path, const struct stat& st, bool named) override {
+    FileStamp stamp = StampOf(st);
+    FileReport r;
+    if (cache_ && cache_->Lookup(stamp, path, &r)) {  // clean when last scanned, and unchanged since
+      if (progress_) {
+        progress_->files.fetch_add(1, std::memory_order_relaxed);
+        progress_->bytes.fetch_add(r.size, std::memory_order_relaxed);
+      }
+      std::lock_guard<std::mutex> l(report_mu_);
+      ++summary_.files;
+      ++summary_.cached;
+      report_(r);
       return;
     }
-    {
-      std::lock_guard<std::mutex> l(report_mu);
-      ++summary.directories;
-    }
-    std::vector<std::pair<std::string, unsigned char>> entries;
-    while (struct dirent* e = ::readdir(d)) {
-      if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
-      entries.emplace_back(e->d_name, e->d_type);
-    }
-    ::closedir(d);
-    std::sort(entries.begin(), entries.end());  // a stable order, run to run
-    for (auto& [name, type] : entries) {
-      std::string child = path.back() == '/' ? path + name : path + "/" + name;
-      struct stat st;
-      if (::lstat(child.c_str(), &st) != 0) {
-        Error(child, std::string("cannot stat: ") + std::strerror(errno));
-        continue;
-      }
-      if (S_ISLNK(st.st_mode)) {
-        std::lock_guard<std::mutex> l(report_mu);
-        ++summary.symlinks_skipped;
-      } else if (S_ISDIR(st.st_mode)) {
-        if (options.recursive) Dir(child);
-      } else if (S_ISREG(st.st_mode)) {
-        queue.Push(child);
-      }
-      // Devices, FIFOs and sockets are not files to scan (reading a FIFO could block forever).
-    }
+    queue_.Push({std::move(path), stamp, named});
   }
 
-  void Top(const std::string& path) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) {
-      Error(path, std::string("cannot open: ") + std::strerror(errno));
-      return;
-    }
-    if (S_ISDIR(st.st_mode)) {
-      Dir(path);
-    } else if (S_ISREG(st.st_mode)) {
-      queue.Push(path);
-    } else {
-      Error(path, "not a regular file or directory");
-    }
+ private:
+  Queue& queue_;
+  ScanCache* cache_;
+  const std::function<void(const FileReport&)>& report_;
+  std::mutex& report_mu_;
+  ScanSummary& summary_;
+  Progress* progress_;
+};
+
+class CountVisitor : public TreeVisitor {
+ public:
+  CountVisitor(Totals* totals, const std::atomic<bool>* stop) : totals_(totals), stop_(stop) {}
+  void Error(const std::string&, const std::string&) override {}
+  void Directory() override {}
+  void Symlink() override {}
+  void File(std::string, const struct stat& st, bool) override {
+    totals_->files.fetch_add(1, std::memory_order_relaxed);
+    totals_->bytes.fetch_add(uint64_t(st.st_size), std::memory_order_relaxed);
   }
+  bool Stopped() const override { return stop_ && stop_->load(std::memory_order_relaxed); }
+
+ private:
+  Totals* totals_;
+  const std::atomic<bool>* stop_;
 };
 }  // namespace
 
@@ -123,9 +197,15 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
   for (int i = 0; i < n; ++i) {
     workers.emplace_back([&] {
       auto worker = engine.NewWorker();
-      std::string path;
-      while (queue.Pop(&path)) {
-        FileReport r = engine.ScanFile(*worker, path);
+      WorkItem item;
+      while (queue.Pop(&item)) {
+        FileReport r = engine.ScanFile(*worker, item.path);
+        if (options.cache && r.error.empty() && r.findings.empty()) {
+          // Recorded only if the file did not change while it was scanned (cache.h).
+          struct stat st;
+          int rc = item.named ? ::stat(item.path.c_str(), &st) : ::lstat(item.path.c_str(), &st);
+          if (rc == 0 && StampOf(st) == item.stamp) options.cache->Insert(item.stamp, r);
+        }
         if (progress) {
           progress->files.fetch_add(1, std::memory_order_relaxed);
           progress->bytes.fetch_add(r.size, std::memory_order_relaxed);
@@ -143,11 +223,18 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       }
     });
   }
-  DirWalker walker{queue, options, on_report, report_mu, summary};
-  for (const auto& p : paths) walker.Top(p);
+  ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress);
+  Walk(paths, options.recursive, visitor);
   queue.Close();
   for (auto& t : workers) t.join();
   return summary;
+}
+
+void CountPaths(const std::vector<std::string>& paths, const WalkOptions& options, Totals* totals,
+                const std::atomic<bool>* stop) {
+  CountVisitor visitor(totals, stop);
+  Walk(paths, options.recursive, visitor);
+  if (!visitor.Stopped()) totals->done.store(true);
 }
 
 }  // namespace accord::scan

@@ -4,7 +4,15 @@
 // Symbolic links met during a walk are not followed (a link named on the command line is), so a
 // symlink loop cannot trap the walk; each is counted. Unreadable files and directories are
 // reported as errors, never skipped in silence.
+//
+// With a clean-file cache (scan/cache.h), the walk looks each regular file up by the stat it
+// makes anyway, before anything opens the file: a hit is reported clean from the cache, unread. A
+// miss is scanned, stat'ed again, and recorded if it was clean and both stats agree.
+//
+// CountPaths walks the same way (the same rules for links, devices and recursion) but only stats,
+// so that a progress display can show totals; it never opens a file.
 // Thread-safety: ScanPaths runs its own threads and calls `on_report` from them, one at a time.
+// CountPaths runs on the caller's thread; its counters may be read from any thread meanwhile.
 #pragma once
 
 #include <atomic>
@@ -16,22 +24,39 @@
 
 namespace accord::scan {
 
+class ScanCache;
+
 struct WalkOptions {
   int threads = 1;
   bool recursive = true;
+  ScanCache* cache = nullptr;  // not owned; nullptr: no cache
 };
 
 struct ScanSummary {
   uint64_t files = 0, directories = 0, infected = 0, errors = 0, symlinks_skipped = 0;
+  // Bytes read and scanned by this run: files reported from the cache count in `files` and
+  // `cached`, not here.
   uint64_t bytes_read = 0, bytes_scanned = 0;
+  uint64_t cached = 0;  // files reported clean from the cache, unread
 };
 
-// Live counters for a progress display, updated while ScanPaths runs.
+// Live counters for a progress display, updated while ScanPaths runs (a cached file counts as
+// done, with its size).
 struct Progress {
   std::atomic<uint64_t> files{0}, bytes{0};
 };
 
 ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& paths, const WalkOptions& options,
                       const std::function<void(const FileReport&)>& on_report, Progress* progress = nullptr);
+
+// The regular files ScanPaths would scan for these paths and options, and their sizes (st_size,
+// as stat says before the scan). `done` becomes true when the count is complete; setting `stop`
+// ends the walk early (the totals then stay incomplete and `done` false).
+struct Totals {
+  std::atomic<uint64_t> files{0}, bytes{0};
+  std::atomic<bool> done{false};
+};
+void CountPaths(const std::vector<std::string>& paths, const WalkOptions& options, Totals* totals,
+                const std::atomic<bool>* stop = nullptr);
 
 }  // namespace accord::scan

@@ -5,7 +5,12 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <set>
+
+#include "core/fs.h"
 
 namespace accord::scan {
 
@@ -90,10 +95,97 @@ std::string FileTypeOf(ByteView h) {
 }
 
 YaraRules::~YaraRules() {
-  if (rules_) yr_rules_destroy(rules_);
+  for (Group& g : groups_)
+    if (g.rules) yr_rules_destroy(g.rules);
 }
 
+namespace {
+// Files of at least kLargeFile bytes are scanned with the rules that can match a file that large
+// (two groups: rules for "MZ" files and the rest); smaller files with every rule in one pass, as
+// several passes cost more than they save on small files. Most of the bytes a scanner reads are in
+// large files, and most real rules bound their file size far below 1 MiB.
+constexpr uint64_t kLargeFile = uint64_t{1} << 20;
+constexpr YaraMagic kMz{16, false, 0x5a4d};
+
+YR_COMPILER* NewCompiler(CompileErrors* errors) {
+  YR_COMPILER* compiler = nullptr;
+  if (yr_compiler_create(&compiler) != ERROR_SUCCESS) return nullptr;
+  yr_compiler_set_callback(compiler, OnCompileMessage, errors);
+  for (const char* name : kExternals) yr_compiler_define_string_variable(compiler, name, "");
+  return compiler;
+}
+
+// The groups for large files, compiled from `files` (each in its namespace, other rules blanked),
+// or nullopt when they cannot be made exactly (then every file is scanned with the whole set).
+std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::vector<std::string>& files) {
+  struct Plan {
+    YaraGate gate;
+    std::map<size_t, std::vector<size_t>> parts;  // file -> its rules in this group
+    std::vector<size_t> whole;                    // files compiled whole
+    size_t rules = 0;
+  };
+  Plan plans[2];  // 0: any file, 1: "MZ" files
+  plans[0].gate.min_size = plans[1].gate.min_size = kLargeFile;
+  plans[1].gate.magics = std::vector<YaraMagic>{kMz};
+  std::vector<std::string> texts(files.size());
+  std::vector<YaraSplit> splits(files.size());
+  for (size_t f = 0; f < files.size(); ++f) {
+    Result<Bytes> text = fs::ReadFile(files[f], size_t{64} << 20);
+    if (!text.ok()) return std::nullopt;
+    texts[f] = std::move(text).value();
+    splits[f] = SplitYaraRules(texts[f]);
+    if (!splits[f].keep_whole.empty() || texts[f].find('\0') != std::string::npos) {
+      plans[0].whole.push_back(f);
+      plans[0].rules += splits[f].rules.size();
+      continue;
+    }
+    for (size_t r = 0; r < splits[f].rules.size(); ++r) {
+      const YaraGate& g = splits[f].rules[r].gate;
+      if (g.max_size <= kLargeFile) continue;  // cannot match a large file
+      Plan& plan = plans[g.magics && *g.magics == std::vector<YaraMagic>{kMz} ? 1 : 0];
+      plan.parts[f].push_back(r);
+      ++plan.rules;
+    }
+  }
+  std::vector<YaraRules::Group> groups;
+  auto fail = [&groups]() -> std::optional<std::vector<YaraRules::Group>> {
+    for (auto& g : groups) yr_rules_destroy(g.rules);
+    return std::nullopt;
+  };
+  for (Plan& plan : plans) {
+    if (plan.rules == 0) continue;
+    CompileErrors errors;
+    YR_COMPILER* compiler = NewCompiler(&errors);
+    if (!compiler) return fail();
+    bool ok = true;
+    for (size_t f : plan.whole) {
+      FILE* fp = std::fopen(files[f].c_str(), "r");
+      ok = ok && fp && yr_compiler_add_file(compiler, fp, files[f].c_str(), files[f].c_str()) == 0;
+      if (fp) std::fclose(fp);
+    }
+    for (const auto& [f, rules] : plan.parts) {
+      if (!ok) break;
+      std::string text = KeepOnlyRules(texts[f], splits[f], rules);
+      ok = yr_compiler_add_string(compiler, text.c_str(), files[f].c_str()) == 0;
+    }
+    YR_RULES* rules = nullptr;
+    ok = ok && errors.messages.empty() && yr_compiler_get_rules(compiler, &rules) == ERROR_SUCCESS;
+    yr_compiler_destroy(compiler);
+    if (!ok) return fail();
+    YaraRules::Group g{rules, plan.gate, CountRules(rules)};
+    groups.push_back(std::move(g));
+    if (groups.back().rule_count != plan.rules) return fail();  // the split lost or added a rule
+  }
+  return groups;
+}
+}  // namespace
+
 Result<std::shared_ptr<const YaraRules>> YaraRules::Compile(const std::vector<std::string>& paths) {
+  return Compile(paths, true);
+}
+
+Result<std::shared_ptr<const YaraRules>> YaraRules::Compile(const std::vector<std::string>& paths,
+                                                            bool grouped) {
   RETURN_IF_ERROR(YaraInit());
   std::vector<std::string> files;
   for (const auto& p : paths) {
@@ -155,41 +247,134 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Compile(const std::vector<st
   if (rc != ERROR_SUCCESS)
     return Internal("libyara: cannot build the rules (error " + std::to_string(rc) + ")");
   std::shared_ptr<YaraRules> out(new YaraRules());
-  out->rules_ = rules;
   out->rule_count_ = CountRules(rules);
   out->file_count_ = files.size();
+  std::optional<std::vector<Group>> large;
+  if (grouped) large = CompileLargeFileGroups(files);
+  if (large) {
+    YaraGate small;
+    small.max_size = kLargeFile;
+    out->groups_.push_back({rules, small, out->rule_count_});
+    for (Group& g : *large) out->groups_.push_back(std::move(g));
+  } else {
+    out->groups_.push_back({rules, YaraGate{}, out->rule_count_});
+  }
   return std::shared_ptr<const YaraRules>(std::move(out));
 }
 
-Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved) {
-  RETURN_IF_ERROR(YaraInit());
-  MemReader reader{saved};
+namespace {
+// SPEC: docs/scan-database.md, section 9 (yara): "ACYG" u32 version=1, u32 groups, then per group
+// u64 min_size, u64 max_size, u32 magic count (0xFFFFFFFF: any file) and that many (u8 width, u8 big-endian,
+// u64 value), u64 length and libyara's yr_rules_save image. Little-endian.
+constexpr std::string_view kGroupedMagic = "ACYG";
+constexpr uint32_t kGroupedVersion = 1, kAnyMagic = 0xFFFFFFFF;
+constexpr size_t kMaxGroups = 64;
+
+void PutLe(Bytes& out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(char((v >> (8 * i)) & 0xFF));
+}
+bool GetLe(ByteView& in, int bytes, uint64_t* v) {
+  if (in.size() < size_t(bytes)) return false;
+  *v = 0;
+  for (int i = bytes - 1; i >= 0; --i) *v = (*v << 8) | static_cast<unsigned char>(in[i]);
+  in.remove_prefix(bytes);
+  return true;
+}
+
+Result<YR_RULES*> LoadImage(ByteView image) {
+  MemReader reader{image};
   YR_STREAM stream{&reader, MemReader::Read, nullptr};
   YR_RULES* rules = nullptr;
   int rc = yr_rules_load_stream(&stream, &rules);
   if (rc != ERROR_SUCCESS)
     return DataLoss("compiled YARA rules do not load (libyara error " + std::to_string(rc) +
                     "; built by another libyara version?)");
+  return rules;
+}
+}  // namespace
+
+Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved) {
+  RETURN_IF_ERROR(YaraInit());
   std::shared_ptr<YaraRules> out(new YaraRules());
-  out->rules_ = rules;
-  out->rule_count_ = CountRules(rules);
+  if (saved.substr(0, 4) != kGroupedMagic) {
+    ASSIGN_OR_RETURN(YR_RULES * rules, LoadImage(saved));
+    out->groups_.push_back({rules, YaraGate{}, CountRules(rules)});
+    out->rule_count_ = out->groups_.back().rule_count;
+    return std::shared_ptr<const YaraRules>(std::move(out));
+  }
+  ByteView in = saved.substr(4);
+  uint64_t version = 0, count = 0;
+  if (!GetLe(in, 4, &version) || version != kGroupedVersion)
+    return DataLoss("compiled YARA rules: unknown grouped format version");
+  if (!GetLe(in, 4, &count) || count == 0 || count > kMaxGroups)
+    return DataLoss("compiled YARA rules: bad group count");
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string where = "compiled YARA rules, group " + std::to_string(i) + ": ";
+    Group g;
+    uint64_t magics = 0, length = 0;
+    if (!GetLe(in, 8, &g.gate.min_size) || !GetLe(in, 8, &g.gate.max_size) || !GetLe(in, 4, &magics))
+      return DataLoss(where + "truncated");
+    if (magics != kAnyMagic) {
+      if (magics == 0 || magics > 64) return DataLoss(where + "bad magic count");
+      g.gate.magics.emplace();
+      for (uint64_t m = 0; m < magics; ++m) {
+        uint64_t width = 0, be = 0, value = 0;
+        if (!GetLe(in, 1, &width) || !GetLe(in, 1, &be) || !GetLe(in, 8, &value))
+          return DataLoss(where + "truncated");
+        if ((width != 8 && width != 16 && width != 32) || be > 1) return DataLoss(where + "bad magic");
+        g.gate.magics->push_back({uint8_t(width), be == 1, value});
+      }
+    }
+    if (!GetLe(in, 8, &length) || length > in.size()) return DataLoss(where + "truncated");
+    ASSIGN_OR_RETURN(g.rules, LoadImage(in.substr(0, length)));
+    in.remove_prefix(length);
+    g.rule_count = CountRules(g.rules);
+    out->rule_count_ = std::max(out->rule_count_, g.rule_count);  // the small-file group has all
+    out->groups_.push_back(std::move(g));
+  }
+  if (!in.empty()) return DataLoss("compiled YARA rules: bytes after the last group");
   return std::shared_ptr<const YaraRules>(std::move(out));
 }
 
 Result<Bytes> YaraRules::Save() const {
-  MemWriter writer;
-  YR_STREAM stream{&writer, nullptr, MemWriter::Write};
-  int rc = yr_rules_save_stream(rules_, &stream);
-  if (rc != ERROR_SUCCESS) return Internal("libyara: cannot save rules (error " + std::to_string(rc) + ")");
-  return std::move(writer.out);
+  Bytes out;
+  if (groups_.size() > 1 || (groups_.size() == 1 && groups_[0].gate != YaraGate{})) {
+    out.append(kGroupedMagic);
+    PutLe(out, kGroupedVersion, 4);
+    PutLe(out, groups_.size(), 4);
+  }
+  for (const Group& g : groups_) {
+    MemWriter writer;
+    YR_STREAM stream{&writer, nullptr, MemWriter::Write};
+    int rc = yr_rules_save_stream(g.rules, &stream);
+    if (rc != ERROR_SUCCESS) return Internal("libyara: cannot save rules (error " + std::to_string(rc) + ")");
+    if (out.empty()) return std::move(writer.out);  // one ungated group: libyara's own image
+    PutLe(out, g.gate.min_size, 8);
+    PutLe(out, g.gate.max_size, 8);
+    PutLe(out, g.gate.magics ? g.gate.magics->size() : kAnyMagic, 4);
+    if (g.gate.magics)
+      for (const YaraMagic& m : *g.gate.magics) {
+        PutLe(out, m.width, 1);
+        PutLe(out, m.big_endian ? 1 : 0, 1);
+        PutLe(out, m.value, 8);
+      }
+    PutLe(out, writer.out.size(), 8);
+    out.append(writer.out);
+  }
+  return out;
 }
 
 YaraScanner::YaraScanner(std::shared_ptr<const YaraRules> rules) : rules_(std::move(rules)) {
-  if (yr_scanner_create(rules_->raw(), &scanner_) != ERROR_SUCCESS) scanner_ = nullptr;
+  for (const auto& g : rules_->groups()) {
+    YR_SCANNER* scanner = nullptr;
+    if (yr_scanner_create(g.rules, &scanner) != ERROR_SUCCESS) scanner = nullptr;
+    scanners_.push_back(scanner);
+  }
 }
 
 YaraScanner::~YaraScanner() {
-  if (scanner_) yr_scanner_destroy(scanner_);
+  for (YR_SCANNER* s : scanners_)
+    if (s) yr_scanner_destroy(s);
 }
 
 namespace {
@@ -207,18 +392,24 @@ int OnScanMessage(YR_SCAN_CONTEXT*, int message, void* data, void* user) {
 }  // namespace
 
 Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternals& ext, int timeout_seconds) {
-  if (!scanner_) return ResourceExhausted("libyara: no scanner");
   const std::string* values[] = {&ext.filename, &ext.filepath, &ext.extension, &ext.filetype, &ext.owner};
-  for (int i = 0; i < 5; ++i) yr_scanner_define_string_variable(scanner_, kExternals[i], values[i]->c_str());
   Outcome out;
-  yr_scanner_set_callback(scanner_, OnScanMessage, &out);
-  yr_scanner_set_timeout(scanner_, timeout_seconds);
-  yr_scanner_set_flags(scanner_, 0);
-  int rc = yr_scanner_scan_mem(scanner_, reinterpret_cast<const uint8_t*>(data.data()), data.size());
-  if (rc == ERROR_SCAN_TIMEOUT) {
-    out.timed_out = true;
-  } else if (rc != ERROR_SUCCESS) {
-    return Internal("libyara scan failed (error " + std::to_string(rc) + ")");
+  ByteView head = data.substr(0, 8);
+  const auto& groups = rules_->groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (!groups[i].gate.Admits(data.size(), head)) continue;
+    YR_SCANNER* scanner = scanners_[i];
+    if (!scanner) return ResourceExhausted("libyara: no scanner");
+    for (int v = 0; v < 5; ++v) yr_scanner_define_string_variable(scanner, kExternals[v], values[v]->c_str());
+    yr_scanner_set_callback(scanner, OnScanMessage, &out);
+    yr_scanner_set_timeout(scanner, timeout_seconds);
+    yr_scanner_set_flags(scanner, 0);
+    int rc = yr_scanner_scan_mem(scanner, reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    if (rc == ERROR_SCAN_TIMEOUT) {
+      out.timed_out = true;
+      break;
+    }
+    if (rc != ERROR_SUCCESS) return Internal("libyara scan failed (error " + std::to_string(rc) + ")");
   }
   return out;
 }

@@ -6,6 +6,10 @@
 // variables that real rule sets use (filename, filepath, extension, filetype, owner — as LOKI
 // and ../shared/data/signature-base define them) are declared for every rule set and set for
 // every file scanned. libyara's modules (pe, elf, math, hash, dotnet, ...) are available.
+// Rules are compiled in groups by what a file must look like for them to match (leading magic
+// number, size bound: scan/yara_split.h); a scanner runs only the groups whose gate admits the
+// file, so libyara's pass over the bytes uses a smaller automaton and skips rules that cannot
+// match. The matches are exactly libyara's over the whole set (tested against the `yara` program).
 // Thread-safety: YaraRules is immutable after Compile/Load; YaraScanner is owned by one thread.
 #pragma once
 
@@ -15,6 +19,7 @@
 
 #include "core/bytes.h"
 #include "core/status.h"
+#include "scan/yara_split.h"
 
 struct YR_RULES;
 struct YR_SCAN_CONTEXT;  // libyara's YR_SCANNER
@@ -39,17 +44,27 @@ class YaraRules {
   // (*.yar, *.yara). A file that does not compile fails the whole set; the error names each bad
   // file and line with the compiler's message.
   static Result<std::shared_ptr<const YaraRules>> Compile(const std::vector<std::string>& paths);
-  // From the bytes that Save produced (a database section).
+  // `grouped` false: one group of all rules (libyara's plain behaviour; for comparisons).
+  static Result<std::shared_ptr<const YaraRules>> Compile(const std::vector<std::string>& paths,
+                                                          bool grouped);
+  // From the bytes that Save produced (a database section; docs/scan-database.md), or from a
+  // plain yr_rules_save image (one group). DataLoss when damaged.
   static Result<std::shared_ptr<const YaraRules>> Load(ByteView saved);
   Result<Bytes> Save() const;
 
   size_t rule_count() const { return rule_count_; }
   size_t file_count() const { return file_count_; }
-  YR_RULES* raw() const { return rules_; }
+
+  struct Group {
+    YR_RULES* rules = nullptr;
+    YaraGate gate;
+    size_t rule_count = 0;
+  };
+  const std::vector<Group>& groups() const { return groups_; }
 
  private:
   YaraRules() = default;
-  YR_RULES* rules_ = nullptr;
+  std::vector<Group> groups_;
   size_t rule_count_ = 0;
   size_t file_count_ = 0;
 };
@@ -76,7 +91,7 @@ class YaraScanner {
 
  private:
   std::shared_ptr<const YaraRules> rules_;
-  YR_SCAN_CONTEXT* scanner_ = nullptr;
+  std::vector<YR_SCAN_CONTEXT*> scanners_;  // one per group; null if libyara could not make it
 };
 
 }  // namespace accord::scan

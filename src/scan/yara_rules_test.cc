@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace accord::scan {
 namespace {
@@ -131,6 +132,116 @@ rule ManyNul { strings: $z = { 00 00 00 00 00 00 00 00 } condition: #z > 100 }
     ++compared;
   }
   EXPECT_GE(compared, 3);
+}
+
+TEST_F(YaraTest, LargeFileGroupsGiveTheSameMatchesAsOneSet) {
+  std::string a = Write("a.yar", R"(import "pe"
+rule SmallOnly { strings: $a = "EVIL" condition: filesize < 100KB and $a }
+rule MzOnly { strings: $a = "EVIL" condition: uint16(0) == 0x5a4d and $a }
+rule MzSmall { strings: $a = "EVIL" condition: uint16(0) == 0x5a4d and filesize < 2MB and $a }
+rule Any { strings: $a = "EVIL" condition: $a }
+rule ElfOrMz { strings: $a = "EVIL" condition: (uint16(0) == 0x5a4d or uint32(0) == 0x464c457f) and $a }
+rule NotPe { condition: not pe.is_pe and filesize > 3MB }
+)");
+  std::string b = Write("b.yar", R"(
+rule Base { strings: $a = "EVIL" condition: filesize < 10KB and $a }
+rule Uses { condition: Base or filesize > 3MB }
+)");
+  auto grouped = YaraRules::Compile({a, b});
+  auto whole = YaraRules::Compile({a, b}, false);
+  ASSERT_TRUE(grouped.ok() && whole.ok());
+  EXPECT_GT((*grouped)->groups().size(), 1u);
+  EXPECT_EQ((*whole)->groups().size(), 1u);
+  EXPECT_EQ((*grouped)->rule_count(), (*whole)->rule_count());
+  auto saved = (*grouped)->Save();
+  ASSERT_TRUE(saved.ok());
+  auto loaded = YaraRules::Load(*saved);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->groups().size(), (*grouped)->groups().size());
+  EXPECT_EQ((*loaded)->rule_count(), (*whole)->rule_count());
+  YaraScanner g(*grouped), w(*whole), l(*loaded);
+  std::map<std::string, std::vector<std::string>> expected = {
+      {"xx/5120", {"Any", "Base", "SmallOnly", "Uses"}},
+      {"MZ/4194304", {"Any", "ElfOrMz", "MzOnly", "NotPe", "Uses"}},
+      {"MZ/1572864", {"Any", "ElfOrMz", "MzOnly", "MzSmall"}},
+      {"\x7f"
+       "ELF/4194304",
+       {"Any", "ElfOrMz", "NotPe", "Uses"}},
+  };
+  int checked = 0;
+  for (std::string head : {"xx", "MZ",
+                           "\x7f"
+                           "ELF"}) {
+    for (size_t size : {5120, 51200, 1048575, 1048576, 1572864, 2097152, 4194304}) {
+      for (bool evil : {true, false}) {
+        std::string data = head + std::string(size - head.size(), 'x');
+        if (evil) data.replace(size / 2, 4, "EVIL");
+        auto rg = g.Scan(data, {}, 0), rw = w.Scan(data, {}, 0), rl = l.Scan(data, {}, 0);
+        ASSERT_TRUE(rg.ok() && rw.ok() && rl.ok());
+        EXPECT_EQ(Rules(*rg), Rules(*rw)) << head << " " << size << " " << evil;
+        EXPECT_EQ(Rules(*rl), Rules(*rw)) << head << " " << size << " " << evil;
+        auto it = expected.find(head + "/" + std::to_string(size));
+        if (evil && it != expected.end()) {
+          EXPECT_EQ(Rules(*rw), it->second) << head << " " << size;
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 4);
+}
+
+TEST_F(YaraTest, DamagedGroupedRulesAreRefused) {
+  std::string a = Write("a.yar",
+                        "rule A { strings: $a = \"EVIL\" condition: filesize < 10 and $a }\n"
+                        "rule B { condition: uint16(0) == 0x5a4d and filesize > 2MB }\n");
+  auto rules = YaraRules::Compile({a});
+  ASSERT_TRUE(rules.ok());
+  auto saved = (*rules)->Save();
+  ASSERT_TRUE(saved.ok());
+  ASSERT_EQ(saved->substr(0, 4), "ACYG");
+  for (size_t cut :
+       {size_t{4}, size_t{8}, size_t{12}, size_t{20}, size_t{28}, size_t{40}, saved->size() - 1}) {
+    EXPECT_FALSE(YaraRules::Load(ByteView(*saved).substr(0, cut)).ok()) << cut;
+  }
+  EXPECT_FALSE(YaraRules::Load(*saved + "x").ok());
+  Bytes bad = *saved;
+  bad[8] = 100;  // 100 groups
+  EXPECT_FALSE(YaraRules::Load(bad).ok());
+}
+
+// The whole signature-base set, grouped and not, on ClamAV's test files and on large files (this
+// test program itself, and an "MZ" file of 2 MiB holding those files): the same rules match.
+TEST_F(YaraTest, SignatureBaseGroupedMatchesTheWholeSet) {
+  const char* data_dir = std::getenv("ACCORD_SHARED_DATA");
+  std::string sb = std::string(data_dir ? data_dir : "../shared/data") + "/signature-base/yara";
+  if (!std::filesystem::is_directory(sb)) GTEST_SKIP() << "no " << sb;
+  auto grouped = YaraRules::Compile({sb});
+  auto whole = YaraRules::Compile({sb}, false);
+  ASSERT_TRUE(grouped.ok() && whole.ok());
+  ASSERT_GT((*grouped)->groups().size(), 1u);
+  EXPECT_EQ((*grouped)->rule_count(), (*whole)->rule_count());
+  YaraScanner g(*grouped), w(*whole);
+  std::vector<std::string> blobs;
+  std::string big = "MZ";
+  for (const auto& e : std::filesystem::directory_iterator("/usr/share/clamav-testfiles")) {
+    std::ifstream in(e.path(), std::ios::binary);
+    blobs.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    big += blobs.back();
+  }
+  big.resize(std::max<size_t>(big.size(), 2 << 20), '\0');
+  blobs.push_back(big);
+  std::ifstream self("/proc/self/exe", std::ios::binary);
+  blobs.emplace_back((std::istreambuf_iterator<char>(self)), std::istreambuf_iterator<char>());
+  size_t matched = 0;
+  for (const auto& data : blobs) {
+    YaraExternals ext{"x.exe", "/tmp/x.exe", ".exe", FileTypeOf(data.substr(0, 64)), ""};
+    auto rg = g.Scan(data, ext, 0), rw = w.Scan(data, ext, 0);
+    ASSERT_TRUE(rg.ok() && rw.ok());
+    EXPECT_EQ(Rules(*rg), Rules(*rw)) << data.size();
+    matched += rw->matches.size();
+  }
+  EXPECT_GT(matched, 0u);
 }
 
 }  // namespace

@@ -1,0 +1,4 @@
+include "x.yar"
+rule C { strings: $s = "unterminated
+ condition: $s }
+/* open

@@ -1,0 +1,151 @@
+// The clean-file cache of `accord scan`: a rescan of an unchanged tree with an unchanged engine
+// costs little more than the stat calls the walk makes anyway (issue 3).
+//
+// A record says: the file at this path, whose stat was (st_dev, st_ino, st_size, st_mtim, st_ctim),
+// was scanned by an engine with this fingerprint and nothing at all was found (no detection, no
+// limit, encrypted or corrupt note, no error); its SHA-256 was S and the scan covered N bytes. A
+// later scan that finds the same path with the same stat reports the file clean from the record,
+// without opening it; its report (text and --json) is the one the scan would give.
+// SPEC: docs/scan-cache.md (the design, the file format as a grammar, the security argument).
+//
+// Why the stat says "unchanged" (git's index makes the same bet): every write to a file sets its
+// ctime, and no unprivileged process can set a ctime. What stat cannot show:
+//   - a write in the same clock tick as the ctime that was recorded. Hence the racy-clean rule: a
+//     file whose mtime or ctime is not at least kRacyCleanNs older than the scan's start is never
+//     recorded, so the tick of any later write is different from the recorded one;
+//   - a write while the scan reads the file. The walk stats the file again after its scan and
+//     records it only if both stats agree.
+// The key also holds a hash of the path as given (YARA rules see filename, filepath, extension),
+// and the fingerprint every input of the verdict besides the file (Fingerprint below). Whoever
+// can write the cache file can hide files from the scanner: it MUST be private to the user who
+// scans (Open checks: a regular file owned by the effective user, writable by no one else).
+//
+// Thread-safety: a ScanCache is used by one scan; Lookup, Insert and Save may be called from any
+// thread (an internal mutex). Two processes sharing a cache file is safe: Save merges under a lock
+// file, and the file is replaced atomically (fs::WriteFileAtomic).
+#pragma once
+
+#include <sys/stat.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/status.h"
+#include "crypto/sha256.h"
+#include "scan/database.h"
+#include "scan/engine.h"
+#include "scan/yara_rules.h"
+
+namespace accord::scan {
+
+// What stat(2) says about a file: the cache's key, with the path.
+struct FileStamp {
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;  // nanoseconds since the epoch
+
+  bool operator==(const FileStamp&) const = default;
+};
+FileStamp StampOf(const struct stat& st);
+
+// Files changed less than this long before the scan started are not recorded (see above). Two
+// seconds: the coarsest timestamp of a file system Linux mounts (FAT), as git assumes.
+inline constexpr int64_t kRacyCleanNs = 2'000'000'000;
+
+struct CacheRecord {
+  FileStamp stamp;
+  std::array<uint8_t, 16> path_hash{};  // the first 16 bytes of SHA-256(path as given)
+  std::array<uint8_t, 32> sha256{};     // of the file
+  uint64_t scanned_bytes = 0;           // FileReport::bytes_scanned (the file and its members)
+  uint32_t last_used_day = 0;           // days since the epoch of the last scan that used it
+
+  bool operator==(const CacheRecord&) const = default;
+};
+// At most one record per file and path: the records' order, in the file and in memory, is by
+// (dev, ino, path_hash), strictly ascending. A lookup finds the record by these and then
+// compares the rest of the stamp.
+bool KeyLess(const CacheRecord& a, const CacheRecord& b);
+std::array<uint8_t, 16> PathHash(std::string_view path);
+
+inline constexpr size_t kCacheHeaderSize = 56, kCacheRecordSize = 100, kCacheTrailerSize = 32;
+
+// The whole file for these records, which MUST be strictly ascending by KeyLess.
+Bytes SerializeScanCache(const crypto::Hash& fingerprint, const std::vector<CacheRecord>& records);
+// Parses a cache file. DataLoss: not a cache file, damaged, or not canonical (every check of the
+// grammar). FailedPrecondition: a sound file made for another fingerprint (an engine, database or
+// option changed): expected, not damage. A file that parses is exactly what SerializeScanCache
+// writes for its records.
+Result<std::vector<CacheRecord>> ParseScanCache(ByteView file, const crypto::Hash& fingerprint);
+
+// The fingerprint: SHA-256 over everything a verdict depends on besides the file and its path.
+// Always included: the cache format, the identity (stat) of the accord executable and of every
+// shared library loaded (a rebuilt or upgraded accord or library never trusts an older one's
+// verdicts), libyara's and libarchive's versions and the YARA externals policy. The caller adds every
+// database and rule set and the options.
+class Fingerprint {
+ public:
+  Fingerprint();
+  // Its header's SHA-256 of the whole image, which covers its signatures and its YARA rules.
+  void AddDatabase(const Database& db);
+  // Rules compiled from files for this scan: the SHA-256 of their saved (compiled) form.
+  [[nodiscard]] Status AddYaraRules(const YaraRules& rules);
+  void AddOptions(const ScanOptions& options);
+  crypto::Hash Finish() const;
+
+ private:
+  void Add(std::string_view label, ByteView value);
+  Bytes text_;  // length-prefixed labels and values, hashed by Finish
+};
+
+// The fingerprint of a scan with these databases, rule sets (each in its saved form, those loaded
+// from a database too) and options. Fails only if libyara cannot save a rule set.
+Result<crypto::Hash> ScanFingerprint(const std::vector<std::shared_ptr<const Database>>& databases,
+                                     const std::vector<std::shared_ptr<const YaraRules>>& rules,
+                                     const ScanOptions& options);
+
+class ScanCache {
+ public:
+  // Opens the cache file at `path` for a scan with this fingerprint that started at
+  // `scan_start_ns` (CLOCK_REALTIME). Never fails: a missing file is an empty cache; a damaged,
+  // unsafe (see above) or unreadable one is described in *warning and treated as empty, and is
+  // replaced by Save. A file of another fingerprint is silently empty: Save replaces it.
+  static std::unique_ptr<ScanCache> Open(const std::string& path, const crypto::Hash& fingerprint,
+                                         int64_t scan_start_ns, std::string* warning);
+  // ~/.cache/accord/scan.cache ($XDG_CACHE_HOME/accord/ if set), the directory created 0700.
+  // FailedPrecondition if the directory is not the effective user's own or others can write it.
+  static Result<std::string> DefaultPath();
+
+  // A recorded clean file with this stat and path: fills *report (path, size, sha256,
+  // bytes_scanned, no findings) and returns true.
+  bool Lookup(const FileStamp& stamp, std::string_view path, FileReport* report);
+  // Records a file scanned with report `r` whose stat was `stamp` before and after the scan. Does
+  // nothing unless the report is clean (no finding, no error, its size the stat's) and the file
+  // is not racy (above).
+  void Insert(const FileStamp& stamp, const FileReport& r);
+  // Writes the cache if this scan changed it: under `path`.lock, merged with what another scan
+  // may have written since Open, bounded by limits::kMaxScanCacheRecords and
+  // kMaxScanCacheAgeDays (records this scan used are kept first). Mode 0600.
+  [[nodiscard]] Status Save();
+
+  size_t loaded() const { return records_.size(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  ScanCache() = default;
+
+  std::string path_;
+  crypto::Hash fingerprint_{};
+  int64_t scan_start_ns_ = 0;
+  uint32_t today_ = 0;
+  std::mutex mu_;
+  std::vector<CacheRecord> records_;  // from the file, sorted; hits refresh last_used_day
+  std::vector<CacheRecord> added_;    // recorded by this scan
+  bool dirty_ = false;
+};
+
+}  // namespace accord::scan

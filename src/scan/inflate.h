@@ -1,0 +1,19 @@
+// zlib/deflate decompression with an output cap, for the readers whose formats embed deflate
+// streams (PDF /FlateDecode, PowerPoint's compressed embedded objects).
+// Thread-safety: pure function.
+#pragma once
+
+#include <cstdint>
+
+#include "core/bytes.h"
+#include "core/status.h"
+
+namespace accord::scan {
+
+// Inflates `in` (a zlib stream; a raw deflate stream if it has no zlib header) into `out`, at most
+// `cap` bytes. OK if the stream ended within the cap or the cap was reached (`out` is then exactly
+// `cap` bytes); DataLoss if the stream is damaged or truncated, with what came before in `out`
+// (PDF writers often leave a stream's end out, and what was decoded is still worth scanning).
+Status InflateCapped(ByteView in, uint64_t cap, Bytes& out);
+
+}  // namespace accord::scan

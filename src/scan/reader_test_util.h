@@ -1,0 +1,74 @@
+// Helpers for the tests of the container readers (scan/reader.h): collect a reader's members, walk
+// a buffer and keep what came out, read a ClamAV test file.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "scan/container.h"
+#include "scan/reader.h"
+
+namespace accord::scan {
+
+inline constexpr const char* kClamavTestFiles = "/usr/share/clamav-testfiles";
+
+struct Collected {
+  std::vector<ReaderMember> members;
+  MemberSink Sink() {
+    return [this](ReaderMember&& m) {
+      members.push_back(std::move(m));
+      return true;
+    };
+  }
+};
+
+struct WalkResult {
+  std::map<std::string, Bytes> items;  // path -> bytes
+  std::vector<Event> events;
+
+  Bytes Data(const std::string& path) const {
+    auto it = items.find(path);
+    return it == items.end() ? Bytes("<absent>") : it->second;
+  }
+  bool HasEvent(std::string_view name) const {
+    for (const Event& e : events) {
+      if (e.name == name) return true;
+    }
+    return false;
+  }
+  bool HasEventPrefix(std::string_view prefix) const {
+    for (const Event& e : events) {
+      if (e.name.starts_with(prefix)) return true;
+    }
+    return false;
+  }
+  bool Contains(ByteView data) const {
+    for (const auto& [path, bytes] : items) {
+      if (bytes == data) return true;
+    }
+    return false;
+  }
+};
+
+inline WalkResult WalkAll(ByteView data, const std::string& path, ContainerLimits limits = {}) {
+  WalkResult r;
+  Walker(limits).Walk(
+      data, path, [&](const Item& item) { r.items[std::string(item.path)] = Bytes(item.data); },
+      [&](const Event& e) { r.events.push_back(e); });
+  return r;
+}
+
+// A file of Debian's clamav-testfiles, or "" if it is not installed.
+inline Bytes ReadTestFile(const std::string& name) {
+  std::ifstream f(std::string(kClamavTestFiles) + "/" + name, std::ios::binary);
+  if (!f) return "";
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+}  // namespace accord::scan

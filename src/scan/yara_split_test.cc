@@ -1,0 +1,151 @@
+// The rule splitter: which forms give a gate (and which must not), where rules begin and end, and
+// that anything it cannot follow keeps the file whole.
+#include "scan/yara_split.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace accord::scan {
+namespace {
+
+const YaraMagic kMz{16, false, 0x5a4d}, kElf{32, false, 0x464c457f};
+
+YaraGate Gate(uint64_t max_size, std::optional<std::vector<YaraMagic>> magics = std::nullopt) {
+  YaraGate g;
+  g.max_size = max_size;
+  g.magics = std::move(magics);
+  return g;
+}
+constexpr uint64_t kNone = YaraGate::kNoSizeLimit;
+
+TEST(YaraConditionGate, TopLevelConjunctsGiveTheGate) {
+  EXPECT_EQ(YaraConditionGate("uint16(0) == 0x5a4d and filesize < 200KB and 3 of them"),
+            Gate(200 * 1024, std::vector{kMz}));
+  EXPECT_EQ(YaraConditionGate("filesize <= 100"), Gate(101));
+  EXPECT_EQ(YaraConditionGate("100KB > filesize and $a"), Gate(100 * 1024));
+  EXPECT_EQ(YaraConditionGate("1MB >= filesize"), Gate((1 << 20) + 1));
+  EXPECT_EQ(YaraConditionGate("0x5a4d == uint16(0)"), Gate(kNone, std::vector{kMz}));
+  EXPECT_EQ(YaraConditionGate("uint16be(0) == 0x4d5a"),
+            Gate(kNone, std::vector{YaraMagic{16, true, 0x4d5a}}));
+  EXPECT_EQ(YaraConditionGate("( uint16(0) == 0x5a4d ) and ( filesize < 0x100 )"),
+            Gate(256, std::vector{kMz}));
+  EXPECT_EQ(YaraConditionGate("uint16(0) == 0x5a4d and uint32(uint32(0x3c)) == 0x4550 and $a"),
+            Gate(kNone, std::vector{kMz}));
+  EXPECT_EQ(YaraConditionGate("$a and (filesize < 10 or filesize < 20)"), Gate(20));
+}
+
+TEST(YaraConditionGate, OrJoinsBranches) {
+  EXPECT_EQ(YaraConditionGate("(uint16(0) == 0x5a4d and filesize < 1MB) or "
+                              "(uint32(0) == 0x464c457f and filesize < 2MB)"),
+            Gate(2 << 20, std::vector{kMz, kElf}));
+  EXPECT_EQ(YaraConditionGate("filesize < 2MB or uint16(0) == 0x5a4d"), Gate(kNone));
+  EXPECT_EQ(YaraConditionGate("uint16(0) == 0x5a4d or $a"), Gate(kNone));
+  EXPECT_EQ(YaraConditionGate("filesize < 10 or filesize < 30 or filesize < 20"), Gate(30));
+}
+
+TEST(YaraConditionGate, AnythingElseGivesNoGate) {
+  for (const char* c : {"not filesize < 10",
+                        "filesize < 1 * 1024",
+                        "filesize < 10 == true",
+                        "for any i in (0..10) : ( uint16(i) == 0 and filesize < 10 )",
+                        "uint16(1) == 0x5a4d",
+                        "uint16(0) != 0x5a4d",
+                        "uint16(0) == 0x5a4d + 1",
+                        "filesize < 0xFFFFFFFFFFFFFFFFFFFF",
+                        "filesize < 99999999999999999999KB",
+                        "filesize > 10",
+                        "filesize < x",
+                        "uint16(0x0) == 0x5a4d",
+                        "$a",
+                        "any of them",
+                        "",
+                        "(",
+                        ")",
+                        "( filesize < 10",
+                        "filesize < 10 )",
+                        "not (filesize < 10 and $a)"}) {
+    EXPECT_EQ(YaraConditionGate(c), Gate(kNone)) << c;
+  }
+}
+
+TEST(YaraMagic, MatchesTheLeadingBytesAndNeedsThemAll) {
+  EXPECT_TRUE(kMz.Matches("MZ\x90"));
+  EXPECT_FALSE(kMz.Matches("M"));  // shorter than the width: libyara's uint16(0) is undefined
+  EXPECT_FALSE(kMz.Matches("ZM"));
+  EXPECT_TRUE(
+      kElf.Matches("\x7f"
+                   "ELF\x02"));
+  EXPECT_TRUE((YaraMagic{16, true, 0x4d5a}).Matches("MZ"));
+  EXPECT_TRUE((YaraMagic{8, false, 0x7b}).Matches("{\\rtf"));
+  YaraGate g = Gate(100, std::vector{kMz});
+  g.min_size = 10;
+  EXPECT_TRUE(g.Admits(10, "MZ"));
+  EXPECT_FALSE(g.Admits(9, "MZ"));
+  EXPECT_FALSE(g.Admits(100, "MZ"));
+  EXPECT_FALSE(g.Admits(50, "ZM"));
+}
+
+TEST(SplitYaraRules, FindsRulesWhereverBracesAndKeywordsHide) {
+  std::string text = R"(import "pe"
+// rule Fake { condition: true }
+/* rule Fake2 {
+   condition: true } */
+private rule A : tag1 tag2 {
+  meta:
+    condition = "not a section"
+    note = "braces { } and condition: in a string"
+  strings:
+    $h = { 4D 5A [2-4] ( 90 | 91 ) ?? }
+    $r = /a{2,3}\/}"/ nocase
+    $t = "}"
+  condition:
+    uint16(0) == 0x5a4d and filesize < 64KB and any of them
+}
+rule B { condition: filesize < 10 or $x matches /}{/ }
+)";
+  YaraSplit s = SplitYaraRules(text);
+  ASSERT_EQ(s.keep_whole, "");
+  ASSERT_EQ(s.rules.size(), 2u);
+  EXPECT_EQ(s.rules[0].name, "A");
+  EXPECT_EQ(text.substr(s.rules[0].begin, 12), "private rule");
+  EXPECT_EQ(text[s.rules[0].end - 1], '}');
+  EXPECT_EQ(s.rules[0].gate, Gate(64 * 1024, std::vector{kMz}));
+  EXPECT_EQ(s.rules[1].name, "B");
+  EXPECT_EQ(s.rules[1].gate, Gate(kNone));
+  EXPECT_EQ(text.substr(s.rules[1].end), "\n");
+}
+
+TEST(SplitYaraRules, KeepsTheFileWholeWhenRulesDependOnEachOther) {
+  EXPECT_NE(
+      SplitYaraRules("rule A { condition: true }\nrule B { condition: A and filesize < 10 }").keep_whole, "");
+  EXPECT_NE(
+      SplitYaraRules("global rule G { condition: filesize < 10 }\nrule B { condition: true }").keep_whole,
+      "");
+  EXPECT_NE(SplitYaraRules("include \"other.yar\"\nrule B { condition: true }").keep_whole, "");
+  EXPECT_NE(SplitYaraRules("rule A { condition: true }\nrule A { condition: false }").keep_whole, "");
+  EXPECT_NE(SplitYaraRules("rule A { condition: true } /* unterminated").keep_whole, "");
+  EXPECT_NE(SplitYaraRules("rule A { strings: $a = \"unterminated\n condition: $a }").keep_whole, "");
+  EXPECT_NE(SplitYaraRules("rule A { condition: true").keep_whole, "");
+  EXPECT_NE(SplitYaraRules("rule A { strings: $a = \"x\" }").keep_whole, "");
+  EXPECT_NE(SplitYaraRules("garbage rule A { condition: true }").keep_whole, "");
+  // A kept-whole file has no gates: every rule runs on every file.
+  YaraSplit s = SplitYaraRules("rule A { condition: filesize < 10 }\nrule B { condition: A }");
+  for (const auto& r : s.rules) EXPECT_EQ(r.gate, Gate(kNone));
+}
+
+TEST(SplitYaraRules, KeepOnlyRulesBlanksOthersAndKeepsLines) {
+  std::string text = "import \"pe\"\nrule A {\n condition:\n true\n}\nrule B { condition: false }\n";
+  YaraSplit s = SplitYaraRules(text);
+  ASSERT_EQ(s.rules.size(), 2u);
+  std::string only_b = KeepOnlyRules(text, s, {1});
+  EXPECT_EQ(only_b.size(), text.size());
+  EXPECT_EQ(std::count(only_b.begin(), only_b.end(), '\n'), std::count(text.begin(), text.end(), '\n'));
+  EXPECT_EQ(only_b.find("rule A"), std::string::npos);
+  EXPECT_NE(only_b.find("rule B { condition: false }"), std::string::npos);
+  EXPECT_NE(only_b.find("import \"pe\""), std::string::npos);
+  EXPECT_EQ(KeepOnlyRules(text, s, {0, 1}), text);
+}
+
+}  // namespace
+}  // namespace accord::scan

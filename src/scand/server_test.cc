@@ -1,0 +1,416 @@
+// The daemon in-process on a unix socket in a temporary directory, driven by raw clients: what a
+// mail server or clamdscan would see (tests/scand_test.sh runs the real clients).
+#include "scand/server.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "core/fs.h"
+#include "crypto/sha256.h"
+#include "scan/load.h"
+
+namespace accord::scand {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kBad = "this content is what the test signature detects\n";
+const std::string kWorse = "a second sample, detected only after a reload\n";
+
+std::string Sig(const std::string& content, const std::string& name) {
+  return HexEncode(crypto::AsView(crypto::Sha256(content))) + ":" + std::to_string(content.size()) + ":" +
+         name + "\n";
+}
+
+std::string Chunked(std::string_view data, size_t chunk = 1000) {
+  std::string out;
+  for (size_t i = 0; i < data.size(); i += chunk) {
+    std::string_view piece = data.substr(i, chunk);
+    PutU32(out, uint32_t(piece.size()));
+    out.append(piece);
+  }
+  PutU32(out, 0);
+  return out;
+}
+
+class Client {
+ public:
+  explicit Client(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~Client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool connected() const { return connected_; }
+  int fd() const { return fd_; }
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(size_t(n));
+    }
+    return true;
+  }
+  // Everything until the daemon closes the connection (or `timeout` passes).
+  std::string ReadAll(std::chrono::milliseconds timeout = 10s) {
+    std::string out;
+    auto end = std::chrono::steady_clock::now() + timeout;
+    char buf[65536];
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        eof_ = true;
+        break;
+      }
+      out.append(buf, size_t(n));
+    }
+    return out;
+  }
+  // Replies until `count` delimiters arrived.
+  std::string ReadReplies(int count, char term, std::chrono::milliseconds timeout = 10s) {
+    std::string out;
+    auto end = std::chrono::steady_clock::now() + timeout;
+    char c;
+    while (count > 0 && std::chrono::steady_clock::now() < end) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      if (::recv(fd_, &c, 1, 0) != 1) break;
+      out.push_back(c);
+      if (c == term) --count;
+    }
+    return out;
+  }
+  bool eof() const { return eof_; }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false, eof_ = false;
+};
+
+std::string Z(std::string_view s) {
+  return std::string(s) + '\0';
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/accord-scand-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    socket_ = dir_ + "/scand.sock";
+    db_ = dir_ + "/sigs.accdb";
+    BuildDb(Sig(kBad, "Test.Bad.One"));
+    struct rlimit rl;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+      rl.rlim_cur = rl.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
+  void TearDown() override {
+    if (server_) {
+      server_->Stop();
+      thread_.join();
+    }
+    (void)fs::RemoveTree(dir_);
+  }
+
+  void BuildDb(const std::string& hsb) {
+    std::string hsb_path = dir_ + "/sigs.hsb";
+    ASSERT_TRUE(fs::WriteFileAtomic(hsb_path, hsb).ok());
+    scan::DatabaseBuilder b;
+    ASSERT_TRUE(scan::AddHashFile(b, hsb_path).ok());
+    ASSERT_TRUE(b.Write(db_).ok());  // rename-replace, as `accord db build` does
+  }
+
+  void Start(ServerLimits limits = {}, std::chrono::milliseconds watch = 0ms) {
+    ServerOptions o;
+    o.unix_socket = socket_;
+    o.threads = 2;
+    o.limits = limits;
+    o.watch = {db_};
+    o.watch_interval = watch;
+    o.log = false;
+    std::string db = db_;
+    auto s = Server::Create(o, [db]() -> Result<LoadedEngine> {
+      scan::SignatureFiles files;
+      files.databases = {db};
+      ASSIGN_OR_RETURN(scan::LoadedSignatures sigs, scan::LoadSignatures(files));
+      LoadedEngine out;
+      out.engine = std::make_shared<const scan::Engine>(sigs.databases, sigs.rules, scan::ScanOptions{});
+      out.version = std::to_string(out.engine->signature_count()) + "/test";
+      return out;
+    });
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(s).value();
+    thread_ = std::thread([this] { EXPECT_TRUE(server_->Run().ok()); });
+  }
+
+  std::string Ask(std::string_view bytes) {
+    Client c(socket_);
+    EXPECT_TRUE(c.connected());
+    c.Send(bytes);
+    return c.ReadAll();
+  }
+
+  std::string dir_, socket_, db_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+};
+
+TEST_F(ServerTest, PingAndVersion) {
+  Start();
+  EXPECT_EQ(Ask(Z("zPING")), Z("PONG"));
+  EXPECT_EQ(Ask("nPING\n"), "PONG\n");
+  EXPECT_EQ(Ask("PING"), "PONG\n");  // old style, one read
+  EXPECT_EQ(Ask("nVERSION\n"), "accord 0.1.0/1/test\n");
+  std::string vc = Ask("nVERSIONCOMMANDS\n");
+  EXPECT_EQ(vc.rfind("accord 0.1.0/1/test| COMMANDS: ", 0), 0u) << vc;
+  std::string stats = Ask(Z("zSTATS"));
+  EXPECT_EQ(stats.rfind("POOLS: 1\n", 0), 0u) << stats;
+  EXPECT_EQ(stats.substr(stats.size() - 4), Z("END"));
+}
+
+TEST_F(ServerTest, InstreamCleanAndInfected) {
+  Start();
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked("nothing to see here")), Z("stream: OK"));
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked(kBad, 7)), Z("stream: Test.Bad.One FOUND"));
+  EXPECT_EQ(Ask("nINSTREAM\n" + Chunked(kBad)), "stream: Test.Bad.One FOUND\n");
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked("")), Z("stream: OK"));
+}
+
+TEST_F(ServerTest, HalfClosedClientStillGetsItsReply) {
+  Start();
+  Client c(socket_);
+  c.Send(Z("zINSTREAM") + Chunked(kBad));
+  ::shutdown(c.fd(), SHUT_WR);
+  EXPECT_EQ(c.ReadAll(), Z("stream: Test.Bad.One FOUND"));
+  EXPECT_TRUE(c.eof());
+}
+
+TEST_F(ServerTest, StreamOverTheLimit) {
+  ServerLimits l;
+  l.max_stream_size = 1000;
+  Start(l);
+  std::string big(1500, 'x');
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked(big, 600)), Z("INSTREAM size limit exceeded. ERROR"));
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked(std::string(1000, 'y'), 500)), Z("stream: OK"));
+  // The length is checked before the chunk's bytes come.
+  std::string header = Z("zINSTREAM");
+  PutU32(header, 0xFFFFFFFFu);
+  EXPECT_EQ(Ask(header), Z("INSTREAM size limit exceeded. ERROR"));
+}
+
+TEST_F(ServerTest, UnknownAndMalformedCommands) {
+  Start();
+  EXPECT_EQ(Ask("nFROBNICATE\n"), "UNKNOWN COMMAND\n");
+  EXPECT_EQ(Ask(Z("zSCAN")), Z("UNKNOWN COMMAND"));
+  EXPECT_EQ(Ask("INSTREAM\n"), "UNKNOWN COMMAND\n");  // needs a prefix
+  EXPECT_EQ(Ask(Z("zEND")), Z("UNKNOWN COMMAND"));
+  EXPECT_EQ(Ask("n" + std::string(10000, 'A')), "COMMAND TOO LONG. ERROR\n");
+  EXPECT_EQ(Ask(std::string("\xff\x00\x01garbage\n", 11)), "UNKNOWN COMMAND\n");
+  EXPECT_EQ(Ask(Z("zPING")), Z("PONG"));  // and it still serves
+}
+
+TEST_F(ServerTest, IdSessionAnswersEachRequestByNumber) {
+  Start();
+  Client c(socket_);
+  ASSERT_TRUE(c.connected());
+  c.Send(Z("zIDSESSION") + Z("zPING") + Z("zINSTREAM") + Chunked(kBad) + Z("zVERSION") + Z("zINSTREAM") +
+         Chunked("clean") + "nPING\n" + Z("zEND"));
+  std::string all = c.ReadAll();
+  EXPECT_TRUE(c.eof());
+  std::vector<std::string> replies;
+  size_t start = 0;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (all[i] == '\0' || all[i] == '\n') replies.push_back(all.substr(start, i + 1 - start)), start = i + 1;
+  std::sort(replies.begin(), replies.end());
+  EXPECT_EQ(replies, (std::vector<std::string>{Z("1: PONG"), Z("2: stream: Test.Bad.One FOUND"),
+                                               Z("3: accord 0.1.0/1/test"), Z("4: stream: OK"), "5: PONG\n"}))
+      << all;
+}
+
+TEST_F(ServerTest, SessionRefusesWhatClamdRefuses) {
+  Start();
+  EXPECT_EQ(Ask(Z("zIDSESSION") + Z("zPING") + Z("zCONTSCAN /tmp")),
+            Z("1: PONG") + Z("2: Command invalid inside IDSESSION. ERROR"));
+  EXPECT_EQ(
+      Ask(Z("zIDSESSION") + "PING\n"),
+      "1: Only new-line terminated nCMDS or NULL-terminated zCMDS are accepted inside IDSESSION. ERROR\n");
+}
+
+TEST_F(ServerTest, IdleClientsTimeOut) {
+  ServerLimits l;
+  l.command_timeout = 300ms;
+  l.read_timeout = 600ms;
+  Start(l);
+  auto t0 = std::chrono::steady_clock::now();
+  Client idle(socket_);
+  EXPECT_EQ(idle.ReadAll(), "COMMAND READ TIMED OUT\n");
+  EXPECT_TRUE(idle.eof());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  // A stream that stops halfway, and a session that goes quiet.
+  Client stalled(socket_);
+  stalled.Send(Z("zINSTREAM") + Chunked(kBad).substr(0, 10));
+  EXPECT_EQ(stalled.ReadAll(), "COMMAND READ TIMED OUT\n");
+  Client quiet(socket_);
+  quiet.Send(Z("zIDSESSION") + Z("zPING"));
+  EXPECT_EQ(quiet.ReadAll(), Z("1: PONG") + "COMMAND READ TIMED OUT\n");
+  EXPECT_EQ(Ask(Z("zPING")), Z("PONG"));
+}
+
+TEST_F(ServerTest, FildesScansAPassedDescriptor) {
+  Start();
+  std::string path = dir_ + "/bad.bin";
+  ASSERT_TRUE(fs::WriteFileAtomic(path, kBad).ok());
+  int file = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(file, 0);
+  Client c(socket_);
+  c.Send(Z("zFILDES"));
+  char dummy = 0;
+  iovec iov{&dummy, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cm), &file, sizeof file);
+  ASSERT_EQ(::sendmsg(c.fd(), &msg, 0), 1);
+  ::close(file);
+  std::string reply = c.ReadAll();
+  EXPECT_EQ(reply.rfind("fd[", 0), 0u) << reply;
+  EXPECT_NE(reply.find("]: Test.Bad.One FOUND"), std::string::npos) << reply;
+  EXPECT_EQ(Ask(Z("zFILDES") + std::string(1, '\0')), Z("No file descriptor received. ERROR"));
+}
+
+TEST_F(ServerTest, ScanCommandsWalkPaths) {
+  Start();
+  ASSERT_TRUE(fs::MakeDirs(dir_ + "/tree/sub").ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(dir_ + "/tree/sub/bad.bin", kBad).ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(dir_ + "/tree/clean.txt", "clean").ok());
+  EXPECT_EQ(Ask(Z("zCONTSCAN " + dir_ + "/tree")), Z(dir_ + "/tree/sub/bad.bin: Test.Bad.One FOUND"));
+  EXPECT_EQ(Ask(Z("zMULTISCAN " + dir_ + "/tree")), Z(dir_ + "/tree/sub/bad.bin: Test.Bad.One FOUND"));
+  EXPECT_EQ(Ask("SCAN " + dir_ + "/tree/clean.txt\n"), dir_ + "/tree/clean.txt: OK\n");
+  EXPECT_EQ(Ask("nALLMATCHSCAN " + dir_ + "/tree/sub\n"), dir_ + "/tree/sub/bad.bin: Test.Bad.One FOUND\n");
+  std::string missing = Ask(Z("zSCAN " + dir_ + "/nope"));
+  EXPECT_EQ(missing.rfind(dir_ + "/nope: ", 0), 0u) << missing;
+  EXPECT_NE(missing.find(" ERROR"), std::string::npos) << missing;
+}
+
+TEST_F(ServerTest, ReloadPicksUpARebuiltDatabaseWhileAnotherClientStreams) {
+  ServerLimits l;
+  l.read_timeout = 20s;
+  Start(l);
+  Client streaming(socket_);
+  std::string wire = Z("zINSTREAM") + Chunked(kBad, 5);
+  ASSERT_TRUE(streaming.Send(std::string_view(wire).substr(0, wire.size() / 2)));
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked(kWorse)), Z("stream: OK"));
+
+  BuildDb(Sig(kBad, "Test.Bad.One") + Sig(kWorse, "Test.Bad.Two"));
+  EXPECT_EQ(Ask("nRELOAD\n"), "RELOADING\n");
+  for (int i = 0; i < 200 && server_->reloads() < 1; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(server_->reloads(), 1u);
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked(kWorse)), Z("stream: Test.Bad.Two FOUND"));
+  EXPECT_EQ(Ask("nVERSION\n"), "accord 0.1.0/2/test\n");
+
+  // The stream that was in flight across the reload completes normally.
+  ASSERT_TRUE(streaming.Send(std::string_view(wire).substr(wire.size() / 2)));
+  EXPECT_EQ(streaming.ReadAll(), Z("stream: Test.Bad.One FOUND"));
+}
+
+TEST_F(ServerTest, ReloadsWhenTheDatabaseFileIsReplaced) {
+  Start({}, 50ms);
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked(kWorse)), Z("stream: OK"));
+  BuildDb(Sig(kWorse, "Test.Bad.Two"));
+  for (int i = 0; i < 250 && server_->reloads() < 1; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(server_->reloads(), 1u);
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked(kWorse)), Z("stream: Test.Bad.Two FOUND"));
+  // A broken replacement is refused; the daemon keeps the signatures it has.
+  ASSERT_TRUE(fs::WriteFileAtomic(db_, "not a database").ok());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(server_->reloads(), 1u);
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked(kWorse)), Z("stream: Test.Bad.Two FOUND"));
+}
+
+TEST_F(ServerTest, AClientThatNeverReadsIsDroppedAndOthersAreServed) {
+  ServerLimits l;
+  l.max_reply_bytes = 4096;
+  Start(l);
+  Client hog(socket_);
+  ::fcntl(hog.fd(), F_SETFL, O_NONBLOCK);
+  std::string pings = Z("zIDSESSION");
+  for (int i = 0; i < 20000; ++i) pings += Z("zPING");
+  size_t sent = 0;
+  bool dropped = false;
+  auto end = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < end) {
+    ssize_t n = ::send(hog.fd(), pings.data() + sent % pings.size(),
+                       std::min<size_t>(4096, pings.size() - sent % pings.size()), MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN) {
+      dropped = true;  // EPIPE or ECONNRESET: the daemon closed it
+      break;
+    }
+    if (n > 0) sent += size_t(n);
+    if (n < 0) std::this_thread::sleep_for(5ms);
+    if (sent >= pings.size() * 4) break;
+    EXPECT_EQ(Ask(Z("zPING")), Z("PONG")) << "the others are served while the hog hogs";
+  }
+  EXPECT_TRUE(dropped);
+  EXPECT_EQ(Ask(Z("zPING")), Z("PONG"));
+}
+
+TEST_F(ServerTest, ThousandsOfConnections) {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 4200)
+    GTEST_SKIP() << "needs 4,200 file descriptors (both ends of 2,000 connections in one process)";
+  ServerLimits l;
+  l.max_connections = 2000;
+  Start(l);
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 2000; ++i) {
+    clients.push_back(std::make_unique<Client>(socket_));
+    ASSERT_TRUE(clients.back()->connected()) << i;
+  }
+  for (int i = 0; i < 100 && server_->stats().connections < 2000; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(server_->stats().connections, 2000u);
+  // One more is told why it is refused.
+  EXPECT_EQ(Ask(Z("zPING")), "MAX CONNECTIONS REACHED. ERROR\n");
+  // Every one of them is served.
+  for (auto& c : clients) c->Send(Z("zPING"));
+  for (auto& c : clients) EXPECT_EQ(c->ReadAll(), Z("PONG"));
+  clients.clear();
+  for (int i = 0; i < 100 && server_->stats().connections > 0; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(Ask(Z("zPING")), Z("PONG"));
+}
+
+TEST_F(ServerTest, ShutdownStopsTheDaemon) {
+  Start();
+  Client c(socket_);
+  c.Send(Z("zSHUTDOWN"));
+  EXPECT_EQ(c.ReadAll(), "");
+  thread_.join();
+  server_.reset();
+  EXPECT_FALSE(fs::Exists(socket_));
+}
+
+}  // namespace
+}  // namespace accord::scand
