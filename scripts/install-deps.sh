@@ -19,13 +19,24 @@ packages=(
   libtlsh-dev tlsh-tools
   # the independent implementation the log is checked against (Go's sumdb/note and sumdb/tlog)
   golang-go golang-golang-x-mod-dev
+  # node, for the npm package `canonicalize` that accord's RFC 8785 JSON is checked against
+  nodejs
 )
+# The reference JCS implementation (tests/jcs_interop_test.sh), outside the repository.
+node_test_deps() {
+  local prefix=/usr/local/lib/accord-test-node s=""
+  [ "$(id -u)" -eq 0 ] || s="sudo"
+  [ -d "$prefix/node_modules/canonicalize" ] && return 0
+  command -v npm > /dev/null || { echo "install-deps: npm missing: jcs_interop_test will be skipped"; return 0; }
+  $s npm install --prefix "$prefix" canonicalize@2 || echo "install-deps: npm install failed: jcs_interop_test will be skipped"
+}
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
+  node_test_deps
   exit 0
 fi
 sudo=""
@@ -34,3 +45,4 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 echo "install-deps: installed ${missing[*]}"
+node_test_deps

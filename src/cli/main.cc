@@ -10,6 +10,7 @@
 
 #include "cli/scan_commands.h"
 #include "cli/scand_commands.h"
+#include "cli/statement_commands.h"
 #include "core/fs.h"
 #include "core/limits.h"
 #include "crypto/note.h"
@@ -373,6 +374,7 @@ int main(int argc, char** argv) {
 
   cli::AddScanCommands(app, rc);
   cli::AddScandCommand(app, rc);
+  cli::AddStatementCommands(app, rc);
 
   try {
     app.parse(argc, argv);

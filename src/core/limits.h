@@ -46,4 +46,9 @@ inline constexpr size_t kMaxKeyFileSize = 4096;
 inline constexpr size_t kMaxScanCacheRecords = 2'000'000;
 inline constexpr uint32_t kMaxScanCacheAgeDays = 30;
 
+// Canonical JSON (core/canonical_json.h): statements and their bodies are small; deeper nesting
+// or larger documents are refused before they are parsed further.
+inline constexpr size_t kMaxJsonSize = 1u << 20;
+inline constexpr int kMaxJsonDepth = 32;
+
 }  // namespace accord::limits

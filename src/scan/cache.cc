@@ -213,7 +213,9 @@ Fingerprint::Fingerprint() {
   std::sort(libraries.begin(), libraries.end());
   for (const auto& [name, id] : libraries) Add("library " + name, id);
   Add("libyara", YR_VERSION);
-  Add("libarchive", archive_version_details());
+  // archive_version_details() leaks its buffer on every call (libarchive 3.6); the loaded
+  // libraries above already identify the decompressors it links.
+  Add("libarchive", archive_version_string());
   // What YARA rules see of a file besides its bytes (engine.cc): the path is in each record's key,
   // the owner's change changes the file's ctime.
   Add("yara-externals", "filename filepath extension filetype owner");

@@ -211,6 +211,7 @@ Status ReadPdf(ByteView d, const ReaderOptions& options, const MemberSink& sink)
         }
       }
     }
+    std::vector<std::string> filters = Filters(dict);
     if (end == ByteView::npos) {
       size_t k = d.find(kEndstream, start);
       if (k == ByteView::npos) {
@@ -219,16 +220,21 @@ Status ReadPdf(ByteView d, const ReaderOptions& options, const MemberSink& sink)
       } else {
         end = k;
         next = k + kEndstream.size();
-        // 7.3.8.1: an end-of-line marker before endstream is not part of the data.
-        if (end > start && d[end - 1] == '\n') --end;
-        if (end > start && d[end - 1] == '\r') --end;
+        // 7.3.8.1: an end-of-line marker before endstream is not part of the data. Whether a CR
+        // before the LF is the marker's or the data's last byte cannot be told from here, so
+        // filtered data keeps both: every decoder stops at its own end (deflate's final block,
+        // '>' and '~>'), and cutting a CR off a deflate stream would truncate it.
+        if (filters.empty()) {
+          if (end > start && d[end - 1] == '\n') --end;
+          if (end > start && d[end - 1] == '\r') --end;
+        }
       }
     }
     prev_end = pos = next;
 
     uint64_t cap = options.max_member_bytes;
     Bytes data(d.substr(start, static_cast<size_t>(std::min<uint64_t>(end - start, cap))));
-    for (const std::string& filter : Filters(dict)) {
+    for (const std::string& filter : filters) {
       FilterKind kind = KindOf(filter);
       if (kind == FilterKind::kFlate) {
         Bytes out;

@@ -41,6 +41,23 @@ TEST(PdfTest, StreamsAreMembersNamedByObjectAndDecoded) {
   EXPECT_TRUE(w.events.empty());
 }
 
+// Regression (a Debian manual, pdfTeX): /Length is indirect ("124 0 R"), so the end is found by
+// searching, and the deflate stream's last byte is a CR right before the LF and "endstream". That
+// CR is data, not part of the end-of-line marker: cutting it reported a truncated stream.
+TEST(PdfTest, IndirectLengthAndDeflateEndingInCarriageReturn) {
+  Bytes payload, z;
+  for (int i = 0; i < 100000 && (z.empty() || z.back() != '\r'); ++i) {
+    payload = kExe + " " + std::to_string(i);
+    z = Deflate(payload);
+  }
+  ASSERT_EQ(z.back(), '\r');
+  Bytes pdf = "%PDF-1.5\n7 0 obj\n<< /Length 8 0 R /Filter /FlateDecode >>\nstream\n" + z +
+              "\nendstream\nendobj\n8 0 obj\n" + std::to_string(z.size()) + "\nendobj\n%%EOF\n";
+  WalkResult w = WalkAll(pdf, "x.pdf");
+  EXPECT_EQ(w.Data("x.pdf!obj7"), payload);
+  EXPECT_TRUE(w.events.empty());
+}
+
 TEST(PdfTest, ClamavPdfYieldsClamExe) {
   Bytes exe = ReadTestFile("clam.exe");
   if (exe.empty()) GTEST_SKIP() << "clamav-testfiles absent";

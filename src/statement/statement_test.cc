@@ -1,0 +1,222 @@
+#include "statement/statement.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/limits.h"
+
+namespace accord::statement {
+namespace {
+
+using json::Json;
+
+crypto::Ed25519KeyPair Key(uint8_t b) {
+  crypto::Ed25519Seed seed;
+  seed.fill(b);
+  return crypto::Ed25519FromSeed(seed);
+}
+
+std::string KeyB64(const crypto::Ed25519KeyPair& k) {
+  return Base64Encode(ByteView(reinterpret_cast<const char*>(k.public_key.data()), 32));
+}
+
+Json ExampleBody(Kind kind, const crypto::Ed25519KeyPair& key) {
+  switch (kind) {
+    case Kind::kRegistration:
+      return {
+          {"name", "Example CERT"}, {"country", "DE"}, {"contact", "cert@example.org"}, {"key", KeyB64(key)}};
+    case Kind::kYaraRule:
+      return {{"source", "rule Example_Dropper { strings: $a = \"evil\" condition: $a }\n"},
+              {"rules", {"Example_Dropper"}},
+              {"meta", {{"description", "an example"}}}};
+    case Kind::kHashSet:
+      return {{"entries",
+               {{{"hash", "sha256"},
+                 {"digest", "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"},
+                 {"size", 68},
+                 {"name", "Eicar-Test-Signature"}},
+                {{"hash", "md5"},
+                 {"digest", "44d88612fea8a8f36de82e1278abb02f"},
+                 {"size", nullptr},
+                 {"name", "Eicar.Md5"}}}}};
+    case Kind::kTlshSet:
+      return {
+          {"entries",
+           {{{"tlsh",
+              "T1" + std::string("A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3")},
+             {"threshold", 40},
+             {"name", "Example.Tlsh"}}}}};
+    case Kind::kIndicator:
+      return {{"pattern", "[file:hashes.'SHA-256' = 'aaaa']"}, {"description", "example"}};
+    case Kind::kRetraction:
+      return {{"index", 1}, {"reason", "false positive"}};
+    case Kind::kAuditFinding:
+      return {{"about", 1}, {"verdict", "confirmed"}, {"text", "reproduced on a sample"}};
+    case Kind::kRelease:
+      return {{"name", "accord"},
+              {"version", "0.1.0"},
+              {"files", {{{"path", "accord"}, {"sha256", std::string(64, 'a')}}}}};
+  }
+  return Json::object();
+}
+
+Statement Make(Kind kind, const crypto::Ed25519KeyPair& key) {
+  Statement s;
+  s.kind = kind;
+  s.author = key.public_key;
+  s.created = "2026-11-28T10:00:00Z";
+  s.body = ExampleBody(kind, key);
+  return s;
+}
+
+TEST(Statement, EveryKindSignsParsesAndRoundTrips) {
+  auto key = Key(1);
+  for (Kind kind : kAllKinds) {
+    Result<Bytes> signed_bytes = Sign(Make(kind, key), key);
+    ASSERT_TRUE(signed_bytes.ok()) << KindName(kind) << ": " << signed_bytes.status().ToString();
+    Result<SignedStatement> p = Parse(*signed_bytes);
+    ASSERT_TRUE(p.ok()) << KindName(kind) << ": " << p.status().ToString();
+    EXPECT_EQ(p->statement.kind, kind);
+    EXPECT_EQ(p->statement.author, key.public_key);
+    EXPECT_EQ(p->canonical, *signed_bytes);
+    EXPECT_EQ(KindFromName(KindName(kind)), kind);
+  }
+}
+
+TEST(Statement, TamperedNonCanonicalOversizedRefused) {
+  auto key = Key(1);
+  Bytes b = *Sign(Make(Kind::kIndicator, key), key);
+  Bytes tampered = b;
+  tampered.replace(tampered.find("example"), 7, "exbmple");
+  Result<SignedStatement> r = Parse(tampered);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kPermissionDenied);
+
+  Json j = Json::parse(b);
+  r = Parse(j.dump(2));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("canonical"), std::string::npos) << r.status().ToString();
+
+  r = Parse(std::string(::accord::limits::kMaxEntrySize + 1, ' '));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kResourceExhausted);
+
+  // A source under the entry limit whose signed statement is over it: refused at signing, with
+  // the way out named.
+  Statement huge = Make(Kind::kYaraRule, key);
+  huge.body["source"] = "// " + std::string(65300, 'x') + "\nrule Example_Dropper { condition: true }\n";
+  Result<Bytes> s = Sign(huge, key);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Code::kResourceExhausted);
+  EXPECT_NE(s.status().message().find("store large content beside the log"), std::string::npos);
+  huge.body["source"] = std::string(::accord::limits::kMaxEntrySize + 1, ' ');
+  s = Sign(huge, key);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Code::kResourceExhausted);
+}
+
+TEST(Statement, RefusesOtherTlpAndUnknownKind) {
+  auto key = Key(1);
+  Json j = Json::parse(*Sign(Make(Kind::kIndicator, key), key));
+  j["statement"]["tlp"] = "amber";
+  Result<SignedStatement> r = Parse(*json::Serialize(j));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("TLP:CLEAR only"), std::string::npos);
+  j["statement"]["tlp"] = "clear";
+  j["statement"]["kind"] = "poem";
+  r = Parse(*json::Serialize(j));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown kind"), std::string::npos);
+}
+
+TEST(Statement, BodyChecks) {
+  auto key = Key(1), other = Key(2);
+  auto bad = [&](Kind kind, Json body, std::string_view want) {
+    Status s = ValidateBody(kind, body, key.public_key);
+    EXPECT_FALSE(s.ok()) << body.dump();
+    EXPECT_NE(s.message().find(want), std::string::npos) << s.ToString();
+  };
+  Json reg = ExampleBody(Kind::kRegistration, key);
+  reg["key"] = KeyB64(other);
+  bad(Kind::kRegistration, reg, "signed by the key it registers");
+  reg = ExampleBody(Kind::kRegistration, key);
+  reg["country"] = "de";
+  bad(Kind::kRegistration, reg, "ISO 3166-1");
+  Json y = ExampleBody(Kind::kYaraRule, key);
+  y["rules"] = {"Other"};
+  bad(Kind::kYaraRule, y, "exactly the rules");
+  y["source"] = "rule { broken";
+  bad(Kind::kYaraRule, y, "does not compile");
+  y["source"] = "include \"/etc/passwd\"\n";
+  bad(Kind::kYaraRule, y, "include");
+  Json ref = {{"source_ref", {{"sha256", std::string(64, 'b')}, {"size", 100000}}}, {"rules", {"A", "B"}}};
+  EXPECT_TRUE(ValidateBody(Kind::kYaraRule, ref, key.public_key).ok());
+  Json h = ExampleBody(Kind::kHashSet, key);
+  h["entries"][0]["digest"] = std::string(63, 'a');
+  bad(Kind::kHashSet, h, "64 lower-case hex");
+  h = ExampleBody(Kind::kHashSet, key);
+  h["entries"][0]["hash"] = "sha512";
+  bad(Kind::kHashSet, h, "\"md5\"");
+  h = ExampleBody(Kind::kHashSet, key);
+  h["entries"][0]["extra"] = 1;
+  bad(Kind::kHashSet, h, "unknown member");
+  Json t = ExampleBody(Kind::kTlshSet, key);
+  t["entries"][0]["tlsh"] = "T1ABC";
+  bad(Kind::kTlshSet, t, "TLSH");
+  bad(Kind::kIndicator, Json{{"pattern", ""}}, "empty");
+  bad(Kind::kAuditFinding, Json{{"about", 1}, {"verdict", "meh"}, {"text", "x"}}, "verdict");
+  bad(Kind::kRetraction, Json{{"index", -1}}, "non-negative");
+}
+
+TEST(Statement, RegistryChecks) {
+  auto alice = Key(1), bob = Key(2);
+  MemoryRegistry reg;
+  uint64_t next = 0;
+  auto submit = [&](Kind kind, const crypto::Ed25519KeyPair& k, Json body) -> Status {
+    Statement s = Make(kind, k);
+    if (!body.is_null()) s.body = body;
+    Result<Bytes> b = Sign(s, k);
+    if (!b.ok()) return b.status();
+    Result<SignedStatement> p = Parse(*b);
+    if (!p.ok()) return p.status();
+    RETURN_IF_ERROR(Validate(*p, reg));
+    reg.Apply(next++, *p);
+    return Status::Ok();
+  };
+  EXPECT_EQ(submit(Kind::kHashSet, alice, nullptr).code(), Code::kPermissionDenied);  // not registered
+  ASSERT_TRUE(submit(Kind::kRegistration, alice, nullptr).ok());                      // index 0
+  EXPECT_EQ(submit(Kind::kRegistration, alice, nullptr).code(), Code::kAlreadyExists);
+  ASSERT_TRUE(submit(Kind::kYaraRule, alice, nullptr).ok());                        // index 1
+  EXPECT_EQ(submit(Kind::kYaraRule, alice, nullptr).code(), Code::kAlreadyExists);  // rule name reused
+  ASSERT_TRUE(submit(Kind::kRegistration, bob, nullptr).ok());                      // index 2
+  EXPECT_TRUE(submit(Kind::kYaraRule, bob, nullptr).ok());  // index 3: names are per author
+  EXPECT_EQ(submit(Kind::kRetraction, bob, Json{{"index", 1}}).code(), Code::kPermissionDenied);  // not bob's
+  EXPECT_EQ(submit(Kind::kRetraction, bob, Json{{"index", 99}}).code(), Code::kNotFound);
+  EXPECT_TRUE(submit(Kind::kAuditFinding, bob, nullptr).ok());  // about 1: anyone may audit
+  EXPECT_TRUE(submit(Kind::kRetraction, alice, Json{{"index", 1}}).ok());
+  EXPECT_TRUE(submit(Kind::kYaraRule, alice, nullptr).ok());  // the retracted rule's name is free again
+  EXPECT_TRUE(submit(Kind::kRetraction, alice, Json{{"index", 0}}).ok());  // retracts alice's key
+  EXPECT_EQ(submit(Kind::kIndicator, alice, nullptr).code(), Code::kPermissionDenied);
+}
+
+// docs/statement-format.md: every example there verifies, and there is one of each kind.
+TEST(Statement, DocsExamplesVerify) {
+  std::ifstream in(std::string(ACCORD_SOURCE_DIR) + "/docs/statement-format.md");
+  ASSERT_TRUE(in.good());
+  std::string line;
+  std::set<Kind> seen;
+  while (std::getline(in, line)) {
+    if (line.rfind("{\"signature\":", 0) != 0) continue;
+    Result<SignedStatement> p = Parse(line);
+    ASSERT_TRUE(p.ok()) << p.status().ToString() << "\n" << line;
+    seen.insert(p->statement.kind);
+  }
+  EXPECT_EQ(seen.size(), std::size(kAllKinds));
+}
+
+}  // namespace
+}  // namespace accord::statement
