@@ -26,8 +26,9 @@ uint32_t QRatioDistance(uint32_t d) {
 }
 
 // For two code bytes: the sum over their four 2-bit bucket levels of |a - b|, a difference of 3
-// counting 6 (libtlsh's bit_pairs_diff_table).
-constexpr std::array<std::array<uint8_t, 256>, 256> kCodeByteDistance = [] {
+// counting 6 (libtlsh's bit_pairs_diff_table). Built at load time: as a constexpr it takes more
+// steps than clang allows a constant expression.
+const std::array<std::array<uint8_t, 256>, 256> kCodeByteDistance = [] {
   std::array<std::array<uint8_t, 256>, 256> t{};
   for (int x = 0; x < 256; ++x) {
     for (int y = 0; y < 256; ++y) {
