@@ -55,10 +55,48 @@ show "$accord" log verify-proof grow.proof --vkey keys/node.vkey --old-checkpoin
 step "7. An auditor re-checks everything: signature, every tile, every entry"
 show "$accord" log verify log --vkey keys/node.vkey
 
+step "8. The exchange node: statements in, validated, logged, served (embedded: files + SQLite)"
+"$accord" serve node --origin demo.accord.example/exchange --listen 127.0.0.1:0 --port-file node.port > node.out 2>&1 &
+node_pid=$!
+trap 'kill $node_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s node.port ] && break; sleep 0.1; done
+url=http://127.0.0.1:$(cat node.port)
+sed 's/^/  /' node.out
+"$accord" key generate cert-de keys > /dev/null
+"$accord" key generate vendor-jp keys > /dev/null
+# signature-base's hash list as a ClamAV .hsb file (SHA-256 only, any size), names made ClamAV-safe
+awk -F';' 'length($1) == 64 && k++ < 500 { n = $2; gsub(/[^A-Za-z0-9.-]+/, "-", n); print tolower($1) ":*:SigBase." substr(n, 1, 60) }' \
+  hashes.txt > sigbase.hsb
+show "$accord" submit --node "$url" --key keys/cert-de.key --register "Example CERT" --country DE \
+  --contact cert@example.org --hashes sigbase.hsb
+printf '$ accord submit --node %s --key keys/vendor-jp.key --register "Example Vendor" --country JP --yara <5 rule files>\n' "$url"
+"$accord" submit --node "$url" --key keys/vendor-jp.key --register "Example Vendor" --country JP \
+  $(for f in "${rules[@]:0:5}"; do printf -- '--yara %s ' "$f"; done) | sed "s|$data/||"
+
+step "9. Refused, and nothing logged: an unregistered author; a rule name already used"
+"$accord" key generate stranger keys > /dev/null
+printf '$ accord submit --node %s --key keys/stranger.key --hashes sigbase.hsb\n' "$url"
+"$accord" submit --node "$url" --key keys/stranger.key --hashes sigbase.hsb 2>&1 | head -1 || true
+printf '$ accord submit --node %s --key keys/vendor-jp.key --yara %s\n' "$url" "${rules[0]#$data/}"
+"$accord" submit --node "$url" --key keys/vendor-jp.key --yara "${rules[0]}" --created 2026-01-01T00:00:00Z 2>&1 | sed "s|$data/||" | head -1 || true
+
+step "10. Anyone reads: who flags this file hash, who takes part, the log itself"
+h=$(head -1 sigbase.hsb | cut -d: -f1)
+printf '$ curl %s/lookup/hash/%s\n' "$url" "$h"
+curl -sf "$url/lookup/hash/$h" | python3 -c 'import json,sys; [print("  index", s["index"], s["kind"], "by", s["author"][:12] + "...", "created", s["created"]) for s in json.load(sys.stdin)["statements"]]'
+printf '$ curl %s/participants\n' "$url"
+curl -sf "$url/participants" | python3 -c 'import json,sys; [print("  %s (%s), registered at index %d" % (p["name"], p["country"], p["index"])) for p in json.load(sys.stdin)["participants"]]'
+printf '$ curl %s/checkpoint\n' "$url"
+curl -sf "$url/checkpoint" | sed 's/^/  /'
+kill $node_pid; wait $node_pid 2>/dev/null || true
+show "$accord" log verify node/log --vkey node/node.vkey
+
 step "Where to look next"
 cat <<MSG
   $out/log/              the log as served: checkpoint, tile/<L>/..., tile/entries/...
   $out/keys/node.vkey    the verifier key that anyone needs to check it
+  $out/node/             the exchange node: its log (node/log), key and SQLite index
+  docs/node.md           the node's HTTP API; docs/statement-format.md the signed statements
   docs/log-format.md     the formats as grammars; docs/benchmarks.md for the numbers
-  accord log --help      every log command
+  accord log --help      every log command; accord serve --help, accord submit --help
 MSG

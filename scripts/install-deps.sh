@@ -19,6 +19,9 @@ packages=(
   libtlsh-dev tlsh-tools
   # the independent implementation the log is checked against (Go's sumdb/note and sumdb/tlog)
   golang-go golang-golang-x-mod-dev
+  # the exchange node: SQLite index, HTTP(S) server and client; curl, openssl and wrk for its tests
+  # and benchmarks; python3-jsonschema checks accord's STIX against the official schemas
+  libsqlite3-dev libcpp-httplib-dev curl openssl wrk python3-jsonschema
   # node, for the npm package `canonicalize` that accord's RFC 8785 JSON is checked against
   nodejs
 )

@@ -4,10 +4,7 @@
 # Usage: cli_test.sh ACCORD_BIN WORK_DIR
 set -uo pipefail
 accord=$1 work=$2
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
 # expect_error CODE PATTERN -- CMD...: CMD exits with CODE and says PATTERN on stderr.
 expect_error() {
   local code=$1 pattern=$2

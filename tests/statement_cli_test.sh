@@ -4,11 +4,7 @@
 # Usage: statement_cli_test.sh ACCORD_BIN WORK_DIR
 set -uo pipefail
 accord=$1 work=$2
-rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 "$accord" key generate alice keys > /dev/null || { echo "FAIL: key generate"; exit 1; }
 pub=$(cut -d+ -f3- keys/alice.vkey | base64 -d | tail -c 32 | base64 -w0)

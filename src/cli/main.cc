@@ -10,6 +10,7 @@
 
 #include "cli/scan_commands.h"
 #include "cli/scand_commands.h"
+#include "cli/node_commands.h"
 #include "cli/statement_commands.h"
 #include "core/fs.h"
 #include "core/limits.h"
@@ -375,6 +376,7 @@ int main(int argc, char** argv) {
   cli::AddScanCommands(app, rc);
   cli::AddScandCommand(app, rc);
   cli::AddStatementCommands(app, rc);
+  cli::AddNodeCommands(app, rc);
 
   try {
     app.parse(argc, argv);

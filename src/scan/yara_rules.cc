@@ -115,6 +115,47 @@ YR_COMPILER* NewCompiler(CompileErrors* errors) {
   return compiler;
 }
 
+}  // namespace
+
+Result<std::vector<std::string>> CompileRuleNames(std::string_view source, std::string_view source_name) {
+  RETURN_IF_ERROR(YaraInit());
+  CompileErrors errors;
+  YR_COMPILER* compiler = NewCompiler(&errors);
+  if (!compiler) return Internal("libyara: cannot create a compiler");
+  std::string text(source), ns(source_name);
+  // Source held in memory names no file; an include directive is refused, not resolved.
+  yr_compiler_set_include_callback(
+      compiler,
+      [](const char*, const char*, const char*, void* user) -> const char* {
+        static_cast<CompileErrors*>(user)->messages.push_back(
+            "<rules>:0: include directives are not accepted here");
+        return nullptr;
+      },
+      nullptr, &errors);
+  int n = yr_compiler_add_string(compiler, text.c_str(), nullptr);
+  YR_RULES* rules = nullptr;
+  if (n == 0 && errors.messages.empty() && yr_compiler_get_rules(compiler, &rules) != ERROR_SUCCESS)
+    rules = nullptr;
+  yr_compiler_destroy(compiler);
+  if (n != 0 || !errors.messages.empty() || !rules) {
+    std::string msg;
+    for (const auto& m : errors.messages) {
+      std::string line = m;
+      if (line.rfind("<rules>", 0) == 0) line.replace(0, 7, ns);
+      msg += (msg.empty() ? "" : "; ") + line;
+    }
+    return InvalidArgument(msg.empty() ? ns + ": does not compile" : msg);
+  }
+  std::vector<std::string> names;
+  YR_RULE* rule;
+  yr_rules_foreach(rules, rule) {
+    names.emplace_back(rule->identifier);
+  }
+  yr_rules_destroy(rules);
+  return names;
+}
+
+namespace {
 // The groups for large files, compiled from `files` (each in its namespace, other rules blanked),
 // or nullopt when they cannot be made exactly (then every file is scanned with the whole set).
 std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::vector<std::string>& files) {

@@ -94,4 +94,9 @@ class YaraScanner {
   std::vector<YR_SCAN_CONTEXT*> scanners_;  // one per group; null if libyara could not make it
 };
 
+// Compiles one rule source held in memory as rule files are compiled (the five external
+// variables defined, warnings ignored) and returns its rule names in source order; errors are
+// InvalidArgument "SOURCE_NAME:LINE: message" (all of them, "; "-separated).
+Result<std::vector<std::string>> CompileRuleNames(std::string_view source, std::string_view source_name);
+
 }  // namespace accord::scan

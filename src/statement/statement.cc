@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
-#include <regex>
 #include <set>
 
 #include "core/limits.h"
@@ -89,38 +88,8 @@ bool IsLowerHex(std::string_view s, size_t len) {
 
 // The rule names that `source` defines, compiled as `accord scan` compiles rule files.
 Result<std::vector<std::string>> CompileYara(const std::string& source) {
-  static const std::regex kInclude(R"(\binclude\s*")");
-  if (std::regex_search(source, kInclude))
-    return InvalidArgument("body.source: YARA include directives are not accepted in a statement");
-  const char* tmp = std::getenv("TMPDIR");
-  std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/accord-statement-XXXXXX.yar";
-  int fd = ::mkstemps(path.data(), 4);
-  if (fd < 0) return Internal("cannot create a temporary file to compile YARA source");
-  size_t done = 0;
-  while (done < source.size()) {
-    ssize_t n = ::write(fd, source.data() + done, source.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(path.c_str());
-      return Internal("cannot write a temporary file to compile YARA source");
-    }
-    done += size_t(n);
-  }
-  ::close(fd);
-  auto rules = scan::YaraRules::Compile({path}, false);
-  ::unlink(path.c_str());
-  if (!rules.ok()) {
-    std::string msg = rules.status().message();
-    for (size_t at; (at = msg.find(path)) != std::string::npos;) msg.replace(at, path.size(), "body.source");
-    return InvalidArgument("body.source does not compile: " + msg);
-  }
-  std::vector<std::string> names;
-  for (const auto& g : (*rules)->groups()) {
-    YR_RULE* rule;
-    yr_rules_foreach(g.rules, rule) {
-      names.emplace_back(rule->identifier);
-    }
-  }
+  auto names = scan::CompileRuleNames(source, "body.source");
+  if (!names.ok()) return InvalidArgument("body.source does not compile: " + names.status().message());
   return names;
 }
 
@@ -248,13 +217,26 @@ Status ValidateRelease(const Json& body) {
 }
 
 bool IsCreated(std::string_view s) {
-  // YYYY-MM-DDTHH:MM:SSZ
-  static const std::regex kRe(R"(\d{4}-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z)");
-  std::match_results<std::string_view::const_iterator> m;
-  if (!std::regex_match(s.begin(), s.end(), m, kRe)) return false;
-  int mo = std::stoi(m[1]), d = std::stoi(m[2]), h = std::stoi(m[3]), mi = std::stoi(m[4]),
-      se = std::stoi(m[5]);
-  return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && se <= 60;
+  // YYYY-MM-DDTHH:MM:SSZ, a real calendar date (no February 30th), seconds up to 60 (leap).
+  if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+      s[19] != 'Z')
+    return false;
+  auto num = [&](size_t at, size_t len, int& out) {
+    out = 0;
+    for (size_t i = at; i < at + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  int y, mo, d, h, mi, se;
+  if (!num(0, 4, y) || !num(5, 2, mo) || !num(8, 2, d) || !num(11, 2, h) || !num(14, 2, mi) ||
+      !num(17, 2, se))
+    return false;
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 60) return false;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return d <= kDays[mo - 1] + (mo == 2 && leap ? 1 : 0);
 }
 
 std::string SignedMessage(const Bytes& canonical_statement) {
@@ -487,6 +469,10 @@ std::optional<crypto::Ed25519PublicKey> MemoryRegistry::AuthorOf(uint64_t index)
   for (const auto& e : entries_)
     if (e.index == index) return e.author;
   return std::nullopt;
+}
+
+Result<std::vector<std::string>> YaraRuleNames(const std::string& source) {
+  return CompileYara(source);
 }
 
 }  // namespace accord::statement

@@ -81,6 +81,10 @@ Result<Bytes> Sign(const Statement& s, const crypto::Ed25519KeyPair& key);
 // (else PermissionDenied).
 Result<SignedStatement> Parse(ByteView bytes);
 
+// The rule names a YARA source defines, in order, compiled as a yara-rule body's source is
+// (InvalidArgument "body.source does not compile: body.source:LINE: message" otherwise).
+Result<std::vector<std::string>> YaraRuleNames(const std::string& source);
+
 // Body checks alone (Parse and Sign run them).
 Status ValidateBody(Kind kind, const json::Json& body, const crypto::Ed25519PublicKey& author);
 

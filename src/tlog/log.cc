@@ -10,6 +10,7 @@ namespace accord::tlog {
 namespace {
 constexpr int kLevels = 8;  // 256^8 = 2^64 leaves
 constexpr uint64_t kMaxRoundEntries = 1 << 20;
+constexpr int kMaxRoundsPerCheckpoint = 16;
 constexpr std::string_view kStateDir = ".accord";
 
 std::string StatePath(const std::string& dir, std::string_view name) {
@@ -549,6 +550,20 @@ void LogWriter::CommitLoop() {
       continue;
     }
     for (size_t i = 0; i < round->pending.size(); ++i) round->pending[i].done.set_value(round->first[i]);
+    // Under load, one checkpoint covers several rounds: when the next round is already waiting
+    // to be committed, its checkpoint will cover this one too (at most kMaxRoundsPerCheckpoint
+    // rounds apart, so checkpoints keep coming). Every round is durable before it is
+    // acknowledged either way; only the signature and its fsync are saved.
+    bool next_waiting;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      next_waiting = !commits_.empty();
+    }
+    unpublished_filled_.insert(unpublished_filled_.end(), round->filled.begin(), round->filled.end());
+    if (next_waiting && ++unpublished_rounds_ < kMaxRoundsPerCheckpoint) continue;
+    round->filled = std::move(unpublished_filled_);
+    unpublished_filled_.clear();
+    unpublished_rounds_ = 0;
     st = Publish(*round);
     if (!st.ok()) Fail(st);
   }

@@ -12,7 +12,8 @@
 // Durability: the entry bundles are the log's only copy of the entries; there is no separate
 // journal. A round of the sequencer writes its new bundles and tiles to .accord/tmp, syncs the
 // file system, renames them into place, syncs again, and only then acknowledges the entries; a
-// signed checkpoint follows. On open, entries found in bundles beyond the checkpoint (a crash
+// signed checkpoint follows (one for several rounds when the next is already waiting, at most 16
+// rounds apart). On open, entries found in bundles beyond the checkpoint (a crash
 // after the acknowledgement and before the checkpoint) are integrated; anything beyond them
 // (never acknowledged) is removed. Partial tiles of every checkpointed size are kept until the
 // full tile exists (c2sp.org/tlog-tiles), then removed.
@@ -117,6 +118,10 @@ class LogWriter {
   void RemoveStalePartials();
   void Run();         // stage 1: integrate and write (thread_)
   void CommitLoop();  // stage 2: sync, rename, acknowledge, publish (commit_thread_)
+  // commit_thread_ only: rounds committed since the last published checkpoint, and their tiles
+  // whose retained partials the next Publish removes.
+  int unpublished_rounds_ = 0;
+  std::vector<TileCoord> unpublished_filled_;
   // Integrates entries into the in-memory right edge and lists the files that change.
   void Integrate(const std::vector<ByteView>& entries, Round& round);
   Status WriteTemps(Round& round);

@@ -1,0 +1,73 @@
+// The node's HTTP service (cpp-httplib, with TLS through OpenSSL when given a certificate).
+//
+//   POST /statements                 a signed statement (application/json), or many, one per line
+//                                    (application/x-ndjson): 201 {"index","id","duplicate":false},
+//                                    200 for an identical resubmission; errors below
+//   GET  /checkpoint, /tile/...      the log's read path exactly as c2sp.org/tlog-tiles
+//   GET  /statements/<index>         a logged statement (its leaf), /statements/id/<hex sha256>
+//   GET  /lookup/hash/<hex>          statements that list a file digest (MD5, SHA-1, SHA-256)
+//   GET  /lookup/author/<b64url key> statements by an author (?from=INDEX&limit=N)
+//   GET  /participants               the registered participants
+//   GET  /metrics                    Prometheus text format
+//   /taxii2/...                      TAXII 2.1, when a TAXII handler is set
+// Errors are JSON {"error": message} with 400 (malformed), 403 (signature, unknown or retracted
+// author), 404, 409 (a rule name or registration that exists), 413 (over 64 KiB), 415 (content
+// type), 422 (a body that is well-formed but invalid: a rule that does not compile, ...), 503
+// (the log failed). docs/node.md has the full API.
+// Thread-safety: Run blocks on the calling thread; Stop may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "node/node.h"
+
+namespace accord::node {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                // 0: any free port (see HttpServer::port)
+  std::string tls_cert, tls_key;  // PEM files; both or neither
+  size_t threads = 128;           // connections served at once; more wait in the listen queue
+  int read_timeout_s = 10;        // a client that sends nothing for this long is dropped
+  int write_timeout_s = 10;
+  int keep_alive_timeout_s = 5;
+  size_t keep_alive_max = 10000;  // requests on one connection
+  size_t max_batch = 1000;        // statements in one NDJSON submission
+};
+
+// A request and an answer for a handler outside this file (TAXII).
+struct HttpRequest {
+  std::string method, path, query, accept, content_type, body;
+};
+struct HttpReply {
+  int status = 200;
+  std::string content_type, body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+using HttpHandler = std::function<HttpReply(const HttpRequest&)>;
+
+class HttpServer {
+ public:
+  HttpServer(Node& node, HttpOptions options);
+  ~HttpServer();
+  void SetTaxiiHandler(HttpHandler handler);  // before Start
+  Status Start();                             // binds the port (or fails naming it)
+  int port() const;
+  Status Run();  // serves until Stop
+  void Stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The HTTP status for a refused submission.
+int HttpStatusFor(const Status& s);
+
+}  // namespace accord::node

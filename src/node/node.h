@@ -1,0 +1,80 @@
+// The exchange node's core, without HTTP: statements in, validated, logged, indexed.
+//
+// A node directory DIR holds:
+//   DIR/log/            the transparency log (tlog/log.h); served as is under the HTTP root
+//   DIR/node.key        the node's signing key (mode 0600); DIR/node.vkey its verifier key
+//   DIR/index.sqlite    the index (sqlite_store.h), derived from the log
+//
+// Submit runs Parse (bytes, body, signature) on the caller's thread, then hands the statement
+// to one sequencer thread, which checks it against the log's state (statement::Validate with
+// the node's registry), finds identical resubmissions, and queues the accepted ones to the log
+// in rounds. A commit thread waits for each round to be durable, indexes it in one store
+// transaction, and only then answers its callers; the log publishes the checkpoint that covers
+// it right after (Sync() waits for it). Nothing refused is logged; nothing
+// acknowledged is lost (the log is the source of truth; Open re-indexes what the index lacks).
+// Thread-safety: Submit and the accessors may be called from any number of threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "crypto/note.h"
+#include "node/store.h"
+#include "tlog/checkpoint.h"
+
+namespace accord::node {
+
+struct Accepted {
+  uint64_t index = 0;
+  std::string id;          // hex SHA-256 of the leaf
+  bool duplicate = false;  // an identical statement was already logged at `index`
+};
+
+struct NodeCounters {
+  std::atomic<uint64_t> accepted{0}, duplicates{0}, refused{0}, rounds{0};
+};
+
+class Node {
+ public:
+  // Opens the node in `dir`; creates its key, log and index first if `dir` has no log
+  // (`origin` is then required: a C2SP log origin such as "example.org/accord"). An `origin`
+  // that differs from an existing log's is FailedPrecondition.
+  static Result<std::unique_ptr<Node>> Open(const std::string& dir, const std::string& origin);
+  ~Node();  // answers everything submitted, then stops
+
+  // Blocks until the statement is durable and indexed (its checkpoint follows), or refused:
+  // InvalidArgument (malformed; a message starting "body" is about the body's content),
+  // ResourceExhausted (over 64 KiB), PermissionDenied (signature, unknown or retracted author),
+  // AlreadyExists (a YARA rule name the author already uses, a second registration),
+  // NotFound (a retraction or finding about no such statement), Unavailable (the log failed:
+  // the node accepts nothing more until restarted).
+  Result<Accepted> Submit(ByteView leaf);
+  // Many statements at once (one HTTP request of NDJSON): each is accepted or refused on its own,
+  // in order, as if submitted one after the other; they share rounds of the log.
+  std::vector<Result<Accepted>> SubmitMany(std::span<const ByteView> leaves);
+
+  Store& store();
+  const std::string& log_dir() const;
+  const std::string& origin() const;
+  tlog::VerifiedCheckpoint checkpoint() const;
+  // Waits until everything acknowledged so far is in a published checkpoint, and returns it.
+  Result<tlog::VerifiedCheckpoint> Sync();
+  const note::Verifier& verifier() const;
+  const NodeCounters& counters() const;
+
+  struct Impl;
+
+ private:
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The fields of a logged leaf (no signature check: the log only holds validated statements).
+Result<Record> RecordFromLeaf(uint64_t index, ByteView leaf, int64_t added_ms);
+
+}  // namespace accord::node

@@ -1,0 +1,427 @@
+#include "node/node.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "core/bytes.h"
+#include "core/canonical_json.h"
+#include "crypto/sha256.h"
+#include "node/http_server.h"
+#include "node/test_util.h"
+#include "statement/statement.h"
+#include "tlog/log.h"
+
+namespace accord::node {
+namespace {
+
+using json::Json;
+using statement::Kind;
+
+using testing::Key;
+using testing::Signed;
+std::string B64(const crypto::Ed25519PublicKey& k) {
+  return testing::KeyB64(k);
+}
+
+std::string Registration(const crypto::Ed25519KeyPair& k, std::string name = "Example CERT") {
+  return Signed(
+      Kind::kRegistration, k,
+      {{"name", name}, {"country", "DE"}, {"contact", "cert@example.org"}, {"key", B64(k.public_key)}});
+}
+std::string HashSet(const crypto::Ed25519KeyPair& k, std::string digest, std::string name = "Test.Sig") {
+  return Signed(
+      Kind::kHashSet, k,
+      {{"entries", Json::array({{{"hash", "sha256"}, {"digest", digest}, {"name", name}, {"size", 68}}})}});
+}
+std::string Yara(const crypto::Ed25519KeyPair& k, std::string rule, std::string source = "") {
+  if (source.empty()) source = "rule " + rule + " { strings: $a = \"evil\" condition: $a }";
+  return Signed(Kind::kYaraRule, k, {{"source", source}, {"rules", Json::array({rule})}});
+}
+
+const std::string kEicar = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+
+class NodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("accord-node-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    Reopen("test.example/log");
+  }
+  void TearDown() override {
+    node_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen(const std::string& origin = "") {
+    node_.reset();
+    auto n = Node::Open(dir_.string(), origin);
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    node_ = std::move(n).value();
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<Node> node_;
+};
+
+TEST_F(NodeTest, AcceptsRegisteredAuthorsAndAnswersResubmissionsWithTheSameIndex) {
+  auto a = Key(1);
+  auto r = node_->Submit(Registration(a));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->index, 0u);
+  EXPECT_FALSE(r->duplicate);
+  std::string hs = HashSet(a, kEicar);
+  auto h = node_->Submit(hs);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->index, 1u);
+  auto again = node_->Submit(hs);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->index, 1u);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->id, h->id);
+  // Durable before the answer; the checkpoint follows.
+  auto cp = node_->Sync();
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->checkpoint.size, 2u);
+  auto found = node_->store().FindDigest(kEicar, 10);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].index, 1u);
+  EXPECT_EQ((*found)[0].leaf, hs);
+  auto ps = node_->store().Participants();
+  ASSERT_TRUE(ps.ok());
+  ASSERT_EQ(ps->size(), 1u);
+  EXPECT_EQ((*ps)[0].name, "Example CERT");
+}
+
+TEST_F(NodeTest, RefusesWithoutLoggingAnything) {
+  auto a = Key(1), stranger = Key(2);
+  ASSERT_TRUE(node_->Submit(Registration(a)).ok());
+  // Unknown author.
+  auto u = node_->Submit(HashSet(stranger, kEicar));
+  EXPECT_EQ(u.status().code(), Code::kPermissionDenied) << u.status().ToString();
+  // A bad signature: one byte of the body changed after signing.
+  std::string hs = HashSet(a, kEicar);
+  std::string forged = hs;
+  forged.replace(forged.find("Test.Sig"), 8, "Test.Sih");
+  auto f = node_->Submit(forged);
+  EXPECT_EQ(f.status().code(), Code::kPermissionDenied) << f.status().ToString();
+  EXPECT_EQ(HttpStatusFor(f.status()), 403);
+  // Not JSON; not canonical.
+  EXPECT_EQ(HttpStatusFor(node_->Submit("{not json").status()), 400);
+  EXPECT_EQ(HttpStatusFor(node_->Submit(" " + hs).status()), 400);
+  // A rule that does not compile: 422 with the line.
+  statement::Statement s;
+  s.kind = Kind::kYaraRule;
+  s.author = a.public_key;
+  s.created = "2026-11-28T10:00:00Z";
+  s.body = {{"source", "rule Bad {\n condition: $nope\n}"}, {"rules", Json::array({"Bad"})}};
+  auto bad = statement::Sign(s, a);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(HttpStatusFor(bad.status()), 422) << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find("body.source:3: undefined string \"$nope\""), std::string::npos)
+      << bad.status().ToString();
+  // A second registration of the same key.
+  auto twice = node_->Submit(Registration(a, "Other name"));
+  EXPECT_EQ(twice.status().code(), Code::kAlreadyExists) << twice.status().ToString();
+  EXPECT_EQ(node_->Sync()->checkpoint.size, 1u);
+  EXPECT_EQ(*node_->store().Size(), 1u);
+}
+
+TEST_F(NodeTest, RuleNamesAreUniquePerAuthorUntilRetracted) {
+  auto a = Key(1), b = Key(2);
+  ASSERT_TRUE(node_->Submit(Registration(a)).ok());
+  ASSERT_TRUE(node_->Submit(Registration(b, "B")).ok());
+  auto first = node_->Submit(Yara(a, "Dropper"));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto same = node_->Submit(Yara(a, "Dropper", "rule Dropper { condition: true }"));
+  EXPECT_EQ(same.status().code(), Code::kAlreadyExists);
+  EXPECT_TRUE(node_->Submit(Yara(b, "Dropper")).ok());  // another author's namespace
+  // Retracting frees the name; the registry survives a restart.
+  ASSERT_TRUE(node_->Submit(Signed(Kind::kRetraction, a, {{"index", first->index}})).ok());
+  Reopen();
+  EXPECT_TRUE(node_->Submit(Yara(a, "Dropper", "rule Dropper { condition: true }")).ok());
+  auto rec = node_->store().Get(first->index);
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_TRUE((*rec)->retracted);
+  // Retracting another author's statement is refused.
+  auto other = node_->Submit(Signed(Kind::kRetraction, b, {{"index", first->index}}));
+  EXPECT_FALSE(other.ok());
+}
+
+TEST_F(NodeTest, RetractedKeyCanNoLongerPublish) {
+  auto a = Key(1);
+  auto reg = node_->Submit(Registration(a));
+  ASSERT_TRUE(reg.ok());
+  ASSERT_TRUE(
+      node_->Submit(Signed(Kind::kRetraction, a, {{"index", reg->index}, {"reason", "key lost"}})).ok());
+  auto after = node_->Submit(HashSet(a, kEicar));
+  EXPECT_EQ(after.status().code(), Code::kPermissionDenied) << after.status().ToString();
+  Reopen();
+  EXPECT_EQ(node_->Submit(HashSet(a, kEicar)).status().code(), Code::kPermissionDenied);
+}
+
+TEST_F(NodeTest, ReindexesFromTheLogWhenTheIndexIsLost) {
+  auto a = Key(1);
+  ASSERT_TRUE(node_->Submit(Registration(a)).ok());
+  std::string hs = HashSet(a, kEicar);
+  ASSERT_TRUE(node_->Submit(hs).ok());
+  node_.reset();
+  std::filesystem::remove(dir_ / "index.sqlite");
+  std::filesystem::remove(dir_ / "index.sqlite-wal");
+  std::filesystem::remove(dir_ / "index.sqlite-shm");
+  Reopen();
+  EXPECT_EQ(*node_->store().Size(), 2u);
+  auto again = node_->Submit(hs);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->index, 1u);
+  EXPECT_EQ(node_->Submit(Registration(a)).value().duplicate, true);
+  EXPECT_EQ(node_->Submit(Registration(a, "again")).status().code(), Code::kAlreadyExists);
+}
+
+TEST_F(NodeTest, ManyConcurrentSubmittersGetDistinctConsecutiveIndices) {
+  auto a = Key(1);
+  ASSERT_TRUE(node_->Submit(Registration(a)).ok());
+  constexpr int kThreads = 8, kEach = 50;
+  std::vector<std::vector<uint64_t>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto h = crypto::Sha256(std::to_string(t * kEach + i));
+        std::string digest = HexEncode(ByteView(reinterpret_cast<const char*>(h.data()), 32));
+        auto r = node_->Submit(HashSet(a, digest));
+        if (r.ok()) got[t].push_back(r->index);
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::vector<uint64_t> all;
+  for (auto& g : got) all.insert(all.end(), g.begin(), g.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), size_t(kThreads * kEach));
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], i + 1);
+  EXPECT_EQ(node_->Sync()->checkpoint.size, all.size() + 1);
+  // The log directory verifies as an auditor checks it.
+  auto report = tlog::VerifyLog(node_->log_dir(), node_->verifier());
+  EXPECT_TRUE(report.ok()) << report.status().ToString();
+}
+
+TEST_F(NodeTest, OriginMustMatch) {
+  node_.reset();
+  auto n = Node::Open(dir_.string(), "other.example/log");
+  EXPECT_EQ(n.status().code(), Code::kFailedPrecondition);
+  auto fresh = Node::Open((dir_ / "sub").string(), "");
+  EXPECT_EQ(fresh.status().code(), Code::kInvalidArgument);
+}
+
+// ---- HTTP
+
+class HttpTest : public NodeTest {
+ protected:
+  void SetUp() override {
+    NodeTest::SetUp();
+    HttpOptions o;
+    o.port = 0;
+    o.threads = 16;
+    server_ = std::make_unique<HttpServer>(*node_, o);
+    ASSERT_TRUE(server_->Start().ok());
+    thread_ = std::thread([this] { (void)server_->Run(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+  void TearDown() override {
+    server_->Stop();
+    thread_.join();
+    server_.reset();
+    NodeTest::TearDown();
+  }
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(HttpTest, SubmissionAnswersAndErrors) {
+  auto a = Key(1);
+  auto r = client_->Post("/statements", Registration(a), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201) << r->body;
+  auto body = Json::parse(r->body);
+  EXPECT_EQ(body["index"], 0);
+  r = client_->Post("/statements", Registration(a), "application/json");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(Json::parse(r->body)["duplicate"], true);
+  r = client_->Post("/statements", Registration(a), "text/plain");
+  EXPECT_EQ(r->status, 415);
+  EXPECT_NE(r->body.find("application/json"), std::string::npos);
+  r = client_->Post("/statements", std::string(70000, 'x'), "application/json");
+  EXPECT_EQ(r->status, 413);
+  r = client_->Post("/statements", "{\"a\":1}", "application/json");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_TRUE(Json::parse(r->body).contains("error"));
+  r = client_->Post("/statements", HashSet(Key(9), kEicar), "application/json");
+  EXPECT_EQ(r->status, 403);
+  // NDJSON: each line on its own.
+  std::string batch =
+      HashSet(a, kEicar) + "\n" + HashSet(Key(9), kEicar) + "\n" + HashSet(a, kEicar, "Other.Sig") + "\n";
+  r = client_->Post("/statements", batch, "application/x-ndjson");
+  ASSERT_EQ(r->status, 200);
+  std::vector<Json> lines;
+  for (std::string_view rest = r->body; !rest.empty();) {
+    size_t nl = rest.find('\n');
+    lines.push_back(Json::parse(rest.substr(0, nl)));
+    rest = rest.substr(nl + 1);
+  }
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["index"], 1);
+  EXPECT_EQ(lines[1]["status"], 403);
+  EXPECT_EQ(lines[2]["index"], 2);
+  EXPECT_EQ(node_->Sync()->checkpoint.size, 3u);
+}
+
+TEST_F(HttpTest, ReadPathAndLookups) {
+  auto a = Key(1);
+  ASSERT_EQ(client_->Post("/statements", Registration(a), "application/json")->status, 201);
+  std::string hs = HashSet(a, kEicar);
+  ASSERT_EQ(client_->Post("/statements", hs, "application/json")->status, 201);
+  ASSERT_TRUE(node_->Sync().ok());
+  auto cp = client_->Get("/checkpoint");
+  ASSERT_TRUE(cp);
+  EXPECT_EQ(cp->status, 200);
+  EXPECT_EQ(cp->get_header_value("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(cp->body, node_->checkpoint().raw);
+  auto tile = client_->Get("/tile/0/000.p/2");
+  ASSERT_TRUE(tile);
+  EXPECT_EQ(tile->status, 200);
+  EXPECT_EQ(tile->body.size(), 64u);
+  EXPECT_EQ(tile->get_header_value("Content-Type"), "application/octet-stream");
+  EXPECT_NE(tile->get_header_value("Cache-Control").find("immutable"), std::string::npos);
+  auto bundle = client_->Get("/tile/entries/000.p/2");
+  ASSERT_TRUE(bundle);
+  EXPECT_EQ(bundle->status, 200);
+  EXPECT_NE(bundle->body.find(hs), std::string::npos);
+  EXPECT_EQ(client_->Get("/tile/0/001")->status, 404);
+  EXPECT_EQ(client_->Get("/tile/../node.key")->status, 404);
+  EXPECT_EQ(client_->Get("/tile/0/000.p/2/../../../../node.key")->status, 404);
+  EXPECT_EQ(client_->Get("/.accord/config")->status, 404);
+
+  auto byhash = client_->Get("/lookup/hash/" + kEicar);
+  ASSERT_EQ(byhash->status, 200);
+  auto j = Json::parse(byhash->body);
+  ASSERT_EQ(j["statements"].size(), 1u);
+  EXPECT_EQ(j["statements"][0]["index"], 1);
+  EXPECT_EQ(j["statements"][0]["kind"], "hash-set");
+  EXPECT_EQ(client_->Get("/lookup/hash/xyz")->status, 400);
+  std::string key = B64(a.public_key);
+  for (char& c : key) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  auto byauthor = client_->Get("/lookup/author/" + key);
+  ASSERT_EQ(byauthor->status, 200);
+  EXPECT_EQ(Json::parse(byauthor->body)["statements"].size(), 2u);
+  auto st = client_->Get("/statements/1");
+  ASSERT_EQ(st->status, 200);
+  EXPECT_EQ(Json::parse(st->body)["statement"].dump(), Json::parse(hs).dump());
+  std::string id = Json::parse(st->body)["id"];
+  EXPECT_EQ(client_->Get("/statements/id/" + id)->status, 200);
+  EXPECT_EQ(client_->Get("/statements/7")->status, 404);
+  EXPECT_EQ(client_->Get("/statements/01")->status, 400);
+  auto ps = client_->Get("/participants");
+  ASSERT_EQ(ps->status, 200);
+  EXPECT_EQ(Json::parse(ps->body)["participants"][0]["country"], "DE");
+  auto m = client_->Get("/metrics");
+  ASSERT_EQ(m->status, 200);
+  EXPECT_NE(m->body.find("accord_statements_accepted_total 2"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("accord_log_size 2"), std::string::npos);
+}
+
+// A statement signed by hand, bypassing Sign's checks: what a careless or hostile client sends.
+std::string HandSigned(const crypto::Ed25519KeyPair& k, const std::string& kind, Json body,
+                       const std::string& tlp = "clear") {
+  Json st = {{"accord", "statement/v1"},
+             {"author", B64(k.public_key)},
+             {"body", std::move(body)},
+             {"created", "2026-11-28T10:00:00Z"},
+             {"kind", kind},
+             {"tlp", tlp}};
+  std::string canon = *json::Serialize(st);
+  auto sig = crypto::Ed25519Sign(k, std::string(statement::kSignatureContext) + canon);
+  Json env = {
+      {"signature",
+       {{"alg", "ed25519"}, {"sig", Base64Encode(ByteView(reinterpret_cast<const char*>(sig.data()), 64))}}},
+      {"statement", st}};
+  return *json::Serialize(env);
+}
+
+TEST_F(HttpTest, RuleThatDoesNotCompileIs422WithTheLine) {
+  auto a = Key(1);
+  ASSERT_EQ(client_->Post("/statements", Registration(a), "application/json")->status, 201);
+  auto r = client_->Post("/statements",
+                         HandSigned(a, "yara-rule",
+                                    {{"source", "rule Bad {\n  strings: $a = \"x\"\n  condition: $b\n}"},
+                                     {"rules", Json::array({"Bad"})}}),
+                         "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422) << r->body;
+  EXPECT_NE(r->body.find("body.source:"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("$b"), std::string::npos) << r->body;
+  // Over the TLP this log accepts.
+  Json body = {
+      {"entries", Json::array({{{"hash", "sha256"}, {"digest", kEicar}, {"name", "X"}, {"size", 1}}})}};
+  std::string amber = HandSigned(a, "hash-set", body, "amber");
+  r = client_->Post("/statements", amber, "application/json");
+  EXPECT_EQ(r->status / 100, 4) << r->body;
+  EXPECT_NE(r->body.find("clear"), std::string::npos) << r->body;
+  EXPECT_EQ(node_->Sync()->checkpoint.size, 1u);
+}
+
+TEST(HttpSlowClients, StalledConnectionsAreDroppedAndOthersServed) {
+  auto dir = std::filesystem::temp_directory_path() / ("accord-node-slow-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto node = Node::Open(dir.string(), "slow.example/log");
+  ASSERT_TRUE(node.ok());
+  HttpOptions o;
+  o.port = 0;
+  o.threads = 8;
+  o.read_timeout_s = 1;
+  HttpServer server(**node, o);
+  ASSERT_TRUE(server.Start().ok());
+  std::thread t([&] { (void)server.Run(); });
+  // 40 connections (5 per thread) that send half a request line and then nothing.
+  std::vector<int> fds;
+  for (int i = 0; i < 40; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      (void)::send(fd, "GET /check", 10, MSG_NOSIGNAL);
+      fds.push_back(fd);
+    } else {
+      ::close(fd);
+    }
+  }
+  EXPECT_EQ(fds.size(), 40u);
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_read_timeout(120);
+  c.set_connection_timeout(120);
+  auto r = c.Get("/checkpoint");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+  // A stalled connection was answered or closed by the server, never left open for ever.
+  char buf[512];
+  ssize_t n = ::recv(fds[0], buf, sizeof(buf), 0);
+  EXPECT_GE(n, 0);
+  for (int fd : fds) ::close(fd);
+  server.Stop();
+  t.join();
+  node->reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace accord::node

@@ -1,0 +1,47 @@
+// The node's index of its log: what lookups, TAXII and validation ask, answered without reading
+// entry bundles. SqliteStore (sqlite_store.h) is the embedded default.
+//
+// The index is derived: Add is called only with entries the log has made durable, in index
+// order, and an index that lags the log (a crash between the two) is caught up from the entry
+// bundles when the node opens (node.h).
+// Thread-safety: implementations are safe to call from many threads; Add is called by one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "node/record.h"
+
+namespace accord::node {
+
+struct ListQuery {
+  std::optional<crypto::Ed25519PublicKey> author;  // only this author's statements
+  std::optional<statement::Kind> kind;             // only this kind
+  uint64_t from_index = 0;                         // index >= from_index
+  int64_t added_after_ms = -1;                     // added_ms > added_after_ms
+  size_t limit = 100;                              // at most this many, in index order
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Records held: indices 0 .. size()-1.
+  virtual Result<uint64_t> Size() = 0;
+  // Indexes `records` (consecutive, starting at Size()) in one transaction: all or nothing.
+  virtual Status Add(const std::vector<Record>& records) = 0;
+
+  virtual Result<std::optional<Record>> Get(uint64_t index) = 0;
+  virtual Result<std::optional<uint64_t>> FindId(std::string_view id_hex) = 0;
+  virtual Result<std::vector<Record>> List(const ListQuery& query) = 0;
+  // Statements that list a file digest (md5, sha1 or sha256; lower-case hex): hash sets and
+  // releases, in index order, at most `limit`.
+  virtual Result<std::vector<Record>> FindDigest(std::string_view digest_hex, size_t limit) = 0;
+  virtual Result<std::vector<Participant>> Participants() = 0;
+  virtual Result<std::optional<Participant>> GetParticipant(const crypto::Ed25519PublicKey& key) = 0;
+};
+
+}  // namespace accord::node

@@ -1,0 +1,766 @@
+#include "node/taxii.h"
+
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "core/bytes.h"
+#include "core/canonical_json.h"
+#include "core/limits.h"
+#include "node/stix.h"
+
+namespace accord::node::taxii {
+namespace {
+
+using json::Json;
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t end = s.find(sep, start);
+    out.push_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return out;
+    start = end + 1;
+  }
+}
+
+Result<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%') {
+      int hi = i + 2 < s.size() ? HexDigitValue(s[i + 1]) : -1;
+      int lo = hi >= 0 ? HexDigitValue(s[i + 2]) : -1;
+      if (lo < 0) return InvalidArgument("query: bad percent escape in \"" + Printable(s) + "\"");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// A STIX type name: lower-case letters, digits and '-', 3 to 250 characters (STIX 2.1 3.1).
+bool IsStixType(std::string_view t) {
+  if (t.size() < 3 || t.size() > 250 || !(t.front() >= 'a' && t.front() <= 'z') || t.back() == '-')
+    return false;
+  return std::all_of(t.begin(), t.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+bool IsUuid(std::string_view u) {
+  if (u.size() != 36) return false;
+  for (size_t i = 0; i < u.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? u[i] != '-' : HexDigitValue(u[i]) < 0) return false;
+  }
+  return true;
+}
+
+bool IsStixId(std::string_view id) {
+  size_t sep = id.find("--");
+  return sep != std::string_view::npos && IsStixType(id.substr(0, sep)) && IsUuid(id.substr(sep + 2));
+}
+
+bool IsSpecVersion(std::string_view v) {
+  size_t dot = v.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == v.size() || v.size() > 16) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }) &&
+         v.find('.', dot + 1) == std::string_view::npos;
+}
+
+bool IsFixedObject(std::string_view id) {
+  return id == stix::kTlpClearId || id == stix::kAccordIdentityId || id == stix::kExtensionId;
+}
+
+// Whether an Accept header admits TAXII 2.1 JSON. No header admits everything; so do "*/*",
+// "application/*" and "application/taxii+json" without a version (TAXII 2.1 section 1.6.8.1).
+bool Acceptable(std::string_view accept) {
+  if (Trim(accept).empty()) return true;
+  for (std::string_view range : Split(accept, ',')) {
+    std::vector<std::string_view> parts = Split(range, ';');
+    std::string type = Lower(Trim(parts[0]));
+    bool version_ok = true, zero_q = false;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      std::string_view p = Trim(parts[i]);
+      size_t eq = p.find('=');
+      if (eq == std::string_view::npos) continue;
+      std::string key = Lower(Trim(p.substr(0, eq)));
+      std::string_view value = Trim(p.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+        value = value.substr(1, value.size() - 2);
+      if (key == "version") version_ok = value == "2.1";
+      if (key == "q") zero_q = value.find_first_not_of("0.") == std::string_view::npos;
+    }
+    if (zero_q) continue;
+    if (type == "*/*" || type == "application/*") return true;
+    if (type == "application/taxii+json" && version_ok) return true;
+  }
+  return false;
+}
+
+std::string Dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+TaxiiResponse Error(int status, std::string title, std::string description) {
+  TaxiiResponse r;
+  r.status = status;
+  r.content_type = std::string(kMediaType);
+  r.body = Dump(Json{{"title", std::move(title)},
+                     {"description", std::move(description)},
+                     {"http_status", std::to_string(status)}});
+  return r;
+}
+
+TaxiiResponse FromStatus(const Status& s) {
+  switch (s.code()) {
+    case Code::kInvalidArgument:
+      return Error(400, "Bad request", s.message());
+    case Code::kResourceExhausted:
+      return Error(400, "Request too large", s.message());
+    case Code::kNotFound:
+      return Error(404, "Not found", s.message());
+    case Code::kUnavailable:
+      return Error(503, "Unavailable", s.message());
+    default:
+      return Error(500, "Internal error", "the node's index failed: " + s.ToString());
+  }
+}
+
+TaxiiResponse Ok(const Json& body) {
+  TaxiiResponse r;
+  r.content_type = std::string(kMediaType);
+  r.body = Dump(body);
+  return r;
+}
+
+std::string KeyBase64(const crypto::Ed25519PublicKey& key) {
+  return Base64Encode(ByteView(reinterpret_cast<const char*>(key.data()), key.size()));
+}
+
+}  // namespace
+
+std::string FormatCursor(const Cursor& c) {
+  return std::to_string(c.index) + "." + std::to_string(c.skip);
+}
+
+std::optional<Cursor> ParseCursor(std::string_view text) {
+  size_t dot = text.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  std::optional<uint64_t> index = ParseDecimal(text.substr(0, dot));
+  std::optional<uint64_t> skip = ParseDecimal(text.substr(dot + 1));
+  if (!index || !skip || *index > uint64_t(json::kMaxSafeInteger) || *skip > limits::kMaxCursorSkip) {
+    return std::nullopt;
+  }
+  return Cursor{*index, *skip};
+}
+
+Result<ObjectsQuery> ParseObjectsQuery(std::string_view raw) {
+  if (raw.size() > limits::kMaxQueryLength) {
+    return ResourceExhausted("query: " + std::to_string(raw.size()) + " bytes, at most " +
+                             std::to_string(limits::kMaxQueryLength));
+  }
+  ObjectsQuery q;
+  bool seen_added_after = false;
+  size_t match_values = 0;
+  for (std::string_view param : Split(raw, '&')) {
+    if (param.empty()) continue;
+    size_t eq = param.find('=');
+    if (eq == std::string_view::npos) {
+      return InvalidArgument("query: parameter \"" + Printable(param) + "\" has no value");
+    }
+    ASSIGN_OR_RETURN(std::string name, PercentDecode(param.substr(0, eq)));
+    ASSIGN_OR_RETURN(std::string value, PercentDecode(param.substr(eq + 1)));
+    std::string where = "query: " + Printable(name);
+    if (value.empty()) return InvalidArgument(where + ": empty value");
+    if (name == "added_after") {
+      if (seen_added_after) return InvalidArgument(where + ": given twice");
+      seen_added_after = true;
+      q.added_after_ms = stix::ParseTimestamp(value);
+      if (!q.added_after_ms) {
+        return InvalidArgument(where + ": \"" + Printable(value) +
+                               "\" is not a timestamp YYYY-MM-DDTHH:MM:SS[.s]Z");
+      }
+    } else if (name == "limit") {
+      if (q.limit) return InvalidArgument(where + ": given twice");
+      bool digits = std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (!digits || value.find_first_not_of('0') == std::string::npos) {
+        return InvalidArgument(where + ": \"" + Printable(value) + "\" is not a positive integer");
+      }
+      // Any larger number means "as many as the server gives"; keep it in range.
+      std::string_view digits_only = std::string_view(value).substr(value.find_first_not_of('0'));
+      std::optional<uint64_t> n = digits_only.size() <= 18 ? ParseDecimal(digits_only) : std::nullopt;
+      q.limit = n ? *n : uint64_t{999999999999999999};
+    } else if (name == "next") {
+      if (q.next) return InvalidArgument(where + ": given twice");
+      q.next = ParseCursor(value);
+      if (!q.next)
+        return InvalidArgument(where + ": \"" + Printable(value) + "\" is not a next token of this server");
+    } else if (name.size() > 7 && name.starts_with("match[") && name.back() == ']') {
+      std::string field = name.substr(6, name.size() - 7);
+      for (std::string_view v : Split(value, ',')) {
+        if (++match_values > limits::kMaxMatchValues) {
+          return ResourceExhausted("query: more than " + std::to_string(limits::kMaxMatchValues) +
+                                   " match values");
+        }
+        std::string bad = where + ": \"" + Printable(v) + "\" is not ";
+        if (field == "id") {
+          if (!IsStixId(v)) return InvalidArgument(bad + "a STIX id (type--uuid)");
+          q.ids.emplace_back(v);
+        } else if (field == "type") {
+          if (!IsStixType(v)) return InvalidArgument(bad + "a STIX type");
+          q.types.emplace_back(v);
+        } else if (field == "spec_version") {
+          if (!IsSpecVersion(v)) return InvalidArgument(bad + "a spec version like 2.1");
+          q.spec_versions.emplace_back(v);
+        } else if (field == "version") {
+          if (v == "first") {
+            q.version_first = true;
+          } else if (v == "last") {
+            q.version_last = true;
+          } else if (v == "all") {
+            q.version_all = true;
+          } else if (std::optional<int64_t> ms = stix::ParseTimestamp(v)) {
+            q.version_at_ms.push_back(*ms);
+          } else {
+            return InvalidArgument(bad + "first, last, all or a timestamp");
+          }
+        } else {
+          return InvalidArgument(where +
+                                 ": unknown filter; this server has match[id], match[type], "
+                                 "match[version] and match[spec_version]");
+        }
+      }
+    } else {
+      return InvalidArgument(where + ": unknown parameter");
+    }
+  }
+  return q;
+}
+
+std::string FormatObjectsQuery(const ObjectsQuery& q) {
+  std::vector<std::string> parts;
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+  };
+  if (q.added_after_ms) parts.push_back("added_after=" + stix::FormatTimestamp(*q.added_after_ms));
+  if (q.limit) parts.push_back("limit=" + std::to_string(*q.limit));
+  if (q.next) parts.push_back("next=" + FormatCursor(*q.next));
+  if (!q.ids.empty()) parts.push_back("match[id]=" + join(q.ids));
+  if (!q.types.empty()) parts.push_back("match[type]=" + join(q.types));
+  std::vector<std::string> versions;
+  if (q.version_first) versions.push_back("first");
+  if (q.version_last) versions.push_back("last");
+  if (q.version_all) versions.push_back("all");
+  for (int64_t ms : q.version_at_ms) versions.push_back(stix::FormatTimestamp(ms));
+  if (!versions.empty()) parts.push_back("match[version]=" + join(versions));
+  if (!q.spec_versions.empty()) parts.push_back("match[spec_version]=" + join(q.spec_versions));
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : "&") + p;
+  return out;
+}
+
+std::string AllCollectionId() {
+  return stix::Uuid5(stix::kNamespace, "collection:all");
+}
+
+std::string ParticipantCollectionId(const crypto::Ed25519PublicKey& key) {
+  return stix::Uuid5(stix::kNamespace, "collection:participant:" + KeyBase64(key));
+}
+
+namespace {
+
+// One object as served: its serialization split around the accord extension's "checkpoint"
+// member, which depends on the checkpoint the node has when it serves.
+struct Served {
+  std::string id, type, version;
+  std::string head, tail;  // the JSON is head + [checkpoint member] + tail
+  bool splice = false;     // has the extension (the fixed objects do not)
+};
+using Rendered = std::shared_ptr<const std::vector<Served>>;
+
+// Stands in for the checkpoint when rendering: a string no statement can put at that place (the
+// control characters are escaped, and only the extension has a "checkpoint" member).
+constexpr std::string_view kCheckpointSentinel =
+    "\x01"
+    "accord-checkpoint"
+    "\x01";
+
+Served Serve(const Json& o) {
+  Served s;
+  s.id = o.value("id", "");
+  s.type = o.value("type", "");
+  s.version = stix::ObjectVersion(o);
+  std::string text = Dump(o);
+  std::string member = "\"checkpoint\":" + Dump(Json(kCheckpointSentinel)) + ",";
+  size_t at = text.find(member);
+  if (at == std::string::npos) {
+    s.head = std::move(text);
+    return s;
+  }
+  s.splice = true;
+  s.head = text.substr(0, at);
+  s.tail = text.substr(at + member.size());
+  return s;
+}
+
+struct Collection {
+  std::string id, title, description, alias;
+  std::optional<crypto::Ed25519PublicKey> author;  // nullopt: every statement
+  uint64_t first_index = 0;                        // its first statement; the fixed objects come with it
+};
+
+struct Item {
+  const Served* object;
+  uint64_t index;  // of the statement it comes from
+  int64_t added_ms;
+};
+
+struct Page {
+  std::vector<Rendered> keep;  // owns what items point to
+  std::vector<Item> items;
+  bool more = false;
+  std::optional<Cursor> next;
+};
+
+enum class Form { kObjects, kObject, kManifest, kVersions };
+
+}  // namespace
+
+struct TaxiiApi::Impl {
+  Impl(Store& store, TaxiiConfig c) : store(store), config(Sane(std::move(c))) {
+    std::vector<Served> fixed_objects;
+    for (const Json& o : stix::FixedObjects()) fixed_objects.push_back(Serve(o));
+    fixed = std::make_shared<const std::vector<Served>>(std::move(fixed_objects));
+  }
+
+  // A budget or page size of 0 would answer "more" without moving on.
+  static TaxiiConfig Sane(TaxiiConfig c) {
+    c.scan_budget = std::max<size_t>(c.scan_budget, 1);
+    c.max_page_size = std::max<size_t>(c.max_page_size, 1);
+    return c;
+  }
+  Status CatchUp();
+  Result<Rendered> Render(const Record& r);
+  Result<std::optional<Collection>> FindCollection(std::string_view id);
+  Result<Page> Collect(const Collection& c, const ObjectsQuery& q, uint64_t size);
+  TaxiiResponse Objects(const Collection& c, const ObjectsQuery& q, Form form);
+  TaxiiResponse Route(const TaxiiRequest& request);
+
+  Store& store;
+  const TaxiiConfig config;
+  Rendered fixed;
+
+  // STIX id -> the log indices that give it a version, in log order; participant collection id ->
+  // key. Covers log indices [0, size).
+  std::shared_mutex mu;
+  uint64_t size = 0;
+  std::unordered_map<std::string, std::vector<uint64_t>> versions;
+  std::unordered_map<std::string, crypto::Ed25519PublicKey> collections;
+
+  // Log index -> its rendered objects, at most config.render_cache_bytes of them.
+  std::mutex cache_mu;
+  std::unordered_map<uint64_t, std::pair<Rendered, size_t>> cache;
+  size_t cache_bytes = 0;
+};
+
+Result<Rendered> TaxiiApi::Impl::Render(const Record& r) {
+  {
+    std::lock_guard lock(cache_mu);
+    if (auto it = cache.find(r.index); it != cache.end()) return it->second.first;
+  }
+  stix::Context ctx{config.log_origin, std::string(kCheckpointSentinel), UINT64_MAX};
+  stix::RecordLookup lookup = [this](uint64_t i) { return store.Get(i); };
+  ASSIGN_OR_RETURN(std::vector<Json> objects, stix::StixObjects(r, lookup, ctx));
+  std::vector<Served> served;
+  size_t bytes = sizeof(Served);
+  for (const Json& o : objects) {
+    Served s = Serve(o);
+    bytes += sizeof(Served) + s.id.size() + s.type.size() + s.version.size() + s.head.size() + s.tail.size();
+    served.push_back(std::move(s));
+  }
+  Rendered out = std::make_shared<const std::vector<Served>>(std::move(served));
+  std::lock_guard lock(cache_mu);
+  if (bytes <= config.render_cache_bytes && cache.emplace(r.index, std::make_pair(out, bytes)).second) {
+    cache_bytes += bytes;
+    // Evicts whatever the hash order puts first: near enough to random, and no bookkeeping.
+    while (cache_bytes > config.render_cache_bytes) {
+      auto victim = cache.begin();
+      if (victim->first == r.index && cache.size() > 1) victim = std::next(victim);
+      cache_bytes -= victim->second.second;
+      cache.erase(victim);
+    }
+  }
+  return out;
+}
+
+Status TaxiiApi::Impl::CatchUp() {
+  ASSIGN_OR_RETURN(uint64_t want, store.Size());
+  {
+    std::shared_lock lock(mu);
+    if (size >= want) return Status::Ok();
+  }
+  std::unique_lock lock(mu);
+  while (size < want) {
+    ListQuery lq;
+    lq.from_index = size;
+    lq.limit = 1000;
+    ASSIGN_OR_RETURN(std::vector<Record> records, store.List(lq));
+    if (records.empty()) return DataLoss("index: no record at " + std::to_string(size));
+    for (const Record& r : records) {
+      if (r.index != size) {
+        return DataLoss("index: record " + std::to_string(r.index) + " where " + std::to_string(size) +
+                        " was expected");
+      }
+      ASSIGN_OR_RETURN(Rendered objects, Render(r));
+      for (const Served& o : *objects) versions[o.id].push_back(r.index);
+      if (r.kind == statement::Kind::kRegistration) collections[ParticipantCollectionId(r.author)] = r.author;
+      if (++size >= want) break;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<Collection>> TaxiiApi::Impl::FindCollection(std::string_view id) {
+  if (id == AllCollectionId() || id == kAllCollectionAlias) {
+    return std::optional<Collection>(Collection{AllCollectionId(), config.title + ": all statements",
+                                                "Every statement in the log, in log order.",
+                                                std::string(kAllCollectionAlias), std::nullopt, 0});
+  }
+  std::optional<crypto::Ed25519PublicKey> key;
+  {
+    std::shared_lock lock(mu);
+    auto it = collections.find(std::string(id));
+    if (it != collections.end()) key = it->second;
+  }
+  if (!key) return std::optional<Collection>();
+  ASSIGN_OR_RETURN(std::optional<Participant> p, store.GetParticipant(*key));
+  if (!p) return std::optional<Collection>();
+  std::string description = "Statements by " + p->name + " (" + p->country + "), Ed25519 key " +
+                            KeyBase64(p->key) + (p->retracted ? "; the key is retracted." : ".");
+  return std::optional<Collection>(
+      Collection{std::string(id), p->name, std::move(description), "", p->key, p->index});
+}
+
+// Under a shared lock of mu; `size` is the number of statements the index covers.
+Result<Page> TaxiiApi::Impl::Collect(const Collection& c, const ObjectsQuery& q, uint64_t size) {
+  Page page;
+  const size_t limit = static_cast<size_t>(
+      std::clamp<uint64_t>(q.limit.value_or(config.default_page_size), 1, config.max_page_size));
+  Cursor pos = q.next.value_or(Cursor{});
+  if (pos.index < c.first_index) pos = Cursor{c.first_index, 0};
+  const bool any_version = q.version_first || q.version_last || q.version_all || !q.version_at_ms.empty();
+
+  auto wanted = [&](const Served& o, uint64_t index) {
+    if (!q.ids.empty() && std::find(q.ids.begin(), q.ids.end(), o.id) == q.ids.end()) return false;
+    if (!q.types.empty() && std::find(q.types.begin(), q.types.end(), o.type) == q.types.end()) return false;
+    if (!q.spec_versions.empty() &&
+        std::find(q.spec_versions.begin(), q.spec_versions.end(), "2.1") == q.spec_versions.end()) {
+      return false;
+    }
+    bool first = true, last = true;
+    if (auto it = versions.find(o.id); it != versions.end() && !IsFixedObject(o.id)) {
+      first = it->second.front() == index;
+      last = it->second.back() == index;
+    }
+    if (!any_version) return last;
+    if (q.version_all || (q.version_first && first) || (q.version_last && last)) return true;
+    std::optional<int64_t> v = stix::ParseTimestamp(o.version);
+    return v && std::find(q.version_at_ms.begin(), q.version_at_ms.end(), *v) != q.version_at_ms.end();
+  };
+  // Adds what `r` gives from the position on; true once the page is full and the next position known.
+  auto visit = [&](const Record& r) -> Result<bool> {
+    ASSIGN_OR_RETURN(Rendered rendered, Render(r));
+    page.keep.push_back(std::move(rendered));
+    const std::vector<Served>* own = page.keep.back().get();
+    const bool with_fixed = r.index == c.first_index;
+    const uint64_t count = (with_fixed ? fixed->size() : 0) + own->size();
+    for (uint64_t k = r.index == pos.index ? pos.skip : 0; k < count; ++k) {
+      const bool is_fixed = with_fixed && k < fixed->size();
+      const Served& o = is_fixed ? (*fixed)[k] : (*own)[k - (with_fixed ? fixed->size() : 0)];
+      if (!wanted(o, r.index)) continue;
+      if (page.items.size() == limit) {
+        page.more = true;
+        page.next = Cursor{r.index, k};
+        return true;
+      }
+      page.items.push_back(Item{&o, r.index, r.added_ms});
+    }
+    return false;
+  };
+  auto in_collection = [&](const Record& r) {
+    return (!c.author || r.author == *c.author) && (!q.added_after_ms || r.added_ms > *q.added_after_ms);
+  };
+
+  size_t scanned = 0;
+  if (!q.ids.empty()) {
+    std::vector<uint64_t> candidates;
+    for (const std::string& id : q.ids) {
+      if (IsFixedObject(id)) {
+        candidates.push_back(c.first_index);
+      } else if (auto it = versions.find(id); it != versions.end()) {
+        candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+      }
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    for (uint64_t i : candidates) {
+      if (i < pos.index || i >= size) continue;
+      if (scanned++ == config.scan_budget) {
+        page.more = true;
+        page.next = Cursor{i, 0};
+        break;
+      }
+      ASSIGN_OR_RETURN(std::optional<Record> r, store.Get(i));
+      if (!r) return DataLoss("index: no record at " + std::to_string(i));
+      if (!in_collection(*r)) continue;
+      ASSIGN_OR_RETURN(bool full, visit(*r));
+      if (full) break;
+    }
+    return page;
+  }
+  uint64_t from = pos.index;
+  while (from < size) {
+    ListQuery lq;
+    lq.author = c.author;
+    lq.from_index = from;
+    if (q.added_after_ms) lq.added_after_ms = *q.added_after_ms;
+    lq.limit = std::max<size_t>(1, std::min(config.scan_budget - scanned, limit + 1));
+    ASSIGN_OR_RETURN(std::vector<Record> records, store.List(lq));
+    for (const Record& r : records) {
+      if (r.index >= size) return page;
+      if (scanned++ == config.scan_budget) {
+        page.more = true;
+        page.next = Cursor{r.index, 0};
+        return page;
+      }
+      ASSIGN_OR_RETURN(bool full, visit(r));
+      if (full) return page;
+    }
+    if (records.size() < lq.limit) break;
+    from = records.back().index + 1;
+  }
+  return page;
+}
+
+TaxiiResponse TaxiiApi::Impl::Objects(const Collection& c, const ObjectsQuery& q, Form form) {
+  std::shared_lock lock(mu);
+  Result<Page> page = Collect(c, q, size);
+  if (!page.ok()) return FromStatus(page.status());
+  if ((form == Form::kObject || form == Form::kVersions) && page->items.empty()) {
+    // Unknown here, or known but filtered out?
+    const std::string& id = q.ids.front();
+    bool known = false;
+    if (IsFixedObject(id)) {
+      known = c.first_index < size;
+    } else if (auto it = versions.find(id); it != versions.end()) {
+      Result<std::optional<Record>> r = store.Get(it->second.front());
+      if (!r.ok()) return FromStatus(r.status());
+      known = r->has_value() && (!c.author || (*r)->author == *c.author);
+    }
+    if (!known) return Error(404, "Not found", "no object " + id + " in collection " + c.id);
+  }
+  // Written out directly: the objects are already JSON. Members in JCS order, as Dump writes them.
+  std::string body = std::string("{\"more\":") + (page->more ? "true" : "false");
+  if (page->next) body += ",\"next\":\"" + FormatCursor(*page->next) + "\"";
+  body += form == Form::kVersions ? ",\"versions\":[" : ",\"objects\":[";
+  if (form == Form::kObjects || form == Form::kObject) {
+    std::string checkpoint;
+    uint64_t covered = 0;
+    if (config.checkpoint) {
+      stix::Context ctx = stix::MakeContext("", config.checkpoint());
+      if (ctx.checkpoint_size > 0) checkpoint = "\"checkpoint\":" + Dump(Json(ctx.checkpoint)) + ",";
+      covered = ctx.checkpoint_size;
+    }
+    for (size_t i = 0; i < page->items.size(); ++i) {
+      const Item& it = page->items[i];
+      if (i) body += ',';
+      body += it.object->head;
+      if (it.object->splice && it.index < covered) body += checkpoint;
+      body += it.object->tail;
+    }
+  } else {
+    Json list = Json::array();
+    for (const Item& it : page->items) {
+      if (form == Form::kVersions) {
+        list.push_back(it.object->version);
+      } else {
+        list.push_back({{"date_added", stix::FormatTimestamp(it.added_ms)},
+                        {"id", it.object->id},
+                        {"media_type", stix::kMediaType},
+                        {"version", it.object->version}});
+      }
+    }
+    std::string items = Dump(list);
+    body += items.substr(1, items.size() - 2);
+  }
+  body += "]}";
+  TaxiiResponse r;
+  r.content_type = std::string(kMediaType);
+  r.body = std::move(body);
+  if (!page->items.empty()) {
+    r.headers.emplace_back("X-TAXII-Date-Added-First", stix::FormatTimestamp(page->items.front().added_ms));
+    r.headers.emplace_back("X-TAXII-Date-Added-Last", stix::FormatTimestamp(page->items.back().added_ms));
+  }
+  return r;
+}
+
+TaxiiApi::TaxiiApi(Store& store, TaxiiConfig config)
+    : impl_(std::make_unique<Impl>(store, std::move(config))) {}
+
+TaxiiApi::~TaxiiApi() = default;
+
+Status TaxiiApi::CatchUp() const {
+  return impl_->CatchUp();
+}
+
+TaxiiResponse TaxiiApi::Handle(const TaxiiRequest& request) const {
+  return impl_->Route(request);
+}
+
+TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
+  // Segments after "/taxii2": [] discovery, [api] root, [api, status, id], [api, collections],
+  // [api, collections, cid], [.., objects], [.., manifest], [.., objects, oid], [.., oid, versions].
+  std::string_view path = req.path;
+  if (path.ends_with('/')) path.remove_suffix(1);
+  if (path != "/taxii2" && !path.starts_with("/taxii2/")) {
+    return Error(404, "Not found", "no TAXII resource at " + Printable(req.path));
+  }
+  std::vector<std::string_view> seg;
+  if (path != "/taxii2") seg = Split(path.substr(std::string_view("/taxii2/").size()), '/');
+  enum {
+    kDiscovery,
+    kRoot,
+    kStatus,
+    kCollections,
+    kCollection,
+    kObjects,
+    kManifest,
+    kObject,
+    kVersions,
+    kNone
+  } what = kNone;
+  const size_t n = seg.size();
+  if (std::any_of(seg.begin(), seg.end(), [](std::string_view s) { return s.empty(); })) {
+    what = kNone;
+  } else if (n == 0) {
+    what = kDiscovery;
+  } else if (seg[0] != "api") {
+    what = kNone;
+  } else if (n == 1) {
+    what = kRoot;
+  } else if (n == 3 && seg[1] == "status") {
+    what = kStatus;
+  } else if (seg[1] == "collections") {
+    if (n == 2) what = kCollections;
+    if (n == 3) what = kCollection;
+    if (n == 4 && seg[3] == "objects") what = kObjects;
+    if (n == 4 && seg[3] == "manifest") what = kManifest;
+    if (n == 5 && seg[3] == "objects") what = kObject;
+    if (n == 6 && seg[3] == "objects" && seg[5] == "versions") what = kVersions;
+  }
+  if (what == kNone) return Error(404, "Not found", "no TAXII resource at " + Printable(req.path));
+  if (req.method != "GET") {
+    TaxiiResponse r =
+        Error(405, "Method not allowed",
+              req.method == "POST" && what == kObjects
+                  ? "adding objects (TAXII POST) comes later; this node's collections are read-only"
+                  : "this resource answers GET only");
+    r.headers.emplace_back("Allow", "GET");
+    return r;
+  }
+  if (!Acceptable(req.accept)) {
+    return Error(406, "Not acceptable",
+                 "this server answers with " + std::string(kMediaType) + "; Accept was \"" +
+                     Printable(req.accept) + "\"");
+  }
+  const std::string root_url = config.public_url + std::string(kApiRootPath);
+  switch (what) {
+    case kDiscovery: {
+      Json body = {{"title", config.title}, {"default", root_url}, {"api_roots", {root_url}}};
+      if (!config.description.empty()) body["description"] = config.description;
+      if (!config.contact.empty()) body["contact"] = config.contact;
+      return Ok(body);
+    }
+    case kRoot: {
+      Json body = {{"title", config.title},
+                   {"versions", {kMediaType}},
+                   {"max_content_length", ::accord::limits::kMaxEntrySize}};
+      if (!config.description.empty()) body["description"] = config.description;
+      return Ok(body);
+    }
+    case kStatus:
+      return Error(404, "Not found",
+                   "no status " + Printable(seg[2]) +
+                       ": this node accepts no TAXII POST yet, so it has no status resources");
+    default:
+      break;
+  }
+  if (Status s = CatchUp(); !s.ok()) return FromStatus(s);
+  auto collection_json = [](const Collection& c) {
+    Json j = {{"id", c.id},       {"title", c.title},   {"description", c.description},
+              {"can_read", true}, {"can_write", false}, {"media_types", {stix::kMediaType}}};
+    if (!c.alias.empty()) j["alias"] = c.alias;
+    return j;
+  };
+  if (what == kCollections) {
+    Result<std::vector<Participant>> participants = store.Participants();
+    if (!participants.ok()) return FromStatus(participants.status());
+    std::sort(participants->begin(), participants->end(),
+              [](const Participant& a, const Participant& b) { return a.index < b.index; });
+    Json list = Json::array();
+    list.push_back(collection_json(*FindCollection(AllCollectionId()).value()));
+    for (const Participant& p : *participants) {
+      Result<std::optional<Collection>> c = FindCollection(ParticipantCollectionId(p.key));
+      if (!c.ok()) return FromStatus(c.status());
+      if (c->has_value()) list.push_back(collection_json(**c));
+    }
+    return Ok(Json{{"collections", std::move(list)}});
+  }
+  Result<std::optional<Collection>> c = FindCollection(seg[2]);
+  if (!c.ok()) return FromStatus(c.status());
+  if (!c->has_value()) return Error(404, "Not found", "no collection " + Printable(seg[2]));
+  if (what == kCollection) return Ok(collection_json(**c));
+
+  Result<ObjectsQuery> q = ParseObjectsQuery(req.query);
+  if (!q.ok()) return FromStatus(q.status());
+  if (what == kObjects) return Objects(**c, *q, Form::kObjects);
+  if (what == kManifest) return Objects(**c, *q, Form::kManifest);
+  // One object: its id is in the path, so match[id] and match[type] do not apply.
+  if (!q->ids.empty() || !q->types.empty()) {
+    return Error(400, "Bad request",
+                 "match[id] and match[type] are not filters of a single object's endpoints");
+  }
+  if (!IsStixId(seg[4])) return Error(404, "Not found", "\"" + Printable(seg[4]) + "\" is not a STIX id");
+  q->ids.emplace_back(seg[4]);
+  if (what == kObject) return Objects(**c, *q, Form::kObject);
+  if (q->version_first || q->version_last || q->version_all || !q->version_at_ms.empty()) {
+    return Error(400, "Bad request", "match[version] is not a filter of the versions endpoint");
+  }
+  q->version_all = true;
+  return Objects(**c, *q, Form::kVersions);
+}
+
+}  // namespace accord::node::taxii

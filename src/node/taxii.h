@@ -1,0 +1,140 @@
+// The node's TAXII 2.1 API, read-only for now, as pure request handling: the HTTP server turns a
+// request into a TaxiiRequest, calls TaxiiApi::Handle and writes the TaxiiResponse back. No
+// sockets here. docs/taxii.md lists the endpoints, collections, paging and what is not done yet.
+// SPEC: docs.oasis-open.org/cti/taxii/v2.1/os/taxii-v2.1-os.html
+//
+// Objects are the STIX form of logged statements (stix.h), read from the node's index (store.h).
+// Paging follows the log: `next` names a position (log index, objects of that statement already
+// returned), so paging never re-reads what it has passed.
+//
+// To answer by STIX id (object endpoints, match[id], match[version]) TaxiiApi keeps, in memory, the
+// log indices that give each STIX id a version, caught up from the Store at each request (one
+// Store::Size call when nothing is new). It also keeps the serialized objects of recently served
+// statements (at most TaxiiConfig::render_cache_bytes), since a statement's objects never change
+// but for the checkpoint that covers them, which is filled in when serving.
+// Thread-safety: TaxiiApi::Handle and CatchUp are safe to call from many threads at once; the
+// free functions are pure.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "node/store.h"
+
+namespace accord::node::taxii {
+
+inline constexpr std::string_view kMediaType = "application/taxii+json;version=2.1";
+inline constexpr std::string_view kDiscoveryPath = "/taxii2/";
+inline constexpr std::string_view kApiRootPath = "/taxii2/api/";
+inline constexpr std::string_view kAllCollectionAlias = "all";
+
+namespace limits {
+inline constexpr size_t kDefaultPageSize = 100;  // objects per page when the client gives no limit
+inline constexpr size_t kMaxPageSize = 1000;     // a larger limit is lowered to this (TAXII allows it)
+inline constexpr size_t kScanBudget = 2000;      // statements read per request before answering "more"
+inline constexpr size_t kMaxQueryLength = 8192;  // bytes of the raw query string
+inline constexpr size_t kMaxMatchValues = 100;   // values of all match[...] filters of one request
+inline constexpr uint64_t kMaxCursorSkip = 1 << 20;
+inline constexpr size_t kRenderCacheBytes = 64 << 20;  // serialized objects kept for serving again
+}  // namespace limits
+
+// A position in a collection: the log index of a statement and how many of its objects the client
+// already has. Written "<index>.<skip>" in decimal; clients MUST treat it as opaque.
+struct Cursor {
+  uint64_t index = 0;
+  uint64_t skip = 0;
+  bool operator==(const Cursor&) const = default;
+};
+std::string FormatCursor(const Cursor& c);
+std::optional<Cursor> ParseCursor(std::string_view text);
+
+// The URL parameters of the objects, object, manifest and versions endpoints.
+struct ObjectsQuery {
+  std::optional<int64_t> added_after_ms;  // added_after, Unix ms (finer digits are cut)
+  std::optional<uint64_t> limit;          // >= 1, as asked; TaxiiApi lowers it to kMaxPageSize
+  std::optional<Cursor> next;
+  std::vector<std::string> ids;            // match[id]
+  std::vector<std::string> types;          // match[type]
+  std::vector<std::string> spec_versions;  // match[spec_version]
+  // match[version]: none of these means "last", the TAXII default.
+  bool version_first = false, version_last = false, version_all = false;
+  std::vector<int64_t> version_at_ms;
+  bool operator==(const ObjectsQuery&) const = default;
+};
+
+// Parses the raw query string (after '?', percent-encoded; '+' is a space). Repeated match[...]
+// parameters and comma-separated values add up; added_after, limit and next may appear once.
+// InvalidArgument, with the parameter named, for: an unknown parameter or match[...] field, a value
+// that is empty or malformed (ids "type--uuid", types as STIX allows, timestamps
+// YYYY-MM-DDTHH:MM:SS[.s+]Z, limit a positive integer, next as FormatCursor writes it), a bad
+// percent escape, or more than the limits above (ResourceExhausted for length and count).
+Result<ObjectsQuery> ParseObjectsQuery(std::string_view raw_query);
+// The query string of `q`; ParseObjectsQuery gives `q` back.
+std::string FormatObjectsQuery(const ObjectsQuery& q);
+
+struct TaxiiRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // percent-decoded path, e.g. "/taxii2/api/collections/"
+  std::string query;   // raw, after '?', still percent-encoded
+  std::string accept;  // the Accept header ("" when absent)
+  std::string content_type;
+  std::string body;
+};
+
+struct TaxiiResponse {
+  int status = 200;
+  std::string content_type;  // kMediaType, for errors too
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // X-TAXII-Date-Added-First/-Last, Allow
+};
+
+struct TaxiiConfig {
+  std::string title = "accord";
+  std::string description;
+  std::string contact;
+  // Scheme and authority the API roots are announced under ("https://node.example"); empty: the
+  // discovery resource gives paths only.
+  std::string public_url;
+  std::string log_origin;
+  // The node's newest signed checkpoint (note text), for the accord extension; may be empty or
+  // unset. Called once per objects request, from the serving threads: it MUST be thread-safe.
+  std::function<std::string()> checkpoint;
+  size_t default_page_size = limits::kDefaultPageSize;
+  size_t max_page_size = limits::kMaxPageSize;
+  size_t scan_budget = limits::kScanBudget;
+  size_t render_cache_bytes = limits::kRenderCacheBytes;
+};
+
+// The id of the collection of every statement, and of one participant's statements:
+// uuid5(stix::kNamespace, "collection:all") and uuid5(..., "collection:participant:" + base64 key).
+std::string AllCollectionId();
+std::string ParticipantCollectionId(const crypto::Ed25519PublicKey& key);
+
+class TaxiiApi {
+ public:
+  // `store` MUST outlive the TaxiiApi.
+  TaxiiApi(Store& store, TaxiiConfig config);
+  ~TaxiiApi();
+  TaxiiApi(const TaxiiApi&) = delete;
+  TaxiiApi& operator=(const TaxiiApi&) = delete;
+
+  // Every outcome is a response: TAXII error messages for 4xx and 5xx (500 when the Store fails).
+  TaxiiResponse Handle(const TaxiiRequest& request) const;
+
+  // Brings the in-memory STIX id index up to the Store's size. Handle calls it; the node MAY call
+  // it after indexing new entries so that the first request after a restart does not pay for it.
+  Status CatchUp() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace accord::node::taxii

@@ -1,0 +1,537 @@
+#include "node/taxii.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/bytes.h"
+#include "crypto/sha256.h"
+#include "node/node.h"
+#include "node/stix.h"
+#include "node/test_util.h"
+
+namespace accord::node::taxii {
+namespace {
+
+using json::Json;
+using statement::Kind;
+
+using testing::Key;
+using testing::KeyB64;
+
+// store.h in memory, counting what requests read.
+class MemoryStore : public Store {
+ public:
+  Result<uint64_t> Size() override { return uint64_t(records.size()); }
+  Status Add(const std::vector<Record>& rs) override {
+    for (const Record& r : rs) records.push_back(r);
+    return Status::Ok();
+  }
+  Result<std::optional<Record>> Get(uint64_t index) override {
+    ++gets;
+    if (index < records.size()) return std::optional<Record>(records[index]);
+    return std::optional<Record>();
+  }
+  Result<std::optional<uint64_t>> FindId(std::string_view id_hex) override {
+    for (const Record& r : records) {
+      if (r.id == id_hex) return std::optional<uint64_t>(r.index);
+    }
+    return std::optional<uint64_t>();
+  }
+  Result<std::vector<Record>> List(const ListQuery& q) override {
+    std::vector<Record> out;
+    for (uint64_t i = q.from_index; i < records.size() && out.size() < q.limit; ++i) {
+      const Record& r = records[i];
+      if ((q.author && r.author != *q.author) || (q.kind && r.kind != *q.kind) ||
+          r.added_ms <= q.added_after_ms) {
+        continue;
+      }
+      out.push_back(r);
+    }
+    listed += out.size();
+    return out;
+  }
+  Result<std::vector<Record>> FindDigest(std::string_view, size_t) override { return std::vector<Record>{}; }
+  Result<std::vector<Participant>> Participants() override {
+    std::vector<Participant> out;
+    for (const Record& r : records) {
+      if (r.kind != Kind::kRegistration) continue;
+      Json body = Json::parse(r.leaf)["statement"]["body"];
+      out.push_back(Participant{r.author, body["name"], body["country"], body["contact"], r.index, r.added_ms,
+                                r.retracted});
+    }
+    return out;
+  }
+  Result<std::optional<Participant>> GetParticipant(const crypto::Ed25519PublicKey& key) override {
+    ASSIGN_OR_RETURN(std::vector<Participant> all, Participants());
+    for (const Participant& p : all) {
+      if (p.key == key) return std::optional<Participant>(p);
+    }
+    return std::optional<Participant>();
+  }
+
+  void Append(Kind kind, const crypto::Ed25519KeyPair& key, Json body,
+              std::string created = "2026-11-28T10:00:00Z") {
+    std::string leaf = testing::Signed(kind, key, body, created);
+    ASSERT_TRUE(!leaf.empty());
+    Result<Record> rec = RecordFromLeaf(records.size(), leaf, kAdded0 + int64_t(records.size()) * 1000);
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    Record r = std::move(rec).value();
+    if (kind == Kind::kRetraction) records[body["index"].get<uint64_t>()].retracted = true;
+    records.push_back(r);
+  }
+
+  static constexpr int64_t kAdded0 = 1795860000000;  // 2026-11-28T10:00:00.000Z
+  std::vector<Record> records;
+  std::atomic<size_t> gets{0}, listed{0};  // requests run on many threads
+};
+
+Json Registration(const crypto::Ed25519KeyPair& k, const std::string& name, const std::string& country) {
+  return {
+      {"name", name}, {"country", country}, {"contact", "cert@example.org"}, {"key", KeyB64(k.public_key)}};
+}
+
+Json HashSet(int i) {
+  std::string digest = HexEncode(crypto::AsView(crypto::Sha256(std::to_string(i))));
+  return {
+      {"entries",
+       {{{"hash", "sha256"}, {"digest", digest}, {"size", i}, {"name", "Test.Sig" + std::to_string(i)}}}}};
+}
+
+// 0 alice registers, 1 bob registers, 2 alice yara, 3 alice hash set, 4..23 bob hash sets,
+// 24 alice retracts 3, 25 bob's audit finding about 2, 26 alice release.
+class TaxiiTest : public ::testing::Test {
+ public:
+  void SetUp() override {
+    store.Append(Kind::kRegistration, alice, Registration(alice, "Alice CERT", "DE"));
+    store.Append(Kind::kRegistration, bob, Registration(bob, "Bob CSIRT", "FR"));
+    store.Append(Kind::kYaraRule, alice,
+                 {{"source", "rule Example_Dropper { strings: $a = \"evil\" condition: $a }\n"},
+                  {"rules", {"Example_Dropper"}}});
+    store.Append(Kind::kHashSet, alice, HashSet(1000));
+    for (int i = 0; i < 20; ++i) store.Append(Kind::kHashSet, bob, HashSet(i));
+    store.Append(Kind::kRetraction, alice, {{"index", 3}, {"reason", "superseded"}}, "2026-11-28T11:00:00Z");
+    store.Append(Kind::kAuditFinding, bob, {{"about", 2}, {"verdict", "confirmed"}, {"text", "reproduced"}});
+    store.Append(Kind::kRelease, alice,
+                 {{"name", "accord"},
+                  {"version", "0.1.0"},
+                  {"files", {{{"path", "accord"}, {"sha256", std::string(64, 'a')}}}}});
+    config.public_url = "https://node.example";
+    config.log_origin = "node.example/log";
+    config.checkpoint = [] { return std::string("node.example/log\n20\nAAAA\n\n— node.example/log sig\n"); };
+    api = std::make_unique<TaxiiApi>(store, config);
+  }
+
+  TaxiiResponse Get(const std::string& path, const std::string& query = "",
+                    const std::string& accept = "application/taxii+json;version=2.1") {
+    return api->Handle(TaxiiRequest{"GET", path, query, accept, "", ""});
+  }
+  Json GetJson(const std::string& path, const std::string& query = "", int want_status = 200) {
+    TaxiiResponse r = Get(path, query);
+    EXPECT_EQ(r.status, want_status) << path << "?" << query << ": " << r.body;
+    EXPECT_EQ(r.content_type, kMediaType);
+    return Json::parse(r.body);
+  }
+  static std::string Header(const TaxiiResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+  std::string AllObjects() {
+    return std::string(kApiRootPath) + "collections/" + AllCollectionId() + "/objects/";
+  }
+  std::string Stix(uint64_t index, size_t k = 0) {
+    stix::RecordLookup lookup = [this](uint64_t i) { return store.Get(i); };
+    std::vector<Json> o = *stix::StixObjects(store.records[index], lookup, {});
+    return o[k]["id"];
+  }
+
+  crypto::Ed25519KeyPair alice = Key(1), bob = Key(2);
+  MemoryStore store;
+  TaxiiConfig config;
+  std::unique_ptr<TaxiiApi> api;
+};
+
+TEST_F(TaxiiTest, DiscoveryAndApiRoot) {
+  Json d = GetJson("/taxii2/");
+  EXPECT_EQ(d["title"], "accord");
+  EXPECT_EQ(d["api_roots"], Json::array({"https://node.example/taxii2/api/"}));
+  EXPECT_EQ(d["default"], "https://node.example/taxii2/api/");
+  Json root = GetJson("/taxii2/api/");
+  EXPECT_EQ(root["versions"], Json::array({"application/taxii+json;version=2.1"}));
+  EXPECT_TRUE(root["max_content_length"].is_number());
+  EXPECT_EQ(GetJson("/taxii2").dump(), d.dump());  // the trailing slash is optional
+}
+
+TEST_F(TaxiiTest, CollectionsAllAndOnePerParticipant) {
+  Json c = GetJson("/taxii2/api/collections/");
+  ASSERT_EQ(c["collections"].size(), 3u);
+  EXPECT_EQ(c["collections"][0]["id"], AllCollectionId());
+  EXPECT_EQ(c["collections"][0]["alias"], "all");
+  EXPECT_EQ(c["collections"][1]["id"], ParticipantCollectionId(alice.public_key));
+  EXPECT_EQ(c["collections"][1]["title"], "Alice CERT");
+  EXPECT_EQ(c["collections"][2]["title"], "Bob CSIRT");
+  for (const Json& x : c["collections"]) {
+    EXPECT_EQ(x["can_read"], true);
+    EXPECT_EQ(x["can_write"], false);
+    EXPECT_EQ(x["media_types"], Json::array({"application/stix+json;version=2.1"}));
+  }
+  EXPECT_EQ(AllCollectionId(), stix::Uuid5(stix::kNamespace, "collection:all"));
+  Json one = GetJson("/taxii2/api/collections/" + ParticipantCollectionId(bob.public_key) + "/");
+  EXPECT_EQ(one["title"], "Bob CSIRT");
+  EXPECT_EQ(GetJson("/taxii2/api/collections/all/")["id"], AllCollectionId());
+}
+
+// Every (id, version) of the collection, following `next` with pages of `limit`.
+std::vector<std::pair<std::string, std::string>> Drain(TaxiiTest* t, const std::string& path,
+                                                       const std::string& q, int limit, int* pages) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string next;
+  *pages = 0;
+  while (true) {
+    std::string query =
+        q + (q.empty() ? "" : "&") + "limit=" + std::to_string(limit) + (next.empty() ? "" : "&next=" + next);
+    Json page = t->GetJson(path, query);
+    ++*pages;
+    EXPECT_LE(page["objects"].size(), size_t(limit));
+    for (const Json& o : page["objects"]) out.emplace_back(o["id"], stix::ObjectVersion(o));
+    if (!page["more"].get<bool>()) {
+      EXPECT_FALSE(page.contains("next"));
+      return out;
+    }
+    next = page["next"];
+    if (*pages > 100) {
+      ADD_FAILURE() << "paging does not end";
+      return out;
+    }
+  }
+}
+
+TEST_F(TaxiiTest, PagingReturnsEveryObjectExactlyOnce) {
+  int pages = 0;
+  // All versions: 3 fixed, 3 + 3 for the registrations, 22 statements, the revoked version, the opinion.
+  auto all = Drain(this, AllObjects(), "match[version]=all", 1000, &pages);
+  EXPECT_EQ(pages, 1);
+  EXPECT_EQ(all.size(), 3u + 6u + 1u + 1u + 20u + 1u + 1u + 1u);
+  std::set<std::pair<std::string, std::string>> unique(all.begin(), all.end());
+  EXPECT_EQ(unique.size(), all.size());
+  for (int limit : {1, 3, 7}) {
+    auto paged = Drain(this, AllObjects(), "match[version]=all", limit, &pages);
+    EXPECT_EQ(paged, all) << limit;
+    EXPECT_EQ(pages, int((all.size() + limit - 1) / limit)) << limit;
+  }
+  // The default is the last version: the retracted hash set appears once, revoked.
+  auto last = Drain(this, AllObjects(), "", 5, &pages);
+  EXPECT_EQ(last.size(), all.size() - 1);
+  Json page = GetJson(AllObjects(), "match[id]=" + Stix(3));
+  ASSERT_EQ(page["objects"].size(), 1u);
+  EXPECT_EQ(page["objects"][0]["revoked"], true);
+}
+
+TEST_F(TaxiiTest, PagingReadsOnlyWhatItReturns) {
+  ASSERT_EQ(GetJson(AllObjects(), "limit=1")["objects"].size(), 1u);  // catches the index up
+  store.listed = 0;
+  Json page = GetJson(AllObjects(), "limit=5&next=10.0");
+  EXPECT_EQ(page["objects"].size(), 5u);
+  EXPECT_LE(store.listed, 6u);
+}
+
+TEST_F(TaxiiTest, HeadersAndAddedAfter) {
+  TaxiiResponse r = Get(AllObjects(), "limit=2");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:00.000Z");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-Last"),
+            "2026-11-28T10:00:00.000Z");  // fixed objects ride on record 0
+  // After record 24's date: the audit finding (25) and the release (26).
+  Json page = GetJson(AllObjects(), "added_after=2026-11-28T10:00:24.000Z");
+  ASSERT_EQ(page["objects"].size(), 2u);
+  EXPECT_EQ(page["objects"][0]["type"], "opinion");
+  EXPECT_EQ(page["objects"][1]["indicator_types"], Json::array({"benign"}));
+  r = Get(AllObjects(), "added_after=2026-11-28T10:00:24.000Z");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:25.000Z");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-Last"), "2026-11-28T10:00:26.000Z");
+  r = Get(AllObjects(), "added_after=2030-01-01T00:00:00Z");
+  EXPECT_EQ(Json::parse(r.body)["objects"].size(), 0u);
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "");
+}
+
+TEST_F(TaxiiTest, MatchFilters) {
+  Json page = GetJson(AllObjects(), "match[type]=identity");
+  ASSERT_EQ(page["objects"].size(), 3u);  // accord, alice, bob
+  page = GetJson(AllObjects(), "match%5Btype%5D=opinion,marking-definition");
+  ASSERT_EQ(page["objects"].size(), 2u);
+  EXPECT_EQ(page["objects"][0]["id"], stix::kTlpClearId);
+  EXPECT_EQ(page["objects"][1]["type"], "opinion");
+  page = GetJson(AllObjects(), "match[id]=" + Stix(2) + "&match[id]=" + Stix(5));
+  ASSERT_EQ(page["objects"].size(), 2u);
+  EXPECT_EQ(page["objects"][0]["id"], Stix(2));
+  page = GetJson(AllObjects(), "match[spec_version]=2.0");
+  EXPECT_EQ(page["objects"].size(), 0u);
+  page = GetJson(AllObjects(), "match[id]=" + Stix(3) + "&match[version]=first");
+  ASSERT_EQ(page["objects"].size(), 1u);
+  EXPECT_FALSE(page["objects"][0].contains("revoked"));
+  page = GetJson(AllObjects(), "match[id]=" + Stix(3) + "&match[version]=2026-11-28T11:00:00.000Z");
+  ASSERT_EQ(page["objects"].size(), 1u);
+  EXPECT_EQ(page["objects"][0]["revoked"], true);
+}
+
+TEST_F(TaxiiTest, ParticipantCollectionHasOnlyItsStatements) {
+  std::string path =
+      std::string(kApiRootPath) + "collections/" + ParticipantCollectionId(alice.public_key) + "/objects/";
+  int pages = 0;
+  auto objects = Drain(this, path, "match[version]=all", 4, &pages);
+  // 3 fixed, 3 from the registration, yara, hash set, its revoked version, release.
+  EXPECT_EQ(objects.size(), 3u + 3u + 4u);
+  Json page = GetJson(path, "match[type]=opinion");
+  EXPECT_EQ(page["objects"].size(), 0u);  // the audit finding is bob's
+  Json bobs = GetJson(std::string(kApiRootPath) + "collections/" + ParticipantCollectionId(bob.public_key) +
+                          "/objects/" + Stix(2) + "/",
+                      "", 404);
+  EXPECT_EQ(bobs["http_status"], "404");
+}
+
+TEST_F(TaxiiTest, ObjectAndVersionsOfARevokedIndicator) {
+  std::string base = std::string(kApiRootPath) + "collections/all/objects/" + Stix(3) + "/";
+  Json last = GetJson(base);
+  ASSERT_EQ(last["objects"].size(), 1u);
+  EXPECT_EQ(last["objects"][0]["revoked"], true);
+  Json all = GetJson(base, "match[version]=all");
+  ASSERT_EQ(all["objects"].size(), 2u);
+  Json v = GetJson(base + "versions/");
+  EXPECT_EQ(v["versions"], Json::array({"2026-11-28T10:00:00.000Z", "2026-11-28T11:00:00.000Z"}));
+  EXPECT_EQ(v["more"], false);
+  TaxiiResponse r = Get(base + "versions/");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:03.000Z");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-Last"), "2026-11-28T10:00:24.000Z");
+  // A fixed object is in every collection.
+  Json tlp =
+      GetJson(std::string(kApiRootPath) + "collections/all/objects/" + std::string(stix::kTlpClearId) + "/");
+  EXPECT_EQ(tlp["objects"][0]["name"], "TLP:CLEAR");
+  // Known object, filtered out: an empty envelope, not 404.
+  Json none = GetJson(base, "added_after=2030-01-01T00:00:00Z");
+  EXPECT_EQ(none["objects"].size(), 0u);
+  GetJson(
+      std::string(kApiRootPath) + "collections/all/objects/indicator--00000000-0000-5000-8000-000000000000/",
+      "", 404);
+  GetJson(base, "match[type]=indicator", 400);
+  GetJson(base + "versions/", "match[version]=all", 400);
+}
+
+TEST_F(TaxiiTest, Manifest) {
+  Json m = GetJson(std::string(kApiRootPath) + "collections/all/manifest/", "limit=4");
+  ASSERT_EQ(m["objects"].size(), 4u);
+  EXPECT_EQ(m["more"], true);
+  EXPECT_EQ(m["objects"][0], Json({{"id", stix::kTlpClearId},
+                                   {"date_added", "2026-11-28T10:00:00.000Z"},
+                                   {"version", "2022-10-01T00:00:00.000Z"},
+                                   {"media_type", "application/stix+json;version=2.1"}}));
+  EXPECT_EQ(m["objects"][3]["id"], stix::IdentityId(alice.public_key));
+  EXPECT_EQ(m["objects"][3]["version"], "2026-11-28T10:00:00.000Z");
+}
+
+TEST_F(TaxiiTest, ErrorsAreTaxiiErrorMessages) {
+  struct Case {
+    std::string method, path, query, accept;
+    int status;
+  };
+  std::string objects = AllObjects();
+  for (const Case& c : std::vector<Case>{
+           {"GET", "/nope/", "", "", 404},
+           {"GET", "/taxii2/api/collections/00000000-0000-0000-0000-000000000000/", "", "", 404},
+           {"GET", "/taxii2/api/collections/all/objects/", "", "application/json", 406},
+           {"GET", "/taxii2/api/collections/all/objects/", "", "application/taxii+json;version=2.0", 406},
+           {"GET", "/taxii2/api/collections/all/objects/", "", "application/taxii+json;q=0", 406},
+           {"GET", objects, "next=zzz", "", 400},
+           {"GET", objects, "next=1.2.3", "", 400},
+           {"GET", objects, "limit=0", "", 400},
+           {"GET", objects, "limit=-1", "", 400},
+           {"GET", objects, "added_after=yesterday", "", 400},
+           {"GET", objects, "match[colour]=red", "", 400},
+           {"GET", objects, "sort=asc", "", 400},
+           {"GET", objects, "match[id]=indicator", "", 400},
+           {"GET", "/taxii2/api/status/3a5f0f6c-1e8a-4a4f-9b34-0d9b9b9b9b9b/", "", "", 404},
+           {"GET", "/taxii2/api/collections/all/objects//", "", "", 404},
+           {"POST", objects, "", "", 405},
+           {"DELETE", objects + stix::IdentityId(alice.public_key) + "/", "", "", 405},
+       }) {
+    TaxiiResponse r = api->Handle(TaxiiRequest{c.method, c.path, c.query, c.accept, "", ""});
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << "?" << c.query << " " << c.accept << ": "
+                                  << r.body;
+    EXPECT_EQ(r.content_type, kMediaType);
+    Json e = Json::parse(r.body);
+    EXPECT_EQ(e["http_status"], std::to_string(c.status));
+    EXPECT_TRUE(e["title"].is_string());
+    EXPECT_TRUE(e["description"].is_string());
+    if (c.status == 405) {
+      EXPECT_EQ(Header(r, "Allow"), "GET");
+    }
+  }
+}
+
+TEST_F(TaxiiTest, AcceptNegotiation) {
+  for (const char* ok : {"", "application/taxii+json;version=2.1", "application/taxii+json", "*/*",
+                         "application/json, application/taxii+json; version=\"2.1\"",
+                         "APPLICATION/TAXII+JSON", "text/html;q=0.9, application/*;q=0.1"}) {
+    EXPECT_EQ(Get("/taxii2/", "", ok).status, 200) << ok;
+  }
+}
+
+TEST_F(TaxiiTest, ScanBudgetAnswersMoreInsteadOfReadingEverything) {
+  config.scan_budget = 4;
+  TaxiiApi small(store, config);
+  std::string next, ids;
+  int requests = 0;
+  size_t found = 0;
+  while (requests < 100) {
+    TaxiiResponse r = small.Handle(TaxiiRequest{
+        "GET", AllObjects(), "match[type]=opinion" + (next.empty() ? "" : "&next=" + next), "", "", ""});
+    ASSERT_EQ(r.status, 200) << r.body;
+    Json page = Json::parse(r.body);
+    ++requests;
+    found += page["objects"].size();
+    if (!page["more"].get<bool>()) break;
+    next = page["next"];
+  }
+  EXPECT_EQ(found, 1u);
+  EXPECT_EQ(requests, 7);  // 27 statements, 4 a request
+}
+
+TEST_F(TaxiiTest, NewStatementsAppearWithoutRestart) {
+  int pages = 0;
+  size_t before = Drain(this, AllObjects(), "", 100, &pages).size();
+  store.Append(Kind::kRetraction, alice, {{"index", 2}}, "2026-11-28T12:00:00Z");
+  auto after = Drain(this, AllObjects(), "", 100, &pages);
+  EXPECT_EQ(after.size(), before);  // the yara indicator is now last in its revoked version
+  EXPECT_EQ(after.back(), std::make_pair(Stix(2), std::string("2026-11-28T12:00:00.000Z")));
+}
+
+TEST_F(TaxiiTest, CheckpointIsTheCurrentOneWhereItCovers) {
+  std::string ext(stix::kExtensionId);
+  Json page = GetJson(AllObjects(), "match[id]=" + Stix(2) + "," + Stix(25));
+  ASSERT_EQ(page["objects"].size(), 2u);
+  EXPECT_EQ(page["objects"][0]["extensions"][ext]["checkpoint"], config.checkpoint());  // index 2 < size 20
+  EXPECT_FALSE(page["objects"][1]["extensions"][ext].contains("checkpoint"));           // index 25
+  EXPECT_EQ(page["objects"][1]["extensions"][ext]["log_origin"], "node.example/log");
+  // The cached rendering takes the newer checkpoint.
+  std::string newer = "node.example/log\n30\nBBBB\n\n— node.example/log sig2\n";
+  config.checkpoint = [newer] { return newer; };
+  TaxiiApi fresh(store, config);
+  Json again = Json::parse(
+      fresh.Handle({"GET", AllObjects(), "match[id]=" + Stix(2) + "," + Stix(25), "", "", ""}).body);
+  EXPECT_EQ(again["objects"][0]["extensions"][ext]["checkpoint"], newer);
+  EXPECT_EQ(again["objects"][1]["extensions"][ext]["checkpoint"], newer);
+}
+
+TEST_F(TaxiiTest, RenderCacheDoesNotChangeAnswers) {
+  TaxiiConfig uncached = config;
+  uncached.render_cache_bytes = 0;
+  TaxiiApi plain(store, uncached);
+  for (const std::string& q : {std::string("limit=7&match[version]=all"), std::string("next=3.0&limit=3"),
+                               std::string("match[type]=indicator,identity")}) {
+    for (const std::string& path : {AllObjects(), std::string(kApiRootPath) + "collections/all/manifest/"}) {
+      TaxiiRequest req{"GET", path, q, "", "", ""};
+      TaxiiResponse a = api->Handle(req), b = plain.Handle(req);
+      EXPECT_EQ(a.status, 200) << a.body;
+      EXPECT_EQ(a.body, b.body) << path << "?" << q;
+      EXPECT_EQ(a.body, api->Handle(req).body);       // served again from the cache
+      EXPECT_EQ(Json::parse(a.body).dump(), a.body);  // written as nlohmann writes it
+    }
+  }
+}
+
+TEST_F(TaxiiTest, ServedObjectsAreTheStixObjects) {
+  // What the API writes from its cache, checkpoint spliced in, is what stix::StixObjects gives.
+  stix::Context ctx = stix::MakeContext(config.log_origin, config.checkpoint());
+  stix::RecordLookup lookup = [this](uint64_t i) { return store.Get(i); };
+  std::vector<Json> want = stix::FixedObjects();
+  for (const Record& r : store.records) {
+    Result<std::vector<Json>> objects = stix::StixObjects(r, lookup, ctx);
+    ASSERT_TRUE(objects.ok()) << objects.status().ToString();
+    want.insert(want.end(), objects->begin(), objects->end());
+  }
+  Json page = GetJson(AllObjects(), "match[version]=all&limit=1000");
+  ASSERT_EQ(page["objects"].size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(page["objects"][i], want[i]) << i;
+}
+
+TEST_F(TaxiiTest, ConcurrentRequestsAgree) {
+  const std::string want = Get(AllObjects(), "limit=10&next=5.0").body;
+  TaxiiApi fresh(store, config);  // threads race to catch it up and fill its cache
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        if (fresh.Handle({"GET", AllObjects(), "limit=10&next=5.0", "", "", ""}).body != want) ++bad;
+        fresh.Handle({"GET", AllObjects(), "match[type]=identity", "", "", ""});
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(TaxiiQuery, ParsesDecodesAndRoundTrips) {
+  Result<ObjectsQuery> q = ParseObjectsQuery(
+      "added_after=2026-11-28T10%3A00%3A00.5Z&limit=20&next=7.1&match%5Btype%5D=indicator,identity"
+      "&match[type]=note&match[id]=indicator--2ed6657d-e927-568b-95e1-2665a8aea6a2&match[version]=first,"
+      "2026-11-28T10:00:00Z&match[spec_version]=2.1&&");
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(q->added_after_ms, 1795860000500);
+  EXPECT_EQ(q->limit, 20u);
+  EXPECT_EQ(q->next, (Cursor{7, 1}));
+  EXPECT_EQ(q->types, (std::vector<std::string>{"indicator", "identity", "note"}));
+  EXPECT_EQ(q->ids.size(), 1u);
+  EXPECT_TRUE(q->version_first);
+  EXPECT_EQ(q->version_at_ms, std::vector<int64_t>{1795860000000});
+  EXPECT_EQ(q->spec_versions, std::vector<std::string>{"2.1"});
+  Result<ObjectsQuery> again = ParseObjectsQuery(FormatObjectsQuery(*q));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, *q);
+  EXPECT_TRUE(ParseObjectsQuery("").ok());
+  EXPECT_EQ(ParseObjectsQuery("limit=99999999999999999999999")->limit, 999999999999999999u);
+  EXPECT_EQ(ParseObjectsQuery("limit=007")->limit, 7u);
+}
+
+TEST(TaxiiQuery, RefusesWithTheParameterNamed) {
+  struct Case {
+    std::string query, want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"limit=0", "limit"},
+           {"limit=1&limit=2", "given twice"},
+           {"limit=1x", "positive integer"},
+           {"next=", "empty value"},
+           {"next=01.0", "next token"},
+           {"next=1.", "next token"},
+           {"added_after=2026-11-28", "timestamp"},
+           {"added_after", "no value"},
+           {"match[id]=indicator--xyz", "STIX id"},
+           {"match[type]=Indicator", "STIX type"},
+           {"match[type]=a,,b", "STIX type"},
+           {"match[version]=newest", "first, last, all"},
+           {"match[spec_version]=two", "spec version"},
+           {"match[labels]=x", "unknown filter"},
+           {"match[]=x", "unknown parameter"},
+           {"color=red", "unknown parameter"},
+           {"limit=%zz", "percent escape"},
+           {"limit=%4", "percent escape"},
+       }) {
+    Result<ObjectsQuery> q = ParseObjectsQuery(c.query);
+    ASSERT_FALSE(q.ok()) << c.query;
+    EXPECT_EQ(q.status().code(), Code::kInvalidArgument) << c.query;
+    EXPECT_NE(q.status().message().find(c.want), std::string::npos)
+        << c.query << ": " << q.status().ToString();
+  }
+  std::string many = "match[type]=";
+  for (int i = 0; i < 101; ++i) many += (i ? ",t" : "t") + std::to_string(100 + i);
+  EXPECT_EQ(ParseObjectsQuery(many).status().code(), Code::kResourceExhausted);
+  EXPECT_EQ(ParseObjectsQuery(std::string(limits::kMaxQueryLength + 1, 'a')).status().code(),
+            Code::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace accord::node::taxii
