@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <ctime>
@@ -56,7 +57,7 @@ Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
 
 struct ServeArgs {
   std::string dir, origin, listen = "127.0.0.1:8080", tls_cert, tls_key, port_file;
-  size_t threads = 128;
+  size_t threads = 1024;
   size_t taxii_cache_mb = 256;
 };
 
@@ -67,11 +68,17 @@ struct ServeArgs {
 void KeepFreedMemory() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_ARENA_MAX, 8);  // a hundred handler threads need not keep a hundred heaps
+  mallopt(M_ARENA_MAX, 8);  // a thousand handler threads need not keep a thousand heaps
 }
 
 int Serve(const ServeArgs& a) {
   KeepFreedMemory();
+  // Thousands of clients need thousands of descriptors.
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
   auto listen = ParseListen(a.listen);
   if (!listen.ok()) return Fail("serve", listen.status());
   auto n = node::Node::Open(a.dir, a.origin);
@@ -322,7 +329,7 @@ void AddNodeCommands(CLI::App& app, int& rc) {
   serve->add_option("--listen", serve_args.listen, "HOST:PORT (default 127.0.0.1:8080; port 0: any)");
   serve->add_option("--tls-cert", serve_args.tls_cert, "PEM certificate: serve HTTPS");
   serve->add_option("--tls-key", serve_args.tls_key, "PEM private key of --tls-cert");
-  serve->add_option("--threads", serve_args.threads, "connections served at once (default 128)")
+  serve->add_option("--threads", serve_args.threads, "connections served at once (default 1024)")
       ->check(CLI::Range(1, 4096));
   serve
       ->add_option("--taxii-cache-mb", serve_args.taxii_cache_mb,

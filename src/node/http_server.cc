@@ -5,8 +5,11 @@
 
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
 
 #include "core/bytes.h"
 #include "core/canonical_json.h"
@@ -121,6 +124,12 @@ struct HttpServer::Impl {
   int port = 0;
   int listen_fd = -1;
   std::array<std::atomic<uint64_t>, kCountedStatus.size() + 1> by_status{};
+  // Tiles and bundles never change once written (a partial of width W is always the same bytes),
+  // so the ones served are kept in memory, up to kTileCacheBytes, dropped in hash order past it.
+  static constexpr size_t kTileCacheBytes = 64u << 20;
+  std::shared_mutex tiles_mu;
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> tiles;
+  size_t tile_bytes = 0;
   std::atomic<uint64_t> requests{0};
 
   Impl(Node& n, HttpOptions o) : node(n), options(std::move(o)) {}
@@ -200,10 +209,26 @@ void HttpServer::Impl::GetLogFile(const httplib::Request& req, httplib::Response
   // Only paths that TilePath writes: no "..", no other files of the directory.
   auto coord = tlog::ParseTilePath(rel);
   if (!coord.ok()) return SendError(res, 404, "no such tile: " + coord.status().message());
-  auto data = fs::ReadFile(fs::JoinPath(node.log_dir(), rel), limits::kMaxBundleSize);
-  if (!data.ok()) {
-    if (data.status().code() == Code::kNotFound) return SendError(res, 404, "no such tile in this log");
-    return SendError(res, 500, "the tile cannot be read");
+  std::shared_ptr<const std::string> data;
+  {
+    std::shared_lock lock(tiles_mu);
+    if (auto it = tiles.find(rel); it != tiles.end()) data = it->second;
+  }
+  if (!data) {
+    auto read = fs::ReadFile(fs::JoinPath(node.log_dir(), rel), limits::kMaxBundleSize);
+    if (!read.ok()) {
+      if (read.status().code() == Code::kNotFound) return SendError(res, 404, "no such tile in this log");
+      return SendError(res, 500, "the tile cannot be read");
+    }
+    data = std::make_shared<const std::string>(std::move(read).value());
+    std::unique_lock lock(tiles_mu);
+    if (tiles.emplace(rel, data).second) {
+      tile_bytes += data->size();
+      while (tile_bytes > kTileCacheBytes && !tiles.empty()) {
+        tile_bytes -= tiles.begin()->second->size();
+        tiles.erase(tiles.begin());
+      }
+    }
   }
   res.set_header("Cache-Control", "public, max-age=31536000, immutable");
   res.set_content(*data, "application/octet-stream");
