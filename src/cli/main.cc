@@ -8,9 +8,9 @@
 #include <deque>
 #include <iostream>
 
+#include "cli/node_commands.h"
 #include "cli/scan_commands.h"
 #include "cli/scand_commands.h"
-#include "cli/node_commands.h"
 #include "cli/statement_commands.h"
 #include "core/fs.h"
 #include "core/limits.h"

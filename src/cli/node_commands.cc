@@ -9,6 +9,7 @@
 #include <ctime>
 #include <thread>
 
+#include "core/bytes.h"
 #include "core/canonical_json.h"
 #include "core/fs.h"
 #include "core/limits.h"
@@ -44,15 +45,9 @@ Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
     return InvalidArgument("--listen: HOST:PORT, e.g. 127.0.0.1:8080");
   std::string host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  for (char c : listen.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535)
-      return InvalidArgument("--listen: bad port in \"" + listen + "\"");
-    port = port * 10 + (c - '0');
-  }
-  if (port > 65535 || colon + 1 == listen.size())
-    return InvalidArgument("--listen: bad port in \"" + listen + "\"");
-  return std::make_pair(host, port);
+  std::optional<uint64_t> port = ParseDecimal(std::string_view(listen).substr(colon + 1));
+  if (!port || *port > 65535) return InvalidArgument("--listen: bad port in \"" + listen + "\"");
+  return std::make_pair(host, int(*port));
 }
 
 struct ServeArgs {

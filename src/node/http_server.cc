@@ -6,7 +6,6 @@
 #include <array>
 #include <atomic>
 #include <cctype>
-#include <charconv>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -38,14 +37,6 @@ std::string MediaType(std::string_view content_type) {
   while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
   for (char& c : t) c = char(std::tolower(static_cast<unsigned char>(c)));
   return t;
-}
-
-std::optional<uint64_t> ParseU64(std::string_view s) {
-  uint64_t v = 0;
-  if (s.empty() || s.size() > 19 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
 }
 
 std::string AcceptedJson(const Accepted& a) {
@@ -242,7 +233,7 @@ void HttpServer::Impl::GetStatement(const httplib::Request& req, httplib::Respon
     if (!idx.ok()) return SendError(res, 400, idx.status().message());
     if (*idx) r = node.store().Get(**idx);
   } else {
-    auto idx = ParseU64(what);
+    auto idx = ParseDecimal(what);
     if (!idx)
       return SendError(res, 400, "a statement is named by its log index (decimal) or id/<hex SHA-256>");
     r = node.store().Get(*idx);
@@ -257,12 +248,12 @@ void HttpServer::Impl::Lookup(const httplib::Request& req, httplib::Response& re
   size_t limit = 100;
   uint64_t from = 0;
   if (req.has_param("limit")) {
-    auto l = ParseU64(req.get_param_value("limit"));
+    auto l = ParseDecimal(req.get_param_value("limit"));
     if (!l || *l == 0 || *l > 1000) return SendError(res, 400, "limit: an integer from 1 to 1000");
     limit = size_t(*l);
   }
   if (req.has_param("from")) {
-    auto f = ParseU64(req.get_param_value("from"));
+    auto f = ParseDecimal(req.get_param_value("from"));
     if (!f) return SendError(res, 400, "from: a log index");
     from = *f;
   }
