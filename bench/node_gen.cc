@@ -1,12 +1,14 @@
 // Signed statements for the node benchmark (bench/run-node-benchmarks.sh): an author's key, its
 // registration, and N distinct statements of one kind, one per line (NDJSON), ready for wrk.
 //
-//   node_gen OUT_DIR N hash|yara [AUTHORS]
+//   node_gen OUT_DIR N hash|yara|hashset:K [AUTHORS]
 //     OUT_DIR/authorK.key          the authors' private keys (accord key format)
 //     OUT_DIR/registrations.ndjson their registrations
 //     OUT_DIR/statements.ndjson    N statements: "hash" = a hash set of one SHA-256 (about 500
 //                                  bytes signed), "yara" = one rule with two strings and a
-//                                  condition (about 700 bytes), rule names unique per author
+//                                  condition (about 700 bytes), rule names unique per author;
+//                                  "hashset:K" = hash sets of K SHA-256 each (K <= 400 fits the
+//                                  64 KiB limit), N*K distinct hashes in all
 // Statements are spread over AUTHORS authors (default 1) in turn.
 #include <malloc.h>
 
@@ -33,7 +35,12 @@ int main(int argc, char** argv) {
   std::string dir = argv[1], kind = argv[3];
   size_t n = std::stoull(argv[2]);
   size_t authors = argc > 4 ? std::stoull(argv[4]) : 1;
-  if (kind != "hash" && kind != "yara") return 2;
+  size_t per_set = 0;
+  if (kind.rfind("hashset:", 0) == 0) {
+    per_set = std::stoull(kind.substr(8));
+    kind = "hashset";
+  }
+  if (kind != "hash" && kind != "yara" && !(kind == "hashset" && per_set > 0)) return 2;
   if (!fs::MakeDirs(dir).ok()) return 2;
   std::vector<note::Signer> keys;
   std::ofstream regs(dir + "/registrations.ndjson");
@@ -65,7 +72,18 @@ int main(int argc, char** argv) {
     statement::Statement s;
     s.author = k.key.public_key;
     s.created = "2026-11-28T10:00:00Z";
-    if (kind == "hash") {
+    if (kind == "hashset") {
+      s.kind = statement::Kind::kHashSet;
+      json::Json entries = json::Json::array();
+      for (size_t j = 0; j < per_set; ++j) {
+        auto hj = crypto::Sha256("accord bench " + std::to_string(i) + "/" + std::to_string(j));
+        entries.push_back({{"hash", "sha256"},
+                           {"digest", HexEncode(ByteView(reinterpret_cast<const char*>(hj.data()), 32))},
+                           {"name", "Bench.Sample-" + std::to_string(i * per_set + j)},
+                           {"size", nullptr}});
+      }
+      s.body = {{"entries", std::move(entries)}};
+    } else if (kind == "hash") {
       s.kind = statement::Kind::kHashSet;
       s.body = {{"entries", json::Json::array({{{"hash", "sha256"},
                                                 {"digest", hex},

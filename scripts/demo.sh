@@ -55,40 +55,84 @@ show "$accord" log verify-proof grow.proof --vkey keys/node.vkey --old-checkpoin
 step "7. An auditor re-checks everything: signature, every tile, every entry"
 show "$accord" log verify log --vkey keys/node.vkey
 
-step "8. The exchange node: statements in, validated, logged, served (embedded: files + SQLite)"
-"$accord" serve node --origin demo.accord.example/exchange --listen 127.0.0.1:0 --port-file node.port > node.out 2>&1 &
-node_pid=$!
-trap 'kill $node_pid 2>/dev/null || true' EXIT
+step "8. Two witnesses, and the exchange node that asks them to cosign every checkpoint"
+# The node's key first (accord serve would make one), so that the witnesses can follow its log.
+"$accord" key generate node node --key-name demo.accord.example/exchange > /dev/null
+"$accord" key generate witness-fr keys --cosigner > /dev/null
+"$accord" key generate witness-br keys --cosigner > /dev/null
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+for w in witness-fr witness-br; do
+  "$accord" witness serve "$w" --key "keys/$w.key" --log node/node.vkey --listen 127.0.0.1:0 \
+    --port-file "$w.port" > "$w.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$w.port" ] && break; sleep 0.1; done
+  sed 's/^/  /' "$w.out"
+done
+"$accord" serve node --origin demo.accord.example/exchange --listen 127.0.0.1:0 --port-file node.port \
+  --witness "keys/witness-fr.vkey@http://127.0.0.1:$(cat witness-fr.port)" \
+  --witness "keys/witness-br.vkey@http://127.0.0.1:$(cat witness-br.port)" > node.out 2>&1 &
+pids+=($!)
 for _ in $(seq 100); do [ -s node.port ] && break; sleep 0.1; done
 url=http://127.0.0.1:$(cat node.port)
 sed 's/^/  /' node.out
+
+step "9. Participants publish: statements in, validated, logged, served (embedded: files + SQLite)"
 "$accord" key generate cert-de keys > /dev/null
 "$accord" key generate vendor-jp keys > /dev/null
-# signature-base's hash list as a ClamAV .hsb file (SHA-256 only, any size), names made ClamAV-safe
+# signature-base's hash list as a ClamAV .hsb file (SHA-256 only, any size), names made ClamAV-safe,
+# and the EICAR test file, so that the scan below has something to find
 awk -F';' 'length($1) == 64 && k++ < 500 { n = $2; gsub(/[^A-Za-z0-9.-]+/, "-", n); print tolower($1) ":*:SigBase." substr(n, 1, 60) }' \
   hashes.txt > sigbase.hsb
+echo "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f:68:Eicar-Test-Signature" >> sigbase.hsb
 show "$accord" submit --node "$url" --key keys/cert-de.key --register "Example CERT" --country DE \
   --contact cert@example.org --hashes sigbase.hsb
-printf '$ accord submit --node %s --key keys/vendor-jp.key --register "Example Vendor" --country JP --yara <5 rule files>\n' "$url"
+printf 'rule Demo_Dropper_Marker {\n  meta:\n    description = "the demo sample'"'"'s marker"\n  strings:\n    $a = "accord-demo-dropper"\n  condition:\n    $a\n}\n' > demo.yar
+printf '$ accord submit --node %s --key keys/vendor-jp.key --register "Example Vendor" --country JP --yara <5 rule files> --yara demo.yar\n' "$url"
 "$accord" submit --node "$url" --key keys/vendor-jp.key --register "Example Vendor" --country JP \
-  $(for f in "${rules[@]:0:5}"; do printf -- '--yara %s ' "$f"; done) | sed "s|$data/||"
+  $(for f in "${rules[@]:0:5}"; do printf -- '--yara %s ' "$f"; done) --yara demo.yar | sed "s|$data/||"
 
-step "9. Refused, and nothing logged: an unregistered author; a rule name already used"
+step "10. Refused, and nothing logged: an unregistered author; a rule name already used"
 "$accord" key generate stranger keys > /dev/null
 printf '$ accord submit --node %s --key keys/stranger.key --hashes sigbase.hsb\n' "$url"
 "$accord" submit --node "$url" --key keys/stranger.key --hashes sigbase.hsb 2>&1 | head -1 || true
 printf '$ accord submit --node %s --key keys/vendor-jp.key --yara %s\n' "$url" "${rules[0]#$data/}"
 "$accord" submit --node "$url" --key keys/vendor-jp.key --yara "${rules[0]}" --created 2026-01-01T00:00:00Z 2>&1 | sed "s|$data/||" | head -1 || true
 
-step "10. Anyone reads: who flags this file hash, who takes part, the log itself"
+step "11. Anyone reads: who flags this file hash, who takes part, the cosigned checkpoint"
 h=$(head -1 sigbase.hsb | cut -d: -f1)
 printf '$ curl %s/lookup/hash/%s\n' "$url" "$h"
 curl -sf "$url/lookup/hash/$h" | python3 -c 'import json,sys; [print("  index", s["index"], s["kind"], "by", s["author"][:12] + "...", "created", s["created"]) for s in json.load(sys.stdin)["statements"]]'
 printf '$ curl %s/participants\n' "$url"
 curl -sf "$url/participants" | python3 -c 'import json,sys; [print("  %s (%s), registered at index %d" % (p["name"], p["country"], p["index"])) for p in json.load(sys.stdin)["participants"]]'
+for _ in $(seq 50); do  # the witnesses' cosignatures follow the node's own within a moment
+  curl -sf "$url/checkpoint" > cosigned.checkpoint
+  [ "$(grep -c '^— witness-' cosigned.checkpoint)" = 2 ] && [ "$(sed -n 2p cosigned.checkpoint)" = 10 ] && break
+  sleep 0.1
+done
 printf '$ curl %s/checkpoint\n' "$url"
-curl -sf "$url/checkpoint" | sed 's/^/  /'
-kill $node_pid; wait $node_pid 2>/dev/null || true
+sed 's/^/  /' cosigned.checkpoint
+
+step "12. A scanner trusts a quorum, not the node: policy, verified update, scan with citations"
+{
+  echo "# the exchange's log, and two witnesses in two countries: both must cosign"
+  echo "log $(cat node/node.vkey) $url"
+  grep -h '^witness' witness-fr.out witness-br.out
+  echo "group both all witness-fr witness-br"
+  echo "quorum both"
+} > scanner.policy
+show cat scanner.policy
+show "$accord" update --policy scanner.policy -d scanner-db
+mkdir -p samples
+printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > samples/eicar.com
+printf 'a harmless file carrying the accord-demo-dropper marker\n' > samples/dropper.txt
+cp "$root/README.md" samples/readme.md
+show "$accord" scan -d scanner-db --no-cache -r samples || true
+echo "... and a database that no verified update built is refused:"
+"$accord" db build -o local.accdb --hashes sigbase.hsb > /dev/null
+printf '$ accord scan -d local.accdb samples\n'
+"$accord" scan -d local.accdb --no-cache samples 2>&1 | sed 's/^/  /' || true
+kill "${pids[@]}"; wait 2>/dev/null || true
 show "$accord" log verify node/log --vkey node/node.vkey
 
 step "Where to look next"
@@ -96,6 +140,9 @@ cat <<MSG
   $out/log/              the log as served: checkpoint, tile/<L>/..., tile/entries/...
   $out/keys/node.vkey    the verifier key that anyone needs to check it
   $out/node/             the exchange node: its log (node/log), key and SQLite index
+  $out/scanner-db/       a scanner's verified mirror of that log and the database built from it
+  $out/scanner.policy    the trust policy (C2SP tlog-policy) the scanner checked the witnesses with
+  docs/update.md         accord update, mirror and verified scanning; docs/witness.md the witness
   docs/node.md           the node's HTTP API; docs/statement-format.md the signed statements
   docs/log-format.md     the formats as grammars; docs/benchmarks.md for the numbers
   accord log --help      every log command; accord serve --help, accord submit --help

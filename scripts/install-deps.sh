@@ -22,6 +22,9 @@ packages=(
   # the exchange node: SQLite index, HTTP(S) server and client; curl, openssl and wrk for its tests
   # and benchmarks; python3-jsonschema checks accord's STIX against the official schemas
   libsqlite3-dev libcpp-httplib-dev curl openssl wrk python3-jsonschema
+  # the node's PostgreSQL index and lease (libpq), and the throwaway server its tests run against
+  # (scripts/pg-test-server.sh)
+  postgresql libpq-dev
   # node, for the npm package `canonicalize` that accord's RFC 8785 JSON is checked against
   nodejs
 )

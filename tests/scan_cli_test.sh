@@ -59,14 +59,14 @@ assert z[\"matches\"][0][\"container\"]==\"tree/inner.zip\", z
 # Databases.
 "$accord" db build -o sigs.accdb --hashes sigs.hsb --hashes sigs.hdb --yara rules.yar > build.txt
 check "db build reports its contents" 'grep -q "1 MD5, 0 SHA-1, 1 SHA-256 signatures" build.txt && grep -q "1 YARA rules" build.txt'
-"$accord" scan -d sigs.accdb -r -i --no-summary tree > out-db.txt
+"$accord" scan -d sigs.accdb --unverified -r -i --no-summary tree > out-db.txt
 check "a database finds what the files find" 'grep -q "^tree/sub/evil.bin: Test.Evil.Sha256 FOUND$" out-db.txt && grep -q "^tree/marked.txt: Marker FOUND$" out-db.txt'
 check "db verify" '"$accord" db verify sigs.accdb >/dev/null'
 cp sigs.accdb corrupt.accdb && printf 'X' | dd of=corrupt.accdb bs=1 seek=200 conv=notrunc 2>/dev/null
 "$accord" db verify corrupt.accdb > /dev/null 2> err.txt
 check "a corrupt database is refused by verify (exit $?)" '[[ -s err.txt ]] && grep -qi "accord:" err.txt'
 head -c 100 sigs.accdb > truncated.accdb
-"$accord" scan -d truncated.accdb tree > /dev/null 2> err.txt
+"$accord" scan -d truncated.accdb --unverified tree > /dev/null 2> err.txt
 check "a truncated database is refused with exit 2 ($?)" '[[ $? -ne 0 ]] && grep -q "accord:" err.txt'
 
 # Bad signature input.
@@ -133,7 +133,7 @@ check "accord tlsh prints TLSH<TAB>FILE" 'grep -qE "^[0-9A-F]{70}	tlsh/sample.tx
 { echo '# made with accord tlsh'; sed 's/\t.*/:40:Test.Tlsh.Variant/' tlsh/sample.out; } > variants.tlsh
 "$accord" db build -o tlsh.accdb --tlsh variants.tlsh > build.txt
 check "db build counts TLSH signatures ($(cat build.txt))" 'grep -q " 1 TLSH signatures," build.txt'
-"$accord" scan -d tlsh.accdb --no-summary tlsh/variant.txt tree/clean.txt > out.txt
+"$accord" scan -d tlsh.accdb --unverified --no-summary tlsh/variant.txt tree/clean.txt > out.txt
 rc=$?
 check "a modified copy is found by TLSH: exit 1 ($rc)" '[[ $rc == 1 ]]'
 check "TLSH detection line" 'grep -qx "tlsh/variant.txt: Test.Tlsh.Variant FOUND" out.txt && grep -qx "tree/clean.txt: OK" out.txt'

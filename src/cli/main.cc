@@ -12,6 +12,8 @@
 #include "cli/scan_commands.h"
 #include "cli/scand_commands.h"
 #include "cli/statement_commands.h"
+#include "cli/update_commands.h"
+#include "cli/witness_commands.h"
 #include "core/fs.h"
 #include "core/limits.h"
 #include "crypto/note.h"
@@ -277,8 +279,13 @@ int NoteSign(const std::string& path, const std::string& key_path) {
   if (!signer.ok()) return Fail(signer.status());
   auto text = ReadInput(path, limits::kMaxNoteSize);
   if (!text.ok()) return Fail(text.status());
+  // A signed note (e.g. a checkpoint) gets one more signature; plain text becomes a note.
   note::Note n;
-  n.text = *text;
+  if (auto parsed = note::ParseNote(*text); parsed.ok()) {
+    n = std::move(parsed).value();
+  } else {
+    n.text = *text;
+  }
   auto sig = signer->type == note::KeyType::kEd25519
                  ? note::Sign(*signer, n.text)
                  : note::Cosign(*signer, n.text, uint64_t(::time(nullptr)));
@@ -368,7 +375,8 @@ int main(int argc, char** argv) {
   nverify->add_option("FILE", proof_file)->required();
   nverify->add_option("--vkey", vkeys, "verifier key file (repeatable)")->required()->allow_extra_args(false);
   nverify->callback([&] { rc = NoteVerify(proof_file, vkeys); });
-  auto* nsign = note_cmd->add_subcommand("sign", "sign a note text (a cosigner key adds a cosignature/v1)");
+  auto* nsign = note_cmd->add_subcommand(
+      "sign", "sign a note text, or add a signature to a signed note (a cosigner key adds a cosignature/v1)");
   nsign->add_option("FILE", proof_file)->required();
   nsign->add_option("--key", key_file)->required();
   nsign->callback([&] { rc = NoteSign(proof_file, key_file); });
@@ -377,6 +385,8 @@ int main(int argc, char** argv) {
   cli::AddScandCommand(app, rc);
   cli::AddStatementCommands(app, rc);
   cli::AddNodeCommands(app, rc);
+  cli::AddWitnessCommands(app, rc);
+  cli::AddUpdateCommands(app, rc);
 
   try {
     app.parse(argc, argv);

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <thread>
 
+#include "cli/process.h"
 #include "core/bytes.h"
 #include "core/canonical_json.h"
 #include "core/fs.h"
@@ -52,19 +53,12 @@ Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
 
 struct ServeArgs {
   std::string dir, origin, listen = "127.0.0.1:8080", tls_cert, tls_key, port_file;
+  std::string postgres;                // the index in PostgreSQL (conninfo); empty: DIR/index.sqlite
+  std::vector<std::string> witnesses;  // VKEYFILE@URL
+  int witness_timeout_ms = 2000;
   size_t threads = 1024;
   size_t taxii_cache_mb = 256;
 };
-
-// libyara's compiler allocates and frees large zeroed buffers for every rule set; with glibc's
-// defaults each of those is returned to the kernel and faulted in again, which makes one small
-// compile cost about 20 ms instead of 0.3 ms. The node compiles every submitted YARA statement,
-// so it keeps freed memory for reuse.
-void KeepFreedMemory() {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_ARENA_MAX, 8);  // a thousand handler threads need not keep a thousand heaps
-}
 
 int Serve(const ServeArgs& a) {
   KeepFreedMemory();
@@ -76,7 +70,24 @@ int Serve(const ServeArgs& a) {
   }
   auto listen = ParseListen(a.listen);
   if (!listen.ok()) return Fail("serve", listen.status());
-  auto n = node::Node::Open(a.dir, a.origin);
+  node::NodeOptions node_options;
+  node_options.postgres = a.postgres;
+  for (const auto& w : a.witnesses) {
+    size_t at = w.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == w.size())
+      return Fail("--witness", InvalidArgument("\"" + w + "\": not VKEYFILE@URL"));
+    auto text = fs::ReadFile(w.substr(0, at), limits::kMaxKeyFileSize);
+    if (!text.ok()) return Fail("--witness", text.status());
+    std::string_view vkey = *text;
+    while (!vkey.empty() && (vkey.back() == '\n' || vkey.back() == '\r')) vkey.remove_suffix(1);
+    auto key = note::ParseVerifierKey(vkey);
+    if (!key.ok()) return Fail("--witness", key.status().WithContext(w.substr(0, at)));
+    if (key->type != note::KeyType::kCosignatureV1)
+      return Fail("--witness", InvalidArgument(w.substr(0, at) + ": not a witness key (cosignature/v1)"));
+    node_options.witnesses.push_back(node::WitnessTarget{*key, w.substr(at + 1)});
+  }
+  node_options.cosigner.timeout = std::chrono::milliseconds(a.witness_timeout_ms);
+  auto n = node::Node::Open(a.dir, a.origin, node_options);
   if (!n.ok()) return Fail(a.dir, n.status());
   node::HttpOptions o;
   o.host = listen->first;
@@ -331,6 +342,19 @@ void AddNodeCommands(CLI::App& app, int& rc) {
                    "memory for STIX objects rendered once and served again (default 256)")
       ->check(CLI::Range(0, 65536));
   serve->add_option("--port-file", serve_args.port_file, "write the port listened on to this file");
+  serve->add_option("--postgres", serve_args.postgres,
+                    "keep the index in PostgreSQL: a libpq connection string, e.g. \"host=db dbname=accord\" "
+                    "(the log stays in DIR; docs/node.md)");
+  serve
+      ->add_option(
+          "--witness", serve_args.witnesses,
+          "VKEYFILE@URL: a witness (c2sp.org/tlog-witness) that cosigns each checkpoint before it is "
+          "published (repeatable)")
+      ->allow_extra_args(false);
+  serve
+      ->add_option("--witness-timeout", serve_args.witness_timeout_ms,
+                   "milliseconds to wait for the witnesses of each checkpoint (default 2000)")
+      ->check(CLI::Range(100, 600000));
   serve->callback([&rc] { rc = Serve(serve_args); });
 
   static SubmitArgs sa;

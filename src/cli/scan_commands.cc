@@ -8,6 +8,7 @@
 #include <ctime>
 #include <thread>
 
+#include "cli/update_commands.h"
 #include "core/fs.h"
 #include "scan/cache.h"
 #include "scan/database.h"
@@ -17,6 +18,7 @@
 #include "scan/tlsh.h"
 #include "scan/walk.h"
 #include "scan/yara_rules.h"
+#include "update/update.h"
 
 namespace accord::cli {
 
@@ -105,6 +107,7 @@ struct ScanArgs {
   bool recursive = false, infected_only = false, json = false, no_summary = false;
   std::string cache_path;  // --cache FILE; "" for the default (scan/cache.h)
   bool no_cache = false;
+  bool unverified = false;  // --unverified: accept databases that no verified update built
   scan::ContainerLimits limits;
   uint64_t max_scan_ms = 120000;
 };
@@ -147,9 +150,21 @@ int Scan(ScanArgs& a) {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
   std::time_t start_time = std::time(nullptr);
+  // A directory is what `accord update` made: its database is DIR/scan.accdb.
+  for (auto& d : a.dbs)
+    if (fs::IsDir(d)) d = update::ScanDatabasePath(d);
   auto loaded = scan::LoadSignatures({a.dbs, a.hashes, a.yara, a.tlsh});
   if (!loaded.ok()) return Error(loaded.status());
   std::vector<std::shared_ptr<const Database>> dbs = std::move(loaded->databases);
+  for (size_t i = 0; i < a.dbs.size(); ++i) {  // the -d databases come first (scan/load.h)
+    const auto& db = dbs[i];
+    Result<std::string> verified = CheckVerifiedDatabase(*db);
+    if (!verified.ok() && !a.unverified)
+      return Error(
+          FailedPrecondition(db->name() + ": " + verified.status().message() +
+                             "; accord scans only with databases that `accord update` built from a "
+                             "witnessed log (--unverified to scan with it anyway, for local testing)"));
+  }
   std::vector<std::shared_ptr<const YaraRules>> rules = std::move(loaded->rules);
   if (a.paths.empty()) a.paths.push_back(".");
   a.limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
@@ -251,7 +266,10 @@ void AddScanCommands(CLI::App& app, int& rc) {
 
   static ScanArgs s;
   auto* sc = app.add_subcommand("scan", "scan files and directories (clamscan's output and exit codes)");
-  sc->add_option("-d,--database", s.dbs, "a database from `accord db build` (repeatable)")
+  sc->add_option(
+        "-d,--database", s.dbs,
+        "a database directory from `accord update`, or a file from `accord db build` with --unverified "
+        "(repeatable)")
       ->allow_extra_args(false);
   sc->add_option("--hashes", s.hashes, "a ClamAV hash file, without building a database (repeatable)")
       ->allow_extra_args(false);
@@ -276,6 +294,8 @@ void AddScanCommands(CLI::App& app, int& rc) {
                  "the clean-file cache (default: $XDG_CACHE_HOME/accord/scan.cache, docs/scan-cache.md)")
       ->allow_extra_args(false);
   sc->add_flag("--no-cache", s.no_cache, "scan every file, and neither read nor write a cache");
+  sc->add_flag("--unverified", s.unverified,
+               "scan with databases that no verified `accord update` built (local testing)");
   sc->add_option("PATH", s.paths, "files and directories (default: .)");
   sc->callback([&] { rc = Scan(s); });
 }

@@ -69,15 +69,14 @@ class Parser {
       size_t at = pos_;
       std::string name;
       RETURN_IF_ERROR(String(name));
-      if (out.contains(name))
+      auto [member, added] = out.get_ref<Json::object_t&>().try_emplace(std::move(name));
+      if (!added)
         return InvalidArgument("offset " + std::to_string(at) + ": duplicate member name \"" +
-                               Printable(name) + "\" (RFC 7493 I-JSON)");
+                               Printable(member->first) + "\" (RFC 7493 I-JSON)");
       SkipSpace();
       if (pos_ >= s_.size() || s_[pos_] != ':') return Error("expected ':'");
       ++pos_;
-      Json v;
-      RETURN_IF_ERROR(Value(v, depth));
-      out[name] = std::move(v);
+      RETURN_IF_ERROR(Value(member->second, depth));
       SkipSpace();
       if (pos_ >= s_.size()) return Error("unexpected end of input in an object");
       if (s_[pos_] == ',') {
@@ -94,10 +93,9 @@ class Parser {
     out = Json::array();
     SkipSpace();
     if (pos_ < s_.size() && s_[pos_] == ']') return ++pos_, Status::Ok();
+    auto& items = out.get_ref<Json::array_t&>();
     while (true) {
-      Json v;
-      RETURN_IF_ERROR(Value(v, depth));
-      out.push_back(std::move(v));
+      RETURN_IF_ERROR(Value(items.emplace_back(), depth));
       SkipSpace();
       if (pos_ >= s_.size()) return Error("unexpected end of input in an array");
       if (s_[pos_] == ',') {
@@ -170,9 +168,11 @@ class Parser {
       unsigned char c = s_[pos_];
       if (c == '"') return ++pos_, Status::Ok();
       if (c < 0x20) return Error("control character in a string (must be escaped)");
-      if (c != '\\') {
-        out.push_back(char(c));
-        ++pos_;
+      if (c != '\\') {  // a run of plain characters, copied whole
+        size_t run = pos_ + 1;
+        while (run < s_.size() && (unsigned char)s_[run] >= 0x20 && s_[run] != '"' && s_[run] != '\\') ++run;
+        out.append(s_.data() + pos_, run - pos_);
+        pos_ = run;
         continue;
       }
       if (++pos_ >= s_.size()) return Error("unterminated escape");
@@ -249,7 +249,16 @@ std::u16string Utf16(std::string_view s) {
 Status WriteString(std::string& out, const std::string& s) {
   if (!IsValidUtf8(s)) return InvalidArgument("string is not valid UTF-8: " + Printable(s));
   out.push_back('"');
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    // Runs that need no escape are copied whole.
+    size_t run = i;
+    while (run < s.size() && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\') ++run;
+    if (run > i) {
+      out.append(s, i, run - i);
+      i = run - 1;
+      continue;
+    }
+    unsigned char c = s[i];
     switch (c) {
       case '"':
         out += "\\\"";
@@ -363,7 +372,9 @@ Result<std::string> Serialize(const Json& value) {
 
 Result<Json> ParseCanonical(ByteView text) {
   ASSIGN_OR_RETURN(Json v, Parse(text));
-  ASSIGN_OR_RETURN(std::string canonical, Serialize(v));
+  std::string canonical;
+  canonical.reserve(text.size());
+  RETURN_IF_ERROR(Write(canonical, v, 0));
   if (canonical != text)
     return InvalidArgument(
         "JSON is valid but not in RFC 8785 canonical form (canonical: " + Printable(canonical, 120) + ")");

@@ -51,4 +51,18 @@ inline constexpr uint32_t kMaxScanCacheAgeDays = 30;
 inline constexpr size_t kMaxJsonSize = 1u << 20;
 inline constexpr int kMaxJsonDepth = 32;
 
+// Trust policies (c2sp.org/tlog-policy, tlog/policy.h): the spec asks implementations to support
+// at least 32 logs, 32 witnesses and 32 groups.
+inline constexpr size_t kMaxPolicySize = 256 * 1024;
+inline constexpr size_t kMaxPolicyLogs = 256;
+inline constexpr size_t kMaxPolicyWitnesses = 256;
+inline constexpr size_t kMaxPolicyGroups = 256;
+
+// Witness requests (c2sp.org/tlog-witness add-checkpoint, witness/witness.h): "old <size>", at
+// most 63 consistency proof lines (the spec's cap), a blank line and a checkpoint note.
+inline constexpr size_t kMaxWitnessProofLines = 63;
+inline constexpr size_t kMaxWitnessRequestSize = 32 + kMaxWitnessProofLines * 45 + 1 + kMaxNoteSize;
+// Logs that one witness follows (one state file each).
+inline constexpr size_t kMaxWitnessLogs = 1024;
+
 }  // namespace accord::limits

@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "core/limits.h"
 #include "crypto/sha256.h"
+#include "node/pg_store.h"
 #include "node/sqlite_store.h"
 #include "statement/statement.h"
 #include "tlog/log.h"
@@ -154,8 +155,9 @@ Result<Record> RecordFromLeaf(uint64_t index, ByteView leaf, int64_t added_ms) {
 
 struct Node::Impl {
   std::string dir, log_dir, origin;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<Store> store;
   std::unique_ptr<tlog::LogWriter> log;
+  std::unique_ptr<Cosigner> cosigner;  // declared after `log`: stopped before it
   std::unique_ptr<NodeRegistry> registry;
   NodeCounters counters;
 
@@ -416,7 +418,15 @@ Node::~Node() {
   if (impl_->committer.joinable()) impl_->committer.join();
 }
 
-Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::string& origin) {
+bool Node::WaitForCosigned(uint64_t size, std::chrono::milliseconds timeout) {
+  if (impl_->cosigner) return impl_->cosigner->WaitForCosigned(size, timeout);
+  if (size == 0) return true;
+  auto cp = impl_->log->WaitForGrowth(size - 1, timeout);
+  return cp.ok() && cp->checkpoint.size >= size;
+}
+
+Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::string& origin,
+                                         const NodeOptions& options) {
   auto impl = std::make_unique<Impl>();
   ASSIGN_OR_RETURN(impl->dir, fs::Absolute(dir_arg));
   impl->log_dir = fs::JoinPath(impl->dir, "log");
@@ -438,8 +448,18 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
     return FailedPrecondition(impl->dir + ": the log's origin is \"" + config.origin + "\", not \"" + origin +
                               "\"");
   impl->origin = config.origin;
-  ASSIGN_OR_RETURN(impl->log, tlog::LogWriter::Open(impl->log_dir));
-  ASSIGN_OR_RETURN(impl->store, SqliteStore::Open(fs::JoinPath(impl->dir, "index.sqlite")));
+  ASSIGN_OR_RETURN(impl->log,
+                   tlog::LogWriter::Open(impl->log_dir, tlog::LogOptions{!options.witnesses.empty()}));
+  if (!options.witnesses.empty())
+    impl->cosigner = std::make_unique<Cosigner>(*impl->log, options.witnesses, options.cosigner);
+  if (options.postgres.empty()) {
+    ASSIGN_OR_RETURN(impl->store, SqliteStore::Open(fs::JoinPath(impl->dir, "index.sqlite")));
+  } else {
+    PgStoreOptions pg_options;
+    pg_options.conninfo = options.postgres;
+    pg_options.schema = options.postgres_schema;
+    ASSIGN_OR_RETURN(impl->store, PgStore::Open(pg_options));
+  }
   impl->registry = std::make_unique<NodeRegistry>(*impl->store);
   RETURN_IF_ERROR(impl->CatchUp());
   RETURN_IF_ERROR(impl->LoadRegistry());

@@ -3,7 +3,8 @@
 // A node directory DIR holds:
 //   DIR/log/            the transparency log (tlog/log.h); served as is under the HTTP root
 //   DIR/node.key        the node's signing key (mode 0600); DIR/node.vkey its verifier key
-//   DIR/index.sqlite    the index (sqlite_store.h), derived from the log
+//   DIR/index.sqlite    the index (sqlite_store.h), derived from the log; or, with
+//                       NodeOptions::postgres, the index in PostgreSQL (pg_store.h)
 //
 // Submit runs Parse (bytes, body, signature) on the caller's thread, then hands the statement
 // to one sequencer thread, which checks it against the log's state (statement::Validate with
@@ -24,6 +25,7 @@
 
 #include "core/status.h"
 #include "crypto/note.h"
+#include "node/cosigner.h"
 #include "node/store.h"
 #include "tlog/checkpoint.h"
 
@@ -39,12 +41,23 @@ struct NodeCounters {
   std::atomic<uint64_t> accepted{0}, duplicates{0}, refused{0}, rounds{0};
 };
 
+struct NodeOptions {
+  // Keep the index in PostgreSQL (pg_store.h) instead of DIR/index.sqlite: a libpq connection
+  // string or URI. The log stays in DIR/log; an index that lacks entries is caught up from it.
+  std::string postgres;
+  std::string postgres_schema = "accord";  // the PostgreSQL schema that holds this log's index
+  // Witnesses to cosign every checkpoint (node/cosigner.h); none: the log's own signature only.
+  std::vector<WitnessTarget> witnesses;
+  CosignerOptions cosigner;
+};
+
 class Node {
  public:
   // Opens the node in `dir`; creates its key, log and index first if `dir` has no log
   // (`origin` is then required: a C2SP log origin such as "example.org/accord"). An `origin`
   // that differs from an existing log's is FailedPrecondition.
-  static Result<std::unique_ptr<Node>> Open(const std::string& dir, const std::string& origin);
+  static Result<std::unique_ptr<Node>> Open(const std::string& dir, const std::string& origin,
+                                            const NodeOptions& options = {});
   ~Node();  // answers everything submitted, then stops
 
   // Blocks until the statement is durable and indexed (its checkpoint follows), or refused:
@@ -65,6 +78,9 @@ class Node {
   // Waits until everything acknowledged so far is in a published checkpoint, and returns it.
   Result<tlog::VerifiedCheckpoint> Sync();
   const note::Verifier& verifier() const;
+  // With witnesses: waits up to `timeout` until the published checkpoint covers `size` entries
+  // with every witness's cosignature. Without: whether the log's checkpoint covers `size`.
+  bool WaitForCosigned(uint64_t size, std::chrono::milliseconds timeout);
   const NodeCounters& counters() const;
 
   struct Impl;

@@ -41,8 +41,9 @@ enum SectionType : uint32_t {
   kAllowMd5 = 6,   // kAllowMd5 + HashKind
   kYara = 9,
   kTlsh = 10,
+  kProvenance = 11,
 };
-constexpr uint32_t kLastSectionType = kTlsh;
+constexpr uint32_t kLastSectionType = kProvenance;
 
 void PutLE32(Bytes& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -231,7 +232,10 @@ struct DatabaseBuilder::State {
     uint32_t label;
   };
   std::vector<TlshRecord> tlsh;
+  std::vector<bool> dropped;  // by source index (DropSource)
 
+  // The source a label belongs to.
+  uint32_t SourceOf(uint32_t label) const { return LE32(labels.data() + label); }
   // The label for (source, name), interned.
   Result<uint32_t> Label(uint32_t source, std::string_view name);
 };
@@ -359,8 +363,30 @@ bool TlshLess(const R& a, const R& b) {
 
 }  // namespace
 
+Status DatabaseBuilder::DropSource(uint32_t source) {
+  if (source >= s_->sources.size()) return InvalidArgument("no source " + Count(source));
+  if (s_->dropped.size() < s_->sources.size()) s_->dropped.resize(s_->sources.size(), false);
+  s_->dropped[source] = true;
+  return Status::Ok();
+}
+
 Result<Bytes> DatabaseBuilder::Build() {
   State& s = *s_;
+  if (std::find(s.dropped.begin(), s.dropped.end(), true) != s.dropped.end()) {
+    auto gone = [&s](uint32_t label) {
+      uint32_t src = s.SourceOf(label);
+      return src < s.dropped.size() && s.dropped[src];
+    };
+    auto drop = [&](auto& table) {
+      std::erase_if(table.records, [&](const auto& r) { return gone(r.label); });
+    };
+    for (int r = 0; r < 2; ++r) {
+      drop(s.md5[r]);
+      drop(s.sha1[r]);
+      drop(s.sha256[r]);
+    }
+    std::erase_if(s.tlsh, [&](const State::TlshRecord& r) { return gone(r.label); });
+  }
   {
     using R = State::TlshRecord;
     std::sort(s.tlsh.begin(), s.tlsh.end(), TlshLess<R>);
@@ -415,6 +441,7 @@ Result<Bytes> DatabaseBuilder::Build() {
     }
   }
   if (!yara_.empty()) plan.emplace_back(kYara, [&](Bytes& o) { o.append(yara_); });
+  if (!provenance_.empty()) plan.emplace_back(kProvenance, [&](Bytes& o) { o.append(provenance_); });
   if (!s.tlsh.empty()) {
     plan.emplace_back(kTlsh, [&](Bytes& o) {
       uint16_t max_threshold = 0;
@@ -436,8 +463,8 @@ Result<Bytes> DatabaseBuilder::Build() {
   }
 
   size_t table_end = kHeaderSize + plan.size() * kSectionEntrySize;
-  uint64_t estimate = table_end + s.labels.size() + yara_.size() + kTlshHeaderSize + kTlshIndexSize +
-                      s.tlsh.size() * kTlshRecordSize + 4096;
+  uint64_t estimate = table_end + s.labels.size() + yara_.size() + provenance_.size() + kTlshHeaderSize +
+                      kTlshIndexSize + s.tlsh.size() * kTlshRecordSize + 4096;
   for (int r = 0; r < 2; ++r) {
     estimate += s.md5[r].records.size() * 24 + s.sha1[r].records.size() * 28 +
                 s.sha256[r].records.size() * 40 + 3 * ((uint64_t{4} << 20) + 64);
@@ -687,6 +714,7 @@ Result<std::shared_ptr<const Database>> Database::Init(std::unique_ptr<Database>
     return DataLoss(name + ": name section of " + Count(db->labels_.size()) + " bytes, limit kMaxLabelBytes");
   }
   if (found[kYara]) db->yara_ = *found[kYara];
+  if (found[kProvenance]) db->provenance_ = *found[kProvenance];
   if (found[kTlsh]) {
     ByteView sec = *found[kTlsh];
     std::string at = name + ": TLSH table";

@@ -56,7 +56,9 @@ namespace limits {
 inline constexpr uint64_t kMaxDatabaseFileSize = uint64_t{64} << 30;
 inline constexpr uint64_t kMaxTableRecords = 1'000'000'000;  // per table (kind x detect/allow)
 inline constexpr uint64_t kMaxLabelBytes = 0xFFFFFFFFull;    // names are referenced by u32 offset
-inline constexpr size_t kMaxSources = 65536;
+// Sources are per signature file, or per log statement (`accord update`): a log of 467,000
+// single-hash statements is one database.
+inline constexpr size_t kMaxSources = size_t{1} << 24;
 inline constexpr size_t kMaxSourceNameLength = 4096;
 inline constexpr size_t kMaxSourceFields = 16;
 inline constexpr size_t kMaxSourceFieldSize = 64 * 1024;
@@ -69,7 +71,8 @@ inline constexpr size_t kMaxRecordsPerDigest = 256;
 // the kind fixes. Kinds this version does not know are kept and shown, never interpreted.
 enum class SourceKind : uint32_t {
   kSignatureFile = 1,  // name: the file's base name; fields: {SHA-256 of the file (32 bytes)}
-  kLogEntry = 2,       // reserved: fields {log origin, entry index (u64 big-endian), checkpoint note}
+  kLogEntry = 2,       // `accord update`: fields {log origin, entry index (u64 big-endian), author's
+                       // public key (32 bytes), author's name}; name: the citation (docs/update.md)
 };
 
 struct Source {
@@ -126,7 +129,14 @@ class DatabaseBuilder {
   // label collapse into one.
   [[nodiscard]] Status AddTlsh(uint32_t source, const TlshSignature& sig);
 
+  // Leaves every signature of `source` out of the database that Build makes (the source itself
+  // stays listed): a statement retracted after its signatures were added.
+  [[nodiscard]] Status DropSource(uint32_t source);
+
   void SetYaraBlob(Bytes blob) { yara_ = std::move(blob); }  // yr_rules_save output, opaque here
+  // Where the whole database came from, as `accord update` records it (update/provenance.h);
+  // opaque here. A database without one did not come from a verified update.
+  void SetProvenance(Bytes blob) { provenance_ = std::move(blob); }
 
   // The whole file image. May be called more than once.
   [[nodiscard]] Result<Bytes> Build();
@@ -138,6 +148,7 @@ class DatabaseBuilder {
   struct State;
   std::unique_ptr<State> s_;
   Bytes yara_;
+  Bytes provenance_;
 };
 
 // Reads a hash signature file, adds it as a kSignatureFile source (base name + SHA-256) and adds its
@@ -180,6 +191,7 @@ class Database {
   uint64_t TlshCount() const { return tlsh_.count; }  // TLSH records
   const std::vector<Source>& sources() const { return sources_; }
   ByteView yara_blob() const { return yara_; }
+  ByteView provenance() const { return provenance_; }  // empty: none (see SetProvenance)
   const std::string& name() const { return name_; }
   uint64_t file_size() const { return image_.size(); }
   // The SHA-256 of the whole file that its header carries (32 bytes): the database's identity,
@@ -220,7 +232,7 @@ class Database {
   std::unique_ptr<Mapping> mapping_;  // Open: the file, mapped
   Bytes owned_;                       // OpenBytes: the image
   ByteView image_;                    // one of the two
-  ByteView labels_, yara_;
+  ByteView labels_, yara_, provenance_;
   TlshTable tlsh_;
   std::vector<Source> sources_;
   std::array<Table, kHashKindCount> detect_{}, allow_{};

@@ -206,6 +206,34 @@ TEST(Database, EmptyDatabaseOpensAndMatchesNothing) {
   EXPECT_TRUE(db->LookupTlsh(TlshOf(1, 1))->matches.empty());
 }
 
+// `accord update` adds a statement's signatures at once and drops them if the statement is
+// retracted later in the log; the database also carries where it came from (its provenance).
+TEST(Database, DroppedSourcesLeaveNoSignaturesAndProvenanceIsKept) {
+  DatabaseBuilder b;
+  uint32_t kept =
+      *b.AddSource(Source{uint32_t(SourceKind::kLogEntry), "log x entry 1", {"x", Bytes(8, '\1')}});
+  uint32_t gone =
+      *b.AddSource(Source{uint32_t(SourceKind::kLogEntry), "log x entry 2", {"x", Bytes(8, '\2')}});
+  ASSERT_TRUE(b.AddHash(kept, Sig(HashKind::kSha256, 1, std::nullopt, "Kept.One")).ok());
+  ASSERT_TRUE(b.AddHash(gone, Sig(HashKind::kSha256, 2, std::nullopt, "Gone.Two")).ok());
+  ASSERT_TRUE(b.AddHash(gone, Sig(HashKind::kMd5, 3, 10, "Gone.Three")).ok());
+  ASSERT_TRUE(b.AddTlsh(gone, TlshSignature{TlshOf(4, 40), 30, "Gone.Tlsh"}).ok());
+  ASSERT_TRUE(b.AddHash(gone, Sig(HashKind::kSha256, 1, std::nullopt, "Gone.SameDigest")).ok());
+  EXPECT_FALSE(b.DropSource(7).ok());
+  ASSERT_TRUE(b.DropSource(gone).ok());
+  b.SetProvenance("accord/scan-db-provenance@v1\n...");
+  std::shared_ptr<const Database> db = OpenOk(*b.Build());
+  ASSERT_NE(db, nullptr);
+  EXPECT_TRUE(db->Verify().ok());
+  EXPECT_THAT(Names(db->LookupHash(HashKind::kSha256, Digest(HashKind::kSha256, 1), 5)),
+              ElementsAre("Kept.One"));
+  EXPECT_THAT(Names(db->LookupHash(HashKind::kSha256, Digest(HashKind::kSha256, 2), 5)), ElementsAre());
+  EXPECT_FALSE(db->HasKind(HashKind::kMd5));
+  EXPECT_EQ(db->TlshCount(), 0u);
+  EXPECT_EQ(db->sources().size(), 2u);
+  EXPECT_EQ(db->provenance(), "accord/scan-db-provenance@v1\n...");
+}
+
 TEST(Database, OneDigestManyNamesReportsAllLatestFirstAndCollapsesExactDuplicates) {
   DatabaseBuilder b;
   uint32_t a = *b.AddSource(SignatureFileSource("a.hsb", "a"));
@@ -684,7 +712,7 @@ TEST(Database, HostileHeadersWithAValidChecksumAreRefused) {
       put64(bad, e + 16, v);
       EXPECT_FALSE(Database::OpenBytes(reseal(bad), "t.accdb").ok()) << "section " << s << " size " << v;
     }
-    for (uint32_t type : {0u, 11u, 0xFFFFFFFFu}) {
+    for (uint32_t type : {0u, 12u, 0xFFFFFFFFu}) {
       Bytes bad = image;
       put32(bad, e, type);
       EXPECT_FALSE(Database::OpenBytes(reseal(bad), "t.accdb").ok()) << type;

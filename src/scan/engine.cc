@@ -34,7 +34,18 @@ class Engine::Worker {
 Engine::Engine(std::vector<std::shared_ptr<const Database>> dbs,
                std::vector<std::shared_ptr<const YaraRules>> yara, ScanOptions options)
     : dbs_(std::move(dbs)), yara_(std::move(yara)), options_(std::move(options)) {
-  for (const auto& db : dbs_) tlsh_ = tlsh_ || db->TlshCount() > 0;
+  for (const auto& db : dbs_) {
+    tlsh_ = tlsh_ || db->TlshCount() > 0;
+    for (const Source& src : db->sources())
+      if (src.kind == uint32_t(SourceKind::kLogEntry)) log_sources_.insert(src.name);
+  }
+}
+
+void Engine::Cite(FileReport& report) const {
+  if (log_sources_.empty()) return;
+  for (Finding& f : report.findings)
+    if (f.kind != "limit" && f.kind != "corrupt" && f.kind != "encrypted")
+      f.cited = log_sources_.count(f.source) != 0;
 }
 
 bool Engine::Wants(HashKind kind) const {
@@ -175,6 +186,7 @@ FileReport Engine::ScanBuffer(Worker& w, ByteView data, const std::string& displ
   report.size = data.size();
   YaraExternals base;
   ScanTree(w, data, display_path, base, report);
+  Cite(report);
   return report;
 }
 
@@ -249,6 +261,7 @@ FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
   ext.filepath = path;
   ext.owner = OwnerName(st.st_uid);
   ScanTree(w, ByteView(w.buffer.data(), got), path, ext, report);
+  Cite(report);
   if (w.buffer.capacity() > (64u << 20)) Bytes().swap(w.buffer);  // do not keep a huge buffer
   return report;
 }

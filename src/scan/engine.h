@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/bytes.h"
@@ -28,6 +29,9 @@ struct Finding {
   std::string kind;    // "md5", "sha1", "sha256", "tlsh", "yara", "limit", "encrypted", "corrupt"
   std::string source;  // the signature or rule file it came from ("" for heuristics)
   std::optional<uint32_t> distance = std::nullopt;  // "tlsh": the TLSH distance to the signature
+  // `source` is a statement of a verified log (scan::SourceKind::kLogEntry): it reads "log ORIGIN
+  // entry INDEX by AUTHOR (CC), checkpoint SIZE", the citation the reports print.
+  bool cited = false;
 };
 
 struct FileReport {
@@ -74,11 +78,13 @@ class Engine {
                 FileReport& report) const;
 
   bool Wants(HashKind kind) const;
+  void Cite(FileReport& report) const;  // marks the findings whose source is a log statement
 
   std::vector<std::shared_ptr<const Database>> dbs_;
   std::vector<std::shared_ptr<const YaraRules>> yara_;
   ScanOptions options_;
   bool tlsh_ = false;  // some database has TLSH signatures: every item is TLSH-hashed
+  std::unordered_set<std::string> log_sources_;  // names of the databases' kLogEntry sources
 };
 
 }  // namespace accord::scan

@@ -42,6 +42,9 @@ std::string FormatText(const FileReport& r, bool infected_only) {
   bool any = false;
   for (const Finding& f : r.findings) {
     out += EscapePath(f.path) + ": " + f.name + " FOUND\n";
+    // Where the signature came from, on a line of its own so that clamscan's "PATH: NAME FOUND"
+    // lines stay as they are for the scripts that read them.
+    if (f.cited) out += EscapePath(f.path) + ": " + f.name + " CITED " + EscapePath(f.source) + "\n";
     any = true;
   }
   if (!any && !infected_only) out += EscapePath(r.path) + ": OK\n";
@@ -65,6 +68,7 @@ std::string FormatJson(const FileReport& r) {
     m["name"] = f.name;
     m["kind"] = f.kind;
     m["source"] = EscapePath(f.source);
+    if (f.cited) m["cited"] = true;
     if (f.distance) m["distance"] = *f.distance;  // TLSH findings
     matches.push_back(std::move(m));
   }

@@ -117,13 +117,9 @@ YR_COMPILER* NewCompiler(CompileErrors* errors) {
 
 }  // namespace
 
-Result<std::vector<std::string>> CompileRuleNames(std::string_view source, std::string_view source_name) {
-  RETURN_IF_ERROR(YaraInit());
-  CompileErrors errors;
-  YR_COMPILER* compiler = NewCompiler(&errors);
-  if (!compiler) return Internal("libyara: cannot create a compiler");
-  std::string text(source), ns(source_name);
-  // Source held in memory names no file; an include directive is refused, not resolved.
+namespace {
+// Source held in memory names no file; an include directive is refused, not resolved.
+void RefuseIncludes(YR_COMPILER* compiler, CompileErrors* errors) {
   yr_compiler_set_include_callback(
       compiler,
       [](const char*, const char*, const char*, void* user) -> const char* {
@@ -131,7 +127,17 @@ Result<std::vector<std::string>> CompileRuleNames(std::string_view source, std::
             "<rules>:0: include directives are not accepted here");
         return nullptr;
       },
-      nullptr, &errors);
+      nullptr, errors);
+}
+}  // namespace
+
+Result<std::vector<std::string>> CompileRuleNames(std::string_view source, std::string_view source_name) {
+  RETURN_IF_ERROR(YaraInit());
+  CompileErrors errors;
+  YR_COMPILER* compiler = NewCompiler(&errors);
+  if (!compiler) return Internal("libyara: cannot create a compiler");
+  std::string text(source), ns(source_name);
+  RefuseIncludes(compiler, &errors);
   int n = yr_compiler_add_string(compiler, text.c_str(), nullptr);
   YR_RULES* rules = nullptr;
   if (n == 0 && errors.messages.empty() && yr_compiler_get_rules(compiler, &rules) != ERROR_SUCCESS)
@@ -155,10 +161,27 @@ Result<std::vector<std::string>> CompileRuleNames(std::string_view source, std::
   return names;
 }
 
+// A rule source: a file (compiled with yr_compiler_add_file, so its includes resolve relative to
+// it) or text in memory (yr_compiler_add_string); `name` is its namespace either way.
+struct RuleInput {
+  std::string name;
+  bool from_file = true;
+  std::string text;  // !from_file
+};
+
 namespace {
+bool AddInput(YR_COMPILER* compiler, const RuleInput& in) {
+  if (!in.from_file) return yr_compiler_add_string(compiler, in.text.c_str(), in.name.c_str()) == 0;
+  FILE* fp = std::fopen(in.name.c_str(), "r");
+  if (!fp) return false;
+  bool ok = yr_compiler_add_file(compiler, fp, in.name.c_str(), in.name.c_str()) == 0;
+  std::fclose(fp);
+  return ok;
+}
+
 // The groups for large files, compiled from `files` (each in its namespace, other rules blanked),
 // or nullopt when they cannot be made exactly (then every file is scanned with the whole set).
-std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::vector<std::string>& files) {
+std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::vector<RuleInput>& files) {
   struct Plan {
     YaraGate gate;
     std::map<size_t, std::vector<size_t>> parts;  // file -> its rules in this group
@@ -171,9 +194,13 @@ std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::v
   std::vector<std::string> texts(files.size());
   std::vector<YaraSplit> splits(files.size());
   for (size_t f = 0; f < files.size(); ++f) {
-    Result<Bytes> text = fs::ReadFile(files[f], size_t{64} << 20);
-    if (!text.ok()) return std::nullopt;
-    texts[f] = std::move(text).value();
+    if (files[f].from_file) {
+      Result<Bytes> text = fs::ReadFile(files[f].name, size_t{64} << 20);
+      if (!text.ok()) return std::nullopt;
+      texts[f] = std::move(text).value();
+    } else {
+      texts[f] = files[f].text;
+    }
     splits[f] = SplitYaraRules(texts[f]);
     if (!splits[f].keep_whole.empty() || texts[f].find('\0') != std::string::npos) {
       plans[0].whole.push_back(f);
@@ -199,15 +226,11 @@ std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::v
     YR_COMPILER* compiler = NewCompiler(&errors);
     if (!compiler) return fail();
     bool ok = true;
-    for (size_t f : plan.whole) {
-      FILE* fp = std::fopen(files[f].c_str(), "r");
-      ok = ok && fp && yr_compiler_add_file(compiler, fp, files[f].c_str(), files[f].c_str()) == 0;
-      if (fp) std::fclose(fp);
-    }
+    for (size_t f : plan.whole) ok = ok && AddInput(compiler, files[f]);
     for (const auto& [f, rules] : plan.parts) {
       if (!ok) break;
       std::string text = KeepOnlyRules(texts[f], splits[f], rules);
-      ok = yr_compiler_add_string(compiler, text.c_str(), files[f].c_str()) == 0;
+      ok = yr_compiler_add_string(compiler, text.c_str(), files[f].name.c_str()) == 0;
     }
     YR_RULES* rules = nullptr;
     ok = ok && errors.messages.empty() && yr_compiler_get_rules(compiler, &rules) == ERROR_SUCCESS;
@@ -245,34 +268,53 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Compile(const std::vector<st
   }
   std::sort(files.begin(), files.end());
   if (files.empty()) return InvalidArgument("no YARA rule files (*.yar, *.yara) in the paths given");
+  std::vector<RuleInput> inputs;
+  for (auto& f : files) inputs.push_back(RuleInput{std::move(f), true, {}});
+  return CompileInputs(inputs, grouped);
+}
 
+Result<std::shared_ptr<const YaraRules>> YaraRules::CompileSources(const std::vector<RuleSource>& sources) {
+  RETURN_IF_ERROR(YaraInit());
+  if (sources.empty()) return InvalidArgument("no YARA rule sources");
+  std::vector<RuleInput> inputs;
+  for (const auto& src : sources) {
+    if (src.text.find('\0') != std::string::npos)
+      return InvalidArgument("YARA rules " + src.name + ": a NUL byte in the source");
+    inputs.push_back(RuleInput{src.name, false, src.text});
+  }
+  return CompileInputs(inputs, true);
+}
+
+Result<std::shared_ptr<const YaraRules>> YaraRules::CompileInputs(const std::vector<RuleInput>& files,
+                                                                  bool grouped) {
   YR_COMPILER* compiler = nullptr;
   if (yr_compiler_create(&compiler) != ERROR_SUCCESS)
     return ResourceExhausted("libyara: cannot create a compiler");
   CompileErrors errors;
   yr_compiler_set_callback(compiler, OnCompileMessage, &errors);
   for (const char* name : kExternals) yr_compiler_define_string_variable(compiler, name, "");
+  const bool in_memory =
+      std::any_of(files.begin(), files.end(), [](const RuleInput& f) { return !f.from_file; });
+  if (in_memory) RefuseIncludes(compiler, &errors);
   for (const auto& f : files) {
-    FILE* fp = std::fopen(f.c_str(), "r");
-    if (!fp) {
-      errors.messages.push_back(f + ": cannot open");
+    if (f.from_file && !std::filesystem::is_regular_file(f.name)) {
+      errors.messages.push_back(f.name + ": cannot open");
       continue;
     }
     // After its first error libyara's compiler is unusable; later files are then compiled on
     // throw-away compilers only to report their errors too.
     if (errors.messages.empty()) {
-      if (yr_compiler_add_file(compiler, fp, f.c_str(), f.c_str()) != 0 && errors.messages.empty())
-        errors.messages.push_back(f + ": does not compile");
+      if (!AddInput(compiler, f) && errors.messages.empty())
+        errors.messages.push_back(f.name + ": does not compile");
     } else {
       YR_COMPILER* probe = nullptr;
       if (yr_compiler_create(&probe) == ERROR_SUCCESS) {
         yr_compiler_set_callback(probe, OnCompileMessage, &errors);
         for (const char* name : kExternals) yr_compiler_define_string_variable(probe, name, "");
-        yr_compiler_add_file(probe, fp, f.c_str(), f.c_str());
+        AddInput(probe, f);
         yr_compiler_destroy(probe);
       }
     }
-    std::fclose(fp);
   }
   if (!errors.messages.empty()) {
     yr_compiler_destroy(compiler);

@@ -37,6 +37,8 @@ struct YaraExternals {
 // LOKI's file type names for the leading bytes of a file ("" when unknown).
 std::string FileTypeOf(ByteView head);
 
+struct RuleInput;  // yara_rules.cc
+
 class YaraRules {
  public:
   ~YaraRules();
@@ -47,6 +49,14 @@ class YaraRules {
   // `grouped` false: one group of all rules (libyara's plain behaviour; for comparisons).
   static Result<std::shared_ptr<const YaraRules>> Compile(const std::vector<std::string>& paths,
                                                           bool grouped);
+  // Rule sources held in memory (e.g. statements of the log), each compiled in a namespace named
+  // `name`, which matches report as their source. Includes are refused (libyara has no file to
+  // resolve them against); errors name the source and line as Compile's do.
+  struct RuleSource {
+    std::string name;
+    std::string text;
+  };
+  static Result<std::shared_ptr<const YaraRules>> CompileSources(const std::vector<RuleSource>& sources);
   // From the bytes that Save produced (a database section; docs/scan-database.md), or from a
   // plain yr_rules_save image (one group). DataLoss when damaged.
   static Result<std::shared_ptr<const YaraRules>> Load(ByteView saved);
@@ -64,6 +74,8 @@ class YaraRules {
 
  private:
   YaraRules() = default;
+  static Result<std::shared_ptr<const YaraRules>> CompileInputs(const std::vector<RuleInput>& inputs,
+                                                                bool grouped);
   std::vector<Group> groups_;
   size_t rule_count_ = 0;
   size_t file_count_ = 0;

@@ -239,8 +239,10 @@ bool IsCreated(std::string_view s) {
   return d <= kDays[mo - 1] + (mo == 2 && leap ? 1 : 0);
 }
 
-std::string SignedMessage(const Bytes& canonical_statement) {
-  return std::string(kSignatureContext) + canonical_statement;
+std::string SignedMessage(ByteView canonical_statement) {
+  std::string out(kSignatureContext);
+  out.append(canonical_statement);
+  return out;
 }
 
 Result<Json> StatementJson(const Statement& s) {
@@ -355,7 +357,7 @@ Result<SignedStatement> Parse(ByteView bytes) {
                              std::to_string(::accord::limits::kMaxEntrySize) + " (64 KiB - 1)");
   ASSIGN_OR_RETURN(Json whole, json::ParseCanonical(bytes));
   RETURN_IF_ERROR(ExactMembers(whole, "signed statement", {"statement", "signature"}));
-  const Json& st = whole.at("statement");
+  Json& st = whole.at("statement");
   RETURN_IF_ERROR(ExactMembers(st, "statement", {"accord", "kind", "author", "created", "tlp", "body"}));
   ASSIGN_OR_RETURN(std::string format, Text(st, "accord", "statement", 64));
   if (format != kFormat)
@@ -382,7 +384,14 @@ Result<SignedStatement> Parse(ByteView bytes) {
   std::optional<Bytes> sig_raw = Base64Decode(sig_text);
   if (!sig_raw || sig_raw->size() != 64)
     return InvalidArgument("signature.sig: must be a base64 Ed25519 signature");
-  ASSIGN_OR_RETURN(Bytes canonical_statement, json::Serialize(st));
+  // The bytes are canonical, so the statement's canonical form is their own text after
+  // {"signature":<sig>,"statement": and before the final }: no second serialization.
+  ASSIGN_OR_RETURN(Bytes canonical_signature, json::Serialize(sig));
+  const size_t at = std::string_view(R"({"signature":)").size() + canonical_signature.size() +
+                    std::string_view(R"(,"statement":)").size();
+  if (bytes.size() < at + 2 || bytes.substr(at - 13, 13) != R"(,"statement":)")
+    return Internal("canonical statement layout");  // cannot happen after ParseCanonical
+  ByteView canonical_statement = bytes.substr(at, bytes.size() - at - 1);
   if (!crypto::Ed25519Verify(*key, SignedMessage(canonical_statement), *sig_raw))
     return PermissionDenied("signature does not verify with the author's key");
 
@@ -391,7 +400,7 @@ Result<SignedStatement> Parse(ByteView bytes) {
   out.statement.kind = *kind;
   out.statement.author = *key;
   out.statement.created = created;
-  out.statement.body = st.at("body");
+  out.statement.body = std::move(st.at("body"));
   std::copy(sig_raw->begin(), sig_raw->end(), reinterpret_cast<char*>(out.signature.data()));
   out.canonical = Bytes(bytes);
   return out;
@@ -435,40 +444,63 @@ Status Validate(const SignedStatement& s, const Registry& registry) {
   return Status::Ok();
 }
 
+namespace {
+std::string KeyBytes(const crypto::Ed25519PublicKey& key) {
+  return std::string(reinterpret_cast<const char*>(key.data()), key.size());
+}
+}  // namespace
+
 void MemoryRegistry::Apply(uint64_t index, const SignedStatement& s) {
-  Entry e{index, s.statement.kind, s.statement.author, {}};
-  if (s.statement.kind == Kind::kYaraRule)
-    for (const auto& r : s.statement.body.at("rules")) e.rules.push_back(r.get<std::string>());
-  if (s.statement.kind == Kind::kRetraction)
-    retracted_.push_back(uint64_t(s.statement.body.at("index").get<int64_t>()));
-  entries_.push_back(std::move(e));
+  const std::string author = KeyBytes(s.statement.author);
+  authors_[index] = s.statement.author;
+  switch (s.statement.kind) {
+    case Kind::kRegistration:
+      registrations_.emplace(author, index);
+      break;
+    case Kind::kYaraRule: {
+      auto& names = rules_of_[index];
+      for (const auto& r : s.statement.body.at("rules")) {
+        names.push_back(r.get<std::string>());
+        rules_.insert(author + '\0' + names.back());
+      }
+      break;
+    }
+    case Kind::kRetraction: {
+      uint64_t target = uint64_t(s.statement.body.at("index").get<int64_t>());
+      retracted_.insert(target);
+      if (auto it = rules_of_.find(target); it != rules_of_.end()) {
+        for (const auto& n : it->second) rules_.erase(author + '\0' + n);
+        rules_of_.erase(it);
+      }
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 bool MemoryRegistry::IsRegistered(const crypto::Ed25519PublicKey& key) const {
-  return std::any_of(entries_.begin(), entries_.end(),
-                     [&](const Entry& e) { return e.kind == Kind::kRegistration && e.author == key; });
+  return registrations_.count(KeyBytes(key)) != 0;
 }
 
 bool MemoryRegistry::IsKeyRetracted(const crypto::Ed25519PublicKey& key) const {
   // Retracting one's registration retracts the key.
-  return std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) {
-    return e.kind == Kind::kRegistration && e.author == key &&
-           std::find(retracted_.begin(), retracted_.end(), e.index) != retracted_.end();
-  });
+  auto it = registrations_.find(KeyBytes(key));
+  return it != registrations_.end() && retracted_.count(it->second) != 0;
 }
 
 bool MemoryRegistry::HasRuleName(const crypto::Ed25519PublicKey& author, std::string_view rule) const {
-  return std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) {
-    return e.author == author &&
-           std::find(retracted_.begin(), retracted_.end(), e.index) == retracted_.end() &&
-           std::find(e.rules.begin(), e.rules.end(), rule) != e.rules.end();
-  });
+  return rules_.count(KeyBytes(author) + '\0' + std::string(rule)) != 0;
 }
 
 std::optional<crypto::Ed25519PublicKey> MemoryRegistry::AuthorOf(uint64_t index) const {
-  for (const auto& e : entries_)
-    if (e.index == index) return e.author;
-  return std::nullopt;
+  auto it = authors_.find(index);
+  if (it == authors_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MemoryRegistry::IsRetracted(uint64_t index) const {
+  return retracted_.count(index) != 0;
 }
 
 Result<std::vector<std::string>> YaraRuleNames(const std::string& source) {

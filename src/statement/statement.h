@@ -19,6 +19,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/bytes.h"
@@ -109,7 +111,9 @@ class Registry {
 // AlreadyExists / NotFound with a message saying which check failed.
 Status Validate(const SignedStatement& s, const Registry& registry);
 
-// A Registry in memory, for tests and tools: Apply records a statement that passed Validate.
+// A Registry in memory, for tests and tools (`accord update` validates whole logs with it):
+// Apply records a statement that passed Validate. Lookups are hash lookups; memory is about 100
+// bytes per statement plus the rule names.
 class MemoryRegistry : public Registry {
  public:
   void Apply(uint64_t index, const SignedStatement& s);
@@ -117,16 +121,15 @@ class MemoryRegistry : public Registry {
   bool IsKeyRetracted(const crypto::Ed25519PublicKey& key) const override;
   bool HasRuleName(const crypto::Ed25519PublicKey& author, std::string_view rule) const override;
   std::optional<crypto::Ed25519PublicKey> AuthorOf(uint64_t index) const override;
+  // Whether a retraction applied so far names statement `index`.
+  bool IsRetracted(uint64_t index) const;
 
  private:
-  struct Entry {
-    uint64_t index;
-    Kind kind;
-    crypto::Ed25519PublicKey author;
-    std::vector<std::string> rules;
-  };
-  std::vector<Entry> entries_;
-  std::vector<uint64_t> retracted_;
+  std::unordered_map<std::string, uint64_t> registrations_;  // key bytes -> its registration
+  std::unordered_map<uint64_t, crypto::Ed25519PublicKey> authors_;
+  std::unordered_map<uint64_t, std::vector<std::string>> rules_of_;  // yara-rule statement -> names
+  std::unordered_set<std::string> rules_;                            // key bytes NUL rule name
+  std::unordered_set<uint64_t> retracted_;
 };
 
 }  // namespace accord::statement

@@ -145,20 +145,23 @@ Result<Bytes> ReadEntry(TileReader& reader, uint64_t index, uint64_t size) {
 // ---------------------------------------------------------------------------------------------
 // LogWriter
 
-LogWriter::LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock)
+LogWriter::LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock,
+                     LogOptions options)
     : dir_(std::move(dir)),
       config_(std::move(config)),
+      checkpoint_path_(options.witnessed ? StatePath(dir_, "checkpoint") : fs::JoinPath(dir_, "checkpoint")),
       signer_(std::move(signer)),
       verifier_(signer_.verifier()),
       lock_(std::move(lock)),
       edge_(kLevels) {}
 
-Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir_in) {
+Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir_in, const LogOptions& options) {
   ASSIGN_OR_RETURN(std::string dir, fs::Absolute(dir_in));
   ASSIGN_OR_RETURN(LogConfig config, ReadLogConfig(dir));
   ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(StatePath(dir, "lock"), "log " + dir));
   ASSIGN_OR_RETURN(note::Signer signer, ReadSigner(config.key_path));
-  std::unique_ptr<LogWriter> w(new LogWriter(dir, std::move(config), std::move(signer), std::move(lock)));
+  std::unique_ptr<LogWriter> w(
+      new LogWriter(dir, std::move(config), std::move(signer), std::move(lock), options));
   RETURN_IF_ERROR(w->Recover());
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
   w->commit_thread_ = std::thread([p = w.get()] { p->CommitLoop(); });
@@ -214,6 +217,17 @@ Status LogWriter::Recover() {
   RETURN_IF_ERROR(fs::MakeDirs(tmp));
   Result<VerifiedCheckpoint> cp = ReadCheckpoint(dir_, verifier_);
   if (!cp.ok()) return cp.status();
+  // A witnessed writer's own checkpoint may be ahead of the published one (not cosigned yet).
+  std::string own = StatePath(dir_, "checkpoint");
+  if (fs::Exists(own)) {
+    ASSIGN_OR_RETURN(Bytes raw, fs::ReadFile(own, limits::kMaxNoteSize));
+    Result<VerifiedCheckpoint> signed_cp = OpenCheckpoint(raw, verifier_);
+    if (!signed_cp.ok()) return signed_cp.status().WithContext(own);
+    if (signed_cp->checkpoint.size == cp->checkpoint.size &&
+        signed_cp->checkpoint.root != cp->checkpoint.root)
+      return DataLoss(own + " and " + dir_ + "/checkpoint: two roots for one size");
+    if (signed_cp->checkpoint.size > cp->checkpoint.size) cp = std::move(signed_cp);
+  }
   if (cp->checkpoint.origin != config_.origin)
     return DataLoss(dir_ + "/checkpoint: origin \"" + Printable(cp->checkpoint.origin) +
                     "\" is not the log's origin \"" + config_.origin + "\"");
@@ -403,7 +417,7 @@ Status LogWriter::Commit(Round& round) {
 Status LogWriter::Publish(const Round& round) {
   const Checkpoint& cp = round.checkpoint;
   ASSIGN_OR_RETURN(std::string raw, SignCheckpoint(cp, signer_));
-  RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(dir_, "checkpoint"), raw));
+  RETURN_IF_ERROR(fs::WriteFileAtomic(checkpoint_path_, raw));
   for (const TileCoord& t : round.filled)
     RETURN_IF_ERROR(fs::RemoveTree(fs::JoinPath(dir_, TilePath(t) + ".p")));
   {
@@ -458,6 +472,14 @@ Result<VerifiedCheckpoint> LogWriter::WaitForCheckpoint(uint64_t target) {
   published_cv_.wait(l, [&] { return published_.checkpoint.size >= target || !failed_.ok(); });
   if (published_.checkpoint.size < target)
     return FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
+  return published_;
+}
+
+Result<VerifiedCheckpoint> LogWriter::WaitForGrowth(uint64_t size, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  published_cv_.wait_for(l, timeout,
+                         [&] { return published_.checkpoint.size > size || !failed_.ok() || stopping_; });
+  if (!failed_.ok()) return FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
   return published_;
 }
 
@@ -573,64 +595,40 @@ void LogWriter::CommitLoop() {
 // Verification
 
 namespace {
-struct Verifier {
-  const std::string& dir;
-  DirTileReader reader;
-  VerifyReport report;
+// Reads hash tiles through ReadTileOrFull and counts them.
+Result<std::vector<Hash>> ReadHashes(TileReader& reader, const TileCoord& t, TreeReport& report) {
+  ASSIGN_OR_RETURN(Bytes data, ReadTileOrFull(reader, t));
+  Result<std::vector<Hash>> h = ParseHashTile(data, t.width);
+  if (!h.ok()) return h.status().WithContext(TilePath(t));
+  ++report.tiles;
+  return h;
+}
 
-  Result<Bytes> Read(const TileCoord& t) { return ReadTileOrFull(reader, t); }
+ByteView HashBytes(const std::vector<Hash>& hashes) {
+  return ByteView(reinterpret_cast<const char*>(hashes.data()), hashes.size() * sizeof(Hash));
+}
 
-  Result<std::vector<Hash>> ReadHashes(const TileCoord& t) {
-    ASSIGN_OR_RETURN(Bytes data, Read(t));
-    Result<std::vector<Hash>> h = ParseHashTile(data, t.width);
-    if (!h.ok()) return h.status().WithContext(TilePath(t));
-    ++report.tiles;
-    return h;
-  }
-
-  // Retained partials of tile `t` (full, or the right edge with t.width) must be prefixes of it.
-  Status CheckRetainedPartials(const TileCoord& t, ByteView content, const std::vector<ByteView>* entries) {
-    std::string pdir = fs::JoinPath(dir, TilePath(TileCoord{t.level, t.index, 256}) + ".p");
-    if (!fs::IsDir(pdir)) return Status::Ok();
-    ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(pdir));
-    for (const auto& name : names) {
-      auto w = ParseDecimal(name);
-      TileCoord p{t.level, t.index, w ? uint32_t(*w) : 0};
-      if (!w || *w == 0 || *w > 255) return DataLoss(pdir + "/" + name + ": not a partial tile width");
-      if (*w >= t.width) continue;  // the right edge itself, or beyond the checkpoint
-      ASSIGN_OR_RETURN(Bytes data, Read(p));
-      size_t want = entries ? BundlePrefixBytes(*entries, *w) : size_t(*w) * 32;
-      if (data.size() != want || content.substr(0, want) != data)
-        return DataLoss(TilePath(p) + ": differs from the first " + name + " " +
-                        (entries ? "entries" : "hashes") + " of " +
-                        TilePath(TileCoord{t.level, t.index, t.full() ? 256u : t.width}));
-      ++(entries ? report.bundles : report.tiles);
-    }
-    return Status::Ok();
-  }
-
-  Status CheckBundle(const TileCoord& t, const std::vector<Hash>& leaves) {
-    ASSIGN_OR_RETURN(Bytes data, Read(t));
-    Result<std::vector<ByteView>> entries = ParseEntryBundle(data, t.width);
-    if (!entries.ok()) return entries.status().WithContext(TilePath(t));
-    for (size_t i = 0; i < entries->size(); ++i)
-      if (HashLeaf((*entries)[i]) != leaves[i])
-        return DataLoss(TilePath(t) + ": entry " + std::to_string(t.index * 256 + i) +
-                        " does not hash to its leaf in " + TilePath(TileCoord{0, t.index, t.width}));
-    ++report.bundles;
-    return CheckRetainedPartials(t, data, &*entries);
-  }
-};
+Status CheckBundle(TileReader& reader, const TileCoord& t, const std::vector<Hash>& leaves,
+                   TreeReport& report, const TreeCheckOptions& options) {
+  ASSIGN_OR_RETURN(Bytes data, ReadTileOrFull(reader, t));
+  Result<std::vector<ByteView>> entries = ParseEntryBundle(data, t.width);
+  if (!entries.ok()) return entries.status().WithContext(TilePath(t));
+  for (size_t i = 0; i < entries->size(); ++i)
+    if (HashLeaf((*entries)[i]) != leaves[i])
+      return DataLoss(TilePath(t) + ": entry " + std::to_string(t.index * 256 + i) +
+                      " does not hash to its leaf in " + TilePath(TileCoord{0, t.index, t.width}));
+  ++report.bundles;
+  if (options.on_bundle) RETURN_IF_ERROR(options.on_bundle(t, data, *entries));
+  return Status::Ok();
+}
 }  // namespace
 
-Result<VerifyReport> VerifyLog(const std::string& dir, const note::Verifier& log_key) {
-  Verifier v{dir, DirTileReader(dir), {}};
-  ASSIGN_OR_RETURN(v.report.checkpoint, ReadCheckpoint(dir, log_key));
-  const uint64_t n = v.report.checkpoint.checkpoint.size;
+Result<TreeReport> VerifyTree(TileReader& reader, const Checkpoint& cp, const TreeCheckOptions& options) {
+  TreeReport report;
+  const uint64_t n = cp.size;
   if (n == 0) {
-    if (v.report.checkpoint.checkpoint.root != EmptyRoot())
-      return DataLoss(dir + "/checkpoint: size 0 with a non-empty root");
-    return v.report;
+    if (cp.root != EmptyRoot()) return DataLoss("checkpoint: size 0 with a non-empty root");
+    return report;
   }
   int top = 0;
   while (top + 1 < kLevels && (n >> (8 * (top + 1))) > 0) ++top;
@@ -641,41 +639,87 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const note::Verifier& log
     uint32_t w = PartialWidth(l, n);
     if (w == 0) continue;
     TileCoord t{l, (n >> (8 * l)) / 256, w};
-    ASSIGN_OR_RETURN(edge[l], v.ReadHashes(t));
+    ASSIGN_OR_RETURN(edge[l], ReadHashes(reader, t, report));
     edge_names += (edge_names.empty() ? "" : ", ") + TilePath(t);
   }
   ASSIGN_OR_RETURN(CompactRange range, CompactRange::FromHashes(n, CompactFromEdge(edge)));
-  if (range.Root() != v.report.checkpoint.checkpoint.root)
+  if (range.Root() != cp.root)
     return DataLoss(edge_names + ": the right edge of the tree does not hash to the checkpoint's root");
   // 2. Top down: each full tile must hash to its (already trusted) parent hash.
+  const uint64_t first_bundle = std::min(options.entries_from, n) / 256;
   std::vector<Hash> above;  // trusted hashes of level l + 1
   for (int l = top; l >= 0; --l) {
     uint64_t full_tiles = (n >> (8 * l)) / 256;
     std::vector<Hash> level;
     for (uint64_t i = 0; i < full_tiles; ++i) {
       TileCoord t{l, i, 256};
-      ASSIGN_OR_RETURN(std::vector<Hash> hashes, v.ReadHashes(t));
+      ASSIGN_OR_RETURN(std::vector<Hash> hashes, ReadHashes(reader, t, report));
       if (i >= above.size() || SubtreeRoot(hashes.data(), 256) != above[i])
         return DataLoss(TilePath(t) + ": does not hash to hash " + std::to_string(i % 256) + " of " +
                         TilePath(TileFor(l + 1, i, n)));
-      RETURN_IF_ERROR(v.CheckRetainedPartials(
-          t, ByteView(reinterpret_cast<const char*>(hashes.data()), 256 * 32), nullptr));
-      if (l == 0) {
-        RETURN_IF_ERROR(v.CheckBundle(TileCoord{kEntriesLevel, i, 256}, hashes));
-      } else {
+      if (options.on_hash_tile) RETURN_IF_ERROR(options.on_hash_tile(t, HashBytes(hashes)));
+      if (l > 0) {
         level.insert(level.end(), hashes.begin(), hashes.end());
+      } else if (i >= first_bundle) {
+        RETURN_IF_ERROR(CheckBundle(reader, TileCoord{kEntriesLevel, i, 256}, hashes, report, options));
       }
     }
     if (!edge[l].empty()) {
       TileCoord t{l, full_tiles, uint32_t(edge[l].size())};
-      RETURN_IF_ERROR(v.CheckRetainedPartials(
-          t, ByteView(reinterpret_cast<const char*>(edge[l].data()), edge[l].size() * 32), nullptr));
-      if (l == 0) RETURN_IF_ERROR(v.CheckBundle(TileCoord{kEntriesLevel, full_tiles, t.width}, edge[l]));
+      if (options.on_hash_tile) RETURN_IF_ERROR(options.on_hash_tile(t, HashBytes(edge[l])));
+      if (l == 0) {
+        RETURN_IF_ERROR(
+            CheckBundle(reader, TileCoord{kEntriesLevel, full_tiles, t.width}, edge[l], report, options));
+      }
       level.insert(level.end(), edge[l].begin(), edge[l].end());
     }
     above = std::move(level);
   }
-  return v.report;
+  return report;
+}
+
+namespace {
+// Retained partials of tile `t` (full, or the right edge with t.width) must be prefixes of it.
+Status CheckRetainedPartials(const std::string& dir, TileReader& reader, const TileCoord& t, ByteView content,
+                             const std::vector<ByteView>* entries, TreeReport& report) {
+  std::string pdir = fs::JoinPath(dir, TilePath(TileCoord{t.level, t.index, 256}) + ".p");
+  if (!fs::IsDir(pdir)) return Status::Ok();
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(pdir));
+  for (const auto& name : names) {
+    auto w = ParseDecimal(name);
+    TileCoord p{t.level, t.index, w ? uint32_t(*w) : 0};
+    if (!w || *w == 0 || *w > 255) return DataLoss(pdir + "/" + name + ": not a partial tile width");
+    if (*w >= t.width) continue;  // the right edge itself, or beyond the checkpoint
+    ASSIGN_OR_RETURN(Bytes data, ReadTileOrFull(reader, p));
+    size_t want = entries ? BundlePrefixBytes(*entries, *w) : size_t(*w) * 32;
+    if (data.size() != want || content.substr(0, want) != data)
+      return DataLoss(TilePath(p) + ": differs from the first " + name + " " +
+                      (entries ? "entries" : "hashes") + " of " +
+                      TilePath(TileCoord{t.level, t.index, t.full() ? 256u : t.width}));
+    ++(entries ? report.bundles : report.tiles);
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<VerifyReport> VerifyLog(const std::string& dir, const note::Verifier& log_key) {
+  VerifyReport report;
+  ASSIGN_OR_RETURN(report.checkpoint, ReadCheckpoint(dir, log_key));
+  DirTileReader reader(dir);
+  TreeReport partials;
+  TreeCheckOptions options;
+  options.on_hash_tile = [&](const TileCoord& t, ByteView content) {
+    return CheckRetainedPartials(dir, reader, t, content, nullptr, partials);
+  };
+  options.on_bundle = [&](const TileCoord& t, ByteView content, const std::vector<ByteView>& entries) {
+    return CheckRetainedPartials(dir, reader, t, content, &entries, partials);
+  };
+  if (report.checkpoint.checkpoint.size == 0 && report.checkpoint.checkpoint.root != EmptyRoot())
+    return DataLoss(dir + "/checkpoint: size 0 with a non-empty root");
+  ASSIGN_OR_RETURN(TreeReport tree, VerifyTree(reader, report.checkpoint.checkpoint, options));
+  report.tiles = tree.tiles + partials.tiles;
+  report.bundles = tree.bundles + partials.bundles;
+  return report;
 }
 
 }  // namespace accord::tlog

@@ -23,8 +23,10 @@
 // only read and may run concurrently with a writer.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -70,10 +72,17 @@ struct LogConfig {
 Status InitLog(const std::string& dir, const std::string& origin, const std::string& key_path);
 Result<LogConfig> ReadLogConfig(const std::string& dir);
 
+struct LogOptions {
+  // Witnessed: the writer keeps its signed checkpoint in DIR/.accord/checkpoint, and someone else
+  // (node/cosigner.h) publishes DIR/checkpoint once witnesses cosigned it. On open the larger of
+  // the two is the log's state.
+  bool witnessed = false;
+};
+
 class LogWriter {
  public:
   // Takes the directory's lock, recovers from any crash, and starts the sequencer.
-  static Result<std::unique_ptr<LogWriter>> Open(const std::string& dir);
+  static Result<std::unique_ptr<LogWriter>> Open(const std::string& dir, const LogOptions& options = {});
   ~LogWriter();  // finishes every submitted entry, publishes, then stops
 
   // Queues a batch; the future yields the index of its first entry once every entry of the
@@ -87,7 +96,11 @@ class LogWriter {
   Result<VerifiedCheckpoint> Sync();
   // Waits until a published checkpoint covers `size` entries (or the writer failed).
   Result<VerifiedCheckpoint> WaitForCheckpoint(uint64_t size);
-  VerifiedCheckpoint checkpoint() const;  // the latest published
+  // Waits at most `timeout` for a checkpoint of more than `size` entries; returns the latest
+  // (which may still be of `size`, or smaller) or the writer's failure.
+  Result<VerifiedCheckpoint> WaitForGrowth(uint64_t size, std::chrono::milliseconds timeout);
+  VerifiedCheckpoint checkpoint() const;  // the latest published (signed by the log)
+  const std::string& dir() const { return dir_; }
   const note::Verifier& verifier() const { return verifier_; }
 
  private:
@@ -111,7 +124,7 @@ class LogWriter {
     Checkpoint checkpoint;          // the tree after this round
   };
 
-  LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock);
+  LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock, LogOptions options);
   Status Recover();
   Status LoadRightEdge(const VerifiedCheckpoint& cp);
   Status RemoveBeyond(uint64_t size);
@@ -132,6 +145,7 @@ class LogWriter {
 
   const std::string dir_;
   const LogConfig config_;
+  const std::string checkpoint_path_;  // where Publish writes (LogOptions::witnessed)
   const note::Signer signer_;
   const note::Verifier verifier_;
   fs::FileLock lock_;
@@ -160,6 +174,29 @@ class LogWriter {
   std::thread thread_;
   std::thread commit_thread_;
 };
+
+// Checking a tree from its tiles, wherever they come from (a directory, a web server, a mirror
+// being fetched): what VerifyLog runs on a directory and what `accord mirror`/`update` run on a
+// remote log before they keep anything.
+struct TreeReport {
+  uint64_t tiles = 0;    // hash tiles read and checked
+  uint64_t bundles = 0;  // entry bundles read and checked
+};
+struct TreeCheckOptions {
+  // Entry bundles are read and checked only for the entries from this index on (the bundle that
+  // holds it and all after). Bundles before it are trusted to be checked already (a mirror's own).
+  uint64_t entries_from = 0;
+  // Called for every hash tile once it is trusted (its parent hash or the root checked), with its
+  // content (the right edge's partial tiles included), in top-down order.
+  std::function<Status(const TileCoord&, ByteView content)> on_hash_tile;
+  // Called for every entry bundle once each of its entries hashes to its trusted leaf, in order.
+  std::function<Status(const TileCoord&, ByteView content, const std::vector<ByteView>& entries)> on_bundle;
+};
+// Checks the right edge of `cp`'s tree against its root, then every full hash tile top down
+// against its parent hash, then the entry bundles asked for against their leaves. Callbacks may
+// stop the check by returning an error, which is returned. DataLoss names the first bad tile.
+// Nothing here checks the checkpoint's signature: callers pass one they verified.
+Result<TreeReport> VerifyTree(TileReader& reader, const Checkpoint& cp, const TreeCheckOptions& options = {});
 
 // What an auditor checks on a log directory (or a mirror of one).
 struct VerifyReport {

@@ -288,3 +288,40 @@ TEST_F(CorruptLogTest, AWriterRefusesToOpenACorruptRightEdge) {
 
 }  // namespace
 }  // namespace accord::tlog
+
+namespace accord::tlog {
+namespace {
+
+// A witnessed writer keeps its own checkpoint beside the published one (which the node's cosigner
+// writes); reopened, with or without witnesses, the log continues from the larger of the two.
+TEST_F(LogTest, WitnessedWriterKeepsItsCheckpointApartAndRecoversFromIt) {
+  {
+    auto w = LogWriter::Open(dir_, LogOptions{true});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    VerifiedCheckpoint cp = AppendRange(**w, 0, 300);
+    EXPECT_EQ(cp.checkpoint.size, 300u);
+    auto grown = (*w)->WaitForGrowth(299, std::chrono::milliseconds(10));
+    ASSERT_TRUE(grown.ok());
+    EXPECT_EQ(grown->checkpoint.size, 300u);
+  }
+  auto published = ReadCheckpoint(dir_, verifier_);
+  ASSERT_TRUE(published.ok());
+  EXPECT_EQ(published->checkpoint.size, 0u) << "nobody cosigned and published it yet";
+  {
+    auto w = LogWriter::Open(dir_, LogOptions{true});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_EQ((*w)->checkpoint().checkpoint.size, 300u);
+  }
+  {
+    auto w = LogWriter::Open(dir_);  // without witnesses: publishes DIR/checkpoint itself again
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_EQ((*w)->checkpoint().checkpoint.size, 300u);
+    AppendRange(**w, 300, 310);
+  }
+  auto report = VerifyLog(dir_, verifier_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->checkpoint.checkpoint.size, 310u);
+}
+
+}  // namespace
+}  // namespace accord::tlog

@@ -1,0 +1,12 @@
+// Process-wide settings that several commands share.
+#pragma once
+
+namespace accord::cli {
+
+// Keeps freed heap memory for reuse instead of returning it to the kernel at once. libyara's
+// compiler, and building JSON documents by the million, allocate and free large blocks over and
+// over; with glibc's defaults each is unmapped and faulted in again (a YARA compile costs 20 ms
+// instead of 0.3 ms, an update's statement checks a third more). Call once, before the work.
+void KeepFreedMemory();
+
+}  // namespace accord::cli

@@ -1,0 +1,143 @@
+#include "node/cosigner.h"
+
+#include <cstdio>
+#include <future>
+
+#include "core/fs.h"
+#include "tlog/merkle.h"
+#include "tlog/tile.h"
+#include "witness/client.h"
+
+namespace accord::node {
+
+Cosigner::Cosigner(tlog::LogWriter& log, std::vector<WitnessTarget> witnesses, CosignerOptions options)
+    : log_(log),
+      witnesses_(std::move(witnesses)),
+      options_(options),
+      witness_size_(witnesses_.size(), 0),
+      cosigs_(witnesses_.size()),
+      last_error_(witnesses_.size()) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Cosigner::~Cosigner() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Cosigner::WaitForCosigned(uint64_t size, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  return cv_.wait_for(l, timeout, [&] { return fully_cosigned_ >= size && round_size_ != UINT64_MAX; });
+}
+
+void Cosigner::Run() {
+  auto next_retry = std::chrono::steady_clock::now();
+  while (true) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stop_) return;
+    }
+    tlog::VerifiedCheckpoint cp = log_.checkpoint();
+    bool pending = false;
+    for (size_t i = 0; i < witnesses_.size(); ++i) pending = pending || cosigs_[i].empty();
+    bool fresh = cp.raw != round_raw_;
+    if (fresh || (pending && std::chrono::steady_clock::now() >= next_retry)) {
+      Round(cp);
+      next_retry = std::chrono::steady_clock::now() + options_.retry;
+      continue;
+    }
+    // Nothing to do: wait for a new checkpoint (or the retry time, or stop).
+    auto r = log_.WaitForGrowth(cp.checkpoint.size, std::chrono::milliseconds(200));
+    if (!r.ok()) {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait_for(l, std::chrono::milliseconds(200), [&] { return stop_; });
+    }
+  }
+}
+
+void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
+  const uint64_t n = cp.checkpoint.size;
+  if (cp.raw != round_raw_) {
+    for (auto& c : cosigs_) c.clear();
+    round_raw_ = cp.raw;
+    round_size_ = n;
+  }
+  // Each witness that has not cosigned this checkpoint yet, all at once.
+  std::vector<std::future<witness::CosignResult>> asks(witnesses_.size());
+  const std::string dir = log_.dir();
+  for (size_t i = 0; i < witnesses_.size(); ++i) {
+    if (!cosigs_[i].empty()) continue;
+    asks[i] = std::async(std::launch::async, [this, i, n, &cp, &dir] {
+      uint64_t old = witness_size_[i] <= n ? witness_size_[i] : 0;
+      witness::CosignResult r;
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        std::vector<tlog::Hash> proof;
+        if (old > 0 && old < n) {
+          tlog::DirTileReader reader(dir);
+          tlog::TileHashSource hashes(reader, n);
+          Result<std::vector<tlog::Hash>> p = tlog::ProveConsistency(hashes, old, n);
+          if (!p.ok()) {
+            r.status = p.status().WithContext("consistency proof from " + std::to_string(old));
+            return r;
+          }
+          proof = std::move(p).value();
+        }
+        r = witness::RequestCosignature(witnesses_[i].url, witnesses_[i].key, old, proof, cp.raw,
+                                        options_.timeout);
+        // 409 with the witness's size: it saw another size of this log; prove from there.
+        if (r.status.code() == Code::kFailedPrecondition && r.witness_size && *r.witness_size <= n &&
+            *r.witness_size != old) {
+          old = *r.witness_size;
+          continue;
+        }
+        break;
+      }
+      if (r.ok()) r.witness_size = n;
+      return r;
+    });
+  }
+  for (size_t i = 0; i < witnesses_.size(); ++i) {
+    if (!asks[i].valid()) continue;
+    witness::CosignResult r = asks[i].get();
+    const std::string& name = witnesses_[i].key.name;
+    if (r.ok()) {
+      witness_size_[i] = n;
+      cosigs_[i] = std::move(r.cosignatures);
+      if (!last_error_[i].empty())
+        std::fprintf(stderr, "accord: witness %s: cosigning again\n", name.c_str());
+      last_error_[i].clear();
+    } else {
+      if (r.witness_size) witness_size_[i] = *r.witness_size;
+      std::string e = r.status.ToString();
+      if (e != last_error_[i])
+        std::fprintf(stderr, "accord: witness %s (%s): checkpoint %llu not cosigned: %s\n", name.c_str(),
+                     witnesses_[i].url.c_str(), (unsigned long long)n, e.c_str());
+      last_error_[i] = std::move(e);
+    }
+  }
+  std::vector<note::Signature> all;
+  bool complete = true;
+  for (const auto& c : cosigs_) {
+    all.insert(all.end(), c.begin(), c.end());
+    complete = complete && !c.empty();
+  }
+  Result<std::string> note = witness::AddCosignatures(cp.raw, all);
+  Status st = note.ok() ? fs::WriteFileAtomic(fs::JoinPath(log_.dir(), "checkpoint"), *note) : note.status();
+  if (!st.ok()) {
+    std::fprintf(stderr, "accord: publishing the cosigned checkpoint %llu: %s\n", (unsigned long long)n,
+                 st.ToString().c_str());
+    return;
+  }
+  published_size_.store(n);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (complete) fully_cosigned_ = std::max(fully_cosigned_, n);
+  }
+  cv_.notify_all();
+}
+
+}  // namespace accord::node

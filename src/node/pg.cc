@@ -1,0 +1,280 @@
+#include "node/pg.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace accord::node::pg {
+namespace {
+
+// Type OIDs of pg_catalog.pg_type (fixed since PostgreSQL 7; catalog/pg_type_d.h is a server
+// header that libpq-dev does not ship).
+constexpr Oid kByteaOid = 17;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kTextOid = 25;
+
+// The tables, in the schema of the connection's search_path (docs/node.md, "PostgreSQL").
+// Text that comes from statements (created, names, contact) is bytea, as in SQLite: it is
+// stored exactly, NUL bytes included, whatever the database's encoding.
+constexpr const char* kTables = R"sql(
+CREATE TABLE IF NOT EXISTS schema_version(
+  one boolean PRIMARY KEY DEFAULT true CHECK (one), version integer NOT NULL);
+CREATE TABLE IF NOT EXISTS statements(
+  idx bigint PRIMARY KEY, id bytea NOT NULL UNIQUE, added_ms bigint NOT NULL,
+  kind smallint NOT NULL, author bytea NOT NULL, created bytea NOT NULL, leaf bytea NOT NULL,
+  retracted boolean NOT NULL DEFAULT false);
+CREATE INDEX IF NOT EXISTS statements_author ON statements(author, idx);
+CREATE INDEX IF NOT EXISTS statements_kind ON statements(kind, idx);
+CREATE TABLE IF NOT EXISTS digests(
+  digest bytea NOT NULL, idx bigint NOT NULL, PRIMARY KEY(digest, idx));
+CREATE TABLE IF NOT EXISTS participants(
+  key bytea PRIMARY KEY, name bytea NOT NULL, country bytea NOT NULL, contact bytea NOT NULL,
+  idx bigint NOT NULL, added_ms bigint NOT NULL, retracted boolean NOT NULL DEFAULT false);
+CREATE TABLE IF NOT EXISTS leases(
+  name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL,
+  expires_at timestamptz NOT NULL);
+)sql";
+
+// The advisory lock that serialises schema creation across processes ("accord" in ASCII).
+constexpr int64_t kSchemaLock = 0x6163636f7264;
+
+int64_t BigEndian(const char* p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | uint8_t(p[i]);
+  if (n < 8 && n > 0 && (v >> (8 * n - 1)) & 1) v |= ~uint64_t(0) << (8 * n);  // sign-extend
+  return int64_t(v);
+}
+
+std::string Trimmed(const char* m) {
+  std::string s = m ? m : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.empty() ? "unknown error" : s;
+}
+
+}  // namespace
+
+bool ValidSchemaName(std::string_view name) {
+  if (name.empty() || name.size() > 63 || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+Params& Params::Int64(int64_t v) {
+  std::string b;
+  PutU64(b, uint64_t(v));
+  values_.push_back(std::move(b));
+  types_.push_back(kInt8Oid);
+  return *this;
+}
+
+Params& Params::Bytes(ByteView v) {
+  values_.emplace_back(v);
+  types_.push_back(kByteaOid);
+  return *this;
+}
+
+Params& Params::Text(std::string_view v) {
+  values_.emplace_back(v);
+  types_.push_back(kTextOid);
+  return *this;
+}
+
+void Params::Arrays(std::vector<const char*>& values, std::vector<int>& lengths,
+                    std::vector<int>& formats) const {
+  values.clear();
+  lengths.clear();
+  for (const std::string& v : values_) {
+    values.push_back(v.data());
+    lengths.push_back(int(v.size()));
+  }
+  formats.assign(values_.size(), 1);
+}
+
+int64_t Rows::Int(int row, int col) const {
+  int n = PQgetlength(r_.get(), row, col);
+  if (IsNull(row, col) || (n != 2 && n != 4 && n != 8)) return 0;
+  return BigEndian(PQgetvalue(r_.get(), row, col), n);
+}
+
+bool Rows::Bool(int row, int col) const {
+  return !IsNull(row, col) && PQgetlength(r_.get(), row, col) == 1 && PQgetvalue(r_.get(), row, col)[0] != 0;
+}
+
+std::string Rows::Bytes(int row, int col) const {
+  return std::string(PQgetvalue(r_.get(), row, col), size_t(PQgetlength(r_.get(), row, col)));
+}
+
+uint64_t Rows::Affected() const {
+  const char* n = PQcmdTuples(r_.get());
+  return n && *n ? std::strtoull(n, nullptr, 10) : 0;
+}
+
+Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& conninfo, const std::string& schema) {
+  // expand_dbname: the first "dbname" is the whole conninfo, parsed as libpq parses any.
+  const char* keys[] = {"dbname", "fallback_application_name", nullptr};
+  const char* values[] = {conninfo.c_str(), "accord", nullptr};
+  ConnPtr c(PQconnectdbParams(keys, values, 1));
+  if (!c) return Unavailable("PostgreSQL: out of memory");
+  if (PQstatus(c.get()) != CONNECTION_OK)
+    return Unavailable("PostgreSQL: cannot connect: " + Trimmed(PQerrorMessage(c.get())));
+  // NOTICEs ("relation ... already exists, skipping") are for people at a psql prompt.
+  PQsetNoticeProcessor(
+      c.get(), [](void*, const char*) {}, nullptr);
+  auto conn = std::unique_ptr<Conn>(new Conn(std::move(c)));
+  RETURN_IF_ERROR(conn->Exec("set the search path", "SELECT set_config('search_path', $1, false)",
+                             Params().Text("\"" + schema + "\""))
+                      .status());
+  return conn;
+}
+
+Status Conn::Error(std::string_view what, const PGresult* r) const {
+  std::string m = r ? Trimmed(PQresultErrorMessage(r)) : Trimmed(PQerrorMessage(c_.get()));
+  std::string msg = "PostgreSQL: " + std::string(what) + ": " + m;
+  return ok() ? Internal(msg) : Unavailable(msg);
+}
+
+Result<const std::string*> Conn::Prepare(std::string_view what, const std::string& sql,
+                                         const Params& params) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = "accord_" + std::to_string(prepared_.size());
+    ResultPtr r(PQprepare(c_.get(), name.c_str(), sql.c_str(), params.size(), params.types().data()));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return Error(what, r.get());
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  return &it->second;
+}
+
+Result<Rows> Conn::Exec(std::string_view what, const std::string& sql, const Params& params) {
+  ASSIGN_OR_RETURN(const std::string* name, Prepare(what, sql, params));
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  params.Arrays(values, lengths, formats);
+  ResultPtr r(PQexecPrepared(c_.get(), name->c_str(), params.size(), values.data(), lengths.data(),
+                             formats.data(), /*resultFormat=binary*/ 1));
+  ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return Error(what, r.get());
+  return Rows(std::move(r));
+}
+
+Status Conn::ExecMany(const std::vector<Command>& commands) {
+  std::vector<const std::string*> names;
+  for (const Command& c : commands) {
+    ASSIGN_OR_RETURN(const std::string* name, Prepare(c.what, *c.sql, c.params));
+    names.push_back(name);
+  }
+  // Bounded, so that the answers to one pipeline fit in the socket's buffers while it is sent.
+  constexpr size_t kDepth = 256;
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  for (size_t start = 0; start < commands.size(); start += kDepth) {
+    size_t end = std::min(commands.size(), start + kDepth);
+    if (PQenterPipelineMode(c_.get()) != 1) return Error("enter pipeline mode", nullptr);
+    Status first;
+    size_t sent = start;
+    for (; sent < end; ++sent) {
+      const Params& p = commands[sent].params;
+      p.Arrays(values, lengths, formats);
+      if (PQsendQueryPrepared(c_.get(), names[sent]->c_str(), p.size(), values.data(), lengths.data(),
+                              formats.data(), 1) != 1) {
+        first = Error(commands[sent].what, nullptr);
+        break;
+      }
+    }
+    if (PQpipelineSync(c_.get()) != 1 && first.ok()) first = Error("pipeline sync", nullptr);
+    // Each command's result is followed by a NULL; a command after a failed one is answered
+    // PGRES_PIPELINE_ABORTED; the sync's own result comes last.
+    for (size_t i = start; i < sent; ++i) {
+      ResultPtr r(PQgetResult(c_.get()));
+      ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED && first.ok())
+        first = Error(commands[i].what, r.get());
+      if (!r) break;  // the connection is gone
+      ResultPtr end_of_command(PQgetResult(c_.get()));
+    }
+    ResultPtr sync(PQgetResult(c_.get()));
+    if (PQexitPipelineMode(c_.get()) != 1 && first.ok()) first = Error("leave pipeline mode", nullptr);
+    if (!first.ok()) return first;
+  }
+  return Status::Ok();
+}
+
+Status Conn::Run(std::string_view what, const char* sql) {
+  ResultPtr r(PQexec(c_.get(), sql));
+  ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return Error(what, r.get());
+  return Status::Ok();
+}
+
+Status Conn::EnsureSchema(const std::string& schema) {
+  if (!ValidSchemaName(schema))
+    return InvalidArgument("PostgreSQL schema \"" + Printable(schema) + "\": bad name");
+  const std::string create_schema = "CREATE SCHEMA IF NOT EXISTS \"" + schema + "\"";
+  return Transaction("create the schema", [&]() -> Status {
+    RETURN_IF_ERROR(
+        Exec("lock the schema", "SELECT pg_advisory_xact_lock($1)", Params().Int64(kSchemaLock)).status());
+    RETURN_IF_ERROR(Run("create the schema", create_schema.c_str()));
+    RETURN_IF_ERROR(Run("create the tables", kTables));
+    RETURN_IF_ERROR(Exec("set the schema version",
+                         "INSERT INTO schema_version(version) VALUES ($1) ON CONFLICT (one) DO NOTHING",
+                         Params().Int64(kSchemaVersion))
+                        .status());
+    ASSIGN_OR_RETURN(Rows v, Exec("read the schema version", "SELECT version FROM schema_version"));
+    int64_t have = v.size() == 1 ? v.Int(0, 0) : 0;
+    if (have != kSchemaVersion)
+      return FailedPrecondition("PostgreSQL schema \"" + schema + "\" is version " + std::to_string(have) +
+                                "; this accord reads and writes version " + std::to_string(kSchemaVersion));
+    return Status::Ok();
+  });
+}
+
+Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schema, size_t max) {
+  if (!ValidSchemaName(schema))
+    return InvalidArgument(
+        "PostgreSQL schema \"" + Printable(schema) +
+        "\": want lower-case letters, digits and _ (at most 63, not starting with a digit)");
+  std::unique_ptr<Pool> pool(new Pool(std::move(conninfo), std::move(schema), max));
+  {
+    ASSIGN_OR_RETURN(Lease c, pool->Get());
+    RETURN_IF_ERROR(c->EnsureSchema(pool->schema_));
+  }
+  return pool;
+}
+
+Pool::Pool(std::string conninfo, std::string schema, size_t max)
+    : conninfo_(std::move(conninfo)), schema_(std::move(schema)), max_(max ? max : 1) {}
+
+Pool::Lease::~Lease() {
+  if (!c_) return;
+  {
+    std::lock_guard lock(pool_->mu_);
+    if (c_->reusable()) pool_->idle_.push_back(std::move(c_));
+    if (c_) pool_->open_--;  // broken: dropped, and another may be made in its place
+  }
+  pool_->cv_.notify_one();
+}
+
+Result<Pool::Lease> Pool::Get() {
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < max_; });
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(c));
+    }
+    open_++;  // a place for the connection made below
+  }
+  Result<std::unique_ptr<Conn>> c = Conn::Connect(conninfo_, schema_);
+  if (!c.ok()) {
+    {
+      std::lock_guard lock(mu_);
+      open_--;
+    }
+    cv_.notify_one();
+    return c.status();
+  }
+  return Lease(this, std::move(c).value());
+}
+
+}  // namespace accord::node::pg

@@ -1,0 +1,55 @@
+// The node's index in PostgreSQL: the same Store (store.h) as SqliteStore, for nodes that outgrow
+// one machine. The log itself stays in the node's directory for now (docs/node.md, "PostgreSQL").
+//
+// Schema (pg.h, docs/node.md), in its own PostgreSQL schema (default "accord"), created on open:
+// schema_version(version), statements(idx PK, id UNIQUE, added_ms, kind, author, created, leaf,
+// retracted), digests(digest, idx), participants(key PK, name, country, contact, idx, added_ms,
+// retracted), and leases (pg_lease.h). Answers are the same as SqliteStore's, in the same order.
+// Add takes a table lock for its transaction, so a second process that writes the same schema
+// waits, then finds the index moved on (FailedPrecondition) instead of interleaving.
+// Thread-safety: every method may be called from any thread. Each call borrows a connection from
+// a pool of at most `max_connections` (callers beyond that wait); Add calls are serialised.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "node/store.h"
+
+namespace accord::node {
+
+struct PgStoreOptions {
+  // A libpq connection string or URI ("host=/run/postgresql dbname=accord",
+  // "postgresql://user@db.example/accord"); see PostgreSQL's libpq "Connection Strings".
+  std::string conninfo;
+  // The PostgreSQL schema that holds the tables: [a-z_][a-z0-9_]*, created if absent. Several
+  // logs can share one database, each in its own schema.
+  std::string schema = "accord";
+  size_t max_connections = 8;
+};
+
+class PgStore : public Store {
+ public:
+  // Connects, creates the schema if absent and checks its version. Unavailable (with
+  // PostgreSQL's message) if the server cannot be reached; FailedPrecondition if the schema was
+  // written by a newer accord; InvalidArgument for a bad schema name.
+  static Result<std::unique_ptr<PgStore>> Open(const PgStoreOptions& options);
+  ~PgStore() override;
+
+  Result<uint64_t> Size() override;
+  Status Add(const std::vector<Record>& records) override;
+  Result<std::optional<Record>> Get(uint64_t index) override;
+  Result<std::optional<uint64_t>> FindId(std::string_view id_hex) override;
+  Result<std::vector<Record>> List(const ListQuery& query) override;
+  Result<std::vector<Record>> FindDigest(std::string_view digest_hex, size_t limit) override;
+  Result<std::vector<Participant>> Participants() override;
+  Result<std::optional<Participant>> GetParticipant(const crypto::Ed25519PublicKey& key) override;
+
+  struct Impl;
+
+ private:
+  explicit PgStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace accord::node
