@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (p.ok()) FUZZ_CHECK(update::FormatProvenance(*p) == in);
   // Any split of the input into two fields (within the size limit) round-trips.
   size_t half = size / 2;
-  if (size - half > 64 * 1024) return 0;
+  if (size - half > 256 * 1024) return 0;
   update::Provenance made{std::string(in.substr(0, half)), std::string(in.substr(half))};
   Result<update::Provenance> back = update::ParseProvenance(update::FormatProvenance(made));
   FUZZ_CHECK(back.ok() && back->policy == made.policy && back->checkpoint == made.checkpoint);

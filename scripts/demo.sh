@@ -127,7 +127,7 @@ mkdir -p samples
 printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > samples/eicar.com
 printf 'a harmless file carrying the accord-demo-dropper marker\n' > samples/dropper.txt
 cp "$root/README.md" samples/readme.md
-show "$accord" scan -d scanner-db --no-cache -r samples || true
+show "$accord" scan -d scanner-db --policy scanner.policy --no-cache -r samples || true
 echo "... and a database that no verified update built is refused:"
 "$accord" db build -o local.accdb --hashes sigbase.hsb > /dev/null
 printf '$ accord scan -d local.accdb samples\n'

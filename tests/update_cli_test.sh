@@ -80,6 +80,13 @@ check "a database that no verified update built is refused (exit 2)" "[ $rc -eq 
 "$accord" scan -d local.accdb --unverified --no-cache samples > /dev/null 2> err
 rc=$?
 check "... unless --unverified" "[ $rc -eq 1 ]"
+"$accord" scan -d db --policy policy --no-cache samples > /dev/null 2> err
+rc=$?
+check "scan --policy accepts a database verified against that policy" "[ $rc -eq 1 ]"
+printf 'log %s\nquorum none\n' "$(cat node/node.vkey)" > lax.policy
+"$accord" scan -d db --policy lax.policy --no-cache samples > /dev/null 2> err
+rc=$?
+check "... and refuses it against another policy (exit 2)" "[ $rc -eq 2 ] && grep -q 'another policy' err"
 "$accord" update --policy policy --from served1 -d db > out 2> err
 check "an update with nothing new leaves the database" "grep -q 'up to date' out"
 
@@ -119,6 +126,17 @@ rc=$?
 check "a second tree of the same size is a split view, kept as evidence (exit 2)" \
   "[ $rc -eq 2 ] && grep -q 'split view' err && ls db/log/.accord/conflicts | grep -q served-5"
 
+start_node node
+printf 'rule Sixth { condition: false }\n' > sixth.yar
+"$accord" submit --node "$url" --key keys/alice.key --yara sixth.yar > /dev/null 2>&1
+stop_node
+rm -rf served6 && cp -a node/log served6 && cosign served6 keys/w1.key keys/w2.key
+"$accord" update --policy policy --from served6 -d db > out 2> err
+"$accord" update --policy policy --from fork3 -d db > out 2> err
+rc=$?
+check "an older checkpoint that is not a prefix of the trusted tree is a split view too" \
+  "[ $rc -eq 2 ] && grep -q 'not a prefix of the trusted tree of 6' err"
+
 # An altered entry, and entries in the tiles that no checkpoint covers.
 rm -rf db2 bad && cp -a served3 bad
 sed -i 's/Alice Lab/Alice Lax/' bad/tile/entries/000.p/5
@@ -140,7 +158,9 @@ start_witness() {  # start_witness NAME [PORT]: sets ${NAME}_pid and ${NAME}_url
 }
 start_node wnode && stop_node  # creates the node's key, which the witnesses follow
 start_witness w1 && start_witness w2
-start_node wnode --witness "keys/w1.vkey@$w1_url" --witness "keys/w2.vkey@$w2_url" --witness-timeout 1000
+# --witness-quorum 1: a checkpoint is published once one witness cosigned it (default: both).
+start_node wnode --witness "keys/w1.vkey@$w1_url" --witness "keys/w2.vkey@$w2_url" --witness-timeout 1000 \
+  --witness-quorum 1
 "$accord" submit --node "$url" --key keys/alice.key --register "Alice Lab" --country FR --hashes eicar.hsb > out 2>&1
 for _ in $(seq 50); do
   curl -s "$url/checkpoint" > served.cp
@@ -174,5 +194,35 @@ done
 check "a witness back up is asked again and cosigns" "[ \"\$(sed -n 2p served.cp)\" = 3 ] && grep -q '^— w2 ' served.cp"
 "$accord" update --policy wpolicy -d wdb > out 2> err
 check "then the update goes through" "grep -q '2 -> 3 entries, cosigned by w1, w2' out"
+stop_node
+# By default a checkpoint is published only once every witness cosigned it.
+start_node wnode --witness "keys/w1.vkey@$w1_url" --witness "keys/w2.vkey@$w2_url" --witness-timeout 500
+kill $w2_pid && wait $w2_pid 2> /dev/null
+printf 'rule Third { condition: false }\n' > third.yar
+"$accord" submit --node "$url" --key keys/alice.key --yara third.yar > out 2>&1
+sleep 1.5
+curl -s "$url/checkpoint" > served.cp
+check "with a witness down, the fully cosigned checkpoint stays published" \
+  "grep -q 'index 3' out && [ \"\$(sed -n 2p served.cp)\" = 3 ] && grep -q '^— w2 ' served.cp"
+start_witness w2 "${w2_url##*:}"
+for _ in $(seq 100); do
+  curl -s "$url/checkpoint" > served.cp
+  [ "$(sed -n 2p served.cp)" = 4 ] && break
+  sleep 0.1
+done
+check "... until it is back and cosigns the new one" "[ \"\$(sed -n 2p served.cp)\" = 4 ] && grep -q '^— w1 ' served.cp && grep -q '^— w2 ' served.cp"
+# A participant whose registered name holds a control character: updates go on, shown escaped.
+"$accord" key generate ctl keys > /dev/null
+"$accord" submit --node "$url" --key keys/ctl.key --register "$(printf 'Ctl\001Lab')" --country FR --hashes eicar.hsb > out 2>&1
+for _ in $(seq 100); do
+  curl -s "$url/checkpoint" > served.cp
+  [ "$(sed -n 2p served.cp)" = 6 ] && break
+  sleep 0.1
+done
+"$accord" update --policy wpolicy --from "$url" -d wdb > out 2> err
+rc=$?
+"$accord" scan -d wdb --no-cache samples/eicar.com > scan.out
+check "a control character in an author's name is replaced in citations, not fatal" \
+  "[ $rc -eq 0 ] && grep -q 'entry 5 by Ctl?Lab (FR)' scan.out && ! grep -q \"\$(printf '\\001')\" scan.out"
 stop_node
 finish update_cli_test

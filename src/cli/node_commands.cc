@@ -56,6 +56,7 @@ struct ServeArgs {
   std::string postgres;                // the index in PostgreSQL (conninfo); empty: DIR/index.sqlite
   std::vector<std::string> witnesses;  // VKEYFILE@URL
   int witness_timeout_ms = 2000;
+  size_t witness_quorum = 0;  // 0: all
   size_t threads = 1024;
   size_t taxii_cache_mb = 256;
 };
@@ -87,6 +88,10 @@ int Serve(const ServeArgs& a) {
     node_options.witnesses.push_back(node::WitnessTarget{*key, w.substr(at + 1)});
   }
   node_options.cosigner.timeout = std::chrono::milliseconds(a.witness_timeout_ms);
+  if (a.witness_quorum > a.witnesses.size())
+    return Fail("--witness-quorum",
+                InvalidArgument("more than the " + std::to_string(a.witnesses.size()) + " witnesses given"));
+  node_options.cosigner.quorum = a.witness_quorum;
   auto n = node::Node::Open(a.dir, a.origin, node_options);
   if (!n.ok()) return Fail(a.dir, n.status());
   node::HttpOptions o;
@@ -355,6 +360,10 @@ void AddNodeCommands(CLI::App& app, int& rc) {
       ->add_option("--witness-timeout", serve_args.witness_timeout_ms,
                    "milliseconds to wait for the witnesses of each checkpoint (default 2000)")
       ->check(CLI::Range(100, 600000));
+  serve
+      ->add_option("--witness-quorum", serve_args.witness_quorum,
+                   "cosignatures a checkpoint needs before it is published (default: every witness's)")
+      ->check(CLI::Range(size_t{1}, size_t{64}));
   serve->callback([&rc] { rc = Serve(serve_args); });
 
   static SubmitArgs sa;

@@ -10,6 +10,7 @@
 
 #include "cli/update_commands.h"
 #include "core/fs.h"
+#include "core/limits.h"
 #include "scan/cache.h"
 #include "scan/database.h"
 #include "scan/engine.h"
@@ -108,6 +109,7 @@ struct ScanArgs {
   std::string cache_path;  // --cache FILE; "" for the default (scan/cache.h)
   bool no_cache = false;
   bool unverified = false;  // --unverified: accept databases that no verified update built
+  std::string policy;       // --policy: the databases must have been verified against this one
   scan::ContainerLimits limits;
   uint64_t max_scan_ms = 120000;
 };
@@ -156,9 +158,15 @@ int Scan(ScanArgs& a) {
   auto loaded = scan::LoadSignatures({a.dbs, a.hashes, a.yara, a.tlsh});
   if (!loaded.ok()) return Error(loaded.status());
   std::vector<std::shared_ptr<const Database>> dbs = std::move(loaded->databases);
+  std::string trusted_policy;
+  if (!a.policy.empty()) {
+    auto text = fs::ReadFile(a.policy, limits::kMaxPolicySize);
+    if (!text.ok()) return Error(text.status());
+    trusted_policy = std::move(text).value();
+  }
   for (size_t i = 0; i < a.dbs.size(); ++i) {  // the -d databases come first (scan/load.h)
     const auto& db = dbs[i];
-    Result<std::string> verified = CheckVerifiedDatabase(*db);
+    Result<std::string> verified = CheckVerifiedDatabase(*db, trusted_policy);
     if (!verified.ok() && !a.unverified)
       return Error(
           FailedPrecondition(db->name() + ": " + verified.status().message() +
@@ -294,6 +302,10 @@ void AddScanCommands(CLI::App& app, int& rc) {
                  "the clean-file cache (default: $XDG_CACHE_HOME/accord/scan.cache, docs/scan-cache.md)")
       ->allow_extra_args(false);
   sc->add_flag("--no-cache", s.no_cache, "scan every file, and neither read nor write a cache");
+  sc->add_option("--policy", s.policy,
+                 "the trust policy (C2SP tlog-policy) every -d database must have been verified against by "
+                 "`accord update`")
+      ->allow_extra_args(false);
   sc->add_flag("--unverified", s.unverified,
                "scan with databases that no verified `accord update` built (local testing)");
   sc->add_option("PATH", s.paths, "files and directories (default: .)");

@@ -42,7 +42,7 @@ struct Trust {
 
 Result<std::unique_ptr<Trust>> LoadTrust(const std::string& path) {
   auto t = std::make_unique<Trust>();
-  ASSIGN_OR_RETURN(t->text, fs::ReadFile(path, limits::kMaxNoteSize));
+  ASSIGN_OR_RETURN(t->text, fs::ReadFile(path, limits::kMaxPolicySize));
   Result<tlog::Policy> p = tlog::ParsePolicy(t->text);
   if (!p.ok()) return p.status().WithContext(path);
   t->policy = std::move(p).value();
@@ -119,13 +119,19 @@ int RunUpdate(const Args& a) {
 
 }  // namespace
 
-Result<std::string> CheckVerifiedDatabase(const scan::Database& db) {
+Result<std::string> CheckVerifiedDatabase(const scan::Database& db, std::string_view trusted_policy) {
   if (db.provenance().empty())
     return FailedPrecondition("not built by `accord update` from a verified log (no provenance)");
   Result<update::Provenance> p = update::ParseProvenance(db.provenance());
   if (!p.ok()) return p.status();
   Result<tlog::Policy> policy = tlog::ParsePolicy(p->policy);
   if (!policy.ok()) return policy.status().WithContext("its policy");
+  if (!trusted_policy.empty()) {
+    Result<tlog::Policy> trusted = tlog::ParsePolicy(trusted_policy);
+    if (!trusted.ok()) return trusted.status().WithContext("--policy");
+    if (!(*trusted == *policy))
+      return PermissionDenied("verified against another policy than the one given with --policy");
+  }
   Result<tlog::PolicyCheckpoint> c = tlog::VerifyCheckpointWithPolicy(*policy, p->checkpoint);
   if (!c.ok()) return c.status().WithContext("its checkpoint");
   return "log " + c->checkpoint.checkpoint.origin + ", checkpoint " +

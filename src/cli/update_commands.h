@@ -15,8 +15,10 @@ namespace accord::cli {
 void AddUpdateCommands(CLI::App& app, int& rc);
 
 // What `accord scan` requires of a database before it trusts it: a provenance section whose
-// checkpoint its own policy accepts (signed by the log, cosigned by a quorum). Returns a one-line
-// description ("log ORIGIN, checkpoint N, cosigned by A, B") or why it is not verified.
-Result<std::string> CheckVerifiedDatabase(const scan::Database& db);
+// checkpoint its recorded policy accepts (signed by the log, cosigned by a quorum), and, when the
+// user names the policy they trust (`trusted_policy`, the text of a policy file; empty: none),
+// that the recorded policy is that one. Returns a one-line description ("log ORIGIN, checkpoint
+// N, cosigned by A, B") or why the database is not verified.
+Result<std::string> CheckVerifiedDatabase(const scan::Database& db, std::string_view trusted_policy = {});
 
 }  // namespace accord::cli

@@ -31,7 +31,7 @@ Cosigner::~Cosigner() {
 
 bool Cosigner::WaitForCosigned(uint64_t size, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> l(mu_);
-  return cv_.wait_for(l, timeout, [&] { return fully_cosigned_ >= size && round_size_ != UINT64_MAX; });
+  return cv_.wait_for(l, timeout, [&] { return any_published_ && fully_cosigned_ >= size; });
 }
 
 void Cosigner::Run() {
@@ -42,7 +42,7 @@ void Cosigner::Run() {
       if (stop_) return;
     }
     tlog::VerifiedCheckpoint cp = log_.checkpoint();
-    bool pending = false;
+    bool pending = published_raw_ != round_raw_;  // not published yet (too few, or a write failed)
     for (size_t i = 0; i < witnesses_.size(); ++i) pending = pending || cosigs_[i].empty();
     bool fresh = cp.raw != round_raw_;
     if (fresh || (pending && std::chrono::steady_clock::now() >= next_retry)) {
@@ -64,7 +64,6 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
   if (cp.raw != round_raw_) {
     for (auto& c : cosigs_) c.clear();
     round_raw_ = cp.raw;
-    round_size_ = n;
   }
   // Each witness that has not cosigned this checkpoint yet, all at once.
   std::vector<std::future<witness::CosignResult>> asks(witnesses_.size());
@@ -120,11 +119,15 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
     }
   }
   std::vector<note::Signature> all;
-  bool complete = true;
+  size_t cosigned = 0;
   for (const auto& c : cosigs_) {
     all.insert(all.end(), c.begin(), c.end());
-    complete = complete && !c.empty();
+    cosigned += c.empty() ? 0 : 1;
   }
+  const bool complete = cosigned == witnesses_.size();
+  const size_t needed =
+      options_.quorum == 0 ? witnesses_.size() : std::min(options_.quorum, witnesses_.size());
+  if (cosigned < needed) return;  // the previous checkpoint stays published; asked again later
   Result<std::string> note = witness::AddCosignatures(cp.raw, all);
   Status st = note.ok() ? fs::WriteFileAtomic(fs::JoinPath(log_.dir(), "checkpoint"), *note) : note.status();
   if (!st.ok()) {
@@ -133,8 +136,10 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
     return;
   }
   published_size_.store(n);
+  published_raw_ = cp.raw;
   {
     std::lock_guard<std::mutex> l(mu_);
+    any_published_ = true;
     if (complete) fully_cosigned_ = std::max(fully_cosigned_, n);
   }
   cv_.notify_all();

@@ -5,10 +5,13 @@
 // DIR/.accord/checkpoint. The Cosigner's thread follows it: for each new checkpoint it sends an
 // add-checkpoint request to every witness at once (old size: the size that witness last cosigned,
 // or the one it names in a 409; the consistency proof computed from the log's tiles), waits at
-// most `timeout` for the answers, and writes DIR/checkpoint (what the read path serves) with the
-// log's signature and every cosignature that came back. A witness that is down or slow delays
-// publication by at most `timeout`; it is asked again with the next checkpoint, or after
-// `retry` if no new one comes. Failures go to standard error, once per change of state.
+// most `timeout` for the answers, and, once at least `quorum` witnesses cosigned it, writes
+// DIR/checkpoint (what the read path serves) with the log's signature and every cosignature that
+// came back. Until then the previous published checkpoint stays: clients never see a checkpoint
+// with fewer cosignatures than the node was told to gather. With n witnesses and a quorum of k,
+// any n - k of them may be down and publication waits at most `timeout`; a witness that failed
+// is asked again with the next checkpoint, or after `retry` if no new one comes. Failures go to
+// standard error, once per change of state.
 //
 // Thread-safety: the public methods may be called from any thread.
 #pragma once
@@ -34,6 +37,7 @@ struct WitnessTarget {
 };
 
 struct CosignerOptions {
+  size_t quorum = 0;  // cosignatures needed before a checkpoint is published; 0: every witness's
   std::chrono::milliseconds timeout{2000};
   std::chrono::milliseconds retry{5000};
 };
@@ -58,15 +62,16 @@ class Cosigner {
   const CosignerOptions options_;
   // Cosigner thread only.
   std::vector<uint64_t> witness_size_;                // what each witness last cosigned (0: unknown)
-  std::vector<std::vector<note::Signature>> cosigs_;  // for the checkpoint of `round_size_`
+  std::vector<std::vector<note::Signature>> cosigs_;  // for the checkpoint `round_raw_`
   std::vector<std::string> last_error_;               // per witness, to report changes only
-  uint64_t round_size_ = UINT64_MAX;
-  std::string round_raw_;
+  std::string round_raw_;                             // the checkpoint being cosigned
+  std::string published_raw_;  // the log-signed note that DIR/checkpoint holds, cosigned
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
   uint64_t fully_cosigned_ = 0;  // largest size published with every witness's cosignature
+  bool any_published_ = false;
   std::atomic<uint64_t> published_size_{0};
   std::thread thread_;
 };

@@ -227,6 +227,10 @@ Status LogWriter::Recover() {
         signed_cp->checkpoint.root != cp->checkpoint.root)
       return DataLoss(own + " and " + dir_ + "/checkpoint: two roots for one size");
     if (signed_cp->checkpoint.size > cp->checkpoint.size) cp = std::move(signed_cp);
+    if (checkpoint_path_ != own) {  // no longer witnessed: publish what the log signed, drop the rest
+      RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(dir_, "checkpoint"), cp->raw));
+      RETURN_IF_ERROR(fs::RemoveFile(own));
+    }
   }
   if (cp->checkpoint.origin != config_.origin)
     return DataLoss(dir_ + "/checkpoint: origin \"" + Printable(cp->checkpoint.origin) +
@@ -660,14 +664,14 @@ Result<TreeReport> VerifyTree(TileReader& reader, const Checkpoint& cp, const Tr
       if (options.on_hash_tile) RETURN_IF_ERROR(options.on_hash_tile(t, HashBytes(hashes)));
       if (l > 0) {
         level.insert(level.end(), hashes.begin(), hashes.end());
-      } else if (i >= first_bundle) {
+      } else if (options.bundles && i >= first_bundle) {
         RETURN_IF_ERROR(CheckBundle(reader, TileCoord{kEntriesLevel, i, 256}, hashes, report, options));
       }
     }
     if (!edge[l].empty()) {
       TileCoord t{l, full_tiles, uint32_t(edge[l].size())};
       if (options.on_hash_tile) RETURN_IF_ERROR(options.on_hash_tile(t, HashBytes(edge[l])));
-      if (l == 0) {
+      if (l == 0 && options.bundles) {
         RETURN_IF_ERROR(
             CheckBundle(reader, TileCoord{kEntriesLevel, full_tiles, t.width}, edge[l], report, options));
       }

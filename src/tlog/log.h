@@ -186,6 +186,7 @@ struct TreeCheckOptions {
   // Entry bundles are read and checked only for the entries from this index on (the bundle that
   // holds it and all after). Bundles before it are trusted to be checked already (a mirror's own).
   uint64_t entries_from = 0;
+  bool bundles = true;  // false: hash tiles only
   // Called for every hash tile once it is trusted (its parent hash or the root checked), with its
   // content (the right edge's partial tiles included), in top-down order.
   std::function<Status(const TileCoord&, ByteView content)> on_hash_tile;

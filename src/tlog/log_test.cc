@@ -316,6 +316,10 @@ TEST_F(LogTest, WitnessedWriterKeepsItsCheckpointApartAndRecoversFromIt) {
     auto w = LogWriter::Open(dir_);  // without witnesses: publishes DIR/checkpoint itself again
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     EXPECT_EQ((*w)->checkpoint().checkpoint.size, 300u);
+    auto now = ReadCheckpoint(dir_, verifier_);
+    ASSERT_TRUE(now.ok());
+    EXPECT_EQ(now->checkpoint.size, 300u) << "published at once on open";
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/.accord/checkpoint"));
     AppendRange(**w, 300, 310);
   }
   auto report = VerifyLog(dir_, verifier_);

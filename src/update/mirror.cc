@@ -15,32 +15,35 @@ std::string Hex(const tlog::Hash& h) {
   return HexEncode(ByteView(reinterpret_cast<const char*>(h.data()), h.size()));
 }
 
-// Full tiles DIR holds are read from DIR (they were checked when they were stored, and are checked
-// again against the new root); everything else comes from the source and is kept in memory until
-// the whole tree checked.
+// Hash tiles and bundles for the check: full tiles DIR holds are read from DIR (unless `use_local`
+// is off: a retry after a local tile failed the check), everything else from the source. Hash
+// tiles are kept in memory (the prefix check reads them again); bundles are not.
 class Overlay : public tlog::TileReader {
  public:
-  Overlay(const std::string& dir, LogSource& from) : local_(dir), from_(from) {}
+  Overlay(const std::string& dir, LogSource& from, bool use_local)
+      : local_(dir), from_(from), use_local_(use_local) {}
   Result<Bytes> ReadTile(const tlog::TileCoord& t) override {
+    const bool bundle = t.level == tlog::kEntriesLevel;
     std::string path = tlog::TilePath(t);
-    if (auto it = fetched_.find(path); it != fetched_.end()) return it->second;
-    if (t.full()) {
-      Result<Bytes> local = local_.ReadTile(t);
-      if (local.ok()) return local;
+    if (auto it = tiles_.find(path); it != tiles_.end()) return it->second;
+    Result<Bytes> data = NotFound("");
+    if (use_local_ && t.full()) data = local_.ReadTile(t);
+    if (!data.ok()) {
+      data = from_.ReadTile(t);
+      if (!data.ok()) return data;
+      ++(bundle ? bundles : tiles);
+      bytes += data->size();
     }
-    ASSIGN_OR_RETURN(Bytes data, from_.ReadTile(t));
-    ++(t.level == tlog::kEntriesLevel ? bundles : tiles);
-    bytes += data.size();
-    fetched_[path] = data;
+    if (!bundle) tiles_[path] = *data;
     return data;
   }
-  const std::map<std::string, Bytes>& fetched() const { return fetched_; }
   uint64_t tiles = 0, bundles = 0, bytes = 0;
 
  private:
   tlog::DirTileReader local_;
   LogSource& from_;
-  std::map<std::string, Bytes> fetched_;
+  const bool use_local_;
+  std::map<std::string, Bytes> tiles_;
 };
 
 Status KeepConflict(const std::string& dir, const tlog::VerifiedCheckpoint& a,
@@ -83,11 +86,24 @@ Result<MirrorReport> SyncMirror(LogSource& from, const std::string& dir, const M
                                 old->checkpoint.origin + "\"");
     report.old_size = old->checkpoint.size;
     report.old_root = old->checkpoint.root;
-    if (cp.size < old->checkpoint.size)
+    if (cp.size < old->checkpoint.size) {
+      // An older checkpoint: either a replay of one we saw (or a lagging mirror), or, if it is not
+      // a prefix of our tree, proof of a fork.
+      if (cp.size > 0) {
+        tlog::DirTileReader ours(dir);
+        tlog::TileHashSource hashes(ours, old->checkpoint.size);
+        Result<tlog::Hash> prefix = tlog::RangeRoot(hashes, 0, cp.size);
+        if (prefix.ok() && *prefix != cp.root)
+          return KeepConflict(dir, *old, *served,
+                              "the served checkpoint of " + std::to_string(cp.size) +
+                                  " entries is not a prefix of the trusted tree of " +
+                                  std::to_string(old->checkpoint.size));
+      }
       return FailedPrecondition("rollback: " + from.where() + " serves a checkpoint of " +
                                 std::to_string(cp.size) + " entries, older than the " +
                                 std::to_string(old->checkpoint.size) + " already trusted in " + dir +
                                 " (a replayed or rolled-back checkpoint)");
+    }
     if (cp.size == old->checkpoint.size && cp.root != old->checkpoint.root)
       return KeepConflict(dir, *old, *served,
                           "two checkpoints of " + std::to_string(cp.size) +
@@ -95,38 +111,64 @@ Result<MirrorReport> SyncMirror(LogSource& from, const std::string& dir, const M
                               Hex(cp.root) + " served)");
   }
 
-  Overlay overlay(dir, from);
-  tlog::TreeCheckOptions check;
-  check.entries_from = report.old_size;
-  if (options.on_entry) {
-    check.on_bundle = [&](const tlog::TileCoord& t, ByteView,
-                          const std::vector<ByteView>& entries) -> Status {
-      for (size_t i = 0; i < entries.size(); ++i) {
-        uint64_t index = t.index * 256 + i;
-        if (index >= report.old_size) RETURN_IF_ERROR(options.on_entry(index, entries[i]));
-      }
+  // Checked files go to .accord/tmp as they are checked (bundles are not kept in memory) and are
+  // renamed into place only once everything is checked. A local tile that fails the check is not
+  // the source's fault: then everything is fetched again.
+  std::string tmp_dir = fs::JoinPath(dir, ".accord/tmp");
+  RETURN_IF_ERROR(fs::RemoveTree(tmp_dir));
+  RETURN_IF_ERROR(fs::MakeDirs(tmp_dir));
+  std::vector<std::pair<std::string, std::string>> renames;  // temporary file, final path
+  Status checked;
+  std::unique_ptr<Overlay> overlay;
+  for (bool use_local : {true, false}) {
+    renames.clear();
+    overlay = std::make_unique<Overlay>(dir, from, use_local);
+    auto keep = [&](const tlog::TileCoord& t, ByteView content) -> Status {
+      std::string final_path = fs::JoinPath(dir, tlog::TilePath(t));
+      if (use_local && t.full() && fs::Exists(final_path)) return Status::Ok();  // read from DIR, checked
+      ASSIGN_OR_RETURN(std::string tmp, fs::WriteTemp(fs::JoinPath(tmp_dir, "t"), content));
+      renames.emplace_back(std::move(tmp), std::move(final_path));
       return Status::Ok();
     };
+    // 1. Every hash tile against the new root, then the new tree's first OLD-SIZE leaves against
+    //    the old root, before any entry is looked at.
+    tlog::TreeCheckOptions tiles_only;
+    tiles_only.bundles = false;
+    tiles_only.on_hash_tile = keep;
+    checked = tlog::VerifyTree(*overlay, cp, tiles_only).status();
+    if (checked.ok() && old && old->checkpoint.size > 0 && old->checkpoint.size < cp.size) {
+      tlog::TileHashSource hashes(*overlay, cp.size);
+      ASSIGN_OR_RETURN(tlog::Hash prefix, tlog::RangeRoot(hashes, 0, old->checkpoint.size));
+      if (prefix != old->checkpoint.root) {
+        if (use_local) continue;  // perhaps a damaged local tile: check again from the source alone
+        return KeepConflict(
+            dir, *old, *served,
+            "the tree of " + std::to_string(cp.size) + " entries does not extend the trusted one of " +
+                std::to_string(old->checkpoint.size) + " (its first " + std::to_string(old->checkpoint.size) +
+                " entries hash to " + Hex(prefix) + ", not " + Hex(old->checkpoint.root) + ")");
+      }
+    }
+    // 2. The entries: every new one against its leaf.
+    if (checked.ok()) {
+      tlog::TreeCheckOptions entries;
+      entries.entries_from = report.old_size;
+      entries.on_bundle = [&](const tlog::TileCoord& t, ByteView content,
+                              const std::vector<ByteView>& list) -> Status {
+        if (options.on_entry) {
+          for (size_t i = 0; i < list.size(); ++i) {
+            uint64_t index = t.index * 256 + i;
+            if (index >= report.old_size) RETURN_IF_ERROR(options.on_entry(index, list[i]));
+          }
+        }
+        return keep(t, content);
+      };
+      checked = tlog::VerifyTree(*overlay, cp, entries).status();
+    }
+    if (checked.ok() || checked.code() != Code::kDataLoss || !use_local) break;
   }
-  Result<tlog::TreeReport> tree = tlog::VerifyTree(overlay, cp, check);
-  if (!tree.ok()) return tree.status().WithContext(from.where());
-  if (old && old->checkpoint.size > 0 && old->checkpoint.size < cp.size) {
-    tlog::TileHashSource hashes(overlay, cp.size);
-    ASSIGN_OR_RETURN(tlog::Hash prefix, tlog::RangeRoot(hashes, 0, old->checkpoint.size));
-    if (prefix != old->checkpoint.root)
-      return KeepConflict(
-          dir, *old, *served,
-          "the tree of " + std::to_string(cp.size) + " entries does not extend the trusted one of " +
-              std::to_string(old->checkpoint.size) + " (its first " + std::to_string(old->checkpoint.size) +
-              " entries hash to " + Hex(prefix) + ", not " + Hex(old->checkpoint.root) + ")");
-  }
+  if (!checked.ok()) return checked.WithContext(from.where());
 
-  // Everything checked: write the fetched files, then the checkpoint.
-  std::vector<std::pair<std::string, std::string>> renames;
-  for (const auto& [path, data] : overlay.fetched()) {
-    ASSIGN_OR_RETURN(std::string tmp, fs::WriteTemp(fs::JoinPath(dir, ".accord/tmp/t"), data));
-    renames.emplace_back(tmp, fs::JoinPath(dir, path));
-  }
+  // Everything checked: move the files into place, then the checkpoint.
   RETURN_IF_ERROR(fs::SyncFilesystem(dir));
   for (const auto& [tmp, path] : renames) {
     RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(path)));
@@ -135,10 +177,10 @@ Result<MirrorReport> SyncMirror(LogSource& from, const std::string& dir, const M
   RETURN_IF_ERROR(fs::SyncFilesystem(dir));
   if (!old || old->raw != served->raw)
     RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(dir, "checkpoint"), served->raw));
+  report.tiles_fetched = overlay->tiles;
+  report.bundles_fetched = overlay->bundles;
+  report.bytes_fetched = overlay->bytes;
   report.checkpoint = std::move(served).value();
-  report.tiles_fetched = overlay.tiles;
-  report.bundles_fetched = overlay.bundles;
-  report.bytes_fetched = overlay.bytes;
   return report;
 }
 

@@ -19,7 +19,7 @@ Result<std::string> Field(ByteView& in, std::string_view name) {
   if (in.substr(0, prefix.size()) != prefix || nl == ByteView::npos)
     return DataLoss("provenance: no \"" + std::string(name) + "\" line");
   std::optional<uint64_t> n = ParseDecimal(in.substr(prefix.size(), nl - prefix.size()));
-  if (!n || *n > limits::kMaxNoteSize || *n > in.size() - nl - 1)
+  if (!n || *n > limits::kMaxPolicySize || *n > in.size() - nl - 1)
     return DataLoss("provenance: bad length of \"" + std::string(name) + "\"");
   std::string value(in.substr(nl + 1, *n));
   in.remove_prefix(nl + 1 + *n);

@@ -4,7 +4,7 @@
 //   provenance = "accord/scan-db-provenance@v1" LF
 //                "policy " length LF policy-bytes
 //                "checkpoint " length LF checkpoint-bytes
-//   length     = 1*DIGIT   ; decimal, no leading zeros, at most limits::kMaxNoteSize
+//   length     = 1*DIGIT   ; decimal, no leading zeros, at most limits::kMaxPolicySize
 //
 // Thread-safety: values and pure functions.
 #pragma once

@@ -41,6 +41,13 @@ Bytes BigEndian64(uint64_t v) {
   return out;
 }
 
+// `text` (valid UTF-8, from a parsed statement) with control characters replaced by '?'.
+std::string Displayable(std::string text) {
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return text;
+}
+
 struct Author {
   std::string name, country;
   std::vector<uint32_t> sources;  // database sources of this author's statements
@@ -80,14 +87,31 @@ class Builder {
 
   Result<Bytes> Build(const std::string& policy_text) {
     std::vector<scan::YaraRules::RuleSource> rules;
+    std::vector<uint64_t> rule_index;
     for (auto& [index, rule] : yara_) {
       if (dropped_.count(rule.source)) continue;
       rules.push_back({db_.sources_name(rule.source), std::move(rule.text)});
+      rule_index.push_back(index);
       report_.yara_rules += rule.names;
     }
     if (!rules.empty()) {
-      ASSIGN_OR_RETURN(auto compiled, scan::YaraRules::CompileSources(rules));
-      ASSIGN_OR_RETURN(Bytes blob, compiled->Save());
+      Result<std::shared_ptr<const scan::YaraRules>> compiled = scan::YaraRules::CompileSources(rules);
+      if (!compiled.ok()) {
+        // Each compiled alone when its statement was checked; together they can still exceed a
+        // limit of libyara's. Leave out the ones that do not compile alone now, and try again.
+        std::vector<scan::YaraRules::RuleSource> good;
+        for (size_t i = 0; i < rules.size(); ++i) {
+          Result<std::shared_ptr<const scan::YaraRules>> one = scan::YaraRules::CompileSources({rules[i]});
+          if (one.ok()) {
+            good.push_back(std::move(rules[i]));
+          } else {
+            report_.rejected.push_back({rule_index[i], one.status().ToString()});
+          }
+        }
+        compiled = scan::YaraRules::CompileSources(good);
+        if (!compiled.ok()) return compiled.status().WithContext("the log's YARA rules together");
+      }
+      ASSIGN_OR_RETURN(Bytes blob, (*compiled)->Save());
       db_.builder.SetYaraBlob(std::move(blob));
     }
     report_.loaded = source_of_.size() - dropped_.size();
@@ -117,13 +141,19 @@ class Builder {
     const auto& st = s.statement;
     Author& a = authors_[KeyBytes(st.author)];
     // The citation a detection carries: which log entry, whose, under which checkpoint.
-    std::string cite = "log " + cp_.checkpoint.origin + " entry " + std::to_string(index) + " by " + a.name +
-                       (a.country.empty() ? "" : " (" + a.country + ")") + ", checkpoint " +
-                       std::to_string(cp_.checkpoint.size);
+    // Author-chosen text is shown with control characters as '?' (a registration name may hold
+    // them; the source's fields keep the name as registered).
+    std::string cite = "log " + cp_.checkpoint.origin + " entry " + std::to_string(index) + " by " +
+                       Displayable(a.name) + (a.country.empty() ? "" : " (" + Displayable(a.country) + ")") +
+                       ", checkpoint " + std::to_string(cp_.checkpoint.size);
     scan::Source src{uint32_t(scan::SourceKind::kLogEntry),
                      cite,
                      {cp_.checkpoint.origin, BigEndian64(index), KeyBytes(st.author), a.name}};
-    ASSIGN_OR_RETURN(uint32_t source, db_.builder.AddSource(std::move(src)));
+    // What the database refuses (a limit) leaves the statement out, never the whole update: the
+    // log is append-only, and one bad statement must not stop every scanner's updates.
+    Result<uint32_t> added_source = db_.builder.AddSource(std::move(src));
+    if (!added_source.ok()) return Reject(index, added_source.status());
+    const uint32_t source = *added_source;
     db_.names.push_back(cite);
     source_of_[index] = source;
     a.sources.push_back(source);

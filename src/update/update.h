@@ -14,8 +14,11 @@
 // Every signature's source is its statement (scan::SourceKind::kLogEntry: origin, index, author);
 // the database's provenance section holds the policy and the cosigned checkpoint it came from
 // (update/provenance.h), which `accord scan` checks before it trusts the database.
-// The new database replaces the old one atomically, after the mirror moved forward; a failed
-// update leaves both as they were.
+// The new database replaces the old one atomically, after the mirror moved forward. A failure
+// while syncing the mirror leaves both as they were; a failure while building leaves the mirror
+// ahead and the old database in place (the next update rebuilds it: its provenance names an
+// older checkpoint). A statement the database refuses (a limit) is left out and reported, never
+// fatal: the log is append-only, and one statement must not stop every scanner's updates.
 // Thread-safety: one Update per DB at a time (DB/lock; a second gets FailedPrecondition).
 #pragma once
 
