@@ -156,17 +156,23 @@ start_witness() {  # start_witness NAME [PORT]: sets ${NAME}_pid and ${NAME}_url
   for _ in $(seq 100); do [ -s "$1.port" ] && break; sleep 0.1; done
   eval "$1_url=http://127.0.0.1:$(cat "$1.port" 2> /dev/null)"
 }
+# poll_checkpoint CONDITION: fetches the node's checkpoint into served.cp until CONDITION (a shell
+# test on served.cp) holds, for at most 10 s
+poll_checkpoint() {
+  for _ in $(seq 100); do
+    curl -s "$url/checkpoint" > served.cp
+    eval "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
 start_node wnode && stop_node  # creates the node's key, which the witnesses follow
 start_witness w1 && start_witness w2
 # --witness-quorum 1: a checkpoint is published once one witness cosigned it (default: both).
 start_node wnode --witness "keys/w1.vkey@$w1_url" --witness "keys/w2.vkey@$w2_url" --witness-timeout 1000 \
   --witness-quorum 1
 "$accord" submit --node "$url" --key keys/alice.key --register "Alice Lab" --country FR --hashes eicar.hsb > out 2>&1
-for _ in $(seq 50); do
-  curl -s "$url/checkpoint" > served.cp
-  [ "$(sed -n 2p served.cp)" = 2 ] && [ "$(grep -c '^— w[12] ' served.cp)" = 2 ] && break
-  sleep 0.1
-done
+poll_checkpoint '[ "$(sed -n 2p served.cp)" = 2 ] && [ "$(grep -c "^— w[12] " served.cp)" = 2 ]'
 check "the node publishes checkpoints cosigned by both witnesses" "[ \"\$(sed -n 2p served.cp)\" = 2 ] && grep -q '^— w1 ' served.cp && grep -q '^— w2 ' served.cp"
 sed "s|^log \(.*\)|log \1 $url|" policy | sed "s|^log .*|log $(cat wnode/node.vkey) $url|" > wpolicy
 rm -rf wdb && "$accord" update --policy wpolicy -d wdb > out 2> err
@@ -176,21 +182,13 @@ check "update over HTTP from the policy's log URL, quorum met" "[ $rc -eq 0 ] &&
 check "... and the scan detects with the citation" "grep -q 'Eicar-Test-Signature CITED log test.example/accord entry 1 by Alice Lab (FR), checkpoint 2' scan.out"
 kill $w2_pid && wait $w2_pid 2> /dev/null
 "$accord" submit --node "$url" --key keys/alice.key --yara rules.yar > out 2>&1
-for _ in $(seq 50); do
-  curl -s "$url/checkpoint" > served.cp
-  [ "$(sed -n 2p served.cp)" = 3 ] && break
-  sleep 0.1
-done
+poll_checkpoint '[ "$(sed -n 2p served.cp)" = 3 ]'
 check "a witness that is down delays publication only by the timeout" "[ \"\$(sed -n 2p served.cp)\" = 3 ] && grep -q '^— w1 ' served.cp && ! grep -q '^— w2 ' served.cp && grep -q 'witness w2' serve.err"
 "$accord" update --policy wpolicy -d wdb > out 2> err
 rc=$?
 check "without w2's cosignature the quorum is not met and the database stays" "[ $rc -eq 2 ] && grep -q 'quorum not met' err && grep -q 'checkpoint 2' <(\"$accord\" scan -d wdb --no-cache samples/eicar.com)"
 start_witness w2 "${w2_url##*:}"
-for _ in $(seq 100); do
-  curl -s "$url/checkpoint" > served.cp
-  grep -q '^— w2 ' served.cp && break
-  sleep 0.1
-done
+poll_checkpoint 'grep -q "^— w2 " served.cp'
 check "a witness back up is asked again and cosigns" "[ \"\$(sed -n 2p served.cp)\" = 3 ] && grep -q '^— w2 ' served.cp"
 "$accord" update --policy wpolicy -d wdb > out 2> err
 check "then the update goes through" "grep -q '2 -> 3 entries, cosigned by w1, w2' out"
@@ -205,20 +203,12 @@ curl -s "$url/checkpoint" > served.cp
 check "with a witness down, the fully cosigned checkpoint stays published" \
   "grep -q 'index 3' out && [ \"\$(sed -n 2p served.cp)\" = 3 ] && grep -q '^— w2 ' served.cp"
 start_witness w2 "${w2_url##*:}"
-for _ in $(seq 100); do
-  curl -s "$url/checkpoint" > served.cp
-  [ "$(sed -n 2p served.cp)" = 4 ] && break
-  sleep 0.1
-done
+poll_checkpoint '[ "$(sed -n 2p served.cp)" = 4 ]'
 check "... until it is back and cosigns the new one" "[ \"\$(sed -n 2p served.cp)\" = 4 ] && grep -q '^— w1 ' served.cp && grep -q '^— w2 ' served.cp"
 # A participant whose registered name holds a control character: updates go on, shown escaped.
 "$accord" key generate ctl keys > /dev/null
 "$accord" submit --node "$url" --key keys/ctl.key --register "$(printf 'Ctl\001Lab')" --country FR --hashes eicar.hsb > out 2>&1
-for _ in $(seq 100); do
-  curl -s "$url/checkpoint" > served.cp
-  [ "$(sed -n 2p served.cp)" = 6 ] && break
-  sleep 0.1
-done
+poll_checkpoint '[ "$(sed -n 2p served.cp)" = 6 ]'
 "$accord" update --policy wpolicy --from "$url" -d wdb > out 2> err
 rc=$?
 "$accord" scan -d wdb --no-cache samples/eicar.com > scan.out

@@ -29,11 +29,6 @@ Cosigner::~Cosigner() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Cosigner::WaitForCosigned(uint64_t size, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> l(mu_);
-  return cv_.wait_for(l, timeout, [&] { return any_published_ && fully_cosigned_ >= size; });
-}
-
 void Cosigner::Run() {
   auto next_retry = std::chrono::steady_clock::now();
   while (true) {
@@ -124,7 +119,6 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
     all.insert(all.end(), c.begin(), c.end());
     cosigned += c.empty() ? 0 : 1;
   }
-  const bool complete = cosigned == witnesses_.size();
   const size_t needed =
       options_.quorum == 0 ? witnesses_.size() : std::min(options_.quorum, witnesses_.size());
   if (cosigned < needed) return;  // the previous checkpoint stays published; asked again later
@@ -135,14 +129,7 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
                  st.ToString().c_str());
     return;
   }
-  published_size_.store(n);
   published_raw_ = cp.raw;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    any_published_ = true;
-    if (complete) fully_cosigned_ = std::max(fully_cosigned_, n);
-  }
-  cv_.notify_all();
 }
 
 }  // namespace accord::node

@@ -16,7 +16,6 @@
 // Thread-safety: the public methods may be called from any thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -48,11 +47,6 @@ class Cosigner {
   Cosigner(tlog::LogWriter& log, std::vector<WitnessTarget> witnesses, CosignerOptions options = {});
   ~Cosigner();  // stops the thread (a request in flight finishes first, bounded by the timeout)
 
-  // Waits up to `timeout` until DIR/checkpoint covers `size` entries with every witness's
-  // cosignature; returns whether it does.
-  bool WaitForCosigned(uint64_t size, std::chrono::milliseconds timeout);
-  uint64_t published_size() const { return published_size_.load(); }
-
  private:
   void Run();
   void Round(const tlog::VerifiedCheckpoint& cp);
@@ -70,9 +64,6 @@ class Cosigner {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  uint64_t fully_cosigned_ = 0;  // largest size published with every witness's cosignature
-  bool any_published_ = false;
-  std::atomic<uint64_t> published_size_{0};
   std::thread thread_;
 };
 

@@ -418,13 +418,6 @@ Node::~Node() {
   if (impl_->committer.joinable()) impl_->committer.join();
 }
 
-bool Node::WaitForCosigned(uint64_t size, std::chrono::milliseconds timeout) {
-  if (impl_->cosigner) return impl_->cosigner->WaitForCosigned(size, timeout);
-  if (size == 0) return true;
-  auto cp = impl_->log->WaitForGrowth(size - 1, timeout);
-  return cp.ok() && cp->checkpoint.size >= size;
-}
-
 Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::string& origin,
                                          const NodeOptions& options) {
   auto impl = std::make_unique<Impl>();

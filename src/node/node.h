@@ -78,9 +78,6 @@ class Node {
   // Waits until everything acknowledged so far is in a published checkpoint, and returns it.
   Result<tlog::VerifiedCheckpoint> Sync();
   const note::Verifier& verifier() const;
-  // With witnesses: waits up to `timeout` until the published checkpoint covers `size` entries
-  // with every witness's cosignature. Without: whether the log's checkpoint covers `size`.
-  bool WaitForCosigned(uint64_t size, std::chrono::milliseconds timeout);
   const NodeCounters& counters() const;
 
   struct Impl;

@@ -90,7 +90,7 @@ class Builder {
     std::vector<uint64_t> rule_index;
     for (auto& [index, rule] : yara_) {
       if (dropped_.count(rule.source)) continue;
-      rules.push_back({db_.sources_name(rule.source), std::move(rule.text)});
+      rules.push_back({std::move(rule.cite), std::move(rule.text)});
       rule_index.push_back(index);
       report_.yara_rules += rule.names;
     }
@@ -112,22 +112,18 @@ class Builder {
         if (!compiled.ok()) return compiled.status().WithContext("the log's YARA rules together");
       }
       ASSIGN_OR_RETURN(Bytes blob, (*compiled)->Save());
-      db_.builder.SetYaraBlob(std::move(blob));
+      db_.SetYaraBlob(std::move(blob));
     }
     report_.loaded = source_of_.size() - dropped_.size();
     report_.retracted = dropped_.size() - failed_;
-    db_.builder.SetProvenance(FormatProvenance(Provenance{policy_text, cp_.raw}));
-    return db_.builder.Build();
+    db_.SetProvenance(FormatProvenance(Provenance{policy_text, cp_.raw}));
+    return db_.Build();
   }
 
  private:
-  struct Db {
-    scan::DatabaseBuilder builder;
-    std::vector<std::string> names;  // source names, by index
-    const std::string& sources_name(uint32_t i) const { return names[i]; }
-  };
   struct Rule {
     uint32_t source;
+    std::string cite;  // the namespace its matches report
     std::string text;
     size_t names;
   };
@@ -151,14 +147,13 @@ class Builder {
                      {cp_.checkpoint.origin, BigEndian64(index), KeyBytes(st.author), a.name}};
     // What the database refuses (a limit) leaves the statement out, never the whole update: the
     // log is append-only, and one bad statement must not stop every scanner's updates.
-    Result<uint32_t> added_source = db_.builder.AddSource(std::move(src));
+    Result<uint32_t> added_source = db_.AddSource(std::move(src));
     if (!added_source.ok()) return Reject(index, added_source.status());
     const uint32_t source = *added_source;
-    db_.names.push_back(cite);
     source_of_[index] = source;
     a.sources.push_back(source);
     if (st.kind == statement::Kind::kYaraRule) {
-      yara_[index] = Rule{source, st.body.at("source").get<std::string>(), st.body.at("rules").size()};
+      yara_[index] = Rule{source, cite, st.body.at("source").get<std::string>(), st.body.at("rules").size()};
       return Status::Ok();
     }
     // Parse checked every digest, name and threshold; what fails here is a database limit.
@@ -174,7 +169,7 @@ class Builder {
 
   Status Drop(uint32_t source) {
     dropped_.insert(source);
-    return db_.builder.DropSource(source);
+    return db_.DropSource(source);
   }
 
   // A retraction that Validate accepted: of one of the author's own statements.
@@ -197,8 +192,8 @@ class Builder {
       if (!digest) return InvalidArgument("a digest that is not hex");
       std::optional<uint64_t> size;
       if (e.contains("size") && !e.at("size").is_null()) size = e.at("size").get<uint64_t>();
-      RETURN_IF_ERROR(db_.builder.Add(scan::HashFileRole::kDetect, source, k, *digest, size,
-                                      e.at("name").get_ref<const std::string&>()));
+      RETURN_IF_ERROR(db_.Add(scan::HashFileRole::kDetect, source, k, *digest, size,
+                              e.at("name").get_ref<const std::string&>()));
       ++report_.hashes;
     }
     return Status::Ok();
@@ -208,8 +203,8 @@ class Builder {
     for (const auto& e : body.at("entries")) {
       std::optional<scan::TlshDigest> d = scan::ParseTlsh(e.at("tlsh").get_ref<const std::string&>());
       if (!d) return InvalidArgument("a TLSH digest that does not parse");
-      RETURN_IF_ERROR(db_.builder.AddTlsh(source, scan::TlshSignature{*d, e.at("threshold").get<uint32_t>(),
-                                                                      e.at("name").get<std::string>()}));
+      RETURN_IF_ERROR(db_.AddTlsh(source, scan::TlshSignature{*d, e.at("threshold").get<uint32_t>(),
+                                                              e.at("name").get<std::string>()}));
       ++report_.tlsh;
     }
     return Status::Ok();
@@ -218,7 +213,7 @@ class Builder {
   const tlog::VerifiedCheckpoint& cp_;
   UpdateReport& report_;
   statement::MemoryRegistry registry_;
-  Db db_;
+  scan::DatabaseBuilder db_;
   std::unordered_map<std::string, Author> authors_;          // by key bytes
   std::unordered_map<uint64_t, std::string> registrations_;  // registration index -> key bytes
   std::unordered_map<uint64_t, uint32_t> source_of_;         // statement index -> its source
