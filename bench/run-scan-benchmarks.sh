@@ -2,9 +2,10 @@
 # accord scan beside its peers, same corpus, same signatures, same run (docs/benchmarks.md):
 #   1. YARA: the signature-base rules with the five external variables, accord vs `yara -r -p 2`;
 #   2. hashes: 1,000,000 random SHA-256 .hsb signatures plus clam.exe's, accord vs clamscan;
-#   3. a second accord scan of the unchanged corpus, answered by the clean-file cache the first wrote
-#      (docs/scan-cache.md). The first scans start without a cache: the YARA one uses none, the hash
-#      one an explicit --cache file deleted before it runs.
+#   3. a second accord scan of the unchanged corpus, answered by the scan cache the first wrote
+#      (docs/scan-cache.md: every file, those with detections and limit notes too). The first scans
+#      start without a cache: the YARA one uses none, the hash one an explicit --cache file deleted
+#      before it runs.
 # usage: bench/run-scan-benchmarks.sh [WORK_DIR]   (the corpus needs ~1.6 GB; built once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,3 +69,7 @@ measure "accord scan again (1M db)" "$accord" scan --unverified -d "$work/hashes
   --cache "$work/scan.cache" "$corpus"
 echo "  same findings as the first: $(cmp -s <(sort "$work/accord scan -j 2 (1M db).out") \
   <(sort "$work/accord scan again (1M db).out") && echo yes || echo NO)"
+first=$(tail -n 1 "$work/accord scan -j 2 (1M db).time" | cut -d' ' -f1)
+again=$(tail -n 1 "$work/accord scan again (1M db).time" | cut -d' ' -f1)
+echo "  rescan / first scan: $(awk -v a="$again" -v f="$first" 'BEGIN { printf "%.3fx", a / f }')" \
+     "(load average $(cut -d' ' -f1-3 /proc/loadavg))"

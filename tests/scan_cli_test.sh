@@ -5,7 +5,7 @@
 set -uo pipefail
 accord=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-export XDG_CACHE_HOME=$work/xdg-cache  # the default clean-file cache: here, not in the user's home
+export XDG_CACHE_HOME=$work/xdg-cache  # the default scan cache: here, not in the user's home
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
@@ -86,15 +86,16 @@ head -c 3000000 /dev/zero > big.bin
 "$accord" scan --hashes sigs.hsb --max-filesize 1000000 big.bin > out.txt
 check "a file over --max-filesize is reported" 'grep -q "big.bin: Heuristics.Limits.Exceeded.MaxFileSize FOUND" out.txt'
 
-# The clean-file cache (docs/scan-cache.md): a rescan answers for unchanged clean files unread, and
-# reports exactly what a scan does; a changed file is scanned again.
+# The scan cache (docs/scan-cache.md): a rescan answers for unchanged files unread, and reports
+# exactly what a scan does (detections and limit notes included); a changed file is scanned again.
 mkdir -p cached/sub
 printf 'clean one\n' > cached/a.txt
 printf 'clean two\n' > cached/sub/b.txt
 printf 'this is the bad file\n' > cached/sub/evil.bin
 printf 'harmless harmless!!\n' > cached/later.bin  # as long as evil.bin, to become it below
+head -c 3000 /dev/zero > cached/big.bin             # over --max-filesize below
 sleep 2.2  # the racy-clean rule: files that changed in the 2 s before a scan are not recorded
-cscan() { "$accord" scan --hashes sigs.hsb --cache "$work/scan.cache" -r "$@" cached; }
+cscan() { "$accord" scan --hashes sigs.hsb --cache "$work/scan.cache" --max-filesize 2000 -r "$@" cached; }
 cscan > cache1.txt
 rc1=$?
 cscan > cache2.txt
@@ -102,7 +103,12 @@ rc2=$?
 check "the cache file is private (mode $(stat -c %a scan.cache))" '[[ $(stat -c %a scan.cache) == 600 ]]'
 check "a rescan reports the same lines and exit code ($rc1, $rc2)" \
   '[[ $rc1 == 1 && $rc2 == 1 ]] && diff <(grep -v -e "^Time:" -e "Date:" -e "^Cached" -e "^Data" cache1.txt | sort) <(grep -v -e "^Time:" -e "Date:" -e "^Cached" -e "^Data" cache2.txt | sort)'
-check "the summary says how many came from the cache" 'grep -q "^Cached files: 0$" cache1.txt && grep -q "^Cached files: 3$" cache2.txt'
+check "the rescan repeats the detection and the limit note" \
+  'grep -qx "cached/sub/evil.bin: Test.Evil.Sha256 FOUND" cache2.txt && grep -qx "cached/big.bin: Heuristics.Limits.Exceeded.MaxFileSize FOUND" cache2.txt && grep -qx "Infected files: 1" cache2.txt'
+check "the summary says how many came from the cache" 'grep -q "^Cached files: 0$" cache1.txt && grep -q "^Cached files: 5$" cache2.txt'
+cscan -i --no-summary > cache-i.txt
+check "-i from the cache: only the found lines" \
+  '[[ $(wc -l < cache-i.txt) == 2 ]] && diff <(grep FOUND cache1.txt | sort) <(sort cache-i.txt)'
 cscan --json > cache1.json
 cscan --json --no-cache > nocache.json
 check "--json objects from the cache are those of a scan" 'diff <(sort cache1.json) <(sort nocache.json)'
@@ -111,9 +117,18 @@ cp cached/sub/evil.bin cached/later.bin && touch -d "$mtime" cached/later.bin  #
 cscan -i --no-summary > cache3.txt
 check "a file changed since (same size, mtime put back) is scanned again and found" \
   'grep -q "^cached/later.bin: Test.Evil.Sha256 FOUND$" cache3.txt'
+mtime=$(stat -c %y cached/sub/evil.bin)
+printf 'this is the gud file\n' > cached/sub/evil.bin && touch -d "$mtime" cached/sub/evil.bin  # same size, old mtime
+rm cached/later.bin
+cscan --no-summary > cache-cleaned.txt
+rc=$?
+check "a file cleaned since is scanned again and reported OK, exit 0 ($rc)" \
+  '[[ $rc == 0 ]] && grep -qx "cached/sub/evil.bin: OK" cache-cleaned.txt && ! grep -q "Test.Evil" cache-cleaned.txt'
+printf 'this is the bad file\n' > cached/sub/evil.bin
+printf 'harmless harmless!!\n' > cached/later.bin
 printf 'garbage' > scan.cache
 cscan > cache4.txt 2> err.txt
-check "a damaged cache is a warning, then ignored" 'grep -q "warning: scan cache .* is damaged" err.txt && grep -q "^Scanned files: 4$" cache4.txt'
+check "a damaged cache is a warning, then ignored" 'grep -q "warning: scan cache .* is damaged" err.txt && grep -q "^Scanned files: 5$" cache4.txt && grep -q "^Cached files: 0$" cache4.txt'
 cscan --no-cache > cache5.txt
 check "--no-cache: no cache line" '! grep -q "^Cached" cache5.txt'
 "$accord" scan --hashes sigs.hsb -r cached > /dev/null

@@ -120,7 +120,7 @@ std::string Mb(uint64_t bytes) {
   return b;
 }
 
-// The clean-file cache for this scan, or nullptr (--no-cache, or it cannot be used: a warning).
+// The scan cache for this scan, or nullptr (--no-cache, or it cannot be used: a warning).
 std::unique_ptr<scan::ScanCache> OpenCache(const ScanArgs& a,
                                            const std::vector<std::shared_ptr<const Database>>& dbs,
                                            const std::vector<std::shared_ptr<const YaraRules>>& rules,
@@ -299,7 +299,8 @@ void AddScanCommands(CLI::App& app, int& rc) {
   sc->add_option("--max-ratio", s.limits.max_compression_ratio,
                  "compression ratio above which extraction stops");
   sc->add_option("--cache", s.cache_path,
-                 "the clean-file cache (default: $XDG_CACHE_HOME/accord/scan.cache, docs/scan-cache.md)")
+                 "the scan cache: unchanged files are reported as last scanned, unread (default: "
+                 "$XDG_CACHE_HOME/accord/scan.cache, docs/scan-cache.md)")
       ->allow_extra_args(false);
   sc->add_flag("--no-cache", s.no_cache, "scan every file, and neither read nor write a cache");
   sc->add_option("--policy", s.policy,

@@ -1,8 +1,10 @@
 #include "scan/cache.h"
 
 #include <archive.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <link.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <yara.h>
 
@@ -21,9 +23,27 @@ namespace accord::scan {
 
 namespace {
 constexpr std::string_view kMagic = "ACCSCAN1";
-constexpr uint32_t kVersion = 1;
-constexpr size_t kMaxFileSize =
-    kCacheHeaderSize + accord::limits::kMaxScanCacheRecords * kCacheRecordSize + kCacheTrailerSize;
+constexpr uint32_t kVersion = 2;
+constexpr size_t kMaxCacheFileSize = kCacheHeaderSize +
+                                     accord::limits::kMaxScanCacheRecords * kCacheRecordSize +
+                                     kMaxScanCacheFindingsBytes + kCacheTrailerSize;
+constexpr uint32_t kHasSha256 = 1;                // record flags
+constexpr uint8_t kCited = 1, kHasDistance = 2;   // finding flags
+constexpr size_t kMaxFindingString = 0xffff;      // u16 lengths
+constexpr size_t kMaxFindingsPerRecord = 0xffff;  // u16 count
+
+// The finding kinds a record can hold (Recordable), and their codes in the file: 1 + the index.
+constexpr std::string_view kKinds[] = {"md5", "sha1", "sha256", "tlsh", "yara", "limit"};
+// The limit notes that depend only on the file's bytes and the options: not MaxScanTime (the
+// clock), nor MaxTlshMatches (its note names the database's path, which the fingerprint does not
+// hold).
+constexpr std::string_view kReplayableLimits[] = {
+    kMaxFileSize,  kMaxScanSize,         kMaxFiles,
+    kMaxRecursion, kMaxCompressionRatio, "Heuristics.Limits.Exceeded.MaxStringMatches"};
+
+// Finding's fields, each of them in the file (EncodeFindings): a new field MUST be added there.
+static_assert(sizeof(Finding) == 4 * sizeof(std::string) + 8 + 8 + 2 * sizeof(std::string),
+              "a new Finding field: record it in the scan cache (EncodeFindings, DecodeFindings)");
 
 void PutLE(Bytes& out, uint64_t v, int n) {
   for (int i = 0; i < n; ++i) out.push_back(char((v >> (8 * i)) & 0xff));
@@ -32,6 +52,11 @@ uint64_t GetLE(const char* p, int n) {
   uint64_t v = 0;
   for (int i = n - 1; i >= 0; --i) v = (v << 8) | uint8_t(p[i]);
   return v;
+}
+uint64_t Get64(const char* p) {  // GetLE(p, 8), in one load on little-endian machines
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return le64toh(v);
 }
 template <size_t N>
 void PutBytes(Bytes& out, const std::array<uint8_t, N>& a) {
@@ -58,6 +83,184 @@ std::string HexOf(const std::array<uint8_t, 32>& a) {
   return HexEncode(ByteView(reinterpret_cast<const char*>(a.data()), a.size()));
 }
 
+int KindCode(std::string_view kind) {
+  for (size_t i = 0; i < std::size(kKinds); ++i)
+    if (kKinds[i] == kind) return int(i) + 1;
+  return 0;
+}
+
+bool Replayable(const Finding& f) {
+  int kind = KindCode(f.kind);
+  if (kind == 0) return false;  // encrypted, corrupt, unsupported: also what a lack of memory gives
+  if (f.kind != "limit") return true;
+  return std::find(std::begin(kReplayableLimits), std::end(kReplayableLimits), f.name) !=
+         std::end(kReplayableLimits);
+}
+
+void PutString(Bytes& out, std::string_view s) {
+  PutLE(out, s.size(), 2);
+  out.append(s);
+}
+
+// A record's findings as the file holds them (docs/scan-cache.md: file-findings); "" if none.
+// Each Finding::path is already the suffix after the file's path.
+Bytes EncodeFindings(const std::vector<Finding>& findings) {
+  Bytes out;
+  if (findings.empty()) return out;
+  PutLE(out, findings.size(), 2);
+  for (const Finding& f : findings) {
+    out.push_back(char(KindCode(f.kind)));
+    out.push_back(char((f.cited ? kCited : 0) | (f.distance ? kHasDistance : 0)));
+    PutLE(out, f.distance.value_or(0), 4);
+    for (std::string_view s : {std::string_view(f.path), std::string_view(f.name), std::string_view(f.source),
+                               std::string_view(f.item_sha256), std::string_view(f.item_digest)})
+      PutString(out, s);
+  }
+  return out;
+}
+
+// The inverse of EncodeFindings, for `in` exactly; every rule of the grammar is checked.
+Status DecodeFindings(ByteView in, std::vector<Finding>* out) {
+  out->clear();
+  size_t at = 0;
+  auto need = [&](size_t n) { return in.size() - at >= n; };
+  if (!need(2)) return DataLoss("findings: no count");
+  size_t n = GetLE(in.data(), 2);
+  at = 2;
+  if (n == 0) return DataLoss("findings: a count of 0 (a clean file has none at all)");
+  out->reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto where = [i] { return "finding " + std::to_string(i); };  // only for a message
+    if (!need(6)) return DataLoss(where() + ": cut short");
+    int kind = uint8_t(in[at]), flags = uint8_t(in[at + 1]);
+    uint32_t distance = uint32_t(GetLE(in.data() + at + 2, 4));
+    at += 6;
+    if (kind < 1 || kind > int(std::size(kKinds)))
+      return DataLoss(where() + ": kind " + std::to_string(kind));
+    if (flags & ~(kCited | kHasDistance)) return DataLoss(where() + ": flags " + std::to_string(flags));
+    if (!(flags & kHasDistance) && distance != 0) return DataLoss(where() + ": a distance without its flag");
+    Finding f;
+    f.kind = std::string(kKinds[kind - 1]);
+    f.cited = flags & kCited;
+    if (flags & kHasDistance) f.distance = distance;
+    for (std::string* s : {&f.path, &f.name, &f.source, &f.item_sha256, &f.item_digest}) {
+      if (!need(2)) return DataLoss(where() + ": cut short");
+      size_t len = GetLE(in.data() + at, 2);
+      at += 2;
+      if (!need(len)) return DataLoss(where() + ": cut short");
+      s->assign(in.data() + at, len);
+      at += len;
+    }
+    if (!f.path.empty() && f.path[0] != '!') return DataLoss(where() + ": its path is not inside the file's");
+    out->push_back(std::move(f));
+  }
+  if (at != in.size())
+    return DataLoss("findings: " + std::to_string(in.size() - at) + " bytes after the last");
+  return Status::Ok();
+}
+
+// Where each part of a checked file is.
+struct Layout {
+  uint64_t count = 0;
+  ByteView records, findings;
+};
+
+// Every check of the grammar but the records' own (CheckRecords).
+Result<Layout> CheckHeader(ByteView in, const crypto::Hash& fingerprint) {
+  if (in.size() < kCacheHeaderSize + kCacheTrailerSize || in.substr(0, kMagic.size()) != kMagic)
+    return DataLoss("not an accord scan cache (no " + std::string(kMagic) + " magic)");
+  ByteView body = in.substr(0, in.size() - kCacheTrailerSize);
+  if (crypto::AsView(crypto::Sha256(body)) != in.substr(body.size()))
+    return DataLoss("checksum mismatch (a torn or altered file)");
+  const char* p = in.data();
+  // A sound file of another version (an older accord's): replaced, like another fingerprint's.
+  if (uint32_t v = uint32_t(GetLE(p + 8, 4)); v != kVersion)
+    return FailedPrecondition("format version " + std::to_string(v) + ", this accord writes " +
+                              std::to_string(kVersion));
+  if (uint32_t rs = uint32_t(GetLE(p + 12, 4)); rs != kCacheRecordSize)
+    return DataLoss("record size " + std::to_string(rs) + ", want " + std::to_string(kCacheRecordSize));
+  Layout l;
+  l.count = GetLE(p + 48, 8);
+  uint64_t findings = GetLE(p + 56, 8);
+  if (l.count > accord::limits::kMaxScanCacheRecords)
+    return DataLoss(std::to_string(l.count) + " records, over the limit of " +
+                    std::to_string(accord::limits::kMaxScanCacheRecords));
+  if (findings > kMaxScanCacheFindingsBytes)
+    return DataLoss(std::to_string(findings) + " bytes of findings, over the limit of " +
+                    std::to_string(kMaxScanCacheFindingsBytes));
+  uint64_t want = kCacheHeaderSize + l.count * kCacheRecordSize + findings + kCacheTrailerSize;
+  if (in.size() != want)
+    return DataLoss("size " + std::to_string(in.size()) + ", want " + std::to_string(want) + " for " +
+                    std::to_string(l.count) + " records and " + std::to_string(findings) +
+                    " bytes of findings");
+  if (in.substr(16, 32) != crypto::AsView(fingerprint))
+    return FailedPrecondition("made for another engine, database or options (fingerprint differs)");
+  l.records = in.substr(kCacheHeaderSize, l.count * kCacheRecordSize);
+  l.findings = in.substr(kCacheHeaderSize + l.records.size(), findings);
+  return l;
+}
+
+// A record's fixed part (its findings are elsewhere: FindingsOffset, FindingsLength).
+CacheRecord DecodeRecord(const char* r) {
+  CacheRecord c;
+  c.stamp.dev = Get64(r);
+  c.stamp.ino = Get64(r + 8);
+  c.stamp.size = Get64(r + 16);
+  c.stamp.mtime_ns = int64_t(Get64(r + 24));
+  c.stamp.ctime_ns = int64_t(Get64(r + 32));
+  GetBytes(r + 40, c.path_hash);
+  GetBytes(r + 56, c.sha256);
+  c.scanned_bytes = Get64(r + 88);
+  c.last_used_day = uint32_t(GetLE(r + 96, 4));
+  c.has_sha256 = GetLE(r + 100, 4) & kHasSha256;
+  return c;
+}
+uint32_t FindingsOffset(const char* r) {
+  return uint32_t(GetLE(r + 104, 4));
+}
+uint32_t FindingsLength(const char* r) {
+  return uint32_t(GetLE(r + 108, 4));
+}
+
+// The records' rules: ascending keys, flags, and findings back to back in record order, each
+// record's well formed. Fills *out if given.
+Status CheckRecords(const Layout& l, std::vector<CacheRecord>* out) {
+  if (out) out->reserve(l.count);
+  uint64_t next = 0;  // where the next record's findings start
+  CacheRecord prev;
+  std::vector<Finding> findings;
+  for (uint64_t i = 0; i < l.count; ++i) {
+    const char* r = l.records.data() + i * kCacheRecordSize;
+    auto where = [i] { return "record " + std::to_string(i); };  // only for a message
+    CacheRecord c = DecodeRecord(r);
+    if (i > 0 && !KeyLess(prev, c)) return DataLoss(where() + ": not after record " + std::to_string(i - 1));
+    if (uint32_t flags = uint32_t(GetLE(r + 100, 4)); flags & ~kHasSha256)
+      return DataLoss(where() + ": flags " + std::to_string(flags));
+    if (!c.has_sha256 && c.sha256 != std::array<uint8_t, 32>{})
+      return DataLoss(where() + ": a SHA-256 for a file that was not read");
+    uint64_t offset = FindingsOffset(r), length = FindingsLength(r);
+    if (offset != next)
+      return DataLoss(where() + ": findings at " + std::to_string(offset) + ", want " + std::to_string(next));
+    if (length > kMaxCachedFindingsBytes || length > l.findings.size() - next)
+      return DataLoss(where() + ": " + std::to_string(length) + " bytes of findings");
+    if (length > 0) {
+      if (Status s = DecodeFindings(l.findings.substr(offset, length), &findings); !s.ok())
+        return DataLoss(where() + ": " + s.message());
+    } else {
+      findings.clear();
+    }
+    next += length;
+    prev = std::move(c);
+    if (out) {
+      out->push_back(prev);
+      out->back().findings = std::move(findings);
+    }
+  }
+  if (next != l.findings.size())
+    return DataLoss(std::to_string(l.findings.size() - next) + " bytes of findings after the last record's");
+  return Status::Ok();
+}
+
 // The cache file MUST be the effective user's own and writable by no one else (cache.h).
 Status CheckPrivate(const struct stat& st, const std::string& what) {
   if (st.st_uid != ::geteuid())
@@ -67,8 +270,9 @@ Status CheckPrivate(const struct stat& st, const std::string& what) {
   return Status::Ok();
 }
 
-// Reads the cache file: NotFound if there is none.
-Result<Bytes> ReadPrivate(const std::string& path) {
+// Opens the cache file and checks it (a private regular file, not over the size limit): its
+// descriptor and size. NotFound if there is none.
+Result<std::pair<int, size_t>> OpenPrivate(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     int e = errno;
@@ -78,15 +282,38 @@ Result<Bytes> ReadPrivate(const std::string& path) {
   struct stat st;
   Status s = ::fstat(fd, &st) != 0  ? Internal(path + ": " + std::strerror(errno))
              : !S_ISREG(st.st_mode) ? FailedPrecondition(path + ": not a regular file")
-                                    : CheckPrivate(st, path);
+             : uint64_t(st.st_size) > kMaxCacheFileSize
+                 ? DataLoss(path + ": " + std::to_string(st.st_size) + " bytes, over the limit of " +
+                            std::to_string(kMaxCacheFileSize))
+                 : CheckPrivate(st, path);
+  if (!s.ok()) {
+    ::close(fd);
+    return s;
+  }
+  return std::make_pair(fd, size_t(st.st_size));
+}
+
+// Reads the cache file, through the descriptor whose owner and mode were checked.
+Result<Bytes> ReadPrivate(const std::string& path) {
+  auto opened = OpenPrivate(path);
+  if (!opened.ok()) return opened.status();
+  auto [fd, size] = *opened;
+  Bytes bytes(size, '\0');
+  size_t got = 0;
+  Status s = Status::Ok();
+  while (got < bytes.size()) {
+    ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      s = Internal(path + ": " + std::strerror(errno));
+      break;
+    }
+    if (n == 0) break;
+    got += size_t(n);
+  }
   ::close(fd);
   if (!s.ok()) return s;
-  // Opened again by fs::ReadFile: a file replaced in between is refused by the check below.
-  auto bytes = fs::ReadFile(path, kMaxFileSize);
-  if (!bytes.ok()) return bytes.status();
-  struct stat again;
-  if (::lstat(path.c_str(), &again) != 0 || again.st_ino != st.st_ino || again.st_dev != st.st_dev)
-    return FailedPrecondition(path + ": replaced while being read");
+  bytes.resize(got);  // a file cut while read fails its checksum
   return bytes;
 }
 }  // namespace
@@ -101,6 +328,16 @@ FileStamp StampOf(const struct stat& st) {
   return s;
 }
 
+bool CacheRecord::operator==(const CacheRecord& o) const {
+  auto same = [](const Finding& a, const Finding& b) {
+    return std::tie(a.path, a.name, a.kind, a.source, a.distance, a.cited, a.item_sha256, a.item_digest) ==
+           std::tie(b.path, b.name, b.kind, b.source, b.distance, b.cited, b.item_sha256, b.item_digest);
+  };
+  return std::tie(stamp, path_hash, has_sha256, sha256, scanned_bytes, last_used_day) ==
+             std::tie(o.stamp, o.path_hash, o.has_sha256, o.sha256, o.scanned_bytes, o.last_used_day) &&
+         std::equal(findings.begin(), findings.end(), o.findings.begin(), o.findings.end(), same);
+}
+
 bool KeyLess(const CacheRecord& a, const CacheRecord& b) {
   return Key(a) < Key(b);
 }
@@ -112,15 +349,39 @@ std::array<uint8_t, 16> PathHash(std::string_view path) {
   return out;
 }
 
+bool Recordable(const FileReport& r) {
+  if (!r.error.empty() || r.findings.size() > kMaxFindingsPerRecord) return false;
+  for (const Finding& f : r.findings) {
+    if (!Replayable(f)) return false;
+    std::string_view path = f.path;
+    if (!path.starts_with(r.path)) return false;
+    path.remove_prefix(r.path.size());
+    if (!path.empty() && path[0] != '!') return false;
+    for (size_t n : {path.size(), f.name.size(), f.source.size(), f.item_sha256.size(), f.item_digest.size()})
+      if (n > kMaxFindingString) return false;
+  }
+  return true;
+}
+
 Bytes SerializeScanCache(const crypto::Hash& fingerprint, const std::vector<CacheRecord>& records) {
+  std::vector<Bytes> findings;
+  size_t findings_size = 0;
+  findings.reserve(records.size());
+  for (const CacheRecord& r : records) {
+    findings.push_back(EncodeFindings(r.findings));
+    findings_size += findings.back().size();
+  }
   Bytes out;
-  out.reserve(kCacheHeaderSize + records.size() * kCacheRecordSize + kCacheTrailerSize);
+  out.reserve(kCacheHeaderSize + records.size() * kCacheRecordSize + findings_size + kCacheTrailerSize);
   out.append(kMagic);
   PutLE(out, kVersion, 4);
   PutLE(out, kCacheRecordSize, 4);
   PutBytes(out, fingerprint);
   PutLE(out, records.size(), 8);
-  for (const CacheRecord& r : records) {
+  PutLE(out, findings_size, 8);
+  uint64_t offset = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const CacheRecord& r = records[i];
     PutLE(out, r.stamp.dev, 8);
     PutLE(out, r.stamp.ino, 8);
     PutLE(out, r.stamp.size, 8);
@@ -130,49 +391,21 @@ Bytes SerializeScanCache(const crypto::Hash& fingerprint, const std::vector<Cach
     PutBytes(out, r.sha256);
     PutLE(out, r.scanned_bytes, 8);
     PutLE(out, r.last_used_day, 4);
+    PutLE(out, r.has_sha256 ? kHasSha256 : 0, 4);
+    PutLE(out, offset, 4);
+    PutLE(out, findings[i].size(), 4);
+    offset += findings[i].size();
   }
+  for (const Bytes& f : findings) out += f;
   out.append(crypto::AsView(crypto::Sha256(out)));
   return out;
 }
 
 Result<std::vector<CacheRecord>> ParseScanCache(ByteView in, const crypto::Hash& fingerprint) {
-  if (in.size() < kCacheHeaderSize + kCacheTrailerSize || in.substr(0, kMagic.size()) != kMagic)
-    return DataLoss("not an accord scan cache (no " + std::string(kMagic) + " magic)");
-  const char* p = in.data();
-  if (uint32_t v = uint32_t(GetLE(p + 8, 4)); v != kVersion)
-    return DataLoss("format version " + std::to_string(v) + ", this accord reads " +
-                    std::to_string(kVersion));
-  if (uint32_t rs = uint32_t(GetLE(p + 12, 4)); rs != kCacheRecordSize)
-    return DataLoss("record size " + std::to_string(rs) + ", want " + std::to_string(kCacheRecordSize));
-  uint64_t count = GetLE(p + 48, 8);
-  if (count > accord::limits::kMaxScanCacheRecords)
-    return DataLoss(std::to_string(count) + " records, over the limit of " +
-                    std::to_string(accord::limits::kMaxScanCacheRecords));
-  uint64_t want = kCacheHeaderSize + count * kCacheRecordSize + kCacheTrailerSize;
-  if (in.size() != want)
-    return DataLoss("size " + std::to_string(in.size()) + ", want " + std::to_string(want) + " for " +
-                    std::to_string(count) + " records");
-  ByteView body = in.substr(0, in.size() - kCacheTrailerSize);
-  if (crypto::AsView(crypto::Sha256(body)) != in.substr(body.size()))
-    return DataLoss("checksum mismatch (a torn or altered file)");
-  if (in.substr(16, 32) != crypto::AsView(fingerprint))
-    return FailedPrecondition("made for another engine, database or options (fingerprint differs)");
-  std::vector<CacheRecord> out(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    const char* r = p + kCacheHeaderSize + i * kCacheRecordSize;
-    CacheRecord& c = out[i];
-    c.stamp.dev = GetLE(r, 8);
-    c.stamp.ino = GetLE(r + 8, 8);
-    c.stamp.size = GetLE(r + 16, 8);
-    c.stamp.mtime_ns = int64_t(GetLE(r + 24, 8));
-    c.stamp.ctime_ns = int64_t(GetLE(r + 32, 8));
-    GetBytes(r + 40, c.path_hash);
-    GetBytes(r + 56, c.sha256);
-    c.scanned_bytes = GetLE(r + 88, 8);
-    c.last_used_day = uint32_t(GetLE(r + 96, 4));
-    if (i > 0 && !KeyLess(out[i - 1], c))
-      return DataLoss("record " + std::to_string(i) + ": not after record " + std::to_string(i - 1));
-  }
+  auto layout = CheckHeader(in, fingerprint);
+  if (!layout.ok()) return layout.status();
+  std::vector<CacheRecord> out;
+  RETURN_IF_ERROR(CheckRecords(*layout, &out));
   return out;
 }
 
@@ -195,7 +428,7 @@ int AddLoadedObject(struct dl_phdr_info* info, size_t, void* user) {
 }  // namespace
 
 Fingerprint::Fingerprint() {
-  Add("format", "accord scan cache 1");
+  Add("format", "accord scan cache 2");
   // The running executable's stat, and every shared library's (libyara, libarchive, libmspack,
   // ...): any rebuild or upgrade of accord or of a library it runs is another engine.
   struct stat st;
@@ -273,20 +506,43 @@ std::unique_ptr<ScanCache> ScanCache::Open(const std::string& path, const crypto
   c->scan_start_ns_ = scan_start_ns;
   c->today_ = DaysSinceEpoch(scan_start_ns);
   warning->clear();
-  auto bytes = ReadPrivate(path);
-  if (!bytes.ok()) {
-    if (bytes.status().code() != Code::kNotFound)
-      *warning = "scan cache " + path + " not used (" + bytes.status().message() + ")";
+  auto opened = OpenPrivate(path);
+  if (!opened.ok()) {
+    if (opened.status().code() != Code::kNotFound)
+      *warning = "scan cache " + path + " not used (" + opened.status().message() + ")";
     return c;
   }
-  auto records = ParseScanCache(*bytes, fingerprint);
-  if (records.ok()) {
-    c->records_ = std::move(records).value();
-  } else if (records.status().code() != Code::kFailedPrecondition) {
-    *warning = "scan cache " + path + " is damaged, ignored and rebuilt: " + records.status().message();
+  // Mapped, not read: the records are searched in place, and no page of memory is written (on
+  // some virtual machines a fresh page costs tens of microseconds: reading 1 MB cost 10 ms). The
+  // file is replaced by rename only (Save), which a mapping never sees.
+  auto [fd, size] = *opened;
+  if (size > 0) {
+    void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (addr == MAP_FAILED) {
+      *warning = "scan cache " + path + " not used (mmap: " + std::strerror(errno) + ")";
+      ::close(fd);
+      return c;
+    }
+    c->map_ = static_cast<const char*>(addr);
+    c->map_size_ = size;
+  }
+  ::close(fd);
+  // Checked whole before any record is trusted.
+  ByteView file(c->map_, c->map_size_);
+  auto layout = CheckHeader(file, fingerprint);
+  Status s = layout.ok() ? CheckRecords(*layout, nullptr) : layout.status();
+  if (s.ok()) {
+    c->count_ = layout->count;
+    c->used_.assign(c->count_, 0);
+  } else if (s.code() != Code::kFailedPrecondition) {
+    *warning = "scan cache " + path + " is damaged, ignored and rebuilt: " + s.message();
     c->dirty_ = true;  // replace it even if this scan records nothing new
   }
   return c;
+}
+
+ScanCache::~ScanCache() {
+  if (map_) ::munmap(const_cast<char*>(map_), map_size_);
 }
 
 Result<std::string> ScanCache::DefaultPath() {
@@ -308,40 +564,68 @@ Result<std::string> ScanCache::DefaultPath() {
 }
 
 bool ScanCache::Lookup(const FileStamp& stamp, std::string_view path, FileReport* report) {
-  CacheRecord probe;
-  probe.stamp = stamp;
-  probe.path_hash = PathHash(path);
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = std::lower_bound(records_.begin(), records_.end(), probe, KeyLess);
-  if (it == records_.end() || KeyLess(probe, *it) || !(it->stamp == stamp)) return false;
-  if (it->last_used_day != today_) {
-    it->last_used_day = today_;
-    dirty_ = true;
+  if (count_ == 0) return false;
+  std::array<uint8_t, 16> path_hash = PathHash(path);
+  auto key = std::tie(stamp.dev, stamp.ino, path_hash);
+  const char* records = map_ + kCacheHeaderSize;
+  // A binary search on (dev, ino, path hash) over the records as the file holds them.
+  uint64_t lo = 0, hi = count_;
+  std::array<uint8_t, 16> h;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    const char* r = records + mid * kCacheRecordSize;
+    uint64_t dev = Get64(r), ino = Get64(r + 8);
+    GetBytes(r + 40, h);
+    if (std::tie(dev, ino, h) < key) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == count_) return false;
+  const char* r = records + lo * kCacheRecordSize;
+  CacheRecord c = DecodeRecord(r);
+  if (Key(c) != key || !(c.stamp == stamp)) return false;
+  report->findings.clear();
+  if (uint32_t length = FindingsLength(r); length > 0) {
+    ByteView all(map_ + kCacheHeaderSize + count_ * kCacheRecordSize,
+                 map_size_ - kCacheHeaderSize - count_ * kCacheRecordSize - kCacheTrailerSize);
+    if (!DecodeFindings(all.substr(FindingsOffset(r), length), &report->findings).ok()) return false;
+    for (Finding& f : report->findings) f.path.insert(0, path);
   }
   report->path = std::string(path);
   report->size = stamp.size;
-  report->sha256 = HexOf(it->sha256);
-  report->findings.clear();
+  report->sha256 = c.has_sha256 ? HexOf(c.sha256) : std::string();
   report->error.clear();
-  report->bytes_scanned = it->scanned_bytes;
+  report->bytes_scanned = c.scanned_bytes;
+  std::lock_guard<std::mutex> l(mu_);
+  used_[lo] = 1;
+  if (c.last_used_day != today_) dirty_ = true;  // Save refreshes its day
   return true;
 }
 
 void ScanCache::Insert(const FileStamp& stamp, const FileReport& r) {
-  if (!r.error.empty() || !r.findings.empty() || r.size != stamp.size) return;
+  if (!Recordable(r) || r.size != stamp.size) return;
   if (stamp.mtime_ns > scan_start_ns_ - kRacyCleanNs || stamp.ctime_ns > scan_start_ns_ - kRacyCleanNs)
     return;
-  auto digest = HexDecode(r.sha256);
-  if (!digest || digest->size() != 32) return;
   CacheRecord c;
   c.stamp = stamp;
   c.path_hash = PathHash(r.path);
-  std::memcpy(c.sha256.data(), digest->data(), 32);
+  if (r.sha256.empty()) {
+    c.has_sha256 = false;  // not read: over --max-filesize
+  } else {
+    auto digest = HexDecode(r.sha256);
+    if (!digest || digest->size() != 32) return;
+    std::memcpy(c.sha256.data(), digest->data(), 32);
+  }
   c.scanned_bytes = r.bytes_scanned;
   c.last_used_day = today_;
+  c.findings = r.findings;
+  for (Finding& f : c.findings) f.path.erase(0, r.path.size());             // Recordable: inside r.path
+  if (EncodeFindings(c.findings).size() > kMaxCachedFindingsBytes) return;  // scanned again next time
   std::lock_guard<std::mutex> l(mu_);
   if (added_.size() >= accord::limits::kMaxScanCacheRecords) return;  // past the bound: scanned next time too
-  added_.push_back(c);
+  added_.push_back(std::move(c));
   dirty_ = true;
 }
 
@@ -360,7 +644,15 @@ Status ScanCache::Save() {
   // Records of one file and path keep the newest stamp (a file changed since is a stale record).
   std::vector<std::pair<int, CacheRecord>> all;
   for (const auto& r : added_) all.emplace_back(0, r);
-  for (const auto& r : records_) all.emplace_back(r.last_used_day == today_ ? 1 : 2, r);
+  if (count_ > 0) {
+    auto mine = ParseScanCache(ByteView(map_, map_size_), fingerprint_);  // checked by Open: cannot fail
+    if (!mine.ok()) return Internal("scan cache " + path_ + ": " + mine.status().message());
+    for (size_t i = 0; i < mine->size(); ++i) {
+      CacheRecord& r = (*mine)[i];
+      if (used_[i]) r.last_used_day = today_;
+      all.emplace_back(r.last_used_day == today_ ? 1 : 2, std::move(r));
+    }
+  }
   if (auto bytes = ReadPrivate(path_); bytes.ok()) {
     if (auto theirs = ParseScanCache(*bytes, fingerprint_); theirs.ok())
       for (const auto& r : *theirs) all.emplace_back(r.last_used_day == today_ ? 1 : 2, r);
@@ -387,15 +679,27 @@ Status ScanCache::Save() {
   std::erase_if(unique, [&](const auto& e) {  // unused for long: a deleted file, another tree
     return today_ >= e.second.last_used_day + accord::limits::kMaxScanCacheAgeDays;
   });
-  if (unique.size() > accord::limits::kMaxScanCacheRecords) {
+  // Over a bound (records, bytes of findings): keep records in the order of priority while they fit.
+  uint64_t findings_bytes = 0;
+  for (const auto& e : unique) findings_bytes += EncodeFindings(e.second.findings).size();
+  if (unique.size() > accord::limits::kMaxScanCacheRecords || findings_bytes > kMaxScanCacheFindingsBytes) {
     std::stable_sort(unique.begin(), unique.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
-    unique.resize(accord::limits::kMaxScanCacheRecords);
+    std::vector<std::pair<int, CacheRecord>> fit;
+    findings_bytes = 0;
+    for (auto& e : unique) {
+      if (fit.size() == accord::limits::kMaxScanCacheRecords) break;
+      uint64_t n = EncodeFindings(e.second.findings).size();
+      if (findings_bytes + n > kMaxScanCacheFindingsBytes) continue;
+      findings_bytes += n;
+      fit.push_back(std::move(e));
+    }
+    unique = std::move(fit);
     std::sort(unique.begin(), unique.end(),
               [](const auto& a, const auto& b) { return KeyLess(a.second, b.second); });
   }
   keep.reserve(unique.size());
-  for (auto& e : unique) keep.push_back(e.second);
+  for (auto& e : unique) keep.push_back(std::move(e.second));
   Status s = fs::WriteFileAtomic(path_, SerializeScanCache(fingerprint_, keep), 0600);
   if (s.ok()) dirty_ = false;
   return s;

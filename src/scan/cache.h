@@ -1,11 +1,15 @@
-// The clean-file cache of `accord scan`: a rescan of an unchanged tree with an unchanged engine
-// costs little more than the stat calls the walk makes anyway (issue 3).
+// The scan cache of `accord scan`: a rescan of an unchanged tree with an unchanged engine costs
+// little more than the stat calls the walk makes anyway (issue 3).
 //
 // A record says: the file at this path, whose stat was (st_dev, st_ino, st_size, st_mtim, st_ctim),
-// was scanned by an engine with this fingerprint and nothing at all was found (no detection, no
-// limit, encrypted or corrupt note, no error); its SHA-256 was S and the scan covered N bytes. A
-// later scan that finds the same path with the same stat reports the file clean from the record,
-// without opening it; its report (text and --json) is the one the scan would give.
+// was scanned by an engine with this fingerprint, and this is what the scan reported: its SHA-256
+// (none if it was over --max-filesize and not read), the bytes it covered, and its findings, if
+// any. A later scan that finds the same path with the same stat reports the file from the record,
+// without opening it; its report (text, --json, the exit code) is the one the scan would give.
+// Only findings that are a function of the file's bytes, its path and the fingerprint are recorded
+// (signature and rule matches, and limit notes other than MaxScanTime); a report with any other
+// finding (the scan ran out of time, a container was damaged, encrypted or unsupported, which a
+// lack of memory can also cause) or an error is not recorded, and the file is scanned every time.
 // SPEC: docs/scan-cache.md (the design, the file format as a grammar, the security argument).
 //
 // Why the stat says "unchanged" (git's index makes the same bet): every write to a file sets its
@@ -60,11 +64,15 @@ inline constexpr int64_t kRacyCleanNs = 2'000'000'000;
 struct CacheRecord {
   FileStamp stamp;
   std::array<uint8_t, 16> path_hash{};  // the first 16 bytes of SHA-256(path as given)
+  bool has_sha256 = true;               // false: over --max-filesize, never read (sha256 zero)
   std::array<uint8_t, 32> sha256{};     // of the file
   uint64_t scanned_bytes = 0;           // FileReport::bytes_scanned (the file and its members)
   uint32_t last_used_day = 0;           // days since the epoch of the last scan that used it
+  // What the scan found, each Finding::path holding only what follows the file's own path: "" for
+  // the file itself, "!member..." for what was found inside it. Empty: a clean file.
+  std::vector<Finding> findings;
 
-  bool operator==(const CacheRecord&) const = default;
+  bool operator==(const CacheRecord&) const;  // every field, each finding's too
 };
 // At most one record per file and path: the records' order, in the file and in memory, is by
 // (dev, ino, path_hash), strictly ascending. A lookup finds the record by these and then
@@ -72,14 +80,26 @@ struct CacheRecord {
 bool KeyLess(const CacheRecord& a, const CacheRecord& b);
 std::array<uint8_t, 16> PathHash(std::string_view path);
 
-inline constexpr size_t kCacheHeaderSize = 56, kCacheRecordSize = 100, kCacheTrailerSize = 32;
+inline constexpr size_t kCacheHeaderSize = 64, kCacheRecordSize = 112, kCacheTrailerSize = 32;
+// The findings of one record, encoded (docs/scan-cache.md), are at most this long; a file that
+// found more is not recorded (it is scanned again). All the records' findings together are at most
+// kMaxScanCacheFindingsBytes: past it, Save drops records with findings as it drops records past
+// limits::kMaxScanCacheRecords.
+inline constexpr size_t kMaxCachedFindingsBytes = 64 * 1024;
+inline constexpr uint64_t kMaxScanCacheFindingsBytes = 64ull << 20;
 
-// The whole file for these records, which MUST be strictly ascending by KeyLess.
+// Whether a report may be recorded at all: no error, and every finding a function of the file's
+// bytes, its path and the fingerprint (a signature or rule match, or a limit note other than
+// MaxScanTime), with its path inside the report's.
+bool Recordable(const FileReport& r);
+
+// The whole file for these records, which MUST be strictly ascending by KeyLess, each with what
+// Recordable admits and at most kMaxCachedFindingsBytes of findings.
 Bytes SerializeScanCache(const crypto::Hash& fingerprint, const std::vector<CacheRecord>& records);
 // Parses a cache file. DataLoss: not a cache file, damaged, or not canonical (every check of the
 // grammar). FailedPrecondition: a sound file made for another fingerprint (an engine, database or
-// option changed): expected, not damage. A file that parses is exactly what SerializeScanCache
-// writes for its records.
+// option changed), or written in another version of the format: expected, not damage. A file that
+// parses is exactly what SerializeScanCache writes for its records.
 Result<std::vector<CacheRecord>> ParseScanCache(ByteView file, const crypto::Hash& fingerprint);
 
 // The fingerprint: SHA-256 over everything a verdict depends on besides the file and its path.
@@ -113,26 +133,32 @@ class ScanCache {
   // Opens the cache file at `path` for a scan with this fingerprint that started at
   // `scan_start_ns` (CLOCK_REALTIME). Never fails: a missing file is an empty cache; a damaged,
   // unsafe (see above) or unreadable one is described in *warning and treated as empty, and is
-  // replaced by Save. A file of another fingerprint is silently empty: Save replaces it.
+  // replaced by Save. A file of another fingerprint or format version is silently empty: Save
+  // replaces it. The file is mapped and checked whole, and kept: lookups search it in place. It
+  // MUST NOT be changed in place while open (a truncation would fault the reader, SIGBUS, as for
+  // a database: scan/database.h); Save replaces it by rename, which an open cache never sees.
   static std::unique_ptr<ScanCache> Open(const std::string& path, const crypto::Hash& fingerprint,
                                          int64_t scan_start_ns, std::string* warning);
   // ~/.cache/accord/scan.cache ($XDG_CACHE_HOME/accord/ if set), the directory created 0700.
   // FailedPrecondition if the directory is not the effective user's own or others can write it.
   static Result<std::string> DefaultPath();
 
-  // A recorded clean file with this stat and path: fills *report (path, size, sha256,
-  // bytes_scanned, no findings) and returns true.
+  // A recorded file with this stat and path: fills *report as the scan did (path, size, sha256,
+  // bytes_scanned, findings) and returns true.
   bool Lookup(const FileStamp& stamp, std::string_view path, FileReport* report);
   // Records a file scanned with report `r` whose stat was `stamp` before and after the scan. Does
-  // nothing unless the report is clean (no finding, no error, its size the stat's) and the file
-  // is not racy (above).
+  // nothing unless the report is Recordable, its size the stat's, its findings at most
+  // kMaxCachedFindingsBytes, and the file is not racy (above).
   void Insert(const FileStamp& stamp, const FileReport& r);
   // Writes the cache if this scan changed it: under `path`.lock, merged with what another scan
-  // may have written since Open, bounded by limits::kMaxScanCacheRecords and
-  // kMaxScanCacheAgeDays (records this scan used are kept first). Mode 0600.
+  // may have written since Open, bounded by limits::kMaxScanCacheRecords,
+  // kMaxScanCacheFindingsBytes and kMaxScanCacheAgeDays (records this scan used are kept first).
+  // Mode 0600. A scan that only used records already used today writes nothing.
   [[nodiscard]] Status Save();
 
-  size_t loaded() const { return records_.size(); }
+  ~ScanCache();
+
+  size_t loaded() const { return size_t(count_); }
   const std::string& path() const { return path_; }
 
  private:
@@ -143,8 +169,11 @@ class ScanCache {
   int64_t scan_start_ns_ = 0;
   uint32_t today_ = 0;
   std::mutex mu_;
-  std::vector<CacheRecord> records_;  // from the file, sorted; hits refresh last_used_day
-  std::vector<CacheRecord> added_;    // recorded by this scan
+  const char* map_ = nullptr;  // the file as Open mapped and checked it (nullptr if none)
+  size_t map_size_ = 0;
+  uint64_t count_ = 0;              // its records, searched in place by Lookup
+  std::vector<uint8_t> used_;       // per record of file_: 1 if this scan used it
+  std::vector<CacheRecord> added_;  // recorded by this scan
   bool dirty_ = false;
 };
 

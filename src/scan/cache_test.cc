@@ -1,5 +1,6 @@
-// The clean-file cache: its file format, its rules (only clean, settled files; a different engine
-// is a different cache; a damaged file is ignored with a warning) and the walk's use of it.
+// The scan cache: its file format, its rules (only settled files, and only reports whose findings
+// depend on nothing but the file; a different engine is a different cache; a damaged file is
+// ignored with a warning) and the walk's use of it: a rescan reports what the scan reported.
 #include "scan/cache.h"
 
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 
 #include "core/fs.h"
 #include "core/limits.h"
+#include "scan/report.h"
 #include "scan/walk.h"
 
 namespace accord::scan {
@@ -44,6 +46,20 @@ std::vector<CacheRecord> Sorted(std::vector<CacheRecord> v) {
   return v;
 }
 
+// A record with every kind of field a finding has, for the file "a.zip".
+CacheRecord WithFindings(uint64_t dev, uint64_t ino, std::string_view path) {
+  CacheRecord r = Record(dev, ino, path);
+  Finding hash{"!x.exe", "Test.Evil", "sha256", "sigs.hsb"};
+  hash.cited = true;
+  hash.item_sha256 = std::string(64, 'a');
+  hash.item_digest = std::string(64, 'a');
+  Finding tlsh{"", "Test.Tlsh", "tlsh", "t.tlsh", 17u};
+  tlsh.item_digest = std::string(70, 'B');
+  Finding limit{"!big.bin", std::string(kMaxFileSize), "limit", "200 bytes, over 100"};
+  r.findings = {hash, tlsh, limit};
+  return r;
+}
+
 TEST(ScanCacheFormat, RoundTripsAndIsCanonical) {
   auto records = Sorted({Record(1, 2, "a"), Record(1, 3, "b"), Record(2, 1, "c")});
   Bytes file = SerializeScanCache(Fp("engine"), records);
@@ -55,6 +71,101 @@ TEST(ScanCacheFormat, RoundTripsAndIsCanonical) {
   auto empty = ParseScanCache(SerializeScanCache(Fp("engine"), {}), Fp("engine"));
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
+}
+
+TEST(ScanCacheFormat, FindingsRoundTrip) {
+  CacheRecord unread = Record(1, 1, "huge.iso");  // over --max-filesize: never read, no SHA-256
+  unread.has_sha256 = false;
+  unread.sha256 = {};
+  unread.scanned_bytes = 0;
+  unread.findings = {{"", std::string(kMaxFileSize), "limit", "5000000000 bytes, over 104857600"}};
+  auto records =
+      Sorted({Record(1, 2, "a"), WithFindings(1, 3, "a.zip"), unread, WithFindings(7, 1, "b.zip")});
+  Bytes file = SerializeScanCache(Fp("engine"), records);
+  auto parsed = ParseScanCache(file, Fp("engine"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(*parsed, records);
+  EXPECT_EQ(SerializeScanCache(Fp("engine"), *parsed), file);
+}
+
+// Damage behind a sound checksum: what the records and findings say is checked too.
+TEST(ScanCacheFormat, InconsistentFindingsAreDataLoss) {
+  auto records = Sorted({WithFindings(1, 2, "a.zip"), WithFindings(1, 3, "b.zip")});
+  Bytes file = SerializeScanCache(Fp("engine"), records);
+  auto resealed = [](Bytes f) {
+    f.resize(f.size() - kCacheTrailerSize);
+    return f + std::string(crypto::AsView(crypto::Sha256(f)));
+  };
+  size_t r0 = kCacheHeaderSize, r1 = kCacheHeaderSize + kCacheRecordSize;
+  size_t findings = kCacheHeaderSize + 2 * kCacheRecordSize;
+  struct {
+    size_t at;
+    char value;
+    const char* why;
+  } cases[] = {
+      {r0 + 100, 2, "flags"},                       // an unknown record flag
+      {r1 + 104, 1, "findings at"},                 // record 1's findings not where record 0's end
+      {r0 + 108, 0, "cut short"},                   // record 0 says its findings are shorter than they are
+      {findings, 0, "count of 0"},                  // a record with findings has at least one
+      {findings + 2, 9, "kind 9"},                  // no such kind
+      {findings + 3, 4, "flags 4"},                 // an unknown finding flag
+      {findings + 4, 1, "a distance without"},      // the first finding is not TLSH
+      {findings + 10, 'x', "not inside the file"},  // its path does not start with '!'
+  };
+  for (const auto& c : cases) {
+    Bytes bad = file;
+    bad[c.at] = c.value;
+    auto parsed = ParseScanCache(resealed(bad), Fp("engine"));
+    EXPECT_EQ(parsed.status().code(), Code::kDataLoss) << c.why;
+    EXPECT_NE(parsed.status().message().find(c.why), std::string::npos)
+        << c.why << ": " << parsed.status().message();
+  }
+  // A SHA-256 for a file that was not read.
+  CacheRecord unread = Record(1, 1, "x");
+  unread.has_sha256 = false;
+  EXPECT_EQ(ParseScanCache(SerializeScanCache(Fp("engine"), {unread}), Fp("engine")).status().code(),
+            Code::kDataLoss);
+}
+
+TEST(ScanCacheFormat, AnOlderFormatIsNotDamage) {
+  // Version 1 (accord before the findings were recorded): the same header and checksum.
+  Bytes file = SerializeScanCache(Fp("engine"), {Record(1, 2, "a")});
+  file[8] = 1;
+  file.resize(file.size() - kCacheTrailerSize);
+  file += std::string(crypto::AsView(crypto::Sha256(file)));
+  auto parsed = ParseScanCache(file, Fp("engine"));
+  EXPECT_EQ(parsed.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(parsed.status().message().find("version 1"), std::string::npos) << parsed.status().message();
+}
+
+TEST(ScanCacheFormat, OnlyReportsThatDependOnTheFileAloneAreRecordable) {
+  FileReport r;
+  r.path = "dir/a.zip";
+  r.sha256 = std::string(64, '0');
+  EXPECT_TRUE(Recordable(r));  // clean
+  auto with = [&](Finding f) {
+    FileReport x = r;
+    x.findings = {f};
+    return Recordable(x);
+  };
+  EXPECT_TRUE(with({"dir/a.zip!x.exe", "Test.Evil", "sha256", "sigs.hsb"}));
+  EXPECT_TRUE(with({"dir/a.zip", "Rule", "yara", "r.yar"}));
+  EXPECT_TRUE(with({"dir/a.zip", "Test.Tlsh", "tlsh", "t.tlsh", 3u}));
+  EXPECT_TRUE(with({"dir/a.zip", std::string(kMaxFileSize), "limit", ""}));
+  EXPECT_TRUE(with({"dir/a.zip!b.tar", std::string(kMaxFiles), "limit", ""}));
+  // The clock, a database's path, or what could be a lack of memory: scanned again every time.
+  EXPECT_FALSE(with({"dir/a.zip", std::string(kMaxScanTime), "limit", ""}));
+  EXPECT_FALSE(with({"dir/a.zip", "Heuristics.Limits.Exceeded.MaxTlshMatches", "limit", "db: 3 more"}));
+  EXPECT_FALSE(with({"dir/a.zip", "Heuristics.Broken.Zip", "corrupt", "libarchive: out of memory"}));
+  EXPECT_FALSE(with({"dir/a.zip", "Heuristics.Unsupported.Zip", "corrupt", ""}));
+  EXPECT_FALSE(with({"dir/a.zip", "Heuristics.Encrypted.Zip", "encrypted", ""}));
+  EXPECT_FALSE(with({"dir/a.zip", "Heuristics.Broken.Database", "corrupt", ""}));
+  // A finding about another file, or a path that only starts like this one's.
+  EXPECT_FALSE(with({"dir/b.zip", "Test.Evil", "sha256", ""}));
+  EXPECT_FALSE(with({"dir/a.zip2", "Test.Evil", "sha256", ""}));
+  FileReport failed = r;
+  failed.error = "read failed: EIO";
+  EXPECT_FALSE(Recordable(failed));
 }
 
 TEST(ScanCacheFormat, AnotherFingerprintIsNotDamage) {
@@ -167,8 +278,8 @@ class ScanCacheTest : public ::testing::Test {
     std::vector<FileReport> reports;
     std::string warning;
   };
-  Run Scan(const crypto::Hash& fingerprint, int64_t start_ns) {
-    Engine engine({Db()}, {}, ScanOptions{});
+  Run Scan(const crypto::Hash& fingerprint, int64_t start_ns, ScanOptions options = {}) {
+    Engine engine({Db()}, {}, options);
     Run run;
     auto cache = ScanCache::Open(cache_, fingerprint, start_ns, &run.warning);
     WalkOptions o;
@@ -186,6 +297,13 @@ class ScanCacheTest : public ::testing::Test {
   std::string dir_, cache_;
 };
 
+// What a user reads: the text lines and the --json objects, in path order.
+std::string Printed(const std::vector<FileReport>& reports) {
+  std::string out;
+  for (const FileReport& r : reports) out += FormatText(r, false) + FormatJson(r);
+  return out;
+}
+
 TEST_F(ScanCacheTest, SecondScanReportsTheSameFromTheCacheUnread) {
   Write("a.txt", kClean);
   Write("b.txt", "other clean content");
@@ -202,17 +320,93 @@ TEST_F(ScanCacheTest, SecondScanReportsTheSameFromTheCacheUnread) {
 
   Run second = Scan(Fp("engine"), later);
   EXPECT_EQ(second.summary.files, 3u);
-  EXPECT_EQ(second.summary.cached, 2u);
-  EXPECT_EQ(second.summary.infected, 1u);                           // a detection is never cached
-  EXPECT_EQ(second.summary.bytes_read, std::string(kEvil).size());  // the clean files were not read
+  EXPECT_EQ(second.summary.cached, 3u);    // the detection too
+  EXPECT_EQ(second.summary.infected, 1u);  // and it still counts (the exit code is 1)
+  EXPECT_EQ(second.summary.bytes_read, 0u);
   EXPECT_EQ(second.summary.errors, 0u);
   ASSERT_EQ(second.reports.size(), 3u);
+  EXPECT_EQ(Printed(second.reports), Printed(first.reports));
+  EXPECT_NE(Printed(second.reports).find("evil.bin: Test.Evil FOUND\n"), std::string::npos);
   for (size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(second.reports[i].path, first.reports[i].path);
-    EXPECT_EQ(second.reports[i].size, first.reports[i].size);
     EXPECT_EQ(second.reports[i].sha256, first.reports[i].sha256);
-    EXPECT_EQ(second.reports[i].bytes_scanned, first.reports[i].bytes_scanned);
-    EXPECT_EQ(second.reports[i].findings.size(), first.reports[i].findings.size());
+    ASSERT_EQ(second.reports[i].findings.size(), first.reports[i].findings.size());
+    for (size_t j = 0; j < first.reports[i].findings.size(); ++j) {  // what `accord evidence` reads too
+      EXPECT_EQ(second.reports[i].findings[j].item_sha256, first.reports[i].findings[j].item_sha256);
+      EXPECT_EQ(second.reports[i].findings[j].item_digest, first.reports[i].findings[j].item_digest);
+    }
+  }
+  // Scans that only use records already used today do not write the cache again.
+  Scan(Fp("engine"), later);
+  struct stat again;
+  ASSERT_EQ(::stat(cache_.c_str(), &again), 0);
+  EXPECT_EQ(again.st_ino, st.st_ino);
+  EXPECT_EQ(StampOf(again), StampOf(st));
+}
+
+TEST_F(ScanCacheTest, AFileOverMaxFileSizeIsReportedAgainWithItsNote) {
+  Write("big.bin", std::string(300, 'x'));
+  Write("small.txt", kClean);
+  ScanOptions options;
+  options.limits.max_file_size = 100;
+  int64_t later = NowNs() + 10 * kRacyCleanNs;
+  Run first = Scan(Fp("engine, max 100"), later, options);
+  ASSERT_EQ(first.reports.size(), 2u);
+  ASSERT_EQ(first.reports[0].findings.size(), 1u);
+  EXPECT_EQ(first.reports[0].findings[0].name, kMaxFileSize);
+  EXPECT_TRUE(first.reports[0].sha256.empty());  // never read
+  Run second = Scan(Fp("engine, max 100"), later, options);
+  EXPECT_EQ(second.summary.cached, 2u);
+  EXPECT_EQ(second.summary.infected, 0u);  // a limit note is not a detection
+  EXPECT_EQ(Printed(second.reports), Printed(first.reports));
+  EXPECT_NE(Printed(second.reports).find("big.bin: Heuristics.Limits.Exceeded.MaxFileSize FOUND\n"),
+            std::string::npos);
+}
+
+TEST_F(ScanCacheTest, AFileWhoseScanMayHaveFailedIsScannedEveryTime) {
+  // A damaged zip: "Heuristics.Broken.Zip", which a lack of memory could also cause.
+  Write("broken.zip", std::string("PK\x03\x04\x14\x00\x00\x00\x08\x00", 10) + std::string(40, '\xff'));
+  int64_t later = NowNs() + 10 * kRacyCleanNs;
+  Run first = Scan(Fp("engine"), later);
+  ASSERT_EQ(first.reports.size(), 1u);
+  ASSERT_FALSE(first.reports[0].findings.empty());
+  EXPECT_NE(first.reports[0].findings[0].kind, "limit");
+  Run second = Scan(Fp("engine"), later);
+  EXPECT_EQ(second.summary.cached, 0u);
+  EXPECT_EQ(Printed(second.reports), Printed(first.reports));
+}
+
+TEST_F(ScanCacheTest, ARescanWalkedOnManyThreadsReportsEachFileOnceAsTheScanDid) {
+  // 200 directories in three levels, a file in each, some of them found.
+  for (int i = 0; i < 200; ++i) {
+    std::string d = std::to_string(i % 5) + "/" + std::to_string(i % 17) + "/" + std::to_string(i);
+    std::filesystem::create_directories(dir_ + "/tree/" + d);
+    Write(d + "/f", i % 50 == 0 ? kEvil : kClean + std::to_string(i));
+  }
+  int64_t later = NowNs() + 10 * kRacyCleanNs;
+  Engine engine({Db()}, {}, ScanOptions{});
+  auto run = [&](int threads) {
+    std::string warning;
+    auto cache = ScanCache::Open(cache_, Fp("engine"), later, &warning);
+    WalkOptions o;
+    o.cache = cache.get();
+    o.threads = threads;
+    Run r;
+    r.summary = ScanPaths(engine, {dir_ + "/tree"}, o, [&](const FileReport& x) { r.reports.push_back(x); });
+    EXPECT_TRUE(cache->Save().ok());
+    std::sort(r.reports.begin(), r.reports.end(),
+              [](const FileReport& a, const FileReport& b) { return a.path < b.path; });
+    return r;
+  };
+  Run first = run(1);
+  EXPECT_EQ(first.summary.files, 200u);
+  EXPECT_EQ(first.summary.infected, 4u);
+  EXPECT_EQ(first.summary.directories, 1u + 5u + 85u + 200u);
+  for (int threads : {2, 4}) {
+    Run again = run(threads);
+    EXPECT_EQ(again.summary.cached, 200u) << threads;
+    EXPECT_EQ(again.summary.infected, 4u) << threads;
+    EXPECT_EQ(again.summary.directories, first.summary.directories) << threads;
+    EXPECT_EQ(Printed(again.reports), Printed(first.reports)) << threads;  // each file once, as scanned
   }
 }
 
@@ -255,6 +449,29 @@ TEST_F(ScanCacheTest, AModifiedFileIsScannedAgainAndItsNewContentFound) {
   ASSERT_EQ(again.reports.size(), 1u);
   ASSERT_EQ(again.reports[0].findings.size(), 1u);
   EXPECT_EQ(again.reports[0].findings[0].name, "Test.Evil");
+  EXPECT_EQ(Scan(Fp("engine"), later).summary.cached, 1u);  // the detection, from the cache
+}
+
+TEST_F(ScanCacheTest, ACleanedFileIsScannedAgainAndReportedClean) {
+  Write("a.txt", kEvil);
+  std::string path = dir_ + "/tree/a.txt";
+  struct stat before;
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  int64_t later = NowNs() + 10 * kRacyCleanNs;
+  EXPECT_EQ(Scan(Fp("engine"), later).summary.infected, 1u);
+  Run cached = Scan(Fp("engine"), later);
+  EXPECT_EQ(cached.summary.cached, 1u);
+  EXPECT_EQ(cached.summary.infected, 1u);
+  // Cleaned in place, same size, the old mtime put back: a recorded detection must not stick.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Write("a.txt", kClean);
+  struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  Run again = Scan(Fp("engine"), later);
+  EXPECT_EQ(again.summary.cached, 0u);
+  EXPECT_EQ(again.summary.infected, 0u);
+  ASSERT_EQ(again.reports.size(), 1u);
+  EXPECT_TRUE(again.reports[0].findings.empty());
 }
 
 TEST_F(ScanCacheTest, ADamagedCacheIsReportedIgnoredAndRebuilt) {

@@ -67,34 +67,60 @@ class TreeVisitor {
   virtual bool Stopped() const { return false; }
 };
 
-void Dir(const std::string& path, bool recursive, TreeVisitor& v) {
-  DIR* d = ::opendir(path.c_str());
+// A directory met during the walk is opened without following a symbolic link put in its place
+// since; one named on the command line follows links, as stat did.
+void Dir(const std::string& path, bool recursive, bool named, TreeVisitor& v) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (named ? 0 : O_NOFOLLOW));
+  DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
   if (!d) {
-    v.Error(path, std::string("cannot open directory: ") + std::strerror(errno));
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    v.Error(path, std::string("cannot open directory: ") + std::strerror(e));
     return;
   }
   v.Directory();
-  std::vector<std::pair<std::string, unsigned char>> entries;
+  std::vector<std::pair<std::string, unsigned char>> names;
   while (struct dirent* e = ::readdir(d)) {
     if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
-    entries.emplace_back(e->d_name, e->d_type);
+    names.emplace_back(e->d_name, e->d_type);
+  }
+  std::sort(names.begin(), names.end());  // a stable order, run to run
+  // Each entry is stat'ed relative to the directory (one name to resolve, not the whole path),
+  // before the directory is closed: one descriptor open at a time, however deep the tree.
+  // Directories and links need no stat: their type is in the entry (d_type).
+  struct Entry {
+    std::string name;
+    unsigned char type;
+    struct stat st;
+    int error;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(names.size());
+  for (auto& [name, type] : names) {
+    if (v.Stopped()) break;
+    Entry& e = entries.emplace_back(Entry{std::move(name), type, {}, 0});
+    if (type != DT_REG && type != DT_UNKNOWN) continue;  // a directory, a link, or not a file to scan
+    if (::fstatat(::dirfd(d), e.name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW) != 0) {
+      e.error = errno;
+    } else {
+      e.type = S_ISDIR(e.st.st_mode)   ? DT_DIR
+               : S_ISLNK(e.st.st_mode) ? DT_LNK
+               : S_ISREG(e.st.st_mode) ? DT_REG
+                                       : DT_UNKNOWN;
+    }
   }
   ::closedir(d);
-  std::sort(entries.begin(), entries.end());  // a stable order, run to run
-  for (auto& [name, type] : entries) {
+  for (Entry& e : entries) {
     if (v.Stopped()) return;
-    std::string child = path.back() == '/' ? path + name : path + "/" + name;
-    struct stat st;
-    if (::lstat(child.c_str(), &st) != 0) {
-      v.Error(child, std::string("cannot stat: ") + std::strerror(errno));
-      continue;
-    }
-    if (S_ISLNK(st.st_mode)) {
+    std::string child = path.back() == '/' ? path + e.name : path + "/" + e.name;
+    if (e.error != 0) {
+      v.Error(child, std::string("cannot stat: ") + std::strerror(e.error));
+    } else if (e.type == DT_LNK) {
       v.Symlink();
-    } else if (S_ISDIR(st.st_mode)) {
-      if (recursive) Dir(child, recursive, v);
-    } else if (S_ISREG(st.st_mode)) {
-      v.File(std::move(child), st, false);
+    } else if (e.type == DT_DIR) {
+      if (recursive) Dir(child, recursive, false, v);
+    } else if (e.type == DT_REG) {
+      v.File(std::move(child), e.st, false);
     }
     // Devices, FIFOs and sockets are not files to scan (reading a FIFO could block forever).
   }
@@ -107,7 +133,7 @@ void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v)
     if (::stat(path.c_str(), &st) != 0) {
       v.Error(path, std::string("cannot open: ") + std::strerror(errno));
     } else if (S_ISDIR(st.st_mode)) {
-      Dir(path, recursive, v);
+      Dir(path, recursive, true, v);
     } else if (S_ISREG(st.st_mode)) {
       v.File(path, st, true);
     } else {
@@ -146,7 +172,7 @@ class ScanVisitor : public TreeVisitor {
   void File(std::string path, const struct stat& st, bool named) override {
     FileStamp stamp = StampOf(st);
     FileReport r;
-    if (cache_ && cache_->Lookup(stamp, path, &r)) {  // clean when last scanned, and unchanged since
+    if (cache_ && cache_->Lookup(stamp, path, &r)) {  // unchanged since its scan: that scan's report
       if (progress_) {
         progress_->files.fetch_add(1, std::memory_order_relaxed);
         progress_->bytes.fetch_add(r.size, std::memory_order_relaxed);
@@ -154,6 +180,7 @@ class ScanVisitor : public TreeVisitor {
       std::lock_guard<std::mutex> l(report_mu_);
       ++summary_.files;
       ++summary_.cached;
+      if (r.detected()) ++summary_.infected;
       report_(r);
       return;
     }
@@ -200,7 +227,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       WorkItem item;
       while (queue.Pop(&item)) {
         FileReport r = engine.ScanFile(*worker, item.path);
-        if (options.cache && r.error.empty() && r.findings.empty()) {
+        if (options.cache && Recordable(r)) {
           // Recorded only if the file did not change while it was scanned (cache.h).
           struct stat st;
           int rc = item.named ? ::stat(item.path.c_str(), &st) : ::lstat(item.path.c_str(), &st);

@@ -5,9 +5,14 @@
 // symlink loop cannot trap the walk; each is counted. Unreadable files and directories are
 // reported as errors, never skipped in silence.
 //
-// With a clean-file cache (scan/cache.h), the walk looks each regular file up by the stat it
-// makes anyway, before anything opens the file: a hit is reported clean from the cache, unread. A
-// miss is scanned, stat'ed again, and recorded if it was clean and both stats agree.
+// Each directory entry is stat'ed relative to its directory (fstatat), so a stat resolves one name,
+// not the whole path; entries whose type the directory gives (d_type: directories, links) are not
+// stat'ed at all.
+//
+// With a scan cache (scan/cache.h), the walk looks each regular file up by the stat it makes
+// anyway, before anything opens the file: a hit is reported from the cache as its scan reported it
+// (clean, or its findings), unread. A miss is scanned, stat'ed again, and recorded if its report
+// can be (scan::Recordable) and both stats agree.
 //
 // CountPaths walks the same way (the same rules for links, devices and recursion) but only stats,
 // so that a progress display can show totals; it never opens a file.
@@ -34,10 +39,10 @@ struct WalkOptions {
 
 struct ScanSummary {
   uint64_t files = 0, directories = 0, infected = 0, errors = 0, symlinks_skipped = 0;
-  // Bytes read and scanned by this run: files reported from the cache count in `files` and
-  // `cached`, not here.
+  // Bytes read and scanned by this run: files reported from the cache count in `files`,
+  // `cached` (and `infected`), not here.
   uint64_t bytes_read = 0, bytes_scanned = 0;
-  uint64_t cached = 0;  // files reported clean from the cache, unread
+  uint64_t cached = 0;  // files reported from the cache, unread
 };
 
 // Live counters for a progress display, updated while ScanPaths runs (a cached file counts as
