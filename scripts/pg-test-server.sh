@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL server for accord's tests (pg_store_test, pg_lease_test,
-# node_pg_cli_test): a cluster of its own in a temporary directory, listening on a unix socket in
-# that directory and on a free TCP port of 127.0.0.1, with trust authentication and fsync off. It
-# holds nothing worth keeping: `stop` deletes it.
+# A throwaway PostgreSQL server for accord's tests (pg_store_test, pg_lease_test, pg_log_test,
+# node_pg_cli_test, node_pg_cluster_test): a cluster of its own in a temporary directory,
+# listening on a unix socket in that directory and on a free TCP port of 127.0.0.1, with trust
+# authentication and fsync off. It holds nothing worth keeping: `stop` deletes it.
 #   scripts/pg-test-server.sh start   creates (first time) and starts it; prints the line below
 #   scripts/pg-test-server.sh env     prints the line below if it runs (exit 1 otherwise)
 #   scripts/pg-test-server.sh stop    stops it and deletes its directory

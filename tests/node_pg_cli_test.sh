@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `accord serve --postgres` as users run it: the index in PostgreSQL (a database of its own on the
-# test server of scripts/pg-test-server.sh), the log in the node's directory. Statements go in,
-# are looked up, survive a restart, and the index is rebuilt from the log when its database is
-# new. Skipped (77) without ACCORD_TEST_PG, failed instead under ACCORD_REQUIRE_PG=1.
+# `accord serve --postgres` as users run it, one process: the log and its index in PostgreSQL (a
+# database of its own on the test server of scripts/pg-test-server.sh), DIR/log a replica.
+# Statements go in, are looked up, survive a restart, and a DIR/log that a new database lacks (a
+# log moving to PostgreSQL) is copied in. Several processes: node_pg_cluster_test.sh.
+# Skipped (77) without ACCORD_TEST_PG, failed instead under ACCORD_REQUIRE_PG=1.
 # Usage: node_pg_cli_test.sh ACCORD_BIN WORK_DIR
 set -uo pipefail
 accord=$1 work=$2
@@ -55,9 +56,14 @@ check "a second registration is refused after the restart (HTTP 409)" "grep -q '
 stop_node
 
 start_node $db2
-check "an empty index database is filled from the log" \
+check "an empty database is filled from the node's log" \
   "curl -sf $url/lookup/hash/$eicar | grep -q '\"index\":1' && [ \"\$(psql '$ACCORD_TEST_PG dbname=$db2' -Atc 'SELECT count(*) FROM accord.participants')\" = 1 ]"
 stop_node
+
+"$accord" key generate w1 keys --cosigner --key-name witness.example/w1 > /dev/null || exit 1
+"$accord" serve node --listen 127.0.0.1:0 --postgres "$ACCORD_TEST_PG dbname=$db2" --witness keys/w1.vkey@http://127.0.0.1:1 > out 2> err
+rc=$?
+check "witnesses with PostgreSQL are refused, saying so" "[ $rc -ne 0 ] && grep -q 'not supported yet' err"
 
 "$accord" serve node --listen 127.0.0.1:0 --postgres "$ACCORD_TEST_PG dbname=accord_no_such_db" > out 2> err
 rc=$?

@@ -85,6 +85,11 @@ std::optional<crypto::Ed25519PublicKey> ParseKeyParam(std::string s) {
 
 constexpr std::array<int, 12> kCountedStatus = {200, 201, 400, 403, 404, 405, 406, 409, 413, 415, 422, 503};
 
+// The index failing: 503 when it is only unreachable for now (PostgreSQL down), 500 otherwise.
+int StoreErrorStatus(const Status& s) {
+  return s.code() == Code::kUnavailable ? 503 : 500;
+}
+
 }  // namespace
 
 int HttpStatusFor(const Status& s) {
@@ -238,7 +243,7 @@ void HttpServer::Impl::GetStatement(const httplib::Request& req, httplib::Respon
       return SendError(res, 400, "a statement is named by its log index (decimal) or id/<hex SHA-256>");
     r = node.store().Get(*idx);
   }
-  if (!r.ok()) return SendError(res, 500, r.status().message());
+  if (!r.ok()) return SendError(res, StoreErrorStatus(r.status()), r.status().message());
   if (!r->has_value()) return SendError(res, 404, "no such statement in this log");
   res.set_content(Dump(RecordJson(**r)), kJson);
 }
@@ -273,7 +278,7 @@ void HttpServer::Impl::Lookup(const httplib::Request& req, httplib::Response& re
     q.limit = limit;
     records = node.store().List(q);
   }
-  if (!records.ok()) return SendError(res, 500, records.status().message());
+  if (!records.ok()) return SendError(res, StoreErrorStatus(records.status()), records.status().message());
   json::Json out = json::Json::array();
   for (const auto& r : *records) out.push_back(RecordJson(r));
   json::Json body = {{"statements", out}};
@@ -296,6 +301,9 @@ void HttpServer::Impl::Metrics(httplib::Response& res) {
   line("accord_log_rounds_total", "Rounds of the log (durable, checkpointed, indexed).", "counter",
        c.rounds.load());
   line("accord_log_size", "Entries in the latest published checkpoint.", "gauge", cp.checkpoint.size);
+  line("accord_sequencer_epoch",
+       "With PostgreSQL: the epoch of the sequencer's lease while this process holds it, else 0.", "gauge",
+       c.sequencer_epoch.load());
   m += "# HELP accord_http_requests_total HTTP requests answered, by status.\n"
        "# TYPE accord_http_requests_total counter\n";
   for (size_t i = 0; i < kCountedStatus.size(); ++i)
@@ -332,7 +340,7 @@ void HttpServer::Impl::Routes() {
         [this](const httplib::Request& q, httplib::Response& r) { Lookup(q, r); });
   s.Get("/participants", [this](const httplib::Request&, httplib::Response& r) {
     auto ps = node.store().Participants();
-    if (!ps.ok()) return SendError(r, 500, ps.status().message());
+    if (!ps.ok()) return SendError(r, StoreErrorStatus(ps.status()), ps.status().message());
     json::Json out = json::Json::array();
     for (const auto& p : *ps) out.push_back(ParticipantJson(p));
     r.set_content(Dump({{"participants", out}}), kJson);

@@ -1,10 +1,15 @@
 #include "node/node.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <future>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -13,6 +18,8 @@
 #include "core/fs.h"
 #include "core/limits.h"
 #include "crypto/sha256.h"
+#include "node/pg_lease.h"
+#include "node/pg_log.h"
 #include "node/pg_store.h"
 #include "node/sqlite_store.h"
 #include "statement/statement.h"
@@ -37,6 +44,25 @@ std::string KeyString(const crypto::Ed25519PublicKey& k) {
 constexpr size_t kMaxWaiting = 65536;
 // The most statements in one round of the log.
 constexpr size_t kMaxRound = 8192;
+// PostgreSQL: the most submissions the sequencer takes in one fenced transaction, and the most
+// entries a replica appends at once.
+constexpr size_t kMaxClusterRound = 1000;
+constexpr size_t kMaxReplicaBatch = 4096;
+
+std::string LeafId(ByteView leaf) {
+  return HexEncode(ByteView(reinterpret_cast<const char*>(crypto::Sha256(leaf).data()), 32));
+}
+
+// Unique per process incarnation (pg_lease.h): host, pid (which operators and tests read) and a
+// random part.
+std::string HolderName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+  std::random_device rd;
+  char rnd[17];
+  std::snprintf(rnd, sizeof rnd, "%08x%08x", rd(), rd());
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + rnd;
+}
 
 // What validation needs of the log's state, kept in memory and updated as statements are
 // sequenced (before they are durable: a round that fails stops the node, so the registry never
@@ -192,6 +218,25 @@ struct Node::Impl {
 
   std::thread sequencer, committer;
 
+  // PostgreSQL (NodeOptions::postgres; node.h): the log's truth is `pglog`, DIR/log a replica.
+  bool cluster = false;
+  NodeOptions options;
+  std::unique_ptr<PgLog> pglog;
+  std::unique_ptr<PgLease> lease;
+  std::string holder;
+  uint64_t replica_size = 0;  // entries appended to DIR/log; the cluster thread's (Open's before)
+  std::atomic<bool> cluster_stop{false};
+  std::thread cluster_thread;
+  struct ClusterWaiter {
+    std::promise<Result<Accepted>> done;
+    std::string id;
+  };
+  std::mutex wait_mu;
+  bool cluster_closed = false;  // no more waiters: the node is stopping
+  std::unordered_map<int64_t, std::shared_ptr<ClusterWaiter>> cluster_waiters;
+  std::unordered_map<int64_t, Outcome> early;  // outcomes taken before their waiter was known
+  std::unordered_set<int64_t> abandoned;       // waiters that gave up; their outcomes are dropped
+
   Status Failed() {
     std::lock_guard lock(failed_mu);
     return failed;
@@ -205,6 +250,15 @@ struct Node::Impl {
   Status LoadRegistry();
   void Sequence();
   void Commit();
+
+  Status OpenCluster();
+  Status SeedFromReplica();
+  Status Replicate();
+  Result<size_t> SequenceCluster(const Fence& fence);
+  Status DeliverOutcomes();
+  void Deliver(const std::shared_ptr<ClusterWaiter>& w, const Outcome& o);
+  void RunCluster();
+  std::vector<Result<Accepted>> SubmitCluster(std::span<const ByteView> leaves);
 };
 
 Status Node::Impl::CatchUp() {
@@ -405,9 +459,321 @@ void Node::Impl::Commit() {
   }
 }
 
+// PostgreSQL (node.h). Only the cluster thread and Open touch replica_size and registry.
+
+Status Node::Impl::Replicate() {
+  for (;;) {
+    ASSIGN_OR_RETURN(std::vector<std::string> leaves, pglog->Entries(replica_size, kMaxReplicaBatch));
+    if (leaves.empty()) return Status::Ok();
+    // The replica failing (a full disk, an entry it cannot hold) is not a passing fault: the node
+    // stops accepting statements (the other processes go on).
+    tlog::EntryBatch batch;
+    Status local;
+    for (const auto& leaf : leaves)
+      if (local.ok()) local = batch.Add(leaf);
+    Result<uint64_t> first = local.ok() ? log->Submit(std::move(batch)).get() : Result<uint64_t>(local);
+    if (first.ok() && *first != replica_size)
+      first = Internal("put entry " + std::to_string(replica_size) + " at " + std::to_string(*first));
+    if (!first.ok()) {
+      local = first.status().WithContext("the replica in " + log_dir);
+      Fail(local);
+      return local;
+    }
+    replica_size += leaves.size();
+    indexed = replica_size;
+  }
+}
+
+// DIR/log holds entries that PostgreSQL lacks: a log that moves to PostgreSQL (or a database
+// restored from an older backup). Under the lease, they are copied in; nobody else can write.
+Status Node::Impl::SeedFromReplica() {
+  ASSIGN_OR_RETURN(uint64_t have, pglog->Size());
+  Result<uint64_t> epoch = lease->Acquire(holder, options.lease_ttl);
+  if (!epoch.ok())
+    return FailedPrecondition(log_dir + " has " + std::to_string(replica_size) +
+                              " entries, PostgreSQL only " + std::to_string(have) +
+                              ", and another process sequences (" + epoch.status().message() +
+                              "): start this process alone to copy them in, or remove " + log_dir +
+                              " to replicate PostgreSQL's log");
+  Fence fence{"sequencer", holder, *epoch};
+  tlog::DirTileReader reader(log_dir);
+  int64_t now = NowMs();
+  Status st;
+  for (uint64_t from = have; from < replica_size && st.ok(); from += kMaxClusterRound) {
+    std::vector<Record> records;
+    for (uint64_t i = from; i < std::min(replica_size, from + kMaxClusterRound) && st.ok(); ++i) {
+      Result<Bytes> leaf = tlog::ReadEntry(reader, i, replica_size);
+      if (!leaf.ok()) st = leaf.status();
+      Result<Record> r = st.ok() ? RecordFromLeaf(i, *leaf, now) : Result<Record>(st);
+      if (r.ok())
+        records.push_back(std::move(r).value());
+      else
+        st = r.status();
+    }
+    if (st.ok()) st = pglog->Commit(fence, records, {});
+  }
+  (void)lease->Release(holder, *epoch);
+  return st;
+}
+
+Status Node::Impl::OpenCluster() {
+  PgLogOptions lo;
+  lo.conninfo = options.postgres;
+  lo.schema = options.postgres_schema;
+  ASSIGN_OR_RETURN(pglog, PgLog::Open(lo));
+  PgLeaseOptions leo;
+  leo.conninfo = options.postgres;
+  leo.schema = options.postgres_schema;
+  ASSIGN_OR_RETURN(lease, PgLease::Open(leo));
+  holder = HolderName();
+  RETURN_IF_ERROR(pglog->Claim(origin, note::FormatVerifierKey(log->verifier())));
+  replica_size = log->checkpoint().checkpoint.size;
+  indexed = replica_size;
+  ASSIGN_OR_RETURN(uint64_t have, pglog->Size());
+  // The replica and PostgreSQL MUST be the same log: their last common entry is compared (both
+  // are append-only, and a replica only ever appends what PostgreSQL committed).
+  if (uint64_t common = std::min(have, replica_size); common > 0) {
+    tlog::DirTileReader reader(log_dir);
+    ASSIGN_OR_RETURN(Bytes mine, tlog::ReadEntry(reader, common - 1, replica_size));
+    ASSIGN_OR_RETURN(std::vector<std::string> theirs, pglog->Entries(common - 1, 1));
+    if (theirs.size() != 1 || theirs[0] != mine)
+      return DataLoss(log_dir + ": entry " + std::to_string(common - 1) +
+                      " differs from PostgreSQL's: this replica belongs to another log (remove it to "
+                      "replicate PostgreSQL's)");
+  }
+  if (replica_size > have) RETURN_IF_ERROR(SeedFromReplica());
+  RETURN_IF_ERROR(Replicate());
+  return Status::Ok();
+}
+
+void Node::Impl::Deliver(const std::shared_ptr<ClusterWaiter>& w, const Outcome& o) {
+  if (!o.status.ok()) {
+    counters.refused++;
+    w->done.set_value(o.status);
+    return;
+  }
+  (o.duplicate ? counters.duplicates : counters.accepted)++;
+  w->done.set_value(Accepted{o.index, w->id, o.duplicate});
+}
+
+Status Node::Impl::DeliverOutcomes() {
+  ASSIGN_OR_RETURN(std::vector<Outcome> outcomes, pglog->TakeOutcomes(holder));
+  std::lock_guard lock(wait_mu);
+  for (Outcome& o : outcomes) {
+    if (abandoned.erase(o.id)) continue;
+    auto it = cluster_waiters.find(o.id);
+    if (it == cluster_waiters.end()) {
+      early.emplace(o.id, std::move(o));
+      continue;
+    }
+    Deliver(it->second, o);
+    cluster_waiters.erase(it);
+  }
+  return Status::Ok();
+}
+
+Result<size_t> Node::Impl::SequenceCluster(const Fence& fence) {
+  ASSIGN_OR_RETURN(std::vector<Submission> waiting, pglog->Waiting(kMaxClusterRound));
+  if (waiting.empty()) return size_t{0};
+  registry->Forget(replica_size);
+  uint64_t next = replica_size;
+  std::vector<Record> records;
+  std::vector<Outcome> outcomes;
+  std::unordered_map<std::string, uint64_t> batch_ids;
+  int64_t now = NowMs();
+  for (Submission& sub : waiting) {
+    Outcome o;
+    o.id = sub.id;
+    // Parsed again: the database holds bytes, and the checks cost little beside a round trip.
+    Result<statement::SignedStatement> s = statement::Parse(sub.leaf);
+    if (!s.ok()) {
+      o.status = s.status();
+      outcomes.push_back(std::move(o));
+      continue;
+    }
+    std::string id = LeafId(sub.leaf);
+    std::optional<uint64_t> known;
+    if (auto it = batch_ids.find(id); it != batch_ids.end()) {
+      known = it->second;
+    } else {
+      ASSIGN_OR_RETURN(known, store->FindId(id));
+    }
+    if (known) {
+      o.index = *known;
+      o.duplicate = true;
+    } else if (Status v = statement::Validate(*s, *registry); !v.ok()) {
+      o.status = v;
+    } else {
+      o.index = next++;
+      registry->Apply(o.index, *s);
+      batch_ids.emplace(id, o.index);
+      Record r;
+      r.index = o.index;
+      r.id = std::move(id);
+      r.added_ms = now;
+      r.leaf = std::move(sub.leaf);
+      r.kind = s->statement.kind;
+      r.author = s->statement.author;
+      r.created = s->statement.created;
+      records.push_back(std::move(r));
+    }
+    outcomes.push_back(std::move(o));
+  }
+  RETURN_IF_ERROR(pglog->Commit(fence, records, outcomes));
+  counters.rounds++;
+  return waiting.size();
+}
+
+void Node::Impl::RunCluster() {
+  using Clock = std::chrono::steady_clock;
+  const std::chrono::milliseconds ttl = options.lease_ttl;
+  std::unique_ptr<pg::Conn> listener;
+  Fence fence;
+  fence.holder = holder;
+  fence.renew = ttl;
+  // Notifications wake the thread at once; this is the fallback poll, and short enough that the
+  // lease is renewed in time.
+  const int wait_ms = int(std::clamp<int64_t>(ttl.count() / 6, 10, 200));
+  bool leading = false;
+  Clock::time_point renewed{}, next_try{};
+  auto step_down = [&] {
+    leading = false;
+    registry.reset();  // it may have run ahead of what was committed
+    counters.sequencer_epoch = 0;
+  };
+  while (!cluster_stop.load()) {
+    if (!listener || !listener->ok()) {
+      auto l = pglog->Listen();
+      listener = l.ok() ? std::move(l).value() : nullptr;
+    }
+    Clock::time_point now = Clock::now();
+    if (leading && now - renewed >= ttl / 3) {
+      if (lease->Renew(holder, fence.epoch, ttl).ok())
+        renewed = now;
+      else
+        step_down();
+    }
+    if (!leading && now >= next_try && Failed().ok()) {
+      Result<uint64_t> epoch = lease->Acquire(holder, ttl);
+      if (epoch.ok()) {
+        leading = true;
+        fence.epoch = *epoch;
+        renewed = now;
+      } else {
+        next_try = now + std::min<std::chrono::milliseconds>(ttl / 5, std::chrono::milliseconds(500));
+      }
+    }
+    // Every process applies what was committed; the sequencer thereby catches up after taking
+    // the lease (nobody else commits once it holds it) and after each of its own commits.
+    Status st = Replicate();
+    size_t worked = 0;
+    if (st.ok() && leading) {
+      if (!registry) {
+        registry = std::make_unique<NodeRegistry>(*store);
+        st = LoadRegistry();
+        if (st.ok()) (void)pglog->PurgeOutcomes(60);
+      }
+      if (st.ok()) {
+        Result<size_t> n = SequenceCluster(fence);
+        st = n.ok() ? Replicate() : n.status();
+        if (n.ok()) worked = *n;
+      }
+      if (!st.ok()) step_down();
+    }
+    counters.sequencer_epoch = leading ? fence.epoch : 0;
+    // A log with a hole is not a passing fault either.
+    if (st.code() == Code::kDataLoss) Fail(st);
+    if (!Failed().ok() && leading) {
+      step_down();
+      (void)lease->Release(holder, fence.epoch);
+    }
+    (void)DeliverOutcomes();
+    if (worked > 0) continue;
+    if (listener) {
+      if (!listener->WaitForNotification(wait_ms).ok()) listener.reset();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    }
+  }
+  if (leading) (void)lease->Release(holder, fence.epoch);
+  counters.sequencer_epoch = 0;
+}
+
+std::vector<Result<Accepted>> Node::Impl::SubmitCluster(std::span<const ByteView> leaves) {
+  std::vector<Result<Accepted>> out(leaves.size(), Result<Accepted>(Internal("not answered")));
+  std::vector<size_t> positions;
+  std::vector<ByteView> queued;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    Result<statement::SignedStatement> s = statement::Parse(leaves[i]);
+    if (!s.ok()) {
+      counters.refused++;
+      out[i] = s.status();
+      continue;
+    }
+    positions.push_back(i);
+    queued.push_back(leaves[i]);
+  }
+  if (queued.empty()) return out;
+  if (Status f = Failed(); !f.ok()) {
+    for (size_t i : positions) out[i] = f;
+    return out;
+  }
+  Result<std::vector<int64_t>> ids = pglog->Enqueue(holder, queued);
+  if (!ids.ok()) {
+    Status down = Unavailable(ids.status().message());
+    for (size_t i : positions) out[i] = down;
+    return out;
+  }
+  std::vector<std::pair<size_t, std::future<Result<Accepted>>>> waiting;
+  {
+    std::lock_guard lock(wait_mu);  // Deliver runs under it too: get_future never races set_value
+    for (size_t k = 0; k < positions.size(); ++k) {
+      auto w = std::make_shared<ClusterWaiter>();
+      w->id = LeafId(queued[k]);
+      waiting.emplace_back(positions[k], w->done.get_future());
+      int64_t sid = (*ids)[k];
+      if (auto e = early.find(sid); e != early.end()) {
+        Deliver(w, e->second);
+        early.erase(e);
+      } else if (cluster_closed) {
+        w->done.set_value(Unavailable("the node is stopping"));
+      } else {
+        cluster_waiters.emplace(sid, w);
+      }
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + options.submit_timeout;
+  for (size_t k = 0; k < waiting.size(); ++k) {
+    auto& [i, f] = waiting[k];
+    if (f.wait_until(deadline) == std::future_status::ready) {
+      out[i] = f.get();
+      continue;
+    }
+    std::lock_guard lock(wait_mu);
+    if (cluster_waiters.erase((*ids)[k]) == 0) {  // answered meanwhile
+      out[i] = f.get();
+      continue;
+    }
+    abandoned.insert((*ids)[k]);
+    out[i] = Unavailable("no answer from the log's sequencer within " +
+                         std::to_string(options.submit_timeout.count()) +
+                         " ms; the statement may still be logged, and submitting it again is safe");
+  }
+  return out;
+}
+
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Node::~Node() {
+  if (impl_->cluster) {
+    impl_->cluster_stop = true;
+    if (impl_->cluster_thread.joinable()) impl_->cluster_thread.join();
+    std::lock_guard lock(impl_->wait_mu);
+    impl_->cluster_closed = true;
+    for (auto& [id, w] : impl_->cluster_waiters) w->done.set_value(Unavailable("the node is stopping"));
+    impl_->cluster_waiters.clear();
+    return;
+  }
   {
     std::lock_guard lock(impl_->mu);
     impl_->stopping = true;
@@ -441,18 +807,34 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
     return FailedPrecondition(impl->dir + ": the log's origin is \"" + config.origin + "\", not \"" + origin +
                               "\"");
   impl->origin = config.origin;
+  if (!options.postgres.empty() && !options.witnesses.empty())
+    return InvalidArgument(
+        "witnesses with PostgreSQL: not supported yet (docs/node.md, \"PostgreSQL\"); run without --witness");
+  if (!fs::Exists(fs::JoinPath(impl->dir, "node.vkey")) && fs::Exists(key_path)) {
+    // A key copied from another process of the log: its verifier key goes beside it.
+    ASSIGN_OR_RETURN(std::string text, fs::ReadFile(key_path, 4096));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    ASSIGN_OR_RETURN(note::Signer signer, note::ParseSignerKey(text));
+    RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(impl->dir, "node.vkey"),
+                                        note::FormatVerifierKey(signer.verifier()) + "\n", 0644));
+  }
   ASSIGN_OR_RETURN(impl->log,
                    tlog::LogWriter::Open(impl->log_dir, tlog::LogOptions{!options.witnesses.empty()}));
   if (!options.witnesses.empty())
     impl->cosigner = std::make_unique<Cosigner>(*impl->log, options.witnesses, options.cosigner);
-  if (options.postgres.empty()) {
-    ASSIGN_OR_RETURN(impl->store, SqliteStore::Open(fs::JoinPath(impl->dir, "index.sqlite")));
-  } else {
+  if (!options.postgres.empty()) {
+    impl->cluster = true;
+    impl->options = options;
     PgStoreOptions pg_options;
     pg_options.conninfo = options.postgres;
     pg_options.schema = options.postgres_schema;
     ASSIGN_OR_RETURN(impl->store, PgStore::Open(pg_options));
+    RETURN_IF_ERROR(impl->OpenCluster());
+    Impl* p = impl.get();
+    impl->cluster_thread = std::thread([p] { p->RunCluster(); });
+    return std::unique_ptr<Node>(new Node(std::move(impl)));
   }
+  ASSIGN_OR_RETURN(impl->store, SqliteStore::Open(fs::JoinPath(impl->dir, "index.sqlite")));
   impl->registry = std::make_unique<NodeRegistry>(*impl->store);
   RETURN_IF_ERROR(impl->CatchUp());
   RETURN_IF_ERROR(impl->LoadRegistry());
@@ -463,6 +845,7 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
 }
 
 std::vector<Result<Accepted>> Node::SubmitMany(std::span<const ByteView> leaves) {
+  if (impl_->cluster) return impl_->SubmitCluster(leaves);
   std::vector<Result<Accepted>> out(leaves.size(), Result<Accepted>(Internal("not answered")));
   std::vector<std::pair<size_t, std::future<Result<Accepted>>>> waiting;
   std::vector<std::unique_ptr<Impl::Waiter>> ready;

@@ -3,8 +3,10 @@
 // A node directory DIR holds:
 //   DIR/log/            the transparency log (tlog/log.h); served as is under the HTTP root
 //   DIR/node.key        the node's signing key (mode 0600); DIR/node.vkey its verifier key
-//   DIR/index.sqlite    the index (sqlite_store.h), derived from the log; or, with
-//                       NodeOptions::postgres, the index in PostgreSQL (pg_store.h)
+//   DIR/index.sqlite    the index (sqlite_store.h), derived from the log
+//
+// With NodeOptions::postgres the log's truth is in PostgreSQL instead (pg_log.h), shared by every
+// process of the log, and DIR/log is this process's replica of it (below, "PostgreSQL").
 //
 // Submit runs Parse (bytes, body, signature) on the caller's thread, then hands the statement
 // to one sequencer thread, which checks it against the log's state (statement::Validate with
@@ -13,10 +15,20 @@
 // transaction, and only then answers its callers; the log publishes the checkpoint that covers
 // it right after (Sync() waits for it). Nothing refused is logged; nothing
 // acknowledged is lost (the log is the source of truth; Open re-indexes what the index lacks).
+//
+// PostgreSQL (docs/node.md): Submit parses the statement, queues it in the shared database and
+// waits for its outcome. One thread per process holds or seeks the sequencer's lease
+// (pg_lease.h). The holder validates the queued statements in order against the log's state and
+// commits the accepted ones, their index rows and every outcome in one fenced transaction
+// (PgLog::Commit): that commit is the acknowledgement. Every process (the holder too) then
+// appends the new entries to its DIR/log replica, which it serves; with the same node key each
+// replica's checkpoints and tiles are byte for byte the same. When the holder dies, another
+// process takes the lease once it expires, catches up and goes on with the queued statements.
 // Thread-safety: Submit and the accessors may be called from any number of threads.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -39,13 +51,22 @@ struct Accepted {
 
 struct NodeCounters {
   std::atomic<uint64_t> accepted{0}, duplicates{0}, refused{0}, rounds{0};
+  // PostgreSQL: the epoch of the sequencer's lease while this process holds it, else 0.
+  std::atomic<uint64_t> sequencer_epoch{0};
 };
 
 struct NodeOptions {
-  // Keep the index in PostgreSQL (pg_store.h) instead of DIR/index.sqlite: a libpq connection
-  // string or URI. The log stays in DIR/log; an index that lacks entries is caught up from it.
+  // Keep the log and its index in PostgreSQL (pg_log.h, pg_store.h), shared with the other
+  // processes of the log: a libpq connection string or URI. DIR/log is then a replica, and
+  // DIR/node.key MUST be the same in every process. Witnesses are not supported with it yet.
   std::string postgres;
-  std::string postgres_schema = "accord";  // the PostgreSQL schema that holds this log's index
+  std::string postgres_schema = "accord";  // the PostgreSQL schema that holds this log
+  // The sequencer's lease: how long a holder that stops renewing (it died) keeps it, so how long
+  // the log accepts nothing after its sequencer died. Renewed every third of it.
+  std::chrono::milliseconds lease_ttl{5000};
+  // How long Submit waits for the sequencer's answer before it gives up (Unavailable; the
+  // statement may still be logged later, and resubmitting it is safe).
+  std::chrono::milliseconds submit_timeout{30000};
   // Witnesses to cosign every checkpoint (node/cosigner.h); none: the log's own signature only.
   std::vector<WitnessTarget> witnesses;
   CosignerOptions cosigner;

@@ -1,6 +1,9 @@
 #include "node/pg.h"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace accord::node::pg {
@@ -32,6 +35,15 @@ CREATE TABLE IF NOT EXISTS participants(
 CREATE TABLE IF NOT EXISTS leases(
   name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL,
   expires_at timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS log_meta(
+  one boolean PRIMARY KEY DEFAULT true CHECK (one), origin text NOT NULL, vkey text NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions(
+  id bigserial PRIMARY KEY, owner text NOT NULL, leaf bytea NOT NULL,
+  done boolean NOT NULL DEFAULT false, code integer NOT NULL DEFAULT 0,
+  message bytea NOT NULL DEFAULT '', idx bigint NOT NULL DEFAULT 0,
+  duplicate boolean NOT NULL DEFAULT false, added_at timestamptz NOT NULL DEFAULT clock_timestamp());
+CREATE INDEX IF NOT EXISTS submissions_waiting ON submissions(id) WHERE NOT done;
+CREATE INDEX IF NOT EXISTS submissions_done ON submissions(owner) WHERE done;
 )sql";
 
 // The advisory lock that serialises schema creation across processes ("accord" in ASCII).
@@ -199,6 +211,25 @@ Status Conn::ExecMany(const std::vector<Command>& commands) {
   return Status::Ok();
 }
 
+Result<bool> Conn::WaitForNotification(int timeout_ms) {
+  auto drain = [&] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(c_.get())) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  };
+  if (PQconsumeInput(c_.get()) != 1) return Error("wait for notifications", nullptr);
+  if (drain()) return true;
+  pollfd p{PQsocket(c_.get()), POLLIN, 0};
+  if (p.fd < 0) return Unavailable("PostgreSQL: wait for notifications: no connection");
+  int r = poll(&p, 1, timeout_ms);
+  if (r < 0 && errno != EINTR) return Internal(std::string("poll: ") + std::strerror(errno));
+  if (r > 0 && PQconsumeInput(c_.get()) != 1) return Error("wait for notifications", nullptr);
+  return drain();
+}
+
 Status Conn::Run(std::string_view what, const char* sql) {
   ResultPtr r(PQexec(c_.get(), sql));
   ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
@@ -221,6 +252,13 @@ Status Conn::EnsureSchema(const std::string& schema) {
                         .status());
     ASSIGN_OR_RETURN(Rows v, Exec("read the schema version", "SELECT version FROM schema_version"));
     int64_t have = v.size() == 1 ? v.Int(0, 0) : 0;
+    // Version 2 only added tables (log_meta, submissions), created above: version 1 upgrades.
+    if (have == 1) {
+      RETURN_IF_ERROR(Exec("upgrade the schema version", "UPDATE schema_version SET version = $1",
+                           Params().Int64(kSchemaVersion))
+                          .status());
+      have = kSchemaVersion;
+    }
     if (have != kSchemaVersion)
       return FailedPrecondition("PostgreSQL schema \"" + schema + "\" is version " + std::to_string(have) +
                                 "; this accord reads and writes version " + std::to_string(kSchemaVersion));

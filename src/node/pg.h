@@ -28,7 +28,7 @@ namespace accord::node::pg {
 
 // The version of the schema below that this accord writes; a database whose schema is newer is
 // refused, never downgraded.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // [a-z_][a-z0-9_]* of at most 63 bytes (PostgreSQL's identifier limit), so it needs no quoting
 // rules beyond double quotes.
@@ -108,6 +108,9 @@ class Conn {
     if (!s.ok()) (void)Run(what, "ROLLBACK");
     return s;
   }
+  // After LISTEN (Run): waits at most `timeout_ms` for a notification; true if one or more came
+  // (all are consumed), false on timeout. Unavailable if the connection is lost.
+  Result<bool> WaitForNotification(int timeout_ms);
   // False once the server or network has dropped the connection.
   bool ok() const { return PQstatus(c_.get()) == CONNECTION_OK; }
   // Connected and outside any transaction: fit for the next caller.

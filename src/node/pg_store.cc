@@ -146,8 +146,7 @@ Result<uint64_t> PgStore::Size() {
   return uint64_t(rows.Int(0, 0));
 }
 
-Status PgStore::Add(const std::vector<Record>& records) {
-  if (records.empty()) return Status::Ok();
+Status PgIndexCommands(const std::vector<Record>& records, std::vector<pg::Conn::Command>& commands) {
   static const std::string insert_statement =
       "INSERT INTO statements(idx, id, added_ms, kind, author, created, leaf) VALUES ($1, $2, $3, $4, $5, "
       "$6, $7)";
@@ -157,8 +156,6 @@ Status PgStore::Add(const std::vector<Record>& records) {
       "INSERT INTO participants(key, name, country, contact, idx, added_ms) VALUES ($1, $2, $3, $4, $5, $6)";
   static const std::string retract = "UPDATE statements SET retracted = true WHERE idx = $1";
   static const std::string retract_participant = "UPDATE participants SET retracted = true WHERE idx = $1";
-  // Every row the batch adds, worked out before the table is locked.
-  std::vector<pg::Conn::Command> commands;
   for (const Record& r : records) {
     auto id = HexDecode(r.id);
     if (!id || id->size() != 32) return InvalidArgument("index: record id is not a hex SHA-256");
@@ -190,6 +187,14 @@ Status PgStore::Add(const std::vector<Record>& records) {
       commands.push_back({"retract participant" + at, &retract_participant, Params().Int64(*d.retracts)});
     }
   }
+  return Status::Ok();
+}
+
+Status PgStore::Add(const std::vector<Record>& records) {
+  if (records.empty()) return Status::Ok();
+  // Every row the batch adds, worked out before the table is locked.
+  std::vector<pg::Conn::Command> commands;
+  RETURN_IF_ERROR(PgIndexCommands(records, commands));
   std::lock_guard lock(impl_->write_mu);
   ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
   return c->Transaction("add", [&]() -> Status {

@@ -1,10 +1,12 @@
 // The node's index in PostgreSQL: the same Store (store.h) as SqliteStore, for nodes that outgrow
-// one machine. The log itself stays in the node's directory for now (docs/node.md, "PostgreSQL").
+// one machine. Its `statements` table is also the log that several processes share (pg_log.h,
+// docs/node.md "PostgreSQL"), which writes it through PgIndexCommands; Add is for a lone writer.
 //
 // Schema (pg.h, docs/node.md), in its own PostgreSQL schema (default "accord"), created on open:
 // schema_version(version), statements(idx PK, id UNIQUE, added_ms, kind, author, created, leaf,
 // retracted), digests(digest, idx), participants(key PK, name, country, contact, idx, added_ms,
-// retracted), and leases (pg_lease.h). Answers are the same as SqliteStore's, in the same order.
+// retracted), leases (pg_lease.h), log_meta and submissions (pg_log.h). Answers are the same as
+// SqliteStore's, in the same order.
 // Add takes a table lock for its transaction, so a second process that writes the same schema
 // waits, then finds the index moved on (FailedPrecondition) instead of interleaving.
 // Thread-safety: every method may be called from any thread. Each call borrows a connection from
@@ -14,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "node/pg.h"
 #include "node/store.h"
 
 namespace accord::node {
@@ -51,5 +54,10 @@ class PgStore : public Store {
   explicit PgStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The statements (pg.h) that index `records`, appended to `commands`, for a caller that runs them
+// in a transaction of its own: the PostgreSQL log (pg_log.h) indexes what it commits in the very
+// transaction that commits it. Their SQL texts live for the program's lifetime.
+Status PgIndexCommands(const std::vector<Record>& records, std::vector<pg::Conn::Command>& commands);
 
 }  // namespace accord::node

@@ -1,0 +1,414 @@
+// The log in PostgreSQL on a real server (pg_test_util.h): PgLog's fenced commits and queue, and
+// Node processes (here: Node objects with directories of their own, as processes would have)
+// that share one log: one sequences, all answer, replicas converge byte for byte, a sequencer
+// that goes away is replaced, and a database outage is answered Unavailable, not a crash.
+#include "node/pg_log.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "core/bytes.h"
+#include "core/canonical_json.h"
+#include "crypto/sha256.h"
+#include "node/node.h"
+#include "node/pg_lease.h"
+#include "node/pg_test_util.h"
+#include "node/test_util.h"
+#include "tlog/log.h"
+
+namespace accord::node {
+namespace {
+
+using namespace std::chrono_literals;
+using json::Json;
+using statement::Kind;
+using testing::Key;
+using testing::KeyB64;
+using testing::Signed;
+
+std::string Registration(const crypto::Ed25519KeyPair& k, std::string name = "Example CERT") {
+  return Signed(
+      Kind::kRegistration, k,
+      {{"name", name}, {"country", "DE"}, {"contact", "cert@example.org"}, {"key", KeyB64(k.public_key)}});
+}
+std::string HashSet(const crypto::Ed25519KeyPair& k, int n) {
+  std::string digest =
+      HexEncode(ByteView(reinterpret_cast<const char*>(crypto::Sha256(std::to_string(n)).data()), 32));
+  return Signed(Kind::kHashSet, k,
+                {{"entries",
+                  Json::array({{{"hash", "sha256"}, {"digest", digest}, {"name", "T.Sig"}, {"size", 68}}})}});
+}
+std::string Retraction(const crypto::Ed25519KeyPair& k, uint64_t index) {
+  return Signed(Kind::kRetraction, k, {{"index", index}, {"reason", "test"}});
+}
+
+Record RecordOf(uint64_t index, const std::string& leaf) {
+  auto r = RecordFromLeaf(index, leaf, 1);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : Record{};
+}
+
+class PgLogTest : public testing::PgTest {
+ protected:
+  std::unique_ptr<PgLog> OpenLog() {
+    PgLogOptions o;
+    o.conninfo = testing::TestConninfo();
+    o.schema = schema_;
+    auto l = PgLog::Open(o);
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    return l.ok() ? std::move(l).value() : nullptr;
+  }
+  std::unique_ptr<PgLease> OpenLease() {
+    PgLeaseOptions o;
+    o.conninfo = testing::TestConninfo();
+    o.schema = schema_;
+    auto l = PgLease::Open(o);
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    return l.ok() ? std::move(l).value() : nullptr;
+  }
+};
+
+TEST_F(PgLogTest, RefusesAProcessOfAnotherLogOrKey) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log);
+  EXPECT_TRUE(log->Claim("a.example/log", "a.example/log+01+KEY").ok());
+  EXPECT_TRUE(log->Claim("a.example/log", "a.example/log+01+KEY").ok());  // the same log again
+  Status origin = log->Claim("b.example/log", "a.example/log+01+KEY");
+  EXPECT_EQ(origin.code(), Code::kFailedPrecondition);
+  EXPECT_NE(origin.message().find("holds the log \"a.example/log\""), std::string::npos) << origin.ToString();
+  Status key = log->Claim("a.example/log", "a.example/log+02+OTHER");
+  EXPECT_EQ(key.code(), Code::kFailedPrecondition);
+  EXPECT_NE(key.message().find("same node.key"), std::string::npos) << key.ToString();
+}
+
+TEST_F(PgLogTest, OutcomesGoToTheSubmitterOnlyOnceCommitted) {
+  auto log = OpenLog();
+  auto lease = OpenLease();
+  ASSERT_TRUE(log && lease);
+  auto a = Key(1);
+  std::string reg = Registration(a), hs = HashSet(a, 1);
+  ByteView leaves[] = {reg, hs};
+  auto ids = log->Enqueue("proc-a", leaves);
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  ASSERT_EQ(ids->size(), 2u);
+  EXPECT_LT((*ids)[0], (*ids)[1]);
+  auto waiting = log->Waiting(10);
+  ASSERT_TRUE(waiting.ok());
+  ASSERT_EQ(waiting->size(), 2u);
+  EXPECT_EQ((*waiting)[0].leaf, reg);
+  EXPECT_TRUE(log->TakeOutcomes("proc-a")->empty());  // nothing decided yet
+
+  uint64_t epoch = *lease->Acquire("seq", 10s);
+  std::vector<Record> records = {RecordOf(0, reg)};
+  std::vector<Outcome> outcomes(2);
+  outcomes[0].id = (*ids)[0];
+  outcomes[0].index = 0;
+  outcomes[1].id = (*ids)[1];
+  outcomes[1].status = PermissionDenied("refused for the test");
+  Status c = log->Commit(Fence{"sequencer", "seq", epoch}, records, outcomes);
+  ASSERT_TRUE(c.ok()) << c.ToString();
+  EXPECT_EQ(*log->Size(), 1u);
+  EXPECT_EQ(log->Entries(0, 10)->at(0), reg);
+  EXPECT_TRUE(log->Waiting(10)->empty());
+  EXPECT_TRUE(log->TakeOutcomes("proc-b")->empty());
+  auto got = log->TakeOutcomes("proc-a");
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 2u);
+  std::sort(got->begin(), got->end(), [](const Outcome& x, const Outcome& y) { return x.id < y.id; });
+  EXPECT_TRUE((*got)[0].status.ok());
+  EXPECT_EQ((*got)[0].index, 0u);
+  EXPECT_EQ((*got)[1].status.code(), Code::kPermissionDenied);
+  EXPECT_EQ((*got)[1].status.message(), "refused for the test");
+  EXPECT_TRUE(log->TakeOutcomes("proc-a")->empty());  // taken once
+}
+
+TEST_F(PgLogTest, ASequencerThatLostItsLeaseMidBatchCommitsNothing) {
+  auto log = OpenLog();
+  auto old_lease = OpenLease(), new_lease = OpenLease();
+  ASSERT_TRUE(log && old_lease && new_lease);
+  auto a = Key(1);
+  std::string reg = Registration(a);
+  ByteView leaves[] = {reg};
+  auto ids = log->Enqueue("proc-a", leaves);
+  ASSERT_TRUE(ids.ok());
+  uint64_t old_epoch = *old_lease->Acquire("old", 300ms);
+  // The old sequencer validated its batch, then stalled past its lease; another took over.
+  std::this_thread::sleep_for(400ms);
+  auto new_epoch = new_lease->Acquire("new", 10s);
+  ASSERT_TRUE(new_epoch.ok()) << new_epoch.status().ToString();
+  std::vector<Outcome> outcomes(1);
+  outcomes[0].id = (*ids)[0];
+  Status stale = log->Commit(Fence{"sequencer", "old", old_epoch}, {RecordOf(0, reg)}, outcomes);
+  EXPECT_EQ(stale.code(), Code::kFailedPrecondition) << stale.ToString();
+  EXPECT_NE(stale.message().find("nothing committed"), std::string::npos);
+  EXPECT_EQ(*log->Size(), 0u);
+  EXPECT_EQ(log->Waiting(10)->size(), 1u);  // still there for the new sequencer
+  EXPECT_TRUE(log->TakeOutcomes("proc-a")->empty());
+
+  // Expired but not taken is lost too: the holder must acquire again.
+  auto lapsed = OpenLease();
+  uint64_t e = *lapsed->Acquire("new", 200ms);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(log->Commit(Fence{"sequencer", "new", e}, {RecordOf(0, reg)}, outcomes).code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ(*log->Size(), 0u);
+}
+
+TEST_F(PgLogTest, CommitsOnlyWhatContinuesTheLog) {
+  auto log = OpenLog();
+  auto lease = OpenLease();
+  ASSERT_TRUE(log && lease);
+  auto a = Key(1);
+  std::string reg = Registration(a), hs = HashSet(a, 1);
+  uint64_t epoch = *lease->Acquire("seq", 10s);
+  Fence f{"sequencer", "seq", epoch};
+  EXPECT_EQ(log->Commit(f, {RecordOf(1, hs)}, {}).code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(log->Commit(f, {RecordOf(0, reg)}, {}).ok());
+  EXPECT_EQ(log->Commit(f, {RecordOf(0, hs)}, {}).code(), Code::kFailedPrecondition);
+  EXPECT_FALSE(log->Commit(f, {RecordOf(1, reg)}, {}).ok());  // the same leaf twice: id is unique
+  EXPECT_EQ(*log->Size(), 1u);
+  EXPECT_TRUE(log->Entries(1, 10)->empty());
+}
+
+TEST_F(PgLogTest, ABusySequencerKeepsItsLeaseByCommitting) {
+  auto log = OpenLog();
+  auto lease = OpenLease();
+  ASSERT_TRUE(log && lease);
+  uint64_t epoch = *lease->Acquire("seq", 2s);
+  EXPECT_LE(lease->Current()->remaining_ms, 2000);
+  Fence f{"sequencer", "seq", epoch, 30s};
+  ASSERT_TRUE(log->Commit(f, {RecordOf(0, Registration(Key(1)))}, {}).ok());
+  EXPECT_GT(lease->Current()->remaining_ms, 20000);
+  EXPECT_EQ(lease->Current()->epoch, epoch);
+}
+
+// Node processes sharing one log.
+class PgClusterTest : public testing::PgTest {
+ protected:
+  void SetUp() override {
+    testing::PgTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    base_ = std::filesystem::temp_directory_path() / ("accord-pg-cluster-" + schema_);
+    std::filesystem::remove_all(base_);
+  }
+  void TearDown() override {
+    nodes_.clear();
+    std::filesystem::remove_all(base_);
+    testing::PgTest::TearDown();
+  }
+  NodeOptions Options(const std::string& conninfo = "") {
+    NodeOptions o;
+    o.postgres = conninfo.empty() ? testing::TestConninfo() : conninfo;
+    o.postgres_schema = schema_;
+    o.lease_ttl = 1000ms;
+    o.submit_timeout = 15s;
+    return o;
+  }
+  // Process `i`, in its own directory; the first one creates the key, the others get a copy.
+  Result<std::unique_ptr<Node>> Start(int i, const NodeOptions& o) {
+    std::filesystem::path dir = base_ / ("p" + std::to_string(i));
+    std::filesystem::path key = base_ / "p0" / "node.key";
+    if (i != 0 && !std::filesystem::exists(dir / "node.key")) {
+      std::filesystem::create_directories(dir);
+      std::filesystem::copy_file(key, dir / "node.key");
+    }
+    return Node::Open(dir.string(), "test.example/log", o);
+  }
+  Node* StartOk(int i) {
+    auto n = Start(i, Options());
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    if (!n.ok()) return nullptr;
+    nodes_.push_back(std::move(n).value());
+    return nodes_.back().get();
+  }
+  // Waits until `n`'s published checkpoint covers `size` entries.
+  static tlog::VerifiedCheckpoint WaitForSize(Node& n, uint64_t size) {
+    for (int i = 0; i < 200 && n.checkpoint().checkpoint.size < size; ++i) std::this_thread::sleep_for(25ms);
+    return n.checkpoint();
+  }
+  static Node* Sequencer(const std::vector<Node*>& nodes) {
+    for (int i = 0; i < 200; ++i) {
+      for (Node* n : nodes)
+        if (n->counters().sequencer_epoch.load() != 0) return n;
+      std::this_thread::sleep_for(25ms);
+    }
+    return nullptr;
+  }
+  std::filesystem::path base_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+TEST_F(PgClusterTest, TwoProcessesServeOneLogWithIdenticalCheckpoints) {
+  Node* a = StartOk(0);
+  ASSERT_TRUE(a);
+  Node* b = StartOk(1);
+  ASSERT_TRUE(b);
+  auto alice = Key(1), bob = Key(2);
+  auto r = b->Submit(Registration(alice));  // through whichever is not sequencing, or is
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->index, 0u);
+  auto h = a->Submit(HashSet(alice, 1));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->index, 1u);
+  // The answers of the single-process node, from either process.
+  auto dup = b->Submit(HashSet(alice, 1));
+  ASSERT_TRUE(dup.ok()) << dup.status().ToString();
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_EQ(dup->index, 1u);
+  EXPECT_EQ(a->Submit(HashSet(bob, 2)).status().code(), Code::kPermissionDenied);  // not registered
+  EXPECT_EQ(b->Submit(Registration(alice, "Again")).status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(a->Submit(Retraction(alice, 99)).status().code(), Code::kNotFound);
+  EXPECT_EQ(b->Submit("{not json").status().code(), Code::kInvalidArgument);
+
+  // A batch through each, at once: every statement gets its own index, none twice.
+  std::vector<std::string> batch_a, batch_b;
+  for (int i = 0; i < 40; ++i) (i % 2 ? batch_a : batch_b).push_back(HashSet(alice, 100 + i));
+  std::vector<ByteView> va(batch_a.begin(), batch_a.end()), vb(batch_b.begin(), batch_b.end());
+  std::vector<Result<Accepted>> ra, rb;
+  std::thread ta([&] { ra = a->SubmitMany(va); });
+  std::thread tb([&] { rb = b->SubmitMany(vb); });
+  ta.join();
+  tb.join();
+  std::set<uint64_t> indices;
+  for (auto* results : {&ra, &rb})
+    for (const auto& x : *results) {
+      ASSERT_TRUE(x.ok()) << x.status().ToString();
+      indices.insert(x->index);
+    }
+  EXPECT_EQ(indices.size(), 40u);
+  EXPECT_EQ(*indices.begin(), 2u);
+  EXPECT_EQ(*indices.rbegin(), 41u);
+
+  auto ca = WaitForSize(*a, 42), cb = WaitForSize(*b, 42);
+  EXPECT_EQ(ca.checkpoint.size, 42u);
+  EXPECT_EQ(ca.raw, cb.raw);  // the same key, the same tree: the same signed bytes
+  auto got = b->store().Get(1);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->leaf, HashSet(alice, 1));
+  EXPECT_EQ(a->counters().sequencer_epoch.load() != 0, b->counters().sequencer_epoch.load() == 0);
+}
+
+TEST_F(PgClusterTest, AnotherProcessTakesOverAndKeepsEverythingAcknowledged) {
+  Node* a = StartOk(0);
+  ASSERT_TRUE(a);
+  Node* b = StartOk(1);
+  ASSERT_TRUE(b);
+  auto alice = Key(1);
+  ASSERT_TRUE(a->Submit(Registration(alice)).ok());
+  Node* seq = Sequencer({a, b});
+  ASSERT_TRUE(seq);
+  Node* other = seq == a ? b : a;
+  uint64_t old_epoch = seq->counters().sequencer_epoch.load();
+  ASSERT_TRUE(seq->Submit(HashSet(alice, 1)).ok());
+  // The sequencer goes away; statements keep coming through the other process.
+  std::thread stop([&] {
+    for (auto& n : nodes_)
+      if (n.get() == seq) n.reset();
+  });
+  std::vector<uint64_t> got;
+  for (int i = 2; i < 12; ++i) {
+    auto r = other->Submit(HashSet(alice, i));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    got.push_back(r->index);
+  }
+  stop.join();
+  EXPECT_GT(other->counters().sequencer_epoch.load(), old_epoch);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i + 2);
+  EXPECT_EQ(WaitForSize(*other, 12).checkpoint.size, 12u);
+
+  // The process comes back, with its replica, and catches up.
+  int which = seq == a ? 0 : 1;
+  Node* back = StartOk(which);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(WaitForSize(*back, 12).raw, other->checkpoint().raw);
+}
+
+TEST_F(PgClusterTest, ASequencerWhoseLeaseIsTakenCommitsNothingUntilItHoldsItAgain) {
+  Node* a = StartOk(0);
+  ASSERT_TRUE(a);
+  auto alice = Key(1);
+  ASSERT_TRUE(a->Submit(Registration(alice)).ok());
+  ASSERT_EQ(Sequencer({a}), a);
+  // Another holder takes the lease behind the sequencer's back (as one would that saw it expire
+  // while the sequencer was paused), for 2 s.
+  auto thief = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(thief.ok());
+  auto taken = (*thief)->Exec("steal",
+                              "UPDATE leases SET holder = 'thief', epoch = epoch + 1, "
+                              "expires_at = clock_timestamp() + interval '2 seconds' RETURNING epoch");
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  uint64_t thief_epoch = uint64_t(taken->Int(0, 0));
+  Result<Accepted> answer = Unavailable("not answered");
+  std::thread submit([&] { answer = a->Submit(HashSet(alice, 1)); });
+  std::this_thread::sleep_for(1s);
+  auto size = (*thief)->Exec("size", "SELECT count(*) FROM statements");
+  ASSERT_TRUE(size.ok());
+  EXPECT_EQ(size->Int(0, 0), 1);  // nothing committed under a lease the node no longer holds
+  submit.join();                  // answered once the thief's lease expired and the node took it
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_EQ(answer->index, 1u);
+  EXPECT_GT(a->counters().sequencer_epoch.load(), thief_epoch);
+}
+
+TEST_F(PgClusterTest, RefusesWitnessesAndAReplicaOfAnotherLog) {
+  NodeOptions o = Options();
+  o.witnesses.push_back(WitnessTarget{});
+  auto w = Start(0, o);
+  EXPECT_EQ(w.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(w.status().message().find("not supported yet"), std::string::npos) << w.status().ToString();
+
+  Node* a = StartOk(0);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Submit(Registration(Key(1))).ok());
+  nodes_.clear();
+  // Another key for process 1: another log's signer.
+  std::filesystem::remove_all(base_ / "p1");
+  auto other = Node::Open((base_ / "p1").string(), "test.example/log", Options());
+  EXPECT_EQ(other.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(other.status().message().find("same node.key"), std::string::npos) << other.status().ToString();
+}
+
+// The database goes away (it refuses connections and drops those it had) and comes back.
+TEST_F(PgClusterTest, ADatabaseOutageIsAnsweredUnavailableThenHeals) {
+  std::string db = schema_ + "_db";
+  auto admin = pg::Conn::Connect(testing::TestConninfo(), "public");
+  ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+  auto run = [&](const std::string& sql) {
+    Status s = (*admin)->Run("test", sql.c_str());
+    EXPECT_TRUE(s.ok()) << sql << ": " << s.ToString();
+  };
+  run("CREATE DATABASE " + db);
+  std::string conninfo = testing::TestConninfo() + " dbname=" + db;
+  {
+    auto n = Start(0, Options(conninfo));
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    auto alice = Key(1);
+    ASSERT_TRUE((*n)->Submit(Registration(alice)).ok());
+
+    run("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+    run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db + "'");
+    auto down = (*n)->Submit(HashSet(alice, 1));
+    EXPECT_EQ(down.status().code(), Code::kUnavailable) << down.status().ToString();
+    EXPECT_NE(down.status().message().find("PostgreSQL"), std::string::npos) << down.status().ToString();
+    auto lookup = (*n)->store().Get(0);
+    EXPECT_EQ(lookup.status().code(), Code::kUnavailable);
+
+    run("ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
+    Result<Accepted> healed = Unavailable("not tried");
+    for (int i = 0; i < 50 && !healed.ok(); ++i) {
+      healed = (*n)->Submit(HashSet(alice, 1));
+      if (!healed.ok()) std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(healed.ok()) << healed.status().ToString();
+    EXPECT_EQ(healed->index, 1u);
+    EXPECT_EQ(WaitForSize(**n, 2).checkpoint.size, 2u);
+  }
+  run("DROP DATABASE " + db + " WITH (FORCE)");
+}
+
+}  // namespace
+}  // namespace accord::node
