@@ -132,7 +132,19 @@ echo "... and a database that no verified update built is refused:"
 "$accord" db build -o local.accdb --hashes sigbase.hsb > /dev/null
 printf '$ accord scan -d local.accdb samples\n'
 "$accord" scan -d local.accdb --no-cache samples 2>&1 | sed 's/^/  /' || true
+
+step "13. Evidence: a detection anyone can check offline, with nothing but their own policy"
+show "$accord" evidence samples/dropper.txt -d scanner-db -o dropper.evidence.json
 kill "${pids[@]}"; wait 2>/dev/null || true
+echo "(the node and the witnesses are stopped: what follows is offline)"
+show "$accord" evidence verify dropper.evidence.json --policy scanner.policy --file samples/dropper.txt
+echo "... and evidence whose statement was altered by one byte is refused:"
+sed 's/accord-demo-dropper/accord-demo-dropp3r/' dropper.evidence.json > altered.evidence.json
+printf '$ accord evidence verify altered.evidence.json --policy scanner.policy\n'
+if "$accord" evidence verify altered.evidence.json --policy scanner.policy > altered.out 2>&1; then
+  echo "demo: altered evidence verified" >&2; exit 1
+fi
+sed 's/^/  /' altered.out
 show "$accord" log verify node/log --vkey node/node.vkey
 
 step "Where to look next"
@@ -142,7 +154,9 @@ cat <<MSG
   $out/node/             the exchange node: its log (node/log), key and SQLite index
   $out/scanner-db/       a scanner's verified mirror of that log and the database built from it
   $out/scanner.policy    the trust policy (C2SP tlog-policy) the scanner checked the witnesses with
+  $out/dropper.evidence.json  a detection's evidence bundle: statement, proofs, cosigned checkpoint
   docs/update.md         accord update, mirror and verified scanning; docs/witness.md the witness
+  docs/evidence.md       evidence bundles: what they prove, their format, how to check one
   docs/node.md           the node's HTTP API; docs/statement-format.md the signed statements
   docs/log-format.md     the formats as grammars; docs/benchmarks.md for the numbers
   accord log --help      every log command; accord serve --help, accord submit --help

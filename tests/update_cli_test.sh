@@ -63,7 +63,15 @@ cp node/log/checkpoint served1/checkpoint && cosign served1 keys/w1.key keys/rog
 rc=$?
 check "a cosignature by a key outside the policy counts for nothing" "[ $rc -eq 2 ] && grep -q 'quorum not met' err"
 cp node/log/checkpoint served1/checkpoint && cosign served1 keys/w1.key keys/w2.key
-"$accord" update --policy policy --from served1 -d db > out 2> err
+# Freshness: cosignatures older than --max-age do not count (a frozen log looks just like this).
+sleep 2
+"$accord" update --policy policy --from served1 -d db --max-age 1 > out 2> err
+rc=$?
+check "--max-age: a quorum cosigned longer ago than the bound is refused (exit 2), nothing built" \
+  "[ $rc -eq 2 ] && grep -q 'is not fresh: its newest cosignature is [0-9]* s old' err && [ ! -e db/scan.accdb ]"
+"$accord" update --policy policy --from served1 -d db --max-age 1x > out 2> err
+check "--max-age with a malformed duration is refused" "[ $? -eq 2 ] && grep -q 'not a duration' err"
+"$accord" update --policy policy --from served1 -d db --max-age 1h > out 2> err
 rc=$?
 check "with the quorum, update builds the database (exit 0)" "[ $rc -eq 0 ] && grep -q 'cosigned by w1, w2' out && grep -q '3 statements, 2 loaded (1 hashes, 0 TLSH, 1 YARA rules)' out"
 "$accord" scan -d db --no-cache samples > scan.out 2> scan.err
@@ -214,5 +222,16 @@ rc=$?
 "$accord" scan -d wdb --no-cache samples/eicar.com > scan.out
 check "a control character in an author's name is replaced in citations, not fatal" \
   "[ $rc -eq 0 ] && grep -q 'entry 5 by Ctl?Lab (FR)' scan.out && ! grep -q \"\$(printf '\\001')\" scan.out"
+stop_node
+# An idle log stays fresh: its unchanged checkpoint is cosigned again every --witness-refresh.
+start_node wnode --witness "keys/w1.vkey@$w1_url" --witness "keys/w2.vkey@$w2_url" --witness-refresh 1
+poll_checkpoint '[ "$(grep -c "^— w[12] " served.cp)" = 2 ]'
+cp served.cp before.cp
+sleep 2
+poll_checkpoint '! cmp -s served.cp before.cp && [ "$(grep -c "^— w[12] " served.cp)" = 2 ]'
+check "an idle log's checkpoint is cosigned again: same tree, new cosignatures" \
+  "! cmp -s served.cp before.cp && [ \"\$(head -3 served.cp)\" = \"\$(head -3 before.cp)\" ] && [ \"\$(sed -n 2p served.cp)\" = 6 ]"
+"$accord" update --policy wpolicy --from "$url" -d wdb --max-age 5 > out 2> err
+check "... so that an update with --max-age accepts it" "[ $? -eq 0 ] && grep -q 'up to date' out"
 stop_node
 finish update_cli_test

@@ -53,9 +53,12 @@ Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
 
 struct ServeArgs {
   std::string dir, origin, listen = "127.0.0.1:8080", tls_cert, tls_key, port_file;
-  std::string postgres;                // the index in PostgreSQL (conninfo); empty: DIR/index.sqlite
+  std::string postgres;  // the log and index in PostgreSQL (conninfo); empty: DIR/index.sqlite
+  std::string postgres_schema = "accord";
+  int lease_ms = 5000;
   std::vector<std::string> witnesses;  // VKEYFILE@URL
   int witness_timeout_ms = 2000;
+  int witness_refresh_s = 600;
   size_t witness_quorum = 0;  // 0: all
   size_t threads = 1024;
   size_t taxii_cache_mb = 256;
@@ -73,6 +76,8 @@ int Serve(const ServeArgs& a) {
   if (!listen.ok()) return Fail("serve", listen.status());
   node::NodeOptions node_options;
   node_options.postgres = a.postgres;
+  node_options.postgres_schema = a.postgres_schema;
+  node_options.lease_ttl = std::chrono::milliseconds(a.lease_ms);
   for (const auto& w : a.witnesses) {
     size_t at = w.find('@');
     if (at == std::string::npos || at == 0 || at + 1 == w.size())
@@ -88,6 +93,7 @@ int Serve(const ServeArgs& a) {
     node_options.witnesses.push_back(node::WitnessTarget{*key, w.substr(at + 1)});
   }
   node_options.cosigner.timeout = std::chrono::milliseconds(a.witness_timeout_ms);
+  node_options.cosigner.refresh = std::chrono::seconds(a.witness_refresh_s);
   if (a.witness_quorum > a.witnesses.size())
     return Fail("--witness-quorum",
                 InvalidArgument("more than the " + std::to_string(a.witnesses.size()) + " witnesses given"));
@@ -348,8 +354,16 @@ void AddNodeCommands(CLI::App& app, int& rc) {
       ->check(CLI::Range(0, 65536));
   serve->add_option("--port-file", serve_args.port_file, "write the port listened on to this file");
   serve->add_option("--postgres", serve_args.postgres,
-                    "keep the index in PostgreSQL: a libpq connection string, e.g. \"host=db dbname=accord\" "
-                    "(the log stays in DIR; docs/node.md)");
+                    "keep the log and its index in PostgreSQL, shared by every process that names the same "
+                    "database: a libpq connection string, e.g. \"host=db dbname=accord\" (DIR/log becomes a "
+                    "replica; copy DIR/node.key to each process; docs/node.md)");
+  serve->add_option("--postgres-schema", serve_args.postgres_schema,
+                    "the PostgreSQL schema that holds the log (default accord)");
+  serve
+      ->add_option("--lease-ms", serve_args.lease_ms,
+                   "with --postgres: the sequencer's lease, so how long the log waits for a sequencer that "
+                   "died before another process takes over (default 5000)")
+      ->check(CLI::Range(300, 600000));
   serve
       ->add_option(
           "--witness", serve_args.witnesses,
@@ -360,6 +374,11 @@ void AddNodeCommands(CLI::App& app, int& rc) {
       ->add_option("--witness-timeout", serve_args.witness_timeout_ms,
                    "milliseconds to wait for the witnesses of each checkpoint (default 2000)")
       ->check(CLI::Range(100, 600000));
+  serve
+      ->add_option("--witness-refresh", serve_args.witness_refresh_s,
+                   "seconds after which an unchanged checkpoint is cosigned again, so that clients' "
+                   "--max-age holds while the log is idle (default 600; 0: never)")
+      ->check(CLI::Range(0, 86400));
   serve
       ->add_option("--witness-quorum", serve_args.witness_quorum,
                    "cosignatures a checkpoint needs before it is published (default: every witness's)")

@@ -1,12 +1,19 @@
 #include "cli/update_commands.h"
 
 #include <cstdio>
+#include <ctime>
+#include <optional>
 
 #include "cli/process.h"
 #include "core/bytes.h"
 #include "core/fs.h"
 #include "core/limits.h"
+#include "scan/engine.h"
+#include "scan/load.h"
+#include "scan/report.h"
+#include "statement/statement.h"
 #include "tlog/policy.h"
+#include "update/evidence.h"
 #include "update/log_source.h"
 #include "update/mirror.h"
 #include "update/provenance.h"
@@ -23,9 +30,25 @@ int Fail(const std::string& what, const Status& s) {
 }
 
 struct Args {
-  std::string policy, from, to, ca_cert;
+  std::string policy, from, to, ca_cert, max_age;
   int timeout = 30;
 };
+
+// "90", "90s", "15m", "12h", "7d": seconds. nullopt for anything else, 0, or over ten years.
+std::optional<uint64_t> ParseDuration(std::string_view text) {
+  static constexpr std::pair<char, uint64_t> kUnits[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  uint64_t unit = 1;
+  for (const auto& [suffix, seconds] : kUnits) {
+    if (!text.empty() && text.back() == suffix) {
+      unit = seconds;
+      text.remove_suffix(1);
+      break;
+    }
+  }
+  std::optional<uint64_t> n = ParseDecimal(text);
+  if (!n || *n == 0 || *n > 3650 * 86400 / unit) return std::nullopt;
+  return *n * unit;
+}
 
 std::string WitnessNames(const tlog::Policy& p, const tlog::PolicyCheckpoint& c) {
   std::string out;
@@ -40,7 +63,7 @@ struct Trust {
   update::MirrorOptions options;
 };
 
-Result<std::unique_ptr<Trust>> LoadTrust(const std::string& path) {
+Result<std::unique_ptr<Trust>> LoadTrust(const std::string& path, uint64_t max_age) {
   auto t = std::make_unique<Trust>();
   ASSIGN_OR_RETURN(t->text, fs::ReadFile(path, limits::kMaxPolicySize));
   Result<tlog::Policy> p = tlog::ParsePolicy(t->text);
@@ -51,8 +74,10 @@ Result<std::unique_ptr<Trust>> LoadTrust(const std::string& path) {
                            " logs; accord mirror and update follow one log per policy");
   t->options.log_key = t->policy.logs[0].key;
   const tlog::Policy* policy = &t->policy;
-  t->options.accept = [policy](ByteView note) -> Result<tlog::VerifiedCheckpoint> {
+  t->options.accept = [policy, max_age](ByteView note) -> Result<tlog::VerifiedCheckpoint> {
     ASSIGN_OR_RETURN(tlog::PolicyCheckpoint c, tlog::VerifyCheckpointWithPolicy(*policy, note));
+    if (max_age > 0)
+      RETURN_IF_ERROR(tlog::CheckFreshQuorum(*policy, c, uint64_t(std::time(nullptr)), max_age));
     return c.checkpoint;
   };
   return t;
@@ -60,7 +85,15 @@ Result<std::unique_ptr<Trust>> LoadTrust(const std::string& path) {
 
 // The policy and the source (--from, or the URL on the policy's log line); 0, or the exit code.
 int Open(const Args& a, std::unique_ptr<Trust>& trust, std::unique_ptr<update::LogSource>& src) {
-  auto t = LoadTrust(a.policy);
+  uint64_t max_age = 0;
+  if (!a.max_age.empty()) {
+    std::optional<uint64_t> d = ParseDuration(a.max_age);
+    if (!d)
+      return Fail("--max-age",
+                  InvalidArgument("\"" + a.max_age + "\" is not a duration such as 3600, 90m, 12h or 7d"));
+    max_age = *d;
+  }
+  auto t = LoadTrust(a.policy, max_age);
   if (!t.ok()) return Fail("--policy", t.status());
   trust = std::move(t).value();
   std::string from = a.from.empty() ? trust->policy.logs[0].url : a.from;
@@ -138,6 +171,101 @@ Result<std::string> CheckVerifiedDatabase(const scan::Database& db, std::string_
          std::to_string(c->checkpoint.checkpoint.size) + ", cosigned by " + WitnessNames(*policy, *c);
 }
 
+namespace {
+
+struct EvidenceArgs {
+  std::string path, db, out, policy, bundle, sample;
+};
+
+// `accord evidence PATH -d DB -o FILE`: scan PATH with DB as `accord scan -d DB` would, then write
+// the bundle of its cited detections.
+int MakeEvidenceFile(const EvidenceArgs& a) {
+  if (!fs::IsDir(a.db))
+    return Fail(a.db, FailedPrecondition(
+                          "not a database directory of `accord update` (its DB/log proves the entries)"));
+  Result<scan::LoadedSignatures> loaded =
+      scan::LoadSignatures({{update::ScanDatabasePath(a.db)}, {}, {}, {}});
+  if (!loaded.ok()) return Fail(a.db, loaded.status());
+  std::string trusted;
+  if (!a.policy.empty()) {
+    Result<Bytes> text = fs::ReadFile(a.policy, limits::kMaxPolicySize);
+    if (!text.ok()) return Fail(a.policy, text.status());
+    trusted = std::move(text).value();
+  }
+  std::shared_ptr<const scan::Database> db = loaded->databases.at(0);
+  Result<std::string> verified = CheckVerifiedDatabase(*db, trusted);
+  if (!verified.ok()) return Fail(a.db, verified.status());
+  scan::Engine engine(loaded->databases, loaded->rules, scan::ScanOptions{});
+  scan::Engine::WorkerPtr worker = engine.NewWorker();
+  scan::FileReport report = engine.ScanFile(*worker, a.path);
+  if (!report.error.empty()) return Fail(a.path, Unavailable(report.error));
+  Result<update::Evidence> evidence =
+      update::MakeEvidence(report, *db, update::MirrorDir(a.db), std::time(nullptr));
+  if (!evidence.ok()) return Fail(a.path, evidence.status());
+  Result<std::string> text = update::FormatEvidence(*evidence);
+  if (!text.ok()) return Fail(a.path, text.status());
+  if (a.out == "-") {
+    std::fwrite(text->data(), 1, text->size(), stdout);
+  } else if (Status w = fs::WriteFileAtomic(a.out, *text); !w.ok()) {
+    return Fail(a.out, w);
+  }
+  std::fprintf(stderr, "%s: %zu detection%s from the log, %zu entries proven against %s\n",
+               scan::EscapePath(a.path).c_str(), evidence->detections.size(),
+               evidence->detections.size() == 1 ? "" : "s", evidence->entries.size(), verified->c_str());
+  if (a.out != "-")
+    std::fprintf(stderr,
+                 "evidence written to %s; anyone can check it offline: accord evidence verify %s --policy "
+                 "POLICY [--file %s]\n",
+                 a.out.c_str(), a.out.c_str(), scan::EscapePath(a.path).c_str());
+  return 0;
+}
+
+int VerifyEvidenceFile(const EvidenceArgs& a) {
+  Result<Bytes> text = fs::ReadFile(a.bundle, limits::kMaxEvidenceSize);
+  if (!text.ok()) return Fail(a.bundle, text.status());
+  Result<update::Evidence> evidence = update::ParseEvidence(*text);
+  if (!evidence.ok()) return Fail(a.bundle + ": NOT VERIFIED", evidence.status());
+  Result<Bytes> policy_text = fs::ReadFile(a.policy, limits::kMaxPolicySize);
+  if (!policy_text.ok()) return Fail(a.policy, policy_text.status());
+  Result<tlog::Policy> policy = tlog::ParsePolicy(*policy_text);
+  if (!policy.ok()) return Fail(a.policy, policy.status());
+  std::optional<std::string> sample;
+  if (!a.sample.empty()) sample = a.sample;
+  Result<update::EvidenceReport> r = update::VerifyEvidence(*evidence, *policy, sample);
+  if (!r.ok()) return Fail(a.bundle + ": NOT VERIFIED", r.status());
+  const update::Evidence& e = *evidence;
+  std::printf("%s: verified\n", a.bundle.c_str());
+  std::printf("  file       %s  %llu bytes  sha256 %s\n", e.file_path.c_str(),
+              (unsigned long long)e.file_size, e.file_sha256.c_str());
+  std::printf("  sample     %s\n", r->sample_checked ? ("the file given (" + scan::EscapePath(a.sample) +
+                                                        ") is this file, and scanning it with the bundle's "
+                                                        "statements alone finds every detection again")
+                                                           .c_str()
+                                                     : "not checked (give it with --file to scan it again)");
+  std::printf("  log        %s, checkpoint %llu, root %s\n", r->origin.c_str(),
+              (unsigned long long)r->checkpoint_size, r->root_hash.c_str());
+  std::string cosigned;
+  for (const auto& [name, ts] : r->cosigned)
+    cosigned += (cosigned.empty() ? "" : ", ") + name + " at " + statement::FormatCreated(int64_t(ts));
+  std::printf("  cosigned   %s\n",
+              cosigned.empty() ? "by no witness (your policy's quorum is none)" : cosigned.c_str());
+  for (const update::VerifiedDetection& v : r->detections) {
+    const update::EvidenceDetection& d = v.detection;
+    std::printf("  %s: %s (%s)%s\n", d.path.c_str(), d.signature.c_str(), d.kind.c_str(),
+                v.reproduced ? ", found again in the sample" : "");
+    std::printf("    entry %llu, in the log; signed by %s%s, key %s, registered at entry %llu; created %s\n",
+                (unsigned long long)d.entry, v.author_name.c_str(),
+                v.author_country.empty() ? "" : (" (" + v.author_country + ")").c_str(), v.author_key.c_str(),
+                (unsigned long long)v.registration, v.statement_created.c_str());
+  }
+  std::printf(
+      "  not proven offline: that no later statement retracted these (that takes the whole log; "
+      "`accord update` checks it)\n");
+  return 0;
+}
+
+}  // namespace
+
 void AddUpdateCommands(CLI::App& app, int& rc) {
   auto args = std::make_shared<Args>();
   auto* m =
@@ -149,6 +277,8 @@ void AddUpdateCommands(CLI::App& app, int& rc) {
   m->add_option("--to", args->to, "the mirror directory")->required();
   m->add_option("--ca-cert", args->ca_cert, "HTTPS: trust this CA file");
   m->add_option("--timeout", args->timeout, "HTTP timeout in seconds")->check(CLI::Range(1, 3600));
+  m->add_option("--max-age", args->max_age,
+                "refuse a checkpoint unless a quorum cosigned it within this long (e.g. 3600, 90m, 12h, 7d)");
   m->callback([args, &rc] { rc = RunMirror(*args); });
 
   auto* u = app.add_subcommand("update", "build a scan database from a verified, witnessed log");
@@ -159,7 +289,34 @@ void AddUpdateCommands(CLI::App& app, int& rc) {
       ->required();
   u->add_option("--ca-cert", args->ca_cert, "HTTPS: trust this CA file");
   u->add_option("--timeout", args->timeout, "HTTP timeout in seconds")->check(CLI::Range(1, 3600));
+  u->add_option("--max-age", args->max_age,
+                "refuse a checkpoint unless a quorum cosigned it within this long (e.g. 3600, 90m, 12h, 7d)");
   u->callback([args, &rc] { rc = RunUpdate(*args); });
+
+  auto ev = std::make_shared<EvidenceArgs>();
+  auto* e =
+      app.add_subcommand("evidence", "write the proof of a file's detections, for anyone to check offline");
+  e->add_option("PATH", ev->path, "the file whose detections to prove");
+  e->add_option("-d,--database", ev->db, "the database directory of `accord update`");
+  e->add_option("-o,--output", ev->out, "the evidence bundle to write (- for standard output)");
+  e->add_option("--policy", ev->policy, "require the database to be verified against this policy");
+  auto* v = e->add_subcommand("verify", "check an evidence bundle offline against your policy");
+  v->add_option("BUNDLE", ev->bundle, "the evidence bundle")->required();
+  v->add_option("--policy", ev->policy, "C2SP tlog-policy: the log's key, witnesses and quorum you trust")
+      ->required();
+  v->add_option("--file", ev->sample, "the file itself: check it is the one, and find the detections again");
+  v->callback([ev, &rc] { rc = VerifyEvidenceFile(*ev); });
+  e->callback([e, v, ev, &rc] {
+    if (v->parsed()) return;
+    if (ev->path.empty() || ev->db.empty() || ev->out.empty()) {
+      std::fprintf(
+          stderr,
+          "accord: evidence needs PATH, -d DB and -o FILE (or: accord evidence verify BUNDLE --policy P)\n");
+      rc = kExitError;
+      return;
+    }
+    rc = MakeEvidenceFile(*ev);
+  });
 }
 
 }  // namespace accord::cli

@@ -357,9 +357,13 @@ Status Write(std::string& out, const Json& v, int depth) {
 }  // namespace
 
 Result<Json> Parse(ByteView text) {
-  if (text.size() > limits::kMaxJsonSize)
+  return Parse(text, limits::kMaxJsonSize);
+}
+
+Result<Json> Parse(ByteView text, size_t max_size) {
+  if (text.size() > max_size)
     return ResourceExhausted("JSON of " + std::to_string(text.size()) + " bytes, over the limit of " +
-                             std::to_string(limits::kMaxJsonSize));
+                             std::to_string(max_size));
   if (!IsValidUtf8(text)) return InvalidArgument("JSON is not valid UTF-8");
   return Parser(text).Run();
 }

@@ -27,6 +27,8 @@ using Json = nlohmann::json;
 // Parses `text` strictly (above). Errors are InvalidArgument with the byte offset
 // ("offset 12: duplicate member name \"a\""), ResourceExhausted for the size and depth limits.
 Result<Json> Parse(ByteView text);
+// The same with another size limit than limits::kMaxJsonSize (documents that carry statements).
+Result<Json> Parse(ByteView text, size_t max_size);
 
 // The RFC 8785 bytes of `value`. `value` MUST hold only what Parse accepts (null, booleans,
 // integers in range, valid UTF-8 strings, arrays, objects); otherwise InvalidArgument.

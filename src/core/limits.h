@@ -39,8 +39,8 @@ inline constexpr size_t kMaxQueuedBytes = 32u << 20;
 // Key files and verifier keys are small text files.
 inline constexpr size_t kMaxKeyFileSize = 4096;
 
-// The clean-file cache of `accord scan` (scan/cache.h): at most this many records of 100 bytes
-// (200 MB); past it, records this scan did not use are dropped first, then the files found last
+// The scan cache of `accord scan` (scan/cache.h; its findings caps are there too): at most this
+// many records of 112 bytes (224 MB); past it, records this scan did not use are dropped first, then the files found last
 // are not recorded (they are scanned again next time). Records no scan used for
 // kMaxScanCacheAgeDays are dropped when the cache is written.
 inline constexpr size_t kMaxScanCacheRecords = 2'000'000;
@@ -58,11 +58,21 @@ inline constexpr size_t kMaxPolicyLogs = 256;
 inline constexpr size_t kMaxPolicyWitnesses = 256;
 inline constexpr size_t kMaxPolicyGroups = 256;
 
+// Freshness (tlog::CheckFreshQuorum): how far in the future a witness's cosignature timestamp may
+// be and still count, for clocks that disagree.
+inline constexpr uint64_t kMaxClockSkew = 600;
+
 // Witness requests (c2sp.org/tlog-witness add-checkpoint, witness/witness.h): "old <size>", at
 // most 63 consistency proof lines (the spec's cap), a blank line and a checkpoint note.
 inline constexpr size_t kMaxWitnessProofLines = 63;
 inline constexpr size_t kMaxWitnessRequestSize = 32 + kMaxWitnessProofLines * 45 + 1 + kMaxNoteSize;
 // Logs that one witness follows (one state file each).
 inline constexpr size_t kMaxWitnessLogs = 1024;
+
+// Evidence bundles (update/evidence.h): JSON holding, per log entry, a statement of at most
+// kMaxEntrySize bytes (escaped, up to twice that) and its proof; one file's detections.
+inline constexpr size_t kMaxEvidenceSize = 8u << 20;
+inline constexpr size_t kMaxEvidenceDetections = 256;
+inline constexpr size_t kMaxEvidenceEntries = 48;
 
 }  // namespace accord::limits

@@ -40,7 +40,14 @@ void Cosigner::Run() {
     bool pending = published_raw_ != round_raw_;  // not published yet (too few, or a write failed)
     for (size_t i = 0; i < witnesses_.size(); ++i) pending = pending || cosigs_[i].empty();
     bool fresh = cp.raw != round_raw_;
-    if (fresh || (pending && std::chrono::steady_clock::now() >= next_retry)) {
+    const auto now = std::chrono::steady_clock::now();
+    // Published and unchanged for `refresh`: ask every witness to cosign it again (same size, same
+    // root, an empty proof), so the published cosignatures never grow older than that while idle.
+    bool stale =
+        !fresh && !pending && options_.refresh.count() > 0 && now - published_at_ >= options_.refresh;
+    if (stale)
+      for (auto& c : cosigs_) c.clear();
+    if (fresh || stale || (pending && now >= next_retry)) {
       Round(cp);
       next_retry = std::chrono::steady_clock::now() + options_.retry;
       continue;
@@ -130,6 +137,7 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
     return;
   }
   published_raw_ = cp.raw;
+  published_at_ = std::chrono::steady_clock::now();
 }
 
 }  // namespace accord::node

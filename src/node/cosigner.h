@@ -10,8 +10,9 @@
 // came back. Until then the previous published checkpoint stays: clients never see a checkpoint
 // with fewer cosignatures than the node was told to gather. With n witnesses and a quorum of k,
 // any n - k of them may be down and publication waits at most `timeout`; a witness that failed
-// is asked again with the next checkpoint, or after `retry` if no new one comes. Failures go to
-// standard error, once per change of state.
+// is asked again with the next checkpoint, or after `retry` if no new one comes; every `refresh`
+// an unchanged checkpoint is cosigned again (witnesses give a new timestamp for the same tree).
+// Failures go to standard error, once per change of state.
 //
 // Thread-safety: the public methods may be called from any thread.
 #pragma once
@@ -39,6 +40,11 @@ struct CosignerOptions {
   size_t quorum = 0;  // cosignatures needed before a checkpoint is published; 0: every witness's
   std::chrono::milliseconds timeout{2000};
   std::chrono::milliseconds retry{5000};
+  // An unchanged checkpoint is cosigned again this long after it was last published (0: never),
+  // so that the published cosignatures stay fresh while the log is idle and clients that bound
+  // their age (`accord update --max-age`) keep accepting it. Until the quorum cosigned it again,
+  // the previous cosignatures stay published.
+  std::chrono::milliseconds refresh{600000};
 };
 
 class Cosigner {
@@ -60,6 +66,7 @@ class Cosigner {
   std::vector<std::string> last_error_;               // per witness, to report changes only
   std::string round_raw_;                             // the checkpoint being cosigned
   std::string published_raw_;  // the log-signed note that DIR/checkpoint holds, cosigned
+  std::chrono::steady_clock::time_point published_at_{};  // when it was last written
 
   std::mutex mu_;
   std::condition_variable cv_;

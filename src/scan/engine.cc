@@ -105,7 +105,8 @@ void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
   // SHA-256 always for the top-level file (reports carry it); MD5 and SHA-1 only if signed.
   bool top = report.sha256.empty();
   Digests d;
-  if (!dbs_.empty() || top) d = ComputeDigests(data, Wants(HashKind::kMd5), Wants(HashKind::kSha1));
+  const bool hashed = !dbs_.empty() || top;
+  if (hashed) d = ComputeDigests(data, Wants(HashKind::kMd5), Wants(HashKind::kSha1));
   if (top) report.sha256 = Hex(d.sha256.data(), 32);
   struct {
     HashKind kind;
@@ -131,8 +132,9 @@ void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
       }
       const auto& sources = db->sources();
       for (const auto& m : *matches)
-        report.findings.push_back(
-            {path, m.name, k.label, m.source < sources.size() ? sources[m.source].name : ""});
+        report.findings.push_back({path, m.name, k.label,
+                                   m.source < sources.size() ? sources[m.source].name : "", std::nullopt,
+                                   false, Hex(d.sha256.data(), 32), HexEncode(k.digest)});
     }
   }
   // TLSH: no digest for short or uniform items, and then nothing to match.
@@ -146,8 +148,9 @@ void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
     }
     const auto& sources = db->sources();
     for (const TlshMatch& m : found->matches) {
-      report.findings.push_back(
-          {path, m.name, "tlsh", m.source < sources.size() ? sources[m.source].name : "", m.distance});
+      report.findings.push_back({path, m.name, "tlsh",
+                                 m.source < sources.size() ? sources[m.source].name : "", m.distance, false,
+                                 Hex(d.sha256.data(), 32), tlsh->ToString()});
     }
     if (found->more > 0) {
       report.findings.push_back({path, std::string(kTlshMatchesExceeded), "limit",
@@ -172,7 +175,9 @@ void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
             {path, "Heuristics.Broken.YaraScan", "corrupt", outcome.status().message()});
         continue;
       }
-      for (const auto& m : outcome->matches) report.findings.push_back({path, m.rule, "yara", m.source});
+      for (const auto& m : outcome->matches)
+        report.findings.push_back(
+            {path, m.rule, "yara", m.source, std::nullopt, false, hashed ? Hex(d.sha256.data(), 32) : ""});
       if (outcome->timed_out) report.findings.push_back({path, std::string(kMaxScanTime), "limit", ""});
       for (const auto& s : outcome->capped)
         report.findings.push_back({path, "Heuristics.Limits.Exceeded.MaxStringMatches", "limit", s});

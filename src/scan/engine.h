@@ -32,6 +32,12 @@ struct Finding {
   // `source` is a statement of a verified log (scan::SourceKind::kLogEntry): it reads "log ORIGIN
   // entry INDEX by AUTHOR (CC), checkpoint SIZE", the citation the reports print.
   bool cited = false;
+  // What the item the finding is about hashed to, so its evidence can name it (`accord evidence`):
+  // its SHA-256 (hex; empty for a finding no digest was computed for: heuristics, YARA-only scans
+  // of inner items), and the digest that matched: for "md5"/"sha1"/"sha256" that digest (hex),
+  // for "tlsh" the item's TLSH (70 hex digits), else empty.
+  std::string item_sha256 = {};
+  std::string item_digest = {};
 };
 
 struct FileReport {

@@ -226,7 +226,11 @@ Status LogWriter::Recover() {
     if (signed_cp->checkpoint.size == cp->checkpoint.size &&
         signed_cp->checkpoint.root != cp->checkpoint.root)
       return DataLoss(own + " and " + dir_ + "/checkpoint: two roots for one size");
-    if (signed_cp->checkpoint.size > cp->checkpoint.size) cp = std::move(signed_cp);
+    // Witnessed, the writer's checkpoint is its own note (the log's signature alone), also when
+    // the published one is as large: the cosigner adds cosignatures to it, not to old ones.
+    if (signed_cp->checkpoint.size > cp->checkpoint.size ||
+        (signed_cp->checkpoint.size == cp->checkpoint.size && checkpoint_path_ == own))
+      cp = std::move(signed_cp);
     if (checkpoint_path_ != own) {  // no longer witnessed: publish what the log signed, drop the rest
       RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(dir_, "checkpoint"), cp->raw));
       RETURN_IF_ERROR(fs::RemoveFile(own));

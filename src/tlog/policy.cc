@@ -282,4 +282,27 @@ Result<PolicyCheckpoint> VerifyCheckpointWithPolicy(const Policy& p, ByteView si
   return out;
 }
 
+Status CheckFreshQuorum(const Policy& policy, const PolicyCheckpoint& checkpoint, uint64_t now,
+                        uint64_t max_age) {
+  const uint64_t not_before = now > max_age ? now - max_age : 0, not_after = now + limits::kMaxClockSkew;
+  std::vector<bool> fresh(policy.witnesses.size(), false);
+  std::optional<uint64_t> newest;
+  for (const PolicyCosignature& c : checkpoint.cosignatures) {
+    if (c.witness >= fresh.size()) return InvalidArgument("freshness: a cosignature by no policy witness");
+    if (c.timestamp >= not_before && c.timestamp <= not_after) fresh[c.witness] = true;
+    if (c.timestamp <= not_after) newest = std::max(newest.value_or(0), c.timestamp);
+  }
+  if (!policy.quorum) return Status::Ok();
+  Status s = CheckQuorum(policy, fresh);
+  if (s.ok()) return s;
+  const auto& cp = checkpoint.checkpoint.checkpoint;
+  std::string age = !newest ? "no cosignature"
+                    : *newest >= now
+                        ? "its newest cosignature is from now"
+                        : "its newest cosignature is " + std::to_string(now - *newest) + " s old";
+  return PermissionDenied("checkpoint " + cp.origin + " at size " + std::to_string(cp.size) +
+                          " is not fresh: " + age + ", and those of the last " + std::to_string(max_age) +
+                          " s do not meet the quorum (" + s.message() + ")");
+}
+
 }  // namespace accord::tlog

@@ -111,4 +111,13 @@ struct PolicyCheckpoint {
 // NotFound (no policy log for the origin), PermissionDenied (signatures, quorum).
 Result<PolicyCheckpoint> VerifyCheckpointWithPolicy(const Policy& policy, ByteView signed_note);
 
+// Freshness: whether the quorum is met by cosignatures of `checkpoint` (which
+// VerifyCheckpointWithPolicy returned for `policy`) made at most `max_age` seconds before `now`
+// (POSIX seconds), or at most limits::kMaxClockSkew after it. A log whose latest cosigned
+// checkpoint is older than a client's bound is either idle without refreshing its cosignatures or
+// hiding newer checkpoints (a freeze); the client cannot tell which and refuses both.
+// PermissionDenied says how old the newest cosignature is.
+Status CheckFreshQuorum(const Policy& policy, const PolicyCheckpoint& checkpoint, uint64_t now,
+                        uint64_t max_age);
+
 }  // namespace accord::tlog

@@ -206,6 +206,29 @@ TEST(PolicyTest, QuorumNotMetSaysWhatIsMissing) {
   EXPECT_THAT(v.status().message(), HasSubstr("X-witnesses (1 of 2)"));
 }
 
+TEST(PolicyTest, FreshnessCountsOnlyRecentCosignatures) {
+  Fixture f;
+  Policy p = f.Parsed();
+  // Cosigned by X1 at 1700000000, X3 at ...002, Y2 at ...004 (Fixture::Checkpoint).
+  PolicyCheckpoint v = VerifyCheckpointWithPolicy(p, f.Checkpoint({0, 2, 4})).value();
+  EXPECT_TRUE(CheckFreshQuorum(p, v, 1700000010, 10).ok());  // all three within 10 s
+  // Within 7 s only X3 and Y2: X-witnesses needs two of X1..X3.
+  Status s = CheckFreshQuorum(p, v, 1700000008, 7);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kPermissionDenied);
+  EXPECT_THAT(s.message(), HasSubstr("is not fresh: its newest cosignature is 4 s old"));
+  EXPECT_THAT(s.message(), HasSubstr("X-witnesses (1 of 2)"));
+  // A day later nothing counts.
+  EXPECT_THAT(CheckFreshQuorum(p, v, 1700086400, 3600).message(), HasSubstr("86396 s old"));
+  // Clocks that disagree: a cosignature up to kMaxClockSkew in the future counts, further does not.
+  EXPECT_TRUE(CheckFreshQuorum(p, v, 1700000000 - limits::kMaxClockSkew + 4, 60).ok());
+  EXPECT_FALSE(CheckFreshQuorum(p, v, 1700000000 - limits::kMaxClockSkew - 1, 60).ok());
+  // `quorum none` needs no cosignature, fresh or not.
+  Policy none = ParsePolicy("log " + Vkey(f.log) + "\nquorum none\n").value();
+  PolicyCheckpoint bare = VerifyCheckpointWithPolicy(none, f.Checkpoint({})).value();
+  EXPECT_TRUE(CheckFreshQuorum(none, bare, 1800000000, 1).ok());
+}
+
 TEST(PolicyTest, CosignatureByAKeyNotInThePolicyDoesNotCount) {
   Fixture f;
   Policy p = f.Parsed();

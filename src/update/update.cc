@@ -12,13 +12,16 @@
 
 #include "core/bytes.h"
 #include "core/fs.h"
+#include "crypto/note.h"
 #include "scan/database.h"
 #include "scan/sigfile.h"
 #include "scan/tlsh.h"
 #include "scan/yara_rules.h"
 #include "statement/statement.h"
+#include "tlog/checkpoint.h"
 #include "tlog/log.h"
 #include "update/provenance.h"
+#include "update/signatures.h"
 
 namespace accord::update {
 
@@ -35,21 +38,9 @@ std::string KeyBytes(const crypto::Ed25519PublicKey& k) {
   return std::string(reinterpret_cast<const char*>(k.data()), k.size());
 }
 
-Bytes BigEndian64(uint64_t v) {
-  Bytes out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = char(v & 0xff);
-  return out;
-}
-
-// `text` (valid UTF-8, from a parsed statement) with control characters replaced by '?'.
-std::string Displayable(std::string text) {
-  for (char& c : text)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return text;
-}
-
 struct Author {
   std::string name, country;
+  uint64_t registration = 0;      // its registration's log index
   std::vector<uint32_t> sources;  // database sources of this author's statements
 };
 
@@ -72,6 +63,7 @@ class Builder {
       case statement::Kind::kRegistration:
         authors_[key].name = st.body.value("name", "");
         authors_[key].country = st.body.value("country", "");
+        authors_[key].registration = index;
         registrations_[index] = key;
         return Status::Ok();
       case statement::Kind::kRetraction:
@@ -137,14 +129,11 @@ class Builder {
     const auto& st = s.statement;
     Author& a = authors_[KeyBytes(st.author)];
     // The citation a detection carries: which log entry, whose, under which checkpoint.
-    // Author-chosen text is shown with control characters as '?' (a registration name may hold
-    // them; the source's fields keep the name as registered).
-    std::string cite = "log " + cp_.checkpoint.origin + " entry " + std::to_string(index) + " by " +
-                       Displayable(a.name) + (a.country.empty() ? "" : " (" + Displayable(a.country) + ")") +
-                       ", checkpoint " + std::to_string(cp_.checkpoint.size);
+    std::string cite = Citation(cp_.checkpoint.origin, index, a.name, a.country, cp_.checkpoint.size);
     scan::Source src{uint32_t(scan::SourceKind::kLogEntry),
                      cite,
-                     {cp_.checkpoint.origin, BigEndian64(index), KeyBytes(st.author), a.name}};
+                     {cp_.checkpoint.origin, BigEndian64(index), KeyBytes(st.author), a.name,
+                      BigEndian64(a.registration)}};
     // What the database refuses (a limit) leaves the statement out, never the whole update: the
     // log is append-only, and one bad statement must not stop every scanner's updates.
     Result<uint32_t> added_source = db_.AddSource(std::move(src));
@@ -157,12 +146,13 @@ class Builder {
       return Status::Ok();
     }
     // Parse checked every digest, name and threshold; what fails here is a database limit.
-    Status added =
-        st.kind == statement::Kind::kHashSet ? AddHashes(source, st.body) : AddTlsh(source, st.body);
+    Result<size_t> added = st.kind == statement::Kind::kHashSet ? AddHashSetSignatures(db_, source, st.body)
+                                                                : AddTlshSetSignatures(db_, source, st.body);
+    if (added.ok()) (st.kind == statement::Kind::kHashSet ? report_.hashes : report_.tlsh) += *added;
     if (!added.ok()) {
       RETURN_IF_ERROR(Drop(source));
       ++failed_;
-      report_.rejected.push_back({index, added.ToString()});
+      report_.rejected.push_back({index, added.status().ToString()});
     }
     return Status::Ok();
   }
@@ -178,34 +168,6 @@ class Builder {
     // Retracting one's registration retracts the key: everything it signed is left out.
     if (auto r = registrations_.find(target); r != registrations_.end()) {
       for (uint32_t source : authors_[r->second].sources) RETURN_IF_ERROR(Drop(source));
-    }
-    return Status::Ok();
-  }
-
-  Status AddHashes(uint32_t source, const json::Json& body) {
-    for (const auto& e : body.at("entries")) {
-      const std::string& kind = e.at("hash").get_ref<const std::string&>();
-      scan::HashKind k = kind == "md5"    ? scan::HashKind::kMd5
-                         : kind == "sha1" ? scan::HashKind::kSha1
-                                          : scan::HashKind::kSha256;
-      std::optional<Bytes> digest = HexDecode(e.at("digest").get_ref<const std::string&>());
-      if (!digest) return InvalidArgument("a digest that is not hex");
-      std::optional<uint64_t> size;
-      if (e.contains("size") && !e.at("size").is_null()) size = e.at("size").get<uint64_t>();
-      RETURN_IF_ERROR(db_.Add(scan::HashFileRole::kDetect, source, k, *digest, size,
-                              e.at("name").get_ref<const std::string&>()));
-      ++report_.hashes;
-    }
-    return Status::Ok();
-  }
-
-  Status AddTlsh(uint32_t source, const json::Json& body) {
-    for (const auto& e : body.at("entries")) {
-      std::optional<scan::TlshDigest> d = scan::ParseTlsh(e.at("tlsh").get_ref<const std::string&>());
-      if (!d) return InvalidArgument("a TLSH digest that does not parse");
-      RETURN_IF_ERROR(db_.AddTlsh(source, scan::TlshSignature{*d, e.at("threshold").get<uint32_t>(),
-                                                              e.at("name").get<std::string>()}));
-      ++report_.tlsh;
     }
     return Status::Ok();
   }
@@ -303,11 +265,16 @@ Result<UpdateReport> Update(LogSource& from, const std::string& db_dir, const Up
   report.mirror_seconds = SecondsSince(t);
   const std::string out = ScanDatabasePath(db_dir);
   if (report.mirror.old_size == report.mirror.checkpoint.checkpoint.size && fs::Exists(out)) {
-    // Nothing new in the log: keep the database if it was built from this very checkpoint.
+    // Nothing new in the log: keep the database if it was built from this very tree under this
+    // policy (its checkpoint may carry older cosignatures of the same tree: witnesses cosign an
+    // idle log's checkpoint again, and that changes nothing in the database).
     Result<std::shared_ptr<const scan::Database>> db = scan::Database::Open(out);
     if (db.ok()) {
       Result<Provenance> p = ParseProvenance((*db)->provenance());
-      if (p.ok() && p->checkpoint == report.mirror.checkpoint.raw && p->policy == options.policy_text)
+      Result<note::Note> n = p.ok() ? note::ParseNote(p->checkpoint) : Result<note::Note>(p.status());
+      Result<tlog::Checkpoint> built =
+          n.ok() ? tlog::ParseCheckpoint(n->text) : Result<tlog::Checkpoint>(n.status());
+      if (built.ok() && *built == report.mirror.checkpoint.checkpoint && p->policy == options.policy_text)
         return report;
     }
   }

@@ -133,10 +133,13 @@ CosignResult RequestCosignature(const std::string& url, const note::Verifier& wi
 Result<std::string> AddCosignatures(ByteView checkpoint, std::span<const note::Signature> cosignatures) {
   ASSIGN_OR_RETURN(note::Note n, note::ParseNote(checkpoint));
   for (const note::Signature& sig : cosignatures) {
-    bool have = std::any_of(n.signatures.begin(), n.signatures.end(), [&](const note::Signature& s) {
+    auto have = std::find_if(n.signatures.begin(), n.signatures.end(), [&](const note::Signature& s) {
       return s.name == sig.name && s.key_id == sig.key_id;
     });
-    if (have) continue;
+    if (have != n.signatures.end()) {
+      *have = sig;
+      continue;
+    }
     if (n.signatures.size() >= limits::kMaxNoteSignatures)
       return ResourceExhausted("checkpoint: more than " + std::to_string(limits::kMaxNoteSignatures) +
                                " signatures");

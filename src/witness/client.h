@@ -52,8 +52,9 @@ struct CosignResult {
                                               uint64_t old_size, std::span<const tlog::Hash> proof,
                                               ByteView checkpoint, std::chrono::milliseconds timeout);
 
-// Appends the cosignatures to a signed checkpoint note, skipping any (name, key ID) it already
-// has a signature from. The result is the note to publish.
+// Adds the cosignatures to a signed checkpoint note: one that has a signature from the same
+// (name, key ID) already replaces it (a witness's newer cosignature of the same checkpoint, with a
+// newer timestamp), the others are appended. The result is the note to publish.
 Result<std::string> AddCosignatures(ByteView checkpoint, std::span<const note::Signature> cosignatures);
 
 }  // namespace accord::witness
