@@ -55,15 +55,16 @@ check "the bundle is RFC 8785 JSON naming the file, the detection and the proofs
 "$accord" evidence verify eicar.ev --policy policy --file samples/eicar.com > out 2> err
 rc=$?
 check "verify offline, with the sample: verified (exit 0)" \
-  "[ $rc -eq 0 ] && grep -q '^eicar.ev: verified' out && grep -q 'checkpoint 5' out && grep -q 'cosigned   w1 at .*, w2 at ' out && grep -q 'samples/eicar.com: Eicar-Test-Signature (sha256), found again in the sample' out && grep -q 'signed by Alice Lab (FR)' out"
+  "[ $rc -eq 0 ] && grep -q '^eicar.ev: verified' out && grep -q 'checkpoint 5' out && grep -q 'cosigned   w1 at .*, w2 at ' out && grep -q 'samples/eicar.com: Eicar-Test-Signature (sha256), found again in the sample' out && grep -q 'registered at entry 0 as Alice Lab (FR)' out"
 "$accord" evidence verify eicar.ev --policy policy > out 2> err
-check "verify without the sample says it was not checked" "[ $? -eq 0 ] && grep -q 'not checked' out"
+check "verify without the sample says the file was not checked" \
+  "[ $? -eq 0 ] && grep -q 'the file itself was not checked' out && grep -q \"bundle maker's claim\" out"
 "$accord" evidence samples/dropper.bin -d db -o dropper.ev 2> err && "$accord" evidence verify dropper.ev --policy policy --file samples/dropper.bin > out 2>&1
 check "a YARA detection: bundle and verification (the rule runs again on the sample)" \
   "[ $? -eq 0 ] && grep -q 'Evil_String (yara), found again' out"
 "$accord" evidence samples/variant.txt -d db -o variant.ev 2> err && "$accord" evidence verify variant.ev --policy policy --file samples/variant.txt > out 2>&1
 check "a TLSH detection: its distance is recomputed from the statement" \
-  "[ $? -eq 0 ] && grep -q 'Test.Tlsh.Variant (tlsh), found again' out && grep -q 'signed by Bob CERT (BR)' out"
+  "[ $? -eq 0 ] && grep -q 'Test.Tlsh.Variant (tlsh), found again' out && grep -q 'as Bob CERT (BR)' out"
 "$accord" evidence samples/bundle.zip -d db -o zip.ev 2> err && "$accord" evidence verify zip.ev --policy policy --file samples/bundle.zip > out 2>&1
 check "a detection inside a zip names the member and is found again in the archive" \
   "[ $? -eq 0 ] && grep -q 'samples/bundle.zip!inner/eicar.com: Eicar-Test-Signature (sha256), found again' out"
@@ -100,8 +101,10 @@ sed 's/Eicar-Test-Signature\\",\\"size/Eicar-Test-Signaturf\\",\\"size/' eicar.e
 refused "a statement altered by one byte is not in the tree" f1.ev "entry 2 is not in the checkpoint's tree"
 edit eicar.ev f2.ev 'e["detections"][0]["signature"]="Other.Name"'
 refused "a detection the statement does not make" f2.ev "does not list that digest under that name"
-edit eicar.ev f3.ev 'e["detections"][0]["digest"]="00"*32; e["detections"][0]["item_sha256"]="00"*32'
+edit eicar.ev f3.ev 'e["detections"][0]["kind"]="md5"; e["detections"][0]["digest"]="00"*16'
 refused "another digest than the statement's" f3.ev "does not list that digest"
+edit eicar.ev f3b.ev 'e["detections"][0]["digest"]="00"*32'
+refused "a SHA-256 detection whose digest is not the item's" f3b.ev "not the digest that matched"
 edit eicar.ev f4.ev 'e["detections"][0]["citation"]=e["detections"][0]["citation"].replace("Alice Lab","Trusted Vendor")'
 refused "a citation naming another author" f4.ev "is not what the log says"
 edit eicar.ev f5.ev 'e["entries"]=e["entries"][1:]'
@@ -111,6 +114,13 @@ refused "a hash statement passed off as a YARA rule" f6.ev "is not a yara-rule s
 python3 -c 'import json; e=json.load(open("eicar.ev")); d=json.load(open("dropper.ev")); e["detections"][0]["entry"]=d["detections"][0]["entry"]; e["detections"][0]["citation"]=d["detections"][0]["citation"]; e["entries"]=d["entries"]; open("f7.ev","w").write(json.dumps(e))'
 refused "a hash detection citing a YARA statement" f7.ev "is not a hash-set statement"
 refused "the sample is not the file" eicar.ev "is not the file of this evidence" --file samples/clean.txt
+# Someone else's file claimed to carry a real detection: the bundle ties the detection to the file.
+edit eicar.ev f10.ev "e['file']['sha256']='$(sha256sum samples/clean.txt | cut -c1-64)'"
+refused "a real statement's detection claimed for another file" f10.ev "another SHA-256 than the file's"
+edit eicar.ev f11.ev 'e["detections"][0]["item_sha256"]=""'
+refused "a digest detection without the item's SHA-256" f11.ev "lacks the item's SHA-256"
+edit eicar.ev f12.ev 'e["detections"][0]["path"]="samples/eicar.com\n  sample     the file given is this file"'
+refused "a path that would rewrite the report (control characters)" f12.ev "control character"
 cat > policy-w3 <<POL
 log $(cat node/node.vkey)
 witness w1 $(cat keys/w1.vkey)

@@ -233,5 +233,11 @@ check "an idle log's checkpoint is cosigned again: same tree, new cosignatures" 
   "! cmp -s served.cp before.cp && [ \"\$(head -3 served.cp)\" = \"\$(head -3 before.cp)\" ] && [ \"\$(sed -n 2p served.cp)\" = 6 ]"
 "$accord" update --policy wpolicy --from "$url" -d wdb --max-age 5 > out 2> err
 check "... so that an update with --max-age accepts it" "[ $? -eq 0 ] && grep -q 'up to date' out"
+kill $w2_pid && wait $w2_pid 2> /dev/null
+cp served.cp before.cp
+sleep 2
+poll_checkpoint '[ "$(grep "^— w1 " served.cp)" != "$(grep "^— w1 " before.cp)" ]'
+check "with a witness down, the others' cosignatures are still refreshed and its last one stays" \
+  "[ \"\$(grep '^— w1 ' served.cp)\" != \"\$(grep '^— w1 ' before.cp)\" ] && [ \"\$(grep '^— w2 ' served.cp)\" = \"\$(grep '^— w2 ' before.cp)\" ]"
 stop_node
 finish update_cli_test

@@ -17,6 +17,7 @@
 #include "update/log_source.h"
 #include "update/mirror.h"
 #include "update/provenance.h"
+#include "update/signatures.h"
 #include "update/update.h"
 
 namespace accord::cli {
@@ -234,33 +235,47 @@ int VerifyEvidenceFile(const EvidenceArgs& a) {
   Result<update::EvidenceReport> r = update::VerifyEvidence(*evidence, *policy, sample);
   if (!r.ok()) return Fail(a.bundle + ": NOT VERIFIED", r.status());
   const update::Evidence& e = *evidence;
-  std::printf("%s: verified\n", a.bundle.c_str());
+  using update::Displayable;
+  // Without the file, what is verified is the log's side: the statements, their proofs, and that
+  // they say what the detections claim; that the file is the one scanned is the maker's word.
+  if (r->sample_checked)
+    std::printf("%s: verified\n", a.bundle.c_str());
+  else
+    std::printf("%s: verified: the statements and their proofs (the file itself was not checked)\n",
+                a.bundle.c_str());
   std::printf("  file       %s  %llu bytes  sha256 %s\n", e.file_path.c_str(),
               (unsigned long long)e.file_size, e.file_sha256.c_str());
-  std::printf("  sample     %s\n", r->sample_checked ? ("the file given (" + scan::EscapePath(a.sample) +
-                                                        ") is this file, and scanning it with the bundle's "
-                                                        "statements alone finds every detection again")
-                                                           .c_str()
-                                                     : "not checked (give it with --file to scan it again)");
-  std::printf("  log        %s, checkpoint %llu, root %s\n", r->origin.c_str(),
+  if (r->sample_checked)
+    std::printf(
+        "  sample     the file given (%s) is this file, and scanning it with the bundle's statements "
+        "alone finds every detection again\n",
+        scan::EscapePath(a.sample).c_str());
+  else
+    std::printf(
+        "  sample     not checked: that this file has these detections is the bundle maker's claim "
+        "(give the file with --file to check it and scan it again)\n");
+  std::printf("  log        %s, checkpoint %llu, root %s\n", Displayable(r->origin).c_str(),
               (unsigned long long)r->checkpoint_size, r->root_hash.c_str());
   std::string cosigned;
   for (const auto& [name, ts] : r->cosigned)
-    cosigned += (cosigned.empty() ? "" : ", ") + name + " at " + statement::FormatCreated(int64_t(ts));
+    cosigned +=
+        (cosigned.empty() ? "" : ", ") + Displayable(name) + " at " + statement::FormatCreated(int64_t(ts));
   std::printf("  cosigned   %s\n",
               cosigned.empty() ? "by no witness (your policy's quorum is none)" : cosigned.c_str());
   for (const update::VerifiedDetection& v : r->detections) {
     const update::EvidenceDetection& d = v.detection;
-    std::printf("  %s: %s (%s)%s\n", d.path.c_str(), d.signature.c_str(), d.kind.c_str(),
+    std::printf("  %s: %s (%s)%s\n", d.path.c_str(), Displayable(d.signature).c_str(), d.kind.c_str(),
                 v.reproduced ? ", found again in the sample" : "");
-    std::printf("    entry %llu, in the log; signed by %s%s, key %s, registered at entry %llu; created %s\n",
-                (unsigned long long)d.entry, v.author_name.c_str(),
-                v.author_country.empty() ? "" : (" (" + v.author_country + ")").c_str(), v.author_key.c_str(),
-                (unsigned long long)v.registration, v.statement_created.c_str());
+    const std::string who = Displayable(v.author_name) +
+                            (v.author_country.empty() ? "" : " (" + Displayable(v.author_country) + ")");
+    std::printf(
+        "    entry %llu, in the log; signed by the key %s, registered at entry %llu as %s; created %s\n",
+        (unsigned long long)d.entry, v.author_key.c_str(), (unsigned long long)v.registration, who.c_str(),
+        Displayable(v.statement_created).c_str());
   }
   std::printf(
       "  not proven offline: that no later statement retracted these (that takes the whole log; "
-      "`accord update` checks it)\n");
+      "`accord update` checks it); names and countries are what the key registered, not vetted\n");
   return 0;
 }
 

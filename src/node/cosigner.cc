@@ -16,6 +16,8 @@ Cosigner::Cosigner(tlog::LogWriter& log, std::vector<WitnessTarget> witnesses, C
       options_(options),
       witness_size_(witnesses_.size(), 0),
       cosigs_(witnesses_.size()),
+      cosigned_at_(witnesses_.size()),
+      next_ask_(witnesses_.size()),
       last_error_(witnesses_.size()) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -29,6 +31,10 @@ Cosigner::~Cosigner() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool Cosigner::Due(size_t i, std::chrono::steady_clock::time_point now) const {
+  return cosigs_[i].empty() || (options_.refresh.count() > 0 && now - cosigned_at_[i] >= options_.refresh);
+}
+
 void Cosigner::Run() {
   auto next_retry = std::chrono::steady_clock::now();
   while (true) {
@@ -37,17 +43,14 @@ void Cosigner::Run() {
       if (stop_) return;
     }
     tlog::VerifiedCheckpoint cp = log_.checkpoint();
-    bool pending = published_raw_ != round_raw_;  // not published yet (too few, or a write failed)
-    for (size_t i = 0; i < witnesses_.size(); ++i) pending = pending || cosigs_[i].empty();
-    bool fresh = cp.raw != round_raw_;
     const auto now = std::chrono::steady_clock::now();
-    // Published and unchanged for `refresh`: ask every witness to cosign it again (same size, same
-    // root, an empty proof), so the published cosignatures never grow older than that while idle.
-    bool stale =
-        !fresh && !pending && options_.refresh.count() > 0 && now - published_at_ >= options_.refresh;
-    if (stale)
-      for (auto& c : cosigs_) c.clear();
-    if (fresh || stale || (pending && now >= next_retry)) {
+    bool fresh = cp.raw != round_raw_;
+    // A witness to ask: it has not cosigned this checkpoint, or its cosignature is `refresh` old
+    // (an idle log stays fresh for clients' --max-age); not before its retry time after a failure.
+    bool ask = false;
+    for (size_t i = 0; i < witnesses_.size(); ++i) ask = ask || (Due(i, now) && now >= next_ask_[i]);
+    bool unpublished = published_raw_ != round_raw_;  // too few cosignatures, or a write failed
+    if (fresh || ask || (unpublished && now >= next_retry)) {
       Round(cp);
       next_retry = std::chrono::steady_clock::now() + options_.retry;
       continue;
@@ -63,15 +66,18 @@ void Cosigner::Run() {
 
 void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
   const uint64_t n = cp.checkpoint.size;
+  const auto start = std::chrono::steady_clock::now();
   if (cp.raw != round_raw_) {
     for (auto& c : cosigs_) c.clear();
+    for (auto& t : next_ask_) t = {};
     round_raw_ = cp.raw;
   }
-  // Each witness that has not cosigned this checkpoint yet, all at once.
+  // Each witness that has not cosigned this checkpoint yet or whose cosignature is due for a
+  // refresh, all at once.
   std::vector<std::future<witness::CosignResult>> asks(witnesses_.size());
   const std::string dir = log_.dir();
   for (size_t i = 0; i < witnesses_.size(); ++i) {
-    if (!cosigs_[i].empty()) continue;
+    if (!Due(i, start) || start < next_ask_[i]) continue;
     asks[i] = std::async(std::launch::async, [this, i, n, &cp, &dir] {
       uint64_t old = witness_size_[i] <= n ? witness_size_[i] : 0;
       witness::CosignResult r;
@@ -108,10 +114,13 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
     if (r.ok()) {
       witness_size_[i] = n;
       cosigs_[i] = std::move(r.cosignatures);
+      cosigned_at_[i] = std::chrono::steady_clock::now();
       if (!last_error_[i].empty())
         std::fprintf(stderr, "accord: witness %s: cosigning again\n", name.c_str());
       last_error_[i].clear();
     } else {
+      // An older cosignature of this checkpoint, if any, stays: it is still valid.
+      next_ask_[i] = std::chrono::steady_clock::now() + options_.retry;
       if (r.witness_size) witness_size_[i] = *r.witness_size;
       std::string e = r.status.ToString();
       if (e != last_error_[i])
@@ -137,7 +146,6 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
     return;
   }
   published_raw_ = cp.raw;
-  published_at_ = std::chrono::steady_clock::now();
 }
 
 }  // namespace accord::node

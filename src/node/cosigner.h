@@ -10,8 +10,10 @@
 // came back. Until then the previous published checkpoint stays: clients never see a checkpoint
 // with fewer cosignatures than the node was told to gather. With n witnesses and a quorum of k,
 // any n - k of them may be down and publication waits at most `timeout`; a witness that failed
-// is asked again with the next checkpoint, or after `retry` if no new one comes; every `refresh`
-// an unchanged checkpoint is cosigned again (witnesses give a new timestamp for the same tree).
+// is asked again with the next checkpoint, or after `retry` if no new one comes. Each witness's
+// cosignature of an unchanged checkpoint is asked for again once it is `refresh` old (witnesses
+// give a new timestamp for the same tree); until a new one comes, the old one stays published, so
+// a witness that is down costs the others nothing.
 // Failures go to standard error, once per change of state.
 //
 // Thread-safety: the public methods may be called from any thread.
@@ -56,6 +58,8 @@ class Cosigner {
  private:
   void Run();
   void Round(const tlog::VerifiedCheckpoint& cp);
+  // Witness i has no cosignature of the current checkpoint, or one older than `refresh`.
+  bool Due(size_t i, std::chrono::steady_clock::time_point now) const;
 
   tlog::LogWriter& log_;
   const std::vector<WitnessTarget> witnesses_;
@@ -63,10 +67,11 @@ class Cosigner {
   // Cosigner thread only.
   std::vector<uint64_t> witness_size_;                // what each witness last cosigned (0: unknown)
   std::vector<std::vector<note::Signature>> cosigs_;  // for the checkpoint `round_raw_`
-  std::vector<std::string> last_error_;               // per witness, to report changes only
-  std::string round_raw_;                             // the checkpoint being cosigned
+  std::vector<std::chrono::steady_clock::time_point> cosigned_at_;  // when each of cosigs_ came
+  std::vector<std::chrono::steady_clock::time_point> next_ask_;     // not before (after a failure)
+  std::vector<std::string> last_error_;                             // per witness, to report changes only
+  std::string round_raw_;                                           // the checkpoint being cosigned
   std::string published_raw_;  // the log-signed note that DIR/checkpoint holds, cosigned
-  std::chrono::steady_clock::time_point published_at_{};  // when it was last written
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -495,7 +495,7 @@ Status Node::Impl::SeedFromReplica() {
                               ", and another process sequences (" + epoch.status().message() +
                               "): start this process alone to copy them in, or remove " + log_dir +
                               " to replicate PostgreSQL's log");
-  Fence fence{"sequencer", holder, *epoch};
+  Fence fence{"sequencer", holder, *epoch, options.lease_ttl};  // each round renews it: seeding can be long
   tlog::DirTileReader reader(log_dir);
   int64_t now = NowMs();
   Status st;

@@ -34,6 +34,11 @@ bool IsLowerHex(std::string_view s, size_t len) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+bool HasControl(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
 bool IsKnownKind(std::string_view k) {
   return k == "md5" || k == "sha1" || k == "sha256" || k == "tlsh" || k == "yara";
 }
@@ -114,9 +119,12 @@ Result<EvidenceDetection> ParseDetection(const Json& j, size_t i) {
   RETURN_IF_ERROR(m.NoOthers());
   d.entry = *entry;
   if (d.path.empty() || d.signature.empty()) return m.Err("has an empty path or signature");
+  if (HasControl(d.path)) return m.Err("\"path\" holds a control character (paths are escaped)");
   if (!IsKnownKind(d.kind)) return m.Err("has an unknown kind \"" + Printable(d.kind, 20) + "\"");
   if (!d.item_sha256.empty() && !IsLowerHex(d.item_sha256, 64))
     return m.Err("\"item_sha256\" is not 64 lower-case hex digits");
+  // A digest detection names what was hashed: the item's SHA-256 ties it to the file.
+  if (d.kind != "yara" && d.item_sha256.empty()) return m.Err("lacks the item's SHA-256");
   if (d.kind == "tlsh") {
     if (!distance || *distance > scan::kTlshMaxDistance)
       return m.Err("\"distance\" is missing or out of range");
@@ -214,6 +222,8 @@ Result<Evidence> ParseEvidence(ByteView text) {
   RETURN_IF_ERROR(f.NoOthers());
   e.file_size = *size;
   if (!IsLowerHex(e.file_sha256, 64)) return f.Err("\"sha256\" is not 64 lower-case hex digits");
+  if (e.file_path.empty() || HasControl(e.file_path))
+    return f.Err("\"path\" is empty or holds a control character (paths are escaped)");
   if (dets->empty()) return top.Err("has no detection");
   if (dets->size() > limits::kMaxEvidenceDetections)
     return ResourceExhausted("evidence: more than " + std::to_string(limits::kMaxEvidenceDetections) +
@@ -230,6 +240,13 @@ Result<Evidence> ParseEvidence(ByteView text) {
   }
   for (size_t i = 0; i < dets->size(); ++i) {
     ASSIGN_OR_RETURN(EvidenceDetection d, ParseDetection((*dets)[i], i));
+    if (d.path != e.file_path && d.path.compare(0, e.file_path.size() + 1, e.file_path + "!") != 0)
+      return InvalidArgument("evidence: detection " + std::to_string(i) + " is about " + Displayable(d.path) +
+                             ", which is neither the file nor inside it");
+    // The file itself: what was hashed is the file whose SHA-256 the bundle names.
+    if (d.path == e.file_path && !d.item_sha256.empty() && d.item_sha256 != e.file_sha256)
+      return InvalidArgument("evidence: detection " + std::to_string(i) +
+                             " is about the file itself but names another SHA-256 than the file's");
     bool present =
         std::any_of(e.entries.begin(), e.entries.end(), [&](const auto& en) { return en.index == d.entry; });
     if (!present)
@@ -371,7 +388,7 @@ Result<EvidenceReport> VerifyEvidence(const Evidence& e, const tlog::Policy& pol
       registration_of.emplace(KeyBytes(s.statement.author), index);
 
   for (const EvidenceDetection& d : e.detections) {
-    const std::string where = "detection " + d.signature + " in " + d.path;
+    const std::string where = "detection " + Displayable(d.signature) + " in " + d.path;
     auto it = statements.find(d.entry);
     if (it == statements.end())
       return InvalidArgument("evidence: " + where + " cites entry " + std::to_string(d.entry) +
@@ -399,6 +416,10 @@ Result<EvidenceReport> VerifyEvidence(const Evidence& e, const tlog::Policy& pol
       if (st.kind != statement::Kind::kYaraRule)
         return PermissionDenied("evidence: " + where + ": entry " + std::to_string(d.entry) +
                                 " is not a yara-rule statement");
+      if (!st.body.contains("source"))
+        return PermissionDenied(
+            "evidence: " + where + ": entry " + std::to_string(d.entry) +
+            " keeps its rule's source beside the log (source_ref): the bundle cannot show it");
       for (const auto& n : st.body.at("rules")) says = says || n.get_ref<const std::string&>() == d.signature;
     } else if (d.kind == "tlsh") {
       if (st.kind != statement::Kind::kTlshSet)
@@ -416,7 +437,7 @@ Result<EvidenceReport> VerifyEvidence(const Evidence& e, const tlog::Policy& pol
       if (st.kind != statement::Kind::kHashSet)
         return PermissionDenied("evidence: " + where + ": entry " + std::to_string(d.entry) +
                                 " is not a hash-set statement");
-      if (d.kind == "sha256" && !d.item_sha256.empty() && d.item_sha256 != d.digest)
+      if (d.kind == "sha256" && d.item_sha256 != d.digest)
         return PermissionDenied("evidence: " + where + ": the item's SHA-256 is not the digest that matched");
       for (const auto& en : st.body.at("entries"))
         says = says || (en.at("hash").get_ref<const std::string&>() == d.kind &&
@@ -472,14 +493,18 @@ Result<EvidenceReport> VerifyEvidence(const Evidence& e, const tlog::Policy& pol
     const EvidenceDetection& d = v.detection;
     for (const scan::Finding& f : again.findings) {
       if (f.name != d.signature || f.kind != d.kind || f.source != d.citation) continue;
+      // The same item, and the same digest or distance as claimed.
+      if (!d.item_sha256.empty() && f.item_sha256 != d.item_sha256) continue;
+      if (d.kind != "yara" && f.item_digest != d.digest) continue;
+      if (d.kind == "tlsh" && f.distance != d.distance) continue;
       if (f.path.compare(0, sample_path->size(), *sample_path) != 0) continue;
       if (e.file_path + scan::EscapePath(f.path.substr(sample_path->size())) == d.path) v.reproduced = true;
     }
     if (!v.reproduced)
-      return NotFound(
-          "evidence: scanning " + *sample_path + " with the bundle's statements does not find " +
-          d.signature + " in " + d.path +
-          " (a YARA rule may depend on the file's name or path: give the sample its original name)");
+      return NotFound("evidence: scanning " + *sample_path + " with the bundle's statements does not find " +
+                      Displayable(d.signature) + " in " + d.path +
+                      " as claimed (a YARA rule may depend on the file's name or path: give the sample its "
+                      "original name)");
   }
   out.sample_checked = true;
   return out;

@@ -101,6 +101,21 @@ TEST(Evidence, EveryMemberIsChecked) {
        "over 65,535"},
       {"index as string", [](json::Json& j) { j["entries"][0]["index"] = "2"; },
        "not a non-negative integer"},
+      {"hash detection without the item's SHA-256",
+       [](json::Json& j) { j["detections"][0]["item_sha256"] = ""; }, "lacks the item's SHA-256"},
+      {"a detection outside the file",
+       [](json::Json& j) { j["detections"][0]["path"] = "samples/y.zip!a/b.exe"; },
+       "neither the file nor inside it"},
+      {"a sibling's name as prefix", [](json::Json& j) { j["detections"][0]["path"] = "samples/x.zip2"; },
+       "neither the file nor inside it"},
+      {"the file itself with another SHA-256",
+       [](json::Json& j) { j["detections"][0]["path"] = j["file"]["path"]; },
+       "another SHA-256 than the file's"},
+      {"a control character in a path",
+       [](json::Json& j) { j["detections"][0]["path"] = "samples/x.zip!a\n  sample     the file given"; },
+       "control character"},
+      {"a terminal escape in the file's path", [](json::Json& j) { j["file"]["path"] = "x\x1b[1A"; },
+       "control character"},
   };
   for (const Case& c : cases) {
     json::Json j = AsJson(Sample());

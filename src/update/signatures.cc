@@ -37,14 +37,12 @@ Result<size_t> AddTlshSetSignatures(scan::DatabaseBuilder& db, uint32_t source, 
   return added;
 }
 
-namespace {
 std::string Displayable(std::string_view text) {
   std::string out(text);
   for (char& c : out)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   return out;
 }
-}  // namespace
 
 std::string Citation(std::string_view origin, uint64_t index, std::string_view name, std::string_view country,
                      uint64_t checkpoint_size) {

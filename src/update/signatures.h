@@ -26,6 +26,10 @@ Result<size_t> AddTlshSetSignatures(scan::DatabaseBuilder& db, uint32_t source, 
 std::string Citation(std::string_view origin, uint64_t index, std::string_view name, std::string_view country,
                      uint64_t checkpoint_size);
 
+// `text` with control characters (C0 and DEL) shown as '?': author-chosen or bundle-given text
+// printed to a terminal.
+std::string Displayable(std::string_view text);
+
 // kLogEntry source fields (scan/database.h): {origin, index, author key, author name,
 // registration index}; the indices as u64 big-endian.
 Bytes BigEndian64(uint64_t v);
