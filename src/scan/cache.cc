@@ -590,7 +590,10 @@ bool ScanCache::Lookup(const FileStamp& stamp, std::string_view path, FileReport
   if (uint32_t length = FindingsLength(r); length > 0) {
     ByteView all(map_ + kCacheHeaderSize + count_ * kCacheRecordSize,
                  map_size_ - kCacheHeaderSize - count_ * kCacheRecordSize - kCacheTrailerSize);
-    if (!DecodeFindings(all.substr(FindingsOffset(r), length), &report->findings).ok()) return false;
+    // Checked when the file was opened; checked again, as the mapping is the file as it is now.
+    const uint64_t offset = FindingsOffset(r);
+    if (offset > all.size() || length > all.size() - offset) return false;
+    if (!DecodeFindings(all.substr(offset, length), &report->findings).ok()) return false;
     for (Finding& f : report->findings) f.path.insert(0, path);
   }
   report->path = std::string(path);

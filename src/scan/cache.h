@@ -17,8 +17,9 @@
 //   - a write in the same clock tick as the ctime that was recorded. Hence the racy-clean rule: a
 //     file whose mtime or ctime is not at least kRacyCleanNs older than the scan's start is never
 //     recorded, so the tick of any later write is different from the recorded one;
-//   - a write while the scan reads the file. The walk stats the file again after its scan and
-//     records it only if both stats agree.
+//   - a write while the scan reads the file, or a path that points elsewhere by the time it is
+//     opened. The walk records a report only if the status of the descriptor that was read
+//     (FileReport::read_stat, unchanged over the read) is the stat the walk looked it up with.
 // The key also holds a hash of the path as given (YARA rules see filename, filepath, extension),
 // and the fingerprint every input of the verdict besides the file (Fingerprint below). Whoever
 // can write the cache file can hide files from the scanner: it MUST be private to the user who

@@ -238,6 +238,8 @@ FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
   }
   report.size = uint64_t(st.st_size);
   if (report.size > options_.limits.max_file_size) {
+    report.read_stable = true;  // nothing read: the decision rests on this descriptor's size alone
+    report.read_stat = st;
     ::close(fd);
     report.findings.push_back(
         {path, std::string(kMaxFileSize), "limit",
@@ -258,6 +260,14 @@ FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
     }
     if (n == 0) break;  // shrank while we read: scan what there is
     got += size_t(n);
+  }
+  struct stat after;
+  if (::fstat(fd, &after) == 0) {
+    report.read_stable =
+        after.st_dev == st.st_dev && after.st_ino == st.st_ino && after.st_size == st.st_size &&
+        after.st_mtim.tv_sec == st.st_mtim.tv_sec && after.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
+        after.st_ctim.tv_sec == st.st_ctim.tv_sec && after.st_ctim.tv_nsec == st.st_ctim.tv_nsec;
+    report.read_stat = after;
   }
   ::close(fd);
   report.size = got;

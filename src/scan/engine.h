@@ -9,6 +9,8 @@
 // Thread-safety: an Engine is immutable and shared; each thread scans with its own Worker.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,7 +49,13 @@ struct FileReport {
   std::vector<Finding> findings;
   std::string error;           // non-empty: the file could not be scanned (and why)
   uint64_t bytes_scanned = 0;  // this file plus everything extracted from it
-  bool detected() const;       // a finding other than a heuristic limit note
+  // ScanFile: the status of the open descriptor after the read (`read_stat`), and whether it is the
+  // one it had before the read (same device, inode, size, mtime, ctime): the identity of exactly
+  // the bytes scanned, whatever the path points at meanwhile. The scan cache records a report only
+  // under it (scan/cache.h).
+  bool read_stable = false;
+  struct stat read_stat {};
+  bool detected() const;  // a finding other than a heuristic limit note
 };
 
 struct ScanOptions {

@@ -227,12 +227,11 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       WorkItem item;
       while (queue.Pop(&item)) {
         FileReport r = engine.ScanFile(*worker, item.path);
-        if (options.cache && Recordable(r)) {
-          // Recorded only if the file did not change while it was scanned (cache.h).
-          struct stat st;
-          int rc = item.named ? ::stat(item.path.c_str(), &st) : ::lstat(item.path.c_str(), &st);
-          if (rc == 0 && StampOf(st) == item.stamp) options.cache->Insert(item.stamp, r);
-        }
+        // Recorded only if the bytes scanned are the file the walk stat'ed, unchanged while read:
+        // the descriptor's own status, not the path's, which a swapped directory could point
+        // elsewhere between the read and a second stat (cache.h).
+        if (options.cache && Recordable(r) && r.read_stable && StampOf(r.read_stat) == item.stamp)
+          options.cache->Insert(item.stamp, r);
         if (progress) {
           progress->files.fetch_add(1, std::memory_order_relaxed);
           progress->bytes.fetch_add(r.size, std::memory_order_relaxed);
