@@ -40,8 +40,8 @@ inline constexpr size_t kMaxQueuedBytes = 32u << 20;
 inline constexpr size_t kMaxKeyFileSize = 4096;
 
 // The scan cache of `accord scan` (scan/cache.h; its findings caps are there too): at most this
-// many records of 112 bytes (224 MB); past it, records this scan did not use are dropped first, then the files found last
-// are not recorded (they are scanned again next time). Records no scan used for
+// many records of 112 bytes (224 MB); past it, records this scan did not use are dropped first, then the
+// files found last are not recorded (they are scanned again next time). Records no scan used for
 // kMaxScanCacheAgeDays are dropped when the cache is written.
 inline constexpr size_t kMaxScanCacheRecords = 2'000'000;
 inline constexpr uint32_t kMaxScanCacheAgeDays = 30;
