@@ -60,11 +60,6 @@ check "an empty database is filled from the node's log" \
   "curl -sf $url/lookup/hash/$eicar | grep -q '\"index\":1' && [ \"\$(psql '$ACCORD_TEST_PG dbname=$db2' -Atc 'SELECT count(*) FROM accord.participants')\" = 1 ]"
 stop_node
 
-"$accord" key generate w1 keys --cosigner --key-name witness.example/w1 > /dev/null || exit 1
-"$accord" serve node --listen 127.0.0.1:0 --postgres "$ACCORD_TEST_PG dbname=$db2" --witness keys/w1.vkey@http://127.0.0.1:1 > out 2> err
-rc=$?
-check "witnesses with PostgreSQL are refused, saying so" "[ $rc -ne 0 ] && grep -q 'not supported yet' err"
-
 "$accord" serve node --listen 127.0.0.1:0 --postgres "$ACCORD_TEST_PG dbname=accord_no_such_db" > out 2> err
 rc=$?
 check "an unreachable database stops serve with PostgreSQL's reason" "[ $rc -ne 0 ] && grep -q 'does not exist' err"

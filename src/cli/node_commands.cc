@@ -18,6 +18,7 @@
 #include "node/http_server.h"
 #include "node/node.h"
 #include "node/taxii.h"
+#include "node/tokens.h"
 #include "scan/sigfile.h"
 #include "scan/tlsh.h"
 #include "statement/statement.h"
@@ -114,11 +115,39 @@ int Serve(const ServeArgs& a) {
   tc.log_origin = nodep->origin();
   tc.checkpoint = [nodep] { return nodep->checkpoint().raw; };
   tc.render_cache_bytes = a.taxii_cache_mb << 20;
+  // TAXII POST: tokens the operator issued (accord taxii-token), statements the node attests.
+  node::TokenFile tokens(fs::JoinPath(a.dir, std::string(node::kTokenFileName)));
+  tc.authenticate = [&tokens](std::string_view authorization) { return tokens.Authenticate(authorization); };
+  tc.submit = [nodep](const std::vector<statement::Statement>& statements) {
+    std::vector<Result<node::taxii::Logged>> out(statements.size(),
+                                                 Result<node::taxii::Logged>(Internal("")));
+    std::vector<Bytes> leaves;
+    std::vector<size_t> at;
+    for (size_t i = 0; i < statements.size(); ++i) {
+      Result<Bytes> leaf = nodep->Attest(statements[i]);
+      if (!leaf.ok()) {
+        out[i] = leaf.status();
+        continue;
+      }
+      leaves.push_back(std::move(leaf).value());
+      at.push_back(i);
+    }
+    std::vector<ByteView> views(leaves.begin(), leaves.end());
+    std::vector<Result<node::Accepted>> accepted = nodep->SubmitMany(views);
+    for (size_t j = 0; j < at.size(); ++j) {
+      if (accepted[j].ok()) {
+        out[at[j]] = node::taxii::Logged{accepted[j]->index, accepted[j]->id, accepted[j]->duplicate};
+      } else {
+        out[at[j]] = accepted[j].status();
+      }
+    }
+    return out;
+  };
   node::taxii::TaxiiApi taxii(nodep->store(), tc);
   if (Status s = taxii.CatchUp(); !s.ok()) return Fail("serve", s.WithContext("TAXII index"));
   server.SetTaxiiHandler([&taxii](const node::HttpRequest& q) {
     node::taxii::TaxiiResponse r =
-        taxii.Handle({q.method, q.path, q.query, q.accept, q.content_type, q.body});
+        taxii.Handle({q.method, q.path, q.query, q.accept, q.content_type, q.body, q.authorization});
     return node::HttpReply{r.status, r.content_type, r.body, r.headers};
   });
   if (Status s = server.Start(); !s.ok()) return Fail("serve", s);
@@ -409,6 +438,62 @@ void AddNodeCommands(CLI::App& app, int& rc) {
       return;
     }
     rc = Submit(sa);
+  });
+
+  // accord taxii-token add|revoke|list DIR: the tokens that let a participant POST to TAXII.
+  static std::string tt_dir, tt_author, tt_label;
+  auto* tt =
+      app.add_subcommand("taxii-token", "Issue, revoke or list a node's TAXII POST tokens (docs/taxii.md)");
+  tt->require_subcommand(1);
+  auto author_key = []() -> Result<crypto::Ed25519PublicKey> {
+    std::optional<Bytes> raw = Base64Decode(tt_author);
+    if (!raw || raw->size() != 32)
+      return InvalidArgument("--author: \"" + Printable(tt_author) +
+                             "\" is not a base64 Ed25519 public key (as in the participant's registration)");
+    crypto::Ed25519PublicKey key{};
+    std::copy(raw->begin(), raw->end(), reinterpret_cast<char*>(key.data()));
+    return key;
+  };
+  auto token_path = [] { return fs::JoinPath(tt_dir, std::string(node::kTokenFileName)); };
+  auto* tt_add = tt->add_subcommand("add", "Issue a token for a participant; prints it once");
+  tt_add->add_option("DIR", tt_dir, "the node's directory")->required();
+  tt_add->add_option("--author", tt_author, "the participant's Ed25519 key, base64")->required();
+  tt_add->add_option("--label", tt_label, "who the token is for (1-64 printable, no spaces)")->required();
+  tt_add->callback([&rc, author_key, token_path] {
+    Result<crypto::Ed25519PublicKey> key = author_key();
+    if (!key.ok()) return void(rc = Fail("taxii-token", key.status()));
+    Result<std::string> token = node::AddToken(token_path(), *key, tt_label);
+    if (!token.ok()) return void(rc = Fail("taxii-token", token.status()));
+    std::printf("%s\n", token->c_str());
+    std::fprintf(stderr, "accord taxii-token: issued to %s (%s); it is shown only now\n", tt_label.c_str(),
+                 tt_author.c_str());
+    rc = 0;
+  });
+  auto* tt_revoke = tt->add_subcommand("revoke", "Revoke every token of a participant");
+  tt_revoke->add_option("DIR", tt_dir, "the node's directory")->required();
+  tt_revoke->add_option("--author", tt_author, "the participant's Ed25519 key, base64")->required();
+  tt_revoke->callback([&rc, author_key, token_path] {
+    Result<crypto::Ed25519PublicKey> key = author_key();
+    if (!key.ok()) return void(rc = Fail("taxii-token", key.status()));
+    Result<size_t> n = node::RevokeTokens(token_path(), *key);
+    if (!n.ok()) return void(rc = Fail("taxii-token", n.status()));
+    std::printf("revoked %zu token(s) of %s\n", *n, tt_author.c_str());
+    rc = *n == 0 ? kExitRefused : 0;
+  });
+  auto* tt_list = tt->add_subcommand("list", "List the tokens issued (their hashes, keys and labels)");
+  tt_list->add_option("DIR", tt_dir, "the node's directory")->required();
+  tt_list->callback([&rc, token_path] {
+    std::string path = token_path();
+    if (!fs::Exists(path)) return void(rc = 0);
+    Result<Bytes> text = fs::ReadFile(path, node::kMaxTokenFileSize);
+    if (!text.ok()) return void(rc = Fail("taxii-token", text.status()));
+    Result<std::vector<node::TokenEntry>> entries = node::ParseTokenFile(*text);
+    if (!entries.ok()) return void(rc = Fail(path, entries.status()));
+    for (const auto& e : *entries)
+      std::printf("%s %s %s\n", e.sha256_hex.substr(0, 16).c_str(),
+                  Base64Encode(ByteView(reinterpret_cast<const char*>(e.author.data()), 32)).c_str(),
+                  e.label.c_str());
+    rc = 0;
   });
 }
 

@@ -33,6 +33,7 @@ int Fail(const std::string& what, const Status& s) {
 struct Args {
   std::string policy, from, to, ca_cert, max_age;
   int timeout = 30;
+  bool trust_attested = false;
 };
 
 // "90", "90s", "15m", "12h", "7d": seconds. nullopt for anything else, 0, or over ten years.
@@ -123,7 +124,7 @@ int RunUpdate(const Args& a) {
   std::unique_ptr<Trust> trust;
   std::unique_ptr<update::LogSource> src;
   if (int rc = Open(a, trust, src)) return rc;
-  update::UpdateOptions options{trust->options, trust->text};
+  update::UpdateOptions options{trust->options, trust->text, a.trust_attested};
   auto r = update::Update(*src, a.to, options);
   if (!r.ok()) return Fail("update", r.status());
   auto c = tlog::VerifyCheckpointWithPolicy(trust->policy, r->mirror.checkpoint.raw);
@@ -141,6 +142,11 @@ int RunUpdate(const Args& a) {
       update::ScanDatabasePath(a.to).c_str(), (unsigned long long)r->statements,
       (unsigned long long)r->loaded, (unsigned long long)r->hashes, (unsigned long long)r->tlsh,
       (unsigned long long)r->yara_rules, (unsigned long long)r->retracted, r->rejected.size());
+  if (r->attested_skipped != 0)
+    std::printf(
+        "%llu node-attested statements not loaded (signed by the log's node for their authors, "
+        "not by the authors; --trust-attested loads them)\n",
+        (unsigned long long)r->attested_skipped);
   std::printf(
       "time: %.2f s fetching and checking the log, %.2f s checking statements, %.2f s building, %.2f s "
       "writing\n",
@@ -268,10 +274,11 @@ int VerifyEvidenceFile(const EvidenceArgs& a) {
                 v.reproduced ? ", found again in the sample" : "");
     const std::string who = Displayable(v.author_name) +
                             (v.author_country.empty() ? "" : " (" + Displayable(v.author_country) + ")");
-    std::printf(
-        "    entry %llu, in the log; signed by the key %s, registered at entry %llu as %s; created %s\n",
-        (unsigned long long)d.entry, v.author_key.c_str(), (unsigned long long)v.registration, who.c_str(),
-        Displayable(v.statement_created).c_str());
+    std::printf("    entry %llu, in the log; %s the key %s, registered at entry %llu as %s; created %s\n",
+                (unsigned long long)d.entry,
+                v.attested ? "NODE-ATTESTED (signed by the log's node, not by the author) for" : "signed by",
+                v.author_key.c_str(), (unsigned long long)v.registration, who.c_str(),
+                Displayable(v.statement_created).c_str());
   }
   std::printf(
       "  not proven offline: that no later statement retracted these (that takes the whole log; "
@@ -306,6 +313,8 @@ void AddUpdateCommands(CLI::App& app, int& rc) {
   u->add_option("--timeout", args->timeout, "HTTP timeout in seconds")->check(CLI::Range(1, 3600));
   u->add_option("--max-age", args->max_age,
                 "refuse a checkpoint unless a quorum cosigned it within this long (e.g. 3600, 90m, 12h, 7d)");
+  u->add_flag("--trust-attested", args->trust_attested,
+              "load node-attested statements too (TAXII POSTs the log's node signed for their authors)");
   u->callback([args, &rc] { rc = RunUpdate(*args); });
 
   auto ev = std::make_shared<EvidenceArgs>();

@@ -14,6 +14,9 @@
 // cosignature of an unchanged checkpoint is asked for again once it is `refresh` old (witnesses
 // give a new timestamp for the same tree); until a new one comes, the old one stays published, so
 // a witness that is down costs the others nothing.
+// Several processes of one log (PostgreSQL mode, node.h) each run a Cosigner on their own replica:
+// same key, same checkpoints, so a witness cosigns each size for all of them; one whose replica is
+// behind what a witness already cosigned (a 409 naming a larger size) asks again once it grew.
 // Failures go to standard error, once per change of state.
 //
 // Thread-safety: the public methods may be called from any thread.

@@ -322,6 +322,7 @@ void HttpServer::Impl::Taxii(const httplib::Request& req, httplib::Response& res
   if (q != std::string::npos) r.query = req.target.substr(q + 1);
   r.accept = req.get_header_value("Accept");
   r.content_type = req.get_header_value("Content-Type");
+  r.authorization = req.get_header_value("Authorization");
   r.body = req.body;
   HttpReply reply = taxii(r);
   res.status = reply.status;

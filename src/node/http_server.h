@@ -42,7 +42,7 @@ struct HttpOptions {
 
 // A request and an answer for a handler outside this file (TAXII).
 struct HttpRequest {
-  std::string method, path, query, accept, content_type, body;
+  std::string method, path, query, accept, content_type, body, authorization;
 };
 struct HttpReply {
   int status = 200;

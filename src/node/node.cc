@@ -69,7 +69,10 @@ std::string HolderName() {
 // runs ahead of a log that goes on). Used by the sequencer thread only.
 class NodeRegistry : public statement::Registry {
  public:
-  explicit NodeRegistry(Store& store) : store_(store) {}
+  NodeRegistry(Store& store, const crypto::Ed25519PublicKey& node_key) : store_(store), node_key_(node_key) {}
+
+  // The node's own attestations (TAXII POST) are the only ones this log takes.
+  bool IsAttester(const crypto::Ed25519PublicKey& key) const override { return key == node_key_; }
 
   bool IsRegistered(const crypto::Ed25519PublicKey& key) const override {
     return participants_.count(KeyString(key)) != 0;
@@ -148,6 +151,7 @@ class NodeRegistry : public statement::Registry {
     std::vector<std::string> rules;
   };
   Store& store_;
+  crypto::Ed25519PublicKey node_key_;
   std::unordered_map<std::string, Participant> participants_;
   std::unordered_set<std::string> rules_;  // author key || rule name, of unretracted rules
   std::unordered_map<uint64_t, std::vector<std::string>> yara_;
@@ -185,6 +189,7 @@ struct Node::Impl {
   std::unique_ptr<tlog::LogWriter> log;
   std::unique_ptr<Cosigner> cosigner;  // declared after `log`: stopped before it
   std::unique_ptr<NodeRegistry> registry;
+  note::Signer node_key;  // signs the log's checkpoints (through `log`) and node attestations
   NodeCounters counters;
 
   // A submission waiting for the sequencer, then for its round.
@@ -669,7 +674,7 @@ void Node::Impl::RunCluster() {
     size_t worked = 0;
     if (st.ok() && leading) {
       if (!registry) {
-        registry = std::make_unique<NodeRegistry>(*store);
+        registry = std::make_unique<NodeRegistry>(*store, node_key.key.public_key);
         st = LoadRegistry();
         if (st.ok()) (void)pglog->PurgeOutcomes(60);
       }
@@ -807,9 +812,6 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
     return FailedPrecondition(impl->dir + ": the log's origin is \"" + config.origin + "\", not \"" + origin +
                               "\"");
   impl->origin = config.origin;
-  if (!options.postgres.empty() && !options.witnesses.empty())
-    return InvalidArgument(
-        "witnesses with PostgreSQL: not supported yet (docs/node.md, \"PostgreSQL\"); run without --witness");
   if (!fs::Exists(fs::JoinPath(impl->dir, "node.vkey")) && fs::Exists(key_path)) {
     // A key copied from another process of the log: its verifier key goes beside it.
     ASSIGN_OR_RETURN(std::string text, fs::ReadFile(key_path, 4096));
@@ -818,8 +820,18 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
     RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(impl->dir, "node.vkey"),
                                         note::FormatVerifierKey(signer.verifier()) + "\n", 0644));
   }
+  {
+    // The key that signs the log's checkpoints also signs the node's attestations.
+    ASSIGN_OR_RETURN(std::string text, fs::ReadFile(config.key_path, limits::kMaxKeyFileSize));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    Result<note::Signer> key = note::ParseSignerKey(text);
+    if (!key.ok()) return key.status().WithContext(config.key_path);
+    impl->node_key = std::move(key).value();
+  }
   ASSIGN_OR_RETURN(impl->log,
                    tlog::LogWriter::Open(impl->log_dir, tlog::LogOptions{!options.witnesses.empty()}));
+  if (impl->log->verifier().public_key != impl->node_key.key.public_key)
+    return Internal(config.key_path + ": not the key that signs " + impl->log_dir);
   if (!options.witnesses.empty())
     impl->cosigner = std::make_unique<Cosigner>(*impl->log, options.witnesses, options.cosigner);
   if (!options.postgres.empty()) {
@@ -835,7 +847,7 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
     return std::unique_ptr<Node>(new Node(std::move(impl)));
   }
   ASSIGN_OR_RETURN(impl->store, SqliteStore::Open(fs::JoinPath(impl->dir, "index.sqlite")));
-  impl->registry = std::make_unique<NodeRegistry>(*impl->store);
+  impl->registry = std::make_unique<NodeRegistry>(*impl->store, impl->node_key.key.public_key);
   RETURN_IF_ERROR(impl->CatchUp());
   RETURN_IF_ERROR(impl->LoadRegistry());
   Impl* p = impl.get();
@@ -880,6 +892,10 @@ std::vector<Result<Accepted>> Node::SubmitMany(std::span<const ByteView> leaves)
   }
   for (auto& [i, fut] : waiting) out[i] = fut.get();
   return out;
+}
+
+Result<Bytes> Node::Attest(const statement::Statement& s) const {
+  return statement::Attest(s, impl_->node_key.key);
 }
 
 Result<Accepted> Node::Submit(ByteView leaf) {

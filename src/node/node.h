@@ -39,6 +39,7 @@
 #include "crypto/note.h"
 #include "node/cosigner.h"
 #include "node/store.h"
+#include "statement/statement.h"
 #include "tlog/checkpoint.h"
 
 namespace accord::node {
@@ -58,7 +59,8 @@ struct NodeCounters {
 struct NodeOptions {
   // Keep the log and its index in PostgreSQL (pg_log.h, pg_store.h), shared with the other
   // processes of the log: a libpq connection string or URI. DIR/log is then a replica, and
-  // DIR/node.key MUST be the same in every process. Witnesses are not supported with it yet.
+  // DIR/node.key MUST be the same in every process. With witnesses, every process asks them to
+  // cosign its replica's checkpoints (cosigner.h) and publishes what they cosigned.
   std::string postgres;
   std::string postgres_schema = "accord";  // the PostgreSQL schema that holds this log
   // The sequencer's lease: how long a holder that stops renewing (it died) keeps it, so how long
@@ -88,6 +90,10 @@ class Node {
   // NotFound (a retraction or finding about no such statement), Unavailable (the log failed:
   // the node accepts nothing more until restarted).
   Result<Accepted> Submit(ByteView leaf);
+  // A node-attested statement (statement::Attest): `s` signed with this node's key on its
+  // author's behalf, for Submit. The node's TAXII POST makes these for the author a token names;
+  // the log takes attestations by its own node key only. InvalidArgument for a bad statement.
+  Result<Bytes> Attest(const statement::Statement& s) const;
   // Many statements at once (one HTTP request of NDJSON): each is accepted or refused on its own,
   // in order, as if submitted one after the other; they share rounds of the log.
   std::vector<Result<Accepted>> SubmitMany(std::span<const ByteView> leaves);

@@ -354,13 +354,7 @@ TEST_F(PgClusterTest, ASequencerWhoseLeaseIsTakenCommitsNothingUntilItHoldsItAga
   EXPECT_GT(a->counters().sequencer_epoch.load(), thief_epoch);
 }
 
-TEST_F(PgClusterTest, RefusesWitnessesAndAReplicaOfAnotherLog) {
-  NodeOptions o = Options();
-  o.witnesses.push_back(WitnessTarget{});
-  auto w = Start(0, o);
-  EXPECT_EQ(w.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(w.status().message().find("not supported yet"), std::string::npos) << w.status().ToString();
-
+TEST_F(PgClusterTest, RefusesAReplicaOfAnotherLog) {
   Node* a = StartOk(0);
   ASSERT_TRUE(a);
   ASSERT_TRUE(a->Submit(Registration(Key(1))).ok());

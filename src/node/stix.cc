@@ -81,13 +81,24 @@ Result<int64_t> CreatedMs(const Record& r) {
   return *ms;
 }
 
+// The node key of a node-attested leaf (statement.h): canonical bytes start with the attestation,
+// whose first members are "alg" and "key". Empty for an author-signed statement.
+std::string AttestingKey(std::string_view leaf) {
+  constexpr std::string_view kPrefix = R"({"attestation":{"alg":"ed25519","key":")";
+  if (!leaf.starts_with(kPrefix) || leaf.size() < kPrefix.size() + 45) return "";
+  std::string_view key = leaf.substr(kPrefix.size(), 44);
+  return leaf[kPrefix.size() + 44] == '"' ? std::string(key) : "";
+}
+
 Json Extension(const Record& r, const Context& ctx) {
+  const std::string attester = AttestingKey(r.leaf);
   Json ext = {{"extension_type", "property-extension"},
               {"log_index", r.index},
               {"statement_id", r.id},
               {"statement_kind", statement::KindName(r.kind)},
               {"author_key", KeyBase64(r.author)},
-              {"attested", false}};
+              {"attested", !attester.empty()}};
+  if (!attester.empty()) ext["attested_by"] = attester;
   if (!ctx.log_origin.empty()) ext["log_origin"] = ctx.log_origin;
   if (!ctx.checkpoint.empty() && r.index < ctx.checkpoint_size) ext["checkpoint"] = ctx.checkpoint;
   return ext;
@@ -511,6 +522,91 @@ Result<std::string> MainObjectId(const Record& r, const RecordLookup& lookup) {
     default:
       return Id("indicator", "statement:" + r.id);
   }
+}
+
+namespace {
+
+bool IsStixIdOf(std::string_view id, std::string_view type) {
+  return id.size() == type.size() + 2 + 36 && id.substr(0, type.size()) == type &&
+         id.substr(type.size(), 2) == "--" && ParseUuid(id.substr(type.size() + 2)).has_value();
+}
+
+// At most `max` bytes of `text`, cut on a UTF-8 character boundary.
+std::string CutUtf8(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t end = max;
+  while (end > 0 && (uint8_t(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
+}  // namespace
+
+Result<PostedBody> BodyFromObject(const Json& o) {
+  if (!o.is_object()) return InvalidArgument("not a STIX object (not a JSON object)");
+  const std::string type = StringOr(o, "type");
+  if (type != "indicator")
+    return InvalidArgument("a " + (type.empty() ? std::string("typeless") : Printable(type)) +
+                           " object is not logged: accord logs indicators (pattern_type yara or stix); "
+                           "identities, markings and relationships are derived from the statements");
+  if (StringOr(o, "spec_version") != "2.1") return InvalidArgument("not a STIX 2.1 object (spec_version)");
+  if (!IsStixIdOf(StringOr(o, "id"), "indicator")) return InvalidArgument("id: not an indicator id");
+  for (const char* t : {"created", "modified", "valid_from"}) {
+    if (!ParseTimestamp(StringOr(o, t)))
+      return InvalidArgument(std::string(t) + ": missing or not a STIX timestamp");
+  }
+  // TLP: the object must say TLP:CLEAR, and nothing more restrictive anywhere.
+  if (o.contains("granular_markings"))
+    return InvalidArgument(
+        "granular_markings: not accepted; this public log takes whole objects marked TLP:CLEAR");
+  const Json* marks = Member(o, "object_marking_refs");
+  bool clear = false;
+  if (marks && marks->is_array()) {
+    for (const Json& m : *marks) {
+      std::string ref = m.is_string() ? m.get<std::string>() : "";
+      if (ref == kTlpClearId || ref == kTlpWhiteId) {
+        clear = true;
+      } else {
+        return InvalidArgument("marked " + Printable(ref) +
+                               ": this public log takes TLP:CLEAR only (marking " + std::string(kTlpClearId) +
+                               ")");
+      }
+    }
+  }
+  if (!clear)
+    return InvalidArgument("not marked TLP:CLEAR: this public log takes TLP:CLEAR only; put " +
+                           std::string(kTlpClearId) + " in object_marking_refs");
+  const Json* pattern = Member(o, "pattern");
+  if (!pattern || !pattern->is_string() || pattern->get_ref<const std::string&>().empty())
+    return InvalidArgument("pattern: missing or empty");
+  const std::string pattern_type = StringOr(o, "pattern_type");
+  const std::string id = StringOr(o, "id");
+  std::string description = StringOr(o, "description");
+  PostedBody out;
+  if (pattern_type == "yara") {
+    ASSIGN_OR_RETURN(std::vector<std::string> names, statement::YaraRuleNames(pattern->get<std::string>()));
+    Json meta = {{"stix_id", id}};
+    std::string name = StringOr(o, "name");
+    if (!name.empty()) meta["name"] = CutUtf8(name, statement::limits::kMaxTextField);
+    if (!description.empty()) {
+      meta["description"] = CutUtf8(description, statement::limits::kMaxTextField);
+      if (description.size() > statement::limits::kMaxTextField) out.note = "description cut to 1024 bytes";
+    }
+    out.kind = statement::Kind::kYaraRule;
+    out.body = {{"source", *pattern}, {"rules", names}, {"meta", std::move(meta)}};
+  } else if (pattern_type == "stix") {
+    out.kind = statement::Kind::kIndicator;
+    out.body = {{"pattern", *pattern}};
+    if (!description.empty()) {
+      out.body["description"] = CutUtf8(description, statement::limits::kMaxLongText);
+      if (description.size() > statement::limits::kMaxLongText) out.note = "description cut to 16 KiB";
+    }
+  } else {
+    return InvalidArgument("pattern_type " +
+                           (pattern_type.empty() ? std::string("missing") : Printable(pattern_type)) +
+                           ": accord logs yara and stix patterns only");
+  }
+  RETURN_IF_ERROR(statement::ValidateBody(out.kind, out.body, crypto::Ed25519PublicKey{}));
+  return out;
 }
 
 std::string ObjectVersion(const Json& object) {

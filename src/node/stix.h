@@ -80,6 +80,24 @@ Result<std::vector<json::Json>> StixObjects(const Record& r, const RecordLookup&
 // The id of the object that stands for statement `r`: what an audit finding's opinion points to.
 Result<std::string> MainObjectId(const Record& r, const RecordLookup& lookup);
 
+// TAXII POST: what a posted STIX 2.1 object becomes, for a node-attested statement. Only
+// indicators are logged: pattern_type "yara" gives a yara-rule body (the rule names its source
+// defines; the object's id, name and description in "meta"), "stix" an indicator body (pattern,
+// description). Refused, with the reason (InvalidArgument): other object types, other pattern
+// types, a missing or malformed property STIX requires of an indicator (spec_version "2.1", id,
+// created, modified, pattern, pattern_type, valid_from), objects without TLP:CLEAR in
+// object_marking_refs (STIX 2.1's TLP:WHITE is taken as TLP:CLEAR), objects with another marking
+// or granular markings: this public log takes TLP:CLEAR only. `note` says what was changed (a
+// description cut to the statement's limit).
+// STIX 2.1's own TLP:WHITE marking definition (section 7.2.1.4), accepted as TLP:CLEAR.
+inline constexpr std::string_view kTlpWhiteId = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9";
+struct PostedBody {
+  statement::Kind kind = statement::Kind::kIndicator;
+  json::Json body;
+  std::string note;
+};
+Result<PostedBody> BodyFromObject(const json::Json& object);
+
 // The version of an object as TAXII names it: "modified", or "created" for objects without one
 // (marking definitions).
 std::string ObjectVersion(const json::Json& object);

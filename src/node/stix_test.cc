@@ -304,6 +304,81 @@ TEST(Stix, DisagreeingIndexIsDataLoss) {
 
 // Writes a bundle of every object above to $ACCORD_STIX_BUNDLE, for tests/stix_schema_test.sh to
 // check against the OASIS STIX 2.1 JSON schemas.
+// TAXII POST: what a posted object becomes, and what is refused with which reason.
+TEST(Stix, PostedObjectsToStatementBodies) {
+  Json base = {{"type", "indicator"},
+               {"spec_version", "2.1"},
+               {"id", "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"},
+               {"created", "2026-11-28T10:00:00.000Z"},
+               {"modified", "2026-11-28T10:00:00.000Z"},
+               {"valid_from", "2026-11-28T10:00:00Z"},
+               {"name", "dropper"},
+               {"description", "drops evil"},
+               {"object_marking_refs", {kTlpClearId}},
+               {"pattern_type", "yara"},
+               {"pattern", "rule A { strings: $a = \"evil\" condition: $a }\nrule B { condition: false }"}};
+  Result<PostedBody> y = BodyFromObject(base);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->kind, Kind::kYaraRule);
+  EXPECT_EQ(y->body["rules"], Json::array({"A", "B"}));
+  EXPECT_EQ(y->body["meta"]["stix_id"], base["id"]);
+  EXPECT_EQ(y->body["meta"]["name"], "dropper");
+  EXPECT_TRUE(y->note.empty());
+
+  Json stix = base;
+  stix["pattern_type"] = "stix";
+  stix["pattern"] = "[file:hashes.MD5 = '44d88612fea8a8f36de82e1278abb02f']";
+  stix["object_marking_refs"] = {std::string(kTlpWhiteId)};
+  stix["description"] = std::string(20000, 'd');
+  Result<PostedBody> i = BodyFromObject(stix);
+  ASSERT_TRUE(i.ok()) << i.status().ToString();
+  EXPECT_EQ(i->kind, Kind::kIndicator);
+  EXPECT_EQ(i->body["pattern"], stix["pattern"]);
+  EXPECT_EQ(i->body["description"].get<std::string>().size(), statement::limits::kMaxLongText);
+  EXPECT_NE(i->note.find("cut"), std::string::npos);
+
+  auto refused = [&](Json o, std::string_view why) {
+    Result<PostedBody> r = BodyFromObject(o);
+    ASSERT_FALSE(r.ok()) << o.dump();
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().ToString();
+  };
+  Json o = base;
+  o["object_marking_refs"] = {"marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"};  // TLP:AMBER
+  refused(o, "TLP:CLEAR only");
+  o["object_marking_refs"] = {std::string(kTlpClearId),
+                              "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"};
+  refused(o, "TLP:CLEAR only");
+  o = base;
+  o.erase("object_marking_refs");
+  refused(o, "not marked TLP:CLEAR");
+  o = base;
+  o["granular_markings"] = Json::array();
+  refused(o, "granular_markings");
+  o = base;
+  o["pattern"] = "rule A { condition: nope }";
+  refused(o, "does not compile");
+  o = base;
+  o["pattern_type"] = "snort";
+  refused(o, "pattern_type snort");
+  o = base;
+  o.erase("valid_from");
+  refused(o, "valid_from");
+  o = base;
+  o["spec_version"] = "2.0";
+  refused(o, "STIX 2.1");
+  o = base;
+  o["id"] = "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+  refused(o, "id");
+  o = base;
+  o["type"] = "malware";
+  refused(o, "malware object is not logged");
+  refused(Json::array(), "not a STIX object");
+  o = base;
+  o["pattern"] = "";
+  refused(o, "pattern");
+}
+
 TEST(Stix, SchemaBundle) {
   Log log = ExampleLog();
   Context ctx =

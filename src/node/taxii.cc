@@ -1,6 +1,10 @@
 #include "node/taxii.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
+#include <chrono>
+#include <deque>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -151,6 +155,39 @@ TaxiiResponse Ok(const Json& body) {
   TaxiiResponse r;
   r.content_type = std::string(kMediaType);
   r.body = Dump(body);
+  return r;
+}
+
+// A random (version 4) UUID, for status resources.
+std::string Uuid4() {
+  uint8_t b[16];
+  if (RAND_bytes(b, sizeof b) != 1) std::abort();  // OpenSSL's CSPRNG cannot fail once seeded
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  std::string hex = HexEncode(ByteView(reinterpret_cast<const char*>(b), sizeof b));
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20);
+}
+
+// Whether a Content-Type is TAXII 2.1 JSON (a missing version parameter is taken as 2.1).
+bool IsTaxiiContentType(std::string_view content_type) {
+  std::vector<std::string_view> parts = Split(content_type, ';');
+  if (Lower(Trim(parts[0])) != "application/taxii+json") return false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::string_view p = Trim(parts[i]);
+    size_t eq = p.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view value = Trim(p.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    if (Lower(Trim(p.substr(0, eq))) == "version" && value != "2.1") return false;
+  }
+  return true;
+}
+
+TaxiiResponse Unauthorized(std::string description) {
+  TaxiiResponse r = Error(401, "Unauthorized", std::move(description));
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"accord TAXII\", Basic realm=\"accord TAXII\"");
   return r;
 }
 
@@ -368,6 +405,7 @@ struct TaxiiApi::Impl {
   Result<Page> Collect(const Collection& c, const ObjectsQuery& q, uint64_t size);
   TaxiiResponse Objects(const Collection& c, const ObjectsQuery& q, Form form);
   TaxiiResponse Route(const TaxiiRequest& request);
+  TaxiiResponse Post(const Collection& c, const TaxiiRequest& req, const crypto::Ed25519PublicKey& poster);
 
   Store& store;
   const TaxiiConfig config;
@@ -384,6 +422,16 @@ struct TaxiiApi::Impl {
   std::mutex cache_mu;
   std::unordered_map<uint64_t, std::pair<Rendered, size_t>> cache;
   size_t cache_bytes = 0;
+
+  // Status resources of POSTs, newest last, at most limits::kMaxStatusKept; each with its poster.
+  struct KeptStatus {
+    std::string id;
+    crypto::Ed25519PublicKey poster;
+    std::string body;
+  };
+  std::mutex status_mu;
+  std::deque<KeptStatus> statuses;
+  size_t status_bytes = 0;
 };
 
 Result<Rendered> TaxiiApi::Impl::Render(const Record& r) {
@@ -640,6 +688,110 @@ TaxiiResponse TaxiiApi::Handle(const TaxiiRequest& request) const {
   return impl_->Route(request);
 }
 
+TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
+                                   const crypto::Ed25519PublicKey& poster) {
+  if (!c.author || *c.author != poster)
+    return Error(403, "Forbidden",
+                 "the token is " + KeyBase64(poster) +
+                     "'s: it adds only to that participant's own collection, " +
+                     ParticipantCollectionId(poster));
+  if (!IsTaxiiContentType(req.content_type))
+    return Error(415, "Unsupported media type",
+                 "a TAXII POST is " + std::string(kMediaType) + "; Content-Type was \"" +
+                     Printable(req.content_type) + "\"");
+  if (req.body.size() > limits::kMaxPostBytes)
+    return Error(
+        413, "Request too large",
+        "the envelope is over max_content_length, " + std::to_string(limits::kMaxPostBytes) + " bytes");
+  Json envelope = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (envelope.is_discarded()) return Error(400, "Bad request", "the body is not JSON");
+  if (!envelope.is_object() || !envelope.contains("objects") || !envelope["objects"].is_array())
+    return Error(400, "Bad request", "the body is not a TAXII envelope: an object with an \"objects\" list");
+  const Json& objects = envelope["objects"];
+  if (objects.size() > limits::kMaxPostObjects)
+    return Error(413, "Request too large",
+                 std::to_string(objects.size()) + " objects; at most " +
+                     std::to_string(limits::kMaxPostObjects) + " in one envelope");
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const std::string created = statement::FormatCreated(now_ms / 1000);
+  struct Detail {
+    std::string id, version, message;
+  };
+  std::vector<Detail> successes, failures;
+  std::vector<statement::Statement> statements;
+  std::vector<Detail> pending;  // one per statement, in order
+  for (const Json& o : objects) {
+    Detail d;
+    if (o.is_object()) {
+      d.id = o.contains("id") && o["id"].is_string() ? o["id"].get<std::string>() : "";
+      d.version = o.contains("modified") && o["modified"].is_string() ? o["modified"].get<std::string>() : "";
+    }
+    Result<stix::PostedBody> b = stix::BodyFromObject(o);
+    if (!b.ok()) {
+      d.message = "not logged: " + std::string(b.status().message());
+      failures.push_back(std::move(d));
+      continue;
+    }
+    statement::Statement st;
+    st.kind = b->kind;
+    st.author = poster;
+    st.created = created;
+    st.body = std::move(b->body);
+    statements.push_back(std::move(st));
+    d.message = std::move(b->note);
+    pending.push_back(std::move(d));
+  }
+  std::vector<Result<Logged>> logged;
+  if (!statements.empty()) logged = config.submit(statements);
+  for (size_t i = 0; i < pending.size(); ++i) {
+    Detail& d = pending[i];
+    const Result<Logged>* r = i < logged.size() ? &logged[i] : nullptr;
+    if (r && r->ok()) {
+      const Logged& l = **r;
+      std::string what = (l.duplicate ? "already logged at index " : "logged at index ") +
+                         std::to_string(l.index) + " as statement " + l.statement_id +
+                         ", node-attested for " + KeyBase64(poster);
+      d.message = d.message.empty() ? what : what + " (" + d.message + ")";
+      successes.push_back(std::move(d));
+    } else {
+      d.message = "not logged: " + (r ? std::string(r->status().message()) : std::string("no answer"));
+      failures.push_back(std::move(d));
+    }
+  }
+  auto details = [](const std::vector<Detail>& v) {
+    Json out = Json::array();
+    for (const Detail& d : v) {
+      Json j = {{"id", d.id}, {"version", d.version}};
+      if (!d.message.empty()) j["message"] = d.message;
+      out.push_back(std::move(j));
+    }
+    return out;
+  };
+  Json status = {{"id", Uuid4()},
+                 {"status", "complete"},
+                 {"request_timestamp", stix::FormatTimestamp(now_ms)},
+                 {"total_count", objects.size()},
+                 {"success_count", successes.size()},
+                 {"failure_count", failures.size()},
+                 {"pending_count", 0}};
+  if (!successes.empty()) status["successes"] = details(successes);
+  if (!failures.empty()) status["failures"] = details(failures);
+  TaxiiResponse r = Ok(status);
+  r.status = 202;
+  {
+    std::lock_guard lock(status_mu);
+    statuses.push_back({status["id"].get<std::string>(), poster, r.body});
+    status_bytes += r.body.size();
+    while (statuses.size() > limits::kMaxStatusKept || status_bytes > limits::kMaxStatusBytes) {
+      status_bytes -= statuses.front().body.size();
+      statuses.pop_front();
+    }
+  }
+  return r;
+}
+
 TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
   // Segments after "/taxii2": [] discovery, [api] root, [api, status, id], [api, collections],
   // [api, collections, cid], [.., objects], [.., manifest], [.., objects, oid], [.., oid, versions].
@@ -682,12 +834,17 @@ TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
     if (n == 6 && seg[3] == "objects" && seg[5] == "versions") what = kVersions;
   }
   if (what == kNone) return Error(404, "Not found", "no TAXII resource at " + Printable(req.path));
-  if (req.method != "GET") {
+  const bool post = req.method == "POST" && what == kObjects;
+  if (req.method != "GET" && !post) {
     TaxiiResponse r =
         Error(405, "Method not allowed",
-              req.method == "POST" && what == kObjects
-                  ? "adding objects (TAXII POST) comes later; this node's collections are read-only"
-                  : "this resource answers GET only");
+              what == kObjects ? "this resource answers GET and POST" : "this resource answers GET only");
+    r.headers.emplace_back("Allow", what == kObjects && config.submit ? "GET, POST" : "GET");
+    return r;
+  }
+  if (post && !config.submit) {
+    TaxiiResponse r =
+        Error(405, "Method not allowed", "this node takes no TAXII POST; its collections are read-only");
     r.headers.emplace_back("Allow", "GET");
     return r;
   }
@@ -695,6 +852,18 @@ TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
     return Error(406, "Not acceptable",
                  "this server answers with " + std::string(kMediaType) + "; Accept was \"" +
                      Printable(req.accept) + "\"");
+  }
+  // Who is asking: needed to add objects and to read a status; elsewhere it only sets can_write.
+  std::optional<crypto::Ed25519PublicKey> who;
+  if (config.authenticate && !req.authorization.empty()) who = config.authenticate(req.authorization);
+  if (post || what == kStatus) {
+    if (!config.authenticate || !config.submit)
+      return Error(404, "Not found", "this node takes no TAXII POST, so it has no status resources");
+    if (req.authorization.empty())
+      return Unauthorized(
+          "adding objects and reading their status needs a participant's token "
+          "(Authorization: Bearer <token>)");
+    if (!who) return Unauthorized("the token is not one this node issued, or it was revoked");
   }
   const std::string root_url = config.public_url + std::string(kApiRootPath);
   switch (what) {
@@ -705,23 +874,33 @@ TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
       return Ok(body);
     }
     case kRoot: {
-      Json body = {{"title", config.title},
-                   {"versions", {kMediaType}},
-                   {"max_content_length", ::accord::limits::kMaxEntrySize}};
+      Json body = {
+          {"title", config.title}, {"versions", {kMediaType}}, {"max_content_length", limits::kMaxPostBytes}};
       if (!config.description.empty()) body["description"] = config.description;
       return Ok(body);
     }
-    case kStatus:
+    case kStatus: {
+      std::lock_guard lock(status_mu);
+      for (const KeptStatus& k : statuses) {
+        if (k.id == seg[2] && k.poster == *who) {
+          TaxiiResponse r;
+          r.content_type = std::string(kMediaType);
+          r.body = k.body;
+          return r;
+        }
+      }
       return Error(404, "Not found",
-                   "no status " + Printable(seg[2]) +
-                       ": this node accepts no TAXII POST yet, so it has no status resources");
+                   "no status " + Printable(seg[2]) + " of this token's participant (the newest " +
+                       std::to_string(limits::kMaxStatusKept) + " are kept, until the node restarts)");
+    }
     default:
       break;
   }
   if (Status s = CatchUp(); !s.ok()) return FromStatus(s);
-  auto collection_json = [](const Collection& c) {
-    Json j = {{"id", c.id},       {"title", c.title},   {"description", c.description},
-              {"can_read", true}, {"can_write", false}, {"media_types", {stix::kMediaType}}};
+  auto collection_json = [&](const Collection& c) {
+    const bool can_write = config.submit && who && c.author && *c.author == *who;
+    Json j = {{"id", c.id},       {"title", c.title},       {"description", c.description},
+              {"can_read", true}, {"can_write", can_write}, {"media_types", {stix::kMediaType}}};
     if (!c.alias.empty()) j["alias"] = c.alias;
     return j;
   };
@@ -743,6 +922,7 @@ TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
   if (!c.ok()) return FromStatus(c.status());
   if (!c->has_value()) return Error(404, "Not found", "no collection " + Printable(seg[2]));
   if (what == kCollection) return Ok(collection_json(**c));
+  if (post) return Post(**c, req, *who);
 
   Result<ObjectsQuery> q = ParseObjectsQuery(req.query);
   if (!q.ok()) return FromStatus(q.status());

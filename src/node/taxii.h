@@ -1,4 +1,4 @@
-// The node's TAXII 2.1 API, read-only for now, as pure request handling: the HTTP server turns a
+// The node's TAXII 2.1 API as pure request handling: the HTTP server turns a
 // request into a TaxiiRequest, calls TaxiiApi::Handle and writes the TaxiiResponse back. No
 // sockets here. docs/taxii.md lists the endpoints, collections, paging and what is not done yet.
 // SPEC: docs.oasis-open.org/cti/taxii/v2.1/os/taxii-v2.1-os.html
@@ -12,6 +12,12 @@
 // Store::Size call when nothing is new). It also keeps the serialized objects of recently served
 // statements (at most TaxiiConfig::render_cache_bytes), since a statement's objects never change
 // but for the checkpoint that covers them, which is filled in when serving.
+// Adding objects (POST .../collections/<participant's collection>/objects/, docs/taxii.md): a
+// request authenticated by a token of that participant (TaxiiConfig::authenticate) has its
+// indicators turned into statements (stix::BodyFromObject) that the node attests on the
+// participant's behalf (TaxiiConfig::submit); they are logged plainly marked as node-attested.
+// The answer is a TAXII status resource, complete when returned (the statements are durable);
+// the newest of them (limits::kMaxStatusKept, kMaxStatusBytes) can be read again by their poster.
 // Thread-safety: TaxiiApi::Handle and CatchUp are safe to call from many threads at once; the
 // free functions are pure.
 #pragma once
@@ -27,6 +33,7 @@
 
 #include "core/status.h"
 #include "node/store.h"
+#include "statement/statement.h"
 
 namespace accord::node::taxii {
 
@@ -43,6 +50,10 @@ inline constexpr size_t kMaxQueryLength = 8192;  // bytes of the raw query strin
 inline constexpr size_t kMaxMatchValues = 100;   // values of all match[...] filters of one request
 inline constexpr uint64_t kMaxCursorSkip = 1 << 20;
 inline constexpr size_t kRenderCacheBytes = 64 << 20;  // serialized objects kept for serving again
+inline constexpr size_t kMaxPostBytes = 1 << 20;     // a POST's envelope (the API root's max_content_length)
+inline constexpr size_t kMaxPostObjects = 1000;      // objects in one POSTed envelope
+inline constexpr size_t kMaxStatusKept = 4096;       // status resources kept in memory,
+inline constexpr size_t kMaxStatusBytes = 32 << 20;  // and at most this many bytes of them
 }  // namespace limits
 
 // A position in a collection: the log index of a statement and how many of its objects the client
@@ -86,6 +97,7 @@ struct TaxiiRequest {
   std::string accept;  // the Accept header ("" when absent)
   std::string content_type;
   std::string body;
+  std::string authorization;  // the Authorization header ("" when absent)
 };
 
 struct TaxiiResponse {
@@ -93,6 +105,13 @@ struct TaxiiResponse {
   std::string content_type;  // kMediaType, for errors too
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // X-TAXII-Date-Added-First/-Last, Allow
+};
+
+// A statement logged for a TAXII POST.
+struct Logged {
+  uint64_t index = 0;
+  std::string statement_id;  // hex SHA-256 of the leaf
+  bool duplicate = false;    // it was already logged at `index`
 };
 
 struct TaxiiConfig {
@@ -110,6 +129,14 @@ struct TaxiiConfig {
   size_t max_page_size = limits::kMaxPageSize;
   size_t scan_budget = limits::kScanBudget;
   size_t render_cache_bytes = limits::kRenderCacheBytes;
+
+  // TAXII POST. Unset: the node takes none (405).
+  // The participant a request's Authorization header speaks for (a token it issued to it), or
+  // nullopt when the header names no valid token. MUST be thread-safe.
+  std::function<std::optional<crypto::Ed25519PublicKey>(std::string_view authorization)> authenticate;
+  // Attests and logs the statements, in order, each accepted or refused on its own, once they are
+  // durable (node::Node::Attest, SubmitMany). MUST be thread-safe.
+  std::function<std::vector<Result<Logged>>(const std::vector<statement::Statement>&)> submit;
 };
 
 // The id of the collection of every statement, and of one participant's statements:

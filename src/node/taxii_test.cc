@@ -127,7 +127,7 @@ class TaxiiTest : public ::testing::Test {
 
   TaxiiResponse Get(const std::string& path, const std::string& query = "",
                     const std::string& accept = "application/taxii+json;version=2.1") {
-    return api->Handle(TaxiiRequest{"GET", path, query, accept, "", ""});
+    return api->Handle(TaxiiRequest{"GET", path, query, accept, "", "", ""});
   }
   Json GetJson(const std::string& path, const std::string& query = "", int want_status = 200) {
     TaxiiResponse r = Get(path, query);
@@ -357,7 +357,7 @@ TEST_F(TaxiiTest, ErrorsAreTaxiiErrorMessages) {
            {"POST", objects, "", "", 405},
            {"DELETE", objects + stix::IdentityId(alice.public_key) + "/", "", "", 405},
        }) {
-    TaxiiResponse r = api->Handle(TaxiiRequest{c.method, c.path, c.query, c.accept, "", ""});
+    TaxiiResponse r = api->Handle(TaxiiRequest{c.method, c.path, c.query, c.accept, "", "", ""});
     EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << "?" << c.query << " " << c.accept << ": "
                                   << r.body;
     EXPECT_EQ(r.content_type, kMediaType);
@@ -387,7 +387,7 @@ TEST_F(TaxiiTest, ScanBudgetAnswersMoreInsteadOfReadingEverything) {
   size_t found = 0;
   while (requests < 100) {
     TaxiiResponse r = small.Handle(TaxiiRequest{
-        "GET", AllObjects(), "match[type]=opinion" + (next.empty() ? "" : "&next=" + next), "", "", ""});
+        "GET", AllObjects(), "match[type]=opinion" + (next.empty() ? "" : "&next=" + next), "", "", "", ""});
     ASSERT_EQ(r.status, 200) << r.body;
     Json page = Json::parse(r.body);
     ++requests;
@@ -420,7 +420,7 @@ TEST_F(TaxiiTest, CheckpointIsTheCurrentOneWhereItCovers) {
   config.checkpoint = [newer] { return newer; };
   TaxiiApi fresh(store, config);
   Json again = Json::parse(
-      fresh.Handle({"GET", AllObjects(), "match[id]=" + Stix(2) + "," + Stix(25), "", "", ""}).body);
+      fresh.Handle({"GET", AllObjects(), "match[id]=" + Stix(2) + "," + Stix(25), "", "", "", ""}).body);
   EXPECT_EQ(again["objects"][0]["extensions"][ext]["checkpoint"], newer);
   EXPECT_EQ(again["objects"][1]["extensions"][ext]["checkpoint"], newer);
 }
@@ -432,7 +432,7 @@ TEST_F(TaxiiTest, RenderCacheDoesNotChangeAnswers) {
   for (const std::string& q : {std::string("limit=7&match[version]=all"), std::string("next=3.0&limit=3"),
                                std::string("match[type]=indicator,identity")}) {
     for (const std::string& path : {AllObjects(), std::string(kApiRootPath) + "collections/all/manifest/"}) {
-      TaxiiRequest req{"GET", path, q, "", "", ""};
+      TaxiiRequest req{"GET", path, q, "", "", "", ""};
       TaxiiResponse a = api->Handle(req), b = plain.Handle(req);
       EXPECT_EQ(a.status, 200) << a.body;
       EXPECT_EQ(a.body, b.body) << path << "?" << q;
@@ -465,8 +465,8 @@ TEST_F(TaxiiTest, ConcurrentRequestsAgree) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 50; ++i) {
-        if (fresh.Handle({"GET", AllObjects(), "limit=10&next=5.0", "", "", ""}).body != want) ++bad;
-        fresh.Handle({"GET", AllObjects(), "match[type]=identity", "", "", ""});
+        if (fresh.Handle({"GET", AllObjects(), "limit=10&next=5.0", "", "", "", ""}).body != want) ++bad;
+        fresh.Handle({"GET", AllObjects(), "match[type]=identity", "", "", "", ""});
       }
     });
   }

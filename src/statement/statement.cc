@@ -245,6 +245,12 @@ std::string SignedMessage(ByteView canonical_statement) {
   return out;
 }
 
+std::string AttestedMessage(ByteView canonical_statement) {
+  std::string out(kAttestationContext);
+  out.append(canonical_statement);
+  return out;
+}
+
 Result<Json> StatementJson(const Statement& s) {
   if (!IsCreated(s.created)) return InvalidArgument("created: must be RFC 3339 UTC \"YYYY-MM-DDTHH:MM:SSZ\"");
   Json st = Json::object();
@@ -332,17 +338,21 @@ Status ValidateBody(Kind kind, const Json& body, const crypto::Ed25519PublicKey&
   return InvalidArgument("unknown kind");
 }
 
-Result<Bytes> Sign(const Statement& s, const crypto::Ed25519KeyPair& key) {
-  if (s.author != key.public_key) return InvalidArgument("author: must be the signing key's public key");
+namespace {
+
+// The whole signed (or attested) object: {"<member>":{"alg","key"?,"sig"},"statement":...}.
+Result<Bytes> Seal(const Statement& s, const crypto::Ed25519KeyPair& key, bool attest) {
   RETURN_IF_ERROR(ValidateBody(s.kind, s.body, s.author));
   ASSIGN_OR_RETURN(Json st, StatementJson(s));
   ASSIGN_OR_RETURN(Bytes canonical, json::Serialize(st));
-  crypto::Ed25519Signature sig = crypto::Ed25519Sign(key, SignedMessage(canonical));
+  crypto::Ed25519Signature sig =
+      crypto::Ed25519Sign(key, attest ? AttestedMessage(canonical) : SignedMessage(canonical));
   Json whole = Json::object();
   whole["statement"] = std::move(st);
-  whole["signature"] = {
-      {"alg", "ed25519"},
-      {"sig", Base64Encode(ByteView(reinterpret_cast<const char*>(sig.data()), sig.size()))}};
+  Json seal = {{"alg", "ed25519"},
+               {"sig", Base64Encode(ByteView(reinterpret_cast<const char*>(sig.data()), sig.size()))}};
+  if (attest) seal["key"] = KeyText(key.public_key);
+  whole[attest ? "attestation" : "signature"] = std::move(seal);
   ASSIGN_OR_RETURN(Bytes out, json::Serialize(whole));
   if (out.size() > ::accord::limits::kMaxEntrySize)
     return ResourceExhausted("signed statement of " + std::to_string(out.size()) +
@@ -351,12 +361,33 @@ Result<Bytes> Sign(const Statement& s, const crypto::Ed25519KeyPair& key) {
   return out;
 }
 
+}  // namespace
+
+Result<Bytes> Sign(const Statement& s, const crypto::Ed25519KeyPair& key) {
+  if (s.author != key.public_key) return InvalidArgument("author: must be the signing key's public key");
+  return Seal(s, key, false);
+}
+
+bool MayBeAttested(Kind kind) {
+  return kind == Kind::kYaraRule || kind == Kind::kHashSet || kind == Kind::kTlshSet ||
+         kind == Kind::kIndicator;
+}
+
+Result<Bytes> Attest(const Statement& s, const crypto::Ed25519KeyPair& key) {
+  if (!MayBeAttested(s.kind))
+    return InvalidArgument("a " + std::string(KindName(s.kind)) + " statement must be signed by its author");
+  return Seal(s, key, true);
+}
+
 Result<SignedStatement> Parse(ByteView bytes) {
   if (bytes.size() > ::accord::limits::kMaxEntrySize)
     return ResourceExhausted("statement of " + std::to_string(bytes.size()) + " bytes, over the limit of " +
                              std::to_string(::accord::limits::kMaxEntrySize) + " (64 KiB - 1)");
   ASSIGN_OR_RETURN(Json whole, json::ParseCanonical(bytes));
-  RETURN_IF_ERROR(ExactMembers(whole, "signed statement", {"statement", "signature"}));
+  if (!whole.is_object()) return InvalidArgument("signed statement: must be a JSON object");
+  const bool attested = whole.contains("attestation");
+  const char* seal_name = attested ? "attestation" : "signature";
+  RETURN_IF_ERROR(ExactMembers(whole, "signed statement", {"statement", seal_name}));
   Json& st = whole.at("statement");
   RETURN_IF_ERROR(ExactMembers(st, "statement", {"accord", "kind", "author", "created", "tlp", "body"}));
   ASSIGN_OR_RETURN(std::string format, Text(st, "accord", "statement", 64));
@@ -376,24 +407,43 @@ Result<SignedStatement> Parse(ByteView bytes) {
   if (!IsCreated(created))
     return InvalidArgument("statement.created: must be RFC 3339 UTC \"YYYY-MM-DDTHH:MM:SSZ\"");
 
-  const Json& sig = whole.at("signature");
-  RETURN_IF_ERROR(ExactMembers(sig, "signature", {"alg", "sig"}));
-  ASSIGN_OR_RETURN(std::string alg, Text(sig, "alg", "signature", 64));
-  if (alg != "ed25519") return InvalidArgument("signature.alg: \"" + Printable(alg) + "\", want \"ed25519\"");
-  ASSIGN_OR_RETURN(std::string sig_text, Text(sig, "sig", "signature", 128));
+  const Json& sig = whole.at(seal_name);
+  if (attested) {
+    RETURN_IF_ERROR(ExactMembers(sig, seal_name, {"alg", "key", "sig"}));
+  } else {
+    RETURN_IF_ERROR(ExactMembers(sig, seal_name, {"alg", "sig"}));
+  }
+  const std::string where(seal_name);
+  ASSIGN_OR_RETURN(std::string alg, Text(sig, "alg", where, 64));
+  if (alg != "ed25519") return InvalidArgument(where + ".alg: \"" + Printable(alg) + "\", want \"ed25519\"");
+  ASSIGN_OR_RETURN(std::string sig_text, Text(sig, "sig", where, 128));
   std::optional<Bytes> sig_raw = Base64Decode(sig_text);
   if (!sig_raw || sig_raw->size() != 64)
-    return InvalidArgument("signature.sig: must be a base64 Ed25519 signature");
+    return InvalidArgument(where + ".sig: must be a base64 Ed25519 signature");
+  std::optional<crypto::Ed25519PublicKey> attester;
+  if (attested) {
+    ASSIGN_OR_RETURN(std::string attester_text, Text(sig, "key", where, 64));
+    attester = KeyFromText(attester_text);
+    if (!attester) return InvalidArgument("attestation.key: must be a base64 Ed25519 public key (32 bytes)");
+    if (!MayBeAttested(*kind))
+      return InvalidArgument("attestation: a " + std::string(KindName(*kind)) +
+                             " statement must be signed by its author, not attested by a node");
+  }
   // The bytes are canonical, so the statement's canonical form is their own text after
-  // {"signature":<sig>,"statement": and before the final }: no second serialization.
+  // {"<seal>":<seal object>,"statement": and before the final }: no second serialization
+  // ("attestation" and "signature" both sort before "statement").
   ASSIGN_OR_RETURN(Bytes canonical_signature, json::Serialize(sig));
-  const size_t at = std::string_view(R"({"signature":)").size() + canonical_signature.size() +
-                    std::string_view(R"(,"statement":)").size();
+  const size_t at =
+      2 + where.size() + 2 + canonical_signature.size() + std::string_view(R"(,"statement":)").size();
   if (bytes.size() < at + 2 || bytes.substr(at - 13, 13) != R"(,"statement":)")
     return Internal("canonical statement layout");  // cannot happen after ParseCanonical
   ByteView canonical_statement = bytes.substr(at, bytes.size() - at - 1);
-  if (!crypto::Ed25519Verify(*key, SignedMessage(canonical_statement), *sig_raw))
+  if (attested) {
+    if (!crypto::Ed25519Verify(*attester, AttestedMessage(canonical_statement), *sig_raw))
+      return PermissionDenied("attestation does not verify with the key it names");
+  } else if (!crypto::Ed25519Verify(*key, SignedMessage(canonical_statement), *sig_raw)) {
     return PermissionDenied("signature does not verify with the author's key");
+  }
 
   SignedStatement out;
   RETURN_IF_ERROR(ValidateBody(*kind, st.at("body"), *key));
@@ -402,6 +452,7 @@ Result<SignedStatement> Parse(ByteView bytes) {
   out.statement.created = created;
   out.statement.body = std::move(st.at("body"));
   std::copy(sig_raw->begin(), sig_raw->end(), reinterpret_cast<char*>(out.signature.data()));
+  out.attested_by = attester;
   out.canonical = Bytes(bytes);
   return out;
 }
@@ -409,6 +460,10 @@ Result<SignedStatement> Parse(ByteView bytes) {
 Status Validate(const SignedStatement& s, const Registry& registry) {
   const auto& author = s.statement.author;
   const std::string who = "author " + KeyText(author);
+  if (s.attested_by && !registry.IsAttester(*s.attested_by))
+    return PermissionDenied(
+        "attested by " + KeyText(*s.attested_by) +
+        ", which is not this log's node key: a log takes only its own node's attestations");
   if (registry.IsKeyRetracted(author)) return PermissionDenied(who + ": the key has been retracted");
   if (s.statement.kind == Kind::kRegistration) {
     if (registry.IsRegistered(author)) return AlreadyExists(who + ": already registered");

@@ -9,6 +9,13 @@
 // The signature covers kSignatureContext || canonical bytes of "statement" (domain separation:
 // no other accord signature can be mistaken for a statement's).
 //
+// A node-attested statement (TAXII POST, docs/taxii.md) has "attestation" instead of "signature":
+//   {"attestation":{"alg":"ed25519","key":<base64 node key>,"sig":<base64>},"statement":{...}}
+// The node signs kAttestationContext || canonical "statement" with its log key, on behalf of the
+// registered author its TAXII token names; the author did not sign it. Only yara-rule, hash-set,
+// tlsh-set and indicator statements may be attested, and a Registry accepts only the attesting
+// keys it names (IsAttester: a log takes only its own node's attestations).
+//
 // Parse checks everything that the bytes alone determine (canonical form, size, shape, kind,
 // TLP, body syntax including that YARA source compiles, signature). Validate adds what needs
 // the log's state, through a Registry. Nothing is logged before both pass.
@@ -32,6 +39,7 @@ namespace accord::statement {
 
 inline constexpr std::string_view kFormat = "statement/v1";
 inline constexpr std::string_view kSignatureContext = "accord statement/v1\n";
+inline constexpr std::string_view kAttestationContext = "accord attested-statement/v1\n";
 
 namespace limits {
 // A signed statement is one log entry (core/limits.h kMaxEntrySize).
@@ -67,7 +75,9 @@ struct Statement {
 
 struct SignedStatement {
   Statement statement;
-  crypto::Ed25519Signature signature{};
+  crypto::Ed25519Signature signature{};  // the author's, or the attesting node's
+  // Set for a node-attested statement: the node key that signed it on the author's behalf.
+  std::optional<crypto::Ed25519PublicKey> attested_by;
   Bytes canonical;  // the whole signed object: the log leaf
 };
 
@@ -78,9 +88,17 @@ std::string FormatCreated(int64_t unix_seconds);
 // InvalidArgument for a bad statement; ResourceExhausted when the result is over 64 KiB.
 Result<Bytes> Sign(const Statement& s, const crypto::Ed25519KeyPair& key);
 
+// A node-attested statement: `s` made on its author's behalf, signed with the node's `key`.
+// InvalidArgument for a bad statement or a kind that only its author may sign.
+Result<Bytes> Attest(const Statement& s, const crypto::Ed25519KeyPair& key);
+
+// Whether `kind` may be node-attested (yara-rule, hash-set, tlsh-set, indicator).
+bool MayBeAttested(Kind kind);
+
 // Strict: `bytes` MUST be canonical, at most ::accord::limits::kMaxEntrySize (else
 // ResourceExhausted), of a known kind, TLP:CLEAR, with a well-formed body and a valid signature
-// (else PermissionDenied).
+// (else PermissionDenied). A node-attested statement parses with `attested_by` set (its
+// attestation verified with the key it names; whether that key counts is Validate's question).
 Result<SignedStatement> Parse(ByteView bytes);
 
 // The rule names a YARA source defines, in order, compiled as a yara-rule body's source is
@@ -102,12 +120,19 @@ class Registry {
   virtual bool HasRuleName(const crypto::Ed25519PublicKey& author, std::string_view rule) const = 0;
   // The author of the statement at log index `index`, nullopt if there is none.
   virtual std::optional<crypto::Ed25519PublicKey> AuthorOf(uint64_t index) const = 0;
+  // Whether node-attested statements signed by `key` belong in this log (its node's key).
+  // None by default: a registry that names no attester refuses every attested statement.
+  virtual bool IsAttester(const crypto::Ed25519PublicKey& key) const {
+    (void)key;
+    return false;
+  }
 };
 
 // Checks what needs the log's state: the author is registered (or this is its registration,
 // and it is not registered yet), the key is not retracted, YARA rule names are new for the
 // author, a retraction retracts the author's own statement, an audit finding is about an
-// existing statement. `s` MUST come from Parse. PermissionDenied / FailedPrecondition /
+// existing statement, a node-attested statement is attested by a key the registry accepts.
+// `s` MUST come from Parse. PermissionDenied / FailedPrecondition /
 // AlreadyExists / NotFound with a message saying which check failed.
 Status Validate(const SignedStatement& s, const Registry& registry);
 
@@ -117,6 +142,11 @@ Status Validate(const SignedStatement& s, const Registry& registry);
 class MemoryRegistry : public Registry {
  public:
   void Apply(uint64_t index, const SignedStatement& s);
+  // Accepts attestations by `key` (the log's own key; see Registry::IsAttester).
+  void SetAttester(const crypto::Ed25519PublicKey& key) { attester_ = key; }
+  bool IsAttester(const crypto::Ed25519PublicKey& key) const override {
+    return attester_ && *attester_ == key;
+  }
   bool IsRegistered(const crypto::Ed25519PublicKey& key) const override;
   bool IsKeyRetracted(const crypto::Ed25519PublicKey& key) const override;
   bool HasRuleName(const crypto::Ed25519PublicKey& author, std::string_view rule) const override;
@@ -130,6 +160,7 @@ class MemoryRegistry : public Registry {
   std::unordered_map<uint64_t, std::vector<std::string>> rules_of_;  // yara-rule statement -> names
   std::unordered_set<std::string> rules_;                            // key bytes NUL rule name
   std::unordered_set<uint64_t> retracted_;
+  std::optional<crypto::Ed25519PublicKey> attester_;
 };
 
 }  // namespace accord::statement

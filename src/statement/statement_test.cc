@@ -203,6 +203,81 @@ TEST(Statement, RegistryChecks) {
   EXPECT_EQ(submit(Kind::kIndicator, alice, nullptr).code(), Code::kPermissionDenied);
 }
 
+// Node-attested statements (TAXII POST): signed by the node on an author's behalf, plainly
+// marked, accepted only by a registry that names the node's key.
+TEST(Statement, NodeAttested) {
+  auto author = Key(1), node = Key(7), other_node = Key(8);
+  Statement st = Make(Kind::kYaraRule, author);
+  Result<Bytes> b = Attest(st, node);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->rfind(R"({"attestation":{"alg":"ed25519","key":")", 0), 0u) << *b;
+  Result<SignedStatement> p = Parse(*b);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(p->attested_by.has_value());
+  EXPECT_EQ(*p->attested_by, node.public_key);
+  EXPECT_EQ(p->statement.author, author.public_key);
+  Result<SignedStatement> own = Parse(*Sign(st, author));
+  ASSERT_TRUE(own.ok());
+  EXPECT_FALSE(own->attested_by.has_value());
+
+  // The attestation covers the statement, under its own context: altered bytes, a signature
+  // moved from "signature" to "attestation" (or back), another key named: refused.
+  Bytes tampered = *b;
+  tampered.replace(tampered.find("Example_Dropper"), 7, "Exbmple");
+  EXPECT_EQ(Parse(tampered).status().code(), Code::kPermissionDenied);
+  Json j = Json::parse(*Sign(st, author));
+  Json moved = {
+      {"statement", j["statement"]},
+      {"attestation", {{"alg", "ed25519"}, {"key", KeyB64(author)}, {"sig", j["signature"]["sig"]}}}};
+  EXPECT_EQ(Parse(*json::Serialize(moved)).status().code(), Code::kPermissionDenied);
+  Json a = Json::parse(*b);
+  Json back = {{"statement", a["statement"]},
+               {"signature", {{"alg", "ed25519"}, {"sig", a["attestation"]["sig"]}}}};
+  EXPECT_EQ(Parse(*json::Serialize(back)).status().code(), Code::kPermissionDenied);
+  a["attestation"]["key"] = KeyB64(other_node);
+  EXPECT_EQ(Parse(*json::Serialize(a)).status().code(), Code::kPermissionDenied);
+  Json both = Json::parse(*b);
+  both["signature"] = j["signature"];
+  Result<SignedStatement> r = Parse(*json::Serialize(both));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown member \"signature\""), std::string::npos)
+      << r.status().ToString();
+
+  // Registrations, retractions, findings and releases are the author's alone.
+  for (Kind k : {Kind::kRegistration, Kind::kRetraction, Kind::kAuditFinding, Kind::kRelease}) {
+    Result<Bytes> no = Attest(Make(k, author), node);
+    ASSERT_FALSE(no.ok()) << KindName(k);
+    EXPECT_NE(no.status().message().find("must be signed by its author"), std::string::npos);
+    // Nor does Parse take one made by hand.
+    Json forged = Json::parse(*Sign(Make(k, author), author));
+    std::string canonical = *json::Serialize(forged["statement"]);
+    auto sig = crypto::Ed25519Sign(node, std::string(kAttestationContext) + canonical);
+    Json f = {{"statement", forged["statement"]},
+              {"attestation",
+               {{"alg", "ed25519"},
+                {"key", KeyB64(node)},
+                {"sig", Base64Encode(ByteView(reinterpret_cast<const char*>(sig.data()), sig.size()))}}}};
+    Result<SignedStatement> fp = Parse(*json::Serialize(f));
+    ASSERT_FALSE(fp.ok()) << KindName(k);
+    EXPECT_NE(fp.status().message().find("must be signed by its author"), std::string::npos);
+  }
+
+  // Validate: only the registry's attester counts; the author must still be registered.
+  MemoryRegistry reg;
+  reg.Apply(0, *Parse(*Sign(Make(Kind::kRegistration, author), author)));
+  Status v = Validate(*p, reg);
+  EXPECT_EQ(v.code(), Code::kPermissionDenied);
+  EXPECT_NE(v.message().find("not this log's node key"), std::string::npos) << v.ToString();
+  reg.SetAttester(other_node.public_key);
+  EXPECT_EQ(Validate(*p, reg).code(), Code::kPermissionDenied);
+  reg.SetAttester(node.public_key);
+  EXPECT_TRUE(Validate(*p, reg).ok());
+  reg.Apply(1, *p);  // its rule names are the author's now
+  EXPECT_EQ(Validate(*own, reg).code(), Code::kAlreadyExists);
+  Statement unregistered = Make(Kind::kIndicator, Key(3));
+  EXPECT_EQ(Validate(*Parse(*Attest(unregistered, node)), reg).code(), Code::kPermissionDenied);
+}
+
 // docs/statement-format.md: every example there verifies, and there is one of each kind.
 TEST(Statement, DocsExamplesVerify) {
   std::ifstream in(std::string(ACCORD_SOURCE_DIR) + "/docs/statement-format.md");

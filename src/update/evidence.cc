@@ -379,6 +379,15 @@ Result<EvidenceReport> VerifyEvidence(const Evidence& e, const tlog::Policy& pol
       return DataLoss("evidence: " + where + " is not in the checkpoint's tree: " + included.message());
     Result<statement::SignedStatement> s = statement::Parse(en.leaf);
     if (!s.ok()) return PermissionDenied("evidence: " + where + ": " + s.status().message());
+    if (s->attested_by) {
+      // A node attests only into its own log: the key must be the policy's key for this log.
+      bool own = false;
+      for (const tlog::PolicyLog& l : policy.logs)
+        own = own || (l.key.name == cp.origin && l.key.public_key == *s->attested_by);
+      if (!own)
+        return PermissionDenied("evidence: " + where +
+                                ": node-attested by a key that is not the log's key in your policy");
+    }
     statements.emplace(en.index, std::move(s).value());
   }
   // Authors: each registration in the bundle, by key.
@@ -405,6 +414,7 @@ Result<EvidenceReport> VerifyEvidence(const Evidence& e, const tlog::Policy& pol
     v.author_key = Base64Encode(KeyBytes(st.author));
     v.registration = reg->second;
     v.statement_created = st.created;
+    v.attested = it->second.attested_by.has_value();
     const std::string cite =
         Citation(out.origin, d.entry, v.author_name, v.author_country, out.checkpoint_size);
     if (d.citation != cite)

@@ -90,6 +90,7 @@ struct VerifiedDetection {
   std::string author_key;                   // base64 Ed25519 public key
   uint64_t registration = 0;                // log index of the registration
   std::string statement_created;
+  bool attested = false;    // node-attested: the log's node signed it for the author (TAXII POST)
   bool reproduced = false;  // the sample was scanned and this detection came out again
 };
 

@@ -9,6 +9,7 @@ Bytes FormatProvenance(const Provenance& p) {
   Bytes out(kProvenanceHeader);
   out += "\npolicy " + std::to_string(p.policy.size()) + "\n" + p.policy;
   out += "checkpoint " + std::to_string(p.checkpoint.size()) + "\n" + p.checkpoint;
+  if (p.trust_attested) out += "trust attested\n";
   return out;
 }
 
@@ -34,6 +35,10 @@ Result<Provenance> ParseProvenance(ByteView data) {
   Provenance p;
   ASSIGN_OR_RETURN(p.policy, Field(data, "policy"));
   ASSIGN_OR_RETURN(p.checkpoint, Field(data, "checkpoint"));
+  if (data == "trust attested\n") {
+    p.trust_attested = true;
+    data = {};
+  }
   if (!data.empty()) return DataLoss("provenance: bytes after the checkpoint");
   return p;
 }

@@ -49,7 +49,12 @@ struct Author {
 // them again (DatabaseBuilder::DropSource), so nothing but the database is kept in memory.
 class Builder {
  public:
-  Builder(const tlog::VerifiedCheckpoint& cp, UpdateReport& report) : cp_(cp), report_(report) {}
+  // `log_key`: the only key whose node attestations the log may hold; loaded if `trust_attested`.
+  Builder(const tlog::VerifiedCheckpoint& cp, UpdateReport& report, const crypto::Ed25519PublicKey& log_key,
+          bool trust_attested)
+      : cp_(cp), report_(report), trust_attested_(trust_attested) {
+    registry_.SetAttester(log_key);
+  }
 
   Status Add(uint64_t index, Result<statement::SignedStatement> parsed) {
     ++report_.statements;
@@ -58,6 +63,10 @@ class Builder {
     if (Status v = statement::Validate(s, registry_); !v.ok()) return Reject(index, v);
     registry_.Apply(index, s);
     const auto& st = s.statement;
+    if (s.attested_by && !trust_attested_) {
+      ++report_.attested_skipped;  // valid and in the registry (its rule names count), not loaded
+      return Status::Ok();
+    }
     const std::string key = KeyBytes(st.author);
     switch (st.kind) {
       case statement::Kind::kRegistration:
@@ -108,7 +117,7 @@ class Builder {
     }
     report_.loaded = source_of_.size() - dropped_.size();
     report_.retracted = dropped_.size() - failed_;
-    db_.SetProvenance(FormatProvenance(Provenance{policy_text, cp_.raw}));
+    db_.SetProvenance(FormatProvenance(Provenance{policy_text, cp_.raw, trust_attested_}));
     return db_.Build();
   }
 
@@ -182,6 +191,7 @@ class Builder {
 
   const tlog::VerifiedCheckpoint& cp_;
   UpdateReport& report_;
+  const bool trust_attested_;
   statement::MemoryRegistry registry_;
   scan::DatabaseBuilder db_;
   std::unordered_map<std::string, Author> authors_;          // by key bytes
@@ -282,13 +292,15 @@ Result<UpdateReport> Update(LogSource& from, const std::string& db_dir, const Up
       Result<note::Note> n = p.ok() ? note::ParseNote(p->checkpoint) : Result<note::Note>(p.status());
       Result<tlog::Checkpoint> built =
           n.ok() ? tlog::ParseCheckpoint(n->text) : Result<tlog::Checkpoint>(n.status());
-      if (built.ok() && *built == report.mirror.checkpoint.checkpoint && p->policy == options.policy_text)
+      if (built.ok() && *built == report.mirror.checkpoint.checkpoint && p->policy == options.policy_text &&
+          p->trust_attested == options.trust_attested)
         return report;
     }
   }
   // Every statement of the mirrored log, in order: the registry needs them all. While one batch
   // is validated and added, the next is parsed on every core.
-  Builder builder(report.mirror.checkpoint, report);
+  Builder builder(report.mirror.checkpoint, report, options.mirror.log_key.public_key,
+                  options.trust_attested);
   const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 16u);
   // Parsed statements are large in memory (a 64 KiB hash set is ~1 MB as a JSON document): about
   // 1 MiB of statements per batch (some 16 of the largest, a bundle of small ones).

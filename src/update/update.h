@@ -33,6 +33,9 @@ namespace accord::update {
 struct UpdateOptions {
   MirrorOptions mirror;     // accept (the policy's quorum) and the log's key
   std::string policy_text;  // recorded in the database's provenance
+  // Load node-attested statements too (TAXII POST: signed by the log's node on an author's
+  // behalf, not by the author). Off by default: they are validated and counted, not loaded.
+  bool trust_attested = false;
 };
 
 struct Rejected {
@@ -46,6 +49,7 @@ struct UpdateReport {
   uint64_t loaded = 0;      // statements whose signatures are in the database
   uint64_t retracted = 0;   // statements left out as retracted (or by a retracted key)
   uint64_t hashes = 0, tlsh = 0, yara_rules = 0;
+  uint64_t attested_skipped = 0;  // node-attested statements not loaded (no trust_attested)
   std::vector<Rejected> rejected;
   bool rebuilt = false;  // false: nothing new, DB/scan.accdb left as it was
   // Where the time went, in seconds: fetching and checking the log, parsing and validating its
