@@ -10,6 +10,8 @@
 #   export ACCORD_TEST_PG='host=DIR/sock port=PORT dbname=accord user=accord'
 # The role `accord` owns the database `accord` and may create databases (tests use a schema or a
 # database each, so they can run in parallel and again).
+# ACCORD_PG_DURABLE=1 keeps PostgreSQL's defaults instead (fsync, synchronous commit, full page
+# writes): for benchmarks, whose commits must be as durable as a real server's.
 # ACCORD_PG_DIR chooses the directory (default: one per checkout, /tmp/accord-pg-<hash>); give
 # each concurrent run its own. Run as root, the server runs as the `postgres` system user
 # (PostgreSQL refuses root); otherwise as the calling user.
@@ -55,13 +57,13 @@ start() {
     as_pg mkdir -p "$sock"
   fi
   # A free port: one nobody answers on; if the server still cannot bind it (a race), try another.
-  local tries port
+  local tries port durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${ACCORD_PG_DURABLE:-}" = 1 ] && durability=""
   for tries in 1 2 3 4 5 6 7 8 9 10; do
     port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
     port_in_use "$port" && continue
     if as_pg "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 start \
-      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-          -c full_page_writes=off -c max_connections=200" > /dev/null; then
+      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 $durability -c max_connections=200" > /dev/null; then
       echo "$port" > "$dir/port"
       break
     fi

@@ -44,7 +44,7 @@ int StatementSign(const std::string& key_path, const std::string& kind_name, con
   return 0;
 }
 
-int StatementVerify(const std::string& path) {
+int StatementVerify(const std::string& path, const std::string& log_key_path) {
   // Read one byte past the limit so that Parse reports the size (ResourceExhausted).
   auto bytes = fs::ReadFile(path, limits::kMaxJsonSize);
   if (!bytes.ok()) return Refuse(path, bytes.status());
@@ -52,10 +52,30 @@ int StatementVerify(const std::string& path) {
   if (!b.empty() && b.back() == '\n') b.pop_back();  // as `sign` prints it
   auto st = statement::Parse(b);
   if (!st.ok()) return Refuse(path, st.status());
-  std::printf("kind: %s\nauthor: %s\ncreated: %s\nOK\n",
+  std::printf("kind: %s\nauthor: %s\ncreated: %s\n",
               std::string(statement::KindName(st->statement.kind)).c_str(),
               Base64Encode(ByteView(reinterpret_cast<const char*>(st->statement.author.data()), 32)).c_str(),
               st->statement.created.c_str());
+  if (st->attested_by) {
+    // Parse checked the attestation against the key it names; only the log's key makes it count.
+    const std::string attester =
+        Base64Encode(ByteView(reinterpret_cast<const char*>(st->attested_by->data()), 32));
+    std::printf("NODE-ATTESTED by %s: signed by a node on the author's behalf, not by the author\n",
+                attester.c_str());
+    if (log_key_path.empty())
+      return Refuse(path,
+                    FailedPrecondition("node-attested, and no --log-key to check the attesting key against"));
+    auto text = fs::ReadFile(log_key_path, limits::kMaxKeyFileSize);
+    if (!text.ok()) return Refuse(log_key_path, text.status());
+    std::string_view vkey = *text;
+    while (!vkey.empty() && (vkey.back() == '\n' || vkey.back() == '\r')) vkey.remove_suffix(1);
+    auto key = note::ParseVerifierKey(vkey);
+    if (!key.ok()) return Refuse(log_key_path, key.status());
+    if (key->public_key != *st->attested_by)
+      return Refuse(path, PermissionDenied("attested by a key that is not the log's (" + log_key_path + ")"));
+    std::printf("attester: the log's key (%s)\n", key->name.c_str());
+  }
+  std::printf("OK\n");
   return 0;
 }
 
@@ -65,7 +85,7 @@ void AddStatementCommands(CLI::App& app, int& rc) {
   auto* cmd =
       app.add_subcommand("statement", "signed statements of the exchange log (docs/statement-format.md)")
           ->require_subcommand(1);
-  static std::string key, kind, body, created, file;
+  static std::string key, kind, body, created, file, log_key;
   auto* sign = cmd->add_subcommand("sign", "sign a statement body and print the signed statement");
   sign->add_option("--key", key, "the author's private key (accord key generate)")->required();
   sign->add_option(
@@ -77,7 +97,10 @@ void AddStatementCommands(CLI::App& app, int& rc) {
   sign->callback([&rc] { rc = StatementSign(key, kind, body, created); });
   auto* verify = cmd->add_subcommand("verify", "check a signed statement: print its kind and author, and OK");
   verify->add_option("FILE", file)->required();
-  verify->callback([&rc] { rc = StatementVerify(file); });
+  verify->add_option(
+      "--log-key", log_key,
+      "the log's verifier key: a node-attested statement verifies only if that key attested it");
+  verify->callback([&rc] { rc = StatementVerify(file, log_key); });
 }
 
 }  // namespace accord::cli

@@ -175,7 +175,8 @@ Result<std::string> CheckVerifiedDatabase(const scan::Database& db, std::string_
   Result<tlog::PolicyCheckpoint> c = tlog::VerifyCheckpointWithPolicy(*policy, p->checkpoint);
   if (!c.ok()) return c.status().WithContext("its checkpoint");
   return "log " + c->checkpoint.checkpoint.origin + ", checkpoint " +
-         std::to_string(c->checkpoint.checkpoint.size) + ", cosigned by " + WitnessNames(*policy, *c);
+         std::to_string(c->checkpoint.checkpoint.size) + ", cosigned by " + WitnessNames(*policy, *c) +
+         (p->trust_attested ? "; node-attested statements loaded too (--trust-attested)" : "");
 }
 
 namespace {

@@ -122,7 +122,7 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
       // An older cosignature of this checkpoint, if any, stays: it is still valid.
       next_ask_[i] = std::chrono::steady_clock::now() + options_.retry;
       if (r.witness_size) witness_size_[i] = *r.witness_size;
-      if (r.witness_size && *r.witness_size > n) {
+      if (options_.shared_log && r.witness_size && *r.witness_size > n) {
         // The witness cosigned a larger tree of this log: another process of it (PostgreSQL mode)
         // whose replica is ahead of this one. Not a failure: asked again when this replica has
         // grown (a new checkpoint clears next_ask_).

@@ -50,6 +50,9 @@ struct CosignerOptions {
   // their age (`accord update --max-age`) keep accepting it. Until the quorum cosigned it again,
   // the previous cosignatures stay published.
   std::chrono::milliseconds refresh{600000};
+  // Several processes of one log (PostgreSQL mode) each cosign their replica: a witness that
+  // cosigned a larger tree of it is then normal (another process is ahead), not reported.
+  bool shared_log = false;
 };
 
 class Cosigner {

@@ -14,6 +14,7 @@
 #include "core/canonical_json.h"
 #include "core/fs.h"
 #include "core/limits.h"
+#include "node/taxii.h"
 #include "tlog/tile.h"
 
 namespace accord::node {
@@ -399,8 +400,8 @@ Status HttpServer::Start() {
   s.set_keep_alive_timeout(o.keep_alive_timeout_s);
   s.set_keep_alive_max_count(o.keep_alive_max);
   // One request body: a statement, or a batch of them (NDJSON).
-  s.set_payload_max_length(
-      std::max<size_t>(limits::kMaxEntrySize, o.max_batch * (limits::kMaxEntrySize / 16)));
+  s.set_payload_max_length(std::max<size_t>(
+      {limits::kMaxEntrySize, o.max_batch * (limits::kMaxEntrySize / 16), taxii::limits::kMaxPostBytes + 1}));
   s.set_tcp_nodelay(true);
   Impl* impl = impl_.get();
   s.set_socket_options([impl](socket_t fd) {

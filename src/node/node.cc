@@ -832,8 +832,11 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
                    tlog::LogWriter::Open(impl->log_dir, tlog::LogOptions{!options.witnesses.empty()}));
   if (impl->log->verifier().public_key != impl->node_key.key.public_key)
     return Internal(config.key_path + ": not the key that signs " + impl->log_dir);
-  if (!options.witnesses.empty())
-    impl->cosigner = std::make_unique<Cosigner>(*impl->log, options.witnesses, options.cosigner);
+  if (!options.witnesses.empty()) {
+    CosignerOptions co = options.cosigner;
+    co.shared_log = !options.postgres.empty();
+    impl->cosigner = std::make_unique<Cosigner>(*impl->log, options.witnesses, co);
+  }
   if (!options.postgres.empty()) {
     impl->cluster = true;
     impl->options = options;

@@ -715,7 +715,6 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  const std::string created = statement::FormatCreated(now_ms / 1000);
   struct Detail {
     std::string id, version, message;
   };
@@ -726,7 +725,7 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
     Detail d;
     if (o.is_object()) {
       d.id = o.contains("id") && o["id"].is_string() ? o["id"].get<std::string>() : "";
-      d.version = o.contains("modified") && o["modified"].is_string() ? o["modified"].get<std::string>() : "";
+      d.version = stix::ObjectVersion(o);
     }
     Result<stix::PostedBody> b = stix::BodyFromObject(o);
     if (!b.ok()) {
@@ -737,7 +736,10 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
     statement::Statement st;
     st.kind = b->kind;
     st.author = poster;
-    st.created = created;
+    // The object's own time ("modified", whole seconds, never later than now): posting the same
+    // object again gives the same statement, which the log answers as a duplicate.
+    st.created = statement::FormatCreated(
+        std::min(*stix::ParseTimestamp(o["modified"].get<std::string>()), now_ms) / 1000);
     st.body = std::move(b->body);
     statements.push_back(std::move(st));
     d.message = std::move(b->note);
@@ -756,7 +758,13 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
       d.message = d.message.empty() ? what : what + " (" + d.message + ")";
       successes.push_back(std::move(d));
     } else {
-      d.message = "not logged: " + (r ? std::string(r->status().message()) : std::string("no answer"));
+      if (r && r->status().code() == Code::kUnavailable) {
+        // The node did not answer in time (PostgreSQL mode) or is failing: it may be logged yet.
+        d.message = "not confirmed: " + std::string(r->status().message()) +
+                    "; posting the same object again is safe (it gives the same statement)";
+      } else {
+        d.message = "not logged: " + (r ? std::string(r->status().message()) : std::string("no answer"));
+      }
       failures.push_back(std::move(d));
     }
   }
@@ -782,6 +790,15 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
   r.status = 202;
   {
     std::lock_guard lock(status_mu);
+    // One poster's statuses at most kMaxStatusPerPoster: its own oldest go first.
+    size_t own = 0;
+    for (const KeptStatus& k : statuses) own += k.poster == poster ? 1 : 0;
+    if (own >= limits::kMaxStatusPerPoster) {
+      auto oldest = std::find_if(statuses.begin(), statuses.end(),
+                                 [&](const KeptStatus& k) { return k.poster == poster; });
+      status_bytes -= oldest->body.size();
+      statuses.erase(oldest);
+    }
     statuses.push_back({status["id"].get<std::string>(), poster, r.body});
     status_bytes += r.body.size();
     while (statuses.size() > limits::kMaxStatusKept || status_bytes > limits::kMaxStatusBytes) {
@@ -836,9 +853,9 @@ TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
   if (what == kNone) return Error(404, "Not found", "no TAXII resource at " + Printable(req.path));
   const bool post = req.method == "POST" && what == kObjects;
   if (req.method != "GET" && !post) {
-    TaxiiResponse r =
-        Error(405, "Method not allowed",
-              what == kObjects ? "this resource answers GET and POST" : "this resource answers GET only");
+    TaxiiResponse r = Error(405, "Method not allowed",
+                            what == kObjects && config.submit ? "this resource answers GET and POST"
+                                                              : "this resource answers GET only");
     r.headers.emplace_back("Allow", what == kObjects && config.submit ? "GET, POST" : "GET");
     return r;
   }

@@ -53,6 +53,7 @@ inline constexpr size_t kRenderCacheBytes = 64 << 20;  // serialized objects kep
 inline constexpr size_t kMaxPostBytes = 1 << 20;     // a POST's envelope (the API root's max_content_length)
 inline constexpr size_t kMaxPostObjects = 1000;      // objects in one POSTed envelope
 inline constexpr size_t kMaxStatusKept = 4096;       // status resources kept in memory,
+inline constexpr size_t kMaxStatusPerPoster = 1024;  // of them, one participant's
 inline constexpr size_t kMaxStatusBytes = 32 << 20;  // and at most this many bytes of them
 }  // namespace limits
 

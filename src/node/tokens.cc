@@ -95,6 +95,7 @@ Result<std::string> AddToken(const std::string& path, const crypto::Ed25519Publi
                              const std::string& label) {
   if (!IsLabel(label))
     return InvalidArgument("label \"" + Printable(label) + "\": 1-64 printable characters, no spaces");
+  ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(path + ".lock", "the token file " + path));
   ASSIGN_OR_RETURN(std::vector<TokenEntry> entries, ReadEntries(path));
   uint8_t raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) return Internal("no random bytes for a token");
@@ -105,6 +106,7 @@ Result<std::string> AddToken(const std::string& path, const crypto::Ed25519Publi
 }
 
 Result<size_t> RevokeTokens(const std::string& path, const crypto::Ed25519PublicKey& author) {
+  ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(path + ".lock", "the token file " + path));
   ASSIGN_OR_RETURN(std::vector<TokenEntry> entries, ReadEntries(path));
   size_t before = entries.size();
   std::erase_if(entries, [&](const TokenEntry& e) { return e.author == author; });
@@ -146,6 +148,7 @@ void TokenFile::Reload() {
     v.size = uint64_t(st.st_size);
     v.ino = uint64_t(st.st_ino);
     v.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    v.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
   }
   if (v == version_) return;
   version_ = v;

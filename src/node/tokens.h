@@ -6,9 +6,9 @@
 //   token-line = hex-sha256-of-token SP base64-ed25519-key SP label LF
 //   label      = 1*64(%x21-7E)          ; printable, no spaces: who it was issued to
 // and '#' comment lines. A token is "accord_" followed by 43 base64url characters (32 random bytes).
-// Thread-safety: TokenFile::Authenticate may be called from any number of threads; the free
-// functions change the file atomically (write to a temporary file, rename) and are meant for one
-// operator at a time.
+// Thread-safety: TokenFile::Authenticate may be called from any number of threads; AddToken and
+// RevokeTokens change the file atomically (a temporary file renamed) under a lock (PATH.lock): two
+// at once cannot undo each other (the second fails, saying the file is busy).
 #pragma once
 
 #include <cstdint>
@@ -63,7 +63,7 @@ class TokenFile {
   std::mutex mu_;
   struct Version {
     uint64_t size = 0, ino = 0;
-    int64_t mtime_ns = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
     bool exists = false;
     bool operator==(const Version&) const = default;
   } version_;

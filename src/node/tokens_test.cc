@@ -94,7 +94,9 @@ TEST(Tokens, FileGrammar) {
                           h + " " + key + " " + std::string(65, 'l') + "\n"}) {
     Result<std::vector<TokenEntry>> r = ParseTokenFile(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_NE(r.status().message().find("line "), std::string::npos);
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("line "), std::string::npos);
+    }
   }
 }
 
