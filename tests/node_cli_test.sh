@@ -51,8 +51,13 @@ cat > bundle.json <<'JSON'
  {"type": "indicator", "spec_version": "2.1", "id": "indicator--0c3f2bb7-2a9f-4a4c-9d3f-1bbf4f1e7a11",
   "created": "2026-11-28T10:00:00.000Z", "modified": "2026-11-28T10:00:00.000Z",
   "pattern": "[file:hashes.MD5 = '44d88612fea8a8f36de82e1278abb02f']", "pattern_type": "stix",
-  "valid_from": "2026-11-28T10:00:00Z", "description": "EICAR by MD5"}]}
+  "valid_from": "2026-11-28T10:00:00Z", "description": "EICAR by MD5",
+  "object_marking_refs": ["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}]}
 JSON
+sed 's/94868c89-83c2-464b-929b-a1a8aa3c8487/55d920b0-5e8b-4f79-9ee9-91f868d9b421/' bundle.json > amber.json
+"$accord" submit --node "$url" --key keys/alice.key --stix amber.json > out 2> err
+check "a STIX bundle marked TLP:AMBER is refused before anything is signed (exit 2)" \
+  "[ \$? -eq 2 ] && grep -q 'TLP:CLEAR only' err && [ \"\$(curl -sf $url/checkpoint | sed -n 2p)\" = 3 ]"
 "$accord" submit --node "$url" --key keys/alice.key --tlsh x.tlsh --stix bundle.json > out 2> err
 rc=$?
 check "TLSH signatures and a STIX indicator are logged" "[ $rc -eq 0 ] && grep -q 'tlsh-set.*index 3' out && grep -q 'indicator.*index 4' out"

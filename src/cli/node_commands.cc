@@ -17,6 +17,7 @@
 #include "crypto/note.h"
 #include "node/http_server.h"
 #include "node/node.h"
+#include "node/stix.h"
 #include "node/taxii.h"
 #include "node/tokens.h"
 #include "scan/sigfile.h"
@@ -269,20 +270,27 @@ Result<std::vector<Draft>> MakeDrafts(const SubmitArgs& a, const crypto::Ed25519
     if (bundle.is_discarded() || !bundle.is_object() || bundle.value("type", "") != "bundle" ||
         !bundle.contains("objects") || !bundle["objects"].is_array())
       return InvalidArgument(path + ": not a STIX 2.1 bundle");
-    size_t n = 0;
+    // The same conversion as the node's TAXII POST (stix::BodyFromObject): indicators with YARA or
+    // STIX patterns, marked TLP:CLEAR; anything else in the bundle is context, not a statement.
+    size_t n = 0, other = 0;
     for (const auto& o : bundle["objects"]) {
-      if (!o.is_object() || o.value("type", "") != "indicator") continue;
-      if (o.value("pattern_type", "") != "stix" || !o.contains("pattern") || !o["pattern"].is_string())
-        return InvalidArgument(path + ": indicator " + o.value("id", "?") +
-                               ": only STIX patterns (pattern_type \"stix\") are accepted as indicators");
-      json::Json b = {{"pattern", o["pattern"]}};
-      if (o.contains("description") && o["description"].is_string() &&
-          !o["description"].get<std::string>().empty())
-        b["description"] = o["description"];
-      out.push_back({statement::Kind::kIndicator, std::move(b), path + " " + o.value("id", "?")});
+      if (!o.is_object() || !o.contains("type") || o["type"] != "indicator") {
+        ++other;
+        continue;
+      }
+      const std::string id = o.contains("id") && o["id"].is_string() ? o["id"].get<std::string>() : "?";
+      Result<node::stix::PostedBody> b = node::stix::BodyFromObject(o);
+      if (!b.ok())
+        return InvalidArgument(path + ": indicator " + Printable(id) + ": " + b.status().message());
+      if (!b->note.empty())
+        std::fprintf(stderr, "accord: %s: indicator %s: %s\n", path.c_str(), id.c_str(), b->note.c_str());
+      out.push_back({b->kind, std::move(b->body), path + " " + id});
       ++n;
     }
     if (n == 0) return InvalidArgument(path + ": the bundle has no indicator");
+    if (other != 0)
+      std::fprintf(stderr, "accord: %s: %zu objects that are not indicators are not submitted\n",
+                   path.c_str(), other);
   }
   if (a.retract >= 0) {
     json::Json b = {{"index", a.retract}};
@@ -424,7 +432,8 @@ void AddNodeCommands(CLI::App& app, int& rc) {
   submit->add_option("--yara", sa.yara, "a YARA rule file (one statement per file)");
   submit->add_option("--hashes", sa.hashes, "a ClamAV .hdb/.hsb file (hash-set statements)");
   submit->add_option("--tlsh", sa.tlsh, "a .tlsh file (TLSH:THRESHOLD:NAME lines)");
-  submit->add_option("--stix", sa.stix, "a STIX 2.1 bundle: its indicators with STIX patterns");
+  submit->add_option("--stix", sa.stix,
+                     "a STIX 2.1 bundle: its indicators (YARA or STIX patterns), marked TLP:CLEAR");
   submit->add_option("--retract", sa.retract, "retract your statement at this log index");
   submit->add_option("--reason", sa.reason, "with --retract: why");
   submit->add_option("--created", sa.created, "the statements' time (default: now), YYYY-MM-DDTHH:MM:SSZ");
