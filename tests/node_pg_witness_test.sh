@@ -3,7 +3,7 @@
 # PostgreSQL mode"): each process has a real witness (`accord witness serve`) cosign its replica's
 # checkpoints and publishes them; a client's `accord update` with a policy that needs the witness
 # accepts either process; the sequencer is killed and the other process's checkpoints go on being
-# cosigned. Skipped (77) without ACCORD_TEST_PG, failed instead under ACCORD_REQUIRE_PG=1.
+# cosigned; TAXII tokens kept in PostgreSQL act on both processes. Skipped (77) without ACCORD_TEST_PG, failed instead under ACCORD_REQUIRE_PG=1.
 # Usage: node_pg_witness_test.sh ACCORD_BIN WORK_DIR
 set -uo pipefail
 accord=$1 work=$2
@@ -71,15 +71,28 @@ for n in 0 1; do
   check "update from process $n meets the witness quorum" "[ \$? -eq 0 ] && grep -q '0 -> 2 entries, cosigned by w1' out"
 done
 
+# TAXII tokens live in PostgreSQL: issued once, honoured and revoked by every process at once.
+alice=$(curl -sf "${url[0]}/participants" | python3 -c 'import json,sys; print(json.load(sys.stdin)["participants"][0]["key"])')
+token=$("$accord" taxii-token add n0 --postgres "$conn" --author "$alice" --label alice-lab 2> err)
+check "a TAXII token issued into PostgreSQL (no token file)" "[[ '$token' == accord_* ]] && [ ! -e n0/taxii-tokens ] && '$accord' taxii-token list n1 --postgres '$conn' | grep -q alice-lab"
+coll=$(python3 -c "import uuid; print(uuid.uuid5(uuid.UUID('6022a5e9-177a-448a-a558-804e182b0156'), 'collection:participant:$alice'))")
+T='application/taxii+json;version=2.1'
+printf '{"objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-000000000001","created":"2026-11-28T10:00:00.000Z","modified":"2026-11-28T10:00:00.000Z","valid_from":"2026-11-28T10:00:00Z","pattern_type":"stix","pattern":"[file:name = %s]","object_marking_refs":["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}]}' "'x.exe'" > env.json
+code=$(curl -s -o body -w '%{http_code}' -X POST -H "Content-Type: $T" -H "Authorization: Bearer $token" --data-binary @env.json "${url[1]}/taxii2/api/collections/$coll/objects/")
+check "process 1 takes a POST with it: logged at 2" "[ $code = 202 ] && grep -q 'logged at index 2' body"
+"$accord" taxii-token revoke n1 --postgres "$conn" --author "$alice" > out
+code=$(curl -s -o body -w '%{http_code}' -X POST -H "Content-Type: $T" -H "Authorization: Bearer $token" --data-binary @env.json "${url[0]}/taxii2/api/collections/$coll/objects/")
+check "revoked through one process's directory, refused by the other at once (401)" "grep -q 'revoked 1' out && [ $code = 401 ]"
+
 # The sequencer dies; the other process takes over, and its checkpoints are cosigned.
 leader=$(sql "SELECT split_part(holder, ':', 2) FROM accord.leases WHERE name = 'sequencer' AND expires_at > now()")
 if [ "$leader" = "${pid[0]}" ]; then seq=0 other=1; else seq=1 other=0; fi
 kill -9 ${pid[$seq]} && wait ${pid[$seq]} 2> /dev/null
 pid[$seq]=""
 hashes two && "$accord" submit --node "${url[$other]}" --key keys/alice.key --hashes two.hsb > out 2> err
-check "after the sequencer died, the other process logs at 2" "grep -q 'index 2' out"
-check "... and serves the checkpoint of 3, cosigned" "cosigned $other 3"
+check "after the sequencer died, the other process logs at 3" "grep -q 'index 3' out"
+check "... and serves the checkpoint of 4, cosigned" "cosigned $other 4"
 "$accord" update --policy policy --from "${url[$other]}" -d db$other > out 2> err
-check "a client follows it: 2 -> 3 entries, cosigned" "[ \$? -eq 0 ] && grep -q '2 -> 3 entries, cosigned by w1' out"
+check "a client follows it: 2 -> 4 entries, cosigned" "[ \$? -eq 0 ] && grep -q '2 -> 4 entries, cosigned by w1' out"
 check "the witness logged no refusal of a fork" "! grep -qi 'inconsistent\\|fork' w1.err"
 finish node_pg_witness_test

@@ -17,6 +17,7 @@
 #include "crypto/note.h"
 #include "node/http_server.h"
 #include "node/node.h"
+#include "node/pg_store.h"
 #include "node/stix.h"
 #include "node/taxii.h"
 #include "node/tokens.h"
@@ -117,8 +118,21 @@ int Serve(const ServeArgs& a) {
   tc.checkpoint = [nodep] { return nodep->checkpoint().raw; };
   tc.render_cache_bytes = a.taxii_cache_mb << 20;
   // TAXII POST: tokens the operator issued (accord taxii-token), statements the node attests.
+  // Embedded: DIR/taxii-tokens. PostgreSQL: the log's taxii_tokens table, shared by its processes.
   node::TokenFile tokens(fs::JoinPath(a.dir, std::string(node::kTokenFileName)));
   tc.authenticate = [&tokens](std::string_view authorization) { return tokens.Authenticate(authorization); };
+  if (auto* pg = dynamic_cast<node::PgStore*>(&nodep->store())) {
+    tc.authenticate = [pg](std::string_view authorization) -> std::optional<crypto::Ed25519PublicKey> {
+      std::optional<std::string> token = node::TokenFromAuthorization(authorization);
+      if (!token) return std::nullopt;
+      Result<std::optional<crypto::Ed25519PublicKey>> author = pg->FindToken(node::TokenHash(*token));
+      if (!author.ok()) {
+        std::fprintf(stderr, "accord serve: TAXII token lookup: %s\n", author.status().ToString().c_str());
+        return std::nullopt;
+      }
+      return *author;
+    };
+  }
   tc.submit = [nodep](const std::vector<statement::Statement>& statements) {
     std::vector<Result<node::taxii::Logged>> out(statements.size(),
                                                  Result<node::taxii::Logged>(Internal("")));
@@ -449,8 +463,10 @@ void AddNodeCommands(CLI::App& app, int& rc) {
     rc = Submit(sa);
   });
 
-  // accord taxii-token add|revoke|list DIR: the tokens that let a participant POST to TAXII.
-  static std::string tt_dir, tt_author, tt_label;
+  // accord taxii-token add|revoke|list DIR [--postgres CONNINFO]: the tokens that let a participant
+  // POST to TAXII; DIR/taxii-tokens for an embedded node, the log's table in PostgreSQL for one on
+  // PostgreSQL (every process of the log reads it).
+  static std::string tt_dir, tt_author, tt_label, tt_postgres, tt_schema = "accord";
   auto* tt =
       app.add_subcommand("taxii-token", "Issue, revoke or list a node's TAXII POST tokens (docs/taxii.md)");
   tt->require_subcommand(1);
@@ -464,14 +480,39 @@ void AddNodeCommands(CLI::App& app, int& rc) {
     return key;
   };
   auto token_path = [] { return fs::JoinPath(tt_dir, std::string(node::kTokenFileName)); };
+  auto pg_store = []() -> Result<std::unique_ptr<node::PgStore>> {
+    node::PgStoreOptions o;
+    o.conninfo = tt_postgres;
+    o.schema = tt_schema;
+    o.max_connections = 1;
+    return node::PgStore::Open(o);
+  };
+  auto where = [](CLI::App* c) {
+    c->add_option("DIR", tt_dir, "the node's directory")->required();
+    c->add_option("--postgres", tt_postgres,
+                  "the log is on PostgreSQL: its tokens are there (libpq conninfo)");
+    c->add_option("--postgres-schema", tt_schema, "with --postgres: the log's schema (default accord)");
+  };
   auto* tt_add = tt->add_subcommand("add", "Issue a token for a participant; prints it once");
-  tt_add->add_option("DIR", tt_dir, "the node's directory")->required();
+  where(tt_add);
   tt_add->add_option("--author", tt_author, "the participant's Ed25519 key, base64")->required();
   tt_add->add_option("--label", tt_label, "who the token is for (1-64 printable, no spaces)")->required();
-  tt_add->callback([&rc, author_key, token_path] {
+  tt_add->callback([&rc, author_key, token_path, pg_store] {
     Result<crypto::Ed25519PublicKey> key = author_key();
     if (!key.ok()) return void(rc = Fail("taxii-token", key.status()));
-    Result<std::string> token = node::AddToken(token_path(), *key, tt_label);
+    Result<std::string> token = InvalidArgument("");
+    if (tt_postgres.empty()) {
+      token = node::AddToken(token_path(), *key, tt_label);
+    } else if (!node::IsTokenLabel(tt_label)) {
+      token = InvalidArgument("label \"" + Printable(tt_label) + "\": 1-64 printable characters, no spaces");
+    } else {
+      auto store = pg_store();
+      token = store.ok() ? node::NewToken() : Result<std::string>(store.status());
+      if (token.ok()) {
+        Status added = (*store)->AddToken({node::TokenHash(*token), *key, tt_label});
+        if (!added.ok()) token = added;
+      }
+    }
     if (!token.ok()) return void(rc = Fail("taxii-token", token.status()));
     std::printf("%s\n", token->c_str());
     std::fprintf(stderr, "accord taxii-token: issued to %s (%s); it is shown only now\n", tt_label.c_str(),
@@ -479,25 +520,36 @@ void AddNodeCommands(CLI::App& app, int& rc) {
     rc = 0;
   });
   auto* tt_revoke = tt->add_subcommand("revoke", "Revoke every token of a participant");
-  tt_revoke->add_option("DIR", tt_dir, "the node's directory")->required();
+  where(tt_revoke);
   tt_revoke->add_option("--author", tt_author, "the participant's Ed25519 key, base64")->required();
-  tt_revoke->callback([&rc, author_key, token_path] {
+  tt_revoke->callback([&rc, author_key, token_path, pg_store] {
     Result<crypto::Ed25519PublicKey> key = author_key();
     if (!key.ok()) return void(rc = Fail("taxii-token", key.status()));
-    Result<size_t> n = node::RevokeTokens(token_path(), *key);
+    Result<size_t> n = size_t{0};
+    if (tt_postgres.empty()) {
+      n = node::RevokeTokens(token_path(), *key);
+    } else {
+      auto store = pg_store();
+      n = store.ok() ? (*store)->RevokeTokens(*key) : Result<size_t>(store.status());
+    }
     if (!n.ok()) return void(rc = Fail("taxii-token", n.status()));
     std::printf("revoked %zu token(s) of %s\n", *n, tt_author.c_str());
     rc = *n == 0 ? kExitRefused : 0;
   });
   auto* tt_list = tt->add_subcommand("list", "List the tokens issued (their hashes, keys and labels)");
-  tt_list->add_option("DIR", tt_dir, "the node's directory")->required();
-  tt_list->callback([&rc, token_path] {
-    std::string path = token_path();
-    if (!fs::Exists(path)) return void(rc = 0);
-    Result<Bytes> text = fs::ReadFile(path, node::kMaxTokenFileSize);
-    if (!text.ok()) return void(rc = Fail("taxii-token", text.status()));
-    Result<std::vector<node::TokenEntry>> entries = node::ParseTokenFile(*text);
-    if (!entries.ok()) return void(rc = Fail(path, entries.status()));
+  where(tt_list);
+  tt_list->callback([&rc, token_path, pg_store] {
+    Result<std::vector<node::TokenEntry>> entries = std::vector<node::TokenEntry>{};
+    const std::string path = token_path();
+    if (!tt_postgres.empty()) {
+      auto store = pg_store();
+      entries = store.ok() ? (*store)->Tokens() : Result<std::vector<node::TokenEntry>>(store.status());
+    } else if (fs::Exists(path)) {
+      Result<Bytes> text = fs::ReadFile(path, node::kMaxTokenFileSize);
+      entries =
+          text.ok() ? node::ParseTokenFile(*text) : Result<std::vector<node::TokenEntry>>(text.status());
+    }
+    if (!entries.ok()) return void(rc = Fail("taxii-token", entries.status()));
     for (const auto& e : *entries)
       std::printf("%s %s %s\n", e.sha256_hex.substr(0, 16).c_str(),
                   Base64Encode(ByteView(reinterpret_cast<const char*>(e.author.data()), 32)).c_str(),

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS submissions(
   duplicate boolean NOT NULL DEFAULT false, added_at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE INDEX IF NOT EXISTS submissions_waiting ON submissions(id) WHERE NOT done;
 CREATE INDEX IF NOT EXISTS submissions_done ON submissions(owner) WHERE done;
+CREATE TABLE IF NOT EXISTS taxii_tokens(
+  sha256 text PRIMARY KEY, author bytea NOT NULL, label text NOT NULL,
+  added_at timestamptz NOT NULL DEFAULT clock_timestamp());
 )sql";
 
 // The advisory lock that serialises schema creation across processes ("accord" in ASCII).

@@ -271,4 +271,40 @@ Result<std::optional<Participant>> PgStore::GetParticipant(const crypto::Ed25519
   return std::optional<Participant>(std::move(found[0]));
 }
 
+Status PgStore::AddToken(const TokenEntry& e) {
+  ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+  ASSIGN_OR_RETURN(Rows rows, c->Exec("add a TAXII token",
+                                      "INSERT INTO taxii_tokens(sha256, author, label) VALUES ($1, $2, $3) "
+                                      "ON CONFLICT (sha256) DO NOTHING",
+                                      Params().Text(e.sha256_hex).Bytes(KeyBytes(e.author)).Text(e.label)));
+  if (rows.Affected() == 0) return AlreadyExists("a token with this hash exists");
+  return Status::Ok();
+}
+
+Result<size_t> PgStore::RevokeTokens(const crypto::Ed25519PublicKey& author) {
+  ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+  ASSIGN_OR_RETURN(Rows rows, c->Exec("revoke TAXII tokens", "DELETE FROM taxii_tokens WHERE author = $1",
+                                      Params().Bytes(KeyBytes(author))));
+  return size_t(rows.Affected());
+}
+
+Result<std::vector<TokenEntry>> PgStore::Tokens() {
+  ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+  ASSIGN_OR_RETURN(Rows rows, c->Exec("list TAXII tokens",
+                                      "SELECT sha256, author, label FROM taxii_tokens ORDER BY added_at"));
+  std::vector<TokenEntry> out;
+  for (int i = 0; i < rows.size(); ++i)
+    out.push_back({rows.Bytes(i, 0), KeyAt(rows, i, 1), rows.Bytes(i, 2)});
+  return out;
+}
+
+Result<std::optional<crypto::Ed25519PublicKey>> PgStore::FindToken(std::string_view sha256_hex) {
+  ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+  ASSIGN_OR_RETURN(Rows rows,
+                   c->Exec("find a TAXII token", "SELECT author FROM taxii_tokens WHERE sha256 = $1",
+                           Params().Text(std::string(sha256_hex))));
+  if (rows.size() != 1) return std::optional<crypto::Ed25519PublicKey>();
+  return std::optional<crypto::Ed25519PublicKey>(KeyAt(rows, 0, 0));
+}
+
 }  // namespace accord::node

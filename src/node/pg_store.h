@@ -18,6 +18,7 @@
 
 #include "node/pg.h"
 #include "node/store.h"
+#include "node/tokens.h"
 
 namespace accord::node {
 
@@ -47,6 +48,13 @@ class PgStore : public Store {
   Result<std::vector<Record>> FindDigest(std::string_view digest_hex, size_t limit) override;
   Result<std::vector<Participant>> Participants() override;
   Result<std::optional<Participant>> GetParticipant(const crypto::Ed25519PublicKey& key) override;
+
+  // TAXII tokens of a log on PostgreSQL (tokens.h), in table taxii_tokens: every process of the
+  // log reads the same, so issuing or revoking one acts on all at once. Only hashes are stored.
+  Status AddToken(const TokenEntry& entry);                             // AlreadyExists for a known hash
+  Result<size_t> RevokeTokens(const crypto::Ed25519PublicKey& author);  // how many there were
+  Result<std::vector<TokenEntry>> Tokens();                             // in the order they were issued
+  Result<std::optional<crypto::Ed25519PublicKey>> FindToken(std::string_view sha256_hex);
 
   struct Impl;
 

@@ -454,6 +454,27 @@ TEST_F(PgStoreTest, SchemasKeepLogsApart) {
   testing::DropSchema(other);
 }
 
+// TAXII tokens in PostgreSQL (tokens.h): hashes only, one row per token, revoked per author.
+TEST_F(PgStoreTest, TaxiiTokens) {
+  auto s = Open();
+  ASSERT_TRUE(s.ok());
+  const std::string a = TokenHash("accord_a"), b = TokenHash("accord_b");
+  EXPECT_FALSE((*s)->FindToken(a)->has_value());
+  ASSERT_TRUE((*s)->AddToken({a, Key(1).public_key, "alice"}).ok());
+  ASSERT_TRUE((*s)->AddToken({b, Key(2).public_key, "bob"}).ok());
+  EXPECT_EQ((*s)->AddToken({a, Key(2).public_key, "again"}).code(), Code::kAlreadyExists);
+  EXPECT_EQ(**(*s)->FindToken(a), Key(1).public_key);  // the first holder kept
+  Result<std::vector<TokenEntry>> all = (*s)->Tokens();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].label, "alice");
+  EXPECT_EQ((*all)[1].sha256_hex, b);
+  EXPECT_EQ(*(*s)->RevokeTokens(Key(1).public_key), 1u);
+  EXPECT_FALSE((*s)->FindToken(a)->has_value());
+  EXPECT_EQ(**(*s)->FindToken(b), Key(2).public_key);
+  EXPECT_EQ(*(*s)->RevokeTokens(Key(1).public_key), 0u);
+}
+
 TEST_F(PgStoreTest, ErrorsCarryPostgresMessageAndChangeNothing) {
   auto s = Open();
   ASSERT_TRUE(s.ok());

@@ -91,15 +91,27 @@ Result<std::vector<TokenEntry>> ParseTokenFile(std::string_view text) {
   return out;
 }
 
+Result<std::string> NewToken() {
+  uint8_t raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return Internal("no random bytes for a token");
+  return std::string(kTokenPrefix) + Base64Url(raw, sizeof raw);
+}
+
+std::string TokenHash(std::string_view token) {
+  return Sha256Hex(token);
+}
+
+bool IsTokenLabel(std::string_view label) {
+  return IsLabel(label);
+}
+
 Result<std::string> AddToken(const std::string& path, const crypto::Ed25519PublicKey& author,
                              const std::string& label) {
   if (!IsLabel(label))
     return InvalidArgument("label \"" + Printable(label) + "\": 1-64 printable characters, no spaces");
   ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(path + ".lock", "the token file " + path));
   ASSIGN_OR_RETURN(std::vector<TokenEntry> entries, ReadEntries(path));
-  uint8_t raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return Internal("no random bytes for a token");
-  std::string token = std::string(kTokenPrefix) + Base64Url(raw, sizeof raw);
+  ASSIGN_OR_RETURN(std::string token, NewToken());
   entries.push_back({Sha256Hex(token), author, label});
   RETURN_IF_ERROR(WriteEntries(path, entries));
   return token;

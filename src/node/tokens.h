@@ -1,6 +1,7 @@
 // TAXII tokens: which registered participant a bearer token speaks for, so that the node can
 // attest statements on its behalf (TAXII POST, docs/taxii.md). The node's operator issues them
 // (`accord taxii-token add DIR --author KEY`); the token itself is shown once and never stored.
+// A log on PostgreSQL keeps the same entries in its taxii_tokens table instead (pg_store.h).
 //
 // The token file (DIR/taxii-tokens, mode 0600) has one line per token:
 //   token-line = hex-sha256-of-token SP base64-ed25519-key SP label LF
@@ -32,6 +33,12 @@ struct TokenEntry {
   crypto::Ed25519PublicKey author{};
   std::string label;
 };
+
+// A new token ("accord_" and 43 base64url characters: 256 random bits) and the hash stored for it
+// (lower-case hex SHA-256 of its text).
+Result<std::string> NewToken();
+std::string TokenHash(std::string_view token);
+bool IsTokenLabel(std::string_view label);  // 1-64 printable characters, no spaces
 
 // The entries of a token file's text; InvalidArgument naming the line for anything malformed
 // (a file the node cannot read whole is taken as no token at all: fail closed).
