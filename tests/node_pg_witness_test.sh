@@ -82,7 +82,7 @@ code=$(curl -s -o body -w '%{http_code}' -X POST -H "Content-Type: $T" -H "Autho
 check "process 1 takes a POST with it: logged at 2" "[ $code = 202 ] && grep -q 'logged at index 2' body"
 "$accord" taxii-token revoke n1 --postgres "$conn" --author "$alice" > out
 code=$(curl -s -o body -w '%{http_code}' -X POST -H "Content-Type: $T" -H "Authorization: Bearer $token" --data-binary @env.json "${url[0]}/taxii2/api/collections/$coll/objects/")
-check "revoked through one process's directory, refused by the other at once (401)" "grep -q 'revoked 1' out && [ $code = 401 ]"
+check "revoked in PostgreSQL, refused by the other process at once (401)" "grep -q 'revoked 1' out && [ $code = 401 ]"
 
 # The sequencer dies; the other process takes over, and its checkpoints are cosigned.
 leader=$(sql "SELECT split_part(holder, ':', 2) FROM accord.leases WHERE name = 'sequencer' AND expires_at > now()")

@@ -120,17 +120,24 @@ int Serve(const ServeArgs& a) {
   // TAXII POST: tokens the operator issued (accord taxii-token), statements the node attests.
   // Embedded: DIR/taxii-tokens. PostgreSQL: the log's taxii_tokens table, shared by its processes.
   node::TokenFile tokens(fs::JoinPath(a.dir, std::string(node::kTokenFileName)));
-  tc.authenticate = [&tokens](std::string_view authorization) { return tokens.Authenticate(authorization); };
-  if (auto* pg = dynamic_cast<node::PgStore*>(&nodep->store())) {
-    tc.authenticate = [pg](std::string_view authorization) -> std::optional<crypto::Ed25519PublicKey> {
+  tc.authenticate =
+      [&tokens](std::string_view authorization) -> Result<std::optional<crypto::Ed25519PublicKey>> {
+    return tokens.Authenticate(authorization);
+  };
+  auto* pg = dynamic_cast<node::PgStore*>(&nodep->store());
+  if (!a.postgres.empty() && pg) {
+    if (fs::Exists(fs::JoinPath(a.dir, std::string(node::kTokenFileName))))
+      std::fprintf(stderr,
+                   "accord serve: %s/taxii-tokens is not read: this log's tokens are in PostgreSQL "
+                   "(accord taxii-token ... --postgres)\n",
+                   a.dir.c_str());
+    tc.authenticate =
+        [pg](std::string_view authorization) -> Result<std::optional<crypto::Ed25519PublicKey>> {
       std::optional<std::string> token = node::TokenFromAuthorization(authorization);
-      if (!token) return std::nullopt;
-      Result<std::optional<crypto::Ed25519PublicKey>> author = pg->FindToken(node::TokenHash(*token));
-      if (!author.ok()) {
-        std::fprintf(stderr, "accord serve: TAXII token lookup: %s\n", author.status().ToString().c_str());
-        return std::nullopt;
-      }
-      return *author;
+      // Only the shape accord issues reaches the database ("accord_" and 43 base64url characters).
+      if (!token || token->size() != 50 || !token->starts_with("accord_"))
+        return std::optional<crypto::Ed25519PublicKey>();
+      return pg->FindToken(node::TokenHash(*token));
     };
   }
   tc.submit = [nodep](const std::vector<statement::Statement>& statements) {
@@ -551,9 +558,9 @@ void AddNodeCommands(CLI::App& app, int& rc) {
     }
     if (!entries.ok()) return void(rc = Fail("taxii-token", entries.status()));
     for (const auto& e : *entries)
-      std::printf("%s %s %s\n", e.sha256_hex.substr(0, 16).c_str(),
+      std::printf("%s %s %s\n", Printable(e.sha256_hex.substr(0, 16)).c_str(),
                   Base64Encode(ByteView(reinterpret_cast<const char*>(e.author.data()), 32)).c_str(),
-                  e.label.c_str());
+                  Printable(e.label).c_str());
     rc = 0;
   });
 }

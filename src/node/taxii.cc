@@ -872,7 +872,17 @@ TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
   }
   // Who is asking: needed to add objects and to read a status; elsewhere it only sets can_write.
   std::optional<crypto::Ed25519PublicKey> who;
-  if (config.authenticate && !req.authorization.empty()) who = config.authenticate(req.authorization);
+  const bool needs_who = post || what == kStatus || what == kCollections || what == kCollection;
+  if (config.authenticate && !req.authorization.empty() && needs_who) {
+    Result<std::optional<crypto::Ed25519PublicKey>> w = config.authenticate(req.authorization);
+    if (!w.ok() && (post || what == kStatus)) {
+      TaxiiResponse r =
+          Error(503, "Unavailable", "the token cannot be checked now: " + std::string(w.status().message()));
+      r.headers.emplace_back("Retry-After", "5");
+      return r;
+    }
+    if (w.ok()) who = *w;
+  }
   if (post || what == kStatus) {
     if (!config.authenticate || !config.submit)
       return Error(404, "Not found", "this node takes no TAXII POST, so it has no status resources");

@@ -133,8 +133,10 @@ struct TaxiiConfig {
 
   // TAXII POST. Unset: the node takes none (405).
   // The participant a request's Authorization header speaks for (a token it issued to it), or
-  // nullopt when the header names no valid token. MUST be thread-safe.
-  std::function<std::optional<crypto::Ed25519PublicKey>(std::string_view authorization)> authenticate;
+  // nullopt when the header names no valid token; an error when it cannot tell now (the token
+  // store is unreachable: 503, never 401). Called only where it matters (POST, status,
+  // collections' can_write). MUST be thread-safe.
+  std::function<Result<std::optional<crypto::Ed25519PublicKey>>(std::string_view authorization)> authenticate;
   // Attests and logs the statements, in order, each accepted or refused on its own, once they are
   // durable (node::Node::Attest, SubmitMany). MUST be thread-safe.
   std::function<std::vector<Result<Logged>>(const std::vector<statement::Statement>&)> submit;

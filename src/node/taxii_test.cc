@@ -211,6 +211,74 @@ std::vector<std::pair<std::string, std::string>> Drain(TaxiiTest* t, const std::
   }
 }
 
+// TAXII POST as the API answers it, with a token store and a submit of the test's own: who may
+// post where, what a token store that cannot answer gives (503, not 401), can_write.
+TEST_F(TaxiiTest, PostAuthentication) {
+  bool store_down = false;
+  std::vector<statement::Statement> submitted;
+  TaxiiConfig c = config;
+  c.authenticate = [&](std::string_view h) -> Result<std::optional<crypto::Ed25519PublicKey>> {
+    if (store_down) return Unavailable("PostgreSQL: connection refused");
+    if (h == "Bearer alice-token") return std::optional<crypto::Ed25519PublicKey>(alice.public_key);
+    return std::optional<crypto::Ed25519PublicKey>();
+  };
+  c.submit = [&](const std::vector<statement::Statement>& st) {
+    std::vector<Result<Logged>> out;
+    for (const auto& s : st) {
+      submitted.push_back(s);
+      out.push_back(Logged{100 + submitted.size(), std::string(64, 'a'), false});
+    }
+    return out;
+  };
+  TaxiiApi post_api(store, c);
+  const std::string mine =
+      std::string(kApiRootPath) + "collections/" + ParticipantCollectionId(alice.public_key) + "/objects/";
+  const std::string theirs =
+      std::string(kApiRootPath) + "collections/" + ParticipantCollectionId(bob.public_key) + "/objects/";
+  Json indicator = {{"type", "indicator"},
+                    {"spec_version", "2.1"},
+                    {"id", "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"},
+                    {"created", "2026-11-28T10:00:00.000Z"},
+                    {"modified", "2026-11-28T10:00:00.000Z"},
+                    {"valid_from", "2026-11-28T10:00:00Z"},
+                    {"object_marking_refs", {stix::kTlpClearId}},
+                    {"pattern_type", "stix"},
+                    {"pattern", "[file:name = 'a.exe']"}};
+  const std::string body = Json{{"objects", {indicator}}}.dump();
+  auto post = [&](const std::string& path, const std::string& auth) {
+    return post_api.Handle(TaxiiRequest{"POST", path, "", "", std::string(kMediaType), body, auth});
+  };
+  EXPECT_EQ(post(mine, "").status, 401);
+  EXPECT_EQ(post(mine, "Bearer wrong").status, 401);
+  EXPECT_EQ(post(theirs, "Bearer alice-token").status, 403);
+  TaxiiResponse ok = post(mine, "Bearer alice-token");
+  ASSERT_EQ(ok.status, 202) << ok.body;
+  ASSERT_EQ(submitted.size(), 1u);
+  EXPECT_EQ(submitted[0].author, alice.public_key);
+  EXPECT_EQ(submitted[0].created, "2026-11-28T10:00:00Z");  // the object's modified
+  Json status = Json::parse(ok.body);
+  EXPECT_EQ(status["success_count"], 1);
+  EXPECT_EQ(status["successes"][0]["version"], "2026-11-28T10:00:00.000Z");
+
+  store_down = true;
+  TaxiiResponse down = post(mine, "Bearer alice-token");
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_NE(down.body.find("cannot be checked now"), std::string::npos);
+  bool retry_after = false;
+  for (const auto& [k, v] : down.headers) retry_after = retry_after || k == "Retry-After";
+  EXPECT_TRUE(retry_after);
+  EXPECT_EQ(submitted.size(), 1u);  // nothing more submitted
+  // Reading needs no token: a store that is down only leaves can_write false.
+  TaxiiResponse colls = post_api.Handle(
+      TaxiiRequest{"GET", std::string(kApiRootPath) + "collections/", "", "", "", "", "Bearer alice-token"});
+  EXPECT_EQ(colls.status, 200);
+  EXPECT_EQ(colls.body.find("\"can_write\":true"), std::string::npos);
+  store_down = false;
+  colls = post_api.Handle(
+      TaxiiRequest{"GET", std::string(kApiRootPath) + "collections/", "", "", "", "", "Bearer alice-token"});
+  EXPECT_NE(colls.body.find("\"can_write\":true"), std::string::npos);
+}
+
 TEST_F(TaxiiTest, PagingReturnsEveryObjectExactlyOnce) {
   int pages = 0;
   // All versions: 3 fixed, 3 + 3 for the registrations, 22 statements, the revoked version, the opinion.
