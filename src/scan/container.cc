@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "scan/arj.h"
+#include "scan/installshield.h"
 #include "scan/mime.h"
 #include "scan/mspack_reader.h"
 #include "scan/ole1.h"
@@ -18,6 +20,7 @@
 #include "scan/rtf.h"
 #include "scan/sis.h"
 #include "scan/tnef.h"
+#include "scan/zip_legacy.h"
 
 namespace accord::scan {
 namespace {
@@ -122,6 +125,8 @@ std::string_view DetectOwnReader(ByteView d) {
   if (LooksLikeOle2(d)) return "ole2";
   if (LooksLikeTnef(d)) return "tnef";
   if (LooksLikeSis(d)) return "sis";
+  if (LooksLikeArj(d)) return "arj";
+  if (LooksLikeInstallShield(d)) return "installshield";
   if (LooksLikeRtf(d)) return "rtf";
   if (d.starts_with("%PDF-")) return "pdf";
   if (LooksLikeOle10Native(d)) return "ole1-package";
@@ -139,12 +144,14 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   if (format == "sis") return ReadSis(data, options, sink);
   if (format == "rtf") return ReadRtf(data, options, sink);
   if (format == "pdf") return ReadPdf(data, options, sink);
+  if (format == "arj") return ReadArj(data, options, sink);
+  if (format == "installshield") return ReadInstallShield(data, options, sink);
   return Internal("no reader for " + std::string(format));
 }
 
 bool IsOwnReaderFormat(std::string_view f) {
   return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
-         f == "sis" || f == "rtf" || f == "pdf";
+         f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield";
 }
 
 bool IsTextFormat(std::string_view f) {
@@ -205,6 +212,8 @@ std::string_view EventFormatName(std::string_view f) {
       {"ole1-package", "OLE10Native"},
       {"tnef", "TNEF"},
       {"sis", "SIS"},
+      {"arj", "ARJ"},
+      {"installshield", "InstallShield"},
       {"rtf", "RTF"},
       {"pdf", "PDF"},
   };
@@ -313,6 +322,34 @@ ArchivePtr NewReader(bool raw) {
 std::string ErrorText(struct archive* a) {
   const char* e = archive_error_string(a);
   return e != nullptr ? std::string(e) : "unknown libarchive error";
+}
+
+// The zip entries libarchive cannot decode (scan/zip_legacy.h), listed at the first need, each
+// decoded once: the one named as libarchive names the member, else the next in order.
+struct LegacyZip {
+  bool listed = false;
+  std::vector<LegacyZipEntry> entries;
+  std::vector<bool> used;
+};
+
+Status DecodeLegacyZip(ByteView zip, const char* raw_name, uint64_t cap, LegacyZip& legacy, Bytes& out) {
+  if (!legacy.listed) {
+    legacy.listed = true;
+    Result<std::vector<LegacyZipEntry>> listed = ListLegacyZipEntries(zip);
+    if (!listed.ok()) return NotFound(listed.status().message());
+    legacy.entries = std::move(*listed);
+    legacy.used.assign(legacy.entries.size(), false);
+  }
+  size_t pick = legacy.entries.size();
+  for (size_t i = 0; i < legacy.entries.size() && pick == legacy.entries.size(); ++i) {
+    if (!legacy.used[i] && raw_name != nullptr && legacy.entries[i].raw_name == raw_name) pick = i;
+  }
+  for (size_t i = 0; i < legacy.entries.size() && pick == legacy.entries.size(); ++i) {
+    if (!legacy.used[i]) pick = i;
+  }
+  if (pick == legacy.entries.size()) return NotFound("no implode or deflate64 entry left");
+  legacy.used[pick] = true;
+  return DecodeLegacyZipEntry(zip, legacy.entries[pick], cap, out);
 }
 
 bool IsUnsupportedError(const std::string& message) {
@@ -479,6 +516,7 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
   }
   ContainerBudget budget = BudgetFor(data);
   bool raw_name_needed = false;
+  LegacyZip legacy_zip;
   for (uint64_t index = 0;; ++index) {
     if (TimeUp(path)) return;
     struct archive_entry* entry = nullptr;
@@ -540,6 +578,25 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
         member.resize(cap.bytes);
         over_cap = true;
         break;
+      }
+    }
+    if (damaged && format == "zip" && IsUnsupportedError(damage)) {
+      // Zip methods libarchive does not decode (implode, deflate64): accord's own decoders.
+      Status legacy = DecodeLegacyZip(data, archive_entry_pathname(entry), cap.bytes + 1, legacy_zip, member);
+      if (legacy.code() != Code::kNotFound) {
+        damaged = !legacy.ok();
+        damage = legacy.message();
+        fatal = false;
+        if (member.size() > cap.bytes) {
+          member.resize(cap.bytes);
+          over_cap = true;
+        }
+        if (legacy.code() == Code::kPermissionDenied) {
+          Report(EventKind::kEncrypted, member_path, "Heuristics.Encrypted.Zip",
+                 "encrypted member not extracted");
+          damaged = false;
+          continue;
+        }
       }
     }
     stats_.bytes_extracted += member.size();

@@ -7,14 +7,11 @@
 
 namespace accord::scan {
 
-Status InflateCapped(ByteView in, uint64_t cap, Bytes& out) {
-  out.clear();
-  // A zlib header is CMF (deflate, window <= 32K) and FLG with CMF*256+FLG a multiple of 31.
-  bool zlib_header = in.size() >= 2 && (static_cast<unsigned char>(in[0]) & 0x0f) == 8 &&
-                     (static_cast<unsigned char>(in[0]) >> 4) <= 7 &&
-                     ((static_cast<unsigned char>(in[0]) << 8) | static_cast<unsigned char>(in[1])) % 31 == 0;
+namespace {
+
+Status Inflate(ByteView in, int window_bits, uint64_t cap, Bytes& out) {
   z_stream z{};
-  if (inflateInit2(&z, zlib_header ? 15 : -15) != Z_OK) return Internal("zlib: inflateInit2 failed");
+  if (inflateInit2(&z, window_bits) != Z_OK) return Internal("zlib: inflateInit2 failed");
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   char buf[64 * 1024];
   Status status;
@@ -48,6 +45,21 @@ Status InflateCapped(ByteView in, uint64_t cap, Bytes& out) {
   }
   inflateEnd(&z);
   return status;
+}
+
+}  // namespace
+
+Status InflateCapped(ByteView in, uint64_t cap, Bytes& out) {
+  out.clear();
+  // A zlib header is CMF (deflate, window <= 32K) and FLG with CMF*256+FLG a multiple of 31.
+  bool zlib_header = in.size() >= 2 && (static_cast<unsigned char>(in[0]) & 0x0f) == 8 &&
+                     (static_cast<unsigned char>(in[0]) >> 4) <= 7 &&
+                     ((static_cast<unsigned char>(in[0]) << 8) | static_cast<unsigned char>(in[1])) % 31 == 0;
+  return Inflate(in, zlib_header ? 15 : -15, cap, out);
+}
+
+Status InflateRawAppend(ByteView in, uint64_t cap, Bytes& out) {
+  return Inflate(in, -15, cap, out);
 }
 
 }  // namespace accord::scan

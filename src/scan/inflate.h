@@ -16,4 +16,8 @@ namespace accord::scan {
 // (PDF writers often leave a stream's end out, and what was decoded is still worth scanning).
 Status InflateCapped(ByteView in, uint64_t cap, Bytes& out);
 
+// The same for a raw deflate stream (no zlib header is looked for), appending to `out`: at most
+// `cap` bytes in `out` in all.
+Status InflateRawAppend(ByteView in, uint64_t cap, Bytes& out);
+
 }  // namespace accord::scan

@@ -2,6 +2,7 @@
 // a buffer and keep what came out, read a ClamAV test file.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -69,6 +70,23 @@ inline Bytes ReadTestFile(const std::string& name) {
   std::stringstream s;
   s << f.rdbuf();
   return s.str();
+}
+
+// Whole files, for the tests that run other programs (arj, 7-Zip, unzip) on what they write.
+inline Bytes ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return Bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+inline void WriteWholeFile(const std::string& path, ByteView data) {
+  std::ofstream(path, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+inline bool HaveProgram(const std::string& name) {
+  return std::system(("command -v " + name + " > /dev/null 2>&1").c_str()) == 0;
+}
+// A fresh directory under the temporary directory; the caller removes it.
+inline std::string MakeTempDir(const std::string& prefix) {
+  std::string t = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  return mkdtemp(t.data()) != nullptr ? t : std::string();
 }
 
 }  // namespace accord::scan

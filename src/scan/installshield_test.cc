@@ -1,0 +1,163 @@
+#include "scan/installshield.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "scan/reader_test_util.h"
+
+namespace accord::scan {
+namespace {
+
+using ::testing::HasSubstr;
+
+void Put(Bytes& b, size_t off, uint64_t v, int bytes) {
+  if (b.size() < off + bytes) b.resize(off + bytes, '\0');
+  for (int i = 0; i < bytes; ++i) b[off + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+// The smallest PE that has an overlay: headers, one 0x200-byte section at 0x200, then `overlay`.
+Bytes Pe(ByteView overlay) {
+  Bytes b(0x400, '\0');
+  b[0] = 'M';
+  b[1] = 'Z';
+  Put(b, 0x3c, 0x80, 4);
+  b.replace(0x80, 4, std::string("PE\0\0", 4));
+  Put(b, 0x80 + 6, 1, 2);      // one section
+  Put(b, 0x80 + 20, 0xe0, 2);  // optional header size
+  size_t section = 0x80 + 24 + 0xe0;
+  Put(b, section + 16, 0x200, 4);  // raw size
+  Put(b, section + 20, 0x200, 4);  // raw pointer
+  return b + Bytes(overlay);
+}
+
+Bytes Record(std::string_view name, std::string_view path, ByteView data) {
+  return Bytes(name) + '\0' + Bytes(path) + '\0' + "1.0.0.0" + '\0' + std::to_string(data.size()) + '\0' +
+         Bytes(data);
+}
+
+TEST(InstallShieldTest, ClamavTestFilesYieldClamExe) {
+  Bytes clam = ReadTestFile("clam.exe");
+  if (clam.empty()) GTEST_SKIP() << "clamav-testfiles absent";
+  // Setup layout with clam.exe as a record, and inside data2.cab (through data1.hdr's file table);
+  // MSI layout with clam.exe as a block.
+  for (auto [file, member] : {std::pair{"clam_IScab_ext.exe", "Disk1\\clam.exe"},
+                              {"clam_IScab_int.exe", "clam.exe"},
+                              {"clam_ISmsi_ext.exe", "clam.exe409.bmp"}}) {
+    Bytes setup = ReadTestFile(file);
+    ASSERT_TRUE(LooksLikeInstallShield(setup)) << file;
+    Collected c;
+    Status s = ReadInstallShield(setup, {}, c.Sink());
+    EXPECT_TRUE(s.ok()) << file << ": " << s.message();
+    bool found = false;
+    for (const ReaderMember& m : c.members) found |= m.name == member && m.data == clam;
+    EXPECT_TRUE(found) << file << " lacks " << member;
+  }
+  // The cabinet files of clam_IScab_int.exe: what data1.hdr lists, each its stated size.
+  Collected cab;
+  ASSERT_TRUE(ReadInstallShield(ReadTestFile("clam_IScab_int.exe"), {}, cab.Sink()).ok());
+  std::vector<std::string> names;
+  for (const ReaderMember& m : cab.members) names.push_back(m.name);
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"Disk1\\data1.hdr", "Disk1\\data2.cab", "Disk1\\engine32.cab",
+                                              "isrt.dll", "_IsRes.dll", "license.rtf", "clam.exe"}));
+  // MSI layout whose clam.exe is inside the .msi: the walker goes on into it (OLE2, then its cab).
+  WalkResult w = WalkAll(ReadTestFile("clam_ISmsi_int.exe"), "setup.exe");
+  EXPECT_EQ(w.Data("setup.exe!clam.msi").substr(0, 8), "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1");
+  EXPECT_TRUE(w.Contains(clam));
+}
+
+TEST(InstallShieldTest, CutFilesYieldWhatCameBefore) {
+  Bytes clam = ReadTestFile("clam.exe");
+  if (clam.empty()) GTEST_SKIP() << "clamav-testfiles absent";
+  for (const char* file : {"clam_IScab_int.exe", "clam_ISmsi_int.exe"}) {
+    Bytes whole = ReadTestFile(file);
+    for (size_t cut : {whole.size() * 9 / 10, whole.size() - 1}) {
+      Collected c;
+      Status s = ReadInstallShield(ByteView(whole).substr(0, cut), {}, c.Sink());
+      EXPECT_EQ(s.code(), Code::kDataLoss) << file << " cut at " << cut;
+      EXPECT_FALSE(c.members.empty()) << file << " cut at " << cut;
+    }
+  }
+}
+
+TEST(InstallShieldTest, SetupRecords) {
+  Bytes setup = Pe(Record("a.txt", "Disk1\\a.txt", "first") + Record("b.bin", "", "second file"));
+  ASSERT_TRUE(LooksLikeInstallShield(setup));
+  Collected c;
+  EXPECT_TRUE(ReadInstallShield(setup, {}, c.Sink()).ok());
+  ASSERT_EQ(c.members.size(), 2u);
+  EXPECT_EQ(c.members[0].name, "Disk1\\a.txt");
+  EXPECT_EQ(c.members[0].data, "first");
+  EXPECT_EQ(c.members[1].name, "b.bin");  // no path: the name
+  EXPECT_EQ(c.members[1].data, "second file");
+
+  // Junk after the records: the records before it, and DataLoss naming where.
+  Collected junk;
+  Status s = ReadInstallShield(setup + "junk", {}, junk.Sink());
+  EXPECT_EQ(s.code(), Code::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("offset"));
+  EXPECT_EQ(junk.members.size(), 2u);
+
+  // A size past the end, a size that is not a number: not InstallShield at all.
+  EXPECT_FALSE(
+      LooksLikeInstallShield(Pe(Bytes("a") + '\0' + "p" + '\0' + "v" + '\0' + "99" + '\0' + "short")));
+  EXPECT_FALSE(LooksLikeInstallShield(Pe(Bytes("a") + '\0' + "p" + '\0' + "v" + '\0' + "1x" + '\0' + "x")));
+  // A PE without an overlay, and a file that is no PE.
+  EXPECT_FALSE(LooksLikeInstallShield(Pe("")));
+  EXPECT_FALSE(LooksLikeInstallShield("MZ not a program at all, just text"));
+  // The cap cuts a record's data.
+  ReaderOptions small;
+  small.max_member_bytes = 3;
+  Collected capped;
+  EXPECT_TRUE(ReadInstallShield(setup, small, capped.Sink()).ok());
+  EXPECT_EQ(capped.members[1].data, "sec");
+}
+
+// The MSI layout as the header describes it: nibbles swapped, XORed with the name XORed with
+// EC CA 79 F8, over a zlib stream.
+Bytes MsiBlock(std::string_view name, ByteView content) {
+  uLongf n = compressBound(static_cast<uLong>(content.size()));
+  Bytes z(n, '\0');
+  EXPECT_EQ(compress(reinterpret_cast<Bytef*>(z.data()), &n, reinterpret_cast<const Bytef*>(content.data()),
+                     static_cast<uLong>(content.size())),
+            Z_OK);
+  z.resize(n);
+  static constexpr unsigned char kKey[4] = {0xec, 0xca, 0x79, 0xf8};
+  for (size_t j = 0; j < z.size(); ++j) {
+    size_t k = (j & 0x3ff) % name.size();
+    unsigned char c = static_cast<unsigned char>(z[j]) ^ static_cast<unsigned char>(name[k]) ^ kKey[k & 3];
+    z[j] = static_cast<char>((c >> 4) | (c << 4));
+  }
+  Bytes block(0x138, '\0');
+  block.replace(0, name.size(), name);
+  Put(block, 0x104, 6, 4);
+  Put(block, 0x10c, z.size(), 8);
+  return block + z;
+}
+
+TEST(InstallShieldTest, MsiLayout) {
+  Bytes content1(3000, 'x'), content2 = "MZ a second program, longer than the name " + std::string(2000, 'y');
+  Bytes header(0x20, '\0');
+  Put(header, 0, 2, 4);
+  Bytes overlay = Bytes("NB10 debug info\0", 16) + "InstallShield" + '\0' + header +
+                  MsiBlock("setup.ini", content1) + MsiBlock("product.msi", content2);
+  Bytes setup = Pe(overlay);
+  ASSERT_TRUE(LooksLikeInstallShield(setup));
+  Collected c;
+  Status s = ReadInstallShield(setup, {}, c.Sink());
+  EXPECT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(c.members.size(), 2u);
+  EXPECT_EQ(c.members[0].name, "setup.ini");
+  EXPECT_EQ(c.members[0].data, content1);
+  EXPECT_EQ(c.members[1].name, "product.msi");
+  EXPECT_EQ(c.members[1].data, content2);
+  // A count larger than the blocks: DataLoss after the two.
+  Bytes more = setup;
+  Put(more, more.find("InstallShield") + 14, 3, 4);
+  Collected m;
+  EXPECT_EQ(ReadInstallShield(more, {}, m.Sink()).code(), Code::kDataLoss);
+  EXPECT_EQ(m.members.size(), 2u);
+}
+
+}  // namespace
+}  // namespace accord::scan
