@@ -20,6 +20,7 @@
 #include "scan/rtf.h"
 #include "scan/sis.h"
 #include "scan/tnef.h"
+#include "scan/upx.h"
 #include "scan/zip_legacy.h"
 
 namespace accord::scan {
@@ -126,6 +127,7 @@ std::string_view DetectOwnReader(ByteView d) {
   if (LooksLikeTnef(d)) return "tnef";
   if (LooksLikeSis(d)) return "sis";
   if (LooksLikeArj(d)) return "arj";
+  if (LooksLikeUpx(d)) return "upx";
   if (LooksLikeInstallShield(d)) return "installshield";
   if (LooksLikeRtf(d)) return "rtf";
   if (d.starts_with("%PDF-")) return "pdf";
@@ -146,12 +148,13 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   if (format == "pdf") return ReadPdf(data, options, sink);
   if (format == "arj") return ReadArj(data, options, sink);
   if (format == "installshield") return ReadInstallShield(data, options, sink);
+  if (format == "upx") return ReadUpx(data, options, sink);
   return Internal("no reader for " + std::string(format));
 }
 
 bool IsOwnReaderFormat(std::string_view f) {
   return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
-         f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield";
+         f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield" || f == "upx";
 }
 
 bool IsTextFormat(std::string_view f) {
@@ -214,6 +217,7 @@ std::string_view EventFormatName(std::string_view f) {
       {"sis", "SIS"},
       {"arj", "ARJ"},
       {"installshield", "InstallShield"},
+      {"upx", "UPX"},
       {"rtf", "RTF"},
       {"pdf", "PDF"},
   };

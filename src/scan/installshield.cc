@@ -6,6 +6,7 @@
 #include <string>
 
 #include "scan/inflate.h"
+#include "scan/pe.h"
 
 namespace accord::scan {
 namespace {
@@ -19,20 +20,9 @@ constexpr size_t kMaxField = 2048;  // a setup record's strings
 
 // Where the PE's last section ends: the overlay. nullopt when `d` is not a PE or has no overlay.
 std::optional<size_t> OverlayStart(ByteView d) {
-  if (d.size() < 0x40 || !d.starts_with("MZ")) return std::nullopt;
-  size_t pe = Le32(d, 0x3c);
-  if (pe > d.size() || d.size() - pe < 24 || d.compare(pe, 4, std::string_view("PE\0\0", 4)) != 0) {
-    return std::nullopt;
-  }
-  size_t sections = Le16(d, pe + 6), table = pe + 24 + Le16(d, pe + 20);
-  if (sections == 0 || sections > 96 || table > d.size() || (d.size() - table) / 40 < sections)
-    return std::nullopt;
-  uint64_t end = 0;
-  for (size_t i = 0; i < sections; ++i) {
-    end = std::max<uint64_t>(end, uint64_t{Le32(d, table + 40 * i + 20)} + Le32(d, table + 40 * i + 16));
-  }
-  if (end == 0 || end >= d.size()) return std::nullopt;
-  return static_cast<size_t>(end);
+  std::optional<PeImage> pe = ParsePe(d);
+  if (!pe || pe->raw_end >= d.size()) return std::nullopt;
+  return static_cast<size_t>(pe->raw_end);
 }
 
 bool Printable(std::string_view s) {

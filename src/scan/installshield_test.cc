@@ -11,23 +11,19 @@ namespace {
 
 using ::testing::HasSubstr;
 
-void Put(Bytes& b, size_t off, uint64_t v, int bytes) {
-  if (b.size() < off + bytes) b.resize(off + bytes, '\0');
-  for (int i = 0; i < bytes; ++i) b[off + i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
 // The smallest PE that has an overlay: headers, one 0x200-byte section at 0x200, then `overlay`.
 Bytes Pe(ByteView overlay) {
   Bytes b(0x400, '\0');
   b[0] = 'M';
   b[1] = 'Z';
-  Put(b, 0x3c, 0x80, 4);
+  PutLe(b, 0x3c, 0x80, 4);
   b.replace(0x80, 4, std::string("PE\0\0", 4));
-  Put(b, 0x80 + 6, 1, 2);      // one section
-  Put(b, 0x80 + 20, 0xe0, 2);  // optional header size
+  PutLe(b, 0x80 + 6, 1, 2);       // one section
+  PutLe(b, 0x80 + 20, 0xe0, 2);   // optional header size
+  PutLe(b, 0x80 + 24, 0x10b, 2);  // PE32
   size_t section = 0x80 + 24 + 0xe0;
-  Put(b, section + 16, 0x200, 4);  // raw size
-  Put(b, section + 20, 0x200, 4);  // raw pointer
+  PutLe(b, section + 16, 0x200, 4);  // raw size
+  PutLe(b, section + 20, 0x200, 4);  // raw pointer
   return b + Bytes(overlay);
 }
 
@@ -130,15 +126,15 @@ Bytes MsiBlock(std::string_view name, ByteView content) {
   }
   Bytes block(0x138, '\0');
   block.replace(0, name.size(), name);
-  Put(block, 0x104, 6, 4);
-  Put(block, 0x10c, z.size(), 8);
+  PutLe(block, 0x104, 6, 4);
+  PutLe(block, 0x10c, z.size(), 8);
   return block + z;
 }
 
 TEST(InstallShieldTest, MsiLayout) {
   Bytes content1(3000, 'x'), content2 = "MZ a second program, longer than the name " + std::string(2000, 'y');
   Bytes header(0x20, '\0');
-  Put(header, 0, 2, 4);
+  PutLe(header, 0, 2, 4);
   Bytes overlay = Bytes("NB10 debug info\0", 16) + "InstallShield" + '\0' + header +
                   MsiBlock("setup.ini", content1) + MsiBlock("product.msi", content2);
   Bytes setup = Pe(overlay);
@@ -153,7 +149,7 @@ TEST(InstallShieldTest, MsiLayout) {
   EXPECT_EQ(c.members[1].data, content2);
   // A count larger than the blocks: DataLoss after the two.
   Bytes more = setup;
-  Put(more, more.find("InstallShield") + 14, 3, 4);
+  PutLe(more, more.find("InstallShield") + 14, 3, 4);
   Collected m;
   EXPECT_EQ(ReadInstallShield(more, {}, m.Sink()).code(), Code::kDataLoss);
   EXPECT_EQ(m.members.size(), 2u);

@@ -72,6 +72,12 @@ inline Bytes ReadTestFile(const std::string& name) {
   return s.str();
 }
 
+// Writes `v` little-endian in `bytes` bytes at `off`, growing `b` as needed.
+inline void PutLe(Bytes& b, size_t off, uint64_t v, int bytes) {
+  if (b.size() < off + static_cast<size_t>(bytes)) b.resize(off + static_cast<size_t>(bytes), '\0');
+  for (int i = 0; i < bytes; ++i) b[off + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
 // Whole files, for the tests that run other programs (arj, 7-Zip, unzip) on what they write.
 inline Bytes ReadWholeFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

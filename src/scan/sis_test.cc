@@ -8,11 +8,6 @@
 namespace accord::scan {
 namespace {
 
-void Put(Bytes& b, size_t off, uint64_t v, int bytes) {
-  if (b.size() < off + bytes) b.resize(off + bytes, '\0');
-  for (int i = 0; i < bytes; ++i) b[off + i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
 Bytes Deflate(ByteView in) {
   uLongf n = compressBound(static_cast<uLong>(in.size()));
   Bytes out(n, '\0');
@@ -35,21 +30,22 @@ Sis BuildSis(ByteView content, bool compress = true, std::string_view dest = "!:
   Sis s;
   Bytes stored = compress ? Deflate(content) : Bytes(content);
   Bytes& b = s.bytes;
-  Put(b, 0, 0x10000001, 4);
-  Put(b, 4, 0x10003A12, 4);
-  Put(b, 8, 0x10000419, 4);
-  Put(b, 18, 1, 2);                     // languages
-  Put(b, 20, 1, 2);                     // records
-  Put(b, 36, compress ? 0x1 : 0x9, 2);  // UTF-16 names, maybe stored
-  Put(b, 52, Sis::kRecord, 4);          // file records
+  PutLe(b, 0, 0x10000001, 4);
+  PutLe(b, 4, 0x10003A12, 4);
+  PutLe(b, 8, 0x10000419, 4);
+  PutLe(b, 18, 1, 2);                     // languages
+  PutLe(b, 20, 1, 2);                     // records
+  PutLe(b, 36, compress ? 0x1 : 0x9, 2);  // UTF-16 names, maybe stored
+  PutLe(b, 52, Sis::kRecord, 4);          // file records
   size_t r = Sis::kRecord;
   for (uint64_t v : {uint64_t{0}, uint64_t{0}, uint64_t{0}, uint64_t{0}, uint64_t{0}, 2 * dest.size(),
                      uint64_t{Sis::kName}, stored.size(), uint64_t{Sis::kData}, content.size(), uint64_t{0},
                      uint64_t{0}}) {
-    Put(b, r, v, 4);
+    PutLe(b, r, v, 4);
     r += 4;
   }
-  for (size_t i = 0; i < dest.size(); ++i) Put(b, Sis::kName + 2 * i, static_cast<unsigned char>(dest[i]), 2);
+  for (size_t i = 0; i < dest.size(); ++i)
+    PutLe(b, Sis::kName + 2 * i, static_cast<unsigned char>(dest[i]), 2);
   b.resize(Sis::kData, '\0');
   b += stored;
   return s;
@@ -76,19 +72,19 @@ TEST(SisTest, ClamavSisYieldsClamExe) {
 TEST(SisTest, PointersOutsideTheFileAndUnknownRecordsAreBroken) {
   for (size_t field : {size_t{52}, Sis::kRecord + 32, Sis::kRecord + 28}) {  // records, data, its length
     Sis s = BuildSis(kExe);
-    Put(s.bytes, field, 0xfffffff0u, 4);
+    PutLe(s.bytes, field, 0xfffffff0u, 4);
     EXPECT_TRUE(WalkAll(s.bytes, "x.sis").HasEvent("Heuristics.Broken.SIS")) << field;
   }
   Sis s = BuildSis(kExe);
-  Put(s.bytes, Sis::kRecord, 9, 4);
+  PutLe(s.bytes, Sis::kRecord, 9, 4);
   EXPECT_TRUE(WalkAll(s.bytes, "x.sis").HasEvent("Heuristics.Broken.SIS"));
-  Put(s.bytes, 18, 0, 2);  // no languages
+  PutLe(s.bytes, 18, 0, 2);  // no languages
   EXPECT_TRUE(WalkAll(s.bytes, "x.sis").HasEvent("Heuristics.Broken.SIS"));
 }
 
 TEST(SisTest, ManyRecordsAndEveryCutEndWithAnEvent) {
   Sis s = BuildSis(kExe);
-  Put(s.bytes, 20, 0xffff, 2);  // 65535 records declared, one there: the rest run off the end
+  PutLe(s.bytes, 20, 0xffff, 2);  // 65535 records declared, one there: the rest run off the end
   WalkResult w = WalkAll(s.bytes, "x.sis");
   EXPECT_EQ(w.Data("x.sis!clam.exe"), kExe);
   EXPECT_TRUE(w.HasEvent("Heuristics.Broken.SIS"));

@@ -1,0 +1,61 @@
+#include "scan/pe.h"
+
+#include <algorithm>
+
+#include "scan/reader.h"
+
+namespace accord::scan {
+
+std::optional<PeImage> ParsePe(ByteView d) {
+  if (d.size() < 0x40 || !d.starts_with("MZ")) return std::nullopt;
+  size_t pe = Le32(d, 0x3c);
+  if (pe > d.size() || d.size() - pe < 24 + 2 || d.compare(pe, 4, std::string_view("PE\0\0", 4)) != 0) {
+    return std::nullopt;
+  }
+  size_t count = Le16(d, pe + 6), optional_size = Le16(d, pe + 20), opt = pe + 24;
+  size_t table = opt + optional_size;
+  if (count == 0 || count > 96 || table > d.size() || (d.size() - table) / 40 < count) return std::nullopt;
+  PeImage img;
+  uint16_t magic = Le16(d, opt);
+  if (magic == 0x10b && optional_size >= 96) {  // PE32
+    img.entry_rva = Le32(d, opt + 16);
+    img.image_base = Le32(d, opt + 28);
+  } else if (magic == 0x20b && optional_size >= 112) {  // PE32+
+    img.entry_rva = Le32(d, opt + 16);
+    img.image_base = Le64(d, opt + 24);
+  } else {
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    size_t s = table + 40 * i;
+    PeSection sec{Le32(d, s + 8), Le32(d, s + 12), Le32(d, s + 16), Le32(d, s + 20)};
+    img.raw_end = std::max<uint64_t>(img.raw_end, uint64_t{sec.raw_offset} + sec.raw_size);
+    img.sections.push_back(sec);
+  }
+  img.raw_end = std::max<uint64_t>(img.raw_end, table + 40 * count);
+  return img;
+}
+
+std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_size) {
+  for (const PeSection& s : pe.sections) {
+    if (rva >= s.rva && rva - s.rva < s.raw_size) {
+      uint64_t off = uint64_t{s.raw_offset} + (rva - s.rva);
+      if (off < file_size) return static_cast<size_t>(off);
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max) {
+  std::vector<EmbeddedPe> out;
+  for (size_t at = d.find("MZ", 1); at != ByteView::npos && out.size() < max; at = d.find("MZ", at + 1)) {
+    std::optional<PeImage> pe = ParsePe(d.substr(at));
+    if (!pe) continue;
+    uint64_t size = std::min<uint64_t>(pe->raw_end, d.size() - at);
+    if (size < 64) continue;
+    out.push_back({at, static_cast<size_t>(size)});
+  }
+  return out;
+}
+
+}  // namespace accord::scan

@@ -1,0 +1,43 @@
+// The little of the PE/COFF format (Microsoft's "PE Format" specification) that the readers of
+// programs with data appended or packed inside need: the entry point, the image base, the section
+// table, and where the file's sections end (the start of an overlay). Bounds-checked on hostile
+// input: a table that does not fit, or more than 96 sections (the specification's limit), is no PE.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/bytes.h"
+
+namespace accord::scan {
+
+struct PeSection {
+  uint32_t virtual_size = 0, rva = 0, raw_size = 0, raw_offset = 0;
+};
+
+struct PeImage {
+  uint32_t entry_rva = 0;
+  uint64_t image_base = 0;
+  std::vector<PeSection> sections;
+  uint64_t raw_end = 0;  // the largest raw_offset + raw_size (may pass the file's end)
+};
+
+// `d` from its first byte: "MZ", e_lfanew, "PE\0\0", the COFF header, the optional header (PE32 or
+// PE32+), the section table.
+std::optional<PeImage> ParsePe(ByteView d);
+
+// The file offset of `rva` (inside a section's raw data), if any.
+std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_size);
+
+// The executables embedded in `d` at an offset other than 0 (an "MZ" whose header parses, cut to
+// its sections' raw end, at most `max` of them, each at least 64 bytes), as ClamAV carves them
+// from unpacked images.
+struct EmbeddedPe {
+  size_t offset = 0;
+  size_t size = 0;
+};
+std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max);
+
+}  // namespace accord::scan

@@ -1,0 +1,35 @@
+// Windows programs packed with UPX (the most common executable packer): the program's sections
+// compressed into one stream that a stub unpacks in memory. A reader of scan/reader.h (its contract
+// applies) whose members are the unpacked image ("UPX") and the programs embedded in it
+// ("UPX@<offset>", carved as scan/pe.h's FindEmbeddedPes does), which is where a dropper's payload
+// is found, as ClamAV finds it.
+//
+// UPX writes a pack header, "UPX!" then u8 version, format (9: win32/pe, 36: win64/pe), method
+// (2: NRV2B, 5: NRV2D, 8: NRV2E, each with a 32-bit little-endian bit buffer; 14: LZMA), level,
+// u32 Adler-32 of the unpacked and of the packed data, u32 unpacked and packed length, ... The
+// packed data is found where the stub's `pusha; mov esi, imm32` points, else at a section's start,
+// and taken only where its Adler-32 matches the header's; it is unpacked with libucl (UPX's own
+// NRV library, Debian's libucl-dev) and the unpacked image's Adler-32 checked. The image is as the
+// stub leaves it before it undoes UPX's call/jump filter and rebuilds the imports: code bytes of
+// E8/E9 calls differ from the original program, data (a payload) does not.
+//
+// Unimplemented: LZMA and the other methods; DataLoss: a header claiming more than 10,000 times
+// its packed length (refused before anything is allocated); ResourceExhausted: an image over
+// 256 MiB and over the member cap (libucl unpacks whole images only, so it is not unpacked); packed data not
+// found where the header says, or not unpacking to the header's length and checksum (what unpacked is still
+// yielded).
+//
+// SPEC: UPX's sources (p_w32pe.cpp, packhead.cpp: the pack header layout), UCL's n2b/n2d/n2e.
+// Thread-safety: pure functions.
+#pragma once
+
+#include "core/bytes.h"
+#include "core/status.h"
+#include "scan/reader.h"
+
+namespace accord::scan {
+
+bool LooksLikeUpx(ByteView data);  // a PE with a plausible UPX pack header in its first 64 KiB
+Status ReadUpx(ByteView data, const ReaderOptions& options, const MemberSink& sink);
+
+}  // namespace accord::scan
