@@ -14,8 +14,8 @@ packages=(
   # the peers the scanner is checked and measured against, and ClamAV's test files
   yara clamav clamav-testfiles zip
   # independent writers and readers of the archive formats accord decodes itself: 7-Zip (deflate64
-  # zips), Info-ZIP's unzip (implode), ARJ
-  7zip unzip arj
+  # zips), Info-ZIP's unzip (implode), ARJ, NSIS (makensis)
+  7zip unzip arj nsis
   # clamd's real clients, which `accord scand` is tested with, and clamd, which it is measured against
   clamav-daemon clamdscan python3-pyclamd
   # TLSH fuzzy signatures (libtlsh), and Debian's `tlsh` tool that their digests are checked against

@@ -13,6 +13,7 @@
 #include "scan/installshield.h"
 #include "scan/mime.h"
 #include "scan/mspack_reader.h"
+#include "scan/nsis.h"
 #include "scan/ole1.h"
 #include "scan/ole2.h"
 #include "scan/pdf.h"
@@ -128,6 +129,7 @@ std::string_view DetectOwnReader(ByteView d) {
   if (LooksLikeSis(d)) return "sis";
   if (LooksLikeArj(d)) return "arj";
   if (LooksLikeUpx(d)) return "upx";
+  if (LooksLikeNsis(d)) return "nsis";
   if (LooksLikeInstallShield(d)) return "installshield";
   if (LooksLikeRtf(d)) return "rtf";
   if (d.starts_with("%PDF-")) return "pdf";
@@ -149,12 +151,14 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   if (format == "arj") return ReadArj(data, options, sink);
   if (format == "installshield") return ReadInstallShield(data, options, sink);
   if (format == "upx") return ReadUpx(data, options, sink);
+  if (format == "nsis") return ReadNsis(data, options, sink);
   return Internal("no reader for " + std::string(format));
 }
 
 bool IsOwnReaderFormat(std::string_view f) {
   return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
-         f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield" || f == "upx";
+         f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield" || f == "upx" ||
+         f == "nsis";
 }
 
 bool IsTextFormat(std::string_view f) {
@@ -218,6 +222,7 @@ std::string_view EventFormatName(std::string_view f) {
       {"arj", "ARJ"},
       {"installshield", "InstallShield"},
       {"upx", "UPX"},
+      {"nsis", "NSIS"},
       {"rtf", "RTF"},
       {"pdf", "PDF"},
   };
