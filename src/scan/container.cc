@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "scan/ole1.h"
 #include "scan/ole2.h"
 #include "scan/pdf.h"
+#include "scan/pe.h"
 #include "scan/reader.h"
 #include "scan/rtf.h"
 #include "scan/sis.h"
@@ -153,6 +155,12 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   if (format == "upx") return ReadUpx(data, options, sink);
   if (format == "nsis") return ReadNsis(data, options, sink);
   return Internal("no reader for " + std::string(format));
+}
+
+// Where a PE's sections end (0 if it is none).
+size_t PackedSectionsEnd(ByteView d) {
+  std::optional<PeImage> pe = ParsePe(d);
+  return pe ? static_cast<size_t>(std::min<uint64_t>(pe->raw_end, d.size())) : 0;
 }
 
 bool IsOwnReaderFormat(std::string_view f) {
@@ -334,27 +342,42 @@ std::string ErrorText(struct archive* a) {
 }
 
 // The zip entries libarchive cannot decode (scan/zip_legacy.h), listed at the first need, each
-// decoded once: the one named as libarchive names the member, else the next in order.
+// decoded once: for a member libarchive reports with method 6 or 9 ("Unsupported ZIP compression
+// method (9: deflation-64-bit)"), the unused entry of that method with its name, else (names
+// libarchive converted) the next unused one of that method in local-header order.
 struct LegacyZip {
   bool listed = false;
   std::vector<LegacyZipEntry> entries;
   std::vector<bool> used;
+  std::multimap<std::string, size_t> by_name;
+  size_t next[2] = {0, 0};  // per method (6, 9): the first entry not yet passed in order
 };
 
-Status DecodeLegacyZip(ByteView zip, const char* raw_name, uint64_t cap, LegacyZip& legacy, Bytes& out) {
+Status DecodeLegacyZip(ByteView zip, const char* raw_name, const std::string& message, uint64_t cap,
+                       LegacyZip& legacy, Bytes& out) {
+  uint16_t method = message.find("(6: ") != std::string::npos   ? 6
+                    : message.find("(9: ") != std::string::npos ? 9
+                                                                : 0;
+  if (method == 0) return NotFound("not implode or deflate64");
   if (!legacy.listed) {
     legacy.listed = true;
     Result<std::vector<LegacyZipEntry>> listed = ListLegacyZipEntries(zip);
     if (!listed.ok()) return NotFound(listed.status().message());
     legacy.entries = std::move(*listed);
     legacy.used.assign(legacy.entries.size(), false);
+    for (size_t i = 0; i < legacy.entries.size(); ++i) legacy.by_name.emplace(legacy.entries[i].raw_name, i);
   }
   size_t pick = legacy.entries.size();
-  for (size_t i = 0; i < legacy.entries.size() && pick == legacy.entries.size(); ++i) {
-    if (!legacy.used[i] && raw_name != nullptr && legacy.entries[i].raw_name == raw_name) pick = i;
+  if (raw_name != nullptr) {
+    auto [lo, hi] = legacy.by_name.equal_range(raw_name);
+    for (auto it = lo; it != hi && pick == legacy.entries.size(); ++it) {
+      if (!legacy.used[it->second] && legacy.entries[it->second].method == method) pick = it->second;
+    }
   }
-  for (size_t i = 0; i < legacy.entries.size() && pick == legacy.entries.size(); ++i) {
-    if (!legacy.used[i]) pick = i;
+  size_t& next = legacy.next[method == 6 ? 0 : 1];
+  while (pick == legacy.entries.size() && next < legacy.entries.size()) {
+    if (!legacy.used[next] && legacy.entries[next].method == method) pick = next;
+    ++next;
   }
   if (pick == legacy.entries.size()) return NotFound("no implode or deflate64 entry left");
   legacy.used[pick] = true;
@@ -492,6 +515,15 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
     OpenText(data, path, depth, det.format);
   } else if (IsOwnReaderFormat(det.format)) {
     OpenReader(data, path, depth, det.format);
+    // A packed program or an installer may have an archive appended after what its reader reads
+    // (a self-extractor's payload): looked for there as for any program.
+    size_t end = det.format == "upx" ? PackedSectionsEnd(data) : det.format == "nsis" ? NsisDataEnd(data) : 0;
+    if (end > 0) {
+      for (const Detection& candidate : SfxCandidates(data)) {
+        if (stopped_) break;
+        if (candidate.offset >= end) OpenArchive(data, path, depth, candidate);
+      }
+    }
   } else if (det.format == "pe-sfx") {
     for (const Detection& candidate : SfxCandidates(data)) {
       if (stopped_) break;
@@ -591,7 +623,10 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
     }
     if (damaged && format == "zip" && IsUnsupportedError(damage)) {
       // Zip methods libarchive does not decode (implode, deflate64): accord's own decoders.
-      Status legacy = DecodeLegacyZip(data, archive_entry_pathname(entry), cap.bytes + 1, legacy_zip, member);
+      // `whole`: a self-extractor's zip may count its offsets from the file's start.
+      Status legacy =
+          DecodeLegacyZip(whole, archive_entry_pathname(entry), damage,
+                          cap.bytes == UINT64_MAX ? UINT64_MAX : cap.bytes + 1, legacy_zip, member);
       if (legacy.code() != Code::kNotFound) {
         damaged = !legacy.ok();
         damage = legacy.message();

@@ -7,20 +7,21 @@
 
 #include <array>
 #include <cstdint>
-#include <vector>
 
 namespace accord::scan {
 
 inline constexpr int kMaxHuffmanBits = 16;
+inline constexpr int kMaxHuffmanSymbols = 512;
 
 class Huffman {
  public:
-  // Builds the code from one length per symbol (0 = symbol unused, at most kMaxHuffmanBits).
-  // False when a length is out of range or the lengths over-subscribe the code space (more codes
-  // than fit: no such code exists). An incomplete code builds; its unused codes fail to decode.
+  // Builds the code from one length per symbol (0 = symbol unused, at most kMaxHuffmanBits; at
+  // most kMaxHuffmanSymbols symbols). False when a length is out of range or the lengths
+  // over-subscribe the code space (more codes than fit: no such code exists). An incomplete code
+  // builds; its unused codes fail to decode. No allocation.
   bool Build(const uint8_t* lengths, int symbols) {
+    if (symbols < 0 || symbols > kMaxHuffmanSymbols) return false;
     count_.fill(0);
-    symbol_.assign(static_cast<size_t>(symbols), 0);
     for (int s = 0; s < symbols; ++s) {
       if (lengths[s] > kMaxHuffmanBits) return false;
       ++count_[lengths[s]];
@@ -58,7 +59,7 @@ class Huffman {
 
  private:
   std::array<int, kMaxHuffmanBits + 1> count_{};
-  std::vector<uint16_t> symbol_;
+  std::array<uint16_t, kMaxHuffmanSymbols> symbol_{};
 };
 
 }  // namespace accord::scan

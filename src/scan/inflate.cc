@@ -9,9 +9,8 @@ namespace accord::scan {
 
 namespace {
 
-Status Inflate(ByteView in, int window_bits, uint64_t cap, Bytes& out) {
-  z_stream z{};
-  if (inflateInit2(&z, window_bits) != Z_OK) return Internal("zlib: inflateInit2 failed");
+// Inflates `in` with the initialised stream `z` (left for the caller to end or reset).
+Status InflateWith(z_stream& z, ByteView in, uint64_t cap, Bytes& out) {
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   char buf[64 * 1024];
   Status status;
@@ -43,11 +42,34 @@ Status Inflate(ByteView in, int window_bits, uint64_t cap, Bytes& out) {
       break;
     }
   }
-  inflateEnd(&z);
   return status;
 }
 
+Status Inflate(ByteView in, int window_bits, uint64_t cap, Bytes& out) {
+  z_stream z{};
+  if (inflateInit2(&z, window_bits) != Z_OK) return Internal("zlib: inflateInit2 failed");
+  Status s = InflateWith(z, in, cap, out);
+  inflateEnd(&z);
+  return s;
+}
+
 }  // namespace
+
+struct RawInflater::State {
+  z_stream z{};
+  bool ready = false;
+};
+RawInflater::RawInflater() : state_(new State) {
+  state_->ready = inflateInit2(&state_->z, -15) == Z_OK;
+}
+RawInflater::~RawInflater() {
+  if (state_->ready) inflateEnd(&state_->z);
+  delete state_;
+}
+Status RawInflater::Append(ByteView in, uint64_t cap, Bytes& out) {
+  if (!state_->ready || inflateReset(&state_->z) != Z_OK) return Internal("zlib: inflate state unusable");
+  return InflateWith(state_->z, in, cap, out);
+}
 
 Status InflateCapped(ByteView in, uint64_t cap, Bytes& out) {
   out.clear();

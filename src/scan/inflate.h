@@ -20,4 +20,19 @@ Status InflateCapped(ByteView in, uint64_t cap, Bytes& out);
 // `cap` bytes in `out` in all.
 Status InflateRawAppend(ByteView in, uint64_t cap, Bytes& out);
 
+// The same for many raw deflate streams in a row (InstallShield's chunks), one zlib state reset
+// between them rather than made anew. Not thread-safe; one per reader call.
+class RawInflater {
+ public:
+  RawInflater();
+  ~RawInflater();
+  RawInflater(const RawInflater&) = delete;
+  RawInflater& operator=(const RawInflater&) = delete;
+  Status Append(ByteView in, uint64_t cap, Bytes& out);
+
+ private:
+  struct State;
+  State* state_;
+};
+
 }  // namespace accord::scan

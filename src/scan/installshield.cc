@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "scan/inflate.h"
 #include "scan/pe.h"
@@ -18,11 +19,21 @@ constexpr uint32_t kCabinetMagic = 0x28635349;  // "ISc("
 constexpr size_t kFileItem = 87;
 constexpr size_t kMaxField = 2048;  // a setup record's strings
 
-// Where the PE's last section ends: the overlay. nullopt when `d` is not a PE or has no overlay.
-std::optional<size_t> OverlayStart(ByteView d) {
+// The overlay: from where the PE's last section ends to the file's end, or to its Authenticode
+// certificate table when that lies there. nullopt when `d` is not a PE or has no overlay.
+struct Overlay {
+  size_t begin = 0, end = 0;
+};
+std::optional<Overlay> FindOverlay(ByteView d) {
   std::optional<PeImage> pe = ParsePe(d);
   if (!pe || pe->raw_end >= d.size()) return std::nullopt;
-  return static_cast<size_t>(pe->raw_end);
+  Overlay o{static_cast<size_t>(pe->raw_end), d.size()};
+  if (pe->certificate_size > 0 && pe->certificate_offset >= o.begin && pe->certificate_offset < d.size() &&
+      d.size() - pe->certificate_offset >= pe->certificate_size) {
+    o.end = static_cast<size_t>(pe->certificate_offset);
+  }
+  if (o.end <= o.begin) return std::nullopt;
+  return o;
 }
 
 bool Printable(std::string_view s) {
@@ -31,8 +42,9 @@ bool Printable(std::string_view s) {
 
 struct Record {
   std::string_view name, path;
-  uint64_t size = 0;
+  uint64_t size = 0;  // what the file holds of it (less than announced when `cut`)
   size_t data = 0;
+  bool cut = false;
 };
 
 // A setup record at `at`: four NUL-terminated strings (name and size not empty, size decimal)
@@ -40,8 +52,10 @@ struct Record {
 std::optional<Record> ParseRecord(ByteView d, size_t at) {
   std::string_view field[4];
   for (std::string_view& f : field) {
-    size_t end = at >= d.size() ? ByteView::npos : d.find('\0', at);
-    if (end == ByteView::npos || end - at > kMaxField) return std::nullopt;
+    if (at >= d.size()) return std::nullopt;
+    size_t end = d.substr(at, kMaxField + 1).find('\0');  // looked for in a bounded window only
+    if (end == ByteView::npos) return std::nullopt;
+    end += at;
     f = d.substr(at, end - at);
     at = end + 1;
   }
@@ -52,24 +66,60 @@ std::optional<Record> ParseRecord(ByteView d, size_t at) {
     return std::nullopt;
   }
   Record r{field[0], field[1], std::stoull(std::string(field[3])), at};
-  if (r.size > d.size() - at) return std::nullopt;
+  if (r.size > d.size() - at) {  // a cut file: the record's data runs past its end
+    r.size = d.size() - at;
+    r.cut = true;
+  }
   return r;
 }
 
-// The MSI layout's header offset (after the magic), if one parses within the overlay's start.
-std::optional<size_t> FindMsiHeader(ByteView d, size_t overlay) {
-  size_t limit = std::min(d.size(), overlay + kMsiSearch);
-  for (size_t at = d.find(kMsiMagic, overlay); at != ByteView::npos && at < limit;
-       at = d.find(kMsiMagic, at + 1)) {
-    size_t h = at + kMsiMagic.size();
-    if (d.size() - h < kMsiHeader + kMsiBlock) break;
+// Every setup record from `o.begin` to `o.end` (the last one possibly cut by the file's end), or
+// nullopt if one does not parse: the whole overlay is records, so nothing can sit unread after
+// them (a zip appended to a program with one record is not taken for InstallShield).
+std::optional<std::vector<Record>> ParseRecords(ByteView d, const Overlay& o) {
+  ByteView area = d.substr(0, o.end);
+  std::vector<Record> records;
+  for (size_t at = o.begin; at < o.end;) {
+    std::optional<Record> r = ParseRecord(area, at);
+    if (!r) return std::nullopt;
+    records.push_back(*r);
+    if (r->cut) break;
+    at = r->data + static_cast<size_t>(r->size);
+  }
+  return records;
+}
+
+// The MSI layout's header offset (after the magic), if one parses within the overlay's start and
+// its blocks all fit before the overlay's end.
+std::optional<size_t> FindMsiHeader(ByteView d, const Overlay& o) {
+  ByteView window = d.substr(o.begin, std::min(o.end - o.begin, kMsiSearch + kMsiMagic.size()));
+  for (size_t rel = window.find(kMsiMagic); rel != ByteView::npos; rel = window.find(kMsiMagic, rel + 1)) {
+    size_t h = o.begin + rel + kMsiMagic.size();
+    if (o.end - h < kMsiHeader + kMsiBlock) break;
     uint32_t count = Le32(d, h);
     if (count == 0 || count > 65535) continue;
     ByteView zeros = d.substr(h + 8, kMsiHeader - 8);
     if (zeros.find_first_not_of('\0') != ByteView::npos) continue;
-    ByteView name = d.substr(h + kMsiHeader, kMsiName - 1);
-    name = name.substr(0, name.find('\0'));
-    if (!name.empty() && Printable(name)) return h;
+    // The blocks fill the overlay (the file may be cut inside the last one), and nothing before
+    // the header looks like an archive a self-extractor would carry.
+    bool fits = true;
+    uint64_t at = h + kMsiHeader;
+    for (uint32_t i = 0; i < count && fits && at < o.end; ++i) {
+      if (o.end - at < kMsiBlock) break;  // cut in a block header
+      ByteView name = d.substr(static_cast<size_t>(at), kMsiName - 1);
+      name = name.substr(0, name.find('\0'));
+      uint64_t csize = Le64(d, static_cast<size_t>(at) + 0x10c);
+      at += kMsiBlock;
+      fits = !name.empty() && Printable(name);
+      at += std::min<uint64_t>(csize, o.end - at);
+    }
+    fits = fits && at == o.end;
+    ByteView gap = d.substr(o.begin, h - kMsiMagic.size() - o.begin);
+    for (std::string_view sig : {std::string_view("PK\x03\x04"), std::string_view("MSCF\0\0\0\0", 8),
+                                 std::string_view("Rar!\x1a\x07"), std::string_view("7z\xBC\xAF\x27\x1C")}) {
+      if (gap.find(sig) != ByteView::npos) fits = false;
+    }
+    if (fits) return h;
   }
   return std::nullopt;
 }
@@ -122,14 +172,13 @@ class Reading {
     }
   }
 
-  void Setup(size_t overlay) {
+  void Setup(ByteView d, const std::vector<Record>& records) {
     std::optional<ByteView> header;
     std::map<uint32_t, ByteView> cabinets;
-    for (size_t at = overlay; at < d_.size() && !stopped_;) {
-      std::optional<Record> r = ParseRecord(d_, at);
-      if (!r) return Note(DataLoss("InstallShield: no file record at offset " + std::to_string(at)));
-      ByteView data = d_.substr(r->data, static_cast<size_t>(r->size));
-      std::string lower(r->name);
+    for (const Record& r : records) {
+      if (stopped_) return;
+      ByteView data = d.substr(r.data, static_cast<size_t>(r.size));
+      std::string lower(r.name);
       std::transform(lower.begin(), lower.end(), lower.begin(),
                      [](unsigned char c) { return std::tolower(c); });
       if (lower == "data1.hdr") header = data;
@@ -137,10 +186,10 @@ class Reading {
           std::all_of(lower.begin() + 4, lower.end() - 4, [](char c) { return c >= '0' && c <= '9'; })) {
         cabinets.emplace(static_cast<uint32_t>(std::stoul(lower.substr(4, lower.size() - 8))), data);
       }
-      Emit(CleanReaderName(r->path.empty() ? r->name : r->path, r->name),
-           Bytes(data.substr(
-               0, static_cast<size_t>(std::min<uint64_t>(data.size(), options_.max_member_bytes)))));
-      at = r->data + static_cast<size_t>(r->size);
+      std::string name = CleanReaderName(r.path.empty() ? r.name : r.path, r.name);
+      if (r.cut) Note(DataLoss("InstallShield: " + name + " is cut by the end of the file"));
+      Emit(name, Bytes(data.substr(
+                     0, static_cast<size_t>(std::min<uint64_t>(data.size(), options_.max_member_bytes)))));
     }
     if (header && !stopped_) CabinetFiles(*header, cabinets);
   }
@@ -152,6 +201,9 @@ class Reading {
     uint64_t d = Le32(h, 12);
     if (d > h.size() || h.size() - d < 48) return Note(DataLoss("InstallShield: data1.hdr's tables cut"));
     uint64_t base = d + Le32(h, d + 12), files = Le32(h, d + 40), items = base + Le32(h, d + 44);
+    uint64_t budget = 0;
+    for (const auto& [number, cab] : cabinets) budget += cab.size();
+    RawInflater inflater;
     for (uint64_t i = 0; i < files && !stopped_; ++i) {
       uint64_t off = items + kFileItem * i;
       if (off > h.size() || h.size() - off < kFileItem)
@@ -162,6 +214,7 @@ class Reading {
       uint64_t name_at = base + Le32(h, o + 58);
       bool duplicate = (static_cast<unsigned char>(h[o + 84]) & 1) != 0;
       uint16_t cabinet = Le16(h, o + 85);
+      // Flag 4: in a cabinet (else the file is one of the setup's records, or outside it); 2: obfuscated.
       if ((flags & 4) == 0 || size == 0 || duplicate) continue;
       std::string_view raw_name;
       if (name_at < h.size()) {
@@ -180,6 +233,16 @@ class Reading {
         Note(DataLoss("InstallShield: " + name + " lies outside its cabinet"));
         continue;
       }
+      if ((flags & 2) != 0) {
+        Note(Unimplemented("InstallShield: " + name + " is obfuscated (not decoded)"));
+        continue;
+      }
+      // A table whose items all point at the same data would have it inflated again and again:
+      // all items together may read no more than the cabinets hold.
+      if (csize > budget) {
+        return Note(DataLoss("InstallShield: data1.hdr's items read more than the cabinets hold"));
+      }
+      budget -= csize;
       Bytes out;
       const uint64_t cap = options_.max_member_bytes;
       for (size_t p = static_cast<size_t>(stream), end = p + static_cast<size_t>(csize);
@@ -190,7 +253,7 @@ class Reading {
           Note(DataLoss("InstallShield: " + name + ": a chunk runs past the file's data"));
           break;
         }
-        if (Status s = InflateRawAppend(c.substr(p, n), cap, out); !s.ok()) {
+        if (Status s = inflater.Append(c.substr(p, n), cap, out); !s.ok()) {
           Note(DataLoss("InstallShield: " + name + ": " + s.message()));
           break;
         }
@@ -214,17 +277,17 @@ class Reading {
 }  // namespace
 
 bool LooksLikeInstallShield(ByteView d) {
-  std::optional<size_t> overlay = OverlayStart(d);
-  return overlay && (ParseRecord(d, *overlay) || FindMsiHeader(d, *overlay));
+  std::optional<Overlay> o = FindOverlay(d);
+  return o && (ParseRecords(d, *o) || FindMsiHeader(d, *o));
 }
 
 Status ReadInstallShield(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
-  std::optional<size_t> overlay = OverlayStart(d);
-  if (!overlay) return DataLoss("InstallShield: not a program with appended data");
+  std::optional<Overlay> o = FindOverlay(d);
+  if (!o) return DataLoss("InstallShield: not a program with appended data");
   Reading reading(d, options, sink);
-  if (ParseRecord(d, *overlay)) {
-    reading.Setup(*overlay);
-  } else if (std::optional<size_t> msi = FindMsiHeader(d, *overlay)) {
+  if (std::optional<std::vector<Record>> records = ParseRecords(d, *o)) {
+    reading.Setup(d, *records);
+  } else if (std::optional<size_t> msi = FindMsiHeader(d, *o)) {
     reading.Msi(*msi);
   } else {
     return DataLoss("InstallShield: no setup records or MSI header after the program");

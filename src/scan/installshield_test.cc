@@ -76,6 +76,73 @@ TEST(InstallShieldTest, CutFilesYieldWhatCameBefore) {
   }
 }
 
+TEST(InstallShieldTest, SignedSetupsAndAppendedArchives) {
+  // Authenticode: the certificate table (data directory 4) after the records is not a record.
+  Bytes records = Record("a.txt", "Disk1\\a.txt", "first");
+  Bytes signed_setup = Pe(records) + Bytes(64, '\x01');
+  PutLe(signed_setup, 0x98 + 96 - 4, 16, 4);                       // 16 data directories
+  PutLe(signed_setup, 0x98 + 96 + 32, 0x400 + records.size(), 4);  // certificate table offset
+  PutLe(signed_setup, 0x98 + 96 + 36, 64, 4);                      // and size
+  Collected c;
+  Status s = ReadInstallShield(signed_setup, {}, c.Sink());
+  EXPECT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(c.members.size(), 1u);
+  EXPECT_EQ(c.members[0].data, "first");
+
+  // A program with one record and a zip after it is a self-extractor, not InstallShield: the zip
+  // is opened.
+  Bytes zip = ReadTestFile("clam.zip");
+  if (zip.empty()) GTEST_SKIP() << "clamav-testfiles absent";
+  WalkResult w = WalkAll(Pe(Bytes("a") + '\0' + '\0' + '\0' + "0" + '\0') + zip, "sfx.exe");
+  EXPECT_TRUE(w.Contains(ReadTestFile("clam.exe")));
+  EXPECT_FALSE(w.HasEventPrefix("Heuristics.Broken.InstallShield"));
+}
+
+TEST(InstallShieldTest, CabinetItemsCannotReadTheSameDataAgainAndAgain) {
+  // data1.hdr with 1,000 items that all point at the one chunk in data1.cab.
+  Bytes content(1000, 'x');
+  uLongf n = compressBound(static_cast<uLong>(content.size()));
+  Bytes z(n, '\0');
+  z_stream zs{};
+  ASSERT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  zs.next_in = reinterpret_cast<Bytef*>(content.data());
+  zs.avail_in = static_cast<uInt>(content.size());
+  zs.next_out = reinterpret_cast<Bytef*>(z.data());
+  zs.avail_out = static_cast<uInt>(z.size());
+  ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  z.resize(zs.total_out);
+  deflateEnd(&zs);
+  Bytes cab;
+  PutLe(cab, 0, z.size(), 2);
+  cab += z;
+  Bytes hdr;
+  PutLe(hdr, 0, 0x28635349, 4);    // ISc(
+  PutLe(hdr, 12, 0x20, 4);         // tables at 0x20
+  PutLe(hdr, 0x20 + 12, 0x40, 4);  // directories at 0x20 + 0x40: names are counted from there
+  PutLe(hdr, 0x20 + 40, 1000, 4);  // files
+  PutLe(hdr, 0x20 + 44, 0x10, 4);  // directory table size: items at 0x70
+  hdr.resize(0x70, '\0');
+  hdr.replace(0x60, 6, std::string("x.bin\0", 6));  // name at 0x60 - 0x60 = 0 from the base
+  for (size_t i = 0; i < 1000; ++i) {
+    size_t o = 0x70 + 87 * i;
+    PutLe(hdr, o, 4, 2);  // in a cabinet
+    PutLe(hdr, o + 2, content.size(), 8);
+    PutLe(hdr, o + 10, cab.size(), 8);  // compressed size
+    PutLe(hdr, o + 18, 0, 8);           // offset in the cabinet
+    PutLe(hdr, o + 58, 0, 4);           // name
+    PutLe(hdr, o + 85, 1, 2);           // data1.cab
+  }
+  Bytes setup = Pe(Record("data1.hdr", "", hdr) + Record("data1.cab", "", cab));
+  Collected c;
+  Status s = ReadInstallShield(setup, {}, c.Sink());
+  EXPECT_EQ(s.code(), Code::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("more than the cabinets hold"));
+  // The two records and the one item the cabinet's size allows.
+  ASSERT_EQ(c.members.size(), 3u);
+  EXPECT_EQ(c.members[2].name, "x.bin");
+  EXPECT_EQ(c.members[2].data, content);
+}
+
 TEST(InstallShieldTest, SetupRecords) {
   Bytes setup = Pe(Record("a.txt", "Disk1\\a.txt", "first") + Record("b.bin", "", "second file"));
   ASSERT_TRUE(LooksLikeInstallShield(setup));
@@ -87,16 +154,23 @@ TEST(InstallShieldTest, SetupRecords) {
   EXPECT_EQ(c.members[1].name, "b.bin");  // no path: the name
   EXPECT_EQ(c.members[1].data, "second file");
 
-  // Junk after the records: the records before it, and DataLoss naming where.
+  // Junk after the records: the overlay is not all records, so this is no InstallShield setup
+  // (nothing could hide after the records the reader reads).
+  EXPECT_FALSE(LooksLikeInstallShield(setup + "junk"));
   Collected junk;
-  Status s = ReadInstallShield(setup + "junk", {}, junk.Sink());
-  EXPECT_EQ(s.code(), Code::kDataLoss);
-  EXPECT_THAT(s.message(), HasSubstr("offset"));
-  EXPECT_EQ(junk.members.size(), 2u);
-
-  // A size past the end, a size that is not a number: not InstallShield at all.
-  EXPECT_FALSE(
-      LooksLikeInstallShield(Pe(Bytes("a") + '\0' + "p" + '\0' + "v" + '\0' + "99" + '\0' + "short")));
+  EXPECT_EQ(ReadInstallShield(setup + "junk", {}, junk.Sink()).code(), Code::kDataLoss);
+  EXPECT_TRUE(junk.members.empty());
+  // A record cut by the end of the file: what is there, and DataLoss.
+  Bytes cut =
+      Pe(Record("a.txt", "", "first") + Bytes("b") + '\0' + "p" + '\0' + "v" + '\0' + "99" + '\0' + "short");
+  ASSERT_TRUE(LooksLikeInstallShield(cut));
+  Collected cut_members;
+  Status cs = ReadInstallShield(cut, {}, cut_members.Sink());
+  EXPECT_EQ(cs.code(), Code::kDataLoss);
+  EXPECT_THAT(cs.message(), HasSubstr("cut"));
+  ASSERT_EQ(cut_members.members.size(), 2u);
+  EXPECT_EQ(cut_members.members[1].data, "short");
+  // A size that is not a number: not InstallShield.
   EXPECT_FALSE(LooksLikeInstallShield(Pe(Bytes("a") + '\0' + "p" + '\0' + "v" + '\0' + "1x" + '\0' + "x")));
   // A PE without an overlay, and a file that is no PE.
   EXPECT_FALSE(LooksLikeInstallShield(Pe("")));

@@ -156,6 +156,12 @@ std::string MemberName(uint64_t index) {
 
 }  // namespace
 
+size_t NsisDataEnd(ByteView d) {
+  std::optional<size_t> first = FindFirstHeader(d);
+  if (!first) return 0;
+  return static_cast<size_t>(std::min<uint64_t>(d.size(), uint64_t{*first} + Le32(d, *first + 24)));
+}
+
 bool LooksLikeNsis(ByteView d) {
   return d.starts_with("MZ") && FindFirstHeader(d) && ParsePe(d);
 }

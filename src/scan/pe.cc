@@ -17,14 +17,23 @@ std::optional<PeImage> ParsePe(ByteView d) {
   if (count == 0 || count > 96 || table > d.size() || (d.size() - table) / 40 < count) return std::nullopt;
   PeImage img;
   uint16_t magic = Le16(d, opt);
+  size_t directories = 0;
   if (magic == 0x10b && optional_size >= 96) {  // PE32
     img.entry_rva = Le32(d, opt + 16);
     img.image_base = Le32(d, opt + 28);
+    directories = opt + 96;
   } else if (magic == 0x20b && optional_size >= 112) {  // PE32+
     img.entry_rva = Le32(d, opt + 16);
     img.image_base = Le64(d, opt + 24);
+    directories = opt + 112;
   } else {
     return std::nullopt;
+  }
+  // The certificate table is data directory 4, if the header has that many and room for it.
+  uint32_t count_directories = Le32(d, directories - 4);
+  if (count_directories > 4 && directories + 5 * 8 <= table) {
+    img.certificate_offset = Le32(d, directories + 32);
+    img.certificate_size = Le32(d, directories + 36);
   }
   for (size_t i = 0; i < count; ++i) {
     size_t s = table + 40 * i;

@@ -22,6 +22,8 @@ struct PeImage {
   uint64_t image_base = 0;
   std::vector<PeSection> sections;
   uint64_t raw_end = 0;  // the largest raw_offset + raw_size (may pass the file's end)
+  // The certificate table (data directory 4: Authenticode signatures), a file offset, 0 if none.
+  uint64_t certificate_offset = 0, certificate_size = 0;
 };
 
 // `d` from its first byte: "MZ", e_lfanew, "PE\0\0", the COFF header, the optional header (PE32 or

@@ -71,7 +71,7 @@ Bytes UpxLike(ByteView image, int method) {
   b += packed;
   Bytes stub = "\x60\xbe";
   PutLe(stub, 2, base + upx1, 4);
-  stub += "\x8d\xbe\x00\x00\xff\xff\x57\x83\xcd\xff";
+  stub += std::string("\x8d\xbe\x00\x00\xff\xff\x57\x83\xcd\xff", 10);
   return b + stub;
 }
 
@@ -107,6 +107,16 @@ TEST(UpxTest, EveryNrvMethodUnpacksAndTheEmbeddedProgramIsCarved) {
     EXPECT_EQ(c.members[1].name, "UPX@5000");
     EXPECT_EQ(c.members[1].data, Payload());
   }
+}
+
+TEST(UpxTest, AnArchiveAppendedToAPackedProgramIsStillOpened) {
+  ASSERT_EQ(ucl_init(), UCL_E_OK);
+  Bytes clam = ReadTestFile("clam.exe"), zip = ReadTestFile("clam.zip");
+  if (clam.empty() || zip.empty()) GTEST_SKIP() << "clamav-testfiles absent";
+  Bytes image = Bytes(4000, 'a') + Payload();
+  WalkResult w = WalkAll(UpxLike(image, 8) + zip, "sfx.exe");
+  EXPECT_TRUE(w.Data("sfx.exe!UPX") == image);
+  EXPECT_TRUE(w.Contains(clam));  // the zip after the packed sections
 }
 
 TEST(UpxTest, ClamavUpxTestFile) {

@@ -138,6 +138,18 @@ Status InflateCodes(LsbBits& bits, const Huffman& lit, const Huffman& dist, uint
   }
 }
 
+// RFC 1951 §3.2.6, with deflate64's distance codes 30 and 31 in use.
+struct FixedCodes {
+  Huffman lit, dist;
+  FixedCodes() {
+    std::array<uint8_t, 288 + 32> fixed{};
+    for (size_t i = 0; i < 288; ++i) fixed[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+    for (size_t i = 288; i < fixed.size(); ++i) fixed[i] = 5;
+    lit.Build(fixed.data(), 288);
+    dist.Build(fixed.data() + 288, 32);
+  }
+};
+
 Status DynamicTables(LsbBits& bits, Huffman& lit, Huffman& dist, const Bytes& out) {
   int64_t hlit = bits.Bits(5), hdist = bits.Bits(5), hclen = bits.Bits(4);
   if (hlit < 0 || hdist < 0 || hclen < 0) return Truncated("deflate64", out);
@@ -242,19 +254,18 @@ Status Inflate64(ByteView in, uint64_t cap, Bytes& out) {
       if (rest.size() < 4) return Truncated("deflate64", out);
       uint16_t len = Le16(rest, 0), nlen = Le16(rest, 2);
       if (len != static_cast<uint16_t>(~nlen)) return Damaged("deflate64", out, "stored block length check");
-      if (rest.size() - 4 < len) return Truncated("deflate64", out);
+      if (rest.size() - 4 < len) {  // what is there, then the report
+        out.append(
+            rest.substr(4, static_cast<size_t>(std::min<uint64_t>(rest.size() - 4, cap - out.size()))));
+        return Truncated("deflate64", out);
+      }
       size_t take = static_cast<size_t>(std::min<uint64_t>(len, cap - out.size()));
       out.append(rest.substr(4, take));
       bits.Skip(4 + size_t{len});
       cap_reached = out.size() >= cap;
     } else if (type == 1) {
-      std::array<uint8_t, 288 + 32> fixed{};
-      for (size_t i = 0; i < 288; ++i) fixed[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
-      for (size_t i = 288; i < fixed.size(); ++i) fixed[i] = 5;
-      Huffman lit, dist;
-      lit.Build(fixed.data(), 288);
-      dist.Build(fixed.data() + 288, 32);
-      if (Status s = InflateCodes(bits, lit, dist, cap, out, cap_reached); !s.ok()) return s;
+      static const FixedCodes kFixed;  // built once: a run of empty fixed blocks costs 10 bits each
+      if (Status st = InflateCodes(bits, kFixed.lit, kFixed.dist, cap, out, cap_reached); !st.ok()) return st;
     } else if (type == 2) {
       Huffman lit, dist;
       if (Status s = DynamicTables(bits, lit, dist, out); !s.ok()) return s;
@@ -283,11 +294,15 @@ Result<std::vector<LegacyZipEntry>> ListLegacyZipEntries(ByteView zip) {
   size_t cd_end_at = eocd;
   if ((cd_size == 0xffffffff || cd_offset == 0xffffffff) && eocd >= 20 &&
       zip.compare(eocd - 20, 4, "PK\x06\x07") == 0) {
+    // The locator's offset counts from the archive's start; after a stub the record is found
+    // where it normally is, right before the locator.
+    auto is_record = [&](uint64_t at) {
+      return at <= zip.size() && zip.size() - at >= 56 &&
+             zip.compare(static_cast<size_t>(at), 4, "PK\x06\x06") == 0;
+    };
     uint64_t z64 = Le64(zip, eocd - 20 + 8);
-    if (z64 > zip.size() || zip.size() - z64 < 56 ||
-        zip.compare(static_cast<size_t>(z64), 4, "PK\x06\x06") != 0) {
-      return DataLoss("zip: zip64 end of central directory not found");
-    }
+    if (!is_record(z64) && eocd >= 20 + 56 && is_record(eocd - 20 - 56)) z64 = eocd - 20 - 56;
+    if (!is_record(z64)) return DataLoss("zip: zip64 end of central directory not found");
     cd_size = Le64(zip, static_cast<size_t>(z64) + 40);
     cd_offset = Le64(zip, static_cast<size_t>(z64) + 48);
     cd_end_at = static_cast<size_t>(z64);

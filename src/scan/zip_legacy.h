@@ -43,8 +43,8 @@ struct LegacyZipEntry {
 // The method 6 and 9 entries of the zip `zip`, in the order of their local headers (the order
 // libarchive reads members in). An archive with data before it (a self-extractor, or a zip whose
 // offsets count from elsewhere) is placed by its end-of-central-directory record. DataLoss when the
-// central directory cannot be read; at most 65,535 entries are looked at (zip64 counts beyond are
-// DataLoss, not a loop).
+// central directory cannot be read; the walk is bounded by the directory's size (46 bytes at
+// least per entry).
 Result<std::vector<LegacyZipEntry>> ListLegacyZipEntries(ByteView zip);
 
 // Decodes one entry of ListLegacyZipEntries(zip), as the decoders above (CRC-32 checked when the
