@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "scan/arj.h"
+#include "scan/autoit.h"
 #include "scan/installshield.h"
 #include "scan/mime.h"
 #include "scan/mspack_reader.h"
@@ -132,6 +133,7 @@ std::string_view DetectOwnReader(ByteView d) {
   if (LooksLikeArj(d)) return "arj";
   if (LooksLikeUpx(d)) return "upx";
   if (LooksLikeNsis(d)) return "nsis";
+  if (LooksLikeAutoIt(d)) return "autoit";
   if (LooksLikeInstallShield(d)) return "installshield";
   if (LooksLikeRtf(d)) return "rtf";
   if (d.starts_with("%PDF-")) return "pdf";
@@ -154,6 +156,7 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   if (format == "installshield") return ReadInstallShield(data, options, sink);
   if (format == "upx") return ReadUpx(data, options, sink);
   if (format == "nsis") return ReadNsis(data, options, sink);
+  if (format == "autoit") return ReadAutoIt(data, options, sink);
   return Internal("no reader for " + std::string(format));
 }
 
@@ -166,7 +169,7 @@ size_t PackedSectionsEnd(ByteView d) {
 bool IsOwnReaderFormat(std::string_view f) {
   return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
          f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield" || f == "upx" ||
-         f == "nsis";
+         f == "nsis" || f == "autoit";
 }
 
 bool IsTextFormat(std::string_view f) {
@@ -231,6 +234,7 @@ std::string_view EventFormatName(std::string_view f) {
       {"installshield", "InstallShield"},
       {"upx", "UPX"},
       {"nsis", "NSIS"},
+      {"autoit", "AutoIt"},
       {"rtf", "RTF"},
       {"pdf", "PDF"},
   };
@@ -515,6 +519,8 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
     OpenText(data, path, depth, det.format);
   } else if (IsOwnReaderFormat(det.format)) {
     OpenReader(data, path, depth, det.format);
+    // AutoIt's interpreter is usually UPX-packed, its script appended: both are read.
+    if (det.format == "upx" && !stopped_ && LooksLikeAutoIt(data)) OpenReader(data, path, depth, "autoit");
     // A packed program or an installer may have an archive appended after what its reader reads
     // (a self-extractor's payload): looked for there as for any program.
     size_t end = det.format == "upx" ? PackedSectionsEnd(data) : det.format == "nsis" ? NsisDataEnd(data) : 0;
