@@ -131,10 +131,6 @@ std::string_view DetectOwnReader(ByteView d) {
   if (LooksLikeTnef(d)) return "tnef";
   if (LooksLikeSis(d)) return "sis";
   if (LooksLikeArj(d)) return "arj";
-  if (LooksLikeUpx(d)) return "upx";
-  if (LooksLikeNsis(d)) return "nsis";
-  if (LooksLikeAutoIt(d)) return "autoit";
-  if (LooksLikeInstallShield(d)) return "installshield";
   if (LooksLikeRtf(d)) return "rtf";
   if (d.starts_with("%PDF-")) return "pdf";
   if (LooksLikeOle10Native(d)) return "ole1-package";
@@ -160,10 +156,18 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   return Internal("no reader for " + std::string(format));
 }
 
-// Where a PE's sections end (0 if it is none).
-size_t PackedSectionsEnd(ByteView d) {
-  std::optional<PeImage> pe = ParsePe(d);
-  return pe ? static_cast<size_t>(std::min<uint64_t>(pe->raw_end, d.size())) : 0;
+// The readers of programs that carry data (packers, installers, scripts): a program may be several
+// at once (AutoIt's UPX-packed interpreter with its script appended), and each that recognises it
+// reads it. Never the only look: the self-extractor search runs on every program as well, so a
+// structure one of them accepts cannot hide an appended archive.
+std::vector<std::string_view> ProgramReadersFor(ByteView d) {
+  std::vector<std::string_view> out;
+  if (!At(d, 0, "MZ")) return out;
+  if (LooksLikeUpx(d)) out.push_back("upx");
+  if (LooksLikeNsis(d)) out.push_back("nsis");
+  if (LooksLikeAutoIt(d)) out.push_back("autoit");
+  if (LooksLikeInstallShield(d)) out.push_back("installshield");
+  return out;
 }
 
 bool IsOwnReaderFormat(std::string_view f) {
@@ -184,10 +188,8 @@ Detection Detect(ByteView d) {
   Detection det = DetectArchiveAtStart(d);
   if (!det.format.empty()) return det;
   if (std::string_view own = DetectOwnReader(d); !own.empty()) return {own};
-  if (At(d, 0, "MZ")) {
-    std::vector<Detection> sfx = SfxCandidates(d);
-    if (!sfx.empty()) return {"pe-sfx", 0, true};
-  }
+  if (At(d, 0, "MZ") && (!ProgramReadersFor(d).empty() || !SfxCandidates(d).empty()))
+    return {"program", 0, true};
   if (mime::LooksLikeMail(d)) return {"mail"};
   if (mime::HasBinhex(d)) return {"binhex"};
   if (mime::HasUuencode(d)) return {"uuencode"};
@@ -218,7 +220,7 @@ std::string_view EventFormatName(std::string_view f) {
       {"compress", "Compress"},
       {"rpm", "RPM"},
       {"tar", "Tar"},
-      {"pe-sfx", "SFX"},
+      {"program", "SFX"},
       {"mail", "Mail"},
       {"uuencode", "UUEncode"},
       {"binhex", "BinHex"},
@@ -519,18 +521,11 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
     OpenText(data, path, depth, det.format);
   } else if (IsOwnReaderFormat(det.format)) {
     OpenReader(data, path, depth, det.format);
-    // AutoIt's interpreter is usually UPX-packed, its script appended: both are read.
-    if (det.format == "upx" && !stopped_ && LooksLikeAutoIt(data)) OpenReader(data, path, depth, "autoit");
-    // A packed program or an installer may have an archive appended after what its reader reads
-    // (a self-extractor's payload): looked for there as for any program.
-    size_t end = det.format == "upx" ? PackedSectionsEnd(data) : det.format == "nsis" ? NsisDataEnd(data) : 0;
-    if (end > 0) {
-      for (const Detection& candidate : SfxCandidates(data)) {
-        if (stopped_) break;
-        if (candidate.offset >= end) OpenArchive(data, path, depth, candidate);
-      }
+  } else if (det.format == "program") {
+    for (std::string_view reader : ProgramReadersFor(data)) {
+      if (stopped_) break;
+      OpenReader(data, path, depth, reader);
     }
-  } else if (det.format == "pe-sfx") {
     for (const Detection& candidate : SfxCandidates(data)) {
       if (stopped_) break;
       OpenArchive(data, path, depth, candidate);
@@ -718,6 +713,11 @@ void WalkState::OpenReader(ByteView data, const std::string& path, int depth, st
   ReaderOptions options;
   // One byte past the cap tells a member that fits exactly from one that does not.
   options.max_member_bytes = first_cap.bytes == UINT64_MAX ? UINT64_MAX : first_cap.bytes + 1;
+  // What this container may still produce in all: a reader decoding more would only throw it away.
+  const uint64_t scan_left = limits_.max_scan_size - std::min(stats_.bytes_extracted, limits_.max_scan_size);
+  options.max_total_bytes =
+      std::min(scan_left, budget.allowance - std::min(budget.produced, budget.allowance));
+  options.max_total_bytes = std::max(options.max_total_bytes, options.max_member_bytes);
   std::string_view base = path;
   if (size_t bang = base.rfind('!'); bang != std::string_view::npos) base.remove_prefix(bang + 1);
   if (size_t slash = base.rfind('/'); slash != std::string_view::npos) base.remove_prefix(slash + 1);

@@ -125,8 +125,9 @@ class Walker {
 
 // The container format `data` starts with, by magic number: "zip", "7zip", "rar", "cab", "tar",
 // "cpio", "ar", "iso9660", "lha", "xar", "gzip", "bzip2", "xz", "lzip", "zstd", "lz4", "compress",
-// "rpm", "szdd", "kwaj", "chm", "ole2", "ole1-package", "tnef", "sis", "rtf", "pdf", "pe-sfx", "mail",
-// "uuencode", "binhex", "data-uri"; "" if none.
+// "rpm", "szdd", "kwaj", "chm", "ole2", "ole1-package", "tnef", "sis", "arj", "rtf", "pdf", "mail",
+// "uuencode", "binhex", "data-uri", or "program" (a PE that carries an archive, a packed image, an
+// installer or a script: every reader that recognises it reads it); "" if none.
 std::string_view DetectContainer(ByteView data);
 
 }  // namespace accord::scan

@@ -11,6 +11,7 @@ namespace {
 
 // Inflates `in` with the initialised stream `z` (left for the caller to end or reset).
 Status InflateWith(z_stream& z, ByteView in, uint64_t cap, Bytes& out) {
+  z.avail_in = 0;  // a reset stream keeps what was left of the last input: none of it is ours now
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   char buf[64 * 1024];
   Status status;

@@ -17,7 +17,8 @@ constexpr size_t kMsiHeader = 0x20, kMsiBlock = 0x138, kMsiName = 0x104;
 constexpr size_t kMsiSearch = 64 * 1024;        // how far into the overlay the MSI header is looked for
 constexpr uint32_t kCabinetMagic = 0x28635349;  // "ISc("
 constexpr size_t kFileItem = 87;
-constexpr size_t kMaxField = 2048;  // a setup record's strings
+constexpr size_t kMaxField = 2048;    // a setup record's strings
+constexpr size_t kMaxRecords = 4096;  // real setups carry tens; more is not InstallShield's
 
 // The overlay: from where the PE's last section ends to the file's end, or to its Authenticode
 // certificate table when that lies there. nullopt when `d` is not a PE or has no overlay.
@@ -80,7 +81,7 @@ std::optional<std::vector<Record>> ParseRecords(ByteView d, const Overlay& o) {
   ByteView area = d.substr(0, o.end);
   std::vector<Record> records;
   for (size_t at = o.begin; at < o.end;) {
-    std::optional<Record> r = ParseRecord(area, at);
+    std::optional<Record> r = records.size() < kMaxRecords ? ParseRecord(area, at) : std::nullopt;
     if (!r) return std::nullopt;
     records.push_back(*r);
     if (r->cut) break;
@@ -119,7 +120,8 @@ std::optional<size_t> FindMsiHeader(ByteView d, const Overlay& o) {
                                  std::string_view("Rar!\x1a\x07"), std::string_view("7z\xBC\xAF\x27\x1C")}) {
       if (gap.find(sig) != ByteView::npos) fits = false;
     }
-    if (fits) return h;
+    // Only the first header that parses is walked: the walk is bounded by the overlay once.
+    return fits ? std::optional<size_t>(h) : std::nullopt;
   }
   return std::nullopt;
 }

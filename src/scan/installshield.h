@@ -34,7 +34,8 @@
 
 namespace accord::scan {
 
-// A PE whose overlay is either layout (its first record or header parses).
+// A PE whose overlay is either layout: setup records from its start to its end (at most 4,096), or
+// the first MSI-layout header in its first 64 KiB with blocks that fill it.
 bool LooksLikeInstallShield(ByteView data);
 Status ReadInstallShield(ByteView data, const ReaderOptions& options, const MemberSink& sink);
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "scan/inflate.h"
 #include "scan/reader_test_util.h"
 
 namespace accord::scan {
@@ -101,17 +102,7 @@ TEST(InstallShieldTest, SignedSetupsAndAppendedArchives) {
 TEST(InstallShieldTest, CabinetItemsCannotReadTheSameDataAgainAndAgain) {
   // data1.hdr with 1,000 items that all point at the one chunk in data1.cab.
   Bytes content(1000, 'x');
-  uLongf n = compressBound(static_cast<uLong>(content.size()));
-  Bytes z(n, '\0');
-  z_stream zs{};
-  ASSERT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  zs.next_in = reinterpret_cast<Bytef*>(content.data());
-  zs.avail_in = static_cast<uInt>(content.size());
-  zs.next_out = reinterpret_cast<Bytef*>(z.data());
-  zs.avail_out = static_cast<uInt>(z.size());
-  ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  z.resize(zs.total_out);
-  deflateEnd(&zs);
+  Bytes z = RawDeflate(content);
   Bytes cab;
   PutLe(cab, 0, z.size(), 2);
   cab += z;
@@ -141,6 +132,18 @@ TEST(InstallShieldTest, CabinetItemsCannotReadTheSameDataAgainAndAgain) {
   ASSERT_EQ(c.members.size(), 3u);
   EXPECT_EQ(c.members[2].name, "x.bin");
   EXPECT_EQ(c.members[2].data, content);
+}
+
+TEST(InstallShieldTest, ChunksAfterALeftOverAreReadFromTheirOwnStart) {
+  // One deflate stream with bytes after its end, then another: the second is read from its start
+  // (a reset zlib state keeps no pointer into the first).
+  Bytes first = RawDeflate("first chunk") + Bytes(60000, 'J'), second = RawDeflate("second");
+  RawInflater inflater;
+  Bytes out;
+  EXPECT_TRUE(inflater.Append(first, 1 << 20, out).ok());
+  EXPECT_EQ(out, "first chunk");
+  EXPECT_TRUE(inflater.Append(second, 1 << 20, out).ok());
+  EXPECT_EQ(out, "first chunksecond");
 }
 
 TEST(InstallShieldTest, SetupRecords) {

@@ -31,7 +31,8 @@ enum class Method { kLzma, kLzmaBcj, kDeflate, kBzip2 };
 // LZMA properties at `at`: lc/lp/pb in range and a dictionary NSIS would write (2^n or 3 * 2^n,
 // at most 1 GiB), which a deflate block's length read as properties is not.
 bool LzmaPropertiesAt(ByteView b, size_t at) {
-  if (b.size() < at + 5 || static_cast<unsigned char>(b[at]) >= 225) return false;
+  // NSIS writes lc=3, lp=0, pb=2 (0x5d), as 7-Zip's NSIS handler expects.
+  if (b.size() < at + 5 || static_cast<unsigned char>(b[at]) != 0x5d) return false;
   uint32_t dict = Le32(b, at + 1);
   for (int n = 12; n <= 30; ++n) {
     if (dict == (1u << n) || dict == (3u << (n - 1))) return true;
@@ -43,9 +44,7 @@ bool LzmaPropertiesAt(ByteView b, size_t at) {
 // then them), NSIS's bzip2 ('1' and a block size below 14, as 7-Zip tells it), else deflate.
 Method MethodOf(ByteView b, size_t at = 0) {
   if (LzmaPropertiesAt(b, at)) return Method::kLzma;
-  if (b.size() > at + 1 && (b[at] == 0 || b[at] == 1) && LzmaPropertiesAt(b, at + 1)) {
-    return b[at] == 1 ? Method::kLzmaBcj : Method::kLzma;
-  }
+  if (b.size() > at + 1 && b[at] == 1 && LzmaPropertiesAt(b, at + 1)) return Method::kLzmaBcj;
   if (b.size() > at + 1 && b[at] == '1' && static_cast<unsigned char>(b[at + 1]) < 14) return Method::kBzip2;
   return Method::kDeflate;
 }
@@ -67,7 +66,7 @@ class Decoder {
       in_ = in;
       return Status::Ok();
     }
-    size_t props_at = static_cast<unsigned char>(in[0]) == 0x5d ? 0 : 1;
+    size_t props_at = m == Method::kLzmaBcj ? 1 : 0;  // MethodOf checked 5 bytes of properties there
     lzma_filter lzma1{LZMA_FILTER_LZMA1, nullptr};
     if (lzma_properties_decode(&lzma1, nullptr, reinterpret_cast<const uint8_t*>(in.data() + props_at), 5) !=
         LZMA_OK) {
@@ -156,12 +155,6 @@ std::string MemberName(uint64_t index) {
 
 }  // namespace
 
-size_t NsisDataEnd(ByteView d) {
-  std::optional<size_t> first = FindFirstHeader(d);
-  if (!first) return 0;
-  return static_cast<size_t>(std::min<uint64_t>(d.size(), uint64_t{*first} + Le32(d, *first + 24)));
-}
-
 bool LooksLikeNsis(ByteView d) {
   return d.starts_with("MZ") && FindFirstHeader(d) && ParsePe(d);
 }
@@ -209,7 +202,7 @@ Status ReadNsis(ByteView d, const ReaderOptions& options, const MemberSink& sink
       Bytes out;
       Status s;
       if ((v & 0x80000000u) != 0) {
-        s = DecodeBlock(block, cap, out);
+        s = DecodeBlock(block, std::min(cap, options.max_total_bytes), out);
       } else {
         out = Bytes(block.substr(0, static_cast<size_t>(std::min<uint64_t>(block.size(), cap))));
       }
@@ -221,7 +214,8 @@ Status ReadNsis(ByteView d, const ReaderOptions& options, const MemberSink& sink
   }
   // Solid: one stream of u32 length + data, decoded as it is read.
   Decoder dec;
-  if (Status s = dec.Init(area, kMaxSolid); !s.ok()) return s.WithContext("NSIS solid data");
+  const uint64_t total_limit = std::min(kMaxSolid, options.max_total_bytes);
+  if (Status s = dec.Init(area, total_limit); !s.ok()) return s.WithContext("NSIS solid data");
   Bytes pending, member;
   uint64_t index = 0, remaining = 0, total = 0;
   bool in_member = false;
@@ -253,14 +247,17 @@ Status ReadNsis(ByteView d, const ReaderOptions& options, const MemberSink& sink
       }
     }
     pending.erase(0, used);
-    if (!s.ok() || stream_end || got == 0 || total > kMaxSolid) {
-      const bool over = total > kMaxSolid;
+    if (!s.ok() || stream_end || got == 0 || total > total_limit) {
+      const bool over = total > total_limit;
       if (s.ok() && !stream_end && !over) s = DataLoss("stream ends early");
       if (in_member) {
         if (!sink(ReaderMember{MemberName(index), std::move(member)})) return Status::Ok();
         if (s.ok()) s = DataLoss("stream ends inside a block");
       }
-      if (over) return ResourceExhausted("NSIS: solid data over 1 GiB (not decoded further)");
+      if (over) {
+        return ResourceExhausted("NSIS: solid data past " + std::to_string(total_limit) +
+                                 " bytes (what the container may still produce; not decoded further)");
+      }
       if (!s.ok()) return s.WithContext("NSIS solid data");
       return problem;
     }

@@ -29,8 +29,5 @@ namespace accord::scan {
 
 bool LooksLikeNsis(ByteView data);  // a PE with an NSIS first header at a 512-byte boundary
 Status ReadNsis(ByteView data, const ReaderOptions& options, const MemberSink& sink);
-// Where the installer's data ends (its first header's length; the file's end if cut, 0 if none):
-// what follows is not NSIS's, and the walker looks there for appended archives.
-size_t NsisDataEnd(ByteView data);
 
 }  // namespace accord::scan

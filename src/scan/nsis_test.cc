@@ -86,6 +86,34 @@ TEST_F(NsisTest, Bzip2IsReportedUnsupported) {
   EXPECT_TRUE(w.HasEvent("Heuristics.Unsupported.NSIS"));
 }
 
+TEST(NsisClamavTest, EveryProgramReaderAndTheArchiveSearchRun) {
+  // An NSIS installer with a zip appended: the installer's files and the zip's are both read.
+  Bytes clam = ReadTestFile("clam.exe"), exe = ReadTestFile("clam-nsis.exe"), zip = ReadTestFile("clam.zip");
+  if (clam.empty() || exe.empty() || zip.empty()) GTEST_SKIP() << "clamav-testfiles absent";
+  WalkResult w = WalkAll(exe + zip, "setup.exe");
+  EXPECT_EQ(w.Data("setup.exe!file1"), clam);
+  EXPECT_EQ(w.Data("setup.exe!clam.exe"), clam);
+  // A "UPX!" written into the DOS stub does not stop the installer from being read.
+  Bytes decoy = exe;
+  decoy.replace(0x40, 32, std::string("UPX!\x0d\x09\x02\x08", 8) + std::string(24, '\x01'));
+  WalkResult d = WalkAll(decoy, "setup.exe");
+  EXPECT_EQ(d.Data("setup.exe!file1"), clam);
+}
+
+TEST(NsisClamavTest, ABlockTooShortForItsPropertiesIsDamageNotACrash) {
+  // A PE, then at 512 a first header (no CRC, 33 bytes) and 5 bytes: 00 00 00 01 00.
+  Bytes exe = ReadTestFile("clam-nsis.exe");
+  if (exe.empty()) GTEST_SKIP() << "clamav-testfiles absent";
+  size_t first = exe.find("\xEF\xBE\xAD\xDENullsoftInst") - 4;
+  Bytes b = exe.substr(0, first + 28);
+  PutLe(b, first, 4, 4);        // flags: no CRC
+  PutLe(b, first + 24, 33, 4);  // all that follows: the header and 5 bytes
+  b += std::string("\0\0\0\x01\0", 5);
+  Collected c;
+  Status s = ReadNsis(b, {}, c.Sink());
+  EXPECT_FALSE(s.ok());
+}
+
 TEST(NsisClamavTest, ClamNsisYieldsClamExe) {
   Bytes clam = ReadTestFile("clam.exe"), exe = ReadTestFile("clam-nsis.exe");
   if (clam.empty() || exe.empty()) GTEST_SKIP() << "clamav-testfiles absent";

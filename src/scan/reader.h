@@ -32,6 +32,11 @@ namespace accord::scan {
 struct ReaderOptions {
   // Longest member produced; the walker passes its current member cap plus one.
   uint64_t max_member_bytes = uint64_t{100} << 20;
+  // What the reader may decode in all, members cut at the cap included (what the container may
+  // still produce under max_scan_size and the compression ratio): a reader that would decode more
+  // (a solid stream, a packed image) stops there and returns ResourceExhausted, so a small file
+  // cannot make it allocate or decode gigabytes that are thrown away.
+  uint64_t max_total_bytes = uint64_t{400} << 20;
   // The container's own file name (last '!' component, no directories), for members whose
   // format stores no name: "CLAM.EX_" holds "CLAM.EXE".
   std::string_view container_name;

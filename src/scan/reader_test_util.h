@@ -2,6 +2,8 @@
 // a buffer and keep what came out, read a ClamAV test file.
 #pragma once
 
+#include <zlib.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +78,21 @@ inline Bytes ReadTestFile(const std::string& name) {
 inline void PutLe(Bytes& b, size_t off, uint64_t v, int bytes) {
   if (b.size() < off + static_cast<size_t>(bytes)) b.resize(off + static_cast<size_t>(bytes), '\0');
   for (int i = 0; i < bytes; ++i) b[off + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+// A raw deflate stream (no zlib header) of `in` at `level`, as zip, InstallShield and PDF embed them.
+inline Bytes RawDeflate(ByteView in, int level = 9) {
+  z_stream zs{};
+  if (deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return "";
+  Bytes out(deflateBound(&zs, static_cast<uLong>(in.size())), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int r = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return r == Z_STREAM_END ? out : "";
 }
 
 // Whole files, for the tests that run other programs (arj, 7-Zip, unzip) on what they write.

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,29 +19,24 @@ constexpr size_t kMaxEmbedded = 16;
 // Bounds what a pack header can make accord allocate before anything is unpacked; real programs
 // pack 2-10 times, and a megabyte of zeros about 1,000 times.
 constexpr uint64_t kMaxRatio = 10000;
-constexpr uint64_t kMaxImage = uint64_t{256} << 20;
 
 struct PackHeader {
   uint8_t version = 0, format = 0, method = 0;
   uint32_t u_adler = 0, c_adler = 0, u_len = 0, c_len = 0;
 };
 
-std::optional<PackHeader> FindPackHeader(ByteView d) {
-  ByteView head = d.substr(0, std::min(d.size(), kSearch));
-  for (size_t at = head.find("UPX!"); at != ByteView::npos; at = head.find("UPX!", at + 1)) {
-    if (d.size() - at < 28) break;
-    PackHeader h{static_cast<uint8_t>(d[at + 4]),
-                 static_cast<uint8_t>(d[at + 5]),
-                 static_cast<uint8_t>(d[at + 6]),
-                 Le32(d, at + 8),
-                 Le32(d, at + 12),
-                 Le32(d, at + 16),
-                 Le32(d, at + 20)};
-    if (h.version < 10 || h.version > 14 || (h.format != 9 && h.format != 36)) continue;
-    if (h.u_len == 0 || h.c_len == 0 || h.c_len > d.size() || h.c_len > h.u_len) continue;
-    return h;
-  }
-  return std::nullopt;
+std::optional<PackHeader> PackHeaderAt(ByteView d, size_t at) {
+  if (d.size() - at < 28) return std::nullopt;
+  PackHeader h{static_cast<uint8_t>(d[at + 4]),
+               static_cast<uint8_t>(d[at + 5]),
+               static_cast<uint8_t>(d[at + 6]),
+               Le32(d, at + 8),
+               Le32(d, at + 12),
+               Le32(d, at + 16),
+               Le32(d, at + 20)};
+  if (h.version < 10 || h.version > 14 || (h.format != 9 && h.format != 36)) return std::nullopt;
+  if (h.u_len == 0 || h.c_len == 0 || h.c_len > d.size() || h.c_len > h.u_len) return std::nullopt;
+  return h;
 }
 
 uint32_t Adler32(ByteView d) {
@@ -52,8 +48,8 @@ uint32_t Adler32(ByteView d) {
   return static_cast<uint32_t>(a);
 }
 
-// Where the packed data starts: the stub's `60 BE imm32` (pusha; mov esi, VA), or a section's
-// raw start; the first whose Adler-32 is the header's.
+// Where the packed data starts: the stub's `60 BE imm32` (pusha; mov esi, VA), or the start of
+// one of the first three sections; the first whose Adler-32 is the header's.
 std::optional<size_t> FindPacked(ByteView d, const PeImage& pe, const PackHeader& h) {
   std::vector<size_t> candidates;
   if (std::optional<size_t> ep = PeOffsetOf(pe, pe.entry_rva, d.size());
@@ -63,9 +59,34 @@ std::optional<size_t> FindPacked(ByteView d, const PeImage& pe, const PackHeader
       if (std::optional<size_t> at = PeOffsetOf(pe, va - pe.image_base, d.size())) candidates.push_back(*at);
     }
   }
-  for (const PeSection& s : pe.sections) candidates.push_back(s.raw_offset);
+  for (size_t i = 0; i < pe.sections.size() && i < 3; ++i) candidates.push_back(pe.sections[i].raw_offset);
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   for (size_t at : candidates) {
     if (at <= d.size() && d.size() - at >= h.c_len && Adler32(d.substr(at, h.c_len)) == h.c_adler) return at;
+  }
+  return std::nullopt;
+}
+
+struct Packed {
+  PackHeader header;
+  PeImage pe;
+  size_t at = 0;
+};
+
+// Every "UPX!" in the first 64 KiB that is a plausible pack header is tried, and the first whose
+// packed data is where it says (by its Adler-32) is taken: a decoy header does not hide a real one.
+std::optional<Packed> FindUpx(ByteView d) {
+  if (!d.starts_with("MZ")) return std::nullopt;
+  std::optional<PeImage> pe = ParsePe(d);
+  if (!pe) return std::nullopt;
+  ByteView head = d.substr(0, std::min(d.size(), kSearch));
+  int tried = 0;
+  for (size_t at = head.find("UPX!"); at != ByteView::npos && tried < 8; at = head.find("UPX!", at + 1)) {
+    std::optional<PackHeader> h = PackHeaderAt(d, at);
+    if (!h) continue;
+    ++tried;
+    if (std::optional<size_t> packed = FindPacked(d, *pe, *h)) return Packed{*h, *pe, *packed};
   }
   return std::nullopt;
 }
@@ -78,39 +99,38 @@ bool UclReady() {
 }  // namespace
 
 bool LooksLikeUpx(ByteView d) {
-  return d.starts_with("MZ") && FindPackHeader(d) && ParsePe(d);
+  return FindUpx(d).has_value();
 }
 
 Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
-  std::optional<PackHeader> h = FindPackHeader(d);
-  std::optional<PeImage> pe = ParsePe(d);
-  if (!h || !pe) return DataLoss("UPX: no pack header in a PE");
+  std::optional<Packed> found = FindUpx(d);
+  if (!found) return DataLoss("UPX: no pack header whose packed data is in the program");
+  const PackHeader* h = &found->header;
   if (h->method != 2 && h->method != 5 && h->method != 8) {
     return Unimplemented("UPX method " + std::to_string(h->method) + (h->method == 14 ? " (LZMA)" : ""));
   }
-  std::optional<size_t> at = FindPacked(d, *pe, *h);
-  if (!at) return DataLoss("UPX: the packed data is not where the pack header and stub say (checksum)");
   if (!UclReady()) return Internal("UPX: libucl failed to initialise");
-  ByteView packed = d.substr(*at, h->c_len);
+  ByteView packed = d.substr(found->at, h->c_len);
   if (uint64_t{h->u_len} > uint64_t{h->c_len} * kMaxRatio) {
     return DataLoss("UPX: the pack header claims " + std::to_string(h->u_len) + " bytes from " +
                     std::to_string(h->c_len) + " (more than " + std::to_string(kMaxRatio) + " times)");
   }
   // libucl stops before a match that does not fit, so an image is unpacked whole and then cut to
-  // the cap; past kMaxImage it is not unpacked at all.
-  if (h->u_len > options.max_member_bytes && h->u_len > kMaxImage) {
+  // the member cap; one larger than the container may still produce is not unpacked at all.
+  if (h->u_len > options.max_total_bytes) {
     return ResourceExhausted("UPX: an unpacked image of " + std::to_string(h->u_len) +
-                             " bytes is more than " + std::to_string(kMaxImage) +
-                             " (and than the member cap)");
+                             " bytes is more than the container may still produce (" +
+                             std::to_string(options.max_total_bytes) + ")");
   }
-  Bytes image(h->u_len, '\0');
-  ucl_uint out_len = static_cast<ucl_uint>(image.size());
+  // Not zero-filled: only the pages libucl writes are touched.
+  std::unique_ptr<char[]> buffer(new char[h->u_len]);
+  ucl_uint out_len = h->u_len;
   auto src = reinterpret_cast<const ucl_bytep>(packed.data());
-  auto dst = reinterpret_cast<ucl_bytep>(image.data());
+  auto dst = reinterpret_cast<ucl_bytep>(buffer.get());
   int r = h->method == 2   ? ucl_nrv2b_decompress_safe_le32(src, packed.size(), dst, &out_len, nullptr)
           : h->method == 5 ? ucl_nrv2d_decompress_safe_le32(src, packed.size(), dst, &out_len, nullptr)
                            : ucl_nrv2e_decompress_safe_le32(src, packed.size(), dst, &out_len, nullptr);
-  image.resize(std::min<size_t>(out_len, image.size()));
+  ByteView image(buffer.get(), std::min<size_t>(out_len, h->u_len));
   Status status;
   if (r != UCL_E_OK && r != UCL_E_INPUT_NOT_CONSUMED) {
     status = DataLoss("UPX: the packed data does not unpack (libucl error " + std::to_string(r) + ")");
@@ -118,15 +138,17 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
     status = DataLoss("UPX: unpacked " + std::to_string(image.size()) +
                       " bytes that fail the header's length or checksum");
   }
-  if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
+  // The embedded programs are found first and each copied only when it is handed over.
   std::vector<EmbeddedPe> embedded = FindEmbeddedPes(image, kMaxEmbedded);
-  std::vector<ReaderMember> members;
+  auto member = [&](ByteView part) {
+    return Bytes(
+        part.substr(0, static_cast<size_t>(std::min<uint64_t>(part.size(), options.max_member_bytes))));
+  };
+  if (!sink(ReaderMember{"UPX", member(image)})) return Status::Ok();
   for (const EmbeddedPe& e : embedded) {
-    members.push_back({"UPX@" + std::to_string(e.offset), Bytes(ByteView(image).substr(e.offset, e.size))});
-  }
-  if (!sink(ReaderMember{"UPX", std::move(image)})) return Status::Ok();
-  for (ReaderMember& m : members) {
-    if (!sink(std::move(m))) return Status::Ok();
+    if (!sink(ReaderMember{"UPX@" + std::to_string(e.offset), member(image.substr(e.offset, e.size))})) {
+      return Status::Ok();
+    }
   }
   return status;
 }

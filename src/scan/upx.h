@@ -14,8 +14,8 @@
 // E8/E9 calls differ from the original program, data (a payload) does not.
 //
 // Unimplemented: LZMA and the other methods; DataLoss: a header claiming more than 10,000 times
-// its packed length (refused before anything is allocated); ResourceExhausted: an image over
-// 256 MiB and over the member cap (libucl unpacks whole images only, so it is not unpacked); packed data not
+// its packed length (refused before anything is allocated); ResourceExhausted: an image larger than
+// ReaderOptions::max_total_bytes (libucl unpacks whole images only, so it is not unpacked); packed data not
 // found where the header says, or not unpacking to the header's length and checksum (what unpacked is still
 // yielded).
 //
@@ -29,7 +29,9 @@
 
 namespace accord::scan {
 
-bool LooksLikeUpx(ByteView data);  // a PE with a plausible UPX pack header in its first 64 KiB
+// A PE with a UPX pack header in its first 64 KiB whose packed data is where it says (by the
+// header's Adler-32 of it).
+bool LooksLikeUpx(ByteView data);
 Status ReadUpx(ByteView data, const ReaderOptions& options, const MemberSink& sink);
 
 }  // namespace accord::scan

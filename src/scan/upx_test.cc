@@ -151,6 +151,10 @@ TEST(UpxTest, DamageAndLies) {
   Collected d;
   EXPECT_EQ(ReadUpx(bad_sum, {}, d.Sink()).code(), Code::kDataLoss);
   EXPECT_FALSE(d.members.empty());
+  // An image larger than the container may still produce: not unpacked at all.
+  ReaderOptions tight;
+  tight.max_total_bytes = 1000;
+  EXPECT_EQ(ReadUpx(exe, tight, c.Sink()).code(), Code::kResourceExhausted);
   // LZMA: recognised, not unpacked.
   Bytes lzma = exe;
   lzma[0x3e0 + 6] = 14;

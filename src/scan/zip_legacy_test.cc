@@ -410,16 +410,7 @@ TEST(ZipLegacyTest, OnlyImplodeAndDeflate64MembersAreTakenOver) {
   // a.txt in method 1 (shrink: libarchive cannot, nor accord), b.bin in deflate64 (here a stored
   // deflate block, which deflate64 reads the same): a.txt stays unsupported, b.bin is decoded.
   Bytes a = "shrunk text, not really", b = Sample(3000, 12);
-  z_stream zs{};
-  ASSERT_EQ(deflateInit2(&zs, 0, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  Bytes stored(deflateBound(&zs, static_cast<uLong>(b.size())), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(b.data());
-  zs.avail_in = static_cast<uInt>(b.size());
-  zs.next_out = reinterpret_cast<Bytef*>(stored.data());
-  zs.avail_out = static_cast<uInt>(stored.size());
-  ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  stored.resize(zs.total_out);
-  deflateEnd(&zs);
+  Bytes stored = RawDeflate(b, 0);
   Bytes zip = ZipOf({{"a.txt", 1, 0, a, a}, {"b.bin", 9, 0, b, stored}});
   WalkResult w = WalkAll(zip, "m.zip");
   EXPECT_EQ(w.Data("m.zip!a.txt"), "<absent>");
