@@ -131,11 +131,16 @@ struct Start {
   size_t at;  // after the marker and version
 };
 
+// The first marker followed by a version and, after the 16 bytes, an entry's magic: a decoy
+// marker elsewhere in the program does not hide the real script.
 std::optional<Start> FindStart(ByteView d) {
   for (size_t at = d.find(kMarker); at != ByteView::npos; at = d.find(kMarker, at + 1)) {
     ByteView v = d.substr(at + kMarker.size(), 8);
-    if (v == "AU3!EA05") return Start{kEa05, at + kMarker.size() + 8};
-    if (v == "AU3!EA06") return Start{kEa06, at + kMarker.size() + 8};
+    const Version* version = v == "AU3!EA05" ? &kEa05 : v == "AU3!EA06" ? &kEa06 : nullptr;
+    size_t entries = at + kMarker.size() + 8 + 16;
+    if (version != nullptr && d.size() >= entries + 4 && Le32(d, entries) == version->file_magic) {
+      return Start{*version, at + kMarker.size() + 8};
+    }
   }
   return std::nullopt;
 }
@@ -152,7 +157,7 @@ std::string Text(const Version& v, Bytes b) {
 }  // namespace
 
 bool LooksLikeAutoIt(ByteView d) {
-  return d.starts_with("MZ") && FindStart(d) && ParsePe(d);
+  return d.starts_with("MZ") && ParsePe(d) && FindStart(d);
 }
 
 Status ReadAutoIt(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
@@ -165,6 +170,7 @@ Status ReadAutoIt(ByteView d, const ReaderOptions& options, const MemberSink& si
   for (size_t i = 0; i < 16; ++i) sum += static_cast<unsigned char>(d[at + i]);
   at += 16;
   Status problem;
+  uint64_t produced = 0;
   auto cut = [&](const std::string& what) {
     return DataLoss("AutoIt: " + what + " cut at offset " + std::to_string(at));
   };
@@ -196,14 +202,19 @@ Status ReadAutoIt(ByteView d, const ReaderOptions& options, const MemberSink& si
     if (size_t slash = base.find_last_of("\\/"); slash != std::string_view::npos)
       base.remove_prefix(slash + 1);
     std::string name = script ? "script" : CleanReaderName(base, "file" + std::to_string(index));
+    if (produced >= options.max_total_bytes) {
+      return ResourceExhausted("AutoIt: entries past " + std::to_string(options.max_total_bytes) +
+                               " bytes (what the container may produce)");
+    }
     Bytes out;
     if (compressed) {
-      Status s = Unpack(v, data, options.max_member_bytes, out);
+      Status s = Unpack(v, data, std::min(options.max_member_bytes, options.max_total_bytes - produced), out);
       if (!s.ok() && problem.ok()) problem = s.WithContext("AutoIt " + name);
     } else {
       out = std::move(data);
       if (out.size() > options.max_member_bytes) out.resize(static_cast<size_t>(options.max_member_bytes));
     }
+    produced += out.size();
     if (!sink(ReaderMember{name, std::move(out)})) return Status::Ok();
   }
   return problem;

@@ -58,6 +58,14 @@ TEST(AutoItTest, CutsDamageAndCaps) {
     ASSERT_EQ(c.members.size(), 2u) << at;
     EXPECT_EQ(c.members[1].data, clam) << at;
   }
+  // A decoy marker earlier in the program (with a version, no entries after it) does not hide
+  // the script.
+  Bytes decoy = exe;
+  decoy.replace(0x200, 24, exe.substr(marker - 16, 24));
+  Collected d;
+  EXPECT_TRUE(ReadAutoIt(decoy, {}, d.Sink()).ok());
+  ASSERT_EQ(d.members.size(), 2u);
+  EXPECT_EQ(d.members[1].data, clam);
   // Not a program: refused.
   EXPECT_FALSE(LooksLikeAutoIt(exe.substr(2)));
   Collected none;

@@ -43,6 +43,8 @@ struct Detection {
   // A short or heuristic magic number: if libarchive cannot read even the first header, the file
   // was simply not this kind of container and nothing is reported.
   bool speculative = false;
+  // "program": the readers that recognise it (ProgramReadersFor), found once.
+  std::vector<std::string_view> readers{};
 };
 
 bool At(ByteView d, size_t off, std::string_view magic) {
@@ -185,11 +187,21 @@ bool IsCompressionFilter(std::string_view f) {
 }
 
 Detection Detect(ByteView d) {
-  Detection det = DetectArchiveAtStart(d);
-  if (!det.format.empty()) return det;
-  if (std::string_view own = DetectOwnReader(d); !own.empty()) return {own};
-  if (At(d, 0, "MZ") && (!ProgramReadersFor(d).empty() || !SfxCandidates(d).empty()))
-    return {"program", 0, true};
+  // A program (a PE) is never taken for a format whose magic its DOS header or body could be
+  // made to hold (LHA's at byte 2, ISO's at 32769, an OLE1 package's fields): Windows ignores
+  // those bytes, and such a match would keep the program's own readers from running.
+  const bool mz = At(d, 0, "MZ");
+  const bool pe = mz && ParsePe(d).has_value();
+  if (!pe) {
+    Detection det = DetectArchiveAtStart(d);
+    if (!det.format.empty()) return det;
+    if (std::string_view own = DetectOwnReader(d); !own.empty()) return {own};
+  }
+  if (mz) {
+    Detection program{"program", 0, true};
+    if (pe) program.readers = ProgramReadersFor(d);
+    if (!program.readers.empty() || !SfxCandidates(d).empty()) return program;
+  }
   if (mime::LooksLikeMail(d)) return {"mail"};
   if (mime::HasBinhex(d)) return {"binhex"};
   if (mime::HasUuencode(d)) return {"uuencode"};
@@ -522,7 +534,7 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
   } else if (IsOwnReaderFormat(det.format)) {
     OpenReader(data, path, depth, det.format);
   } else if (det.format == "program") {
-    for (std::string_view reader : ProgramReadersFor(data)) {
+    for (std::string_view reader : det.readers) {
       if (stopped_) break;
       OpenReader(data, path, depth, reader);
     }
@@ -715,9 +727,10 @@ void WalkState::OpenReader(ByteView data, const std::string& path, int depth, st
   options.max_member_bytes = first_cap.bytes == UINT64_MAX ? UINT64_MAX : first_cap.bytes + 1;
   // What this container may still produce in all: a reader decoding more would only throw it away.
   const uint64_t scan_left = limits_.max_scan_size - std::min(stats_.bytes_extracted, limits_.max_scan_size);
-  options.max_total_bytes =
-      std::min(scan_left, budget.allowance - std::min(budget.produced, budget.allowance));
-  options.max_total_bytes = std::max(options.max_total_bytes, options.max_member_bytes);
+  const uint64_t ratio_left = budget.allowance - std::min(budget.produced, budget.allowance);
+  const Cap total_cap =
+      scan_left <= ratio_left ? Cap{scan_left, kMaxScanSize} : Cap{ratio_left, kMaxCompressionRatio};
+  options.max_total_bytes = std::max(total_cap.bytes, options.max_member_bytes);
   std::string_view base = path;
   if (size_t bang = base.rfind('!'); bang != std::string_view::npos) base.remove_prefix(bang + 1);
   if (size_t slash = base.rfind('/'); slash != std::string_view::npos) base.remove_prefix(slash + 1);
@@ -738,7 +751,11 @@ void WalkState::OpenReader(ByteView data, const std::string& path, int depth, st
   Status s = RunReader(format, data, options, sink);
   if (s.ok()) return;
   if (s.code() == Code::kResourceExhausted) {
-    Report(EventKind::kLimitExceeded, path, std::string(first_cap.name), s.message());
+    // The reader's total (what the container may produce), or a cap of its own: named after the
+    // walker's limit that set it; MaxScanSize ends the walk, as a cut member does.
+    const Cap& hit = s.message().find("container may") != std::string::npos ? total_cap : first_cap;
+    Report(EventKind::kLimitExceeded, path, std::string(hit.name), s.message());
+    if (hit.name == kMaxScanSize) stopped_ = true;
   } else if (s.code() == Code::kPermissionDenied) {
     Report(EventKind::kEncrypted, path, "Heuristics.Encrypted." + std::string(EventFormatName(format)),
            s.message());

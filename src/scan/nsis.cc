@@ -26,7 +26,7 @@ std::optional<size_t> FindFirstHeader(ByteView d) {
   return std::nullopt;
 }
 
-enum class Method { kLzma, kLzmaBcj, kDeflate, kBzip2 };
+enum class Method { kLzma, kLzmaFlagged, kLzmaBcj, kDeflate, kBzip2 };
 
 // LZMA properties at `at`: lc/lp/pb in range and a dictionary NSIS would write (2^n or 3 * 2^n,
 // at most 1 GiB), which a deflate block's length read as properties is not.
@@ -44,7 +44,9 @@ bool LzmaPropertiesAt(ByteView b, size_t at) {
 // then them), NSIS's bzip2 ('1' and a block size below 14, as 7-Zip tells it), else deflate.
 Method MethodOf(ByteView b, size_t at = 0) {
   if (LzmaPropertiesAt(b, at)) return Method::kLzma;
+  // A filter flag byte first (7-Zip's reading): 1 an x86 BCJ filter, 0 none.
   if (b.size() > at + 1 && b[at] == 1 && LzmaPropertiesAt(b, at + 1)) return Method::kLzmaBcj;
+  if (b.size() > at + 1 && b[at] == 0 && LzmaPropertiesAt(b, at + 1)) return Method::kLzmaFlagged;
   if (b.size() > at + 1 && b[at] == '1' && static_cast<unsigned char>(b[at + 1]) < 14) return Method::kBzip2;
   return Method::kDeflate;
 }
@@ -66,7 +68,8 @@ class Decoder {
       in_ = in;
       return Status::Ok();
     }
-    size_t props_at = m == Method::kLzmaBcj ? 1 : 0;  // MethodOf checked 5 bytes of properties there
+    // MethodOf checked 5 bytes of properties there.
+    size_t props_at = m == Method::kLzmaBcj || m == Method::kLzmaFlagged ? 1 : 0;
     lzma_filter lzma1{LZMA_FILTER_LZMA1, nullptr};
     if (lzma_properties_decode(&lzma1, nullptr, reinterpret_cast<const uint8_t*>(in.data() + props_at), 5) !=
         LZMA_OK) {

@@ -93,10 +93,18 @@ TEST(NsisClamavTest, EveryProgramReaderAndTheArchiveSearchRun) {
   WalkResult w = WalkAll(exe + zip, "setup.exe");
   EXPECT_EQ(w.Data("setup.exe!file1"), clam);
   EXPECT_EQ(w.Data("setup.exe!clam.exe"), clam);
-  // A "UPX!" written into the DOS stub does not stop the installer from being read.
+  // A plausible UPX pack header written into the DOS stub (its packed data nowhere): the UPX
+  // reader reports it broken, and the installer is read all the same.
   Bytes decoy = exe;
-  decoy.replace(0x40, 32, std::string("UPX!\x0d\x09\x02\x08", 8) + std::string(24, '\x01'));
+  Bytes header = std::string("UPX!\x0d\x09\x02\x08", 8);
+  PutLe(header, 8, 1, 4);     // Adler-32 of the image
+  PutLe(header, 12, 1, 4);    // and of the packed data: no match anywhere
+  PutLe(header, 16, 200, 4);  // unpacked length
+  PutLe(header, 20, 100, 4);  // packed length
+  PutLe(header, 24, 0, 4);
+  decoy.replace(0x40, header.size(), header);
   WalkResult d = WalkAll(decoy, "setup.exe");
+  EXPECT_TRUE(d.HasEvent("Heuristics.Broken.UPX"));
   EXPECT_EQ(d.Data("setup.exe!file1"), clam);
 }
 

@@ -74,19 +74,25 @@ struct Packed {
   size_t at = 0;
 };
 
-// Every "UPX!" in the first 64 KiB that is a plausible pack header is tried, and the first whose
-// packed data is where it says (by its Adler-32) is taken: a decoy header does not hide a real one.
-std::optional<Packed> FindUpx(ByteView d) {
-  if (!d.starts_with("MZ")) return std::nullopt;
-  std::optional<PeImage> pe = ParsePe(d);
-  if (!pe) return std::nullopt;
+// The plausible pack headers ("UPX!" in the first 64 KiB, at most 8) of a PE.
+std::vector<PackHeader> PackHeaders(ByteView d) {
+  std::vector<PackHeader> out;
   ByteView head = d.substr(0, std::min(d.size(), kSearch));
-  int tried = 0;
-  for (size_t at = head.find("UPX!"); at != ByteView::npos && tried < 8; at = head.find("UPX!", at + 1)) {
-    std::optional<PackHeader> h = PackHeaderAt(d, at);
-    if (!h) continue;
-    ++tried;
-    if (std::optional<size_t> packed = FindPacked(d, *pe, *h)) return Packed{*h, *pe, *packed};
+  for (size_t at = head.find("UPX!"); at != ByteView::npos && out.size() < 8;
+       at = head.find("UPX!", at + 1)) {
+    if (std::optional<PackHeader> h = PackHeaderAt(d, at)) out.push_back(*h);
+  }
+  return out;
+}
+
+// Every plausible header is tried, and the first whose packed data is where it says (by its
+// Adler-32) is taken: a decoy header does not hide a real one. At most twice the file is summed.
+std::optional<Packed> FindUpx(ByteView d, const PeImage& pe) {
+  uint64_t summed = 0;
+  for (const PackHeader& h : PackHeaders(d)) {
+    if (summed > 2 * uint64_t{d.size()}) break;
+    summed += h.c_len;
+    if (std::optional<size_t> packed = FindPacked(d, pe, h)) return Packed{h, pe, *packed};
   }
   return std::nullopt;
 }
@@ -99,12 +105,15 @@ bool UclReady() {
 }  // namespace
 
 bool LooksLikeUpx(ByteView d) {
-  return FindUpx(d).has_value();
+  return d.starts_with("MZ") && ParsePe(d) && !PackHeaders(d).empty();
 }
 
 Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
-  std::optional<Packed> found = FindUpx(d);
-  if (!found) return DataLoss("UPX: no pack header whose packed data is in the program");
+  std::optional<PeImage> pe = d.starts_with("MZ") ? ParsePe(d) : std::nullopt;
+  if (!pe || PackHeaders(d).empty()) return DataLoss("UPX: no pack header in a PE");
+  std::optional<Packed> found = FindUpx(d, *pe);
+  if (!found)
+    return DataLoss("UPX: the packed data is not where the pack header says (its Adler-32 does not match)");
   const PackHeader* h = &found->header;
   if (h->method != 2 && h->method != 5 && h->method != 8) {
     return Unimplemented("UPX method " + std::to_string(h->method) + (h->method == 14 ? " (LZMA)" : ""));
@@ -115,24 +124,25 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
     return DataLoss("UPX: the pack header claims " + std::to_string(h->u_len) + " bytes from " +
                     std::to_string(h->c_len) + " (more than " + std::to_string(kMaxRatio) + " times)");
   }
-  // libucl stops before a match that does not fit, so an image is unpacked whole and then cut to
-  // the member cap; one larger than the container may still produce is not unpacked at all.
-  if (h->u_len > options.max_total_bytes) {
-    return ResourceExhausted("UPX: an unpacked image of " + std::to_string(h->u_len) +
-                             " bytes is more than the container may still produce (" +
-                             std::to_string(options.max_total_bytes) + ")");
-  }
-  // Not zero-filled: only the pages libucl writes are touched.
-  std::unique_ptr<char[]> buffer(new char[h->u_len]);
-  ucl_uint out_len = h->u_len;
+  // libucl stops before a match that does not fit: an image within what the container may still
+  // produce is unpacked whole and cut to the member cap; a larger one is unpacked as far as that
+  // and reported (a padded image's start is still scanned).
+  const uint64_t room = std::min<uint64_t>(h->u_len, options.max_total_bytes);
+  std::unique_ptr<char[]> buffer(new char[room]);  // not zero-filled: only written pages are touched
+  ucl_uint out_len = static_cast<ucl_uint>(room);
   auto src = reinterpret_cast<const ucl_bytep>(packed.data());
   auto dst = reinterpret_cast<ucl_bytep>(buffer.get());
   int r = h->method == 2   ? ucl_nrv2b_decompress_safe_le32(src, packed.size(), dst, &out_len, nullptr)
           : h->method == 5 ? ucl_nrv2d_decompress_safe_le32(src, packed.size(), dst, &out_len, nullptr)
                            : ucl_nrv2e_decompress_safe_le32(src, packed.size(), dst, &out_len, nullptr);
-  ByteView image(buffer.get(), std::min<size_t>(out_len, h->u_len));
+  ByteView image(buffer.get(), static_cast<size_t>(std::min<uint64_t>(out_len, room)));
   Status status;
-  if (r != UCL_E_OK && r != UCL_E_INPUT_NOT_CONSUMED) {
+  if (room < h->u_len) {
+    status = ResourceExhausted("UPX: an unpacked image of " + std::to_string(h->u_len) +
+                               " bytes, more than the container may still produce (" +
+                               std::to_string(options.max_total_bytes) + "); " +
+                               std::to_string(image.size()) + " bytes of it unpacked");
+  } else if (r != UCL_E_OK && r != UCL_E_INPUT_NOT_CONSUMED) {
     status = DataLoss("UPX: the packed data does not unpack (libucl error " + std::to_string(r) + ")");
   } else if (image.size() != h->u_len || Adler32(image) != h->u_adler) {
     status = DataLoss("UPX: unpacked " + std::to_string(image.size()) +

@@ -15,7 +15,7 @@
 //
 // Unimplemented: LZMA and the other methods; DataLoss: a header claiming more than 10,000 times
 // its packed length (refused before anything is allocated); ResourceExhausted: an image larger than
-// ReaderOptions::max_total_bytes (libucl unpacks whole images only, so it is not unpacked); packed data not
+// ReaderOptions::max_total_bytes (unpacked as far as that, that much yielded); packed data not
 // found where the header says, or not unpacking to the header's length and checksum (what unpacked is still
 // yielded).
 //
@@ -29,8 +29,8 @@
 
 namespace accord::scan {
 
-// A PE with a UPX pack header in its first 64 KiB whose packed data is where it says (by the
-// header's Adler-32 of it).
+// A PE with a plausible UPX pack header in its first 64 KiB (the reader then checks, by the
+// header's Adler-32, that the packed data is where it says, and reports a file where it is not).
 bool LooksLikeUpx(ByteView data);
 Status ReadUpx(ByteView data, const ReaderOptions& options, const MemberSink& sink);
 
