@@ -134,9 +134,8 @@ int Serve(const ServeArgs& a) {
     tc.authenticate =
         [pg](std::string_view authorization) -> Result<std::optional<crypto::Ed25519PublicKey>> {
       std::optional<std::string> token = node::TokenFromAuthorization(authorization);
-      // Only the shape accord issues reaches the database ("accord_" and 43 base64url characters).
-      if (!token || token->size() != 50 || !token->starts_with("accord_"))
-        return std::optional<crypto::Ed25519PublicKey>();
+      // Only the shape accord issues reaches the database.
+      if (!token || !node::IsIssuedTokenShape(*token)) return std::optional<crypto::Ed25519PublicKey>();
       return pg->FindToken(node::TokenHash(*token));
     };
   }

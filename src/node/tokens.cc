@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/bytes.h"
@@ -89,6 +90,15 @@ Result<std::vector<TokenEntry>> ParseTokenFile(std::string_view text) {
     out.push_back(std::move(e));
   }
   return out;
+}
+
+bool IsIssuedTokenShape(std::string_view token) {
+  if (!token.starts_with(kTokenPrefix) || token.size() != kTokenPrefix.size() + 43) return false;
+  return std::all_of(token.begin() + static_cast<std::ptrdiff_t>(kTokenPrefix.size()), token.end(),
+                     [](char c) {
+                       return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                              c == '-' || c == '_';
+                     });
 }
 
 Result<std::string> NewToken() {

@@ -34,6 +34,10 @@ struct TokenEntry {
   std::string label;
 };
 
+// Whether `token` has the shape NewToken gives ("accord_" and 43 base64url characters): only such
+// a string can be one of accord's tokens, so nothing else need be looked up.
+bool IsIssuedTokenShape(std::string_view token);
+
 // A new token ("accord_" and 43 base64url characters: 256 random bits) and the hash stored for it
 // (lower-case hex SHA-256 of its text).
 Result<std::string> NewToken();

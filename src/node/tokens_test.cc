@@ -48,6 +48,9 @@ TEST(Tokens, IssueAuthenticateRevoke) {
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->rfind("accord_", 0), 0u);
   EXPECT_EQ(a->size(), 7u + 43u);
+  EXPECT_TRUE(IsIssuedTokenShape(*a));
+  EXPECT_FALSE(IsIssuedTokenShape(a->substr(1)));
+  EXPECT_FALSE(IsIssuedTokenShape(a->substr(0, a->size() - 1) + "!"));
   Result<std::string> b = AddToken(path, bob, "vendor-x");
   ASSERT_TRUE(b.ok());
   EXPECT_NE(*a, *b);
