@@ -3,7 +3,9 @@
 // Properties: never crashes or reads out of bounds (sanitizers); rule spans lie inside the text, in
 // order, without overlap, each from a rule's first keyword to a closing brace; a file kept whole has
 // no gates; gates' magics are sorted, unique, at most 64 and of widths 8/16/32; KeepOnlyRules keeps
-// the text's length and every newline, and keeping every rule gives the text back.
+// the text's length and every newline, and keeping every rule gives the text back but for unused
+// imports; rule dependencies are valid and their closure is closed; the rewrite for items that are
+// not "MZ" (AssumeNoPe) keeps the lines.
 #include <algorithm>
 #include <string>
 
@@ -42,10 +44,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     at = r.end;
     all.push_back(i);
   }
-  FUZZ_CHECK(scan::KeepOnlyRules(text, split, all) == text);
+  // Keeping every rule gives the text back, but for imports of modules no rule names (blanked).
+  std::string expected = text;
+  for (const scan::YaraImport& im : split.imports) {
+    FUZZ_CHECK(im.begin < im.end && im.end <= text.size());
+    bool used = false;
+    for (const auto& r : split.rules)
+      used = used || std::find(r.modules.begin(), r.modules.end(), im.module) != r.modules.end();
+    if (!used)
+      for (size_t i = im.begin; i < im.end; ++i)
+        if (expected[i] != '\n') expected[i] = ' ';
+  }
+  FUZZ_CHECK(scan::KeepOnlyRules(text, split, all) == expected);
+  // Dependencies: valid indexes, never the rule itself; the closure is sorted and closed.
+  for (size_t i = 0; i < split.rules.size(); ++i)
+    for (size_t u : split.rules[i].uses) FUZZ_CHECK(u < split.rules.size() && u != i);
+  if (!split.rules.empty()) {
+    std::vector<size_t> closure = scan::WithDependencies(split, {split.rules.size() - 1});
+    FUZZ_CHECK(std::is_sorted(closure.begin(), closure.end()));
+    for (size_t r : closure)
+      for (size_t u : split.rules[r].uses) FUZZ_CHECK(std::binary_search(closure.begin(), closure.end(), u));
+  }
   std::string none = scan::KeepOnlyRules(text, split, {});
   FUZZ_CHECK(none.size() == text.size());
   FUZZ_CHECK(std::count(none.begin(), none.end(), '\n') == std::count(text.begin(), text.end(), '\n'));
+  // The rewrite for items that are not "MZ" keeps every line where it was and, on a file the
+  // splitter follows, every rule in its place.
+  std::string rewritten = scan::AssumeNoPe(text, split, all);
+  if (!rewritten.empty()) {
+    FUZZ_CHECK(std::count(rewritten.begin(), rewritten.end(), '\n') ==
+               std::count(text.begin(), text.end(), '\n'));
+  }
   CheckGate(scan::YaraConditionGate(text));
   return 0;
 }

@@ -247,11 +247,12 @@ FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
     return report;
   }
   // read(2) into our own buffer, not mmap: a file truncated while we scan it cannot SIGBUS us,
-  // and we scan exactly the bytes we read.
-  w.buffer.resize(report.size);
+  // and we scan exactly the bytes we read. The buffer only grows (resizing it down and up again
+  // would zero-fill it for every file).
+  if (w.buffer.size() < report.size) w.buffer.resize(report.size);
   size_t got = 0;
-  while (got < w.buffer.size()) {
-    ssize_t n = ::read(fd, w.buffer.data() + got, w.buffer.size() - got);
+  while (got < report.size) {
+    ssize_t n = ::read(fd, w.buffer.data() + got, report.size - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       report.error = std::string("read failed: ") + std::strerror(errno);

@@ -100,12 +100,26 @@ YaraRules::~YaraRules() {
 }
 
 namespace {
-// Files of at least kLargeFile bytes are scanned with the rules that can match a file that large
-// (two groups: rules for "MZ" files and the rest); smaller files with every rule in one pass, as
-// several passes cost more than they save on small files. Most of the bytes a scanner reads are in
-// large files, and most real rules bound their file size far below 1 MiB.
-constexpr uint64_t kLargeFile = uint64_t{1} << 20;
+// Size classes of the rule groups: files of 1 MiB or more are scanned with the rules that can
+// match a file that large (most of the bytes a scanner reads are in large files, and most real
+// rules bound their file size far below 1 MiB).
+constexpr uint64_t kSizeBounds[] = {0, uint64_t{1} << 20};
 constexpr YaraMagic kMz{16, false, 0x5a4d};
+
+// True if every file the gate admits starts with "MZ" (uint16(0) == 0x5a4d, uint16be(0) ==
+// 0x4d5a, a 32-bit number whose first two bytes are those).
+bool RequiresMz(const YaraGate& g) {
+  if (!g.magics || g.magics->empty()) return false;
+  for (const YaraMagic& m : *g.magics) {
+    uint64_t first_two = m.width == 16   ? m.value
+                         : m.width == 32 ? (m.big_endian ? m.value >> 16 : m.value & 0xffff)
+                                         : 0;
+    if (m.width == 32 && m.value > 0xffffffff) return false;
+    if (m.width == 16 && m.value > 0xffff) return false;
+    if (m.width == 8 || first_two != (m.big_endian ? 0x4d5au : 0x5a4du)) return false;
+  }
+  return true;
+}
 
 YR_COMPILER* NewCompiler(CompileErrors* errors) {
   YR_COMPILER* compiler = nullptr;
@@ -179,18 +193,34 @@ bool AddInput(YR_COMPILER* compiler, const RuleInput& in) {
   return ok;
 }
 
-// The groups for large files, compiled from `files` (each in its namespace, other rules blanked),
-// or nullopt when they cannot be made exactly (then every file is scanned with the whole set).
-std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::vector<RuleInput>& files) {
+// The groups, compiled from `files` (each in its namespace, other rules and unused imports
+// blanked), or nullopt when they cannot be made exactly (then every file is scanned with the whole
+// set). For each size class [kSizeBounds[i], kSizeBounds[i + 1]) two groups: the rules that need
+// an "MZ" file and the rest, each holding only the rules whose conditions admit a file of that
+// class's sizes. A file is scanned with the groups of its class that admit it, so with every rule
+// that can match it. The rest need no pe module on signature-base (its rules that use pe either
+// start with uint16(0) == 0x5a4d or need a pe expression to be true), which is where most of the
+// time on small files went.
+std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vector<RuleInput>& files) {
   struct Plan {
     YaraGate gate;
     std::map<size_t, std::vector<size_t>> parts;  // file -> its rules in this group
     std::vector<size_t> whole;                    // files compiled whole
     size_t rules = 0;
   };
-  Plan plans[2];  // 0: any file, 1: "MZ" files
-  plans[0].gate.min_size = plans[1].gate.min_size = kLargeFile;
-  plans[1].gate.magics = std::vector<YaraMagic>{kMz};
+  constexpr size_t kClasses = std::size(kSizeBounds);
+  // Per class: kAny (every item), kMzOnly ("MZ" items).
+  enum { kAny, kMzOnly, kKinds };
+  std::vector<std::vector<bool>> needs_pe(files.size());  // file -> rule -> it or a rule it names uses pe
+  std::vector<Plan> plans(kKinds * kClasses);
+  for (size_t c = 0; c < kClasses; ++c) {
+    for (size_t k = 0; k < kKinds; ++k) {
+      YaraGate& gate = plans[kKinds * c + k].gate;
+      gate.min_size = kSizeBounds[c];
+      gate.max_size = c + 1 < kClasses ? kSizeBounds[c + 1] : YaraGate::kNoSizeLimit;
+      if (k == kMzOnly) gate.magics = std::vector<YaraMagic>{kMz};
+    }
+  }
   std::vector<std::string> texts(files.size());
   std::vector<YaraSplit> splits(files.size());
   for (size_t f = 0; f < files.size(); ++f) {
@@ -203,16 +233,38 @@ std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::v
     }
     splits[f] = SplitYaraRules(texts[f]);
     if (!splits[f].keep_whole.empty() || texts[f].find('\0') != std::string::npos) {
-      plans[0].whole.push_back(f);
-      plans[0].rules += splits[f].rules.size();
+      for (size_t c = 0; c < kClasses; ++c) {
+        plans[kKinds * c + kAny].whole.push_back(f);
+        plans[kKinds * c + kAny].rules += splits[f].rules.size();
+      }
       continue;
     }
     for (size_t r = 0; r < splits[f].rules.size(); ++r) {
-      const YaraGate& g = splits[f].rules[r].gate;
-      if (g.max_size <= kLargeFile) continue;  // cannot match a large file
-      Plan& plan = plans[g.magics && *g.magics == std::vector<YaraMagic>{kMz} ? 1 : 0];
-      plan.parts[f].push_back(r);
-      ++plan.rules;
+      const YaraRuleSpan& rule = splits[f].rules[r];
+      const bool mz = RequiresMz(rule.gate);
+      // A rule that may match any item but needs the pe module (itself or through a rule it
+      // names): as written in the group for "MZ" items, and in the group for every item rewritten
+      // for data without a program and made false on "MZ" items (AssumeNoPe), so that most items
+      // are scanned without building the pe module's objects.
+      bool pe = false;
+      for (size_t u : WithDependencies(splits[f], {r})) {
+        const auto& m = splits[f].rules[u].modules;
+        pe = pe || std::find(m.begin(), m.end(), "pe") != m.end();
+      }
+      needs_pe[f].push_back(pe);
+      for (size_t c = 0; c < kClasses; ++c) {
+        if (rule.gate.max_size <= kSizeBounds[c]) continue;  // cannot match a file of this class
+        if (mz || pe) plans[kKinds * c + kMzOnly].parts[f].push_back(r);
+        if (!mz) plans[kKinds * c + kAny].parts[f].push_back(r);
+      }
+    }
+  }
+  // A rule is compiled with the rules it names; such a rule may then be in two groups that both
+  // run on a file, and YaraScanner reports it once.
+  for (Plan& plan : plans) {
+    for (auto& [f, rules] : plan.parts) {
+      rules = WithDependencies(splits[f], rules);
+      plan.rules += rules.size();
     }
   }
   std::vector<YaraRules::Group> groups;
@@ -220,7 +272,8 @@ std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::v
     for (auto& g : groups) yr_rules_destroy(g.rules);
     return std::nullopt;
   };
-  for (Plan& plan : plans) {
+  for (size_t p = 0; p < plans.size(); ++p) {
+    Plan& plan = plans[p];
     if (plan.rules == 0) continue;
     CompileErrors errors;
     YR_COMPILER* compiler = NewCompiler(&errors);
@@ -229,7 +282,21 @@ std::optional<std::vector<YaraRules::Group>> CompileLargeFileGroups(const std::v
     for (size_t f : plan.whole) ok = ok && AddInput(compiler, files[f]);
     for (const auto& [f, rules] : plan.parts) {
       if (!ok) break;
-      std::string text = KeepOnlyRules(texts[f], splits[f], rules);
+      std::string text;
+      std::vector<size_t> guard;  // in the group for every item: the rules that need pe
+      if (p % kKinds == kAny)
+        for (size_t r : rules)
+          if (needs_pe[f][r]) guard.push_back(r);
+      if (!guard.empty()) {
+        // Rewritten, then split again: the rules are the same ones, in the same order. Every rule
+        // that names a guarded rule needs pe through it, so it is guarded too.
+        std::string rewritten = AssumeNoPe(texts[f], splits[f], guard);
+        YaraSplit again = SplitYaraRules(rewritten);
+        if (!again.keep_whole.empty() || again.rules.size() != splits[f].rules.size()) return fail();
+        text = KeepOnlyRules(rewritten, again, rules);
+      } else {
+        text = KeepOnlyRules(texts[f], splits[f], rules);
+      }
       ok = yr_compiler_add_string(compiler, text.c_str(), files[f].name.c_str()) == 0;
     }
     YR_RULES* rules = nullptr;
@@ -332,13 +399,11 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::CompileInputs(const std::vec
   std::shared_ptr<YaraRules> out(new YaraRules());
   out->rule_count_ = CountRules(rules);
   out->file_count_ = files.size();
-  std::optional<std::vector<Group>> large;
-  if (grouped) large = CompileLargeFileGroups(files);
-  if (large) {
-    YaraGate small;
-    small.max_size = kLargeFile;
-    out->groups_.push_back({rules, small, out->rule_count_});
-    for (Group& g : *large) out->groups_.push_back(std::move(g));
+  std::optional<std::vector<Group>> gated;
+  if (grouped) gated = CompileGatedGroups(files);
+  if (gated) {
+    yr_rules_destroy(rules);
+    out->groups_ = std::move(*gated);
   } else {
     out->groups_.push_back({rules, YaraGate{}, out->rule_count_});
   }
@@ -346,11 +411,13 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::CompileInputs(const std::vec
 }
 
 namespace {
-// SPEC: docs/scan-database.md, section 9 (yara): "ACYG" u32 version=1, u32 groups, then per group
-// u64 min_size, u64 max_size, u32 magic count (0xFFFFFFFF: any file) and that many (u8 width, u8 big-endian,
-// u64 value), u64 length and libyara's yr_rules_save image. Little-endian.
+// SPEC: docs/scan-database.md, section 9 (yara): "ACYG" u32 version=2, u32 groups, u64 rules (not in
+// version 1, which is still read), then per group u64 min_size, u64 max_size, u32 magic count
+// (0xFFFFFFFF: any file) and that many (u8 width, u8 big-endian, u64 value), u64 length and
+// libyara's yr_rules_save image. Little-endian.
 constexpr std::string_view kGroupedMagic = "ACYG";
-constexpr uint32_t kGroupedVersion = 1, kAnyMagic = 0xFFFFFFFF;
+constexpr uint32_t kGroupedVersion = 2, kAnyMagic = 0xFFFFFFFF;
+constexpr uint64_t kMaxRules = uint64_t{1} << 32;
 constexpr size_t kMaxGroups = 64;
 
 void PutLe(Bytes& out, uint64_t v, int bytes) {
@@ -387,10 +454,13 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved) {
   }
   ByteView in = saved.substr(4);
   uint64_t version = 0, count = 0;
-  if (!GetLe(in, 4, &version) || version != kGroupedVersion)
+  if (!GetLe(in, 4, &version) || (version != 1 && version != kGroupedVersion))
     return DataLoss("compiled YARA rules: unknown grouped format version");
   if (!GetLe(in, 4, &count) || count == 0 || count > kMaxGroups)
     return DataLoss("compiled YARA rules: bad group count");
+  uint64_t total = 0;  // version 1: the first group had every rule
+  if (version >= 2 && (!GetLe(in, 8, &total) || total > kMaxRules))
+    return DataLoss("compiled YARA rules: bad rule count");
   for (uint64_t i = 0; i < count; ++i) {
     std::string where = "compiled YARA rules, group " + std::to_string(i) + ": ";
     Group g;
@@ -412,10 +482,11 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved) {
     ASSIGN_OR_RETURN(g.rules, LoadImage(in.substr(0, length)));
     in.remove_prefix(length);
     g.rule_count = CountRules(g.rules);
-    out->rule_count_ = std::max(out->rule_count_, g.rule_count);  // the small-file group has all
+    if (version == 1) total = std::max<uint64_t>(total, g.rule_count);
     out->groups_.push_back(std::move(g));
   }
   if (!in.empty()) return DataLoss("compiled YARA rules: bytes after the last group");
+  out->rule_count_ = total;
   return std::shared_ptr<const YaraRules>(std::move(out));
 }
 
@@ -425,6 +496,7 @@ Result<Bytes> YaraRules::Save() const {
     out.append(kGroupedMagic);
     PutLe(out, kGroupedVersion, 4);
     PutLe(out, groups_.size(), 4);
+    PutLe(out, rule_count_, 8);
   }
   for (const Group& g : groups_) {
     MemWriter writer;
@@ -493,6 +565,12 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
       break;
     }
     if (rc != ERROR_SUCCESS) return Internal("libyara scan failed (error " + std::to_string(rc) + ")");
+  }
+  if (groups.size() > 1) {  // a rule compiled into two groups as another's dependency: once
+    std::set<std::pair<std::string, std::string>> seen;
+    std::erase_if(out.matches, [&seen](const YaraMatch& m) {
+      return !seen.insert({m.source, m.rule}).second;
+    });
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace accord::scan {
 namespace {
@@ -212,6 +213,67 @@ TEST_F(YaraTest, DamagedGroupedRulesAreRefused) {
 
 // The whole signature-base set, grouped and not, on ClamAV's test files and on large files (this
 // test program itself, and an "MZ" file of 2 MiB holding those files): the same rules match.
+// The gates read from pe expressions, the rules compiled with the rules they name and the rules
+// rewritten without pe for items that are not "MZ" (AssumeNoPe), checked against libyara itself:
+// the grouped set reports what the whole set reports, once, on data that is not "MZ" (down to no
+// byte at all), starts with "MZ" without being a program, and is a real program (clam.exe).
+TEST_F(YaraTest, PeGatesAndRuleDependenciesAgreeWithLibyara) {
+  Write("pe_forms.yar", R"(import "pe"
+import "math"
+rule exports { strings: $a = "hello" condition: $a and pe.exports("x") }
+rule sections { strings: $a = "hello" condition: $a and pe.number_of_sections > 0 }
+rule imphash { strings: $a = "hello" condition: $a and pe.imphash() != "0" }
+rule is_pe { strings: $a = "hello" condition: $a and pe.is_pe }
+rule machine { strings: $a = "hello" condition: $a and pe.machine == pe.MACHINE_I386 }
+rule branch { strings: $a = "hello" condition: (pe.number_of_sections > 0 and $a) or filesize < 3 }
+rule not_exports { strings: $a = "hello" condition: $a and not pe.exports("x") }
+rule is_pe_zero { strings: $a = "hello" condition: $a and pe.is_pe == 0 }
+rule undefined_or { strings: $a = "hello" condition: pe.number_of_sections > 100 or $a }
+rule entropy { condition: math.entropy(0, filesize) >= 0 and filesize < 10MB }
+rule range_any { strings: $a = "hello" condition: $a and for any i in (0..pe.number_of_sections - 1) : (pe.sections[i].name == ".text") }
+rule range_all { strings: $a = "hello" condition: $a and for all i in (0..pe.number_of_sections - 1) : (pe.sections[i].name == ".zzz") }
+rule at_entry { strings: $a = "hello" condition: $a at pe.entry_point or #a > 0 }
+rule via_rule { strings: $a = "hello" condition: $a and not exports }
+rule via_rule2 { condition: not_exports or is_pe_zero }
+rule tiny { condition: filesize < 2 and not pe.is_pe }
+private rule base { strings: $a = "hello" condition: $a }
+rule on_mz { condition: base and uint16(0) == 0x5a4d }
+rule anywhere { condition: base and filesize < 10MB }
+rule both { condition: on_mz or anywhere }
+)");
+  auto grouped = YaraRules::Compile({dir_});
+  auto whole = YaraRules::Compile({dir_}, false);
+  ASSERT_TRUE(grouped.ok() && whole.ok()) << grouped.status().ToString();
+  EXPECT_GT((*grouped)->groups().size(), 1u);
+  EXPECT_EQ((*grouped)->rule_count(), (*whole)->rule_count());
+  auto saved = (*grouped)->Save();
+  ASSERT_TRUE(saved.ok());
+  auto loaded = YaraRules::Load(*saved);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->rule_count(), (*whole)->rule_count());
+  std::ifstream exe("/usr/share/clamav-testfiles/clam.exe", std::ios::binary);
+  std::string program((std::istreambuf_iterator<char>(exe)), std::istreambuf_iterator<char>());
+  std::vector<std::string> blobs = {
+      "hello world", "MZhello world", "Mhello", "h", "", std::string(2 << 20, 'x') + "hello"};
+  if (!program.empty()) blobs.push_back(program + "hello");
+  YaraScanner g(*loaded), w(*whole);
+  std::set<std::string> seen;
+  for (const auto& data : blobs) {
+    YaraExternals ext{"x", "/tmp/x", "", FileTypeOf(data.substr(0, 64)), ""};
+    auto rg = g.Scan(data, ext, 0), rw = w.Scan(data, ext, 0);
+    ASSERT_TRUE(rg.ok() && rw.ok());
+    EXPECT_EQ(Rules(*rg), Rules(*rw)) << data.substr(0, 16);
+    for (const auto& m : rw->matches) seen.insert(m.rule);
+  }
+  // The data exercise both sides: rules true on plain data and rules true only on the program.
+  EXPECT_TRUE(seen.count("is_pe_zero") && seen.count("undefined_or") && seen.count("anywhere") &&
+              seen.count("on_mz") && seen.count("both") && seen.count("entropy") && seen.count("at_entry") &&
+              seen.count("via_rule2"));
+  if (!program.empty()) {
+    EXPECT_TRUE(seen.count("sections") && seen.count("is_pe") && seen.count("machine"));
+  }
+}
+
 TEST_F(YaraTest, SignatureBaseGroupedMatchesTheWholeSet) {
   const char* data_dir = std::getenv("ACCORD_SHARED_DATA");
   std::string sb = std::string(data_dir ? data_dir : "../shared/data") + "/signature-base/yara";

@@ -1,6 +1,7 @@
 #include "scan/yara_split.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -195,6 +196,86 @@ std::optional<YaraMagic> MagicFunction(std::string_view f) {
   return std::nullopt;
 }
 
+// libyara's pe module finds a program only in data that starts with "MZ" (pe_get_header checks
+// the DOS header's e_magic first); on any other data it sets nothing but its upper-case constants
+// and `is_pe` (to 0), so every other field is undefined and every function returns undefined.
+constexpr YaraMagic kPeMagic{16, false, 0x5a4d};
+
+bool IsConstantName(std::string_view id) {
+  for (char c : id)
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+// True if the conjunct x[0, n) (no `and`/`or` outside brackets) is false on data that is not a PE
+// program: it is `pe.is_pe` alone, or an expression of operands and operators that propagate
+// undefined (comparisons, arithmetic, bitwise and string operators) with at least one operand a
+// pe field or function other than an upper-case constant or `is_pe`. libyara evaluates such an expression to
+// undefined when the pe module found no program, and an undefined conjunct makes the rule false.
+// Anything that can turn undefined into a value (`not`, `defined`, `of`, `for`, string counts and
+// offsets, other modules, identifiers that may be rules or externals) makes it false here.
+// One element of an expression that propagates undefined: a literal, an operator that propagates
+// undefined, or a pe operand (pe.name then any of .name, [..], (..)). Sets *end past it and
+// *pe_field to the operand's first field name (empty for literals and operators); false if x[i]
+// starts none of them (or a pe operand's brackets do not close before n).
+bool ExpressionElement(const Token* x, size_t n, size_t i, size_t* end, std::string_view* pe_field) {
+  static constexpr std::string_view kOperators[] = {"==", "!=", "<", "<=", ">", ">=", "+",  "-", "*",
+                                                    "\\", "%",  "&", "|",  "^", "<<", ">>", "~"};
+  static constexpr std::string_view kStringOperators[] = {
+      "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iequals", "matches"};
+  const Token& k = x[i];
+  *pe_field = {};
+  *end = i + 1;
+  if (k.kind == Tok::kNumber || k.kind == Tok::kString || k.kind == Tok::kRegex) return true;
+  if (k.kind == Tok::kPunct &&
+      std::find(std::begin(kOperators), std::end(kOperators), k.text) != std::end(kOperators))
+    return true;
+  if (k.kind == Tok::kIdent && std::find(std::begin(kStringOperators), std::end(kStringOperators), k.text) !=
+                                   std::end(kStringOperators))
+    return true;
+  if (!Is(k, Tok::kIdent, "pe") || i + 2 >= n || !Is(x[i + 1], Tok::kPunct, ".") ||
+      x[i + 2].kind != Tok::kIdent)
+    return false;
+  *pe_field = x[i + 2].text;
+  i += 3;
+  while (i < n) {
+    if (Is(x[i], Tok::kPunct, ".") && i + 1 < n && x[i + 1].kind == Tok::kIdent) {
+      i += 2;
+    } else if (Is(x[i], Tok::kPunct, "[") || Is(x[i], Tok::kPunct, "(")) {
+      int d = 0;
+      for (; i < n; ++i) {
+        if (x[i].kind == Tok::kPunct && (x[i].text == "(" || x[i].text == "[")) ++d;
+        if (x[i].kind == Tok::kPunct && (x[i].text == ")" || x[i].text == "]") && --d == 0) break;
+      }
+      if (i >= n) return false;
+      ++i;
+    } else {
+      break;
+    }
+  }
+  *end = i;
+  return true;
+}
+
+// A pe field that is undefined when the pe module found no program.
+bool DynamicPeField(std::string_view field) {
+  return !field.empty() && !IsConstantName(field) && field != "is_pe";
+}
+
+bool NeedsPe(const Token* x, size_t n) {
+  if (n == 3 && Is(x[0], Tok::kIdent, "pe") && Is(x[1], Tok::kPunct, ".") && Is(x[2], Tok::kIdent, "is_pe"))
+    return true;
+  bool dynamic = false;
+  for (size_t i = 0; i < n;) {
+    size_t end;
+    std::string_view field;
+    if (!ExpressionElement(x, n, i, &end, &field)) return false;
+    dynamic = dynamic || DynamicPeField(field);
+    i = end;
+  }
+  return dynamic;
+}
+
 YaraGate Gate(const Span& t, size_t lo, size_t hi, int depth) {
   YaraGate none;
   if (lo >= hi || depth > kMaxGateDepth) return none;
@@ -225,6 +306,11 @@ YaraGate Gate(const Span& t, size_t lo, size_t hi, int depth) {
     }
     if (encloses) return Gate(t, lo + 1, hi - 1, depth + 1);
     return none;
+  }
+  if (NeedsPe(x, n)) {
+    YaraGate g;
+    g.magics = std::vector<YaraMagic>{kPeMagic};
+    return g;
   }
   // filesize < N, filesize <= N, N > filesize, N >= filesize
   if (n == 3) {
@@ -309,6 +395,8 @@ YaraSplit SplitYaraRules(std::string_view text) {
   size_t i = 0;
   while (i < t.size()) {
     if (Is(t[i], Tok::kIdent, "import") && i + 1 < t.size() && t[i + 1].kind == Tok::kString) {
+      std::string_view quoted = t[i + 1].text;
+      split.imports.push_back({std::string(quoted.substr(1, quoted.size() - 2)), t[i].begin, t[i + 1].end});
       i += 2;
       continue;
     }
@@ -338,19 +426,154 @@ YaraSplit SplitYaraRules(std::string_view text) {
     if (close >= t.size() || cond == 0 || cond > close)
       return Whole(std::move(split), "rule " + rule.name + " without an end or a condition");
     rule.end = t[close].end;
+    rule.cond_begin = cond < close ? t[cond].begin : t[close].begin;
+    rule.cond_end = t[close].begin;
     rule.gate = Gate(t, cond, close, 0);
+    for (size_t k = i; k + 1 < close; ++k)
+      if (t[k].kind == Tok::kIdent && Is(t[k + 1], Tok::kPunct, ".") &&
+          (k == 0 || !Is(t[k - 1], Tok::kPunct, ".")))
+        for (const YaraImport& im : split.imports)
+          if (t[k].text == im.module) rule.modules.push_back(im.module);
+    std::sort(rule.modules.begin(), rule.modules.end());
+    rule.modules.erase(std::unique(rule.modules.begin(), rule.modules.end()), rule.modules.end());
     conditions.push_back({cond, close});
     split.rules.push_back(std::move(rule));
     i = close + 1;
   }
-  std::set<std::string_view> names;
-  for (const auto& r : split.rules)
-    if (!names.insert(r.name).second) return Whole(std::move(split), "two rules named " + r.name);
-  for (const auto& [lo, hi] : conditions)
-    for (size_t k = lo; k < hi; ++k)
-      if (t[k].kind == Tok::kIdent && names.count(t[k].text))
-        return Whole(std::move(split), "rules refer to rule " + std::string(t[k].text));
+  std::map<std::string_view, size_t> names;
+  for (size_t r = 0; r < split.rules.size(); ++r)
+    if (!names.emplace(split.rules[r].name, r).second) {
+      std::string why = "two rules named " + split.rules[r].name;  // before split is moved
+      return Whole(std::move(split), std::move(why));
+    }
+  // A name that is also a field (`pe.sections` and a rule `sections`) adds a rule that is not
+  // needed, which costs only time.
+  for (size_t r = 0; r < conditions.size(); ++r) {
+    auto& uses = split.rules[r].uses;
+    for (size_t k = conditions[r].first; k < conditions[r].second; ++k) {
+      auto it = t[k].kind == Tok::kIdent ? names.find(t[k].text) : names.end();
+      if (it != names.end() && it->second != r) uses.push_back(it->second);
+    }
+    std::sort(uses.begin(), uses.end());
+    uses.erase(std::unique(uses.begin(), uses.end()), uses.end());
+  }
   return split;
+}
+
+namespace {
+// True on every item that does not start with "MZ" (filesize < 2: uint16(0) is undefined there).
+constexpr std::string_view kNotMzGuard = "(filesize < 2 or uint16(0) != 0x5a4d)";
+
+// The replacements AssumeNoPe makes in one condition (tokens `t`, offsets into the condition), or
+// false if some pe reference cannot be replaced.
+bool NoPeReplacements(const std::vector<Token>& t,
+                      std::vector<std::tuple<size_t, size_t, std::string>>* out) {
+  auto loose = [](const Token* k) {
+    if (!k) return true;
+    if (k->kind == Tok::kIdent)
+      return k->text == "and" || k->text == "or" || k->text == "not" || k->text == "at";
+    return k->kind == Tok::kPunct && (k->text == "(" || k->text == ")" || k->text == "," || k->text == "..");
+  };
+  const size_t n = t.size();
+  for (size_t i = 0; i < n;) {
+    size_t end;
+    std::string_view field;
+    if (!ExpressionElement(t.data(), n, i, &end, &field)) {
+      if (Is(t[i], Tok::kIdent, "pe")) return false;  // pe not followed by .name
+      ++i;
+      continue;
+    }
+    // A run of expression elements [i, run_end).
+    size_t run_end = i, first = i, last = i;
+    bool dynamic = false, constant = false;
+    std::vector<std::pair<size_t, size_t>> is_pe;  // operands that are exactly pe.is_pe
+    for (size_t k = i; k < n;) {
+      size_t e;
+      std::string_view f;
+      if (!ExpressionElement(t.data(), n, k, &e, &f)) break;
+      if (!f.empty()) {
+        if (DynamicPeField(f))
+          dynamic = true;
+        else if (f == "is_pe" && e == k + 3)
+          is_pe.push_back({k, e});
+        else
+          constant = true;  // an upper-case constant, or is_pe with more after it
+      }
+      last = k;
+      k = run_end = e;
+    }
+    const Token* before = first > 0 ? &t[first - 1] : nullptr;
+    const Token* after = run_end < n ? &t[run_end] : nullptr;
+    if (dynamic) {
+      // The run must be a whole operand: it starts with an operand or a unary operator, ends with
+      // an operand, and its neighbours bind more loosely than anything inside it.
+      auto operand = [&t, n](size_t k) {
+        size_t e;
+        std::string_view f;
+        return t[k].kind == Tok::kNumber || t[k].kind == Tok::kString || t[k].kind == Tok::kRegex ||
+               (ExpressionElement(t.data(), n, k, &e, &f) && !f.empty());
+      };
+      const bool starts = operand(first) || Is(t[first], Tok::kPunct, "-") || Is(t[first], Tok::kPunct, "~");
+      if (!starts || !operand(last) || !loose(before) || !loose(after)) return false;
+      out->emplace_back(t[first].begin, t[run_end - 1].end, "uint8(filesize)");
+    } else {
+      if (constant) return false;  // a constant's value is not ours to write
+      for (auto [a, b] : is_pe) out->emplace_back(t[a].begin, t[b - 1].end, "0");
+    }
+    i = run_end;
+  }
+  return true;
+}
+}  // namespace
+
+std::string AssumeNoPe(std::string_view text, const YaraSplit& split, const std::vector<size_t>& rules) {
+  std::vector<std::tuple<size_t, size_t, std::string>> all;  // absolute byte ranges
+  for (size_t r : rules) {
+    if (r >= split.rules.size()) continue;
+    const YaraRuleSpan& rule = split.rules[r];
+    if (rule.cond_end > text.size() || rule.cond_begin >= rule.cond_end) continue;
+    all.emplace_back(rule.cond_begin, rule.cond_begin, std::string(kNotMzGuard) + " and (");
+    all.emplace_back(rule.cond_end, rule.cond_end, ")");
+    if (std::find(rule.modules.begin(), rule.modules.end(), "pe") == rule.modules.end()) continue;
+    std::vector<Token> t;
+    if (!Lex(text.substr(rule.cond_begin, rule.cond_end - rule.cond_begin), &t)) continue;
+    std::vector<std::tuple<size_t, size_t, std::string>> mine;
+    if (!NoPeReplacements(t, &mine)) continue;
+    for (auto& [b, e, with] : mine)
+      all.emplace_back(rule.cond_begin + b, rule.cond_begin + e, std::move(with));
+  }
+  std::stable_sort(all.begin(), all.end(), [](const auto& x, const auto& y) {
+    return std::tie(std::get<0>(x), std::get<1>(x)) < std::tie(std::get<0>(y), std::get<1>(y));
+  });
+  std::string out;
+  size_t at = 0;
+  for (const auto& [b, e, with] : all) {
+    if (b < at) return {};  // overlapping replacements: not expected; the caller sees no rules
+    out.append(text.substr(at, b - at));
+    out.append(with);
+    for (size_t i = b; i < e; ++i)
+      if (text[i] == '\n') out.push_back('\n');  // the lines stay where they were
+    at = e;
+  }
+  out.append(text.substr(at));
+  return out;
+}
+
+std::vector<size_t> WithDependencies(const YaraSplit& split, const std::vector<size_t>& keep) {
+  std::vector<bool> in(split.rules.size(), false);
+  std::vector<size_t> todo;
+  for (size_t k : keep)
+    if (k < in.size() && !in[k]) in[k] = true, todo.push_back(k);
+  while (!todo.empty()) {
+    size_t r = todo.back();
+    todo.pop_back();
+    for (size_t u : split.rules[r].uses)
+      if (!in[u]) in[u] = true, todo.push_back(u);
+  }
+  std::vector<size_t> out;
+  for (size_t r = 0; r < in.size(); ++r)
+    if (in[r]) out.push_back(r);
+  return out;
 }
 
 std::string KeepOnlyRules(std::string_view text, const YaraSplit& split, const std::vector<size_t>& keep) {
@@ -358,12 +581,19 @@ std::string KeepOnlyRules(std::string_view text, const YaraSplit& split, const s
   std::vector<bool> kept(split.rules.size(), false);
   for (size_t k : keep)
     if (k < kept.size()) kept[k] = true;
-  for (size_t r = 0; r < split.rules.size(); ++r) {
-    if (kept[r]) continue;
-    size_t end = std::min(split.rules[r].end, out.size());
-    for (size_t i = split.rules[r].begin; i < end; ++i)
+  auto blank = [&out](size_t begin, size_t end) {
+    for (size_t i = begin; i < std::min(end, out.size()); ++i)
       if (out[i] != '\n') out[i] = ' ';
+  };
+  std::set<std::string_view> used;
+  for (size_t r = 0; r < split.rules.size(); ++r) {
+    if (kept[r])
+      used.insert(split.rules[r].modules.begin(), split.rules[r].modules.end());
+    else
+      blank(split.rules[r].begin, split.rules[r].end);
   }
+  for (const YaraImport& im : split.imports)
+    if (!used.count(im.module)) blank(im.begin, im.end);
   return out;
 }
 

@@ -20,10 +20,20 @@
 //     top-level `or`: `filesize < N`, `filesize <= N` (N decimal or hex, KB/MB suffixes);
 //     `uint8/16/32[be](0) == V`; parenthesised sub-expressions of the same shape;
 //   - `or` joins gates (largest size, union of magics, none if a branch has none); `and` meets them.
-// A rule file whose rules refer to each other, that has a global rule, an include, two rules of
-// one name, or anything the lexer does not understand is kept whole and ungated, so libyara sees
-// exactly what it would have seen. The split text keeps every line where it was (other rules are
-// blanked, newlines kept), so compiler messages name the original lines.
+//   - a conjunct that is an expression over pe module fields or functions (`pe.exports("x")`,
+//     `pe.imphash() == "..."`, `pe.number_of_sections > 3`, `pe.is_pe`), see NeedsPe in the .cc:
+//     undefined, so false, unless the data starts with "MZ", which gives the gate uint16(0) ==
+//     0x5a4d.
+// A rule that names other rules of its file is compiled with them (WithDependencies). A rule file
+// that has a global rule, an include, two rules of one name, or anything the lexer does not
+// understand is kept whole and ungated, so libyara sees exactly what it would have seen. The split
+// text keeps every line where it was (other rules and unused imports are blanked, newlines kept),
+// so compiler messages name the original lines.
+//
+// Per scan, libyara also builds the objects of every module the rules import: ~0.3 ms for pe's
+// ~500 names, more than the rules cost on a small file or a container's member. AssumeNoPe
+// rewrites the rules that may match any item but use pe so that a group for items that are not
+// "MZ" needs no pe module (its contract below).
 //
 // This is a lexer and a shallow parser, not a YARA compiler: it never decides that a rule file is
 // valid (libyara does), only where rules begin and end and what their conditions say at the top.
@@ -69,10 +79,19 @@ struct YaraRuleSpan {
   std::string name;
   size_t begin = 0, end = 0;  // byte range of the rule in the file, modifiers to closing brace
   YaraGate gate;
+  size_t cond_begin = 0, cond_end = 0;  // byte range of the condition (after `condition:`)
+  std::vector<size_t> uses;             // the rules of this file its condition names (indexes)
+  std::vector<std::string> modules;     // the imported modules its body names (`pe.`...), sorted
+};
+
+struct YaraImport {
+  std::string module;
+  size_t begin = 0, end = 0;  // byte range of `import "module"`
 };
 
 struct YaraSplit {
   std::vector<YaraRuleSpan> rules;
+  std::vector<YaraImport> imports;
   // Empty: the rules may be compiled apart. Else why the file must stay whole (and ungated).
   std::string keep_whole;
 };
@@ -83,8 +102,25 @@ YaraSplit SplitYaraRules(std::string_view text);
 // The gate of a condition given as source text (what follows `condition:`), for tests and tools.
 YaraGate YaraConditionGate(std::string_view condition);
 
-// `text` with every rule not in `keep` replaced by spaces, newlines kept (line numbers unchanged).
-// `keep` holds indexes into split.rules.
+// The rules `keep` needs compiled with them: `keep` and, transitively, the rules they name.
+std::vector<size_t> WithDependencies(const YaraSplit& split, const std::vector<size_t>& keep);
+
+// The text of `rules` for a group that runs on every item, when the same rules as written run on
+// "MZ" items in another group: each condition C becomes `(filesize < 2 or uint16(0) != 0x5a4d)
+// and (C')`, false on "MZ" items, where C' is C for data in which libyara's pe module finds no
+// program: `pe.is_pe` becomes 0 and every maximal expression of pe fields, pe functions, literals
+// and operators that propagate undefined (undefined on such data) becomes `uint8(filesize)`
+// (undefined on any data), so that C' means what C means there without the pe module. Only
+// expressions whose neighbours bind more loosely than any operator inside them (`and`, `or`,
+// `not`, `(`, `)`, `,`, `..`, `at`, the ends) are replaced; a condition with a pe reference that
+// cannot be replaced so keeps it (the group then imports pe). Rule indexes and line numbers are
+// kept. Returns "" if it cannot (replacements that overlap, never expected).
+std::string AssumeNoPe(std::string_view text, const YaraSplit& split, const std::vector<size_t>& rules);
+
+// `text` with every rule not in `keep` replaced by spaces, newlines kept (line numbers unchanged),
+// and every import of a module no kept rule names blanked too (libyara builds each imported
+// module's objects for every scan, which costs more than the rules on small files: the pe module's
+// ~500 names take ~0.3 ms). `keep` holds indexes into split.rules and must hold their dependencies.
 std::string KeepOnlyRules(std::string_view text, const YaraSplit& split, const std::vector<size_t>& keep);
 
 }  // namespace accord::scan

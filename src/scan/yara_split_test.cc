@@ -69,6 +69,28 @@ TEST(YaraConditionGate, AnythingElseGivesNoGate) {
   }
 }
 
+// libyara's pe module leaves every field but its constants and is_pe undefined on data that does
+// not start with "MZ", so a conjunct that needs a pe value needs an "MZ" file (the scanner test
+// YaraTest.PeGatesAgreeWithLibyara checks these against libyara itself).
+TEST(YaraConditionGate, PeExpressionsNeedAnMzFile) {
+  for (const char* c :
+       {"pe.exports(\"x\")", "pe.imphash() == \"abc\" and $a", "pe.number_of_sections > 3", "pe.is_pe",
+        "pe.characteristics & pe.DLL", "pe.machine == pe.MACHINE_AMD64",
+        "pe.version_info[\"CompanyName\"] contains \"x\"",
+        "pe.sections[0].name == \".text\" and filesize < 1MB", "(pe.exports(\"a\") or uint16(0) == 0x5a4d)",
+        "$a and pe.imports(\"kernel32.dll\", \"Sleep\")"}) {
+    YaraGate g = YaraConditionGate(c);
+    EXPECT_EQ(g.magics, std::optional(std::vector{kMz})) << c;
+  }
+  for (const char* c : {"not pe.exports(\"x\")", "pe.is_pe == 0", "pe.MACHINE_AMD64 == 0x8664",
+                        "defined pe.number_of_sections", "pe.exports(\"x\") or $a",
+                        "for any i in (0..pe.number_of_sections) : (true)", "$a at pe.entry_point",
+                        "pe.number_of_sections + filesize > 3", "math.entropy(0, filesize) > 7",
+                        "pe.exports(\"x\") == not_a_pe_thing", "pe.", "pe.exports(\"x\""}) {
+    EXPECT_EQ(YaraConditionGate(c), Gate(kNone)) << c;
+  }
+}
+
 TEST(YaraMagic, MatchesTheLeadingBytesAndNeedsThemAll) {
   EXPECT_TRUE(kMz.Matches("MZ\x90"));
   EXPECT_FALSE(kMz.Matches("M"));  // shorter than the width: libyara's uint16(0) is undefined
@@ -116,9 +138,20 @@ rule B { condition: filesize < 10 or $x matches /}{/ }
   EXPECT_EQ(text.substr(s.rules[1].end), "\n");
 }
 
-TEST(SplitYaraRules, KeepsTheFileWholeWhenRulesDependOnEachOther) {
-  EXPECT_NE(
-      SplitYaraRules("rule A { condition: true }\nrule B { condition: A and filesize < 10 }").keep_whole, "");
+TEST(SplitYaraRules, RulesThatNameOthersAreCompiledWithThem) {
+  YaraSplit s = SplitYaraRules(
+      "rule A { condition: true }\nrule B { condition: A and filesize < 10 }\n"
+      "rule C { condition: B or A }\nrule D { condition: true }");
+  ASSERT_EQ(s.keep_whole, "");
+  ASSERT_EQ(s.rules.size(), 4u);
+  EXPECT_EQ(s.rules[1].uses, std::vector<size_t>{0});
+  EXPECT_EQ(s.rules[1].gate, Gate(10));
+  EXPECT_EQ(s.rules[2].uses, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(WithDependencies(s, {2}), (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(WithDependencies(s, {3}), std::vector<size_t>{3});
+}
+
+TEST(SplitYaraRules, KeepsTheFileWholeWhenItCannotBeSplit) {
   EXPECT_NE(
       SplitYaraRules("global rule G { condition: filesize < 10 }\nrule B { condition: true }").keep_whole,
       "");
@@ -130,7 +163,7 @@ TEST(SplitYaraRules, KeepsTheFileWholeWhenRulesDependOnEachOther) {
   EXPECT_NE(SplitYaraRules("rule A { strings: $a = \"x\" }").keep_whole, "");
   EXPECT_NE(SplitYaraRules("garbage rule A { condition: true }").keep_whole, "");
   // A kept-whole file has no gates: every rule runs on every file.
-  YaraSplit s = SplitYaraRules("rule A { condition: filesize < 10 }\nrule B { condition: A }");
+  YaraSplit s = SplitYaraRules("rule A { condition: filesize < 10 }\nrule A { condition: true }");
   for (const auto& r : s.rules) EXPECT_EQ(r.gate, Gate(kNone));
 }
 
@@ -143,8 +176,27 @@ TEST(SplitYaraRules, KeepOnlyRulesBlanksOthersAndKeepsLines) {
   EXPECT_EQ(std::count(only_b.begin(), only_b.end(), '\n'), std::count(text.begin(), text.end(), '\n'));
   EXPECT_EQ(only_b.find("rule A"), std::string::npos);
   EXPECT_NE(only_b.find("rule B { condition: false }"), std::string::npos);
-  EXPECT_NE(only_b.find("import \"pe\""), std::string::npos);
-  EXPECT_EQ(KeepOnlyRules(text, s, {0, 1}), text);
+  EXPECT_EQ(only_b.find("import \"pe\""), std::string::npos);  // no rule names pe
+  EXPECT_EQ(std::string(KeepOnlyRules(text, s, {0, 1})).substr(11), text.substr(11));
+}
+
+TEST(SplitYaraRules, KeepOnlyRulesKeepsTheImportsOfTheRulesKept) {
+  std::string text =
+      "import \"pe\"\nimport \"math\"\n"
+      "rule A { condition: pe.is_dll() }\n"
+      "rule B { meta: m = \"pe.x\" condition: math.entropy(0, filesize) > 7 }\n"
+      "rule C { strings: $pe = \"pe.\" condition: $pe }\n";
+  YaraSplit s = SplitYaraRules(text);
+  ASSERT_EQ(s.rules.size(), 3u);
+  EXPECT_EQ(s.rules[0].modules, std::vector<std::string>{"pe"});
+  EXPECT_EQ(s.rules[1].modules, std::vector<std::string>{"math"});
+  EXPECT_TRUE(s.rules[2].modules.empty());
+  std::string a = KeepOnlyRules(text, s, {0});
+  EXPECT_NE(a.find("import \"pe\""), std::string::npos);
+  EXPECT_EQ(a.find("import \"math\""), std::string::npos);
+  std::string c = KeepOnlyRules(text, s, {2});
+  EXPECT_EQ(c.find("import"), std::string::npos);
+  EXPECT_EQ(c.size(), text.size());
 }
 
 }  // namespace
