@@ -3,6 +3,7 @@
 #include <yara.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -193,15 +194,26 @@ bool AddInput(YR_COMPILER* compiler, const RuleInput& in) {
   return ok;
 }
 
+// True if libyara compiles `text` (one rule file, namespace `name`) on its own.
+bool CompilesAlone(const std::string& text, const std::string& name) {
+  CompileErrors errors;
+  YR_COMPILER* compiler = NewCompiler(&errors);
+  if (!compiler) return false;
+  bool ok = yr_compiler_add_string(compiler, text.c_str(), name.c_str()) == 0 && errors.messages.empty();
+  yr_compiler_destroy(compiler);
+  return ok;
+}
+
 // The groups, compiled from `files` (each in its namespace, other rules and unused imports
-// blanked), or nullopt when they cannot be made exactly (then every file is scanned with the whole
-// set). For each size class [kSizeBounds[i], kSizeBounds[i + 1]) two groups: the rules that need
-// an "MZ" file and the rest, each holding only the rules whose conditions admit a file of that
-// class's sizes. A file is scanned with the groups of its class that admit it, so with every rule
-// that can match it. The rest need no pe module on signature-base (its rules that use pe either
-// start with uint16(0) == 0x5a4d or need a pe expression to be true), which is where most of the
-// time on small files went.
-std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vector<RuleInput>& files) {
+// blanked), or nullopt when they cannot be made exactly (then every item is scanned with
+// `whole_set`, which is those files compiled at once). For each size class [kSizeBounds[i],
+// kSizeBounds[i + 1]) two groups, each with only the rules whose conditions admit that class's
+// sizes: for "MZ" items, the rules that need "MZ" and those that need pe; for every item, the
+// rest, with the rules that need pe rewritten by AssumeNoPe (false on "MZ" items, pe-free on the
+// others). So the group most items get imports no pe module, whose objects cost more than the rules
+// on small items. The groups must hold exactly the rules of `whole_set` (namespace and name).
+std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vector<RuleInput>& files,
+                                                                YR_RULES* whole_set) {
   struct Plan {
     YaraGate gate;
     std::map<size_t, std::vector<size_t>> parts;  // file -> its rules in this group
@@ -239,6 +251,18 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
       }
       continue;
     }
+    // needs_pe: the rule names pe, or names a rule that needs pe (to the fixed point).
+    const auto& rules = splits[f].rules;
+    needs_pe[f].assign(rules.size(), false);
+    for (size_t r = 0; r < rules.size(); ++r)
+      needs_pe[f][r] =
+          std::find(rules[r].modules.begin(), rules[r].modules.end(), "pe") != rules[r].modules.end();
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t r = 0; r < rules.size(); ++r)
+        for (size_t u : rules[r].uses)
+          if (needs_pe[f][u] && !needs_pe[f][r]) needs_pe[f][r] = changed = true;
+    }
     for (size_t r = 0; r < splits[f].rules.size(); ++r) {
       const YaraRuleSpan& rule = splits[f].rules[r];
       const bool mz = RequiresMz(rule.gate);
@@ -246,14 +270,11 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
       // names): as written in the group for "MZ" items, and in the group for every item rewritten
       // for data without a program and made false on "MZ" items (AssumeNoPe), so that most items
       // are scanned without building the pe module's objects.
-      bool pe = false;
-      for (size_t u : WithDependencies(splits[f], {r})) {
-        const auto& m = splits[f].rules[u].modules;
-        pe = pe || std::find(m.begin(), m.end(), "pe") != m.end();
-      }
-      needs_pe[f].push_back(pe);
+      const bool pe = needs_pe[f][r];
       for (size_t c = 0; c < kClasses; ++c) {
-        if (rule.gate.max_size <= kSizeBounds[c]) continue;  // cannot match a file of this class
+        // Cannot match a file of this class. (A rule no file can match, `filesize < 0`, stays in
+        // the first: every rule is in some group, as the check at the end wants.)
+        if (c > 0 && rule.gate.max_size <= kSizeBounds[c]) continue;
         if (mz || pe) plans[kKinds * c + kMzOnly].parts[f].push_back(r);
         if (!mz) plans[kKinds * c + kAny].parts[f].push_back(r);
       }
@@ -274,12 +295,16 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
   };
   for (size_t p = 0; p < plans.size(); ++p) {
     Plan& plan = plans[p];
-    if (plan.rules == 0) continue;
+    if (plan.rules == 0 && plan.whole.empty()) continue;
     CompileErrors errors;
     YR_COMPILER* compiler = NewCompiler(&errors);
     if (!compiler) return fail();
     bool ok = true;
     for (size_t f : plan.whole) ok = ok && AddInput(compiler, files[f]);
+    if (!ok) {
+      yr_compiler_destroy(compiler);
+      return fail();
+    }
     for (const auto& [f, rules] : plan.parts) {
       if (!ok) break;
       std::string text;
@@ -290,10 +315,20 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
       if (!guard.empty()) {
         // Rewritten, then split again: the rules are the same ones, in the same order. Every rule
         // that names a guarded rule needs pe through it, so it is guarded too.
-        std::string rewritten = AssumeNoPe(texts[f], splits[f], guard);
-        YaraSplit again = SplitYaraRules(rewritten);
-        if (!again.keep_whole.empty() || again.rules.size() != splits[f].rules.size()) return fail();
-        text = KeepOnlyRules(rewritten, again, rules);
+        // A rewrite libyara refuses (a pe string where the rewrite puts an integer) keeps the
+        // rules' pe expressions: only the guard then, and this group imports pe.
+        for (bool rewrite : {true, false}) {
+          std::string rewritten = AssumeNoPe(texts[f], splits[f], guard, rewrite);
+          YaraSplit again = SplitYaraRules(rewritten);
+          if (!again.keep_whole.empty() || again.rules.size() != splits[f].rules.size()) continue;
+          text = KeepOnlyRules(rewritten, again, rules);
+          if (!rewrite || CompilesAlone(text, files[f].name)) break;
+          text.clear();
+        }
+        if (text.empty()) {
+          yr_compiler_destroy(compiler);
+          return fail();
+        }
       } else {
         text = KeepOnlyRules(texts[f], splits[f], rules);
       }
@@ -305,8 +340,20 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
     if (!ok) return fail();
     YaraRules::Group g{rules, plan.gate, CountRules(rules)};
     groups.push_back(std::move(g));
-    if (groups.back().rule_count != plan.rules) return fail();  // the split lost or added a rule
+    if (plan.whole.empty() && groups.back().rule_count != plan.rules) return fail();  // lost or added a rule
   }
+  // Every rule of the whole set is in some group, and no group has a rule the whole set lacks.
+  std::set<std::pair<std::string, std::string>> expected, found;
+  YR_RULE* rule;
+  yr_rules_foreach(whole_set, rule) {
+    expected.insert({rule->ns->name, rule->identifier});
+  }
+  for (const auto& g : groups) {
+    yr_rules_foreach(g.rules, rule) {
+      found.insert({rule->ns->name, rule->identifier});
+    }
+  }
+  if (found != expected) return fail();
   return groups;
 }
 }  // namespace
@@ -400,7 +447,7 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::CompileInputs(const std::vec
   out->rule_count_ = CountRules(rules);
   out->file_count_ = files.size();
   std::optional<std::vector<Group>> gated;
-  if (grouped) gated = CompileGatedGroups(files);
+  if (grouped) gated = CompileGatedGroups(files, rules);
   if (gated) {
     yr_rules_destroy(rules);
     out->groups_ = std::move(*gated);
@@ -483,6 +530,10 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved) {
     in.remove_prefix(length);
     g.rule_count = CountRules(g.rules);
     if (version == 1) total = std::max<uint64_t>(total, g.rule_count);
+    if (g.rule_count > total) {
+      yr_rules_destroy(g.rules);
+      return DataLoss(where + "more rules than the set");
+    }
     out->groups_.push_back(std::move(g));
   }
   if (!in.empty()) return DataLoss("compiled YARA rules: bytes after the last group");
@@ -551,13 +602,23 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
   Outcome out;
   ByteView head = data.substr(0, 8);
   const auto& groups = rules_->groups();
+  const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < groups.size(); ++i) {
     if (!groups[i].gate.Admits(data.size(), head)) continue;
     YR_SCANNER* scanner = scanners_[i];
     if (!scanner) return ResourceExhausted("libyara: no scanner");
+    int timeout = timeout_seconds;  // the item's time, shared by the groups that scan it
+    if (timeout > 0) {
+      auto spent = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
+      timeout -= int(spent.count());
+      if (timeout <= 0) {
+        out.timed_out = true;
+        break;
+      }
+    }
     for (int v = 0; v < 5; ++v) yr_scanner_define_string_variable(scanner, kExternals[v], values[v]->c_str());
     yr_scanner_set_callback(scanner, OnScanMessage, &out);
-    yr_scanner_set_timeout(scanner, timeout_seconds);
+    yr_scanner_set_timeout(scanner, timeout);
     yr_scanner_set_flags(scanner, 0);
     int rc = yr_scanner_scan_mem(scanner, reinterpret_cast<const uint8_t*>(data.data()), data.size());
     if (rc == ERROR_SCAN_TIMEOUT) {
@@ -571,6 +632,8 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
     std::erase_if(out.matches, [&seen](const YaraMatch& m) {
       return !seen.insert({m.source, m.rule}).second;
     });
+    std::sort(out.capped.begin(), out.capped.end());
+    out.capped.erase(std::unique(out.capped.begin(), out.capped.end()), out.capped.end());
   }
   return out;
 }

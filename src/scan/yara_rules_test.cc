@@ -236,6 +236,12 @@ rule at_entry { strings: $a = "hello" condition: $a at pe.entry_point or #a > 0 
 rule via_rule { strings: $a = "hello" condition: $a and not exports }
 rule via_rule2 { condition: not_exports or is_pe_zero }
 rule tiny { condition: filesize < 2 and not pe.is_pe }
+rule glued_or { condition: pe.number_of_sections >= 2or 1 == 1 }
+rule glued_regex { condition: pe.imphash() matches /x/or 1 == 1 }
+rule glued_and { strings: $a = "hello" condition: $a and not (1 == 1and pe.number_of_sections > 0) }
+rule binary_minus { strings: $a = "hello" condition: ($a and uint8(0) - pe.number_of_sections < 1000) or $a }
+rule typed { strings: $a = "hello" condition: $a and (math.to_number(pe.is_dll() == 1) == 0 or $a) }
+rule never { condition: filesize < 0KB }
 private rule base { strings: $a = "hello" condition: $a }
 rule on_mz { condition: base and uint16(0) == 0x5a4d }
 rule anywhere { condition: base and filesize < 10MB }
@@ -268,9 +274,29 @@ rule both { condition: on_mz or anywhere }
   // The data exercise both sides: rules true on plain data and rules true only on the program.
   EXPECT_TRUE(seen.count("is_pe_zero") && seen.count("undefined_or") && seen.count("anywhere") &&
               seen.count("on_mz") && seen.count("both") && seen.count("entropy") && seen.count("at_entry") &&
-              seen.count("via_rule2"));
+              seen.count("via_rule2") && seen.count("glued_or") && seen.count("glued_regex") &&
+              seen.count("glued_and") && seen.count("binary_minus") && seen.count("typed"));
   if (!program.empty()) {
     EXPECT_TRUE(seen.count("sections") && seen.count("is_pe") && seen.count("machine"));
+  }
+}
+
+// A file libyara reads with an include is kept whole, in the group every item gets.
+TEST_F(YaraTest, IncludedRulesAreInTheGroups) {
+  Write("a.inc", "rule included { condition: true }\n");
+  Write("index.yar", "include \"a.inc\"\nrule mz { condition: uint16(0) == 0x5a4d }\n");
+  Write("other.yar", "rule small { condition: filesize < 10 and uint16(0) == 0x5a4d }\n");
+  auto grouped = YaraRules::Compile({dir_});
+  auto whole = YaraRules::Compile({dir_}, false);
+  ASSERT_TRUE(grouped.ok() && whole.ok()) << grouped.status().ToString();
+  EXPECT_EQ((*grouped)->rule_count(), 3u);
+  YaraScanner g(*grouped), w(*whole);
+  for (const std::string& data : std::vector<std::string>{"hello", "MZ", std::string(2 << 20, 'x')}) {
+    YaraExternals ext{"x", "/tmp/x", "", "", ""};
+    auto rg = g.Scan(data, ext, 0), rw = w.Scan(data, ext, 0);
+    ASSERT_TRUE(rg.ok() && rw.ok());
+    EXPECT_EQ(Rules(*rg), Rules(*rw)) << data.substr(0, 8);
+    EXPECT_FALSE(Rules(*rg).empty());
   }
 }
 

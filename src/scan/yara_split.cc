@@ -1,6 +1,7 @@
 #include "scan/yara_split.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 #include <tuple>
@@ -57,21 +58,17 @@ bool Lex(std::string_view s, std::vector<Token>* out) {
       push(Tok::kString, b, ++i);
       continue;
     }
-    if (c == '/') {
-      bool regex = !out->empty() && ((out->back().kind == Tok::kPunct && out->back().text == "=") ||
-                                     (out->back().kind == Tok::kIdent && out->back().text == "matches"));
-      if (regex) {
-        ++i;
-        while (i < n && s[i] != '/') {
-          if (s[i] == '\n') return false;
-          i += (s[i] == '\\') ? 2 : 1;
-        }
-        if (i >= n) return false;
-        ++i;
-        while (i < n && IsIdentChar(s[i])) ++i;  // flags
-        push(Tok::kRegex, b, i);
-        continue;
+    if (c == '/') {  // not a comment: a regex wherever it appears (YARA divides with '\\')
+      ++i;
+      while (i < n && s[i] != '/') {
+        if (s[i] == '\n') return false;
+        i += (s[i] == '\\') ? 2 : 1;
       }
+      if (i >= n) return false;
+      ++i;
+      while (i < n && (s[i] == 'i' || s[i] == 's')) ++i;  // flags: `/x/or` is a regex, then `or`
+      push(Tok::kRegex, b, i);
+      continue;
     }
     if ((c == '$' || c == '#' || c == '@' || (c == '!' && !(i + 1 < n && s[i + 1] == '='))) &&
         !(c == '!' && !(i + 1 < n && IsIdentChar(s[i + 1])))) {
@@ -87,8 +84,21 @@ bool Lex(std::string_view s, std::vector<Token>* out) {
       continue;
     }
     if (c >= '0' && c <= '9') {
-      while (i < n && (IsIdentChar(s[i]) || (s[i] == '.' && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9')))
-        ++i;
+      // As YARA's lexer reads them: decimal (with one fraction), 0x hex or 0o octal, then KB or
+      // MB; nothing more (`2or` is the number 2, then `or`).
+      auto dec = [](char d) { return d >= '0' && d <= '9'; };
+      auto hex = [](char d) { return std::isxdigit(static_cast<unsigned char>(d)) != 0; };
+      auto oct = [](char d) { return d >= '0' && d <= '7'; };
+      if (c == '0' && i + 2 < n && (s[i + 1] == 'x' || s[i + 1] == 'X') && hex(s[i + 2])) {
+        for (i += 2; i < n && hex(s[i]);) ++i;
+      } else if (c == '0' && i + 2 < n && s[i + 1] == 'o' && oct(s[i + 2])) {
+        for (i += 2; i < n && oct(s[i]);) ++i;
+      } else {
+        while (i < n && dec(s[i])) ++i;
+        if (i + 1 < n && s[i] == '.' && dec(s[i + 1]))
+          for (++i; i < n && dec(s[i]);) ++i;
+      }
+      if (s.substr(i, 2) == "KB" || s.substr(i, 2) == "MB") i += 2;
       push(Tok::kNumber, b, i);
       continue;
     }
@@ -468,11 +478,18 @@ constexpr std::string_view kNotMzGuard = "(filesize < 2 or uint16(0) != 0x5a4d)"
 // false if some pe reference cannot be replaced.
 bool NoPeReplacements(const std::vector<Token>& t,
                       std::vector<std::tuple<size_t, size_t, std::string>>* out) {
-  auto loose = [](const Token* k) {
+  // What may stand before and after a replaced run: keywords and brackets that bind more loosely
+  // than any operator inside it, and nothing that could make a leading `-` binary.
+  auto loose_before = [](const Token* k) {
     if (!k) return true;
     if (k->kind == Tok::kIdent)
       return k->text == "and" || k->text == "or" || k->text == "not" || k->text == "at";
-    return k->kind == Tok::kPunct && (k->text == "(" || k->text == ")" || k->text == "," || k->text == "..");
+    return k->kind == Tok::kPunct && (k->text == "(" || k->text == "," || k->text == "..");
+  };
+  auto loose_after = [](const Token* k) {
+    if (!k) return true;
+    if (k->kind == Tok::kIdent) return k->text == "and" || k->text == "or";
+    return k->kind == Tok::kPunct && (k->text == ")" || k->text == "," || k->text == "..");
   };
   const size_t n = t.size();
   for (size_t i = 0; i < n;) {
@@ -514,7 +531,7 @@ bool NoPeReplacements(const std::vector<Token>& t,
                (ExpressionElement(t.data(), n, k, &e, &f) && !f.empty());
       };
       const bool starts = operand(first) || Is(t[first], Tok::kPunct, "-") || Is(t[first], Tok::kPunct, "~");
-      if (!starts || !operand(last) || !loose(before) || !loose(after)) return false;
+      if (!starts || !operand(last) || !loose_before(before) || !loose_after(after)) return false;
       out->emplace_back(t[first].begin, t[run_end - 1].end, "uint8(filesize)");
     } else {
       if (constant) return false;  // a constant's value is not ours to write
@@ -526,7 +543,8 @@ bool NoPeReplacements(const std::vector<Token>& t,
 }
 }  // namespace
 
-std::string AssumeNoPe(std::string_view text, const YaraSplit& split, const std::vector<size_t>& rules) {
+std::string AssumeNoPe(std::string_view text, const YaraSplit& split, const std::vector<size_t>& rules,
+                       bool rewrite) {
   std::vector<std::tuple<size_t, size_t, std::string>> all;  // absolute byte ranges
   for (size_t r : rules) {
     if (r >= split.rules.size()) continue;
@@ -534,7 +552,7 @@ std::string AssumeNoPe(std::string_view text, const YaraSplit& split, const std:
     if (rule.cond_end > text.size() || rule.cond_begin >= rule.cond_end) continue;
     all.emplace_back(rule.cond_begin, rule.cond_begin, std::string(kNotMzGuard) + " and (");
     all.emplace_back(rule.cond_end, rule.cond_end, ")");
-    if (std::find(rule.modules.begin(), rule.modules.end(), "pe") == rule.modules.end()) continue;
+    if (!rewrite || std::find(rule.modules.begin(), rule.modules.end(), "pe") == rule.modules.end()) continue;
     std::vector<Token> t;
     if (!Lex(text.substr(rule.cond_begin, rule.cond_end - rule.cond_begin), &t)) continue;
     std::vector<std::tuple<size_t, size_t, std::string>> mine;

@@ -115,7 +115,9 @@ std::vector<size_t> WithDependencies(const YaraSplit& split, const std::vector<s
 // `not`, `(`, `)`, `,`, `..`, `at`, the ends) are replaced; a condition with a pe reference that
 // cannot be replaced so keeps it (the group then imports pe). Rule indexes and line numbers are
 // kept. Returns "" if it cannot (replacements that overlap, never expected).
-std::string AssumeNoPe(std::string_view text, const YaraSplit& split, const std::vector<size_t>& rules);
+// With `rewrite` false, only the guard is added (the rules keep their pe expressions).
+std::string AssumeNoPe(std::string_view text, const YaraSplit& split, const std::vector<size_t>& rules,
+                       bool rewrite = true);
 
 // `text` with every rule not in `keep` replaced by spaces, newlines kept (line numbers unchanged),
 // and every import of a module no kept rule names blanked too (libyara builds each imported

@@ -82,7 +82,11 @@ TEST(YaraConditionGate, PeExpressionsNeedAnMzFile) {
     YaraGate g = YaraConditionGate(c);
     EXPECT_EQ(g.magics, std::optional(std::vector{kMz})) << c;
   }
-  for (const char* c : {"not pe.exports(\"x\")", "pe.is_pe == 0", "pe.MACHINE_AMD64 == 0x8664",
+  for (const char* c : {"not pe.exports(\"x\")",
+                        "pe.number_of_sections >= 2or 1 == 1",  // YARA reads `2 or`
+                        "pe.number_of_sections >= 0x2or 1 == 1",
+                        "pe.imphash() matches /x/or 1 == 1",  // and `/x/ or`
+                        "pe.imphash() matches /x/ior 1 == 1", "pe.is_pe == 0", "pe.MACHINE_AMD64 == 0x8664",
                         "defined pe.number_of_sections", "pe.exports(\"x\") or $a",
                         "for any i in (0..pe.number_of_sections) : (true)", "$a at pe.entry_point",
                         "pe.number_of_sections + filesize > 3", "math.entropy(0, filesize) > 7",
