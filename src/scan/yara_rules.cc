@@ -632,8 +632,6 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
     std::erase_if(out.matches, [&seen](const YaraMatch& m) {
       return !seen.insert({m.source, m.rule}).second;
     });
-    std::sort(out.capped.begin(), out.capped.end());
-    out.capped.erase(std::unique(out.capped.begin(), out.capped.end()), out.capped.end());
   }
   return out;
 }

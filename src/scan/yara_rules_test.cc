@@ -242,6 +242,9 @@ rule glued_and { strings: $a = "hello" condition: $a and not (1 == 1and pe.numbe
 rule binary_minus { strings: $a = "hello" condition: ($a and uint8(0) - pe.number_of_sections < 1000) or $a }
 rule typed { strings: $a = "hello" condition: $a and (math.to_number(pe.is_dll() == 1) == 0 or $a) }
 rule never { condition: filesize < 0KB }
+rule set_a { condition: false }
+rule set_ab { condition: uint16(0) == 0x5a4d }
+rule by_set { condition: any of (set_a*) }
 private rule base { strings: $a = "hello" condition: $a }
 rule on_mz { condition: base and uint16(0) == 0x5a4d }
 rule anywhere { condition: base and filesize < 10MB }
@@ -275,7 +278,8 @@ rule both { condition: on_mz or anywhere }
   EXPECT_TRUE(seen.count("is_pe_zero") && seen.count("undefined_or") && seen.count("anywhere") &&
               seen.count("on_mz") && seen.count("both") && seen.count("entropy") && seen.count("at_entry") &&
               seen.count("via_rule2") && seen.count("glued_or") && seen.count("glued_regex") &&
-              seen.count("glued_and") && seen.count("binary_minus") && seen.count("typed"));
+              seen.count("glued_and") && seen.count("binary_minus") && seen.count("typed") &&
+              seen.count("by_set"));
   if (!program.empty()) {
     EXPECT_TRUE(seen.count("sections") && seen.count("is_pe") && seen.count("machine"));
   }

@@ -457,11 +457,19 @@ YaraSplit SplitYaraRules(std::string_view text) {
       return Whole(std::move(split), std::move(why));
     }
   // A name that is also a field (`pe.sections` and a rule `sections`) adds a rule that is not
-  // needed, which costs only time.
+  // needed, which costs only time. A name followed by `*` is a rule set (`any of (ab*)`): every
+  // rule whose name starts so (`x * 2` adds some needlessly, which costs only time too).
   for (size_t r = 0; r < conditions.size(); ++r) {
     auto& uses = split.rules[r].uses;
     for (size_t k = conditions[r].first; k < conditions[r].second; ++k) {
-      auto it = t[k].kind == Tok::kIdent ? names.find(t[k].text) : names.end();
+      if (t[k].kind != Tok::kIdent) continue;
+      if (k + 1 < conditions[r].second && Is(t[k + 1], Tok::kPunct, "*")) {
+        for (auto it = names.lower_bound(t[k].text); it != names.end() && it->first.starts_with(t[k].text);
+             ++it)
+          if (it->second != r) uses.push_back(it->second);
+        continue;
+      }
+      auto it = names.find(t[k].text);
       if (it != names.end() && it->second != r) uses.push_back(it->second);
     }
     std::sort(uses.begin(), uses.end());

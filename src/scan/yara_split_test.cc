@@ -153,6 +153,13 @@ TEST(SplitYaraRules, RulesThatNameOthersAreCompiledWithThem) {
   EXPECT_EQ(s.rules[2].uses, (std::vector<size_t>{0, 1}));
   EXPECT_EQ(WithDependencies(s, {2}), (std::vector<size_t>{0, 1, 2}));
   EXPECT_EQ(WithDependencies(s, {3}), std::vector<size_t>{3});
+  // A rule set by wildcard names every rule whose name starts so.
+  YaraSplit w = SplitYaraRules(
+      "rule ab { condition: false }\nrule abc { condition: uint16(0) == 0x5a4d }\n"
+      "rule x { condition: any of (ab*) }\nrule y { condition: any of (ab *) }");
+  ASSERT_EQ(w.rules.size(), 4u);
+  EXPECT_EQ(w.rules[2].uses, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(w.rules[3].uses, (std::vector<size_t>{0, 1}));
 }
 
 TEST(SplitYaraRules, KeepsTheFileWholeWhenItCannotBeSplit) {
