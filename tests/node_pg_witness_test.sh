@@ -75,6 +75,10 @@ done
 alice=$(curl -sf "${url[0]}/participants" | python3 -c 'import json,sys; print(json.load(sys.stdin)["participants"][0]["key"])')
 token=$("$accord" taxii-token add n0 --postgres "$conn" --author "$alice" --label alice-lab 2> err)
 check "a TAXII token issued into PostgreSQL (no token file)" "[[ '$token' == accord_* ]] && [ ! -e n0/taxii-tokens ] && '$accord' taxii-token list n1 --postgres '$conn' | grep -q alice-lab"
+"$accord" taxii-token add n0 --postgres "$conn" --postgres-schema acord --author "$alice" --label typo > out 2> err
+rc=$?
+check "taxii-token refuses a schema that holds no log (exit 2) and creates none" \
+  "[ $rc -eq 2 ] && [ ! -s out ] && grep -q 'schema \"acord\" holds no accord log' err && [ \"\$(sql \"SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'acord'\")\" = 0 ]"
 coll=$(python3 -c "import uuid; print(uuid.uuid5(uuid.UUID('6022a5e9-177a-448a-a558-804e182b0156'), 'collection:participant:$alice'))")
 T='application/taxii+json;version=2.1'
 printf '{"objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-000000000001","created":"2026-11-28T10:00:00.000Z","modified":"2026-11-28T10:00:00.000Z","valid_from":"2026-11-28T10:00:00Z","pattern_type":"stix","pattern":"[file:name = %s]","object_marking_refs":["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}]}' "'x.exe'" > env.json

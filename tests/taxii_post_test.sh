@@ -27,7 +27,15 @@ check "taxii-token add prints a token once and keeps only its hash (mode 600)" \
   "[[ '$atoken' == accord_* ]] && ! grep -q '$atoken' node/taxii-tokens && [ \"\$(stat -c %a node/taxii-tokens)\" = 600 ]"
 btoken=$("$accord" taxii-token add node --author "$bob" --label bob-cert 2> /dev/null)
 "$accord" taxii-token add node --author not-a-key --label x > /dev/null 2> err
-check "taxii-token add refuses a malformed key (exit 2)" "[ \$? -eq 2 ] || grep -q 'not a base64 Ed25519' err"
+rc=$?
+check "taxii-token add refuses a malformed key (exit 2)" "[ $rc -eq 2 ] && grep -q 'not a base64 Ed25519' err"
+mkdir -p notanode
+"$accord" taxii-token add notanode --author "$alice" --label alice-lab > out 2> err
+rc=$?
+"$accord" taxii-token add nosuchdir --author "$alice" --label alice-lab > /dev/null 2>> err
+rc2=$?
+check "taxii-token refuses a directory that holds no node (exit 2) and writes nothing there" \
+  "[ $rc -eq 2 ] && [ $rc2 -eq 2 ] && [ ! -s out ] && [ \"\$(grep -c 'holds no node' err)\" = 2 ] && [ -z \"\$(ls -A notanode)\" ] && [ ! -e nosuchdir ]"
 check "taxii-token list shows both labels" "'$accord' taxii-token list node | grep -q alice-lab && '$accord' taxii-token list node | grep -q bob-cert"
 
 acoll=$(python3 -c "import uuid,sys; print(uuid.uuid5(uuid.UUID('6022a5e9-177a-448a-a558-804e182b0156'), 'collection:participant:$alice'))")

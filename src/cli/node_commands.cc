@@ -486,11 +486,19 @@ void AddNodeCommands(CLI::App& app, int& rc) {
     return key;
   };
   auto token_path = [] { return fs::JoinPath(tt_dir, std::string(node::kTokenFileName)); };
+  // An embedded node's tokens live beside its log: a DIR without one (a mistyped path) is refused,
+  // not given a token file that no node reads.
+  auto node_dir = []() -> Status {
+    if (fs::IsDir(fs::JoinPath(tt_dir, "log"))) return Status::Ok();
+    return NotFound(tt_dir + " holds no node (no " + fs::JoinPath(tt_dir, "log") +
+                    "): is the directory right? `accord serve DIR` makes one");
+  };
   auto pg_store = []() -> Result<std::unique_ptr<node::PgStore>> {
     node::PgStoreOptions o;
     o.conninfo = tt_postgres;
     o.schema = tt_schema;
     o.max_connections = 1;
+    o.create = false;  // a mistyped --postgres-schema is refused, not made
     return node::PgStore::Open(o);
   };
   auto where = [](CLI::App* c) {
@@ -503,12 +511,13 @@ void AddNodeCommands(CLI::App& app, int& rc) {
   where(tt_add);
   tt_add->add_option("--author", tt_author, "the participant's Ed25519 key, base64")->required();
   tt_add->add_option("--label", tt_label, "who the token is for (1-64 printable, no spaces)")->required();
-  tt_add->callback([&rc, author_key, token_path, pg_store] {
+  tt_add->callback([&rc, author_key, token_path, pg_store, node_dir] {
     Result<crypto::Ed25519PublicKey> key = author_key();
     if (!key.ok()) return void(rc = Fail("taxii-token", key.status()));
     Result<std::string> token = InvalidArgument("");
     if (tt_postgres.empty()) {
-      token = node::AddToken(token_path(), *key, tt_label);
+      Status dir = node_dir();
+      token = dir.ok() ? node::AddToken(token_path(), *key, tt_label) : Result<std::string>(dir);
     } else if (!node::IsTokenLabel(tt_label)) {
       token = InvalidArgument("label \"" + Printable(tt_label) + "\": 1-64 printable characters, no spaces");
     } else {
@@ -528,12 +537,13 @@ void AddNodeCommands(CLI::App& app, int& rc) {
   auto* tt_revoke = tt->add_subcommand("revoke", "Revoke every token of a participant");
   where(tt_revoke);
   tt_revoke->add_option("--author", tt_author, "the participant's Ed25519 key, base64")->required();
-  tt_revoke->callback([&rc, author_key, token_path, pg_store] {
+  tt_revoke->callback([&rc, author_key, token_path, pg_store, node_dir] {
     Result<crypto::Ed25519PublicKey> key = author_key();
     if (!key.ok()) return void(rc = Fail("taxii-token", key.status()));
     Result<size_t> n = size_t{0};
     if (tt_postgres.empty()) {
-      n = node::RevokeTokens(token_path(), *key);
+      Status dir = node_dir();
+      n = dir.ok() ? node::RevokeTokens(token_path(), *key) : Result<size_t>(dir);
     } else {
       auto store = pg_store();
       n = store.ok() ? (*store)->RevokeTokens(*key) : Result<size_t>(store.status());
@@ -544,12 +554,14 @@ void AddNodeCommands(CLI::App& app, int& rc) {
   });
   auto* tt_list = tt->add_subcommand("list", "List the tokens issued (their hashes, keys and labels)");
   where(tt_list);
-  tt_list->callback([&rc, token_path, pg_store] {
+  tt_list->callback([&rc, token_path, pg_store, node_dir] {
     Result<std::vector<node::TokenEntry>> entries = std::vector<node::TokenEntry>{};
     const std::string path = token_path();
     if (!tt_postgres.empty()) {
       auto store = pg_store();
       entries = store.ok() ? (*store)->Tokens() : Result<std::vector<node::TokenEntry>>(store.status());
+    } else if (Status dir = node_dir(); !dir.ok()) {
+      entries = dir;
     } else if (fs::Exists(path)) {
       Result<Bytes> text = fs::ReadFile(path, node::kMaxTokenFileSize);
       entries =

@@ -269,7 +269,7 @@ Status Conn::EnsureSchema(const std::string& schema) {
   });
 }
 
-Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schema, size_t max) {
+Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schema, size_t max, bool create) {
   if (!ValidSchemaName(schema))
     return InvalidArgument(
         "PostgreSQL schema \"" + Printable(schema) +
@@ -277,6 +277,23 @@ Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schem
   std::unique_ptr<Pool> pool(new Pool(std::move(conninfo), std::move(schema), max));
   {
     ASSIGN_OR_RETURN(Lease c, pool->Get());
+    if (!create) {
+      ASSIGN_OR_RETURN(Rows t,
+                       c->Exec("look for the log",
+                               "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 "
+                               "AND table_name = 'log_meta'",
+                               Params().Text(pool->schema_)));
+      bool has_log = t.Int(0, 0) == 1;
+      if (has_log) {
+        const std::string rows = "SELECT count(*) FROM \"" + pool->schema_ + "\".log_meta";
+        ASSIGN_OR_RETURN(Rows m, c->Exec("read the log's identity", rows));
+        has_log = m.Int(0, 0) == 1;
+      }
+      if (!has_log)
+        return NotFound("PostgreSQL schema \"" + pool->schema_ +
+                        "\" holds no accord log (is the schema name right? `accord serve --postgres` creates "
+                        "the log's)");
+    }
     RETURN_IF_ERROR(c->EnsureSchema(pool->schema_));
   }
   return pool;

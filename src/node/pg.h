@@ -137,8 +137,10 @@ class Conn {
 class Pool {
  public:
   // Checks the schema's name, connects once and creates the schema (Conn::EnsureSchema); that
-  // connection is the pool's first.
-  static Result<std::unique_ptr<Pool>> Open(std::string conninfo, std::string schema, size_t max);
+  // connection is the pool's first. With `create` false, a schema that holds no log (no row in
+  // log_meta: no `accord serve --postgres` ever opened it) is NotFound and nothing is created.
+  static Result<std::unique_ptr<Pool>> Open(std::string conninfo, std::string schema, size_t max,
+                                            bool create = true);
 
   // One connection for the duration of a call; back to the pool when destroyed (dropped instead
   // if it broke).

@@ -136,7 +136,8 @@ PgStore::PgStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PgStore::~PgStore() = default;
 
 Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
-  ASSIGN_OR_RETURN(auto pool, pg::Pool::Open(options.conninfo, options.schema, options.max_connections));
+  ASSIGN_OR_RETURN(auto pool,
+                   pg::Pool::Open(options.conninfo, options.schema, options.max_connections, options.create));
   return std::unique_ptr<PgStore>(new PgStore(std::make_unique<Impl>(std::move(pool))));
 }
 

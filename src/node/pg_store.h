@@ -30,11 +30,14 @@ struct PgStoreOptions {
   // logs can share one database, each in its own schema.
   std::string schema = "accord";
   size_t max_connections = 8;
+  // False: a schema that holds no log is NotFound and nothing is created (for tools that act on
+  // an existing log, so that a mistyped name does not make an empty schema).
+  bool create = true;
 };
 
 class PgStore : public Store {
  public:
-  // Connects, creates the schema if absent and checks its version. Unavailable (with
+  // Connects, creates the schema if absent (options.create) and checks its version. Unavailable (with
   // PostgreSQL's message) if the server cannot be reached; FailedPrecondition if the schema was
   // written by a newer accord; InvalidArgument for a bad schema name.
   static Result<std::unique_ptr<PgStore>> Open(const PgStoreOptions& options);
