@@ -84,6 +84,9 @@ T='application/taxii+json;version=2.1'
 printf '{"objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-000000000001","created":"2026-11-28T10:00:00.000Z","modified":"2026-11-28T10:00:00.000Z","valid_from":"2026-11-28T10:00:00Z","pattern_type":"stix","pattern":"[file:name = %s]","object_marking_refs":["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}]}' "'x.exe'" > env.json
 code=$(curl -s -o body -w '%{http_code}' -X POST -H "Content-Type: $T" -H "Authorization: Bearer $token" --data-binary @env.json "${url[1]}/taxii2/api/collections/$coll/objects/")
 check "process 1 takes a POST with it: logged at 2" "[ $code = 202 ] && grep -q 'logged at index 2' body"
+sid=$(python3 -c 'import json; print(json.load(open("body"))["id"])')
+check "process 0 gives the poster that POST's status resource (kept in PostgreSQL)" \
+  "curl -sf -H 'Accept: $T' -H 'Authorization: Bearer $token' '${url[0]}/taxii2/api/status/$sid/' | cmp -s - body"
 "$accord" taxii-token revoke n1 --postgres "$conn" --author "$alice" > out
 code=$(curl -s -o body -w '%{http_code}' -X POST -H "Content-Type: $T" -H "Authorization: Bearer $token" --data-binary @env.json "${url[0]}/taxii2/api/collections/$coll/objects/")
 check "revoked in PostgreSQL, refused by the other process at once (401)" "grep -q 'revoked 1' out && [ $code = 401 ]"

@@ -166,6 +166,12 @@ check "... and the posted rule fires, citing its entry" "[ \$? -eq 1 ] && grep -
 check "evidence for it verifies and says NODE-ATTESTED" "[ \$? -eq 0 ] && grep -q 'NODE-ATTESTED' out"
 "$accord" update --policy policy -d db > out 2> err
 check "dropping --trust-attested rebuilds without them" "grep -q 'not loaded' out"
+kill $node_pid; wait $node_pid 2> /dev/null
+"$accord" serve node --origin test.example/accord --listen 127.0.0.1:0 --port-file port2 > serve2.out 2> serve2.err &
+node_pid=$!
+for _ in $(seq 100); do [ -s port2 ] && break; sleep 0.1; done
+check "a restarted node still gives the status resource to its poster (kept in the index)" \
+  "curl -sf -H 'Accept: $T' -H 'Authorization: Bearer $atoken' http://127.0.0.1:$(cat port2)/taxii2/api/status/$sid/ | cmp -s - status.json"
 kill $node_pid; wait $node_pid 2> /dev/null; node_pid=""
 check "the log with node-attested entries verifies as an auditor checks it" \
   "'$accord' log verify node/log --vkey node/node.vkey > /dev/null"

@@ -47,6 +47,9 @@ CREATE INDEX IF NOT EXISTS submissions_done ON submissions(owner) WHERE done;
 CREATE TABLE IF NOT EXISTS taxii_tokens(
   sha256 text PRIMARY KEY, author bytea NOT NULL, label text NOT NULL,
   added_at timestamptz NOT NULL DEFAULT clock_timestamp());
+CREATE TABLE IF NOT EXISTS taxii_status(
+  seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE, poster bytea NOT NULL, body bytea NOT NULL);
+CREATE INDEX IF NOT EXISTS taxii_status_poster ON taxii_status(poster, seq);
 )sql";
 
 // The advisory lock that serialises schema creation across processes ("accord" in ASCII).

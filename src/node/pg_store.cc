@@ -308,4 +308,42 @@ Result<std::optional<crypto::Ed25519PublicKey>> PgStore::FindToken(std::string_v
   return std::optional<crypto::Ed25519PublicKey>(KeyAt(rows, 0, 0));
 }
 
+Status PgStore::KeepStatus(std::string_view id, const crypto::Ed25519PublicKey& poster, std::string_view body,
+                           const StatusLimits& limits) {
+  ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+  const std::string key(KeyBytes(poster));
+  return c->Transaction("keep a TAXII status", [&]() -> Status {
+    RETURN_IF_ERROR(c->Exec("keep a TAXII status",
+                            "INSERT INTO taxii_status(id, poster, body) VALUES ($1, $2, $3)",
+                            Params().Text(id).Bytes(key).Bytes(body))
+                        .status());
+    RETURN_IF_ERROR(c->Exec("drop a poster's oldest TAXII statuses",
+                            "DELETE FROM taxii_status WHERE poster = $1 AND seq NOT IN "
+                            "(SELECT seq FROM taxii_status WHERE poster = $1 ORDER BY seq DESC LIMIT $2)",
+                            Params().Bytes(key).Int64(int64_t(limits.per_poster)))
+                        .status());
+    RETURN_IF_ERROR(c->Exec("drop the oldest TAXII statuses",
+                            "DELETE FROM taxii_status WHERE seq NOT IN "
+                            "(SELECT seq FROM taxii_status ORDER BY seq DESC LIMIT $1)",
+                            Params().Int64(int64_t(limits.kept)))
+                        .status());
+    return c
+        ->Exec("drop TAXII statuses over the byte limit",
+               "DELETE FROM taxii_status WHERE seq IN (SELECT seq FROM (SELECT seq, SUM(length(body)) OVER "
+               "(ORDER BY seq DESC) AS running FROM taxii_status) AS r WHERE running > $1)",
+               Params().Int64(int64_t(limits.bytes)))
+        .status();
+  });
+}
+
+Result<std::optional<std::string>> PgStore::FindStatus(std::string_view id,
+                                                       const crypto::Ed25519PublicKey& poster) {
+  ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+  ASSIGN_OR_RETURN(
+      Rows rows, c->Exec("find a TAXII status", "SELECT body FROM taxii_status WHERE id = $1 AND poster = $2",
+                         Params().Text(id).Bytes(KeyBytes(poster))));
+  if (rows.size() != 1) return std::optional<std::string>();
+  return std::optional<std::string>(rows.Bytes(0, 0));
+}
+
 }  // namespace accord::node

@@ -5,7 +5,8 @@
 // Schema (pg.h, docs/node.md), in its own PostgreSQL schema (default "accord"), created on open:
 // schema_version(version), statements(idx PK, id UNIQUE, added_ms, kind, author, created, leaf,
 // retracted), digests(digest, idx), participants(key PK, name, country, contact, idx, added_ms,
-// retracted), leases (pg_lease.h), log_meta and submissions (pg_log.h). Answers are the same as
+// retracted), leases (pg_lease.h), log_meta and submissions (pg_log.h), taxii_tokens and
+// taxii_status (TAXII POST's tokens and status resources). Answers are the same as
 // SqliteStore's, in the same order.
 // Add takes a table lock for its transaction, so a second process that writes the same schema
 // waits, then finds the index moved on (FailedPrecondition) instead of interleaving.
@@ -51,6 +52,10 @@ class PgStore : public Store {
   Result<std::vector<Record>> FindDigest(std::string_view digest_hex, size_t limit) override;
   Result<std::vector<Participant>> Participants() override;
   Result<std::optional<Participant>> GetParticipant(const crypto::Ed25519PublicKey& key) override;
+  Status KeepStatus(std::string_view id, const crypto::Ed25519PublicKey& poster, std::string_view body,
+                    const StatusLimits& limits) override;
+  Result<std::optional<std::string>> FindStatus(std::string_view id,
+                                                const crypto::Ed25519PublicKey& poster) override;
 
   // TAXII tokens of a log on PostgreSQL (tokens.h), in table taxii_tokens: every process of the
   // log reads the same, so issuing or revoking one acts on all at once. Only hashes are stored.

@@ -197,6 +197,47 @@ void ExpectSameRecord(const Record& got, const Record& want) {
   EXPECT_EQ(got.created, want.created);
 }
 
+// TAXII status resources: read again by their poster only, after a reopen too; the limits drop
+// the oldest (a poster's own first), by count and by bytes.
+TYPED_TEST(StoreTest, TaxiiStatusesOutliveAReopenWithinTheirLimits) {
+  auto& store = this->store_;
+  const auto& alice = this->alice_.public_key;
+  const auto& bob = this->bob_.public_key;
+  const StatusLimits limits{5, 3, 1000};
+  auto find = [&](const std::string& id, const crypto::Ed25519PublicKey& who) -> std::string {
+    Result<std::optional<std::string>> f = store->FindStatus(id, who);
+    EXPECT_TRUE(f.ok()) << f.status().ToString();
+    return f.ok() && *f ? **f : "<none>";
+  };
+  ASSERT_TRUE(store->KeepStatus("a1", alice, "{\"id\":\"a1\"}", limits).ok());
+  ASSERT_TRUE(store->KeepStatus("b1", bob, std::string("\0binary\xff", 9), limits).ok());
+  this->Reopen();
+  EXPECT_EQ(find("a1", alice), "{\"id\":\"a1\"}");
+  EXPECT_EQ(find("b1", bob), std::string("\0binary\xff", 9));
+  EXPECT_EQ(find("a1", bob), "<none>");  // another participant's
+  EXPECT_EQ(find("zz", alice), "<none>");
+  // Alice posts 3 more: her oldest (a1) goes, bob's stays.
+  for (const char* id : {"a2", "a3", "a4"}) ASSERT_TRUE(store->KeepStatus(id, alice, "x", limits).ok());
+  EXPECT_EQ(find("a1", alice), "<none>");
+  EXPECT_EQ(find("a2", alice), "x");
+  EXPECT_EQ(find("b1", bob), std::string("\0binary\xff", 9));
+  // Bob posts 2 more: 6 in all, the oldest of all (b1) goes.
+  for (const char* id : {"b2", "b3"}) ASSERT_TRUE(store->KeepStatus(id, bob, "y", limits).ok());
+  EXPECT_EQ(find("b1", bob), "<none>");
+  EXPECT_EQ(find("a2", alice), "x");
+  // A 997-byte body: a2 goes by count (5 kept), a3 by bytes (997 + 1 + 1 + 1 = 1000 is the most).
+  ASSERT_TRUE(store->KeepStatus("big", bob, std::string(997, 'z'), limits).ok());
+  EXPECT_EQ(find("big", bob), std::string(997, 'z'));
+  EXPECT_EQ(find("a2", alice), "<none>");
+  EXPECT_EQ(find("a3", alice), "<none>");
+  EXPECT_EQ(find("a4", alice), "x");
+  EXPECT_EQ(find("b2", bob), "y");
+  EXPECT_EQ(find("b3", bob), "y");
+  // An id kept once is not kept twice.
+  EXPECT_FALSE(store->KeepStatus("big", bob, "again", limits).ok());
+  EXPECT_EQ(find("big", bob), std::string(997, 'z'));
+}
+
 TYPED_TEST(StoreTest, EmptyIndexAnswersNothing) {
   EXPECT_EQ(*this->store_->Size(), 0u);
   EXPECT_FALSE(this->store_->Get(0)->has_value());

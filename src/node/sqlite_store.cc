@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 
@@ -25,6 +26,9 @@ CREATE TABLE IF NOT EXISTS digests(digest BLOB NOT NULL, idx INTEGER NOT NULL,
 CREATE TABLE IF NOT EXISTS participants(
   key BLOB PRIMARY KEY, name TEXT NOT NULL, country TEXT NOT NULL, contact TEXT NOT NULL,
   idx INTEGER NOT NULL, added_ms INTEGER NOT NULL, retracted INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS taxii_status(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, poster BLOB NOT NULL, body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS taxii_status_poster ON taxii_status(poster, seq);
 )sql";
 
 constexpr const char* kRecordColumns = "idx, id, added_ms, kind, author, created, leaf, retracted";
@@ -370,6 +374,59 @@ Result<std::optional<Participant>> SqliteStore::GetParticipant(const crypto::Ed2
   if (rc == SQLITE_DONE) return std::optional<Participant>();
   if (rc != SQLITE_ROW) return SqlError(c->db, "participant");
   return std::optional<Participant>(ReadParticipant(st));
+}
+
+Status SqliteStore::KeepStatus(std::string_view id, const crypto::Ed25519PublicKey& poster,
+                               std::string_view body, const StatusLimits& limits) {
+  const ByteView key(reinterpret_cast<const char*>(poster.data()), poster.size());
+  std::lock_guard lock(impl_->write_mu);
+  Conn& c = *impl_->writer;
+  RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
+  auto step = [&c](const char* sql, const std::function<void(sqlite3_stmt*)>& bind) -> Status {
+    ASSIGN_OR_RETURN(sqlite3_stmt * st, c.Prepare(sql));
+    bind(st);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? Status::Ok() : SqlError(c.db, "keep a TAXII status");
+  };
+  Status s = step("INSERT INTO taxii_status(id, poster, body) VALUES (?, ?, ?)", [&](sqlite3_stmt* st) {
+    BindText(st, 1, id);
+    BindBlob(st, 2, key);
+    BindBlob(st, 3, body);
+  });
+  if (s.ok())
+    s = step(
+        "DELETE FROM taxii_status WHERE poster = ?1 AND seq NOT IN "
+        "(SELECT seq FROM taxii_status WHERE poster = ?1 ORDER BY seq DESC LIMIT ?2)",
+        [&](sqlite3_stmt* st) {
+          BindBlob(st, 1, key);
+          sqlite3_bind_int64(st, 2, int64_t(limits.per_poster));
+        });
+  if (s.ok())
+    s = step(
+        "DELETE FROM taxii_status WHERE seq NOT IN (SELECT seq FROM taxii_status ORDER BY seq DESC LIMIT ?)",
+        [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, int64_t(limits.kept)); });
+  if (s.ok())
+    s = step(
+        "DELETE FROM taxii_status WHERE seq IN (SELECT seq FROM (SELECT seq, SUM(length(body)) OVER "
+        "(ORDER BY seq DESC) AS running FROM taxii_status) WHERE running > ?)",
+        [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, int64_t(limits.bytes)); });
+  if (s.ok()) s = c.Exec("COMMIT");
+  if (!s.ok()) (void)c.Exec("ROLLBACK");
+  return s;
+}
+
+Result<std::optional<std::string>> SqliteStore::FindStatus(std::string_view id,
+                                                           const crypto::Ed25519PublicKey& poster) {
+  ASSIGN_OR_RETURN(auto c, impl_->Read());
+  ASSIGN_OR_RETURN(sqlite3_stmt * st,
+                   c->Prepare("SELECT body FROM taxii_status WHERE id = ? AND poster = ?"));
+  BindText(st, 1, id);
+  BindBlob(st, 2, ByteView(reinterpret_cast<const char*>(poster.data()), poster.size()));
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return SqlError(c->db, "find a TAXII status");
+  return std::optional<std::string>(ColumnBytes(st, 0));
 }
 
 }  // namespace accord::node

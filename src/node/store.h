@@ -25,6 +25,14 @@ struct ListQuery {
   size_t limit = 100;                              // at most this many, in index order
 };
 
+// TAXII status resources (taxii.h) kept beside the index: the newest `kept`, of them at most
+// `per_poster` of one poster (its oldest go first), at most `bytes` of bodies in all.
+struct StatusLimits {
+  size_t kept = 0;
+  size_t per_poster = 0;
+  size_t bytes = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -42,6 +50,22 @@ class Store {
   virtual Result<std::vector<Record>> FindDigest(std::string_view digest_hex, size_t limit) = 0;
   virtual Result<std::vector<Participant>> Participants() = 0;
   virtual Result<std::optional<Participant>> GetParticipant(const crypto::Ed25519PublicKey& key) = 0;
+
+  // TAXII status resources, so that their poster reads them again after a restart and, on
+  // PostgreSQL, from any process of the log. KeepStatus stores one (its `id` new) and drops what
+  // `limits` no longer admits, in one transaction; FindStatus gives the body of `id` if `poster`
+  // posted it. Not derived from the log: an index rebuilt from the log has none. A store that
+  // does not keep them answers Unimplemented (the caller then keeps them in memory).
+  virtual Status KeepStatus(std::string_view id, const crypto::Ed25519PublicKey& poster,
+                            std::string_view body, const StatusLimits& limits) {
+    (void)id, (void)poster, (void)body, (void)limits;
+    return Unimplemented("this index keeps no TAXII status");
+  }
+  virtual Result<std::optional<std::string>> FindStatus(std::string_view id,
+                                                        const crypto::Ed25519PublicKey& poster) {
+    (void)id, (void)poster;
+    return Unimplemented("this index keeps no TAXII status");
+  }
 };
 
 }  // namespace accord::node

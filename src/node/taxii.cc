@@ -788,7 +788,13 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
   if (!failures.empty()) status["failures"] = details(failures);
   TaxiiResponse r = Ok(status);
   r.status = 202;
-  {
+  // Kept in the index (every process of the log reads it, a restart keeps it), or in memory if
+  // the index keeps none. A failure to keep it loses only the chance to read it again: the objects
+  // are logged and this answer says so.
+  const std::string id = status["id"].get<std::string>();
+  Status kept = store.KeepStatus(
+      id, poster, r.body, {limits::kMaxStatusKept, limits::kMaxStatusPerPoster, limits::kMaxStatusBytes});
+  if (kept.code() == Code::kUnimplemented) {
     std::lock_guard lock(status_mu);
     // One poster's statuses at most kMaxStatusPerPoster: its own oldest go first.
     size_t own = 0;
@@ -799,7 +805,7 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
       status_bytes -= oldest->body.size();
       statuses.erase(oldest);
     }
-    statuses.push_back({status["id"].get<std::string>(), poster, r.body});
+    statuses.push_back({id, poster, r.body});
     status_bytes += r.body.size();
     while (statuses.size() > limits::kMaxStatusKept || status_bytes > limits::kMaxStatusBytes) {
       status_bytes -= statuses.front().body.size();
@@ -907,18 +913,26 @@ TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
       return Ok(body);
     }
     case kStatus: {
-      std::lock_guard lock(status_mu);
-      for (const KeptStatus& k : statuses) {
-        if (k.id == seg[2] && k.poster == *who) {
-          TaxiiResponse r;
-          r.content_type = std::string(kMediaType);
-          r.body = k.body;
-          return r;
-        }
+      std::optional<std::string> body;
+      Result<std::optional<std::string>> found = store.FindStatus(seg[2], *who);
+      if (found.ok()) {
+        body = std::move(found).value();
+      } else if (found.status().code() == Code::kUnimplemented) {
+        std::lock_guard lock(status_mu);
+        for (const KeptStatus& k : statuses)
+          if (k.id == seg[2] && k.poster == *who) body = k.body;
+      } else {
+        return FromStatus(found.status());
+      }
+      if (body) {
+        TaxiiResponse r;
+        r.content_type = std::string(kMediaType);
+        r.body = std::move(*body);
+        return r;
       }
       return Error(404, "Not found",
                    "no status " + Printable(seg[2]) + " of this token's participant (the newest " +
-                       std::to_string(limits::kMaxStatusKept) + " are kept, until the node restarts)");
+                       std::to_string(limits::kMaxStatusKept) + " are kept)");
     }
     default:
       break;

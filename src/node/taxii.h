@@ -17,7 +17,9 @@
 // indicators turned into statements (stix::BodyFromObject) that the node attests on the
 // participant's behalf (TaxiiConfig::submit); they are logged plainly marked as node-attested.
 // The answer is a TAXII status resource, complete when returned (the statements are durable);
-// the newest of them (limits::kMaxStatusKept, kMaxStatusBytes) can be read again by their poster.
+// the newest of them (limits::kMaxStatusKept, kMaxStatusBytes) can be read again by their poster,
+// kept in the Store (Store::KeepStatus: after a restart, through any process of the log), or in
+// this TaxiiApi's memory if the Store keeps none.
 // Thread-safety: TaxiiApi::Handle and CatchUp are safe to call from many threads at once; the
 // free functions are pure.
 #pragma once
@@ -52,7 +54,7 @@ inline constexpr uint64_t kMaxCursorSkip = 1 << 20;
 inline constexpr size_t kRenderCacheBytes = 64 << 20;  // serialized objects kept for serving again
 inline constexpr size_t kMaxPostBytes = 1 << 20;     // a POST's envelope (the API root's max_content_length)
 inline constexpr size_t kMaxPostObjects = 1000;      // objects in one POSTed envelope
-inline constexpr size_t kMaxStatusKept = 4096;       // status resources kept in memory,
+inline constexpr size_t kMaxStatusKept = 4096;       // status resources kept (Store::KeepStatus),
 inline constexpr size_t kMaxStatusPerPoster = 1024;  // of them, one participant's
 inline constexpr size_t kMaxStatusBytes = 32 << 20;  // and at most this many bytes of them
 }  // namespace limits
