@@ -25,6 +25,7 @@
 #include "scan/sis.h"
 #include "scan/tnef.h"
 #include "scan/upx.h"
+#include "scan/yc.h"
 #include "scan/zip_legacy.h"
 
 namespace accord::scan {
@@ -153,6 +154,8 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   if (format == "arj") return ReadArj(data, options, sink);
   if (format == "installshield") return ReadInstallShield(data, options, sink);
   if (format == "upx") return ReadUpx(data, options, sink);
+  if (format == "yc") return ReadYc(data, options, sink);
+  if (format == "pe-embedded") return ReadEmbeddedPes(data, options, sink);
   if (format == "nsis") return ReadNsis(data, options, sink);
   if (format == "autoit") return ReadAutoIt(data, options, sink);
   return Internal("no reader for " + std::string(format));
@@ -166,16 +169,18 @@ std::vector<std::string_view> ProgramReadersFor(ByteView d) {
   std::vector<std::string_view> out;
   if (!At(d, 0, "MZ")) return out;
   if (LooksLikeUpx(d)) out.push_back("upx");
+  if (LooksLikeYc(d)) out.push_back("yc");
   if (LooksLikeNsis(d)) out.push_back("nsis");
   if (LooksLikeAutoIt(d)) out.push_back("autoit");
   if (LooksLikeInstallShield(d)) out.push_back("installshield");
+  if (HasEmbeddedPe(d)) out.push_back("pe-embedded");
   return out;
 }
 
 bool IsOwnReaderFormat(std::string_view f) {
   return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
          f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield" || f == "upx" ||
-         f == "nsis" || f == "autoit";
+         f == "yc" || f == "pe-embedded" || f == "nsis" || f == "autoit";
 }
 
 bool IsTextFormat(std::string_view f) {
@@ -247,6 +252,8 @@ std::string_view EventFormatName(std::string_view f) {
       {"arj", "ARJ"},
       {"installshield", "InstallShield"},
       {"upx", "UPX"},
+      {"yc", "yC"},
+      {"pe-embedded", "PE"},
       {"nsis", "NSIS"},
       {"autoit", "AutoIt"},
       {"rtf", "RTF"},

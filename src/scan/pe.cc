@@ -1,6 +1,7 @@
 #include "scan/pe.h"
 
 #include <algorithm>
+#include <string>
 
 #include "scan/reader.h"
 
@@ -37,7 +38,8 @@ std::optional<PeImage> ParsePe(ByteView d) {
   }
   for (size_t i = 0; i < count; ++i) {
     size_t s = table + 40 * i;
-    PeSection sec{Le32(d, s + 8), Le32(d, s + 12), Le32(d, s + 16), Le32(d, s + 20)};
+    PeSection sec{Le32(d, s + 8), Le32(d, s + 12), Le32(d, s + 16), Le32(d, s + 20),
+                  std::string(d.substr(s, 8))};
     img.raw_end = std::max<uint64_t>(img.raw_end, uint64_t{sec.raw_offset} + sec.raw_size);
     img.sections.push_back(sec);
   }
@@ -65,6 +67,19 @@ std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max) {
     out.push_back({at, static_cast<size_t>(size)});
   }
   return out;
+}
+
+bool HasEmbeddedPe(ByteView d) {
+  return d.starts_with("MZ") && ParsePe(d) && !FindEmbeddedPes(d, 1).empty();
+}
+
+Status ReadEmbeddedPes(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
+  if (!d.starts_with("MZ") || !ParsePe(d)) return DataLoss("not a PE");
+  for (const EmbeddedPe& e : FindEmbeddedPes(d, kMaxEmbeddedPrograms)) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(e.size, options.max_member_bytes));
+    if (!sink(ReaderMember{"PE@" + std::to_string(e.offset), Bytes(d.substr(e.offset, n))})) break;
+  }
+  return Status::Ok();
 }
 
 }  // namespace accord::scan

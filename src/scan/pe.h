@@ -7,14 +7,18 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/bytes.h"
+#include "core/status.h"
+#include "scan/reader.h"
 
 namespace accord::scan {
 
 struct PeSection {
   uint32_t virtual_size = 0, rva = 0, raw_size = 0, raw_offset = 0;
+  std::string name;  // the header's 8 name bytes as they are (NUL-padded)
 };
 
 struct PeImage {
@@ -41,5 +45,12 @@ struct EmbeddedPe {
   size_t size = 0;
 };
 std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max);
+
+// The programs embedded in a program, as ClamAV scans a PE's embedded PEs: a reader of
+// scan/reader.h (its contract applies) whose members are FindEmbeddedPes' carvings of `d`, named
+// "PE@<offset>", at most kMaxEmbeddedPrograms. HasEmbeddedPe: `d` is a PE with at least one.
+inline constexpr size_t kMaxEmbeddedPrograms = 16;
+bool HasEmbeddedPe(ByteView d);
+Status ReadEmbeddedPes(ByteView d, const ReaderOptions& options, const MemberSink& sink);
 
 }  // namespace accord::scan

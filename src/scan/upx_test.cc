@@ -172,3 +172,37 @@ TEST(UpxTest, DamageAndLies) {
 
 }  // namespace
 }  // namespace accord::scan
+
+namespace accord::scan {
+namespace {
+
+// A program holding others (a dropper's payload in a section or resource), as ClamAV scans a PE's
+// embedded PEs: each carved to its sections' end, at most kMaxEmbeddedPrograms.
+TEST(EmbeddedPeTest, ProgramsInsideAProgramAreCarved) {
+  Bytes host = Payload();
+  host.resize(0x200);  // its headers, then data of its own
+  host += Bytes(0x40, 'x') + "MZ not a header" + Payload() + Bytes(0x80, 'y');
+  EXPECT_FALSE(HasEmbeddedPe(Payload()));
+  ASSERT_TRUE(HasEmbeddedPe(host));
+  Collected c;
+  ASSERT_TRUE(ReadEmbeddedPes(host, {}, c.Sink()).ok());
+  ASSERT_EQ(c.members.size(), 1u);
+  EXPECT_EQ(c.members[0].name, "PE@" + std::to_string(0x200 + 0x40 + 15));
+  EXPECT_EQ(c.members[0].data, Payload());
+
+  Bytes many = host.substr(0, 0x200);
+  for (int i = 0; i < 20; ++i) many += Payload();
+  Collected m;
+  ASSERT_TRUE(ReadEmbeddedPes(many, {}, m.Sink()).ok());
+  EXPECT_EQ(m.members.size(), kMaxEmbeddedPrograms);
+
+  Collected none;
+  EXPECT_EQ(ReadEmbeddedPes("not a program MZ", {}, none.Sink()).code(), Code::kDataLoss);
+  EXPECT_TRUE(none.members.empty());
+  // Walked: the embedded program is an item of its own.
+  WalkResult w = WalkAll(host, "dropper.exe");
+  EXPECT_EQ(w.Data("dropper.exe!PE@" + std::to_string(0x200 + 0x40 + 15)), Payload());
+}
+
+}  // namespace
+}  // namespace accord::scan

@@ -1,0 +1,247 @@
+#include "scan/yc.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scan/pe.h"
+
+namespace accord::scan {
+namespace {
+
+// The stub's first 0x2c bytes; 0x100 marks the bytes of an imm32 (any value).
+constexpr int kAny = 0x100;
+constexpr int kPrologue[] = {
+    0x55, 0x8b, 0xec, 0x53, 0x56, 0x57, 0x60, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x5d,  // ... call $+5; pop ebp
+    0x81, 0xed, kAny, kAny, kAny, kAny,                                            // sub ebp, base
+    0xb9, kAny, kAny, kAny, kAny,                                                  // mov ecx, end
+    0x81, 0xe9, kAny, kAny, kAny, kAny,                                            // sub ecx, start
+    0x8b, 0xd5, 0x81, 0xc2, kAny, kAny, kAny, kAny,  // mov edx, ebp; add edx, start
+    0x8d, 0x3a, 0x8b, 0xf7, 0x33, 0xc0,              // lea edi, [edx]; mov esi, edi; xor eax, eax
+};
+constexpr size_t kPrologueSize = std::size(kPrologue);
+constexpr size_t kMaxStub = 64 * 1024;  // the stub is about 3 KiB
+constexpr size_t kMaxLoopCode = 1024;   // bytes a decryption loop's code may span
+constexpr size_t kMaxSteps = 256;
+// `mov esi, [esi+0Ch]; add esi, eax; call rel32`: the call of the sections' decryption loop.
+constexpr std::string_view kSectionCall("\x3e\x8b\x76\x0c\x03\xf0\xe8", 7);
+
+enum class StepKind { kAdd, kSub, kXor, kRol, kRor, kInc, kDec, kNot, kNeg };
+struct Step {
+  StepKind kind;
+  bool by_cl = false;  // the operand is CL, not `imm`
+  uint8_t imm = 0;
+};
+
+uint8_t Rol(uint8_t x, unsigned n) {
+  n &= 7;  // x86: the count masked to 5 bits, then modulo 8 for a byte
+  return n == 0 ? x : static_cast<uint8_t>((x << n) | (x >> (8 - n)));
+}
+
+uint8_t Apply(const std::vector<Step>& steps, uint8_t al, uint8_t cl) {
+  for (const Step& s : steps) {
+    uint8_t v = s.by_cl ? cl : s.imm;
+    switch (s.kind) {
+      case StepKind::kAdd:
+        al = static_cast<uint8_t>(al + v);
+        break;
+      case StepKind::kSub:
+        al = static_cast<uint8_t>(al - v);
+        break;
+      case StepKind::kXor:
+        al = static_cast<uint8_t>(al ^ v);
+        break;
+      case StepKind::kRol:
+        al = Rol(al, v);
+        break;
+      case StepKind::kRor:
+        al = Rol(al, 8 - (v & 7));
+        break;
+      case StepKind::kInc:
+        al = static_cast<uint8_t>(al + 1);
+        break;
+      case StepKind::kDec:
+        al = static_cast<uint8_t>(al - 1);
+        break;
+      case StepKind::kNot:
+        al = static_cast<uint8_t>(~al);
+        break;
+      case StepKind::kNeg:
+        al = static_cast<uint8_t>(-al);
+        break;
+    }
+  }
+  return al;
+}
+
+// Decrypts n bytes at `p` as the loop does: ecx counts down from n, so byte k sees cl = n - k.
+void Decrypt(const std::vector<Step>& steps, char* p, size_t available, uint32_t n) {
+  for (size_t k = 0; k < available && k < n; ++k)
+    p[k] = static_cast<char>(Apply(steps, static_cast<uint8_t>(p[k]), static_cast<uint8_t>(n - k)));
+}
+
+// The cipher of the decryption loop whose code starts at d[at]: an optional `mov edi, esi`, then
+// `lodsb`, the steps, `stosb` and `loop` back to the `lodsb`, short forward jumps followed and
+// filler skipped. Unimplemented for anything else.
+Result<std::vector<Step>> ReadLoop(ByteView d, size_t at) {
+  auto unknown = [&](size_t i) {
+    return Unimplemented(
+        "yC: a decryption loop with an instruction accord does not emulate (at file offset " +
+        std::to_string(i) + ")");
+  };
+  const size_t start = at;
+  size_t lodsb = SIZE_MAX;
+  std::vector<Step> steps;
+  auto byte = [&d](size_t i) -> int { return i < d.size() ? static_cast<unsigned char>(d[i]) : -1; };
+  size_t i = at;
+  if (byte(i) == 0x8b && byte(i + 1) == 0xfe) i += 2;  // mov edi, esi
+  while (true) {
+    if (i >= d.size()) return DataLoss("yC: a decryption loop cut by the end of the file");
+    if (i - start > kMaxLoopCode || steps.size() > kMaxSteps) return unknown(i);
+    const int b = byte(i), m = byte(i + 1);
+    if (b == 0xeb) {  // jmp short, forward only (over junk bytes)
+      if (m < 0 || m >= 0x80) return unknown(i);
+      i += 2 + size_t(m);
+      continue;
+    }
+    if (b == 0x90 || b == 0xf8 || b == 0xf9 || b == 0xfc) {  // nop, clc, stc, cld
+      ++i;
+      continue;
+    }
+    if (lodsb == SIZE_MAX) {
+      if (b != 0xac) return unknown(i);
+      lodsb = i++;
+      continue;
+    }
+    if (b == 0xaa) {  // stosb, then loop back to the lodsb
+      size_t j = i + 1;
+      while (byte(j) == 0x90) ++j;
+      if (byte(j) != 0xe2 || byte(j + 1) < 0) return unknown(j);
+      int8_t rel = static_cast<int8_t>(byte(j + 1));
+      if (static_cast<int64_t>(j + 2) + rel != static_cast<int64_t>(lodsb)) return unknown(j);
+      return steps;
+    }
+    auto imm = [&](StepKind k, size_t len) -> bool {
+      if (byte(i + len - 1) < 0) return false;
+      steps.push_back({k, false, static_cast<uint8_t>(byte(i + len - 1))});
+      i += len;
+      return true;
+    };
+    auto reg = [&](StepKind k, bool by_cl) {
+      steps.push_back({k, by_cl, 0});
+      i += 2;
+      return true;
+    };
+    bool ok = (b == 0x04 && imm(StepKind::kAdd, 2)) || (b == 0x2c && imm(StepKind::kSub, 2)) ||
+              (b == 0x34 && imm(StepKind::kXor, 2)) || (b == 0xc0 && m == 0xc0 && imm(StepKind::kRol, 3)) ||
+              (b == 0xc0 && m == 0xc8 && imm(StepKind::kRor, 3)) ||
+              (b == 0xd2 && m == 0xc0 && reg(StepKind::kRol, true)) ||
+              (b == 0xd2 && m == 0xc8 && reg(StepKind::kRor, true)) ||
+              (b == 0x02 && m == 0xc1 && reg(StepKind::kAdd, true)) ||
+              (b == 0x2a && m == 0xc1 && reg(StepKind::kSub, true)) ||
+              (b == 0x32 && m == 0xc1 && reg(StepKind::kXor, true)) ||
+              (b == 0xfe && m == 0xc0 && reg(StepKind::kInc, false)) ||
+              (b == 0xfe && m == 0xc8 && reg(StepKind::kDec, false)) ||
+              (b == 0xf6 && m == 0xd0 && reg(StepKind::kNot, false)) ||
+              (b == 0xf6 && m == 0xd8 && reg(StepKind::kNeg, false));
+    if (!ok) return unknown(i);
+  }
+}
+
+struct Stub {
+  PeImage pe;
+  size_t entry = 0;  // file offset of the entry point
+};
+
+std::optional<Stub> FindStub(ByteView d) {
+  std::optional<PeImage> pe = d.starts_with("MZ") ? ParsePe(d) : std::nullopt;
+  if (!pe) return std::nullopt;
+  std::optional<size_t> ep = PeOffsetOf(*pe, pe->entry_rva, d.size());
+  if (!ep || d.size() - *ep < kPrologueSize) return std::nullopt;
+  for (size_t i = 0; i < kPrologueSize; ++i)
+    if (kPrologue[i] != kAny && static_cast<unsigned char>(d[*ep + i]) != kPrologue[i]) return std::nullopt;
+  if (Le32(d, *ep + 0x1a) != Le32(d, *ep + 0x22)) return std::nullopt;  // both name the start
+  return Stub{std::move(*pe), *ep};
+}
+
+// The file offset of `count` bytes at virtual address `va`, if they lie in one section's raw data
+// within the file.
+std::optional<size_t> RawRange(const PeImage& pe, uint64_t va, uint64_t count, size_t file_size) {
+  if (va < pe.image_base || count == 0) return std::nullopt;
+  uint64_t rva = va - pe.image_base;
+  std::optional<size_t> first = PeOffsetOf(pe, rva, file_size),
+                        last = PeOffsetOf(pe, rva + count - 1, file_size);
+  if (!first || !last || *last < *first || *last - *first != count - 1) return std::nullopt;
+  return first;
+}
+
+bool Skipped(const PeSection& s) {
+  static constexpr std::string_view kKept[] = {
+      "rsrc", ".rsr", "relo", ".rel", ".eda", ".tls", std::string_view("yC\0\0", 4)};
+  std::string_view four = std::string_view(s.name).substr(0, 4);
+  for (std::string_view k : kKept)
+    if (four == k) return true;
+  return s.raw_size == 0 || s.raw_offset == 0;
+}
+
+}  // namespace
+
+bool LooksLikeYc(ByteView d) {
+  std::optional<Stub> stub = FindStub(d);
+  if (!stub) return false;
+  // Not a program this reader already decrypted: its stub region is plain text, with the call.
+  const PeImage& pe = stub->pe;
+  const uint32_t ebp = static_cast<uint32_t>(pe.image_base + pe.entry_rva + 0xc) - Le32(d, stub->entry + 0xf);
+  const uint32_t start = Le32(d, stub->entry + 0x22), length = Le32(d, stub->entry + 0x14) - start;
+  std::optional<size_t> region =
+      length <= kMaxStub ? RawRange(pe, ebp + start, length, d.size()) : std::nullopt;
+  return !region || d.substr(*region, length).find(kSectionCall) == ByteView::npos;
+}
+
+Status ReadYc(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
+  std::optional<Stub> stub = FindStub(d);
+  if (!stub) return DataLoss("yC: no yoda's Crypter stub at the entry point");
+  const PeImage& pe = stub->pe;
+  const size_t ep = stub->entry;
+  // The stub's own region: ebp = the address of `pop ebp` minus the imm32 of `sub ebp`.
+  const uint32_t ebp = static_cast<uint32_t>(pe.image_base + pe.entry_rva + 0xc) - Le32(d, ep + 0xf);
+  const uint32_t start = Le32(d, ep + 0x22), length = Le32(d, ep + 0x14) - start;
+  if (length == 0 || length > kMaxStub) return DataLoss("yC: the stub's region has an implausible length");
+  const uint32_t region_va = ebp + start;
+  std::optional<size_t> region = RawRange(pe, region_va, length, d.size());
+  if (!region) return DataLoss("yC: the stub's region is not in the file");
+  ASSIGN_OR_RETURN(std::vector<Step> stub_cipher, ReadLoop(d, ep + kPrologueSize));
+
+  Bytes out(d);
+  Decrypt(stub_cipher, out.data() + *region, length, length);
+  const Bytes plain_stub = out.substr(*region, length);
+  ByteView stub_text = plain_stub;
+  size_t call = stub_text.find(kSectionCall);
+  if (call == ByteView::npos || length - call < kSectionCall.size() + 4)
+    return Unimplemented("yC: the decrypted stub has no section decryption call accord knows");
+  const uint32_t after = region_va + static_cast<uint32_t>(call + kSectionCall.size() + 4);
+  const uint32_t target = after + Le32(stub_text, call + kSectionCall.size());
+  std::optional<size_t> loop = RawRange(pe, target, 1, d.size());
+  if (!loop) return DataLoss("yC: the section decryption loop is not in the file");
+  ASSIGN_OR_RETURN(std::vector<Step> cipher, ReadLoop(out, *loop));
+
+  Status status;
+  for (const PeSection& s : pe.sections) {
+    if (Skipped(s)) continue;
+    if (s.raw_offset >= out.size()) {
+      status = DataLoss("yC: a section's data lies past the end of the file");
+      continue;
+    }
+    size_t available = out.size() - s.raw_offset;
+    if (available < s.raw_size) status = DataLoss("yC: a section cut by the end of the file");
+    Decrypt(cipher, out.data() + s.raw_offset, available, s.raw_size);
+  }
+  // The stub as it decrypted itself, even where a section the loop decrypted overlaps it (never
+  // in yC's own files): so the member is never taken for a yC program again.
+  out.replace(*region, length, plain_stub);
+  if (out.size() > options.max_member_bytes) out.resize(static_cast<size_t>(options.max_member_bytes));
+  sink(ReaderMember{"yC", std::move(out)});
+  return status;
+}
+
+}  // namespace accord::scan
