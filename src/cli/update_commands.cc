@@ -331,7 +331,7 @@ void AddUpdateCommands(CLI::App& app, int& rc) {
       ->required();
   v->add_option("--file", ev->sample, "the file itself: check it is the one, and find the detections again");
   v->callback([ev, &rc] { rc = VerifyEvidenceFile(*ev); });
-  e->callback([e, v, ev, &rc] {
+  e->callback([v, ev, &rc] {
     if (v->parsed()) return;
     if (ev->path.empty() || ev->db.empty() || ev->out.empty()) {
       std::fprintf(
