@@ -281,12 +281,11 @@ Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schem
   {
     ASSIGN_OR_RETURN(Lease c, pool->Get());
     if (!create) {
-      ASSIGN_OR_RETURN(Rows t,
-                       c->Exec("look for the log",
-                               "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 "
-                               "AND table_name = 'log_meta'",
-                               Params().Text(pool->schema_)));
-      bool has_log = t.Int(0, 0) == 1;
+      // to_regclass needs no privilege on the table (information_schema would hide one the role
+      // cannot read, and call the log absent).
+      ASSIGN_OR_RETURN(Rows t, c->Exec("look for the log", "SELECT to_regclass($1) IS NOT NULL",
+                                       Params().Text("\"" + pool->schema_ + "\".log_meta")));
+      bool has_log = t.size() == 1 && t.Bool(0, 0);
       if (has_log) {
         const std::string rows = "SELECT count(*) FROM \"" + pool->schema_ + "\".log_meta";
         ASSIGN_OR_RETURN(Rows m, c->Exec("read the log's identity", rows));

@@ -308,11 +308,20 @@ Result<std::optional<crypto::Ed25519PublicKey>> PgStore::FindToken(std::string_v
   return std::optional<crypto::Ed25519PublicKey>(KeyAt(rows, 0, 0));
 }
 
+namespace {
+constexpr int64_t kTaxiiStatusLock = 0x61636f7264535453;  // "acordSTS"
+}  // namespace
+
 Status PgStore::KeepStatus(std::string_view id, const crypto::Ed25519PublicKey& poster, std::string_view body,
                            const StatusLimits& limits) {
   ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
   const std::string key(KeyBytes(poster));
   return c->Transaction("keep a TAXII status", [&]() -> Status {
+    // One writer at a time (every process of the log): the deletes below would otherwise lock rows
+    // in different orders in two transactions and deadlock, and the limits be loose.
+    RETURN_IF_ERROR(c->Exec("lock the TAXII statuses", "SELECT pg_advisory_xact_lock($1)",
+                            Params().Int64(kTaxiiStatusLock))
+                        .status());
     RETURN_IF_ERROR(c->Exec("keep a TAXII status",
                             "INSERT INTO taxii_status(id, poster, body) VALUES ($1, $2, $3)",
                             Params().Text(id).Bytes(key).Bytes(body))

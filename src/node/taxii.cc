@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
@@ -794,6 +795,9 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
   const std::string id = status["id"].get<std::string>();
   Status kept = store.KeepStatus(
       id, poster, r.body, {limits::kMaxStatusKept, limits::kMaxStatusPerPoster, limits::kMaxStatusBytes});
+  if (!kept.ok() && kept.code() != Code::kUnimplemented)
+    std::fprintf(stderr, "accord: TAXII status %s not kept (it cannot be read again): %s\n", id.c_str(),
+                 kept.ToString().c_str());
   if (kept.code() == Code::kUnimplemented) {
     std::lock_guard lock(status_mu);
     // One poster's statuses at most kMaxStatusPerPoster: its own oldest go first.

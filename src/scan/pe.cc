@@ -59,12 +59,15 @@ std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_si
 
 std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max) {
   std::vector<EmbeddedPe> out;
-  for (size_t at = d.find("MZ", 1); at != ByteView::npos && out.size() < max; at = d.find("MZ", at + 1)) {
+  for (size_t at = d.find("MZ", 1); at != ByteView::npos && out.size() < max;) {
     std::optional<PeImage> pe = ParsePe(d.substr(at));
-    if (!pe) continue;
-    uint64_t size = std::min<uint64_t>(pe->raw_end, d.size() - at);
-    if (size < 64) continue;
+    uint64_t size = pe ? std::min<uint64_t>(pe->raw_end, d.size() - at) : 0;
+    if (size < 64) {
+      at = d.find("MZ", at + 1);
+      continue;
+    }
     out.push_back({at, static_cast<size_t>(size)});
+    at = d.find("MZ", at + static_cast<size_t>(size));  // the next one after it: none overlap
   }
   return out;
 }

@@ -39,7 +39,9 @@ std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_si
 
 // The executables embedded in `d` at an offset other than 0 (an "MZ" whose header parses, cut to
 // its sections' raw end, at most `max` of them, each at least 64 bytes), as ClamAV carves them
-// from unpacked images.
+// from unpacked images. They do not overlap: the search goes on after each one's end, so the
+// carvings of `d` hold at most its size in all (a program inside a carved one is found when the
+// walker reads that one in turn).
 struct EmbeddedPe {
   size_t offset = 0;
   size_t size = 0;

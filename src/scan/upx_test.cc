@@ -199,6 +199,17 @@ TEST(EmbeddedPeTest, ProgramsInsideAProgramAreCarved) {
   Collected none;
   EXPECT_EQ(ReadEmbeddedPes("not a program MZ", {}, none.Sink()).code(), Code::kDataLoss);
   EXPECT_TRUE(none.members.empty());
+  // Headers nested in headers, each claiming the rest of the file: carvings do not overlap, so
+  // each level yields one program and the walk stays linear (it was exponential in their number).
+  Bytes nested = host.substr(0, 0x200);
+  for (int i = 0; i < 40; ++i) {
+    Bytes h = Payload().substr(0, 0x140);
+    PutLe(h, 0x58 + 0xe0 + 16, 0x100000, 4);  // raw size: past the end of the file
+    nested += h;
+  }
+  WalkResult deep = WalkAll(nested, "nested.exe");
+  EXPECT_LE(deep.items.size(), 20u);
+  EXPECT_TRUE(deep.HasEvent("Heuristics.Limits.Exceeded.MaxRecursion"));
   // Walked: the embedded program is an item of its own.
   WalkResult w = WalkAll(host, "dropper.exe");
   EXPECT_EQ(w.Data("dropper.exe!PE@" + std::to_string(0x200 + 0x40 + 15)), Payload());

@@ -1,5 +1,6 @@
 #include "scan/yc.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,11 +75,34 @@ uint8_t Apply(const std::vector<Step>& steps, uint8_t al, uint8_t cl) {
   return al;
 }
 
-// Decrypts n bytes at `p` as the loop does: ecx counts down from n, so byte k sees cl = n - k.
-void Decrypt(const std::vector<Step>& steps, char* p, size_t available, uint32_t n) {
-  for (size_t k = 0; k < available && k < n; ++k)
-    p[k] = static_cast<char>(Apply(steps, static_cast<uint8_t>(p[k]), static_cast<uint8_t>(n - k)));
-}
+// A cipher, applied step by step to fewer than 65,536 bytes, and through a table of what it makes
+// of each byte for each value of cl (built once) to more: the cost stays linear in the bytes.
+class Cipher {
+ public:
+  explicit Cipher(std::vector<Step> steps) : steps_(std::move(steps)) {}
+  // Decrypts n bytes at `p` (the first `available` of them) as the loop does: ecx counts down
+  // from n, so byte k sees cl = n - k.
+  void Decrypt(char* p, size_t available, uint32_t n) {
+    const size_t count = std::min<size_t>(available, n);
+    if (table_.empty() && count < 256 * 256) {  // fewer bytes than the table has entries
+      for (size_t k = 0; k < count; ++k)
+        p[k] = static_cast<char>(Apply(steps_, static_cast<uint8_t>(p[k]), static_cast<uint8_t>(n - k)));
+      return;
+    }
+    if (table_.empty()) {
+      table_.resize(256 * 256);
+      for (unsigned cl = 0; cl < 256; ++cl)
+        for (unsigned al = 0; al < 256; ++al)
+          table_[cl * 256 + al] = Apply(steps_, static_cast<uint8_t>(al), static_cast<uint8_t>(cl));
+    }
+    for (size_t k = 0; k < count; ++k)
+      p[k] = static_cast<char>(table_[((n - k) & 0xff) * 256 + static_cast<unsigned char>(p[k])]);
+  }
+
+ private:
+  std::vector<Step> steps_;
+  std::vector<uint8_t> table_;
+};
 
 // The cipher of the decryption loop whose code starts at d[at]: an optional `mov edi, esi`, then
 // `lodsb`, the steps, `stosb` and `loop` back to the `lodsb`, short forward jumps followed and
@@ -97,7 +121,7 @@ Result<std::vector<Step>> ReadLoop(ByteView d, size_t at) {
   if (byte(i) == 0x8b && byte(i + 1) == 0xfe) i += 2;  // mov edi, esi
   while (true) {
     if (i >= d.size()) return DataLoss("yC: a decryption loop cut by the end of the file");
-    if (i - start > kMaxLoopCode || steps.size() > kMaxSteps) return unknown(i);
+    if (i - start > kMaxLoopCode || steps.size() >= kMaxSteps) return unknown(i);
     const int b = byte(i), m = byte(i + 1);
     if (b == 0xeb) {  // jmp short, forward only (over junk bytes)
       if (m < 0 || m >= 0x80) return unknown(i);
@@ -195,7 +219,7 @@ bool LooksLikeYc(ByteView d) {
   const uint32_t start = Le32(d, stub->entry + 0x22), length = Le32(d, stub->entry + 0x14) - start;
   std::optional<size_t> region =
       length <= kMaxStub ? RawRange(pe, ebp + start, length, d.size()) : std::nullopt;
-  return !region || d.substr(*region, length).find(kSectionCall) == ByteView::npos;
+  return region && d.substr(*region, length).find(kSectionCall) == ByteView::npos;
 }
 
 Status ReadYc(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
@@ -207,13 +231,14 @@ Status ReadYc(ByteView d, const ReaderOptions& options, const MemberSink& sink) 
   const uint32_t ebp = static_cast<uint32_t>(pe.image_base + pe.entry_rva + 0xc) - Le32(d, ep + 0xf);
   const uint32_t start = Le32(d, ep + 0x22), length = Le32(d, ep + 0x14) - start;
   if (length == 0 || length > kMaxStub) return DataLoss("yC: the stub's region has an implausible length");
+  // (LooksLikeYc admits only stubs whose region is in the file; ReadYc called directly checks.)
   const uint32_t region_va = ebp + start;
   std::optional<size_t> region = RawRange(pe, region_va, length, d.size());
   if (!region) return DataLoss("yC: the stub's region is not in the file");
-  ASSIGN_OR_RETURN(std::vector<Step> stub_cipher, ReadLoop(d, ep + kPrologueSize));
+  ASSIGN_OR_RETURN(std::vector<Step> stub_steps, ReadLoop(d, ep + kPrologueSize));
 
   Bytes out(d);
-  Decrypt(stub_cipher, out.data() + *region, length, length);
+  Cipher(std::move(stub_steps)).Decrypt(out.data() + *region, length, length);
   const Bytes plain_stub = out.substr(*region, length);
   ByteView stub_text = plain_stub;
   size_t call = stub_text.find(kSectionCall);
@@ -223,8 +248,17 @@ Status ReadYc(ByteView d, const ReaderOptions& options, const MemberSink& sink) 
   const uint32_t target = after + Le32(stub_text, call + kSectionCall.size());
   std::optional<size_t> loop = RawRange(pe, target, 1, d.size());
   if (!loop) return DataLoss("yC: the section decryption loop is not in the file");
-  ASSIGN_OR_RETURN(std::vector<Step> cipher, ReadLoop(out, *loop));
+  ASSIGN_OR_RETURN(std::vector<Step> steps, ReadLoop(out, *loop));
+  Cipher cipher(std::move(steps));
 
+  // Sections that overlap would have bytes decrypted more than once (and cost more than the
+  // file): refused, as no crypter writes them.
+  uint64_t total = 0;
+  for (const PeSection& s : pe.sections)
+    if (!Skipped(s) && s.raw_offset < out.size())
+      total += std::min<uint64_t>(s.raw_size, out.size() - s.raw_offset);
+  if (total > out.size())
+    return DataLoss("yC: sections that overlap (more bytes to decrypt than the file has)");
   Status status;
   for (const PeSection& s : pe.sections) {
     if (Skipped(s)) continue;
@@ -234,7 +268,7 @@ Status ReadYc(ByteView d, const ReaderOptions& options, const MemberSink& sink) 
     }
     size_t available = out.size() - s.raw_offset;
     if (available < s.raw_size) status = DataLoss("yC: a section cut by the end of the file");
-    Decrypt(cipher, out.data() + s.raw_offset, available, s.raw_size);
+    cipher.Decrypt(out.data() + s.raw_offset, available, s.raw_size);
   }
   // The stub as it decrypted itself, even where a section the loop decrypted overlaps it (never
   // in yC's own files): so the member is never taken for a yC program again.

@@ -17,8 +17,10 @@
 // forward short jumps over junk bytes are skipped. Anything else is Unimplemented (reported, no
 // member).
 //
-// DataLoss: a stub whose regions are not in the file; a section cut by the end of the file (what
-// is there is decrypted and yielded).
+// DataLoss: a stub whose regions are not in the file; sections that overlap (more bytes to decrypt
+// than the file has); a section cut by the end of the file (what is there is decrypted and
+// yielded). A cipher is applied step by step to fewer than 65,536 bytes and through a table
+// (cl, byte) -> byte to more, so the cost stays linear in the file whatever the number of steps.
 // SPEC: none published; the layout above was read off ClamAV's test file clam-yc.exe (yC 1.3),
 // whose decryption is checked by the UPX Adler-32 of the program it holds and by clam.exe's bytes.
 // Thread-safety: pure functions.
@@ -30,8 +32,9 @@
 
 namespace accord::scan {
 
-// A PE whose entry point holds yC's stub prologue and whose stub is still encrypted (the member
-// ReadYc yields, stub decrypted, is not taken for another).
+// A PE whose entry point holds yC's stub prologue, whose stub region is in the file and still
+// encrypted (the member ReadYc yields, stub decrypted, is not taken for another; nor is a file
+// cut before its stub's end).
 bool LooksLikeYc(ByteView data);
 Status ReadYc(ByteView data, const ReaderOptions& options, const MemberSink& sink);
 

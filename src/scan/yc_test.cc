@@ -77,6 +77,31 @@ TEST(Yc, UnknownStepIsUnimplementedAndTruncationIsDataLoss) {
   EXPECT_TRUE(t.members.empty());
 }
 
+// Sections that overlap (UPX0 given UPX1's data, both 4 KiB): refused before anything is decrypted,
+// so a small file cannot make the reader decrypt its bytes many times over. A file cut inside its
+// stub is not taken for yC at all (a member cut at the member cap is not reported as broken).
+TEST(Yc, OverlappingSectionsAndACutStub) {
+  Bytes yc = ReadTestFile("clam-yc.exe");
+  if (yc.empty()) GTEST_SKIP() << "clamav-testfiles absent";
+  std::optional<PeImage> pe = ParsePe(yc);
+  ASSERT_TRUE(pe);
+  size_t table = Le32(yc, 0x3c) + 24 + Le16(yc, Le32(yc, 0x3c) + 20);
+  Bytes overlap = yc;
+  for (size_t i : {size_t{0}, size_t{1}}) {  // UPX0, UPX1
+    PutLe(overlap, table + 40 * i + 16, 0x1000, 4);
+    PutLe(overlap, table + 40 * i + 20, 0x400, 4);
+  }
+  Collected c;
+  Status s = ReadYc(overlap, {}, c.Sink());
+  EXPECT_EQ(s.code(), Code::kDataLoss) << s.ToString();
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("overlap"));
+  EXPECT_TRUE(c.members.empty());
+
+  Bytes cut = yc.substr(0, 0xd00);  // the entry point (0xc60) is there, the stub's region is not
+  EXPECT_FALSE(LooksLikeYc(cut));
+  EXPECT_EQ(ReadYc(cut, {}, c.Sink()).code(), Code::kDataLoss);
+}
+
 TEST(Yc, NotYc) {
   Collected c;
   EXPECT_FALSE(LooksLikeYc("MZ"));
