@@ -25,6 +25,7 @@
 #include "scan/sis.h"
 #include "scan/tnef.h"
 #include "scan/upx.h"
+#include "scan/wwpack.h"
 #include "scan/yc.h"
 #include "scan/zip_legacy.h"
 
@@ -155,6 +156,7 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   if (format == "installshield") return ReadInstallShield(data, options, sink);
   if (format == "upx") return ReadUpx(data, options, sink);
   if (format == "yc") return ReadYc(data, options, sink);
+  if (format == "wwpack") return ReadWwpack(data, options, sink);
   if (format == "pe-embedded") return ReadEmbeddedPes(data, options, sink);
   if (format == "nsis") return ReadNsis(data, options, sink);
   if (format == "autoit") return ReadAutoIt(data, options, sink);
@@ -170,6 +172,7 @@ std::vector<std::string_view> ProgramReadersFor(ByteView d) {
   if (!At(d, 0, "MZ")) return out;
   if (LooksLikeUpx(d)) out.push_back("upx");
   if (LooksLikeYc(d)) out.push_back("yc");
+  if (LooksLikeWwpack(d)) out.push_back("wwpack");
   if (LooksLikeNsis(d)) out.push_back("nsis");
   if (LooksLikeAutoIt(d)) out.push_back("autoit");
   if (LooksLikeInstallShield(d)) out.push_back("installshield");
@@ -180,7 +183,7 @@ std::vector<std::string_view> ProgramReadersFor(ByteView d) {
 bool IsOwnReaderFormat(std::string_view f) {
   return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
          f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield" || f == "upx" ||
-         f == "yc" || f == "pe-embedded" || f == "nsis" || f == "autoit";
+         f == "yc" || f == "wwpack" || f == "pe-embedded" || f == "nsis" || f == "autoit";
 }
 
 bool IsTextFormat(std::string_view f) {
@@ -253,6 +256,7 @@ std::string_view EventFormatName(std::string_view f) {
       {"installshield", "InstallShield"},
       {"upx", "UPX"},
       {"yc", "yC"},
+      {"wwpack", "WWPack32"},
       {"pe-embedded", "PE"},
       {"nsis", "NSIS"},
       {"autoit", "AutoIt"},
