@@ -23,10 +23,12 @@ constexpr int kSetup[] = {0xe8, 0x00, 0x00, 0x00, 0x00, 0x58, 0x2d, 0x6d, 0x00, 
                           kT,   kT,   0x8b, 0xf8, 0x2e, 0x03, 0xbc, 0x0d, kT,   kT,   kT,   kT,   0x57,
                           0x2e, 0x8b, 0x8c, 0x0d, kT,   kT,   kT,   kT,   0xf3, 0xa5};
 constexpr size_t kSetupAt = 0x68;
-// The decoder's code, stub + 0xb5 to + 0x229, must be WWPack32 1.12's (clam-wwpack.exe's).
-constexpr size_t kDecoderBegin = 0xb5, kDecoderEnd = 0x229;
+// The code after the setup, stub + 0xa6 to + 0x237 (the decoder, its end and the zero fill), must
+// be WWPack32 1.12's (clam-wwpack.exe's); the setup before it and the record test after it are
+// compared byte by byte (kSetup, kMoreCode), the table offset T aside.
+constexpr size_t kDecoderBegin = 0xa6, kDecoderEnd = 0x237;
 constexpr std::string_view kDecoderSha256 =
-    "0dafe117aa77a08275d1dd5a9394c9d65f4104cb29f0b898e4b2195b30fa652c";
+    "599983e6b087f1e0c7a2f59482cf4d1e3aac3e55a717defb384e59375fc738b5";
 // `cmp byte cs:[ebp+ecx+T+16], 0` at + 0x237: whether another record follows.
 constexpr size_t kMoreAt = 0x237;
 constexpr std::string_view kMoreCode("\x2e\x80\xbc\x0d", 4);
@@ -203,10 +205,12 @@ Status ReadWwpack(ByteView d, const ReaderOptions& options, const MemberSink& si
   uint64_t size = std::min<uint64_t>(d.size(), 0x1000);
   for (const PeSection& s : pe.sections)
     size = std::max<uint64_t>(size, uint64_t{s.rva} + std::max(s.virtual_size, s.raw_size));
-  if (size > kMaxImage || size > options.max_total_bytes)
+  if (size > options.max_total_bytes)
     return ResourceExhausted("WWPack32: an image of " + std::to_string(size) +
-                             " bytes, more than may be unpacked (" +
-                             std::to_string(std::min(kMaxImage, options.max_total_bytes)) + ")");
+                             " bytes, more than the container may still produce (" +
+                             std::to_string(options.max_total_bytes) + ")");
+  if (size > kMaxImage)
+    return DataLoss("WWPack32: an image of " + std::to_string(size) + " bytes (sections over 256 MiB)");
   Bytes image(static_cast<size_t>(size), '\0');
   // The headers: what precedes the first section's data in the file (and its RVA).
   size_t headers = static_cast<size_t>(std::min<uint64_t>(d.size(), 0x1000));
@@ -220,36 +224,61 @@ Status ReadWwpack(ByteView d, const ReaderOptions& options, const MemberSink& si
     uint64_t n = std::min<uint64_t>({s.raw_size, d.size() - s.raw_offset, size - s.rva});
     image.replace(s.rva, static_cast<size_t>(n), d.substr(s.raw_offset, static_cast<size_t>(n)));
   }
-  // The blocks, as the stub walks its records.
+  // The blocks, as the stub walks its records. Everything readable is yielded: a block that fails
+  // ends the walk with its status, and the image as far as it was unpacked is the member. The
+  // blocks' sizes add up against what the container may still produce (records may name the same
+  // range again and again).
   const uint64_t stub_va = pe.image_base + pe.entry_rva;
+  uint64_t work = 0;
+  Status status;
   for (size_t k = 0;; ++k) {
-    if (k == kMaxBlocks) return DataLoss("WWPack32: more than " + std::to_string(kMaxBlocks) + " blocks");
+    if (k == kMaxBlocks) {
+      status = DataLoss("WWPack32: more than " + std::to_string(kMaxBlocks) + " blocks");
+      break;
+    }
     uint64_t record = uint64_t{pe.entry_rva} + stub->table + kRecord * k;
-    if (record + kRecord > image.size()) return DataLoss("WWPack32: a block record outside the image");
+    if (record + kRecord > image.size()) {
+      status = DataLoss("WWPack32: a block record outside the image");
+      break;
+    }
     const uint32_t x = Le32(image, record), y = Le32(image, record + 4), words = Le32(image, record + 8),
                    z = Le32(image, record + 12);
-    const bool more = image[record + 16] != 0;
     const uint64_t dest_va = (stub_va - x) & 0xffffffff;
-    if (dest_va < pe.image_base) return DataLoss("WWPack32: a block outside the image");
-    const uint64_t dest = dest_va - pe.image_base, end = dest + uint64_t{y} + 4,
-                   packed_end = dest + uint64_t{z} + 4;
-    const uint64_t packed_bytes = uint64_t{words} * 4;
-    if (end > image.size() || packed_end > image.size() || packed_bytes > packed_end ||
-        packed_bytes > end - dest)
-      return DataLoss("WWPack32: a block outside the image");
-    // The stub moves the packed words to the block's end, then unpacks from its start.
+    const uint64_t dest = dest_va - std::min(dest_va, pe.image_base), end = dest + uint64_t{y} + 4,
+                   packed_end = dest + uint64_t{z} + 4, packed_bytes = uint64_t{words} * 4;
+    if (dest_va < pe.image_base || end > image.size() || packed_end > image.size() ||
+        packed_bytes > packed_end || packed_bytes > end - dest) {
+      status = DataLoss("WWPack32: a block outside the image");
+      break;
+    }
+    work += (end - dest) + packed_bytes;
+    if (work > options.max_total_bytes) {
+      status = ResourceExhausted("WWPack32: blocks of " + std::to_string(work) +
+                                 " bytes in all, more than the container may still produce (" +
+                                 std::to_string(options.max_total_bytes) + ")");
+      break;
+    }
+    // The stub moves the packed words to the block's end, then unpacks from its start; the words
+    // are decoded from a copy (as ClamAV does), so output that overtakes them changes nothing.
     const Bytes packed =
         image.substr(static_cast<size_t>(packed_end - packed_bytes), static_cast<size_t>(packed_bytes));
     image.replace(static_cast<size_t>(end - packed_bytes), packed.size(), packed);
-    ASSIGN_OR_RETURN(size_t out_end,
-                     Unpack(packed, image, static_cast<size_t>(dest), static_cast<size_t>(end)));
-    std::fill(image.begin() + static_cast<std::ptrdiff_t>(out_end),
+    Result<size_t> out_end = Unpack(packed, image, static_cast<size_t>(dest), static_cast<size_t>(end));
+    if (!out_end.ok()) {
+      status = out_end.status();
+      break;
+    }
+    std::fill(image.begin() + static_cast<std::ptrdiff_t>(*out_end),
               image.begin() + static_cast<std::ptrdiff_t>(end), '\0');
-    if (!more) break;
+    if (image[record + 16] == 0) break;  // another record? read after unpacking, as the stub does
   }
+  // The stub has run: its first bytes are cleared in the image, which so is never taken for a
+  // packed program again (an image has the file's layout when the two alignments are equal).
+  if (uint64_t{pe.entry_rva} + kHead.size() <= image.size())
+    std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(pe.entry_rva), kHead.size(), '\0');
   if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
   sink(ReaderMember{"WWPack32", std::move(image)});
-  return Status::Ok();
+  return status;
 }
 
 }  // namespace accord::scan

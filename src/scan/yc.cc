@@ -84,7 +84,8 @@ class Cipher {
   // from n, so byte k sees cl = n - k.
   void Decrypt(char* p, size_t available, uint32_t n) {
     const size_t count = std::min<size_t>(available, n);
-    if (table_.empty() && count < 256 * 256) {  // fewer bytes than the table has entries
+    done_ += count;
+    if (table_.empty() && done_ < 256 * 256) {  // fewer bytes so far than the table has entries
       for (size_t k = 0; k < count; ++k)
         p[k] = static_cast<char>(Apply(steps_, static_cast<uint8_t>(p[k]), static_cast<uint8_t>(n - k)));
       return;
@@ -102,6 +103,7 @@ class Cipher {
  private:
   std::vector<Step> steps_;
   std::vector<uint8_t> table_;
+  uint64_t done_ = 0;  // bytes decrypted with this cipher, all calls
 };
 
 // The cipher of the decryption loop whose code starts at d[at]: an optional `mov edi, esi`, then
