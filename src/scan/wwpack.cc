@@ -1,11 +1,11 @@
 #include "scan/wwpack.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <optional>
 #include <string>
 
+#include "core/bytes.h"
+#include "crypto/sha256.h"
 #include "scan/pe.h"
 
 namespace accord::scan {
@@ -41,15 +41,6 @@ struct Stub {
   uint32_t table = 0;  // T: the records' offset from the stub
 };
 
-std::string HexSha256(ByteView d) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(d.data()), d.size(), md);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : md) out += kHex[c >> 4], out += kHex[c & 15];
-  return out;
-}
-
 // The stub at the entry point; `decoder_known` says whether its decoder is 1.12's.
 std::optional<Stub> FindStub(ByteView d, bool* decoder_known) {
   std::optional<PeImage> pe = d.starts_with("MZ") ? ParsePe(d) : std::nullopt;
@@ -61,10 +52,12 @@ std::optional<Stub> FindStub(ByteView d, bool* decoder_known) {
   for (size_t i = 0; i < std::size(kSetup); ++i)
     if (kSetup[i] != kT && static_cast<unsigned char>(s[kSetupAt + i]) != kSetup[i]) return std::nullopt;
   const uint32_t t = Le32(s, kSetupAt + 27);
-  *decoder_known = Le32(s, kSetupAt + 37) == t + 12 && Le32(s, kSetupAt + 47) == t + 4 &&
-                   Le32(s, kSetupAt + 56) == t + 8 && s.substr(kMoreAt, 4) == kMoreCode &&
-                   Le32(s, kMoreAt + 4) == t + 16 &&
-                   HexSha256(s.substr(kDecoderBegin, kDecoderEnd - kDecoderBegin)) == kDecoderSha256;
+  *decoder_known =
+      Le32(s, kSetupAt + 37) == t + 12 && Le32(s, kSetupAt + 47) == t + 4 &&
+      Le32(s, kSetupAt + 56) == t + 8 && s.substr(kMoreAt, 4) == kMoreCode &&
+      Le32(s, kMoreAt + 4) == t + 16 &&
+      HexEncode(crypto::AsView(crypto::Sha256(s.substr(kDecoderBegin, kDecoderEnd - kDecoderBegin)))) ==
+          kDecoderSha256;
   return Stub{std::move(*pe), *ep, t};
 }
 

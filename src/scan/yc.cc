@@ -174,9 +174,23 @@ Result<std::vector<Step>> ReadLoop(ByteView d, size_t at) {
   }
 }
 
+// The file offset of `count` bytes at virtual address `va`, if they lie in one section's raw data
+// within the file.
+std::optional<size_t> RawRange(const PeImage& pe, uint64_t va, uint64_t count, size_t file_size) {
+  if (va < pe.image_base || count == 0) return std::nullopt;
+  uint64_t rva = va - pe.image_base;
+  std::optional<size_t> first = PeOffsetOf(pe, rva, file_size),
+                        last = PeOffsetOf(pe, rva + count - 1, file_size);
+  if (!first || !last || *last < *first || *last - *first != count - 1) return std::nullopt;
+  return first;
+}
+
 struct Stub {
   PeImage pe;
-  size_t entry = 0;  // file offset of the entry point
+  size_t entry = 0;        // file offset of the entry point
+  uint32_t region_va = 0;  // the stub's own (encrypted) region: its address, length, file offset
+  uint32_t length = 0;
+  std::optional<size_t> region;  // unset when the length is implausible or it is not in the file
 };
 
 std::optional<Stub> FindStub(ByteView d) {
@@ -187,18 +201,19 @@ std::optional<Stub> FindStub(ByteView d) {
   for (size_t i = 0; i < kPrologueSize; ++i)
     if (kPrologue[i] != kAny && static_cast<unsigned char>(d[*ep + i]) != kPrologue[i]) return std::nullopt;
   if (Le32(d, *ep + 0x1a) != Le32(d, *ep + 0x22)) return std::nullopt;  // both name the start
-  return Stub{std::move(*pe), *ep};
-}
-
-// The file offset of `count` bytes at virtual address `va`, if they lie in one section's raw data
-// within the file.
-std::optional<size_t> RawRange(const PeImage& pe, uint64_t va, uint64_t count, size_t file_size) {
-  if (va < pe.image_base || count == 0) return std::nullopt;
-  uint64_t rva = va - pe.image_base;
-  std::optional<size_t> first = PeOffsetOf(pe, rva, file_size),
-                        last = PeOffsetOf(pe, rva + count - 1, file_size);
-  if (!first || !last || *last < *first || *last - *first != count - 1) return std::nullopt;
-  return first;
+  Stub stub;
+  stub.pe = std::move(*pe);
+  stub.entry = *ep;
+  // ebp = the address of `pop ebp` minus the imm32 of `sub ebp`; the region is [ebp + start,
+  // ebp + end) with start and end the immediates of `sub ecx` and `mov ecx`.
+  const uint32_t ebp =
+      static_cast<uint32_t>(stub.pe.image_base + stub.pe.entry_rva + 0xc) - Le32(d, *ep + 0xf);
+  const uint32_t start = Le32(d, *ep + 0x22);
+  stub.region_va = ebp + start;
+  stub.length = Le32(d, *ep + 0x14) - start;
+  if (stub.length != 0 && stub.length <= kMaxStub)
+    stub.region = RawRange(stub.pe, stub.region_va, stub.length, d.size());
+  return stub;
 }
 
 bool Skipped(const PeSection& s) {
@@ -213,15 +228,9 @@ bool Skipped(const PeSection& s) {
 }  // namespace
 
 bool LooksLikeYc(ByteView d) {
-  std::optional<Stub> stub = FindStub(d);
-  if (!stub) return false;
   // Not a program this reader already decrypted: its stub region is plain text, with the call.
-  const PeImage& pe = stub->pe;
-  const uint32_t ebp = static_cast<uint32_t>(pe.image_base + pe.entry_rva + 0xc) - Le32(d, stub->entry + 0xf);
-  const uint32_t start = Le32(d, stub->entry + 0x22), length = Le32(d, stub->entry + 0x14) - start;
-  std::optional<size_t> region =
-      length <= kMaxStub ? RawRange(pe, ebp + start, length, d.size()) : std::nullopt;
-  return region && d.substr(*region, length).find(kSectionCall) == ByteView::npos;
+  std::optional<Stub> stub = FindStub(d);
+  return stub && stub->region && d.substr(*stub->region, stub->length).find(kSectionCall) == ByteView::npos;
 }
 
 Status ReadYc(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
@@ -229,13 +238,10 @@ Status ReadYc(ByteView d, const ReaderOptions& options, const MemberSink& sink) 
   if (!stub) return DataLoss("yC: no yoda's Crypter stub at the entry point");
   const PeImage& pe = stub->pe;
   const size_t ep = stub->entry;
-  // The stub's own region: ebp = the address of `pop ebp` minus the imm32 of `sub ebp`.
-  const uint32_t ebp = static_cast<uint32_t>(pe.image_base + pe.entry_rva + 0xc) - Le32(d, ep + 0xf);
-  const uint32_t start = Le32(d, ep + 0x22), length = Le32(d, ep + 0x14) - start;
+  const uint32_t region_va = stub->region_va, length = stub->length;
   if (length == 0 || length > kMaxStub) return DataLoss("yC: the stub's region has an implausible length");
   // (LooksLikeYc admits only stubs whose region is in the file; ReadYc called directly checks.)
-  const uint32_t region_va = ebp + start;
-  std::optional<size_t> region = RawRange(pe, region_va, length, d.size());
+  const std::optional<size_t> region = stub->region;
   if (!region) return DataLoss("yC: the stub's region is not in the file");
   ASSIGN_OR_RETURN(std::vector<Step> stub_steps, ReadLoop(d, ep + kPrologueSize));
 
