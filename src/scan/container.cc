@@ -20,6 +20,7 @@
 #include "scan/ole2.h"
 #include "scan/pdf.h"
 #include "scan/pe.h"
+#include "scan/petite.h"
 #include "scan/reader.h"
 #include "scan/rtf.h"
 #include "scan/sis.h"
@@ -157,6 +158,7 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   if (format == "upx") return ReadUpx(data, options, sink);
   if (format == "yc") return ReadYc(data, options, sink);
   if (format == "wwpack") return ReadWwpack(data, options, sink);
+  if (format == "petite") return ReadPetite(data, options, sink);
   if (format == "pe-embedded") return ReadEmbeddedPes(data, options, sink);
   if (format == "nsis") return ReadNsis(data, options, sink);
   if (format == "autoit") return ReadAutoIt(data, options, sink);
@@ -173,6 +175,7 @@ std::vector<std::string_view> ProgramReadersFor(ByteView d) {
   if (LooksLikeUpx(d)) out.push_back("upx");
   if (LooksLikeYc(d)) out.push_back("yc");
   if (LooksLikeWwpack(d)) out.push_back("wwpack");
+  if (LooksLikePetite(d)) out.push_back("petite");
   if (LooksLikeNsis(d)) out.push_back("nsis");
   if (LooksLikeAutoIt(d)) out.push_back("autoit");
   if (LooksLikeInstallShield(d)) out.push_back("installshield");
@@ -183,7 +186,7 @@ std::vector<std::string_view> ProgramReadersFor(ByteView d) {
 bool IsOwnReaderFormat(std::string_view f) {
   return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
          f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield" || f == "upx" ||
-         f == "yc" || f == "wwpack" || f == "pe-embedded" || f == "nsis" || f == "autoit";
+         f == "yc" || f == "wwpack" || f == "petite" || f == "pe-embedded" || f == "nsis" || f == "autoit";
 }
 
 bool IsTextFormat(std::string_view f) {
@@ -257,6 +260,7 @@ std::string_view EventFormatName(std::string_view f) {
       {"upx", "UPX"},
       {"yc", "yC"},
       {"wwpack", "WWPack32"},
+      {"petite", "Petite"},
       {"pe-embedded", "PE"},
       {"nsis", "NSIS"},
       {"autoit", "AutoIt"},

@@ -47,6 +47,34 @@ std::optional<PeImage> ParsePe(ByteView d) {
   return img;
 }
 
+Result<Bytes> PeMemoryImage(ByteView d, const PeImage& pe, const ReaderOptions& options,
+                            std::string_view who) {
+  uint64_t size = std::min<uint64_t>(d.size(), 0x1000);
+  for (const PeSection& s : pe.sections)
+    size = std::max<uint64_t>(size, uint64_t{s.rva} + std::max(s.virtual_size, s.raw_size));
+  if (size > options.max_total_bytes)
+    return ResourceExhausted(std::string(who) + ": an image of " + std::to_string(size) +
+                             " bytes, more than the container may still produce (" +
+                             std::to_string(options.max_total_bytes) + ")");
+  if (size > kMaxPeImageBytes)
+    return DataLoss(std::string(who) + ": an image of " + std::to_string(size) +
+                    " bytes (sections over 256 MiB)");
+  Bytes image(static_cast<size_t>(size), '\0');
+  // The headers: what precedes the first section's data in the file (and its RVA).
+  size_t headers = static_cast<size_t>(std::min<uint64_t>(d.size(), 0x1000));
+  for (const PeSection& s : pe.sections) {
+    headers = std::min<size_t>(headers, s.rva);
+    if (s.raw_size > 0 && s.raw_offset > 0) headers = std::min<size_t>(headers, s.raw_offset);
+  }
+  image.replace(0, headers, d.substr(0, headers));
+  for (const PeSection& s : pe.sections) {
+    if (s.raw_offset >= d.size()) continue;
+    uint64_t n = std::min<uint64_t>({s.raw_size, d.size() - s.raw_offset, size - s.rva});
+    image.replace(s.rva, static_cast<size_t>(n), d.substr(s.raw_offset, static_cast<size_t>(n)));
+  }
+  return image;
+}
+
 std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_size) {
   for (const PeSection& s : pe.sections) {
     if (rva >= s.rva && rva - s.rva < s.raw_size) {

@@ -37,6 +37,15 @@ std::optional<PeImage> ParsePe(ByteView d);
 // The file offset of `rva` (inside a section's raw data), if any.
 std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_size);
 
+// The program as Windows maps it, for the readers of packers whose stubs work in memory: the
+// headers (what precedes the first section's data and RVA, at most 4 KiB) at 0, each section's raw
+// data at its RVA (as far as the file has it), zeros elsewhere, up to the largest section end.
+// `who` names the reader in errors. ResourceExhausted: more than options.max_total_bytes; DataLoss:
+// sections over kMaxPeImageBytes.
+inline constexpr uint64_t kMaxPeImageBytes = uint64_t{256} << 20;
+Result<Bytes> PeMemoryImage(ByteView d, const PeImage& pe, const ReaderOptions& options,
+                            std::string_view who);
+
 // The executables embedded in `d` at an offset other than 0 (an "MZ" whose header parses, cut to
 // its sections' raw end, at most `max` of them, each at least 64 bytes), as ClamAV carves them
 // from unpacked images. They do not overlap: the search goes on after each one's end, so the

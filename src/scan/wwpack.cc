@@ -33,7 +33,6 @@ constexpr std::string_view kDecoderSha256 =
 constexpr size_t kMoreAt = 0x237;
 constexpr std::string_view kMoreCode("\x2e\x80\xbc\x0d", 4);
 constexpr size_t kRecord = 17, kMaxBlocks = 96;
-constexpr uint64_t kMaxImage = uint64_t{256} << 20;
 
 struct Stub {
   PeImage pe;
@@ -194,29 +193,7 @@ Status ReadWwpack(ByteView d, const ReaderOptions& options, const MemberSink& si
   if (!stub) return DataLoss("WWPack32: no WWPack32 stub at the entry point");
   if (!known) return Unimplemented("WWPack32: a stub other than version 1.12's");
   const PeImage& pe = stub->pe;
-  // The memory image: headers, then each section's raw data at its RVA.
-  uint64_t size = std::min<uint64_t>(d.size(), 0x1000);
-  for (const PeSection& s : pe.sections)
-    size = std::max<uint64_t>(size, uint64_t{s.rva} + std::max(s.virtual_size, s.raw_size));
-  if (size > options.max_total_bytes)
-    return ResourceExhausted("WWPack32: an image of " + std::to_string(size) +
-                             " bytes, more than the container may still produce (" +
-                             std::to_string(options.max_total_bytes) + ")");
-  if (size > kMaxImage)
-    return DataLoss("WWPack32: an image of " + std::to_string(size) + " bytes (sections over 256 MiB)");
-  Bytes image(static_cast<size_t>(size), '\0');
-  // The headers: what precedes the first section's data in the file (and its RVA).
-  size_t headers = static_cast<size_t>(std::min<uint64_t>(d.size(), 0x1000));
-  for (const PeSection& s : pe.sections) {
-    headers = std::min<size_t>(headers, s.rva);
-    if (s.raw_size > 0 && s.raw_offset > 0) headers = std::min<size_t>(headers, s.raw_offset);
-  }
-  image.replace(0, headers, d.substr(0, headers));
-  for (const PeSection& s : pe.sections) {
-    if (s.raw_offset >= d.size()) continue;
-    uint64_t n = std::min<uint64_t>({s.raw_size, d.size() - s.raw_offset, size - s.rva});
-    image.replace(s.rva, static_cast<size_t>(n), d.substr(s.raw_offset, static_cast<size_t>(n)));
-  }
+  ASSIGN_OR_RETURN(Bytes image, PeMemoryImage(d, pe, options, "WWPack32"));
   // The blocks, as the stub walks its records. Everything readable is yielded: a block that fails
   // ends the walk with its status, and the image as far as it was unpacked is the member. The
   // blocks' sizes add up against what the container may still produce (records may name the same
