@@ -713,6 +713,16 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
     return Error(413, "Request too large",
                  std::to_string(objects.size()) + " objects; at most " +
                      std::to_string(limits::kMaxPostObjects) + " in one envelope");
+  // A status names each object by its id (TAXII's status-details require one): an envelope with
+  // anything else in its list is refused whole, before anything is logged.
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const Json& o = objects[i];
+    if (!o.is_object() || !o.contains("id") || !o["id"].is_string() ||
+        o["id"].get_ref<const std::string&>().empty())
+      return Error(
+          400, "Bad request",
+          "objects[" + std::to_string(i) + "] is not a STIX object with an \"id\"; nothing was logged");
+  }
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
@@ -724,10 +734,10 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
   std::vector<Detail> pending;  // one per statement, in order
   for (const Json& o : objects) {
     Detail d;
-    if (o.is_object()) {
-      d.id = o.contains("id") && o["id"].is_string() ? o["id"].get<std::string>() : "";
-      d.version = stix::ObjectVersion(o);
-    }
+    d.id = o["id"].get<std::string>();
+    // The object's modified, else created, else (as TAXII dates an object with neither) now.
+    d.version = stix::ObjectVersion(o);
+    if (d.version.empty()) d.version = stix::FormatTimestamp(now_ms);
     Result<stix::PostedBody> b = stix::BodyFromObject(o);
     if (!b.ok()) {
       d.message = "not logged: " + std::string(b.status().message());

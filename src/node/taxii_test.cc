@@ -260,6 +260,26 @@ TEST_F(TaxiiTest, PostAuthentication) {
   EXPECT_EQ(status["success_count"], 1);
   EXPECT_EQ(status["successes"][0]["version"], "2026-11-28T10:00:00.000Z");
 
+  // Every status detail names its object: an envelope listing a non-object or an object without
+  // an id is refused whole, nothing submitted; an object without modified or created is dated now.
+  for (const Json& bad : {Json(5), Json{{"type", "indicator"}}, Json{{"id", ""}}, Json{{"id", 7}}}) {
+    TaxiiResponse r =
+        post_api.Handle(TaxiiRequest{"POST", mine, "", "", std::string(kMediaType),
+                                     Json{{"objects", {indicator, bad}}}.dump(), "Bearer alice-token"});
+    EXPECT_EQ(r.status, 400) << bad.dump();
+    EXPECT_NE(r.body.find("objects[1] is not a STIX object with an \\\"id\\\""), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(submitted.size(), 1u);
+  Json undated = {{"type", "file"}, {"id", "file--4b1f0d7c-0b6a-5bfb-8e3c-4e8b1e2f3a4d"}, {"name", "a.exe"}};
+  TaxiiResponse mixed =
+      post_api.Handle(TaxiiRequest{"POST", mine, "", "", std::string(kMediaType),
+                                   Json{{"objects", {undated}}}.dump(), "Bearer alice-token"});
+  ASSERT_EQ(mixed.status, 202) << mixed.body;
+  Json failed = Json::parse(mixed.body);
+  ASSERT_EQ(failed["failure_count"], 1);
+  EXPECT_EQ(failed["failures"][0]["id"], undated["id"]);
+  EXPECT_EQ(failed["failures"][0]["version"], failed["request_timestamp"]);
+
   store_down = true;
   TaxiiResponse down = post(mine, "Bearer alice-token");
   EXPECT_EQ(down.status, 503) << down.body;
