@@ -119,6 +119,15 @@ std::optional<uint64_t> ParseDecimal(std::string_view s) {
   return v;
 }
 
+std::string HexNumber(uint64_t v) {
+  std::string out;
+  do {
+    out.insert(out.begin(), kHex[v & 15]);
+    v >>= 4;
+  } while (v != 0);
+  return "0x" + out;
+}
+
 std::string Printable(ByteView data, size_t max) {
   std::string out;
   for (size_t i = 0; i < data.size(); ++i) {

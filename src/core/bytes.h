@@ -50,6 +50,9 @@ inline uint64_t GetU64(ByteView b) {  // requires b.size() >= 8
 // Parses a decimal uint64 with no sign, no leading zeroes (except "0") and no overflow.
 std::optional<uint64_t> ParseDecimal(std::string_view s);
 
+// "0x1f": a number in hex, for addresses and offsets in error messages.
+std::string HexNumber(uint64_t v);
+
 // Escapes a byte string for an error message: printable ASCII kept, others as \xNN, cut at max.
 std::string Printable(ByteView data, size_t max = 80);
 

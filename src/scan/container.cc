@@ -13,6 +13,7 @@
 #include "scan/arj.h"
 #include "scan/autoit.h"
 #include "scan/installshield.h"
+#include "scan/mew.h"
 #include "scan/mime.h"
 #include "scan/mspack_reader.h"
 #include "scan/nsis.h"
@@ -159,6 +160,7 @@ Status RunReader(std::string_view format, ByteView data, const ReaderOptions& op
   if (format == "yc") return ReadYc(data, options, sink);
   if (format == "wwpack") return ReadWwpack(data, options, sink);
   if (format == "petite") return ReadPetite(data, options, sink);
+  if (format == "mew") return ReadMew(data, options, sink);
   if (format == "pe-embedded") return ReadEmbeddedPes(data, options, sink);
   if (format == "nsis") return ReadNsis(data, options, sink);
   if (format == "autoit") return ReadAutoIt(data, options, sink);
@@ -176,6 +178,7 @@ std::vector<std::string_view> ProgramReadersFor(ByteView d) {
   if (LooksLikeYc(d)) out.push_back("yc");
   if (LooksLikeWwpack(d)) out.push_back("wwpack");
   if (LooksLikePetite(d)) out.push_back("petite");
+  if (LooksLikeMew(d)) out.push_back("mew");
   if (LooksLikeNsis(d)) out.push_back("nsis");
   if (LooksLikeAutoIt(d)) out.push_back("autoit");
   if (LooksLikeInstallShield(d)) out.push_back("installshield");
@@ -186,7 +189,8 @@ std::vector<std::string_view> ProgramReadersFor(ByteView d) {
 bool IsOwnReaderFormat(std::string_view f) {
   return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
          f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield" || f == "upx" ||
-         f == "yc" || f == "wwpack" || f == "petite" || f == "pe-embedded" || f == "nsis" || f == "autoit";
+         f == "yc" || f == "wwpack" || f == "petite" || f == "mew" || f == "pe-embedded" || f == "nsis" ||
+         f == "autoit";
 }
 
 bool IsTextFormat(std::string_view f) {
@@ -261,6 +265,7 @@ std::string_view EventFormatName(std::string_view f) {
       {"yc", "yC"},
       {"wwpack", "WWPack32"},
       {"petite", "Petite"},
+      {"mew", "MEW"},
       {"pe-embedded", "PE"},
       {"nsis", "NSIS"},
       {"autoit", "AutoIt"},

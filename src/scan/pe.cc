@@ -47,6 +47,28 @@ std::optional<PeImage> ParsePe(ByteView d) {
   return img;
 }
 
+size_t PeHeaderSize(ByteView d, const PeImage& pe) {
+  size_t headers = static_cast<size_t>(std::min<uint64_t>(d.size(), 0x1000));
+  for (const PeSection& s : pe.sections) {
+    headers = std::min<size_t>(headers, s.rva);
+    if (s.raw_size > 0 && s.raw_offset > 0) headers = std::min<size_t>(headers, s.raw_offset);
+  }
+  return headers;
+}
+
+std::optional<ByteView> PeBytesAt(ByteView d, const PeImage& pe, uint64_t rva, size_t n) {
+  if (n == 0) return ByteView();
+  const size_t headers = PeHeaderSize(d, pe);
+  if (rva < headers && n <= headers - rva) return d.substr(static_cast<size_t>(rva), n);
+  for (const PeSection& s : pe.sections) {  // within one section's raw data, as it is mapped
+    if (rva < s.rva || rva - s.rva >= s.raw_size || n > s.raw_size - (rva - s.rva)) continue;
+    const uint64_t at = uint64_t{s.raw_offset} + (rva - s.rva);
+    if (at > d.size() || n > d.size() - at) return std::nullopt;
+    return d.substr(static_cast<size_t>(at), n);
+  }
+  return std::nullopt;
+}
+
 Result<Bytes> PeMemoryImage(ByteView d, const PeImage& pe, const ReaderOptions& options,
                             std::string_view who) {
   uint64_t size = std::min<uint64_t>(d.size(), 0x1000);
@@ -60,12 +82,7 @@ Result<Bytes> PeMemoryImage(ByteView d, const PeImage& pe, const ReaderOptions& 
     return DataLoss(std::string(who) + ": an image of " + std::to_string(size) +
                     " bytes (sections over 256 MiB)");
   Bytes image(static_cast<size_t>(size), '\0');
-  // The headers: what precedes the first section's data in the file (and its RVA).
-  size_t headers = static_cast<size_t>(std::min<uint64_t>(d.size(), 0x1000));
-  for (const PeSection& s : pe.sections) {
-    headers = std::min<size_t>(headers, s.rva);
-    if (s.raw_size > 0 && s.raw_offset > 0) headers = std::min<size_t>(headers, s.raw_offset);
-  }
+  const size_t headers = PeHeaderSize(d, pe);
   image.replace(0, headers, d.substr(0, headers));
   for (const PeSection& s : pe.sections) {
     if (s.raw_offset >= d.size()) continue;

@@ -37,6 +37,13 @@ std::optional<PeImage> ParsePe(ByteView d);
 // The file offset of `rva` (inside a section's raw data), if any.
 std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_size);
 
+// The bytes of the headers as Windows maps them at RVA 0: what precedes the first section's data
+// in the file and its RVA, at most 4 KiB.
+size_t PeHeaderSize(ByteView d, const PeImage& pe);
+// The `n` bytes at `rva` as the file holds them (in the headers, or in one section's raw data), if
+// they are all there. Any `rva` is safe (no arithmetic on it can wrap).
+std::optional<ByteView> PeBytesAt(ByteView d, const PeImage& pe, uint64_t rva, size_t n);
+
 // The program as Windows maps it, for the readers of packers whose stubs work in memory: the
 // headers (what precedes the first section's data and RVA, at most 4 KiB) at 0, each section's raw
 // data at its RVA (as far as the file has it), zeros elsewhere, up to the largest section end.

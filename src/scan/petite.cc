@@ -1,12 +1,12 @@
 #include "scan/petite.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <optional>
 #include <string>
 
 #include "crypto/sha256.h"
 #include "scan/pe.h"
+#include "scan/stub_bits.h"
 
 namespace accord::scan {
 namespace {
@@ -60,41 +60,10 @@ std::optional<Stub> FindStub(ByteView d) {
   return stub;
 }
 
-// Petite's packed stream, read from the image in place (as the stub reads it: output may overtake
-// it), up to `end`. Reading past it sets `bad` and gives zeros.
-struct Stream {
-  const Bytes& image;
-  size_t pos, end;
-  unsigned bits = 0;  // the bits left of the current byte, with a 1 below them (0: load a byte)
-  bool bad = false;
-  uint8_t Byte() {
-    if (pos >= end) {
-      bad = true;
-      return 0;
-    }
-    return static_cast<uint8_t>(image[pos++]);
-  }
-  uint32_t Bit() {
-    bits = (bits << 1) & 0x1ff;
-    if ((bits & 0xff) == 0) bits = (unsigned{Byte()} << 1 | 1);
-    uint32_t b = bits >> 8;
-    bits &= 0xff;
-    return b;
-  }
-  uint32_t Gamma(uint32_t v) {  // the stub's `inc ecx`, then bits while the next bit is 1
-    ++v;
-    do {
-      v = v * 2 + Bit();
-      if (bad) return 0;
-    } while (Bit() != 0);
-    return v;
-  }
-};
-
 // Unpacks `size` bytes from image[from] to image[to], as the stub does. The block may read and
 // write `budget` bytes each; what it read and wrote is added to `*work`.
 Status Unpack(Bytes& image, size_t from, size_t to, uint32_t size, uint64_t budget, uint64_t* work) {
-  Stream s{image, from, static_cast<size_t>(std::min<uint64_t>(image.size(), from + budget))};
+  StubBits s{image, from, static_cast<size_t>(std::min<uint64_t>(image.size(), from + budget))};
   size_t o = to;
   Status status = [&]() -> Status {
     uint32_t w = 8, d1 = 0xfffffb00, d2 = 0xffff8300;  // the two distances as the stub keeps them
@@ -126,7 +95,7 @@ Status Unpack(Bytes& image, size_t from, size_t to, uint32_t size, uint64_t budg
         --left;
         continue;
       }
-      uint32_t extra = 0, count = s.Gamma(0);
+      uint32_t extra = 0, count = s.Gamma();
       if (count < 3) {
         count -= 2;  // 0 for the gamma 2; what the stub's registers hold otherwise (a wrapped gamma)
       } else {
@@ -138,7 +107,7 @@ Status Unpack(Bytes& image, size_t from, size_t to, uint32_t size, uint64_t budg
       }
       count = count * 2 + s.Bit();
       count = count * 2 + s.Bit();
-      if (count == 0) count = s.Gamma(0) + 2;
+      if (count == 0) count = s.Gamma() + 2;
       count += extra;
       if (s.bad) break;
       left -= count;
@@ -146,11 +115,9 @@ Status Unpack(Bytes& image, size_t from, size_t to, uint32_t size, uint64_t budg
       // last offset is 0 until a match sets one: those bytes are copied onto themselves.)
       const uint64_t src = (uint64_t{o} + last) & 0xffffffff;
       if (src > o) return DataLoss("a match reaches outside the image");
-      if (count > room - (o - to)) {
-        o = to + room;  // as far as the block may go
-        return full();
-      }
-      for (uint32_t i = 0; i < count; ++i) RETURN_IF_ERROR(put(static_cast<uint8_t>(image[src + i])));
+      const uint64_t fits = std::min<uint64_t>(count, room - (o - to));
+      for (uint64_t i = 0; i < fits; ++i, ++o) image[o] = image[src + i];  // may overlap, as in memory
+      if (fits < count) return full();
     }
     if (s.bad) return Status::Ok();
     if (left != 0) return DataLoss("it unpacks to more than its size (by " + std::to_string(-left) + ")");
@@ -186,11 +153,6 @@ Status ReadPetite(ByteView d, const ReaderOptions& options, const MemberSink& si
   auto record = [](size_t k, std::string_view what) {
     return "Petite: record " + std::to_string(k) + " (" + std::string(what) + "): ";
   };
-  auto hex = [](uint64_t v) {
-    char b[24];
-    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-    return std::string(b);
-  };
   Status status = DataLoss("Petite: no end record within " + std::to_string(kMaxPetiteRecords) + " records");
   for (size_t k = 0; k < kMaxPetiteRecords; ++k) {
     if (work > options.max_total_bytes) {
@@ -201,7 +163,8 @@ Status ReadPetite(ByteView d, const ReaderOptions& options, const MemberSink& si
     }
     const bool move = at + 4 <= image.size() && (Le32(image, at) & 0x80000000u) != 0;
     if (at + (move ? 12 : 16) > image.size()) {
-      status = DataLoss("Petite: record " + std::to_string(k) + " at " + hex(at) + " lies outside the image");
+      status = DataLoss("Petite: record " + std::to_string(k) + " at " + HexNumber(at) +
+                        " lies outside the image");
       break;
     }
     const uint32_t first = Le32(image, at), second = Le32(image, at + 4), to = Le32(image, at + 8);
@@ -209,7 +172,7 @@ Status ReadPetite(ByteView d, const ReaderOptions& options, const MemberSink& si
       at += 12;
       const uint64_t n = first & 0x7fffffffu;
       const std::string where =
-          record(k, "move of " + std::to_string(n) + " dwords " + hex(second) + " to " + hex(to));
+          record(k, "move of " + std::to_string(n) + " dwords " + HexNumber(second) + " to " + HexNumber(to));
       if (n == 0) continue;  // rep movsd with ECX 0 writes nothing
       if (uint64_t{second} + 4 > image.size() || uint64_t{to} + 4 > image.size() || 4 * (n - 1) > second) {
         status = DataLoss(where + "outside the image");
@@ -235,8 +198,8 @@ Status ReadPetite(ByteView d, const ReaderOptions& options, const MemberSink& si
       continue;
     }
     at += 16;
-    const std::string where =
-        record(k, "unpack " + hex(first) + " to " + hex(to) + ", " + std::to_string(second) + " bytes");
+    const std::string where = record(
+        k, "unpack " + HexNumber(first) + " to " + HexNumber(to) + ", " + std::to_string(second) + " bytes");
     if (second == 0) continue;
     if (to < kReadOnly) {  // the first write faults
       status = Status::Ok();
@@ -246,16 +209,23 @@ Status ReadPetite(ByteView d, const ReaderOptions& options, const MemberSink& si
       status = DataLoss(where + "outside the image");
       break;
     }
-    status = Unpack(image, first, to, second,
-                    options.max_total_bytes - std::min(work, options.max_total_bytes), &work);
-    if (!status.ok()) {
-      status = status.WithContext(where.substr(0, where.size() - 2));
+    Status block = Unpack(image, first, to, second,
+                          options.max_total_bytes - std::min(work, options.max_total_bytes), &work);
+    if (block.ok() && work > options.max_total_bytes) {
+      block = ResourceExhausted(
+          "with the image and the records before, more than the container may still produce (" +
+          std::to_string(options.max_total_bytes) + " bytes)");
+    }
+    if (!block.ok()) {
+      status = block.WithContext(where.substr(0, where.size() - 2));
       break;
     }
   }
   // The stub has run: its first bytes are cleared in the image, which so is never taken for a
   // packed program again (an image has the file's layout when the two alignments are equal).
-  if (uint64_t{pe.entry_rva} + kSetupSize <= image.size())
+  if (std::optional<ByteView> setup = PeBytesAt(d, pe, pe.entry_rva, kSetupSize);
+      setup && uint64_t{pe.entry_rva} + kSetupSize <= image.size() &&
+      image.compare(pe.entry_rva, kSetupSize, *setup) == 0)
     std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(pe.entry_rva), kSetupSize, '\0');
   if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
   sink(ReaderMember{"Petite", std::move(image)});

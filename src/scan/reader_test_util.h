@@ -2,6 +2,7 @@
 // a buffer and keep what came out, read a ClamAV test file.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <cstdlib>
@@ -110,6 +111,62 @@ inline bool HaveProgram(const std::string& name) {
 inline std::string MakeTempDir(const std::string& prefix) {
   std::string t = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
   return mkdtemp(t.data()) != nullptr ? t : std::string();
+}
+
+// A stream as the stubs of scan/stub_bits.h read it: bits in bytes (most significant first), each
+// byte reserved where the decoder loads it (when it needs a bit and the last byte's 8 are used),
+// whole bytes appended to out_ in between. For writers of hand-made packed streams, which also
+// keep in expected_ what the stream means (built from each code's meaning, not by a decoder).
+class StubBitWriter {
+ protected:
+  void Bit(int b) {
+    if (used_ == 8) {
+      slot_ = out_.size();
+      out_ += '\0';
+      used_ = 0;
+    }
+    if (b) out_[slot_] = static_cast<char>(out_[slot_] | (0x80 >> used_));
+    ++used_;
+  }
+  void Bits(uint32_t v, int n) {
+    while (n-- > 0) Bit(int(v >> n) & 1);
+  }
+  void Gamma(uint32_t v) {  // v >= 2: its bits after the leading 1, each followed by "more"
+    ASSERT_GE(v, 2u);
+    int top = 31;
+    while (!(v >> top)) --top;
+    for (int i = top - 1; i >= 0; --i) {
+      Bit(int(v >> i) & 1);
+      Bit(i > 0);
+    }
+  }
+  void NewBitByte() { used_ = 8; }                 // the decoder starts afresh (a new block)
+  void Copy(uint32_t distance, uint32_t length) {  // a match: bytes from `distance` back, one by one
+    for (uint32_t i = 0; i < length; ++i) expected_ += expected_[expected_.size() - distance];
+  }
+  Bytes out_, expected_;
+
+ private:
+  int used_ = 8;
+  size_t slot_ = 0;
+};
+
+// Every `step`th byte of data[begin, end) flipped in turn and the copy read with `read`: each
+// must end in OK or DataLoss and still yield its one member (the image as far as it was
+// unpacked). Returns how many did not end OK.
+inline size_t FlipEach(const Bytes& data, size_t begin, size_t end, size_t step,
+                       Status (*read)(ByteView, const ReaderOptions&, const MemberSink&)) {
+  size_t failed = 0;
+  for (size_t at = begin; at < end; at += step) {
+    Bytes bad = data;
+    bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+    Collected c;
+    Status s = read(bad, {}, c.Sink());
+    EXPECT_TRUE(s.ok() || s.code() == Code::kDataLoss) << at << ": " << s.ToString();
+    failed += !s.ok();
+    EXPECT_EQ(c.members.size(), 1u) << at;
+  }
+  return failed;
 }
 
 }  // namespace accord::scan
