@@ -128,6 +128,10 @@ check "wrong content type: 415" "[ $code = 415 ]"
 printf '{"objects":[' > broken.json
 code=$(post "Authorization: Bearer $atoken" $acoll "$T" broken.json)
 check "malformed JSON: 400" "[ $code = 400 ]"
+{ printf '{"objects":['; ind 10 stix "[file:name = 'x.exe']" ",\"object_marking_refs\":[\"$CLEAR\"]"; printf ',{"type":"indicator"}]}'; } > noid.json
+code=$(post "Authorization: Bearer $atoken" $acoll "$T" noid.json)
+check "an object without an id (a status could not name it): 400, the whole envelope" \
+  "[ $code = 400 ] && grep -q 'objects\[1\] is not a STIX object with an' body"
 head -c 1100000 /dev/zero | tr '\0' ' ' > big.json
 code=$(post "Authorization: Bearer $atoken" $acoll "$T" big.json)
 check "an envelope over max_content_length: 413" "[ $code = 413 ]"

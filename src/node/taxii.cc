@@ -735,9 +735,10 @@ TaxiiResponse TaxiiApi::Impl::Post(const Collection& c, const TaxiiRequest& req,
   for (const Json& o : objects) {
     Detail d;
     d.id = o["id"].get<std::string>();
-    // The object's modified, else created, else (as TAXII dates an object with neither) now.
+    // The object's modified, else created, else (as TAXII dates an object with neither, and for a
+    // version that is no timestamp) now.
     d.version = stix::ObjectVersion(o);
-    if (d.version.empty()) d.version = stix::FormatTimestamp(now_ms);
+    if (!stix::ParseTimestamp(d.version)) d.version = stix::FormatTimestamp(now_ms);
     Result<stix::PostedBody> b = stix::BodyFromObject(o);
     if (!b.ok()) {
       d.message = "not logged: " + std::string(b.status().message());

@@ -176,12 +176,13 @@ bool LooksLikeMew(ByteView d) {
 Status ReadMew(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
   std::optional<Stub> stub = FindStub(d);
   if (!stub) return DataLoss("MEW: no MEW stub at the entry point");
+  const PeImage& pe = stub->pe;
+  if (!stub->table || *stub->table < 4 || !PeBytesAt(d, pe, *stub->table - 4, 8))
+    return DataLoss("MEW: the stub's table lies outside the file");
   if (!stub->readers_known)
     return Unimplemented("MEW: a stub whose bit or gamma reader accord does not know");
-  const PeImage& pe = stub->pe;
   ASSIGN_OR_RETURN(Bytes image, PeMemoryImage(d, pe, options, "MEW"));
-  if (!stub->table || *stub->table + 12 > image.size())
-    return DataLoss("MEW: the stub's table lies outside the image");
+  if (*stub->table + 12 > image.size()) return DataLoss("MEW: the stub's table lies outside the image");
   size_t pos = static_cast<size_t>(*stub->table + 8);
   // The image and the bytes the blocks read and write add up against what the container may
   // still produce.
@@ -195,8 +196,8 @@ Status ReadMew(ByteView d, const ReaderOptions& options, const MemberSink& sink)
     }
     const uint64_t dest = Le32(image, pos);
     pos += 4;
-    if (dest == 0) {
-      status = Status::Ok();
+    if (dest == 0) {  // the end; the stub has no such test before its first block
+      status = k == 0 ? DataLoss("MEW: no block (the first block's address is 0)") : Status::Ok();
       break;
     }
     const std::string where = "MEW: block " + std::to_string(k) + " (to " + HexNumber(dest) + ")";

@@ -41,7 +41,9 @@ std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_si
 // in the file and its RVA, at most 4 KiB.
 size_t PeHeaderSize(ByteView d, const PeImage& pe);
 // The `n` bytes at `rva` as the file holds them (in the headers, or in one section's raw data), if
-// they are all there. Any `rva` is safe (no arithmetic on it can wrap).
+// they are all there. Any `rva` is safe (no arithmetic on it can wrap). Where sections overlap it
+// reads the first that holds the range, while PeMemoryImage lays later sections over earlier
+// ones: the readers use it to find stubs, which sit in one section.
 std::optional<ByteView> PeBytesAt(ByteView d, const PeImage& pe, uint64_t rva, size_t n);
 
 // The program as Windows maps it, for the readers of packers whose stubs work in memory: the

@@ -44,9 +44,10 @@ struct Stub {
 std::optional<Stub> FindStub(ByteView d) {
   std::optional<PeImage> pe = d.starts_with("MZ") ? ParsePe(d) : std::nullopt;
   if (!pe) return std::nullopt;
-  std::optional<size_t> ep = PeOffsetOf(*pe, pe->entry_rva, d.size());
-  if (!ep || d.size() - *ep < kSetupSize + kDecoderSize) return std::nullopt;
-  ByteView s = d.substr(*ep);
+  // As the image maps it (one section's bytes), so that what is found is what is cleared after.
+  std::optional<ByteView> code = PeBytesAt(d, *pe, pe->entry_rva, kSetupSize + kDecoderSize);
+  if (!code) return std::nullopt;
+  ByteView s = *code;
   for (size_t i = 0; i < kSetupSize; ++i)
     if (kSetup[i] != kI && static_cast<unsigned char>(s[i]) != kSetup[i]) return std::nullopt;
   // Addresses are the image base's (the value pushed) plus RVAs: the stub's base must be the PE's.
@@ -155,12 +156,6 @@ Status ReadPetite(ByteView d, const ReaderOptions& options, const MemberSink& si
   };
   Status status = DataLoss("Petite: no end record within " + std::to_string(kMaxPetiteRecords) + " records");
   for (size_t k = 0; k < kMaxPetiteRecords; ++k) {
-    if (work > options.max_total_bytes) {
-      status = ResourceExhausted("Petite: blocks of " + std::to_string(work) +
-                                 " bytes with the image, more than the container may still produce (" +
-                                 std::to_string(options.max_total_bytes) + ")");
-      break;
-    }
     const bool move = at + 4 <= image.size() && (Le32(image, at) & 0x80000000u) != 0;
     if (at + (move ? 12 : 16) > image.size()) {
       status = DataLoss("Petite: record " + std::to_string(k) + " at " + HexNumber(at) +
@@ -174,12 +169,14 @@ Status ReadPetite(ByteView d, const ReaderOptions& options, const MemberSink& si
       const std::string where =
           record(k, "move of " + std::to_string(n) + " dwords " + HexNumber(second) + " to " + HexNumber(to));
       if (n == 0) continue;  // rep movsd with ECX 0 writes nothing
-      if (uint64_t{second} + 4 > image.size() || uint64_t{to} + 4 > image.size() || 4 * (n - 1) > second) {
+      // Down to the read-only page at most: the write there faults, ending the walk (the words
+      // after it are never read).
+      const uint64_t writable = to < kReadOnly ? 0 : std::min<uint64_t>(n, (to - kReadOnly) / 4 + 1);
+      if (uint64_t{second} + 4 > image.size() || uint64_t{to} + 4 > image.size() ||
+          (writable > 0 && 4 * (writable - 1) > second)) {
         status = DataLoss(where + "outside the image");
         break;
       }
-      // Down to the read-only page at most: the write there faults, ending the walk.
-      const uint64_t writable = to < kReadOnly ? 0 : std::min<uint64_t>(n, (to - kReadOnly) / 4 + 1);
       work += 8 * writable;
       if (work > options.max_total_bytes) {
         status = ResourceExhausted(where + "more than the container may still produce (" +

@@ -60,7 +60,9 @@ TEST(Petite, DamageEndsInAStatus) {
   // No end record: empty records up to the end of the image.
   Bytes endless = petite;
   endless.replace(0x5b8, 0x800 - 0x5b8, Bytes(0x800 - 0x5b8, '\0'));
-  EXPECT_EQ(ReadPetite(endless, {}, c.Sink()).code(), Code::kDataLoss);
+  Status s = ReadPetite(endless, {}, c.Sink());
+  EXPECT_EQ(s.code(), Code::kDataLoss);
+  EXPECT_NE(s.message().find("lies outside the image"), std::string::npos) << s.message();
   // An image larger than the container may still produce.
   ReaderOptions small;
   small.max_total_bytes = 0x5000;
@@ -272,6 +274,12 @@ TEST(Petite, MovesCopyDownwardsAndEndAtPageZero) {
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(d.members.at(0).data.substr(0x1000, 8), "opqrstuv");
   EXPECT_EQ(d.members.at(0).data.substr(kDst, 5), Bytes(5, '\0')) << "the walk ended at the move";
+  // The same with a count reaching far below the image: the words after the fault are never read.
+  Collected e;
+  s = ReadPetite(PetiteWith(petite, data, size, Move(0x100000, src + 28, 0x1004) + Unpack(src, 5, kDst)), {},
+                 e.Sink());
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(e.members.at(0).data.substr(0x1000, 8), "opqrstuv");
 }
 
 // Records that never end: at most kMaxPetiteRecords are read (the stub's record pointer moved to

@@ -42,7 +42,7 @@ struct StubBits {
       v = v * 2 + Bit();
       if (bad) return 0;
     } while (Bit() != 0);
-    return v;
+    return bad ? 0 : v;
   }
 };
 
