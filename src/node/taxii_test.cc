@@ -279,6 +279,15 @@ TEST_F(TaxiiTest, PostAuthentication) {
   ASSERT_EQ(failed["failure_count"], 1);
   EXPECT_EQ(failed["failures"][0]["id"], undated["id"]);
   EXPECT_EQ(failed["failures"][0]["version"], failed["request_timestamp"]);
+  // A modified that is no timestamp: the request's time too, never the junk.
+  Json junk = indicator;
+  junk["modified"] = "junk";
+  TaxiiResponse junked = post_api.Handle(TaxiiRequest{
+      "POST", mine, "", "", std::string(kMediaType), Json{{"objects", {junk}}}.dump(), "Bearer alice-token"});
+  ASSERT_EQ(junked.status, 202) << junked.body;
+  Json refused = Json::parse(junked.body);
+  ASSERT_EQ(refused["failure_count"], 1) << junked.body;
+  EXPECT_EQ(refused["failures"][0]["version"], refused["request_timestamp"]);
 
   store_down = true;
   TaxiiResponse down = post(mine, "Bearer alice-token");

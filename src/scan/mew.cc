@@ -218,10 +218,11 @@ Status ReadMew(ByteView d, const ReaderOptions& options, const MemberSink& sink)
       break;
     }
   }
-  // The stub has run: the entry point's jump is cleared in the image (unless a block wrote there),
-  // which so is never taken for a packed program again.
-  if (std::optional<ByteView> jump = PeBytesAt(d, pe, pe.entry_rva, 5);
-      jump && uint64_t{pe.entry_rva} + 5 <= image.size() && image.compare(pe.entry_rva, 5, *jump) == 0)
+  // The stub has run: the entry point's jump (or the decoder's first instruction) is cleared in
+  // the image where the image still holds it, whatever section put it there, so the image is never
+  // taken for a packed program again.
+  if (uint64_t{pe.entry_rva} + 5 <= image.size() &&
+      (image[pe.entry_rva] == '\xe9' || image[pe.entry_rva] == static_cast<char>(kDecoder[0])))
     std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(pe.entry_rva), 5, '\0');
   if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
   sink(ReaderMember{"MEW", std::move(image)});

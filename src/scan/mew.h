@@ -34,8 +34,8 @@
 // LZMA mode (a second stage that the aPLib blocks unpack) is not read: its blocks come out, its
 // LZMA data stays packed.
 //
-// DataLoss: the table outside the file (nothing yielded), no block, a block or its data outside the image,
-// a match reaching before the image, more than kMaxMewBlocks blocks. ResourceExhausted: the image,
+// DataLoss: the table outside the file or the image (nothing yielded), no block, a block or its data outside
+// the image, a match reaching before the image, more than kMaxMewBlocks blocks. ResourceExhausted: the image,
 // and the bytes the blocks read and write, larger than ReaderOptions::max_total_bytes. Errors name
 // the block. After a failing block the image as far as it was unpacked is still yielded.
 // Unimplemented: a MEW stub whose bit or gamma reader differs (nothing yielded).

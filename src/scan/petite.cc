@@ -41,15 +41,20 @@ struct Stub {
   bool decoder_known = false;
 };
 
+// `s` starts with the setup (its immediates aside).
+bool IsSetup(ByteView s) {
+  if (s.size() < kSetupSize) return false;
+  for (size_t i = 0; i < kSetupSize; ++i)
+    if (kSetup[i] != kI && static_cast<unsigned char>(s[i]) != kSetup[i]) return false;
+  return true;
+}
+
 std::optional<Stub> FindStub(ByteView d) {
   std::optional<PeImage> pe = d.starts_with("MZ") ? ParsePe(d) : std::nullopt;
   if (!pe) return std::nullopt;
-  // As the image maps it (one section's bytes), so that what is found is what is cleared after.
   std::optional<ByteView> code = PeBytesAt(d, *pe, pe->entry_rva, kSetupSize + kDecoderSize);
-  if (!code) return std::nullopt;
+  if (!code || !IsSetup(*code)) return std::nullopt;
   ByteView s = *code;
-  for (size_t i = 0; i < kSetupSize; ++i)
-    if (kSetup[i] != kI && static_cast<unsigned char>(s[i]) != kSetup[i]) return std::nullopt;
   // Addresses are the image base's (the value pushed) plus RVAs: the stub's base must be the PE's.
   const uint32_t section = Le32(s, kSectionAt);
   if (Le32(s, kImageBaseAt) != pe->image_base || section < pe->image_base) return std::nullopt;
@@ -218,11 +223,10 @@ Status ReadPetite(ByteView d, const ReaderOptions& options, const MemberSink& si
       break;
     }
   }
-  // The stub has run: its first bytes are cleared in the image, which so is never taken for a
-  // packed program again (an image has the file's layout when the two alignments are equal).
-  if (std::optional<ByteView> setup = PeBytesAt(d, pe, pe.entry_rva, kSetupSize);
-      setup && uint64_t{pe.entry_rva} + kSetupSize <= image.size() &&
-      image.compare(pe.entry_rva, kSetupSize, *setup) == 0)
+  // The stub has run: its setup is cleared in the image (where the image still holds one at the
+  // entry point, whatever section put it there), which so is never taken for a packed program
+  // again (an image has the file's layout when the two alignments are equal).
+  if (uint64_t{pe.entry_rva} < image.size() && IsSetup(ByteView(image).substr(pe.entry_rva)))
     std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(pe.entry_rva), kSetupSize, '\0');
   if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
   sink(ReaderMember{"Petite", std::move(image)});
