@@ -128,69 +128,81 @@ std::vector<Detection> SfxCandidates(ByteView d) {
   return out;
 }
 
-// Containers read by accord's own readers (scan/reader.h), by magic number or structure.
+// accord's own readers (scan/reader.h), each registered here once: its format key (what Detect
+// returns and the walker dispatches on), the name in its events ("Heuristics.Broken.<name>"), the
+// probe that recognises it and the reader. Files are probed in this order by magic number or
+// structure (DetectOwnReader), programs by every kProgram probe (ProgramReadersFor).
+struct OwnReader {
+  enum Kind { kFile, kProgram };
+  std::string_view format;
+  std::string_view event_name;
+  Kind kind;
+  bool (*probe)(ByteView);
+  Status (*read)(ByteView, const ReaderOptions&, const MemberSink&);
+};
+
+bool StartsAsPdf(ByteView d) {
+  return d.starts_with("%PDF-");
+}
+
+// A program may be several at once (AutoIt's UPX-packed interpreter with its script appended),
+// and each kProgram reader that recognises it reads it. Never the only look: the self-extractor
+// search runs on every program as well, so a structure one of them accepts cannot hide an
+// appended archive.
+constexpr OwnReader kOwnReaders[] = {
+    {"szdd", "SZDD", OwnReader::kFile, LooksLikeSzdd, ReadSzdd},
+    {"kwaj", "KWAJ", OwnReader::kFile, LooksLikeKwaj, ReadKwaj},
+    {"chm", "CHM", OwnReader::kFile, LooksLikeChm, ReadChm},
+    {"ole2", "OLE2", OwnReader::kFile, LooksLikeOle2, ReadOle2},
+    {"tnef", "TNEF", OwnReader::kFile, LooksLikeTnef, ReadTnef},
+    {"sis", "SIS", OwnReader::kFile, LooksLikeSis, ReadSis},
+    {"arj", "ARJ", OwnReader::kFile, LooksLikeArj, ReadArj},
+    {"rtf", "RTF", OwnReader::kFile, LooksLikeRtf, ReadRtf},
+    {"pdf", "PDF", OwnReader::kFile, StartsAsPdf, ReadPdf},
+    {"ole1-package", "OLE10Native", OwnReader::kFile, LooksLikeOle10Native, ReadOle10Native},
+    {"upx", "UPX", OwnReader::kProgram, LooksLikeUpx, ReadUpx},
+    {"yc", "yC", OwnReader::kProgram, LooksLikeYc, ReadYc},
+    {"wwpack", "WWPack32", OwnReader::kProgram, LooksLikeWwpack, ReadWwpack},
+    {"petite", "Petite", OwnReader::kProgram, LooksLikePetite, ReadPetite},
+    {"mew", "MEW", OwnReader::kProgram, LooksLikeMew, ReadMew},
+    {"nsis", "NSIS", OwnReader::kProgram, LooksLikeNsis, ReadNsis},
+    {"autoit", "AutoIt", OwnReader::kProgram, LooksLikeAutoIt, ReadAutoIt},
+    {"installshield", "InstallShield", OwnReader::kProgram, LooksLikeInstallShield, ReadInstallShield},
+    {"pe-embedded", "PE", OwnReader::kProgram, HasEmbeddedPe, ReadEmbeddedPes},
+};
+
+const OwnReader* FindOwnReader(std::string_view format) {
+  for (const OwnReader& r : kOwnReaders) {
+    if (r.format == format) return &r;
+  }
+  return nullptr;
+}
+
 std::string_view DetectOwnReader(ByteView d) {
-  if (LooksLikeSzdd(d)) return "szdd";
-  if (LooksLikeKwaj(d)) return "kwaj";
-  if (LooksLikeChm(d)) return "chm";
-  if (LooksLikeOle2(d)) return "ole2";
-  if (LooksLikeTnef(d)) return "tnef";
-  if (LooksLikeSis(d)) return "sis";
-  if (LooksLikeArj(d)) return "arj";
-  if (LooksLikeRtf(d)) return "rtf";
-  if (d.starts_with("%PDF-")) return "pdf";
-  if (LooksLikeOle10Native(d)) return "ole1-package";
+  for (const OwnReader& r : kOwnReaders) {
+    if (r.kind == OwnReader::kFile && r.probe(d)) return r.format;
+  }
   return "";
 }
 
 Status RunReader(std::string_view format, ByteView data, const ReaderOptions& options,
                  const MemberSink& sink) {
-  if (format == "szdd") return ReadSzdd(data, options, sink);
-  if (format == "kwaj") return ReadKwaj(data, options, sink);
-  if (format == "chm") return ReadChm(data, options, sink);
-  if (format == "ole2") return ReadOle2(data, options, sink);
-  if (format == "ole1-package") return ReadOle10Native(data, options, sink);
-  if (format == "tnef") return ReadTnef(data, options, sink);
-  if (format == "sis") return ReadSis(data, options, sink);
-  if (format == "rtf") return ReadRtf(data, options, sink);
-  if (format == "pdf") return ReadPdf(data, options, sink);
-  if (format == "arj") return ReadArj(data, options, sink);
-  if (format == "installshield") return ReadInstallShield(data, options, sink);
-  if (format == "upx") return ReadUpx(data, options, sink);
-  if (format == "yc") return ReadYc(data, options, sink);
-  if (format == "wwpack") return ReadWwpack(data, options, sink);
-  if (format == "petite") return ReadPetite(data, options, sink);
-  if (format == "mew") return ReadMew(data, options, sink);
-  if (format == "pe-embedded") return ReadEmbeddedPes(data, options, sink);
-  if (format == "nsis") return ReadNsis(data, options, sink);
-  if (format == "autoit") return ReadAutoIt(data, options, sink);
-  return Internal("no reader for " + std::string(format));
+  const OwnReader* r = FindOwnReader(format);
+  if (r == nullptr) return Internal("no reader for " + std::string(format));
+  return r->read(data, options, sink);
 }
 
-// The readers of programs that carry data (packers, installers, scripts): a program may be several
-// at once (AutoIt's UPX-packed interpreter with its script appended), and each that recognises it
-// reads it. Never the only look: the self-extractor search runs on every program as well, so a
-// structure one of them accepts cannot hide an appended archive.
 std::vector<std::string_view> ProgramReadersFor(ByteView d) {
   std::vector<std::string_view> out;
   if (!At(d, 0, "MZ")) return out;
-  if (LooksLikeUpx(d)) out.push_back("upx");
-  if (LooksLikeYc(d)) out.push_back("yc");
-  if (LooksLikeWwpack(d)) out.push_back("wwpack");
-  if (LooksLikePetite(d)) out.push_back("petite");
-  if (LooksLikeMew(d)) out.push_back("mew");
-  if (LooksLikeNsis(d)) out.push_back("nsis");
-  if (LooksLikeAutoIt(d)) out.push_back("autoit");
-  if (LooksLikeInstallShield(d)) out.push_back("installshield");
-  if (HasEmbeddedPe(d)) out.push_back("pe-embedded");
+  for (const OwnReader& r : kOwnReaders) {
+    if (r.kind == OwnReader::kProgram && r.probe(d)) out.push_back(r.format);
+  }
   return out;
 }
 
 bool IsOwnReaderFormat(std::string_view f) {
-  return f == "szdd" || f == "kwaj" || f == "chm" || f == "ole2" || f == "ole1-package" || f == "tnef" ||
-         f == "sis" || f == "rtf" || f == "pdf" || f == "arj" || f == "installshield" || f == "upx" ||
-         f == "yc" || f == "wwpack" || f == "petite" || f == "mew" || f == "pe-embedded" || f == "nsis" ||
-         f == "autoit";
+  return FindOwnReader(f) != nullptr;
 }
 
 bool IsTextFormat(std::string_view f) {
@@ -228,6 +240,7 @@ Detection Detect(ByteView d) {
 
 // The name used in event names: "Heuristics.Broken.Zip".
 std::string_view EventFormatName(std::string_view f) {
+  if (const OwnReader* r = FindOwnReader(f)) return r->event_name;
   static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
       {"zip", "Zip"},
       {"7zip", "7Zip"},
@@ -252,25 +265,6 @@ std::string_view EventFormatName(std::string_view f) {
       {"uuencode", "UUEncode"},
       {"binhex", "BinHex"},
       {"data-uri", "DataURI"},
-      {"szdd", "SZDD"},
-      {"kwaj", "KWAJ"},
-      {"chm", "CHM"},
-      {"ole2", "OLE2"},
-      {"ole1-package", "OLE10Native"},
-      {"tnef", "TNEF"},
-      {"sis", "SIS"},
-      {"arj", "ARJ"},
-      {"installshield", "InstallShield"},
-      {"upx", "UPX"},
-      {"yc", "yC"},
-      {"wwpack", "WWPack32"},
-      {"petite", "Petite"},
-      {"mew", "MEW"},
-      {"pe-embedded", "PE"},
-      {"nsis", "NSIS"},
-      {"autoit", "AutoIt"},
-      {"rtf", "RTF"},
-      {"pdf", "PDF"},
   };
   for (const auto& [key, name] : kNames) {
     if (key == f) return name;
