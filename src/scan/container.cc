@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "scan/arj.h"
+#include "scan/aspack.h"
 #include "scan/autoit.h"
 #include "scan/installshield.h"
 #include "scan/mew.h"
@@ -165,6 +166,7 @@ constexpr OwnReader kOwnReaders[] = {
     {"wwpack", "WWPack32", OwnReader::kProgram, LooksLikeWwpack, ReadWwpack},
     {"petite", "Petite", OwnReader::kProgram, LooksLikePetite, ReadPetite},
     {"mew", "MEW", OwnReader::kProgram, LooksLikeMew, ReadMew},
+    {"aspack", "ASPack", OwnReader::kProgram, LooksLikeAspack, ReadAspack},
     {"nsis", "NSIS", OwnReader::kProgram, LooksLikeNsis, ReadNsis},
     {"autoit", "AutoIt", OwnReader::kProgram, LooksLikeAutoIt, ReadAutoIt},
     {"installshield", "InstallShield", OwnReader::kProgram, LooksLikeInstallShield, ReadInstallShield},

@@ -1,0 +1,326 @@
+#include "scan/aspack.h"
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "core/bytes.h"
+#include "crypto/sha256.h"
+#include "scan/pe.h"
+
+namespace accord::scan {
+namespace {
+
+// Offsets from the stub's base S (the entry point - 1).
+constexpr uint64_t kVersionAt = 0x3ba;  // 2.12's `push 0; ret`
+constexpr std::string_view kVersion("\x68\x00\x00\x00\x00\xc3", 6);
+constexpr uint64_t kLoopBegin = 0xa1, kLoopEnd = 0x1a9;  // the block loop, the filter inside
+constexpr uint64_t kFilterFlagAt = 0xff, kE9JumpAt = 0x139, kMarkerJumpAt = 0x145, kMarkerAt = 0x148;
+constexpr std::string_view kLoopSha256 =  // with the four immediates above as 0
+    "a2d2c240b3d9ffe071a21462f0fce62a830dfae18e82868cd3593c4dd31ceaba";
+constexpr uint64_t kDecoderBegin = 0x66c, kDecoderEnd = 0xf3c;  // the decompressor and its tables
+constexpr std::string_view kDecoderSha256 =
+    "f55273bce9c422414c0ba2491193831dc7ab8e3097b94e353dd82011e1cd2ba0";
+constexpr uint64_t kBlocksAt = 0x57c;
+
+constexpr size_t kMain = 721, kLen = 28, kAlign = 8, kPre = 19, kLengths = kMain + kLen + kAlign;
+constexpr unsigned kNewTables = 720;
+
+struct Stub {
+  PeImage pe;
+  uint64_t base = 0;  // S, an RVA
+  bool version_212 = false, code_known = false;
+};
+
+std::string Sha256Hex(ByteView b) {
+  return HexEncode(crypto::AsView(crypto::Sha256(b)));
+}
+
+std::optional<Stub> FindStub(ByteView d) {
+  std::optional<PeImage> pe = d.starts_with("MZ") ? ParsePe(d) : std::nullopt;
+  if (!pe || pe->entry_rva == 0 || PeBytesAt(d, *pe, pe->entry_rva, kAspackHead.size()) != kAspackHead)
+    return std::nullopt;
+  Stub stub{std::move(*pe), pe->entry_rva - uint64_t{1}};
+  auto at = [&](uint64_t off, size_t n) { return PeBytesAt(d, stub.pe, stub.base + off, n); };
+  stub.version_212 = at(kVersionAt, kVersion.size()) == kVersion;
+  std::optional<ByteView> loop = at(kLoopBegin, kLoopEnd - kLoopBegin);
+  std::optional<ByteView> decoder = at(kDecoderBegin, kDecoderEnd - kDecoderBegin);
+  if (stub.version_212 && loop && decoder) {
+    Bytes masked(*loop);
+    for (uint64_t off : {kFilterFlagAt, kE9JumpAt, kMarkerJumpAt, kMarkerAt}) masked[off - kLoopBegin] = '\0';
+    stub.code_known = Sha256Hex(masked) == kLoopSha256 && Sha256Hex(*decoder) == kDecoderSha256;
+  }
+  return stub;
+}
+
+// The stream of one block, MSB first, 32 bits loaded ahead; past the image's end it reads zeros.
+struct BitStream {
+  const Bytes& in;
+  size_t pos;  // the next byte to load (may pass the image's end)
+  uint32_t acc = 0;
+  unsigned used = 32;  // of acc's bits, those already taken (from the top)
+
+  // Whether bits past the image's end were taken (not only loaded ahead: the stub's ahead reads
+  // stay in its memory).
+  bool Past() const { return uint64_t{pos} * 8 - (32 - used) > uint64_t{in.size()} * 8; }
+  // The next 24 bits, the first most significant.
+  uint32_t Window() {
+    while (used >= 8) {
+      const uint8_t b = pos < in.size() ? static_cast<uint8_t>(in[pos]) : 0;
+      ++pos;
+      acc = acc << 8 | b;
+      used -= 8;
+    }
+    return (acc >> (8 - used)) & 0xffffff;
+  }
+  uint32_t Bits(unsigned n) {  // n <= 24
+    const uint32_t v = Window() >> (24 - n);
+    used += n;
+    return v;
+  }
+};
+
+// A canonical code, decoded as the stub does: the first 15 bits of the window against the first
+// code of each length (left-aligned in 24 bits).
+class Code {
+ public:
+  // False unless the lengths (0-15) make a complete code.
+  bool Build(std::span<const uint8_t> lengths) {
+    std::array<uint32_t, 16> count{};
+    for (uint8_t l : lengths) ++count[l];
+    uint32_t sum = 0;
+    size_t index = 0;
+    for (unsigned l = 1; l < 16; ++l) {
+      first_index_[l] = index;
+      index += count[l];
+      sum += count[l] << (24 - l);
+      limit_[l] = sum;
+    }
+    if (sum != uint32_t{1} << 24) return false;
+    std::array<size_t, 16> next = first_index_;
+    for (size_t s = 0; s < lengths.size(); ++s) {
+      if (lengths[s] != 0) symbols_[next[lengths[s]]++] = static_cast<uint16_t>(s);
+    }
+    return true;
+  }
+  unsigned Decode(BitStream& bits) const {
+    const uint32_t w = bits.Window() & 0xfffe00;
+    unsigned l = 1;
+    while (w >= limit_[l]) ++l;  // limit_[15] is 2^24: the code is complete
+    bits.used += l;
+    return symbols_[first_index_[l] + ((w - limit_[l - 1]) >> (24 - l))];
+  }
+
+ private:
+  std::array<uint32_t, 16> limit_{};  // limit_[0] = 0
+  std::array<size_t, 16> first_index_{};
+  std::array<uint16_t, kMain> symbols_{};
+};
+
+struct Tables {
+  std::array<uint8_t, kLengths> lengths{};  // the previous ones, kept for the next tables
+  Code main, len, align;
+  bool use_align = false;
+
+  Status Read(BitStream& bits) {
+    if (bits.Bits(1) == 0) lengths.fill(0);
+    std::array<uint8_t, kPre> pre_lengths{};
+    for (uint8_t& l : pre_lengths) l = static_cast<uint8_t>(bits.Bits(4));
+    Code pre;
+    if (!pre.Build(pre_lengths)) return DataLoss("the lengths' code is not complete");
+    std::array<uint8_t, kLengths> next{};
+    for (size_t i = 0; i < kLengths;) {
+      const unsigned s = pre.Decode(bits);
+      if (s < 16) {
+        next[i] = static_cast<uint8_t>((lengths[i] + s) & 15);
+        ++i;
+        continue;
+      }
+      if (s == 16 && i == 0) return DataLoss("a repeat before the first length");
+      const size_t run = s == 16 ? 3 + bits.Bits(2) : s == 17 ? 3 + bits.Bits(3) : 11 + bits.Bits(7);
+      const uint8_t v = s == 16 ? next[i - 1] : 0;
+      for (size_t end = std::min(kLengths, i + run); i < end; ++i) next[i] = v;
+    }
+    lengths = next;
+    const std::span<const uint8_t> all(lengths);
+    if (!main.Build(all.subspan(0, kMain))) return DataLoss("the main code is not complete");
+    if (!len.Build(all.subspan(kMain, kLen))) return DataLoss("the length code is not complete");
+    if (!align.Build(all.subspan(kMain + kLen, kAlign))) return DataLoss("the align code is not complete");
+    use_align = std::any_of(all.begin() + kMain + kLen, all.end(), [](uint8_t l) { return l != 3; });
+    return Status::Ok();
+  }
+};
+
+constexpr std::array<uint32_t, 58> DistanceBases() {
+  std::array<uint32_t, 58> base{};
+  uint32_t sum = 0;
+  for (size_t i = 0; i < base.size(); ++i) {
+    base[i] = sum;
+    sum += uint32_t{1} << kAspackDistExtra[i];
+  }
+  return base;
+}
+constexpr std::array<uint32_t, 58> kDistBase = DistanceBases();
+
+// Unpacks the block at `from` (`size` bytes once unpacked) into `out`; `*read` is set to the bytes
+// of the image it read. `out` holds what was unpacked, also on failure.
+Status UnpackBlock(const Bytes& image, size_t from, size_t size, Bytes* out, uint64_t* read) {
+  out->clear();
+  out->reserve(size);
+  BitStream bits{image, from};
+  auto end = [&](Status s) {
+    *read = std::min(bits.pos, image.size()) - from;
+    if (s.ok() && bits.Past()) return DataLoss("its packed data runs past the image");
+    return s;
+  };
+  auto tables = std::make_unique<Tables>();
+  if (Status s = tables->Read(bits); !s.ok()) return end(s);
+  std::array<uint32_t, 3> last{};  // distances - 1, the last used first
+  while (out->size() < size) {
+    if (bits.Past()) return end(Status::Ok());
+    const unsigned sym = tables->main.Decode(bits);
+    if (sym < 256) {
+      out->push_back(static_cast<char>(sym));
+      continue;
+    }
+    if (sym == kNewTables) {
+      if (Status s = tables->Read(bits); !s.ok()) return end(s);
+      continue;
+    }
+    const unsigned slot = (sym - 256) >> 3, k = (sym - 256) & 7;
+    size_t length = k + 2;
+    if (k == 7) {
+      const unsigned l = tables->len.Decode(bits);
+      length += kAspackLenBase[l] + bits.Bits(kAspackLenExtra[l]);
+    }
+    const unsigned extra = kAspackDistExtra[slot];
+    uint32_t v = kDistBase[slot];
+    if (tables->use_align && extra >= 3) {
+      v += bits.Bits(extra - 3) << 3;
+      v += tables->align.Decode(bits);
+    } else {
+      v += bits.Bits(extra);
+    }
+    uint32_t d;
+    if (v < 3) {
+      d = last[v];
+      std::swap(last[v], last[0]);
+    } else {
+      d = v - 3;
+      last = {d, last[0], last[1]};
+    }
+    if (bits.Past()) return end(Status::Ok());
+    const uint64_t distance = uint64_t{d} + 1;
+    if (distance > out->size())
+      return end(DataLoss("a match at distance " + std::to_string(distance) + " reaches before the block"));
+    const size_t fits = std::min(length, size - out->size());
+    for (size_t i = 0; i < fits; ++i) out->push_back((*out)[out->size() - distance]);
+    if (fits < length) return end(DataLoss("a match runs past the block's end"));
+  }
+  return end(Status::Ok());
+}
+
+// The stub's E8/E9 filter over one block's output, as set by the loop's immediates.
+void Filter(Bytes& b, bool e9_too, bool marker_test, uint8_t marker) {
+  if (b.size() < 7) return;
+  for (size_t i = 0; i < b.size() - 6;) {
+    const uint8_t op = static_cast<uint8_t>(b[i]);
+    if ((op == 0xe8 || (e9_too && op == 0xe9)) &&
+        (!marker_test || static_cast<uint8_t>(b[i + 1]) == marker)) {
+      const uint32_t x = Le32(b, i + 2) & 0xffffff;  // the operand's upper three bytes (rol 24)
+      const uint32_t y = x - static_cast<uint32_t>(i);
+      for (int j = 0; j < 4; ++j) b[i + 1 + j] = static_cast<char>((y >> (8 * j)) & 0xff);
+      i += 5;
+    } else {
+      ++i;
+    }
+  }
+}
+
+}  // namespace
+
+bool LooksLikeAspack(ByteView d) {
+  return FindStub(d).has_value();
+}
+
+Status ReadAspack(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
+  std::optional<Stub> stub = FindStub(d);
+  if (!stub) return DataLoss("ASPack: no ASPack stub at the entry point");
+  if (!stub->version_212) return Unimplemented("ASPack: a version other than 2.12 (its stub differs)");
+  if (!stub->code_known)
+    return Unimplemented("ASPack: a 2.12 stub whose loop or decompressor accord does not know");
+  const PeImage& pe = stub->pe;
+  const uint64_t s = stub->base;
+  ASSIGN_OR_RETURN(Bytes image, PeMemoryImage(d, pe, options, "ASPack"));
+  if (s + kDecoderEnd > image.size()) return DataLoss("ASPack: the stub lies outside the image");
+  // The loop's settings: the filter's E9 and marker tests are skipped by a jump over them.
+  const uint8_t e9_jump = static_cast<uint8_t>(image[s + kE9JumpAt]);
+  const uint8_t marker_jump = static_cast<uint8_t>(image[s + kMarkerJumpAt]);
+  if ((e9_jump != 0 && e9_jump != 4) || (marker_jump != 0 && marker_jump != 5))
+    return Unimplemented("ASPack: a filter setting accord does not know");
+  const uint8_t marker = static_cast<uint8_t>(image[s + kMarkerAt]);
+  uint8_t filter_flag = static_cast<uint8_t>(image[s + kFilterFlagAt]);
+  // The image and the bytes the blocks read and write add up against what the container may
+  // still produce.
+  uint64_t work = image.size();
+  Status status = DataLoss("ASPack: more than " + std::to_string(kMaxAspackBlocks) + " blocks");
+  Bytes out;
+  for (size_t k = 0; k < kMaxAspackBlocks; ++k) {
+    const uint64_t entry = s + kBlocksAt + 8 * k;
+    const uint32_t rva = Le32(image, static_cast<size_t>(entry));
+    if (rva == 0) {
+      status = Status::Ok();
+      break;
+    }
+    const uint64_t size = Le32(image, static_cast<size_t>(entry + 4));
+    const std::string where = "ASPack: block " + std::to_string(k) + " (" + HexNumber(rva) + ", " +
+                              std::to_string(size) + " bytes)";
+    if (uint64_t{rva} + size > image.size()) {
+      status = DataLoss(where + ": outside the image");
+      break;
+    }
+    // The stub runs from the image: a block written over it (or over the list) would change what
+    // runs next, which no ASPack writes.
+    if (rva < s + kDecoderEnd && rva + size > s) {
+      status = DataLoss(where + ": over the stub");
+      break;
+    }
+    if (work + size > options.max_total_bytes) {
+      status = ResourceExhausted(where +
+                                 ": with the image and the blocks before, more than the container may "
+                                 "still produce (" +
+                                 std::to_string(options.max_total_bytes) + " bytes)");
+      break;
+    }
+    uint64_t read = 0;
+    Status block = UnpackBlock(image, rva, static_cast<size_t>(size), &out, &read);
+    work += size + read;
+    if (block.ok() && filter_flag == 0) {
+      Filter(out, e9_jump == 0, marker_jump == 0, marker);
+      ++filter_flag;  // the stub's `inc byte [ebp+0xec]`: its own immediate
+    }
+    std::copy(out.begin(), out.end(), image.begin() + rva);
+    if (!block.ok()) {
+      status = block.WithContext(where);
+      break;
+    }
+    if (work > options.max_total_bytes) {
+      status = ResourceExhausted(where +
+                                 ": with the image and the blocks before, more than the container may "
+                                 "still produce (" +
+                                 std::to_string(options.max_total_bytes) + " bytes)");
+      break;
+    }
+  }
+  // The stub has run: its first bytes are cleared, so the image is never taken for a packed
+  // program again (the blocks never cover the stub).
+  std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(pe.entry_rva), kAspackHead.size(), '\0');
+  if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
+  sink(ReaderMember{"ASPack", std::move(image)});
+  return status;
+}
+
+}  // namespace accord::scan
