@@ -26,7 +26,7 @@
 // with bits read as scan/stub_bits.h says (the bit byte starts afresh at each block; the last
 // distance carries over from block to block) and gamma = 1, then (v << 1) | bit while the bit after
 // it is 1, all 32-bit as the registers are. This is aPLib's format (Jørgen Ibsen's), which FSG and
-// MEW decode with this code.
+// MEW decode with this code (scan/aplib.h, shared with the other readers of aPLib streams).
 // SPEC: aPLib's depacker sources are its description (not packaged in Debian); accord's decoder
 // was written from the stub of ClamAV's test file clam-mew.exe, whose five blocks end where the
 // table says and unpack to the zip holding clam.exe (CRC-32 checked), and every code is checked
