@@ -17,41 +17,62 @@ namespace {
 // Offsets from the stub's base S (the entry point - 1).
 constexpr uint64_t kVersionAt = 0x3ba;  // 2.12's `push 0; ret`
 constexpr std::string_view kVersion("\x68\x00\x00\x00\x00\xc3", 6);
-constexpr uint64_t kLoopBegin = 0xa1, kLoopEnd = 0x1a9;  // the block loop, the filter inside
+// The stub's code from after its first bytes to the end of its block loop (the filter inside),
+// compared with the base it computes (`sub ebx, S` at + 0x1e) and the loop's four settings aside.
+constexpr uint64_t kCodeBegin = 0x10, kCodeEnd = 0x1a9, kBaseAt = 0x1e;
 constexpr uint64_t kFilterFlagAt = 0xff, kE9JumpAt = 0x139, kMarkerJumpAt = 0x145, kMarkerAt = 0x148;
-constexpr std::string_view kLoopSha256 =  // with the four immediates above as 0
-    "a2d2c240b3d9ffe071a21462f0fce62a830dfae18e82868cd3593c4dd31ceaba";
+constexpr std::string_view kCodeSha256 = "af53f87e330d2dab33ac5b9fa7ab4eebec9925529a564b75ced5a4292c8a7a6d";
+// Two dwords its code reads before the loop: "already unpacked" (+ 0x435) and the address of a
+// dword it swaps with + 0x548 around the loop (+ 0x544); accord reads stubs with both 0.
+constexpr uint64_t kUnpackedAt = 0x435, kSwapAt = 0x544;
 constexpr uint64_t kDecoderBegin = 0x66c, kDecoderEnd = 0xf3c;  // the decompressor and its tables
 constexpr std::string_view kDecoderSha256 =
     "f55273bce9c422414c0ba2491193831dc7ab8e3097b94e353dd82011e1cd2ba0";
+// The block list: (RVA, size) entries up to the decompressor, 30 of them at most.
 constexpr uint64_t kBlocksAt = 0x57c;
+constexpr size_t kMaxBlocks = (kDecoderBegin - kBlocksAt) / 8;
 
 constexpr size_t kMain = 721, kLen = 28, kAlign = 8, kPre = 19, kLengths = kMain + kLen + kAlign;
 constexpr unsigned kNewTables = 720;
-
-struct Stub {
-  PeImage pe;
-  uint64_t base = 0;  // S, an RVA
-  bool version_212 = false, code_known = false;
-};
+constexpr size_t kMaxMatch = 9 + 224 + 31;  // a match may run this far past its block (the stub's
+                                            // buffer has 0x10e bytes more)
 
 std::string Sha256Hex(ByteView b) {
   return HexEncode(crypto::AsView(crypto::Sha256(b)));
 }
 
+enum class StubKind { kOtherVersion, kUnknownCode, kKnown };
+
+// `stub`: the bytes from S, kDecoderEnd of them (fewer: not read).
+StubKind Classify(ByteView stub, uint64_t s) {
+  if (stub.size() < kDecoderEnd || stub.substr(kVersionAt, kVersion.size()) != kVersion)
+    return StubKind::kOtherVersion;
+  Bytes code(stub.substr(kCodeBegin, kCodeEnd - kCodeBegin));
+  for (uint64_t off : {kFilterFlagAt, kE9JumpAt, kMarkerJumpAt, kMarkerAt}) code[off - kCodeBegin] = '\0';
+  std::fill_n(code.begin() + (kBaseAt - kCodeBegin), 4, '\0');
+  const bool known = Sha256Hex(code) == kCodeSha256 && Le32(stub, kBaseAt) == s &&
+                     Le32(stub, kUnpackedAt) == 0 && Le32(stub, kSwapAt) == 0 &&
+                     Sha256Hex(stub.substr(kDecoderBegin, kDecoderEnd - kDecoderBegin)) == kDecoderSha256;
+  return known ? StubKind::kKnown : StubKind::kUnknownCode;
+}
+
+struct Stub {
+  PeImage pe;
+  uint64_t base = 0;  // S, an RVA
+  StubKind kind = StubKind::kOtherVersion;
+};
+
 std::optional<Stub> FindStub(ByteView d) {
   std::optional<PeImage> pe = d.starts_with("MZ") ? ParsePe(d) : std::nullopt;
   if (!pe || pe->entry_rva == 0 || PeBytesAt(d, *pe, pe->entry_rva, kAspackHead.size()) != kAspackHead)
     return std::nullopt;
-  Stub stub{std::move(*pe), pe->entry_rva - uint64_t{1}};
-  auto at = [&](uint64_t off, size_t n) { return PeBytesAt(d, stub.pe, stub.base + off, n); };
-  stub.version_212 = at(kVersionAt, kVersion.size()) == kVersion;
-  std::optional<ByteView> loop = at(kLoopBegin, kLoopEnd - kLoopBegin);
-  std::optional<ByteView> decoder = at(kDecoderBegin, kDecoderEnd - kDecoderBegin);
-  if (stub.version_212 && loop && decoder) {
-    Bytes masked(*loop);
-    for (uint64_t off : {kFilterFlagAt, kE9JumpAt, kMarkerJumpAt, kMarkerAt}) masked[off - kLoopBegin] = '\0';
-    stub.code_known = Sha256Hex(masked) == kLoopSha256 && Sha256Hex(*decoder) == kDecoderSha256;
+  const uint64_t s = pe->entry_rva - uint64_t{1};
+  Stub stub{std::move(*pe), s};
+  // A stub in the file as its section holds it; ReadAspack checks it again in the image.
+  if (std::optional<ByteView> bytes = PeBytesAt(d, stub.pe, s, kDecoderEnd)) {
+    stub.kind = Classify(*bytes, s);
+  } else if (PeBytesAt(d, stub.pe, s + kVersionAt, kVersion.size()) == kVersion) {
+    stub.kind = StubKind::kUnknownCode;
   }
   return stub;
 }
@@ -87,7 +108,8 @@ struct BitStream {
 // code of each length (left-aligned in 24 bits).
 class Code {
  public:
-  // False unless the lengths (0-15) make a complete code.
+  // False unless the lengths (0-15) make a complete code: the sum of 2^(24 - length) is 2^24 and
+  // never passes it on the way, summed by length in 32 bits (as the stub's register wraps).
   bool Build(std::span<const uint8_t> lengths) {
     std::array<uint32_t, 16> count{};
     for (uint8_t l : lengths) ++count[l];
@@ -97,6 +119,7 @@ class Code {
       first_index_[l] = index;
       index += count[l];
       sum += count[l] << (24 - l);
+      if (sum > uint32_t{1} << 24) return false;
       limit_[l] = sum;
     }
     if (sum != uint32_t{1} << 24) return false;
@@ -166,15 +189,15 @@ constexpr std::array<uint32_t, 58> DistanceBases() {
 constexpr std::array<uint32_t, 58> kDistBase = DistanceBases();
 
 // Unpacks the block at `from` (`size` bytes once unpacked) into `out`; `*read` is set to the bytes
-// of the image it read. `out` holds what was unpacked, also on failure.
+// of the image it read. `out` holds what was unpacked, also on failure; a last match may take it
+// past `size` (by kMaxMatch - 1 bytes at most), as the stub's buffer.
 Status UnpackBlock(const Bytes& image, size_t from, size_t size, Bytes* out, uint64_t* read) {
   out->clear();
-  out->reserve(size);
+  out->reserve(size + kMaxMatch);
   BitStream bits{image, from};
   auto end = [&](Status s) {
     *read = std::min(bits.pos, image.size()) - from;
-    if (s.ok() && bits.Past()) return DataLoss("its packed data runs past the image");
-    return s;
+    return bits.Past() ? DataLoss("its packed data runs past the image") : s;
   };
   auto tables = std::make_unique<Tables>();
   if (Status s = tables->Read(bits); !s.ok()) return end(s);
@@ -216,9 +239,7 @@ Status UnpackBlock(const Bytes& image, size_t from, size_t size, Bytes* out, uin
     const uint64_t distance = uint64_t{d} + 1;
     if (distance > out->size())
       return end(DataLoss("a match at distance " + std::to_string(distance) + " reaches before the block"));
-    const size_t fits = std::min(length, size - out->size());
-    for (size_t i = 0; i < fits; ++i) out->push_back((*out)[out->size() - distance]);
-    if (fits < length) return end(DataLoss("a match runs past the block's end"));
+    for (size_t i = 0; i < length; ++i) out->push_back((*out)[out->size() - distance]);
   }
   return end(Status::Ok());
 }
@@ -249,13 +270,20 @@ bool LooksLikeAspack(ByteView d) {
 Status ReadAspack(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
   std::optional<Stub> stub = FindStub(d);
   if (!stub) return DataLoss("ASPack: no ASPack stub at the entry point");
-  if (!stub->version_212) return Unimplemented("ASPack: a version other than 2.12 (its stub differs)");
-  if (!stub->code_known)
-    return Unimplemented("ASPack: a 2.12 stub whose loop or decompressor accord does not know");
+  auto check = [](StubKind kind) -> Status {
+    if (kind == StubKind::kOtherVersion)
+      return Unimplemented("ASPack: a version other than 2.12 (its stub differs)");
+    if (kind == StubKind::kUnknownCode)
+      return Unimplemented("ASPack: a 2.12 stub whose code or decompressor accord does not know");
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(check(stub->kind));
   const PeImage& pe = stub->pe;
   const uint64_t s = stub->base;
   ASSIGN_OR_RETURN(Bytes image, PeMemoryImage(d, pe, options, "ASPack"));
+  // The stub runs as the image holds it (sections may overlap): checked there again.
   if (s + kDecoderEnd > image.size()) return DataLoss("ASPack: the stub lies outside the image");
+  RETURN_IF_ERROR(check(Classify(ByteView(image).substr(s, kDecoderEnd), s)));
   // The loop's settings: the filter's E9 and marker tests are skipped by a jump over them.
   const uint8_t e9_jump = static_cast<uint8_t>(image[s + kE9JumpAt]);
   const uint8_t marker_jump = static_cast<uint8_t>(image[s + kMarkerJumpAt]);
@@ -263,12 +291,20 @@ Status ReadAspack(ByteView d, const ReaderOptions& options, const MemberSink& si
     return Unimplemented("ASPack: a filter setting accord does not know");
   const uint8_t marker = static_cast<uint8_t>(image[s + kMarkerAt]);
   uint8_t filter_flag = static_cast<uint8_t>(image[s + kFilterFlagAt]);
+  // The headers are mapped read-only: a block there faults.
+  const uint64_t headers = PeHeaderSize(d, pe);
   // The image and the bytes the blocks read and write add up against what the container may
   // still produce.
   uint64_t work = image.size();
-  Status status = DataLoss("ASPack: more than " + std::to_string(kMaxAspackBlocks) + " blocks");
+  auto too_much = [&](const std::string& where) {
+    return ResourceExhausted(
+        where + ": with the image and the blocks before, more than the container may still produce (" +
+        std::to_string(options.max_total_bytes) + " bytes)");
+  };
+  Status status =
+      DataLoss("ASPack: no end of the block list within its " + std::to_string(kMaxBlocks) + " entries");
   Bytes out;
-  for (size_t k = 0; k < kMaxAspackBlocks; ++k) {
+  for (size_t k = 0; k < kMaxBlocks; ++k) {
     const uint64_t entry = s + kBlocksAt + 8 * k;
     const uint32_t rva = Le32(image, static_cast<size_t>(entry));
     if (rva == 0) {
@@ -278,26 +314,32 @@ Status ReadAspack(ByteView d, const ReaderOptions& options, const MemberSink& si
     const uint64_t size = Le32(image, static_cast<size_t>(entry + 4));
     const std::string where = "ASPack: block " + std::to_string(k) + " (" + HexNumber(rva) + ", " +
                               std::to_string(size) + " bytes)";
-    if (uint64_t{rva} + size > image.size()) {
-      status = DataLoss(where + ": outside the image");
-      break;
-    }
     // The stub runs from the image: a block written over it (or over the list) would change what
     // runs next, which no ASPack writes.
-    if (rva < s + kDecoderEnd && rva + size > s) {
-      status = DataLoss(where + ": over the stub");
+    auto misplaced = [&](uint64_t extent) -> std::optional<Status> {
+      const std::string at = where + (extent > size ? ": its last match runs past its end," : ":");
+      if (rva + extent > image.size()) return DataLoss(at + " outside the image");
+      if (rva < s + kDecoderEnd && rva + extent > s) return DataLoss(at + " over the stub");
+      if (rva < headers) return DataLoss(at + " in the headers, which are read-only");
+      return std::nullopt;
+    };
+    if (std::optional<Status> bad = misplaced(size)) {
+      status = *bad;
       break;
     }
     if (work + size > options.max_total_bytes) {
-      status = ResourceExhausted(where +
-                                 ": with the image and the blocks before, more than the container may "
-                                 "still produce (" +
-                                 std::to_string(options.max_total_bytes) + " bytes)");
+      status = too_much(where);
       break;
     }
     uint64_t read = 0;
     Status block = UnpackBlock(image, rva, static_cast<size_t>(size), &out, &read);
-    work += size + read;
+    work += out.size() + read;
+    // A last match past the block's end is copied back as well (the stub copies back what its
+    // decompressor wrote, and filters it).
+    if (std::optional<Status> bad = misplaced(out.size())) {
+      status = *bad;
+      break;
+    }
     if (block.ok() && filter_flag == 0) {
       Filter(out, e9_jump == 0, marker_jump == 0, marker);
       ++filter_flag;  // the stub's `inc byte [ebp+0xec]`: its own immediate
@@ -308,10 +350,7 @@ Status ReadAspack(ByteView d, const ReaderOptions& options, const MemberSink& si
       break;
     }
     if (work > options.max_total_bytes) {
-      status = ResourceExhausted(where +
-                                 ": with the image and the blocks before, more than the container may "
-                                 "still produce (" +
-                                 std::to_string(options.max_total_bytes) + " bytes)");
+      status = too_much(where);
       break;
     }
   }
@@ -319,7 +358,7 @@ Status ReadAspack(ByteView d, const ReaderOptions& options, const MemberSink& si
   // program again (the blocks never cover the stub).
   std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(pe.entry_rva), kAspackHead.size(), '\0');
   if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
-  sink(ReaderMember{"ASPack", std::move(image)});
+  if (!sink(ReaderMember{"ASPack", std::move(image)})) return Status::Ok();
   return status;
 }
 

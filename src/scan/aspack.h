@@ -8,20 +8,23 @@
 //
 // The stub, from S = entry point - 1 (offsets below are from S; `[ebp+X]` in its code is S + X +
 // 0x13): at S + 1 `pusha; call +3; ...` (kAspackHead); at S + 0x3ba `push 0; ret` (2.12's, where
-// the stub later writes the original entry point; newer versions have it elsewhere); its block
-// loop (S + 0xa1 to + 0x1a9) and decompressor (S + 0x66c to + 0xf3c, with its tables) byte for
-// byte clam-aspack.exe's, the loop's four immediates aside:
+// the stub later writes the original entry point; newer versions have it elsewhere); its code
+// from S + 0x10 to the end of its block loop at + 0x1a9, and its decompressor (S + 0x66c to
+// + 0xf3c, with its tables), byte for byte clam-aspack.exe's, but for the base it computes
+// (`sub ebx, S` at + 0x1e, which must be S) and the loop's four immediates; the dwords at + 0x435
+// ("already unpacked") and + 0x544 (a dword to swap around the loop) must be 0:
 //   S + 0xff   F: the E8/E9 filter runs on a block while F is 0 (the stub increments F after it,
 //              so it filters the first block only)
 //   S + 0x139  0, or 4 (a jump over the E9 test: E8 only)
 //   S + 0x145  0, or 5 (a jump over the marker test)
 //   S + 0x148  M: the marker, the byte an E8/E9 operand must start with
-// At S + 0x57c, the blocks, each compressed in place at its address, unpacked into a buffer and
-// copied back over it:
+// At S + 0x57c, up to the decompressor (30 entries), the blocks, each compressed in place at its
+// address, unpacked into a buffer and copied back over it:
 //   blocks  = { u32 RVA (not 0) u32 SIZE } u32 0
 // A block is read MSB first: `bits(n)` takes the next n bits of the stream (32 are loaded ahead;
 // reading past the block's data goes on into the image after it, as in memory):
-//   block   = tables { item } until SIZE bytes are out (no end code)
+//   block   = tables { item } until SIZE bytes are out (no end code; a last match may take the
+//             block up to 263 bytes past SIZE, all of which the stub copies back)
 //   tables  = bits(1) (0: the previous lengths become 0) 19 * bits(4) (the lengths of PRE)
 //             757 * length (coded by PRE: 0-15 adds to the previous length, modulo 16; 16 repeats
 //             the last length 3 + bits(2) times; 17 and 18 give 3 + bits(3) and 11 + bits(7)
@@ -50,13 +53,16 @@
 // checked by hand-made streams (aspack_test.cc) whose expected bytes are built from what each code
 // means.
 //
-// DataLoss: the block list or a block outside the image, a block over the stub, a table that is no
-// complete code, a repeat before the first length, a match reaching before its block or past its
-// end, packed data running past the image, more than kMaxAspackBlocks blocks. ResourceExhausted:
+// DataLoss: a block outside the image, over the stub or in the (read-only) headers, also by a last
+// match past its end; a table that is no complete code (its running sum of 2^(24 - length) in 32
+// bits passing 2^24, or ending elsewhere); a repeat before the first length; a match reaching
+// before its block; packed data running past the image; no end within the list's 30 entries.
+// ResourceExhausted:
 // the image, and the bytes the blocks read and write, larger than ReaderOptions::max_total_bytes.
 // Errors name the block. After a failing block the image as far as it was unpacked is still
-// yielded. Unimplemented: an ASPack stub other than 2.12's, or whose loop or decompressor differs
-// (nothing yielded).
+// yielded. Unimplemented: an ASPack stub other than 2.12's, or whose code, decompressor, base,
+// two dwords or filter settings (the jumps other than 0, 4 and 0, 5) differ (nothing yielded).
+// The stub is checked in the file (LooksLikeAspack) and again in the memory image.
 // Thread-safety: pure functions.
 #pragma once
 
@@ -68,8 +74,6 @@
 #include "scan/reader.h"
 
 namespace accord::scan {
-
-inline constexpr size_t kMaxAspackBlocks = 256;
 
 // `pusha; call +3; (jmp)`, the bytes at every ASPack 2.x entry point (2.12 to 2.42).
 inline constexpr std::string_view kAspackHead("\x60\xe8\x03\x00\x00\x00\xe9\xeb\x04\x5d\x45\x55\xc3\xe8\x01",

@@ -35,9 +35,8 @@ TEST(Aspack, ClamavTestFileUnpacksToClamExe) {
   EXPECT_FALSE(LooksLikeAspack(image)) << "the image is not unpacked again";
   EXPECT_EQ(image.substr(0x4de0, clam.size()), clam);
   // .rdata: the imports the stub later resolves (KERNEL32.dll's descriptor at 0x205c).
-  EXPECT_NE(image.find("ExitProcess"), Bytes::npos);
-  EXPECT_EQ(Le32(image, 0x205c + 12), Le32(image, 0x205c + 12));
   EXPECT_EQ(image.substr(Le32(image, 0x205c + 12), 12), "KERNEL32.dll");
+  EXPECT_NE(image.substr(0x2000, 0x200), packed.substr(0x600, 0x200));
   WalkResult w = WalkAll(packed, "clam-aspack.exe");
   EXPECT_EQ(w.Data("clam-aspack.exe!ASPack!PE@19936"), clam);
   EXPECT_FALSE(w.HasEventPrefix("Heuristics.Broken"));
@@ -82,7 +81,8 @@ TEST(Aspack, DamageEndsInAStatus) {
   EXPECT_NE(s.message().find("block 1 (0x7fff0000, 424 bytes): outside the image"), std::string::npos)
       << s.message();
   ASSERT_EQ(c.members.size(), 1u);
-  EXPECT_NE(c.members[0].data.find("ExitProcess"), Bytes::npos) << "the first block is unpacked";
+  EXPECT_EQ(c.members[0].data.substr(Le32(c.members[0].data, 0x205c + 12), 12), "KERNEL32.dll")
+      << "the first block is unpacked";
   Bytes over = packed;  // a block over the stub's own code
   PutLe(over, kStub + 0x57c, 0x5600, 4);
   s = ReadAspack(over, {}, c.Sink());
@@ -91,7 +91,26 @@ TEST(Aspack, DamageEndsInAStatus) {
 
   ReaderOptions small;
   small.max_total_bytes = 0x8000 + 0x300;
-  EXPECT_EQ(ReadAspack(packed, small, c.Sink()).code(), Code::kResourceExhausted);
+  c.members.clear();
+  s = ReadAspack(packed, small, c.Sink());
+  EXPECT_EQ(s.code(), Code::kResourceExhausted);
+  EXPECT_NE(s.message().find("block 1 (0x3058, 424 bytes): with the image and the blocks before, more than"),
+            std::string::npos)
+      << s.message();
+  EXPECT_EQ(c.members.size(), 1u) << "the image as far as it was unpacked";
+  // The stub's base, its "already unpacked" word and its swap address are as accord reads them.
+  for (auto [at, value] :
+       {std::pair{kStub + 0x1e, 0x5001u}, {kStub + 0x435, 1u}, {kStub + 0x544, 0x401000u}}) {
+    Bytes other = packed;
+    PutLe(other, at, value, 4);
+    c.members.clear();
+    EXPECT_EQ(ReadAspack(other, {}, c.Sink()).code(), Code::kUnimplemented) << at;
+    EXPECT_TRUE(c.members.empty());
+  }
+  Bytes headers = packed;  // a block in the (read-only) headers
+  PutLe(headers, kStub + 0x57c, 0x100, 4);
+  s = ReadAspack(headers, {}, c.Sink());
+  EXPECT_NE(s.message().find("block 0 (0x100, 512 bytes): in the headers"), std::string::npos) << s.message();
   EXPECT_FALSE(LooksLikeAspack(ReadTestFile("clam-upx.exe")));
   EXPECT_FALSE(LooksLikeAspack(ReadTestFile("clam-petite.exe")));
   EXPECT_EQ(ReadAspack("MZ", {}, c.Sink()).code(), Code::kDataLoss);
@@ -131,9 +150,9 @@ class AspackWriter {
   static constexpr size_t kMain = 721, kLen = 28, kAlign = 8;
 
   // Tables coded against the previous lengths (`keep`) or against zeros; runs (16, 17, 18) are
-  // used where they fit if `runs`.
+  // used where they fit if `runs`; with `clip`, zeros up to the end are one run of 138.
   void Tables(const std::vector<uint8_t>& main, const std::vector<uint8_t>& len,
-              const std::vector<uint8_t>& align, bool keep, bool runs) {
+              const std::vector<uint8_t>& align, bool keep, bool runs, bool clip = false) {
     std::vector<uint8_t> next = main;
     next.insert(next.end(), len.begin(), len.end());
     next.insert(next.end(), align.begin(), align.end());
@@ -150,7 +169,9 @@ class AspackWriter {
       size_t same = 0, zeros = 0;
       while (i + zeros < next.size() && next[i + zeros] == 0) ++zeros;
       while (i > 0 && i + same < next.size() && next[i + same] == next[i - 1]) ++same;
-      if (runs && zeros >= 11) {
+      if (clip && zeros >= 3 && i + zeros == next.size()) {  // the longest run, cut at the end
+        sym(18), Bits(127, 7), i += zeros;
+      } else if (runs && zeros >= 11) {
         const size_t n = std::min<size_t>(zeros, 11 + 127);
         sym(18), Bits(static_cast<uint32_t>(n - 11), 7), i += n;
       } else if (runs && zeros >= 3) {
@@ -444,6 +465,13 @@ TEST(Aspack, BadStreamsAreDataLoss) {
     expect(w, 10, "the main code is not complete");
   }
   {
+    AspackWriter w;  // 511 codes of 1 bit and 6 of 2: the 32-bit sum wraps to 2^24, but passed it
+    std::vector<uint8_t> wrapped(AspackWriter::kMain, 0);
+    for (size_t i = 0; i < 517; ++i) wrapped[i] = i < 511 ? 1 : 2;
+    w.Tables(wrapped, len_all, flat, false, true);
+    expect(w, 10, "the main code is not complete");
+  }
+  {
     AspackWriter w;  // ALIGN over-full
     w.Tables(main, len_all, {3, 3, 3, 3, 3, 3, 3, 2}, false, false);
     expect(w, 10, "the align code is not complete");
@@ -461,12 +489,6 @@ TEST(Aspack, BadStreamsAreDataLoss) {
     w.Literal('a'), w.Literal('b');
     w.Match(2, 2);  // distance 3 with 2 bytes out
     expect(w, 10, "a match at distance 3 reaches before the block");
-  }
-  {
-    AspackWriter w;
-    w.Tables(main, len_all, flat, false, false);
-    w.Literal('a'), w.Match(8, 0);
-    expect(w, 5, "a match runs past the block's end");
   }
   {
     // A block longer than its stream, which ends where the image does: .adata dropped (5
@@ -494,6 +516,66 @@ TEST(Aspack, BadStreamsAreDataLoss) {
     Status s = ReadAspack(c.file, {}, got.Sink());
     EXPECT_EQ(s.code(), Code::kDataLoss);
     EXPECT_NE(s.message().find("its packed data runs past the image"), std::string::npos) << s.message();
+  }
+}
+
+// What the stub does at the edges: a last match past the block's end is copied back too (into
+// the stub: DataLoss); a block of 0 bytes reads its tables and writes nothing; a run of zero
+// lengths longer than the lengths left is cut at the last one.
+TEST(Aspack, EdgesAsTheStubHasThem) {
+  Carrier carrier;
+  if (carrier.file.empty()) GTEST_SKIP() << "clamav-testfiles absent";
+  const std::vector<uint8_t> len_all = CompleteLengths(Range(0, 28), 28), flat(8, 3);
+  std::vector<unsigned> syms = Range(0, 256);
+  for (unsigned m = 256; m < 256 + 8 * 8; ++m) syms.push_back(m);
+  const std::vector<uint8_t> main = CompleteLengths(syms, AspackWriter::kMain);
+  {
+    AspackWriter w;  // 5 bytes asked, 9 written
+    w.Tables(main, len_all, flat, false, true);
+    w.Literal('a'), w.Match(8, 0);
+    Carrier c = carrier;
+    c.Block(0, 0x2000, 5, w.Stream());
+    Result<Bytes> image = c.Image();
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    EXPECT_EQ(image->substr(0x2000, 10), Bytes("aaaaaaaaa") + c.file[0x600 + 9]);
+  }
+  {
+    AspackWriter w;  // .clam unpacked to its end at 0x5000, the stub, and 8 bytes more
+    w.Tables(main, len_all, flat, false, true);
+    w.Literal('a');
+    for (int i = 0; i < 15; ++i) w.Match(264, 0);
+    w.Match(4096 - 1 - 15 * 264 + 8, 0);
+    Carrier c = carrier;
+    c.Block(0, 0x4000, 4096, w.Stream());
+    Collected got;
+    Status s = ReadAspack(c.file, {}, got.Sink());
+    EXPECT_EQ(s.code(), Code::kDataLoss);
+    EXPECT_NE(
+        s.message().find("block 0 (0x4000, 4096 bytes): its last match runs past its end, over the stub"),
+        std::string::npos)
+        << s.message();
+    AspackWriter exact;  // the same up to the stub: fine
+    exact.Tables(main, len_all, flat, false, true);
+    exact.Literal('a');
+    for (int i = 0; i < 15; ++i) exact.Match(264, 0);
+    exact.Match(4096 - 1 - 15 * 264, 0);
+    c.Block(0, 0x4000, 4096, exact.Stream());
+    Result<Bytes> image = c.Image();
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    EXPECT_EQ(image->substr(0x4000, 0x1000), Bytes(0x1000, 'a'));
+  }
+  {
+    AspackWriter zero, next;  // a block of 0 bytes, then one of 3
+    zero.Tables(main, len_all, flat, false, true);
+    next.Tables(main, len_all, {1, 1, 0, 0, 0, 0, 0, 0}, false, true, true);  // ALIGN's 6 zeros: a run of 138
+    next.Literal('x'), next.Literal('y'), next.Match(2, 1);
+    Carrier c = carrier;
+    c.Block(0, 0x2000, 0, zero.Stream());
+    c.Block(1, 0x4000, 4, next.Stream());
+    Result<Bytes> image = c.Image();
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    EXPECT_EQ(image->substr(0x2000, 16), c.file.substr(0x600, 16)) << "nothing written";
+    EXPECT_EQ(image->substr(0x4000, 4), "xyxy");
   }
 }
 
