@@ -18,6 +18,7 @@ std::optional<PeImage> ParsePe(ByteView d) {
   if (count == 0 || count > 96 || table > d.size() || (d.size() - table) / 40 < count) return std::nullopt;
   PeImage img;
   uint16_t magic = Le16(d, opt);
+  const uint32_t file_alignment = optional_size >= 40 ? Le32(d, opt + 36) : 0;
   size_t directories = 0;
   if (magic == 0x10b && optional_size >= 96) {  // PE32
     img.entry_rva = Le32(d, opt + 16);
@@ -40,6 +41,8 @@ std::optional<PeImage> ParsePe(ByteView d) {
     size_t s = table + 40 * i;
     PeSection sec{Le32(d, s + 8), Le32(d, s + 12), Le32(d, s + 16), Le32(d, s + 20),
                   std::string(d.substr(s, 8))};
+    sec.mapped_offset = file_alignment >= 0x200 ? sec.raw_offset & ~uint32_t{0x1ff} : sec.raw_offset;
+    sec.mapped_size = uint64_t{sec.raw_size} + (sec.raw_offset - sec.mapped_offset);
     img.raw_end = std::max<uint64_t>(img.raw_end, uint64_t{sec.raw_offset} + sec.raw_size);
     img.sections.push_back(sec);
   }
@@ -51,7 +54,7 @@ size_t PeHeaderSize(ByteView d, const PeImage& pe) {
   size_t headers = static_cast<size_t>(std::min<uint64_t>(d.size(), 0x1000));
   for (const PeSection& s : pe.sections) {
     headers = std::min<size_t>(headers, s.rva);
-    if (s.raw_size > 0 && s.raw_offset > 0) headers = std::min<size_t>(headers, s.raw_offset);
+    if (s.mapped_size > 0 && s.mapped_offset > 0) headers = std::min<size_t>(headers, s.mapped_offset);
   }
   return headers;
 }
@@ -61,8 +64,8 @@ std::optional<ByteView> PeBytesAt(ByteView d, const PeImage& pe, uint64_t rva, s
   const size_t headers = PeHeaderSize(d, pe);
   if (rva < headers && n <= headers - rva) return d.substr(static_cast<size_t>(rva), n);
   for (const PeSection& s : pe.sections) {  // within one section's raw data, as it is mapped
-    if (rva < s.rva || rva - s.rva >= s.raw_size || n > s.raw_size - (rva - s.rva)) continue;
-    const uint64_t at = uint64_t{s.raw_offset} + (rva - s.rva);
+    if (rva < s.rva || rva - s.rva >= s.mapped_size || n > s.mapped_size - (rva - s.rva)) continue;
+    const uint64_t at = uint64_t{s.mapped_offset} + (rva - s.rva);
     if (at > d.size() || n > d.size() - at) return std::nullopt;
     return d.substr(static_cast<size_t>(at), n);
   }
@@ -73,7 +76,7 @@ Result<Bytes> PeMemoryImage(ByteView d, const PeImage& pe, const ReaderOptions& 
                             std::string_view who) {
   uint64_t size = std::min<uint64_t>(d.size(), 0x1000);
   for (const PeSection& s : pe.sections)
-    size = std::max<uint64_t>(size, uint64_t{s.rva} + std::max(s.virtual_size, s.raw_size));
+    size = std::max<uint64_t>(size, uint64_t{s.rva} + std::max<uint64_t>(s.virtual_size, s.mapped_size));
   if (size > options.max_total_bytes)
     return ResourceExhausted(std::string(who) + ": an image of " + std::to_string(size) +
                              " bytes, more than the container may still produce (" +
@@ -85,17 +88,17 @@ Result<Bytes> PeMemoryImage(ByteView d, const PeImage& pe, const ReaderOptions& 
   const size_t headers = PeHeaderSize(d, pe);
   image.replace(0, headers, d.substr(0, headers));
   for (const PeSection& s : pe.sections) {
-    if (s.raw_offset >= d.size()) continue;
-    uint64_t n = std::min<uint64_t>({s.raw_size, d.size() - s.raw_offset, size - s.rva});
-    image.replace(s.rva, static_cast<size_t>(n), d.substr(s.raw_offset, static_cast<size_t>(n)));
+    if (s.mapped_offset >= d.size()) continue;
+    uint64_t n = std::min<uint64_t>({s.mapped_size, d.size() - s.mapped_offset, size - s.rva});
+    image.replace(s.rva, static_cast<size_t>(n), d.substr(s.mapped_offset, static_cast<size_t>(n)));
   }
   return image;
 }
 
 std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_size) {
   for (const PeSection& s : pe.sections) {
-    if (rva >= s.rva && rva - s.rva < s.raw_size) {
-      uint64_t off = uint64_t{s.raw_offset} + (rva - s.rva);
+    if (rva >= s.rva && rva - s.rva < s.mapped_size) {
+      uint64_t off = uint64_t{s.mapped_offset} + (rva - s.rva);
       if (off < file_size) return static_cast<size_t>(off);
     }
   }

@@ -19,6 +19,11 @@ namespace accord::scan {
 struct PeSection {
   uint32_t virtual_size = 0, rva = 0, raw_size = 0, raw_offset = 0;
   std::string name;  // the header's 8 name bytes as they are (NUL-padded)
+  // Where Windows' loader reads the section from: PointerToRawData rounded down to 512 when the
+  // file alignment is at least 512 (the loader's rule; packers such as Upack rely on it), and as
+  // many more bytes as that moved it down.
+  uint32_t mapped_offset = 0;
+  uint64_t mapped_size = 0;
 };
 
 struct PeImage {
@@ -34,7 +39,7 @@ struct PeImage {
 // PE32+), the section table.
 std::optional<PeImage> ParsePe(ByteView d);
 
-// The file offset of `rva` (inside a section's raw data), if any.
+// The file offset of `rva` (inside a section's raw data as the loader maps it: mapped_offset), if any.
 std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_size);
 
 // The bytes of the headers as Windows maps them at RVA 0: what precedes the first section's data
