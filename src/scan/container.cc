@@ -27,6 +27,7 @@
 #include "scan/rtf.h"
 #include "scan/sis.h"
 #include "scan/tnef.h"
+#include "scan/upack.h"
 #include "scan/upx.h"
 #include "scan/wwpack.h"
 #include "scan/yc.h"
@@ -167,6 +168,7 @@ constexpr OwnReader kOwnReaders[] = {
     {"petite", "Petite", OwnReader::kProgram, LooksLikePetite, ReadPetite},
     {"mew", "MEW", OwnReader::kProgram, LooksLikeMew, ReadMew},
     {"aspack", "ASPack", OwnReader::kProgram, LooksLikeAspack, ReadAspack},
+    {"upack", "Upack", OwnReader::kProgram, LooksLikeUpack, ReadUpack},
     {"nsis", "NSIS", OwnReader::kProgram, LooksLikeNsis, ReadNsis},
     {"autoit", "AutoIt", OwnReader::kProgram, LooksLikeAutoIt, ReadAutoIt},
     {"installshield", "InstallShield", OwnReader::kProgram, LooksLikeInstallShield, ReadInstallShield},

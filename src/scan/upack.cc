@@ -1,0 +1,255 @@
+#include "scan/upack.h"
+
+#include <lzma.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "crypto/sha256.h"
+#include "scan/pe.h"
+
+namespace accord::scan {
+namespace {
+
+// The stub's pieces as clam-upack.exe has them; kI marks an immediate's bytes.
+constexpr int kI = 0x100;
+constexpr int kEntry[] = {0xbe, kI, kI, kI, kI, 0xad, 0x50, 0xff, 0x76, 0x34, 0xeb, kI};
+constexpr int kSecond[] = {0xff, 0x76, 0x38, 0xad, 0x50, 0x8b, 0x3e, 0xbe, kI,   kI,   kI,   kI,   0x6a, kI,
+                           0x59, 0xf3, 0xa5, 0xff, 0x76, 0x04, 0x83, 0xc8, 0xff, 0x8b, 0xdf, 0xab, 0xeb, kI};
+constexpr int kThird[] = {0x40, 0xab, 0x40, 0xb1, 0x04, 0xf3, 0xab, 0xc1, 0xe0, 0x0a, 0xb5, kI,
+                          0xf3, 0xab, 0x8b, 0x7e, 0x0c, 0x57, 0x51, 0xe9, kI,   kI,   kI,   kI};
+constexpr size_t kSrcAt = 8, kCountAt = 13, kProbabilitiesAt = 11, kDecoderJumpAt = 20;
+// The decoder: its routines before DEC, its main loop after, up to where the tail is copied; the
+// literal context's shift and the jump into the tail aside.
+constexpr uint64_t kBefore = 0x7b, kAfter = 0x115, kShiftAt = 0x1a, kTailJumpAt = 0x54;
+constexpr std::string_view kDecoderSha256 =
+    "510c2bd0b7c0a7fabf039d48e9e0298e504f6391f523e60135e8d593d33ae0eb";
+// Routines whose addresses the parameters hold, from DEC: the bit decoder ([P]), two bit-tree
+// entries ([P + 0x4c], [P + 0x50]) and the length decoder ([P + 0x54]).
+constexpr int64_t kBitDecoder = -0x48, kTree = -0x7b, kTreeAt1 = -0x78, kLength = -0x69;
+// The tail: N dwords; where the decoder jumps into it, its jump back to DEC, the fix-ups' marker,
+// and its data (the last dword: the packed data's address).
+constexpr uint32_t kTailDwords = 0x27;
+constexpr uint64_t kTail = 4 * kTailDwords, kTailEntry = 0x35, kLoopJumpAt = 0x3b, kMarkerAt = 0x50,
+                   kTailDataAt = 0x88;
+constexpr std::string_view kTailSha256 = "ebb13ebbba30bd469e754be64569be20838e542b15d274e50312ee799f45f4a6";
+constexpr uint64_t kParams = 0x58;
+// The coder's state at DST + kTail: range, low, four distances, then COUNT * 0x100 probabilities;
+// the literal coders (0x300 each) from + 0x1008.
+constexpr uint64_t kStateHead = 0x18, kLiterals = 0x1008, kLiteralCoder = 0xc00;
+
+bool Matches(ByteView b, const int* pattern, size_t n) {
+  if (b.size() < n) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (pattern[i] != kI && static_cast<uint8_t>(b[i]) != pattern[i]) return false;
+  return true;
+}
+
+std::string Sha256Hex(ByteView b) {
+  return HexEncode(crypto::AsView(crypto::Sha256(b)));
+}
+
+bool Overlap(uint64_t a, uint64_t a_end, uint64_t b, uint64_t b_end) {
+  return a < b_end && b < a_end;
+}
+
+// `image` from `start`, raw LZMA1 (lc, lp 0, pb 0) from image[packed] (a zero byte put before it,
+// where LZMA streams have one): as many bytes as `out` holds, the image before `start` as the
+// preset dictionary. `*consumed` is set to the packed bytes read, `*produced` to the bytes out.
+Status DecodeLzma(const Bytes& image, uint64_t packed, uint64_t start, unsigned lc, Bytes& out,
+                  uint64_t* consumed, uint64_t* produced) {
+  lzma_options_lzma options{};
+  if (lzma_lzma_preset(&options, 0)) return Internal("liblzma: no preset 0");
+  options.lc = lc;
+  options.lp = 0;
+  options.pb = 0;
+  options.dict_size = static_cast<uint32_t>(
+      std::max<uint64_t>(LZMA_DICT_SIZE_MIN, std::min<uint64_t>(start + out.size(), 3u << 29)));
+  const uint64_t preset = std::min<uint64_t>(start, options.dict_size);
+  options.preset_dict = reinterpret_cast<const uint8_t*>(image.data()) + (start - preset);
+  options.preset_dict_size = static_cast<uint32_t>(preset);
+  const lzma_filter filters[] = {{LZMA_FILTER_LZMA1, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
+  lzma_stream s = LZMA_STREAM_INIT;
+  if (lzma_raw_decoder(&s, filters) != LZMA_OK)
+    return Unimplemented("liblzma refuses the stream's parameters");
+  Bytes in(1, '\0');
+  in.append(image, static_cast<size_t>(packed));
+  s.next_in = reinterpret_cast<const uint8_t*>(in.data());
+  s.avail_in = in.size();
+  s.next_out = reinterpret_cast<uint8_t*>(out.data());
+  s.avail_out = out.size();
+  lzma_ret r = LZMA_OK;
+  while (r == LZMA_OK && s.avail_out > 0 && s.avail_in > 0) r = lzma_code(&s, LZMA_RUN);
+  *consumed = s.total_in > 0 ? s.total_in - 1 : 0;
+  *produced = s.total_out;
+  lzma_end(&s);
+  if (s.avail_out == 0) return Status::Ok();
+  if (r == LZMA_OK || r == LZMA_STREAM_END)
+    return DataLoss(r == LZMA_OK ? "its packed data runs past the image" : "its LZMA stream ends early");
+  if (r == LZMA_MEM_ERROR) return ResourceExhausted("liblzma: out of memory");
+  return DataLoss("its LZMA stream is corrupt (liblzma: error " + std::to_string(static_cast<int>(r)) + ")");
+}
+
+}  // namespace
+
+bool LooksLikeUpack(ByteView d) {
+  std::optional<PeImage> pe = d.starts_with("MZ") ? ParsePe(d) : std::nullopt;
+  if (!pe) return false;
+  std::optional<ByteView> entry = PeBytesAt(d, *pe, pe->entry_rva, std::size(kEntry));
+  return entry && Matches(*entry, kEntry, std::size(kEntry));
+}
+
+Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
+  if (!LooksLikeUpack(d)) return DataLoss("Upack: no Upack stub at the entry point");
+  const PeImage pe = *ParsePe(d);
+  ASSIGN_OR_RETURN(Bytes image, PeMemoryImage(d, pe, options, "Upack"));
+  const uint64_t size = image.size(), base = pe.image_base;
+  auto other = [](const std::string& what) {
+    return Unimplemented("Upack: a stub other than Upack 0.39's (" + what + ")");
+  };
+  auto at = [&](uint64_t rva, uint64_t n) -> std::optional<ByteView> {
+    if (rva > size || n > size - rva) return std::nullopt;
+    return ByteView(image).substr(static_cast<size_t>(rva), static_cast<size_t>(n));
+  };
+  auto rva_of = [&](uint64_t va) -> std::optional<uint64_t> {
+    if (va < base || va - base >= size) return std::nullopt;
+    return va - base;
+  };
+  auto jump = [](uint64_t next, int64_t rel) {
+    return static_cast<uint64_t>(static_cast<int64_t>(next) + rel);
+  };
+  // The pieces, followed through their jumps.
+  const uint64_t entry = pe.entry_rva;
+  std::optional<ByteView> first = at(entry, std::size(kEntry));
+  if (!first || !Matches(*first, kEntry, std::size(kEntry))) return other("its first instructions");
+  const std::optional<uint64_t> p0 = rva_of(Le32(*first, 1));
+  const uint64_t second_at = jump(entry + std::size(kEntry), static_cast<int8_t>((*first)[11]));
+  std::optional<ByteView> second = at(second_at, std::size(kSecond));
+  if (!second || !Matches(*second, kSecond, std::size(kSecond))) return other("its second piece");
+  const std::optional<uint64_t> src = rva_of(Le32(*second, kSrcAt));
+  if (static_cast<uint8_t>((*second)[kCountAt]) != kTailDwords) return other("its tail's length");
+  const uint64_t third_at =
+      jump(second_at + std::size(kSecond), static_cast<int8_t>((*second)[std::size(kSecond) - 1]));
+  std::optional<ByteView> third = at(third_at, std::size(kThird));
+  if (!third || !Matches(*third, kThird, std::size(kThird))) return other("its third piece");
+  const uint64_t count = static_cast<uint8_t>((*third)[kProbabilitiesAt]);
+  const uint64_t dec = jump(third_at + std::size(kThird), static_cast<int32_t>(Le32(*third, kDecoderJumpAt)));
+  std::optional<ByteView> decoder = dec >= kBefore ? at(dec - kBefore, kBefore + kAfter) : std::nullopt;
+  if (!decoder) return other("its decoder outside the image");
+  Bytes masked(*decoder);
+  std::fill_n(masked.begin() + kBefore + kTailJumpAt, 4, '\0');
+  masked[kBefore + kShiftAt] = '\0';
+  if (Sha256Hex(masked) != kDecoderSha256) return other("its decoder");
+  const unsigned shift = static_cast<uint8_t>((*decoder)[kBefore + kShiftAt]);
+  const uint64_t dst = dec + kAfter;  // the tail goes right after the decoder
+  if (!p0 || !at(*p0 + 8, 4) || rva_of(Le32(image, static_cast<size_t>(*p0 + 8))) != dst)
+    return other("its tail's destination");
+  if (jump(dec + kTailJumpAt + 4, static_cast<int32_t>(Le32(*decoder, kBefore + kTailJumpAt))) !=
+      dst + kTailEntry)
+    return other("its decoder's jump into the tail");
+  std::optional<ByteView> tail = src ? at(*src, kTail + kParams) : std::nullopt;
+  if (!tail) return other("its tail outside the image");
+  Bytes tail_masked(tail->substr(0, kTail));
+  std::fill_n(tail_masked.begin() + kLoopJumpAt, 4, '\0');
+  tail_masked[kMarkerAt] = '\0';
+  std::fill(tail_masked.begin() + kTailDataAt, tail_masked.end(), '\0');
+  if (Sha256Hex(tail_masked) != kTailSha256 ||
+      jump(dst + kLoopJumpAt + 4, static_cast<int32_t>(Le32(*tail, kLoopJumpAt))) != dec)
+    return other("its tail");
+  const uint8_t marker = static_cast<uint8_t>((*tail)[kMarkerAt]);
+  // The parameters after the tail's source, the routines where the decoder has them.
+  const ByteView params = tail->substr(kTail);
+  for (auto [off, routine] : {std::pair{0, kBitDecoder}, {0x4c, kTree}, {0x50, kTreeAt1}, {0x54, kLength}}) {
+    if (rva_of(Le32(params, off)) != jump(dec, routine)) return other("its routines' addresses");
+  }
+  if (shift < 2 || shift > 8) return other("a literal context shift of " + std::to_string(shift));
+  const unsigned lc = 8 - shift;
+  if (lc > 4)
+    return Unimplemented("Upack: literal contexts of " + std::to_string(lc) +
+                         " bits, which liblzma does not take");
+  const uint64_t state = dst + kTail, state_end = state + kStateHead + count * 0x400;
+  if (kLiterals + (kLiteralCoder << lc) > kStateHead + count * 0x400)
+    return other("its coder's state too small for its literal coders");
+
+  // The stub runs: the tail is copied (rep movsd, forward), then the stream is decoded.
+  const std::string where = "Upack: ";
+  const uint32_t fixups = Le32(params, 4), k = Le32(params, 0x38);
+  const std::optional<uint64_t> start = rva_of(Le32(params, 0xc));
+  const uint64_t end_va = Le32(params, 0x34);
+  auto yield = [&](Status status) {
+    if (!sink(ReaderMember{"Upack", image.size() > options.max_member_bytes
+                                        ? image.substr(0, static_cast<size_t>(options.max_member_bytes))
+                                        : std::move(image)}))
+      return Status::Ok();
+    return status;
+  };
+  if (dst + kTail > size || state_end > size)
+    return DataLoss(where + "its tail or its coder's state lies outside the image");
+  for (uint64_t i = 0; i < kTail; i += 4) {
+    char word[4];
+    image.copy(word, 4, static_cast<size_t>(*src + i));
+    image.replace(static_cast<size_t>(dst + i), 4, word, 4);
+  }
+  if (!start || end_va <= base + *start || end_va - base > size)
+    return yield(DataLoss(where + "its output (" + HexNumber(Le32(params, 0xc)) + " to " +
+                          HexNumber(Le32(params, 0x34)) + ") lies outside the image"));
+  const std::optional<uint64_t> packed = rva_of(Le32(image, static_cast<size_t>(state - 4)));
+  if (!packed) return yield(DataLoss(where + "its packed data lies outside the image"));
+  // What runs while the stream is decoded (the decoder, the tail, the parameters) and the coder's
+  // state must stay apart from the output (the stub would overwrite itself).
+  const uint64_t out_begin = *start, out_end = end_va - base;
+  if (Overlap(out_begin, out_end, dec - kBefore, dst + kTail) ||
+      Overlap(out_begin, out_end, state, state_end) ||
+      Overlap(out_begin, out_end, *src + kTail, *src + kTail + kParams) ||
+      Overlap(state, state_end, dec - kBefore, dst + kTail) ||
+      Overlap(state, state_end, *src, *src + kTail + kParams))
+    return yield(DataLoss(where + "its output or coder's state lies over the stub"));
+  if (size + (out_end - out_begin) > options.max_total_bytes)
+    return yield(ResourceExhausted(where +
+                                   "the image and its output, more than the container may still produce (" +
+                                   std::to_string(options.max_total_bytes) + " bytes)"));
+  Bytes out(static_cast<size_t>(out_end - out_begin), '\0');
+  uint64_t consumed = 0, produced = 0;
+  Status status = DecodeLzma(image, *packed, out_begin, lc, out, &consumed, &produced);
+  image.replace(static_cast<size_t>(out_begin), static_cast<size_t>(produced), out, 0,
+                static_cast<size_t>(produced));
+  if (!status.ok()) return yield(status.WithContext("Upack"));
+  if (Overlap(out_begin, out_end, *packed, *packed + consumed))
+    return yield(DataLoss(where + "its output lies over its packed data"));
+  // The fix-ups, from the output's start, as many as the stub counts.
+  uint64_t i = out_begin;
+  for (uint32_t left = fixups; left > 0; ++i) {
+    if (i + 5 > size) return yield(DataLoss(where + "its fix-ups run past the image"));
+    const uint8_t op = static_cast<uint8_t>(image[i]);
+    if ((op != 0xe8 && op != 0xe9) || static_cast<uint8_t>(image[i + 1]) != marker) continue;
+    const uint32_t operand = Le32(image, static_cast<size_t>(i + 1));
+    const uint32_t target = (operand >> 24) | ((operand >> 8) & 0xff00) | ((operand << 8) & 0xff0000);
+    const uint32_t v = target + k - static_cast<uint32_t>(base + i + 1);
+    for (int j = 0; j < 4; ++j) image[i + 1 + j] = static_cast<char>((v >> (8 * j)) & 0xff);
+    i += 4;
+    --left;
+  }
+  // The stub's first instructions are cleared wherever the image still holds them: at every place
+  // that maps their bytes in the file (the headers and each section over them; Upack maps its
+  // headers more than once), so neither the image nor a program carved from it is taken for a
+  // packed program again.
+  if (std::optional<size_t> off = PeOffsetOf(pe, entry, d.size())) {
+    std::vector<uint64_t> places = {entry};
+    if (*off < PeHeaderSize(d, pe)) places.push_back(*off);
+    for (const PeSection& sec : pe.sections) {
+      if (*off >= sec.mapped_offset && *off - sec.mapped_offset < sec.mapped_size)
+        places.push_back(uint64_t{sec.rva} + (*off - sec.mapped_offset));
+    }
+    for (uint64_t place : places) {
+      std::optional<ByteView> still = at(place, std::size(kEntry));
+      if (still && Matches(*still, kEntry, std::size(kEntry)))
+        std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(place), std::size(kEntry), '\0');
+    }
+  }
+  return yield(Status::Ok());
+}
+
+}  // namespace accord::scan
