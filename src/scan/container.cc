@@ -22,6 +22,7 @@
 #include "scan/ole2.h"
 #include "scan/pdf.h"
 #include "scan/pe.h"
+#include "scan/pespin.h"
 #include "scan/petite.h"
 #include "scan/reader.h"
 #include "scan/rtf.h"
@@ -169,6 +170,7 @@ constexpr OwnReader kOwnReaders[] = {
     {"mew", "MEW", OwnReader::kProgram, LooksLikeMew, ReadMew},
     {"aspack", "ASPack", OwnReader::kProgram, LooksLikeAspack, ReadAspack},
     {"upack", "Upack", OwnReader::kProgram, LooksLikeUpack, ReadUpack},
+    {"pespin", "PESpin", OwnReader::kProgram, LooksLikePespin, ReadPespin},
     {"nsis", "NSIS", OwnReader::kProgram, LooksLikeNsis, ReadNsis},
     {"autoit", "AutoIt", OwnReader::kProgram, LooksLikeAutoIt, ReadAutoIt},
     {"installshield", "InstallShield", OwnReader::kProgram, LooksLikeInstallShield, ReadInstallShield},

@@ -19,6 +19,8 @@ std::optional<PeImage> ParsePe(ByteView d) {
   PeImage img;
   uint16_t magic = Le16(d, opt);
   const uint32_t file_alignment = optional_size >= 40 ? Le32(d, opt + 36) : 0;
+  img.section_alignment = optional_size >= 40 ? Le32(d, opt + 32) : 0;
+  img.file_alignment = file_alignment;
   size_t directories = 0;
   if (magic == 0x10b && optional_size >= 96) {  // PE32
     img.entry_rva = Le32(d, opt + 16);

@@ -29,6 +29,7 @@ struct PeSection {
 struct PeImage {
   uint32_t entry_rva = 0;
   uint64_t image_base = 0;
+  uint32_t section_alignment = 0, file_alignment = 0;
   std::vector<PeSection> sections;
   uint64_t raw_end = 0;  // the largest raw_offset + raw_size (may pass the file's end)
   // The certificate table (data directory 4: Authenticode signatures), a file offset, 0 if none.
