@@ -27,7 +27,7 @@
 
 namespace accord::scan {
 
-// Unpacks one stream from packed[*pos] to image[to] as the stubs do; `packed` and `image` may be
+// Unpacks one stream from packed[*pos] to image[to] (to <= image.size()) as the stubs do; `packed` and `image` may be
 // the same buffer (the stubs that unpack in place read what they wrote). *pos is left after the
 // stream's last byte. `last` is the last distance (MEW keeps it from block to block). The stream
 // may read and write `budget` bytes each; what it read and wrote is added to `*work`. What was

@@ -44,7 +44,7 @@ std::optional<PeImage> ParsePe(ByteView d) {
     PeSection sec{Le32(d, s + 8), Le32(d, s + 12), Le32(d, s + 16), Le32(d, s + 20),
                   std::string(d.substr(s, 8))};
     sec.mapped_offset = file_alignment >= 0x200 ? sec.raw_offset & ~uint32_t{0x1ff} : sec.raw_offset;
-    sec.mapped_size = uint64_t{sec.raw_size} + (sec.raw_offset - sec.mapped_offset);
+    sec.mapped_size = sec.raw_size == 0 ? 0 : uint64_t{sec.raw_size} + (sec.raw_offset - sec.mapped_offset);
     img.raw_end = std::max<uint64_t>(img.raw_end, uint64_t{sec.raw_offset} + sec.raw_size);
     img.sections.push_back(sec);
   }

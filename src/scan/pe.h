@@ -20,8 +20,9 @@ struct PeSection {
   uint32_t virtual_size = 0, rva = 0, raw_size = 0, raw_offset = 0;
   std::string name;  // the header's 8 name bytes as they are (NUL-padded)
   // Where Windows' loader reads the section from: PointerToRawData rounded down to 512 when the
-  // file alignment is at least 512 (the loader's rule; packers such as Upack rely on it), and as
-  // many more bytes as that moved it down.
+  // file alignment is at least 512 (as pefile and ClamAV take it; packers such as Upack, whose
+  // first section starts inside the headers, rely on it), and as many more bytes as that moved it
+  // down (none for a section without raw data).
   uint32_t mapped_offset = 0;
   uint64_t mapped_size = 0;
 };
@@ -44,17 +45,18 @@ std::optional<PeImage> ParsePe(ByteView d);
 std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_size);
 
 // The bytes of the headers as Windows maps them at RVA 0: what precedes the first section's data
-// in the file and its RVA, at most 4 KiB.
+// in the file (its mapped_offset) and its RVA, at most 4 KiB.
 size_t PeHeaderSize(ByteView d, const PeImage& pe);
-// The `n` bytes at `rva` as the file holds them (in the headers, or in one section's raw data), if
+// The `n` bytes at `rva` as the file holds them (in the headers, or in one section's mapped data), if
 // they are all there. Any `rva` is safe (no arithmetic on it can wrap). Where sections overlap it
 // reads the first that holds the range, while PeMemoryImage lays later sections over earlier
 // ones: the readers use it to find stubs, which sit in one section.
 std::optional<ByteView> PeBytesAt(ByteView d, const PeImage& pe, uint64_t rva, size_t n);
 
-// The program as Windows maps it, for the readers of packers whose stubs work in memory: the
-// headers (what precedes the first section's data and RVA, at most 4 KiB) at 0, each section's raw
-// data at its RVA (as far as the file has it), zeros elsewhere, up to the largest section end.
+// The program about as Windows maps it, for the readers of packers whose stubs work in memory:
+// the headers (PeHeaderSize) at 0, each section's raw data from its mapped_offset (mapped_size
+// bytes, as far as the file has them; Windows would stop at the virtual size where that is
+// smaller) at its RVA, zeros elsewhere, up to the largest section end.
 // `who` names the reader in errors. ResourceExhausted: more than options.max_total_bytes; DataLoss:
 // sections over kMaxPeImageBytes.
 inline constexpr uint64_t kMaxPeImageBytes = uint64_t{256} << 20;

@@ -27,12 +27,19 @@ uint64_t Up(uint64_t v, uint64_t a) {
   return a == 0 ? v : (v + a - 1) / a * a;
 }
 
-// The sections as ClamAV's spin.c takes them.
+// The sections as ClamAV takes them for spin.c (a file alignment other than 512 is taken as 512
+// when a section's data starts on 512 bytes but not on it).
 std::vector<Section> Sections(const PeImage& pe, uint64_t file_size) {
+  uint64_t falign = pe.file_alignment;
+  for (const PeSection& s : pe.sections) {
+    if (falign != 0x200 && falign != 0 && s.raw_size != 0 && s.raw_offset % falign != 0 &&
+        s.raw_offset % 0x200 == 0)
+      falign = 0x200;
+  }
   std::vector<Section> out;
   for (const PeSection& s : pe.sections) {
     Section x{Down(s.rva, pe.section_alignment), Up(s.virtual_size, pe.section_alignment),
-              Down(s.raw_offset, pe.file_alignment), Up(s.raw_size, pe.file_alignment)};
+              Down(s.raw_offset, falign), Up(s.raw_size, falign)};
     if (x.vsz == 0 && x.rsz != 0) x.vsz = Up(s.raw_size, pe.section_alignment);
     if (x.rsz != 0 && x.raw < file_size && x.raw + x.rsz > file_size) x.rsz = file_size - x.raw;
     out.push_back(x);
@@ -217,8 +224,8 @@ Status ReadPespin(ByteView d, const ReaderOptions& options, const MemberSink& si
       Le32(d, e + 0xe1) != kLayer1)
     return other("its first decryption loop");
   if ((Le32(d, e + 0x1e1) & 0x200000) != 0) return Unimplemented("PESpin: a password-protected program");
-  // The file, the checksum and the layers read and write about the file's size each; the image
-  // and the unpacked sections come on top.
+  // The copy of the file, the checksum and the stub's layers, about the file's size each; each
+  // section's pass through a layer, the image and the unpacked sections come on top.
   uint64_t work = 3 * uint64_t{d.size()};
   auto too_much = [&](const std::string& what) {
     return ResourceExhausted("PESpin: " + what + ", more than the container may still produce (" +
@@ -239,10 +246,13 @@ Status ReadPespin(ByteView d, const ReaderOptions& options, const MemberSink& si
   const uint64_t length = (uint64_t{d.size()} - Le32(f, e + 0x429)) & 0xffffffff;
   if (length >= d.size()) return DataLoss("PESpin: its checksum's length passes the file's end");
   const uint32_t key = Le32(f, e + 0x3217) - Checksum(d.substr(0, length));
-  // 3: the sections.
+  // 3: the sections (the register starting from the key for each).
   const uint32_t xored = Le32(f, e + 0x3207);
   for (size_t j = 0; j < n && j < 32; ++j) {
-    if ((xored >> j) & 1) ShiftXor(f, sections[j].raw, sections[j].rsz, key, 0xed43af31, false);
+    if (((xored >> j) & 1) == 0) continue;
+    work += sections[j].rsz;
+    if (work > options.max_total_bytes) return too_much("section " + std::to_string(j) + "'s layers");
+    ShiftXor(f, sections[j].raw, sections[j].rsz, key, 0xed43af31, false);
   }
   // 4, 5: the stub again.
   if (Le32(f, e + 0x644) != kLayer4) return other("the length of its fourth layer");
@@ -256,23 +266,36 @@ Status ReadPespin(ByteView d, const ReaderOptions& options, const MemberSink& si
   if (!second) return Unimplemented("PESpin: a byte program accord does not read (at E + 0x755)");
   const uint32_t programmed = Le32(f, e + 0x6f1);
   for (size_t j = 0; j < n && j < 32; ++j) {
-    if ((programmed >> j) & 1) RunOver(f, sections[j].raw, sections[j].rsz, *second);
+    if (((programmed >> j) & 1) == 0) continue;
+    work += 4 * sections[j].rsz;  // a program of up to 18 operations a byte
+    if (work > options.max_total_bytes) return too_much("section " + std::to_string(j) + "'s layers");
+    RunOver(f, sections[j].raw, sections[j].rsz, *second);
   }
   // The image of the decrypted file; 7: the compressed sections unpacked into it.
   const uint32_t packed = Le32(f, e + 0x3061);
   ASSIGN_OR_RETURN(Bytes image, PeMemoryImage(f, stub->pe, options, "PESpin"));
   work += image.size();
+  if (work > options.max_total_bytes) return too_much("with its image");
+  // Each compressed section on its own; the first failure is reported, the others still unpacked.
   Status status = Status::Ok();
-  for (size_t j = 0; j < n && j < 32 && status.ok(); ++j) {
+  auto fail = [&](Status s) {
+    if (status.ok()) status = std::move(s);
+  };
+  for (size_t j = 0; j < n && j < 32; ++j) {
     if (((packed >> j) & 1) == 0) continue;
     const Section& s = sections[j];
     const std::string where = "PESpin: section " + std::to_string(j);
     if (s.rva + s.vsz > kMaxPeImageBytes) {
-      status = DataLoss(where + ": over 256 MiB");
-      break;
+      fail(DataLoss(where + ": over 256 MiB"));
+      continue;
     }
-    if (work + s.vsz > options.max_total_bytes) {
-      status = too_much(where + " unpacked");
+    if (s.rsz == 0 || s.raw >= f.size()) {
+      fail(DataLoss(where + ": compressed, but it has no data in the file"));
+      continue;
+    }
+    const uint64_t grown = std::max<uint64_t>(image.size(), s.rva + s.vsz) - image.size();
+    if (work + s.vsz + grown > options.max_total_bytes) {
+      fail(too_much(where + " unpacked"));
       break;
     }
     Bytes in = f.substr(static_cast<size_t>(s.raw), static_cast<size_t>(s.rsz));
@@ -280,14 +303,20 @@ Status ReadPespin(ByteView d, const ReaderOptions& options, const MemberSink& si
     size_t pos = 0;
     uint32_t last = 0;
     uint64_t used = 0;
-    status = AplibUnpack(in, &pos, out, 0, &last, s.vsz + in.size(), &used).WithContext(where);
-    work += out.size();
+    fail(AplibUnpack(in, &pos, out, 0, &last, s.vsz + in.size(), &used).WithContext(where));
+    work += out.size() + grown;
     if (image.size() < s.rva + s.vsz) image.resize(static_cast<size_t>(s.rva + s.vsz), '\0');
     image.replace(static_cast<size_t>(s.rva), out.size(), out);
   }
-  // The stub's first bytes cleared, so the image is not taken for a protected program again.
+  // The stub's first bytes cleared, at the entry point and where a file of the image would have
+  // them, so the image is not taken for a protected program again.
   if (uint64_t{stub->pe.entry_rva} + 4 + kHead.size() <= image.size())
     std::fill_n(image.begin() + stub->pe.entry_rva + 4, kHead.size(), '\0');
+  for (int pass = 0; pass < 4; ++pass) {
+    std::optional<Stub> again = FindStub(image);
+    if (!again) break;
+    std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(again->e + 4), kHead.size(), '\0');
+  }
   if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
   if (!sink(ReaderMember{"PESpin", std::move(image)})) return Status::Ok();
   return status;

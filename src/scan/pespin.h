@@ -7,8 +7,9 @@
 //
 // The layers, from E = the entry point's file offset (in the last section, which must hold E +
 // 0x321b), on a copy of the file; sections are taken as ClamAV takes them (RVA rounded down to
-// the section alignment, raw offset down to the file alignment, raw size up to it and cut at the
-// file's end, virtual size up to the section alignment), n = the sections but the last:
+// the section alignment, raw offset down to the file alignment (512 where the sections start on
+// 512 but not on it), raw size up to it and cut at the file's end, virtual size up to the section
+// alignment), n = the sections but the last:
 //   stub     E + 4 = call $+5; mov ebx, [esp]; add ebx, ...; E + 0xdb = mov ebx, KEY8;
 //            E + 0xe0 = mov ecx, 0x11fe; the password flag (0x200000 in the dword at E + 0x1e1)
 //            clear
@@ -20,8 +21,9 @@
 //            dword at E + 0x429) bytes (per byte c: a ^= c << 8 & 0xff00; a = a >> 3 & 0x1fffffff;
 //            four times a ^= b >> 8 & 0xff, a += 0x7801a108, a ^= b, a = ror(a, b & 31), swap a
 //            and b; from a = b = 0xffffffff; the checksum is b)
-//   3        each section of the bitmap at E + 0x3207 XORed with a shift register from the key:
-//            odd ? k >> 1 : (k >> 1) ^ 0xed43af31, before each byte
+//   3        each of the first n sections (32 at most) in the bitmap at E + 0x3207 XORed with a
+//            shift register started from the key for each: odd ? k >> 1 : (k >> 1) ^ 0xed43af31,
+//            before each byte
 //   4        the 0x180 bytes (the dword at E + 0x644) from E + 0x28d3, as 2 with the dword at
 //            E + 0x650 and 0xed43af32
 //   5        the 0x1a1 bytes (the dword at E + 0x28dd) from E + 0x6d4 each run through the byte
@@ -40,11 +42,13 @@
 // (ClamAV takes any register). clam-pespin.exe's sections decrypt to its code and strings and its
 // fourth unpacks to clam.exe at 0x4de0.
 //
-// DataLoss: the checksum's length or a section outside the file, an aPLib stream that is corrupt
-// or larger than its section (after which the image as far as it was unpacked is still
-// yielded). ResourceExhausted: the file, the image and the unpacked sections larger than
-// ReaderOptions::max_total_bytes. Unimplemented: another version (the stub's bytes or lengths
-// differ), a password-protected program, a byte program accord does not read (nothing yielded).
+// DataLoss: the checksum's length or a section outside the file, sections over 256 MiB; a
+// compressed section without data in the file, over 256 MiB, or whose aPLib stream is corrupt or
+// larger than it (the first such is reported; the other sections are still unpacked and the
+// image yielded). ResourceExhausted: the file, the layers' passes over the sections, the image and
+// the unpacked sections larger than ReaderOptions::max_total_bytes. Unimplemented: another
+// version (the stub's bytes or lengths differ), a password-protected program (ClamAV tries it),
+// a byte program accord does not read (nothing yielded).
 // Not read: PESpin's compressed resources (the dword at E + 0x2fee), versions after 1.1.
 // Thread-safety: pure functions.
 #pragma once

@@ -20,6 +20,7 @@ TEST(Pespin, ClamavTestFileUnpacksToClamExe) {
   EXPECT_EQ(c.members[0].name, "PESpin");
   const Bytes& image = c.members[0].data;
   EXPECT_FALSE(LooksLikePespin(image)) << "the image is not unpacked again";
+  EXPECT_EQ(image.substr(0x5087 + 4, 10), Bytes(10, '\0')) << "the stub's first bytes cleared";
   EXPECT_EQ(image.substr(0x4de0, clam.size()), clam);
   EXPECT_NE(image.find("This is a ClamAV test file with the embedded clam.exe"), Bytes::npos);
   EXPECT_EQ(packed.find("This is a ClamAV test file"), Bytes::npos) << "encrypted in the file";
@@ -89,7 +90,20 @@ TEST(Pespin, DamageEndsInAStatus) {
   EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.message();
   ReaderOptions small;
   small.max_total_bytes = 3 * packed.size() + 0x1000;
-  EXPECT_EQ(ReadPespin(packed, small, c.Sink()).code(), Code::kResourceExhausted);
+  s = ReadPespin(packed, small, c.Sink());
+  EXPECT_EQ(s.code(), Code::kResourceExhausted);
+  EXPECT_NE(s.message().find("more than the container may still produce"), std::string::npos) << s.message();
+  // The compressed section with no data in the file (raw size 0, its offset far past the end):
+  // DataLoss, the image still yielded.
+  Bytes empty = packed;
+  PutLe(empty, 0x1c0 + 3 * 40 + 16, 0, 4);
+  PutLe(empty, 0x1c0 + 3 * 40 + 20, 0x10000000, 4);
+  c.members.clear();
+  s = ReadPespin(empty, {}, c.Sink());
+  EXPECT_EQ(s.code(), Code::kDataLoss);
+  EXPECT_NE(s.message().find("section 3: compressed, but it has no data in the file"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(c.members.size(), 1u);
   EXPECT_FALSE(LooksLikePespin(ReadTestFile("clam-aspack.exe")));
   EXPECT_FALSE(LooksLikePespin(ReadTestFile("clam-upack.exe")));
   EXPECT_EQ(ReadPespin("MZ", {}, c.Sink()).code(), Code::kDataLoss);

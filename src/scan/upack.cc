@@ -27,9 +27,10 @@ constexpr size_t kSrcAt = 8, kCountAt = 13, kProbabilitiesAt = 11, kDecoderJumpA
 constexpr uint64_t kBefore = 0x7b, kAfter = 0x115, kShiftAt = 0x1a, kTailJumpAt = 0x54;
 constexpr std::string_view kDecoderSha256 =
     "510c2bd0b7c0a7fabf039d48e9e0298e504f6391f523e60135e8d593d33ae0eb";
-// Routines whose addresses the parameters hold, from DEC: the bit decoder ([P]), two bit-tree
-// entries ([P + 0x4c], [P + 0x50]) and the length decoder ([P + 0x54]).
-constexpr int64_t kBitDecoder = -0x48, kTree = -0x7b, kTreeAt1 = -0x78, kLength = -0x69;
+// Routines whose addresses the parameters hold, from DEC: the bit decoder ([P]), the range's
+// normalisation ([P + 0x10]), two bit-tree entries ([P + 0x4c], [P + 0x50]) and the length
+// decoder ([P + 0x54]).
+constexpr int64_t kBitDecoder = -0x48, kNormalise = -0x13, kTree = -0x7b, kTreeAt1 = -0x78, kLength = -0x69;
 // The tail: N dwords; where the decoder jumps into it, its jump back to DEC, the fix-ups' marker,
 // and its data (the last dword: the packed data's address).
 constexpr uint32_t kTailDwords = 0x27;
@@ -56,37 +57,49 @@ bool Overlap(uint64_t a, uint64_t a_end, uint64_t b, uint64_t b_end) {
   return a < b_end && b < a_end;
 }
 
-// `image` from `start`, raw LZMA1 (lc, lp 0, pb 0) from image[packed] (a zero byte put before it,
-// where LZMA streams have one): as many bytes as `out` holds, the image before `start` as the
-// preset dictionary. `*consumed` is set to the packed bytes read, `*produced` to the bytes out.
-Status DecodeLzma(const Bytes& image, uint64_t packed, uint64_t start, unsigned lc, Bytes& out,
+constexpr uint64_t kMaxOverrun = 273;  // a last match may write this far past the output's end
+
+// The dictionary liblzma needs to reach back to the image's start from anywhere in the output.
+uint64_t DictionarySize(uint64_t end) {
+  return std::max<uint64_t>(LZMA_DICT_SIZE_MIN, std::min<uint64_t>(end, 3u << 29));
+}
+
+// image[start, end) decoded from raw LZMA1 (lc, lp 0, pb 0) at image[packed] (a zero byte fed
+// before it, where LZMA streams have one), the image before `start` as the preset dictionary.
+// `*consumed` is set to the packed bytes read, `*produced` to the bytes out.
+Status DecodeLzma(Bytes& image, uint64_t packed, uint64_t start, uint64_t end, unsigned lc,
                   uint64_t* consumed, uint64_t* produced) {
   lzma_options_lzma options{};
   if (lzma_lzma_preset(&options, 0)) return Internal("liblzma: no preset 0");
   options.lc = lc;
   options.lp = 0;
   options.pb = 0;
-  options.dict_size = static_cast<uint32_t>(
-      std::max<uint64_t>(LZMA_DICT_SIZE_MIN, std::min<uint64_t>(start + out.size(), 3u << 29)));
+  options.dict_size = static_cast<uint32_t>(DictionarySize(end));
   const uint64_t preset = std::min<uint64_t>(start, options.dict_size);
   options.preset_dict = reinterpret_cast<const uint8_t*>(image.data()) + (start - preset);
   options.preset_dict_size = static_cast<uint32_t>(preset);
   const lzma_filter filters[] = {{LZMA_FILTER_LZMA1, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
   lzma_stream s = LZMA_STREAM_INIT;
-  if (lzma_raw_decoder(&s, filters) != LZMA_OK)
-    return Unimplemented("liblzma refuses the stream's parameters");
-  Bytes in(1, '\0');
-  in.append(image, static_cast<size_t>(packed));
-  s.next_in = reinterpret_cast<const uint8_t*>(in.data());
-  s.avail_in = in.size();
-  s.next_out = reinterpret_cast<uint8_t*>(out.data());
-  s.avail_out = out.size();
-  lzma_ret r = LZMA_OK;
-  while (r == LZMA_OK && s.avail_out > 0 && s.avail_in > 0) r = lzma_code(&s, LZMA_RUN);
+  if (lzma_ret init = lzma_raw_decoder(&s, filters); init != LZMA_OK) {
+    return init == LZMA_MEM_ERROR ? ResourceExhausted("liblzma: out of memory for its dictionary")
+                                  : Unimplemented("liblzma refuses the stream's parameters");
+  }
+  const uint8_t zero = 0;
+  s.next_in = &zero;
+  s.avail_in = 1;
+  s.next_out = reinterpret_cast<uint8_t*>(image.data()) + start;
+  s.avail_out = end - start;
+  lzma_ret r = lzma_code(&s, LZMA_RUN);
+  if (r == LZMA_OK && s.avail_in == 0) {
+    s.next_in = reinterpret_cast<const uint8_t*>(image.data()) + packed;
+    s.avail_in = image.size() - packed;
+    while (r == LZMA_OK && s.avail_out > 0 && s.avail_in > 0) r = lzma_code(&s, LZMA_RUN);
+  }
   *consumed = s.total_in > 0 ? s.total_in - 1 : 0;
   *produced = s.total_out;
+  const bool full = s.avail_out == 0;
   lzma_end(&s);
-  if (s.avail_out == 0) return Status::Ok();
+  if (full) return Status::Ok();
   if (r == LZMA_OK || r == LZMA_STREAM_END)
     return DataLoss(r == LZMA_OK ? "its packed data runs past the image" : "its LZMA stream ends early");
   if (r == LZMA_MEM_ERROR) return ResourceExhausted("liblzma: out of memory");
@@ -162,7 +175,8 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
   const uint8_t marker = static_cast<uint8_t>((*tail)[kMarkerAt]);
   // The parameters after the tail's source, the routines where the decoder has them.
   const ByteView params = tail->substr(kTail);
-  for (auto [off, routine] : {std::pair{0, kBitDecoder}, {0x4c, kTree}, {0x50, kTreeAt1}, {0x54, kLength}}) {
+  for (auto [off, routine] :
+       {std::pair{0, kBitDecoder}, {0x10, kNormalise}, {0x4c, kTree}, {0x50, kTreeAt1}, {0x54, kLength}}) {
     if (rva_of(Le32(params, off)) != jump(dec, routine)) return other("its routines' addresses");
   }
   if (shift < 2 || shift > 8) return other("a literal context shift of " + std::to_string(shift));
@@ -173,6 +187,9 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
   const uint64_t state = dst + kTail, state_end = state + kStateHead + count * 0x400;
   if (kLiterals + (kLiteralCoder << lc) > kStateHead + count * 0x400)
     return other("its coder's state too small for its literal coders");
+  // The parameters are read before the copy, as they are after it: the copy may not reach them.
+  if (Overlap(dst, dst + kTail, *src, *src + kTail + kParams))
+    return other("its tail copied over its parameters");
 
   // The stub runs: the tail is copied (rep movsd, forward), then the stream is decoded.
   const std::string where = "Upack: ";
@@ -187,7 +204,7 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
     return status;
   };
   if (dst + kTail > size || state_end > size)
-    return DataLoss(where + "its tail or its coder's state lies outside the image");
+    return yield(DataLoss(where + "its tail or its coder's state lies outside the image"));
   for (uint64_t i = 0; i < kTail; i += 4) {
     char word[4];
     image.copy(word, 4, static_cast<size_t>(*src + i));
@@ -199,30 +216,32 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
   const std::optional<uint64_t> packed = rva_of(Le32(image, static_cast<size_t>(state - 4)));
   if (!packed) return yield(DataLoss(where + "its packed data lies outside the image"));
   // What runs while the stream is decoded (the decoder, the tail, the parameters) and the coder's
-  // state must stay apart from the output (the stub would overwrite itself).
+  // state (which the stub changes as it decodes, its input pointer in the tail's last dword) must
+  // stay apart from the output, a last match past its end included (the stub would overwrite
+  // itself), and the state may not lie before the output (its first literal and matches read the
+  // image there, which the stub's state would have changed).
   const uint64_t out_begin = *start, out_end = end_va - base;
-  if (Overlap(out_begin, out_end, dec - kBefore, dst + kTail) ||
-      Overlap(out_begin, out_end, state, state_end) ||
-      Overlap(out_begin, out_end, *src + kTail, *src + kTail + kParams) ||
-      Overlap(state, state_end, dec - kBefore, dst + kTail) ||
-      Overlap(state, state_end, *src, *src + kTail + kParams))
+  if (Overlap(out_begin, out_end + kMaxOverrun, dec - kBefore, dst + kTail) ||
+      Overlap(out_begin, out_end + kMaxOverrun, state, state_end) ||
+      Overlap(out_begin, out_end + kMaxOverrun, *src + kTail, *src + kTail + kParams) ||
+      Overlap(state, state_end, *src, *src + kTail + kParams) || state < out_begin)
     return yield(DataLoss(where + "its output or coder's state lies over the stub"));
-  if (size + (out_end - out_begin) > options.max_total_bytes)
+  // The image, and liblzma's dictionary, which reaches back to the image's start.
+  if (size + DictionarySize(out_end) > options.max_total_bytes)
     return yield(ResourceExhausted(where +
                                    "the image and its output, more than the container may still produce (" +
                                    std::to_string(options.max_total_bytes) + " bytes)"));
-  Bytes out(static_cast<size_t>(out_end - out_begin), '\0');
   uint64_t consumed = 0, produced = 0;
-  Status status = DecodeLzma(image, *packed, out_begin, lc, out, &consumed, &produced);
-  image.replace(static_cast<size_t>(out_begin), static_cast<size_t>(produced), out, 0,
-                static_cast<size_t>(produced));
+  Status status = DecodeLzma(image, *packed, out_begin, out_end, lc, &consumed, &produced);
   if (!status.ok()) return yield(status.WithContext("Upack"));
-  if (Overlap(out_begin, out_end, *packed, *packed + consumed))
-    return yield(DataLoss(where + "its output lies over its packed data"));
-  // The fix-ups, from the output's start, as many as the stub counts.
+  if (Overlap(out_begin, out_end, *packed, *packed + consumed + 4) ||
+      Overlap(dst + kTail - 4, state_end, *packed, *packed + consumed + 4))
+    return yield(DataLoss(where + "its packed data lies under its output or coder's state"));
+  // The fix-ups, from the output's start, as many as the stub counts, within the output (past it
+  // the stub would walk over its own state and code).
   uint64_t i = out_begin;
   for (uint32_t left = fixups; left > 0; ++i) {
-    if (i + 5 > size) return yield(DataLoss(where + "its fix-ups run past the image"));
+    if (i + 5 > out_end) return yield(DataLoss(where + "its fix-ups run past its output"));
     const uint8_t op = static_cast<uint8_t>(image[i]);
     if ((op != 0xe8 && op != 0xe9) || static_cast<uint8_t>(image[i + 1]) != marker) continue;
     const uint32_t operand = Le32(image, static_cast<size_t>(i + 1));
@@ -244,6 +263,7 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
         places.push_back(uint64_t{sec.rva} + (*off - sec.mapped_offset));
     }
     for (uint64_t place : places) {
+      if (place < out_end && place + std::size(kEntry) > out_begin) continue;  // the program's own bytes now
       std::optional<ByteView> still = at(place, std::size(kEntry));
       if (still && Matches(*still, kEntry, std::size(kEntry)))
         std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(place), std::size(kEntry), '\0');

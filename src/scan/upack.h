@@ -20,16 +20,19 @@
 //            the decoder loop, the fix-ups (`cmp al, M` at + 0x4f), the imports; its last dword is
 //            the packed data's address
 // and P = SRC + 4 * N holds [P] the bit decoder's address, [P + 4] the fix-ups F, [P + 0xc] the
-// output's start, [P + 0x34] its end, [P + 0x38] K, [P + 0x4c, 0x50, 0x54] the other routines'
-// addresses (each must be where the compared code has them). The coder's state (COUNT * 0x100
-// probabilities after 0x18 bytes of registers) sits at DST + 4 * N and must hold the literal
-// coders of lc = 8 - NN, and lie apart from the output and the stub.
+// output's start, [P + 0x10] the range's normalisation, [P + 0x34] the output's end, [P + 0x38] K,
+// [P + 0x4c, 0x50, 0x54] the other routines' addresses (each must be where the compared code has
+// them); the tail's copy may not reach SRC or P. The coder's state (COUNT * 0x100 probabilities
+// after 0x18 bytes of registers) sits at DST + 4 * N; it must hold the literal coders of lc = 8 -
+// NN and lie after the output's start; the output (and 273 bytes past it, where a last match may
+// write), the state, the stub and the packed data must lie apart.
 //   stream   = LZMA's range-coded packets (lc = 8 - NN, lp 0, pb 0; without the zero byte an LZMA
 //              stream starts with), decoded until the output's end is reached; the literal context
 //              of the first byte, and matches reaching before the output, read the image before it
 //   fix-ups  = from the output's start, F times: the next E8 or E9 byte whose following byte is
 //              M; the u32 after it, its top three bytes read big-endian, + K - (its own address),
-//              replaces it
+//              replaces it; the walk goes on after it (after a near miss, at the next byte), and
+//              must find them all within the output
 // SPEC: none published. The stub's code was read from clam-upack.exe's disassembly (and ClamAV's
 // libclamav/upack.c, an independent reading, has the same parameters, coder and fix-ups);
 // clam-upack.exe unpacks to the zip holding clam.exe (CRC-32 checked). The LZMA stream is decoded
@@ -38,9 +41,10 @@
 // do.
 //
 // DataLoss: the packed stream corrupt or running past the image, the fix-ups running past the
-// image, the output or coder state outside the image or over the stub, the packed data or each
-// other. ResourceExhausted: the image and the output larger than ReaderOptions::max_total_bytes.
-// After a failing stream the image (the output as far as it was decoded) is still yielded.
+// output, the output or coder state outside the image or over the stub, the packed data or each
+// other. ResourceExhausted: the image and liblzma's dictionary (the image up to the output's end)
+// larger than ReaderOptions::max_total_bytes. After each of these the image (the output as far as
+// it was decoded) is still yielded.
 // Unimplemented: a Upack stub other than this one, or an NN liblzma cannot take (lc over 4).
 // Not done as the stub does: a last match that runs past the output's end is cut there (the stub
 // writes it out).
