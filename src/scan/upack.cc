@@ -64,10 +64,11 @@ uint64_t DictionarySize(uint64_t end) {
   return std::max<uint64_t>(LZMA_DICT_SIZE_MIN, std::min<uint64_t>(end, 3u << 29));
 }
 
-// image[start, end) decoded from raw LZMA1 (lc, lp 0, pb 0) at image[packed] (a zero byte fed
-// before it, where LZMA streams have one), the image before `start` as the preset dictionary.
-// `*consumed` is set to the packed bytes read, `*produced` to the bytes out.
-Status DecodeLzma(Bytes& image, uint64_t packed, uint64_t start, uint64_t end, unsigned lc,
+// image[start, end) decoded from raw LZMA1 (lc, lp 0, pb 0) at image[packed, limit) (a zero byte
+// fed before it, where LZMA streams have one), the image before `start` as the preset dictionary.
+// The input stops at `limit`, before the output or the coder's state, so the two never share
+// bytes. `*consumed` is set to the packed bytes read, `*produced` to the bytes out.
+Status DecodeLzma(Bytes& image, uint64_t packed, uint64_t limit, uint64_t start, uint64_t end, unsigned lc,
                   uint64_t* consumed, uint64_t* produced) {
   lzma_options_lzma options{};
   if (lzma_lzma_preset(&options, 0)) return Internal("liblzma: no preset 0");
@@ -92,7 +93,7 @@ Status DecodeLzma(Bytes& image, uint64_t packed, uint64_t start, uint64_t end, u
   lzma_ret r = lzma_code(&s, LZMA_RUN);
   if (r == LZMA_OK && s.avail_in == 0) {
     s.next_in = reinterpret_cast<const uint8_t*>(image.data()) + packed;
-    s.avail_in = image.size() - packed;
+    s.avail_in = limit - packed;
     while (r == LZMA_OK && s.avail_out > 0 && s.avail_in > 0) r = lzma_code(&s, LZMA_RUN);
   }
   *consumed = s.total_in > 0 ? s.total_in - 1 : 0;
@@ -100,8 +101,11 @@ Status DecodeLzma(Bytes& image, uint64_t packed, uint64_t start, uint64_t end, u
   const bool full = s.avail_out == 0;
   lzma_end(&s);
   if (full) return Status::Ok();
-  if (r == LZMA_OK || r == LZMA_STREAM_END)
-    return DataLoss(r == LZMA_OK ? "its packed data runs past the image" : "its LZMA stream ends early");
+  if (r == LZMA_OK || r == LZMA_STREAM_END) {
+    return DataLoss(r == LZMA_STREAM_END    ? "its LZMA stream ends early"
+                    : limit == image.size() ? "its packed data runs past the image"
+                                            : "its packed data runs into its output or coder's state");
+  }
   if (r == LZMA_MEM_ERROR) return ResourceExhausted("liblzma: out of memory");
   return DataLoss("its LZMA stream is corrupt (liblzma: error " + std::to_string(static_cast<int>(r)) + ")");
 }
@@ -231,12 +235,17 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
     return yield(ResourceExhausted(where +
                                    "the image and its output, more than the container may still produce (" +
                                    std::to_string(options.max_total_bytes) + " bytes)"));
-  uint64_t consumed = 0, produced = 0;
-  Status status = DecodeLzma(image, *packed, out_begin, out_end, lc, &consumed, &produced);
-  if (!status.ok()) return yield(status.WithContext("Upack"));
-  if (Overlap(out_begin, out_end, *packed, *packed + consumed + 4) ||
-      Overlap(dst + kTail - 4, state_end, *packed, *packed + consumed + 4))
+  // The packed data must lie apart from the output and the coder's state (with its input pointer,
+  // the tail's last dword), which the stub writes as it reads: it is read up to the first of them.
+  const uint64_t pointer = dst + kTail - 4;
+  if ((*packed >= out_begin && *packed < out_end) || (*packed >= pointer && *packed < state_end))
     return yield(DataLoss(where + "its packed data lies under its output or coder's state"));
+  uint64_t limit = size;
+  if (out_begin > *packed) limit = std::min(limit, out_begin);
+  if (pointer > *packed) limit = std::min(limit, pointer);
+  uint64_t consumed = 0, produced = 0;
+  Status status = DecodeLzma(image, *packed, limit, out_begin, out_end, lc, &consumed, &produced);
+  if (!status.ok()) return yield(status.WithContext("Upack"));
   // The fix-ups, from the output's start, as many as the stub counts, within the output (past it
   // the stub would walk over its own state and code).
   uint64_t i = out_begin;

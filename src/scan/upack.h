@@ -25,7 +25,8 @@
 // them); the tail's copy may not reach SRC or P. The coder's state (COUNT * 0x100 probabilities
 // after 0x18 bytes of registers) sits at DST + 4 * N; it must hold the literal coders of lc = 8 -
 // NN and lie after the output's start; the output (and 273 bytes past it, where a last match may
-// write), the state, the stub and the packed data must lie apart.
+// write), the state and the stub must lie apart, and the packed data apart from the output and
+// the state (it is read up to the first of them).
 //   stream   = LZMA's range-coded packets (lc = 8 - NN, lp 0, pb 0; without the zero byte an LZMA
 //              stream starts with), decoded until the output's end is reached; the literal context
 //              of the first byte, and matches reaching before the output, read the image before it

@@ -168,7 +168,9 @@ TEST(Upack, DamageEndsInAStatus) {
         {kParams + 0x34, 0x406400u, "its output or coder's state lies over the stub"},
         {kParams + 4, 1000u, "its fix-ups run past its output"},
         {size_t{0x188}, 0x40effcu, "its packed data runs past the image"},
-        {size_t{0x188}, 0x300000u, "its packed data lies outside the image"}}) {
+        {size_t{0x188}, 0x300000u, "its packed data lies outside the image"},
+        {size_t{0x188}, 0x400f00u, "its packed data runs into its output or coder's state"},
+        {size_t{0x188}, 0x401100u, "its packed data lies under its output or coder's state"}}) {
     Bytes bad = packed;
     PutLe(bad, at, value, 4);
     c.members.clear();
