@@ -6,6 +6,7 @@
 #include <array>
 #include <vector>
 
+#include "crypto/sha256.h"
 #include "scan/reader_test_util.h"
 
 namespace accord::scan {
@@ -34,6 +35,16 @@ TEST(Aspack, ClamavTestFileUnpacksToClamExe) {
   EXPECT_EQ(image.size(), 0x8000u);
   EXPECT_FALSE(LooksLikeAspack(image)) << "the image is not unpacked again";
   EXPECT_EQ(image.substr(0x4de0, clam.size()), clam);
+  // Every section as ClamAV's own unpacker rebuilds them (clamscan --debug --leave-temps: its
+  // .clam01-04, SHA-256 of each).
+  const char* clamav[] = {"004b822e244e7777c03fc8564c50e5dbfd354f0787a4d4bd1de3952ea3229c72",
+                          "33b806135ce944a8eb290f727c9ce6ff7251bc4d75dd75fc165c26bc924bc6d3",
+                          "d4f9f95677c8491d5f366a40f1d7512add8cdda699c15632dcd54ac55e8d8899",
+                          "33c85301a0d6d9aca54142096a7d620756723976a00c6d861f684919440bedbb"};
+  for (size_t k = 0; k < 4; ++k) {
+    EXPECT_EQ(HexEncode(crypto::AsView(crypto::Sha256(image.substr(0x1000 * (k + 1), 0x1000)))), clamav[k])
+        << "section " << k;
+  }
   // .rdata: the imports the stub later resolves (KERNEL32.dll's descriptor at 0x205c).
   EXPECT_EQ(image.substr(Le32(image, 0x205c + 12), 12), "KERNEL32.dll");
   EXPECT_NE(image.substr(0x2000, 0x200), packed.substr(0x600, 0x200));

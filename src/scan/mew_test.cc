@@ -5,6 +5,7 @@
 
 #include <span>
 
+#include "crypto/sha256.h"
 #include "scan/reader_test_util.h"
 
 namespace accord::scan {
@@ -29,6 +30,17 @@ TEST(Mew, ClamavTestFileUnpacksToTheZipHoldingClamExe) {
   EXPECT_EQ(image.substr(0x1000, 15),
             Bytes("\x6a\x00\x68\x54\x20\x40\x00\x68\x1c\x20\x40\x00\x6a\x00\xff", 15));
   EXPECT_EQ(image.find("PK\x03\x04"), 0x4e6cu);
+  // Every section as ClamAV's own unpacker rebuilds them (clamscan --debug --leave-temps, SHA-256
+  // of each).
+  const char* clamav[] = {"004b822e244e7777c03fc8564c50e5dbfd354f0787a4d4bd1de3952ea3229c72",
+                          "224f895ab883e1ed4a87eaaf7b173c94408a265b37aca7fc221490b8978701d3",
+                          "e25af553de2bb11dc9c20303a57b0e1d7893782161857cd52298f37a88f5e162",
+                          "25757280910acc3e42f21e81c08c3f4a8b45681c4cb9fbd8841d8c34a59471c7",
+                          "603ee1313fabb6a24910b8c126774b94eae89ce2a960583d68a435e754235092"};
+  for (size_t k = 0; k < 5; ++k) {
+    EXPECT_EQ(HexEncode(crypto::AsView(crypto::Sha256(image.substr(0x1000 * (k + 1), 0x1000)))), clamav[k])
+        << "section " << k;
+  }
   WalkResult w = WalkAll(mew, "clam-mew.exe");
   EXPECT_TRUE(w.Contains(clam));
   EXPECT_TRUE(w.items.count("clam-mew.exe!MEW!clam.exe"));

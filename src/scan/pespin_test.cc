@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/sha256.h"
 #include "scan/reader_test_util.h"
 
 namespace accord::scan {
@@ -22,6 +23,18 @@ TEST(Pespin, ClamavTestFileUnpacksToClamExe) {
   EXPECT_FALSE(LooksLikePespin(image)) << "the image is not unpacked again";
   EXPECT_EQ(image.substr(0x5087 + 4, 10), Bytes(10, '\0')) << "the stub's first bytes cleared";
   EXPECT_EQ(image.substr(0x4de0, clam.size()), clam);
+  // Every section as ClamAV's own unpacker rebuilds them (clamscan --debug --leave-temps: its
+  // .clam01-04, SHA-256 of each: the raw data of the first three, decrypted; the fourth unpacked).
+  const std::pair<size_t, const char*> clamav[] = {
+      {0x200, "fcf6514bc86c84ad47e0b3166b9698cfc7089c5488e45cfe4bf94b8d6b485033"},
+      {0x200, "e8a7189e483293dae5de7f3eed8b6c0505d1d99d13257618c73c12824907e06c"},
+      {0x200, "42d018198d2dbbe8ffa38aee41771bed33fe8f2fdc969f5fa15adc1105ebc657"},
+      {0x1000, "33c85301a0d6d9aca54142096a7d620756723976a00c6d861f684919440bedbb"}};
+  for (size_t k = 0; k < 4; ++k) {
+    EXPECT_EQ(HexEncode(crypto::AsView(crypto::Sha256(image.substr(0x1000 * (k + 1), clamav[k].first)))),
+              clamav[k].second)
+        << "section " << k;
+  }
   EXPECT_NE(image.find("This is a ClamAV test file with the embedded clam.exe"), Bytes::npos);
   EXPECT_EQ(packed.find("This is a ClamAV test file"), Bytes::npos) << "encrypted in the file";
   WalkResult w = WalkAll(packed, "clam-pespin.exe");

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "crypto/sha256.h"
 #include "scan/pe.h"
 #include "scan/reader_test_util.h"
 
@@ -29,6 +30,16 @@ TEST(Wwpack, ClamavTestFileUnpacksToTheZipHoldingClamExe) {
   size_t zip = image.find("PK\x03\x04");
   ASSERT_NE(zip, Bytes::npos);
   EXPECT_GE(zip, 0x4000u);
+  // Every section as ClamAV's own unpacker rebuilds them (clamscan --debug --leave-temps, SHA-256
+  // of each).
+  const char* clamav[] = {"004b822e244e7777c03fc8564c50e5dbfd354f0787a4d4bd1de3952ea3229c72",
+                          "33b806135ce944a8eb290f727c9ce6ff7251bc4d75dd75fc165c26bc924bc6d3",
+                          "975f50151455c49e3ca2538038335c8af5cb0f4d3be30a00f0e4e21ae62b690c",
+                          "25757280910acc3e42f21e81c08c3f4a8b45681c4cb9fbd8841d8c34a59471c7"};
+  for (size_t k = 0; k < 4; ++k) {
+    EXPECT_EQ(HexEncode(crypto::AsView(crypto::Sha256(image.substr(0x1000 * (k + 1), 0x1000)))), clamav[k])
+        << "section " << k;
+  }
   WalkResult w = WalkAll(ww, "clam-wwpack.exe");
   EXPECT_TRUE(w.Contains(clam));
   EXPECT_FALSE(w.HasEventPrefix("Heuristics.Broken.Zip"));
