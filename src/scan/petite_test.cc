@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <tuple>
+
+#include "crypto/sha256.h"
 #include "scan/reader_test_util.h"
 
 namespace accord::scan {
@@ -29,6 +32,15 @@ TEST(Petite, ClamavTestFileUnpacksToTheZipHoldingClamExe) {
   size_t zip = image.find("PK\x03\x04");
   ASSERT_NE(zip, Bytes::npos);
   EXPECT_GE(zip, 0x4000u);
+  // The sections as ClamAV's own unpacker rebuilds them (clamscan --debug --leave-temps: its
+  // .clam01-03 at these RVAs and sizes, SHA-256 of each).
+  const std::tuple<size_t, size_t, const char*> clamav[] = {
+      {0x1000, 0xf7, "8b04af431cbf6781ef3bb442f574cde9043a44c922a2a3516e178dbefdad789c"},
+      {0x2000, 0x123, "7d5a5d51d84266e04eb980e69349f4e7ffc86a1d11560a81039471f6ef56492a"},
+      {0x4000, 0xffc, "33bdcdc899dbe3bebc54166344b47098ee06ecc2e4615850806b06364f1437bf"}};
+  for (const auto& [rva, size, sha256] : clamav) {
+    EXPECT_EQ(HexEncode(crypto::AsView(crypto::Sha256(image.substr(rva, size)))), sha256) << HexNumber(rva);
+  }
   WalkResult w = WalkAll(petite, "clam-petite.exe");
   EXPECT_TRUE(w.Contains(clam));
   EXPECT_TRUE(w.items.count("clam-petite.exe!Petite!clam.exe"));
