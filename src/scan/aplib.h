@@ -27,13 +27,12 @@
 
 namespace accord::scan {
 
-// Unpacks one stream from packed[*pos] to image[to] (to <= image.size()) as the stubs do; `packed` and `image` may be
-// the same buffer (the stubs that unpack in place read what they wrote). *pos is left after the
-// stream's last byte. `last` is the last distance (MEW keeps it from block to block). The stream
-// may read and write `budget` bytes each; what it read and wrote is added to `*work`. What was
-// unpacked stays in `image` on failure.
-// DataLoss: a match reaching before image[0], output past the image's end, packed data past
-// `packed`'s end. ResourceExhausted: more than `budget` read or written.
+// Unpacks one stream from packed[*pos] to image[to] (to <= image.size()) as the stubs do; `packed` and
+// `image` may be the same buffer (the stubs that unpack in place read what they wrote). *pos is left after
+// the stream's last byte. `last` is the last distance (MEW keeps it from block to block). The stream may read
+// and write `budget` bytes each; what it read and wrote is added to `*work`. What was unpacked stays in
+// `image` on failure. DataLoss: a match reaching before image[0], output past the image's end, packed data
+// past `packed`'s end. ResourceExhausted: more than `budget` read or written.
 Status AplibUnpack(const Bytes& packed, size_t* pos, Bytes& image, size_t to, uint32_t* last, uint64_t budget,
                    uint64_t* work);
 
