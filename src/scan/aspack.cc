@@ -8,8 +8,8 @@
 #include <string>
 
 #include "core/bytes.h"
-#include "crypto/sha256.h"
 #include "scan/pe.h"
+#include "scan/stub_code.h"
 
 namespace accord::scan {
 namespace {
@@ -37,10 +37,6 @@ constexpr unsigned kNewTables = 720;
 constexpr size_t kMaxMatch = 9 + 224 + 31;  // a match may run this far past its block (the stub's
                                             // buffer has 0x10e bytes more)
 
-std::string Sha256Hex(ByteView b) {
-  return HexEncode(crypto::AsView(crypto::Sha256(b)));
-}
-
 enum class StubKind { kOtherVersion, kUnknownCode, kKnown };
 
 // `stub`: the bytes from S, kDecoderEnd of them (fewer: not read).
@@ -50,9 +46,9 @@ StubKind Classify(ByteView stub, uint64_t s) {
   Bytes code(stub.substr(kCodeBegin, kCodeEnd - kCodeBegin));
   for (uint64_t off : {kFilterFlagAt, kE9JumpAt, kMarkerJumpAt, kMarkerAt}) code[off - kCodeBegin] = '\0';
   std::fill_n(code.begin() + (kBaseAt - kCodeBegin), 4, '\0');
-  const bool known = Sha256Hex(code) == kCodeSha256 && Le32(stub, kBaseAt) == s &&
+  const bool known = HasSha256(code, kCodeSha256) && Le32(stub, kBaseAt) == s &&
                      Le32(stub, kUnpackedAt) == 0 && Le32(stub, kSwapAt) == 0 &&
-                     Sha256Hex(stub.substr(kDecoderBegin, kDecoderEnd - kDecoderBegin)) == kDecoderSha256;
+                     HasSha256(stub.substr(kDecoderBegin, kDecoderEnd - kDecoderBegin), kDecoderSha256);
   return known ? StubKind::kKnown : StubKind::kUnknownCode;
 }
 

@@ -316,6 +316,13 @@ std::vector<unsigned> Range(unsigned from, unsigned to) {  // [from, to)
   return v;
 }
 
+// MAIN's lengths for every literal and the matches of the first eight distance slots.
+std::vector<uint8_t> LiteralsAndShortMatches() {
+  std::vector<unsigned> syms = Range(0, 256);
+  for (unsigned m = 256; m < 256 + 8 * 8; ++m) syms.push_back(m);
+  return CompleteLengths(syms, AspackWriter::kMain);
+}
+
 // Literals and matches of every length class, at new and repeated distances, raw and through the
 // align code; new tables inside the block, coded against the last ones and afresh with runs;
 // codes 1 to 15 bits long; a second block starting afresh (its repeated distances 1 again).
@@ -453,9 +460,7 @@ TEST(Aspack, BadStreamsAreDataLoss) {
   Carrier carrier;
   if (carrier.file.empty()) GTEST_SKIP() << "clamav-testfiles absent";
   const std::vector<uint8_t> len_all = CompleteLengths(Range(0, 28), 28), flat(8, 3);
-  std::vector<unsigned> syms = Range(0, 256);
-  for (unsigned m = 256; m < 256 + 8 * 8; ++m) syms.push_back(m);
-  const std::vector<uint8_t> main = CompleteLengths(syms, AspackWriter::kMain);
+  const std::vector<uint8_t> main = LiteralsAndShortMatches();
   auto expect = [&](AspackWriter& w, uint32_t size, std::string_view message) {
     Carrier c = carrier;
     c.Block(0, 0x2000, size, w.Stream());
@@ -537,9 +542,7 @@ TEST(Aspack, EdgesAsTheStubHasThem) {
   Carrier carrier;
   if (carrier.file.empty()) GTEST_SKIP() << "clamav-testfiles absent";
   const std::vector<uint8_t> len_all = CompleteLengths(Range(0, 28), 28), flat(8, 3);
-  std::vector<unsigned> syms = Range(0, 256);
-  for (unsigned m = 256; m < 256 + 8 * 8; ++m) syms.push_back(m);
-  const std::vector<uint8_t> main = CompleteLengths(syms, AspackWriter::kMain);
+  const std::vector<uint8_t> main = LiteralsAndShortMatches();
   {
     AspackWriter w;  // 5 bytes asked, 9 written
     w.Tables(main, len_all, flat, false, true);

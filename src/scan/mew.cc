@@ -7,12 +7,13 @@
 
 #include "scan/aplib.h"
 #include "scan/pe.h"
+#include "scan/stub_code.h"
 
 namespace accord::scan {
 namespace {
 
 // The stub's decoder, up to the import loop; 0x100 marks an immediate's bytes.
-constexpr int kI = 0x100;
+constexpr int kI = kAnyByte;
 constexpr int kDecoder[] = {
     0xbe, kI,   kI,   kI,   kI,                // mov esi, TABLE
     0x8b, 0xde, 0xad, 0xad, 0x50, 0xad, 0x97,  // mov ebx, esi; lodsd; lodsd; push eax; lodsd; xchg edi
@@ -67,8 +68,7 @@ std::optional<Stub> FindStub(ByteView d) {
   if ((*ep)[0] == '\xe9') stub = (stub + 5 + static_cast<int32_t>(Le32(*ep, 1))) & 0xffffffff;
   std::optional<ByteView> code = PeBytesAt(d, *pe, stub, kDecoderSize);
   if (!code) return std::nullopt;
-  for (size_t i = 0; i < kDecoderSize; ++i)
-    if (kDecoder[i] != kI && static_cast<unsigned char>((*code)[i]) != kDecoder[i]) return std::nullopt;
+  if (!MatchesCode(*code, kDecoder)) return std::nullopt;
   Stub s;
   s.table = RvaOf(*pe, Le32(*code, kTableAt));
   const uint64_t call = (stub + kCallAt + 5 + static_cast<int32_t>(Le32(*code, kCallAt + 1))) & 0xffffffff;

@@ -4,15 +4,15 @@
 #include <optional>
 #include <string>
 
-#include "crypto/sha256.h"
 #include "scan/pe.h"
 #include "scan/stub_bits.h"
+#include "scan/stub_code.h"
 
 namespace accord::scan {
 namespace {
 
 // The stub's setup, from the entry point to the record walk; 0x100 marks an immediate's bytes.
-constexpr int kI = 0x100;
+constexpr int kI = kAnyByte;
 constexpr int kSetup[] = {
     0xb8, kI, kI, kI, kI,                      // mov eax, SECTION
     0x68, kI, kI, kI, kI,                      // push HANDLER (the second stage)
@@ -43,10 +43,7 @@ struct Stub {
 
 // `s` starts with the setup (its immediates aside).
 bool IsSetup(ByteView s) {
-  if (s.size() < kSetupSize) return false;
-  for (size_t i = 0; i < kSetupSize; ++i)
-    if (kSetup[i] != kI && static_cast<unsigned char>(s[i]) != kSetup[i]) return false;
-  return true;
+  return MatchesCode(s, kSetup);
 }
 
 std::optional<Stub> FindStub(ByteView d) {
@@ -60,8 +57,7 @@ std::optional<Stub> FindStub(ByteView d) {
   if (Le32(s, kImageBaseAt) != pe->image_base || section < pe->image_base) return std::nullopt;
   Stub stub;
   stub.records = uint64_t{section} - pe->image_base + Le32(s, kRecordsAt);
-  stub.decoder_known =
-      HexEncode(crypto::AsView(crypto::Sha256(s.substr(kSetupSize, kDecoderSize)))) == kDecoderSha256;
+  stub.decoder_known = HasSha256(s.substr(kSetupSize, kDecoderSize), kDecoderSha256);
   stub.pe = std::move(*pe);
   return stub;
 }

@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "core/bytes.h"
-#include "crypto/sha256.h"
 #include "scan/pe.h"
+#include "scan/stub_code.h"
 
 namespace accord::scan {
 namespace {
 
 // The stub's pieces as clam-upack.exe has them; kI marks an immediate's bytes.
-constexpr int kI = 0x100;
+constexpr int kI = kAnyByte;
 constexpr int kEntry[] = {0xbe, kI, kI, kI, kI, 0xad, 0x50, 0xff, 0x76, 0x34, 0xeb, kI};
 constexpr int kSecond[] = {0xff, 0x76, 0x38, 0xad, 0x50, 0x8b, 0x3e, 0xbe, kI,   kI,   kI,   kI,   0x6a, kI,
                            0x59, 0xf3, 0xa5, 0xff, 0x76, 0x04, 0x83, 0xc8, 0xff, 0x8b, 0xdf, 0xab, 0xeb, kI};
@@ -41,17 +41,6 @@ constexpr uint64_t kParams = 0x58;
 // The coder's state at DST + kTail: range, low, four distances, then COUNT * 0x100 probabilities;
 // the literal coders (0x300 each) from + 0x1008.
 constexpr uint64_t kStateHead = 0x18, kLiterals = 0x1008, kLiteralCoder = 0xc00;
-
-bool Matches(ByteView b, const int* pattern, size_t n) {
-  if (b.size() < n) return false;
-  for (size_t i = 0; i < n; ++i)
-    if (pattern[i] != kI && static_cast<uint8_t>(b[i]) != pattern[i]) return false;
-  return true;
-}
-
-std::string Sha256Hex(ByteView b) {
-  return HexEncode(crypto::AsView(crypto::Sha256(b)));
-}
 
 bool Overlap(uint64_t a, uint64_t a_end, uint64_t b, uint64_t b_end) {
   return a < b_end && b < a_end;
@@ -116,7 +105,7 @@ bool LooksLikeUpack(ByteView d) {
   std::optional<PeImage> pe = d.starts_with("MZ") ? ParsePe(d) : std::nullopt;
   if (!pe) return false;
   std::optional<ByteView> entry = PeBytesAt(d, *pe, pe->entry_rva, std::size(kEntry));
-  return entry && Matches(*entry, kEntry, std::size(kEntry));
+  return entry && MatchesCode(*entry, kEntry);
 }
 
 Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
@@ -141,17 +130,17 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
   // The pieces, followed through their jumps.
   const uint64_t entry = pe.entry_rva;
   std::optional<ByteView> first = at(entry, std::size(kEntry));
-  if (!first || !Matches(*first, kEntry, std::size(kEntry))) return other("its first instructions");
+  if (!first || !MatchesCode(*first, kEntry)) return other("its first instructions");
   const std::optional<uint64_t> p0 = rva_of(Le32(*first, 1));
   const uint64_t second_at = jump(entry + std::size(kEntry), static_cast<int8_t>((*first)[11]));
   std::optional<ByteView> second = at(second_at, std::size(kSecond));
-  if (!second || !Matches(*second, kSecond, std::size(kSecond))) return other("its second piece");
+  if (!second || !MatchesCode(*second, kSecond)) return other("its second piece");
   const std::optional<uint64_t> src = rva_of(Le32(*second, kSrcAt));
   if (static_cast<uint8_t>((*second)[kCountAt]) != kTailDwords) return other("its tail's length");
   const uint64_t third_at =
       jump(second_at + std::size(kSecond), static_cast<int8_t>((*second)[std::size(kSecond) - 1]));
   std::optional<ByteView> third = at(third_at, std::size(kThird));
-  if (!third || !Matches(*third, kThird, std::size(kThird))) return other("its third piece");
+  if (!third || !MatchesCode(*third, kThird)) return other("its third piece");
   const uint64_t count = static_cast<uint8_t>((*third)[kProbabilitiesAt]);
   const uint64_t dec = jump(third_at + std::size(kThird), static_cast<int32_t>(Le32(*third, kDecoderJumpAt)));
   std::optional<ByteView> decoder = dec >= kBefore ? at(dec - kBefore, kBefore + kAfter) : std::nullopt;
@@ -159,7 +148,7 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
   Bytes masked(*decoder);
   std::fill_n(masked.begin() + kBefore + kTailJumpAt, 4, '\0');
   masked[kBefore + kShiftAt] = '\0';
-  if (Sha256Hex(masked) != kDecoderSha256) return other("its decoder");
+  if (!HasSha256(masked, kDecoderSha256)) return other("its decoder");
   const unsigned shift = static_cast<uint8_t>((*decoder)[kBefore + kShiftAt]);
   const uint64_t dst = dec + kAfter;  // the tail goes right after the decoder
   if (!p0 || !at(*p0 + 8, 4) || rva_of(Le32(image, static_cast<size_t>(*p0 + 8))) != dst)
@@ -173,7 +162,7 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
   std::fill_n(tail_masked.begin() + kLoopJumpAt, 4, '\0');
   tail_masked[kMarkerAt] = '\0';
   std::fill(tail_masked.begin() + kTailDataAt, tail_masked.end(), '\0');
-  if (Sha256Hex(tail_masked) != kTailSha256 ||
+  if (!HasSha256(tail_masked, kTailSha256) ||
       jump(dst + kLoopJumpAt + 4, static_cast<int32_t>(Le32(*tail, kLoopJumpAt))) != dec)
     return other("its tail");
   const uint8_t marker = static_cast<uint8_t>((*tail)[kMarkerAt]);
@@ -274,7 +263,7 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
     for (uint64_t place : places) {
       if (place < out_end && place + std::size(kEntry) > out_begin) continue;  // the program's own bytes now
       std::optional<ByteView> still = at(place, std::size(kEntry));
-      if (still && Matches(*still, kEntry, std::size(kEntry)))
+      if (still && MatchesCode(*still, kEntry))
         std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(place), std::size(kEntry), '\0');
     }
   }

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "core/bytes.h"
-#include "crypto/sha256.h"
 #include "scan/pe.h"
+#include "scan/stub_code.h"
 
 namespace accord::scan {
 namespace {
@@ -16,7 +16,7 @@ constexpr std::string_view kBanner = "WWPack32 decompression routine version 1.1
 constexpr size_t kBannerAt = 0xc;
 // The stub's setup from +0x68: call $+5; pop eax; sub eax, 6Dh (eax = the stub); ...; then the
 // record fields X, Z, Y, N by cs:[ebp+ecx+T+k] (0x100: a byte of T + k, checked apart).
-constexpr int kT = 0x100;
+constexpr int kT = kAnyByte;
 constexpr int kSetup[] = {0xe8, 0x00, 0x00, 0x00, 0x00, 0x58, 0x2d, 0x6d, 0x00, 0x00, 0x00, 0x50, 0x60,
                           0x33, 0xc9, 0x50, 0x58, 0x50, 0x50, 0x8b, 0xe8, 0x51, 0xfd, 0x2e, 0x2b, 0x84,
                           0x0d, kT,   kT,   kT,   kT,   0x8b, 0xf0, 0x2e, 0x03, 0xb4, 0x0d, kT,   kT,
@@ -48,15 +48,12 @@ std::optional<Stub> FindStub(ByteView d, bool* decoder_known) {
   if (!ep || d.size() - *ep < kMoreAt + 8) return std::nullopt;
   ByteView s = d.substr(*ep);
   if (!s.starts_with(kHead) || s.substr(kBannerAt, kBanner.size()) != kBanner) return std::nullopt;
-  for (size_t i = 0; i < std::size(kSetup); ++i)
-    if (kSetup[i] != kT && static_cast<unsigned char>(s[kSetupAt + i]) != kSetup[i]) return std::nullopt;
+  if (!MatchesCode(s.substr(kSetupAt), kSetup)) return std::nullopt;
   const uint32_t t = Le32(s, kSetupAt + 27);
-  *decoder_known =
-      Le32(s, kSetupAt + 37) == t + 12 && Le32(s, kSetupAt + 47) == t + 4 &&
-      Le32(s, kSetupAt + 56) == t + 8 && s.substr(kMoreAt, 4) == kMoreCode &&
-      Le32(s, kMoreAt + 4) == t + 16 &&
-      HexEncode(crypto::AsView(crypto::Sha256(s.substr(kDecoderBegin, kDecoderEnd - kDecoderBegin)))) ==
-          kDecoderSha256;
+  *decoder_known = Le32(s, kSetupAt + 37) == t + 12 && Le32(s, kSetupAt + 47) == t + 4 &&
+                   Le32(s, kSetupAt + 56) == t + 8 && s.substr(kMoreAt, 4) == kMoreCode &&
+                   Le32(s, kMoreAt + 4) == t + 16 &&
+                   HasSha256(s.substr(kDecoderBegin, kDecoderEnd - kDecoderBegin), kDecoderSha256);
   return Stub{std::move(*pe), *ep, t};
 }
 
