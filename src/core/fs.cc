@@ -263,4 +263,42 @@ FileLock::~FileLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+Result<AppendFile> AppendFile::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("open", path);
+  AppendFile f(fd, path);
+  // Also when it exists: an earlier Open may have died between creating it and these syncs.
+  if (::fsync(fd) != 0) return Errno("fsync", path);
+  RETURN_IF_ERROR(SyncDir(Dirname(path)));
+  return f;
+}
+
+AppendFile& AppendFile::operator=(AppendFile&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    path_ = std::move(o.path_);
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+AppendFile::~AppendFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status AppendFile::Append(ByteView data) {
+  return WriteAll(fd_, data, path_);
+}
+
+Status AppendFile::Sync() {
+  if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_);
+  return Status::Ok();
+}
+
+Status AppendFile::Truncate() {
+  if (::ftruncate(fd_, 0) != 0) return Errno("truncate", path_);
+  return Status::Ok();
+}
+
 }  // namespace accord::fs

@@ -43,6 +43,29 @@ std::string JoinPath(const std::string& a, const std::string& b);
 Result<std::string> Absolute(const std::string& path);
 Result<std::string> RealPath(const std::string& path);
 
+// A file written only at its end and made durable with fdatasync(2): the log's journal.
+// Thread-safety: one user at a time.
+class AppendFile {
+ public:
+  // Opens `path` for appending, creating it if absent; the file and its directory entry are made
+  // durable before Open returns, so a later Sync covers everything appended.
+  static Result<AppendFile> Open(const std::string& path);
+  AppendFile(AppendFile&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+  AppendFile& operator=(AppendFile&& o) noexcept;
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+  ~AppendFile();
+
+  Status Append(ByteView data);  // all of it at the end; not yet durable
+  Status Sync();                 // fdatasync: everything appended so far is durable
+  Status Truncate();             // to 0 bytes (durable with the next Sync)
+
+ private:
+  AppendFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_ = -1;
+  std::string path_;
+};
+
 // An exclusive advisory lock (flock) on a file, held until destroyed or the process dies.
 // A second holder gets FailedPrecondition immediately, it does not wait.
 class FileLock {

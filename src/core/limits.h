@@ -35,6 +35,11 @@ inline constexpr size_t kMaxBundleSize = kTileWidth * (2 + kMaxEntrySize);
 // below kMaxQueuedBytes.
 inline constexpr size_t kMaxBatchBytes = 16u << 20;
 inline constexpr size_t kMaxQueuedBytes = 32u << 20;
+// The log's journal (tlog/log.h): rounds since the last checkpoint. Tiles are published and the
+// journal emptied once it passes kMaxJournalBytes; a journal file over kMaxJournalFileSize (only
+// a single batch of that size could leave one) is refused on open rather than read.
+inline constexpr size_t kMaxJournalBytes = 4 * kMaxBatchBytes;
+inline constexpr size_t kMaxJournalFileSize = size_t{1} << 30;
 
 // Key files and verifier keys are small text files.
 inline constexpr size_t kMaxKeyFileSize = 4096;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/limits.h"
+#include "crypto/sha256.h"
 
 namespace accord::tlog {
 
@@ -11,6 +12,9 @@ namespace {
 constexpr int kLevels = 8;  // 256^8 = 2^64 leaves
 constexpr uint64_t kMaxRoundEntries = 1 << 20;
 constexpr int kMaxRoundsPerCheckpoint = 16;
+// Under load, tiles and a checkpoint follow the journal at most this long after a round (sooner
+// when someone waits for a checkpoint or the log falls idle).
+constexpr std::chrono::milliseconds kPublishInterval{20};
 constexpr std::string_view kStateDir = ".accord";
 
 std::string StatePath(const std::string& dir, std::string_view name) {
@@ -54,6 +58,93 @@ std::vector<Hash> CompactFromEdge(const std::vector<std::vector<Hash>>& edge) {
   return out;
 }
 
+// The journal (docs/log-format.md): one record per round, appended and fdatasync'd before the
+// round's entries are acknowledged.
+//   record = "ACJ1" first(8, BE) count(4, BE) length(4, BE) payload SHA-256(all before it)
+//   payload = count entries, each a 2-byte big-endian length and the entry (as in bundles)
+constexpr std::string_view kJournalMagic = "ACJ1";
+constexpr size_t kJournalHeader = 4 + 8 + 4 + 4;
+// One round's record, so that a journal after a crash can always be read back whole.
+constexpr size_t kMaxRecordPayload = limits::kMaxJournalFileSize / 2;
+
+void PutBE(Bytes& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(char(uint8_t(v >> (8 * i))));
+}
+uint64_t GetBE(ByteView in, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | uint8_t(in[at + i]);
+  return v;
+}
+
+Bytes JournalRecord(uint64_t first, const std::vector<ByteView>& entries) {
+  size_t payload = 0;
+  for (ByteView e : entries) payload += 2 + e.size();
+  Bytes out;
+  out.reserve(kJournalHeader + payload + 32);
+  out.append(kJournalMagic);
+  PutBE(out, first, 8);
+  PutBE(out, entries.size(), 4);
+  PutBE(out, payload, 4);
+  for (ByteView e : entries) AppendBundleEntry(out, e);
+  crypto::Hash digest = crypto::Sha256(out);
+  out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return out;
+}
+
+struct JournalRecordView {
+  uint64_t first = 0;
+  std::vector<ByteView> entries;
+};
+// Reads records from the start of `data`. A record cut short by the end of the data, or one that
+// does not match its digest with nothing after it, is a torn last write, which was never
+// acknowledged: the journal ends before it, at `*valid_bytes`. A record that does not match its
+// digest with more bytes after it, or one whose digest matches but whose payload does not parse,
+// was not torn: DataLoss (acknowledged records may follow it).
+Result<std::vector<JournalRecordView>> ParseJournal(ByteView data, size_t* valid_bytes) {
+  std::vector<JournalRecordView> out;
+  size_t pos = 0;
+  auto damaged = [&](const std::string& what) {
+    return DataLoss("journal record at byte " + std::to_string(pos) + " " + what +
+                    ": not a write torn by a crash, and acknowledged entries may follow it (if they "
+                    "do not, truncating the journal to " +
+                    std::to_string(pos) + " bytes drops only this)");
+  };
+  while (pos < data.size()) {
+    if (data.size() - pos < kJournalHeader + 32) break;  // torn in its header
+    if (data.substr(pos, 4) != kJournalMagic) {
+      // Torn before its first block reached the disk: what is there reads as zeros.
+      if (data.find_first_not_of('\0', pos) == std::string_view::npos) break;
+      return damaged("does not start with ACJ1 and is not all zeros");
+    }
+    uint64_t count = GetBE(data, pos + 12, 4), length = GetBE(data, pos + 16, 4);
+    if (length > data.size() - pos - kJournalHeader - 32) break;  // torn in its payload
+    size_t end = pos + kJournalHeader + size_t(length);
+    crypto::Hash digest = crypto::Sha256(data.substr(pos, end - pos));
+    if (data.substr(end, 32) != ByteView(reinterpret_cast<const char*>(digest.data()), 32)) {
+      if (end + 32 == data.size()) break;  // torn: a block of it not written as it was
+      return damaged("does not match its digest, and bytes follow it");
+    }
+    if (count == 0) return damaged("matches its digest but holds no entries");
+    JournalRecordView r;
+    r.first = GetBE(data, pos + 4, 8);
+    ByteView payload = data.substr(pos + kJournalHeader, size_t(length));
+    size_t p = 0;
+    while (p + 2 <= payload.size() && r.entries.size() < count) {
+      size_t n = GetBE(payload, p, 2);
+      if (n > payload.size() - p - 2) break;
+      r.entries.push_back(payload.substr(p + 2, n));
+      p += 2 + n;
+    }
+    if (r.entries.size() != count || p != payload.size())
+      return damaged("matches its digest but its " + std::to_string(count) + " entries do not fill its " +
+                     std::to_string(length) + " bytes");
+    out.push_back(std::move(r));
+    pos = end + 32;
+  }
+  *valid_bytes = pos;
+  return out;
+}
+
 // Offset in a bundle where entry `count` starts (bundle already parsed as valid).
 size_t BundlePrefixBytes(const std::vector<ByteView>& entries, size_t count) {
   size_t n = 0;
@@ -89,10 +180,14 @@ Status InitLog(const std::string& dir_in, const std::string& origin, const std::
   RETURN_IF_ERROR(fs::MakeDirs(StatePath(dir, "tmp")));
   ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(StatePath(dir, "lock"), "log " + dir));
   RETURN_IF_ERROR(
-      fs::WriteFileAtomic(StatePath(dir, "config"), "origin " + origin + "\nkey " + real_key + "\n"));
+      fs::WriteFileAtomic(StatePath(dir, "config"), FormatLogConfig(LogConfig{origin, real_key})));
   Checkpoint cp{origin, 0, EmptyRoot(), {}};
   ASSIGN_OR_RETURN(std::string raw, SignCheckpoint(cp, signer));
   return fs::WriteFileAtomic(fs::JoinPath(dir, "checkpoint"), raw);
+}
+
+std::string FormatLogConfig(const LogConfig& c) {
+  return "origin " + c.origin + "\nkey " + c.key_path + "\njournal 1\n";
 }
 
 Result<LogConfig> ReadLogConfig(const std::string& dir) {
@@ -105,6 +200,7 @@ Result<LogConfig> ReadLogConfig(const std::string& dir) {
     return text.status();
   }
   LogConfig c;
+  c.journal = false;  // until the setting says so
   std::string_view rest = *text;
   while (!rest.empty()) {
     size_t nl = rest.find('\n');
@@ -117,6 +213,10 @@ Result<LogConfig> ReadLogConfig(const std::string& dir) {
       c.origin = std::string(v);
     else if (k == "key")
       c.key_path = std::string(v);
+    else if (k == "journal" && v == "1")
+      c.journal = true;
+    else if (k == "journal")
+      return DataLoss(path + ": journal format \"" + Printable(v) + "\" is not one this version reads");
     else
       return DataLoss(path + ": unknown setting \"" + Printable(k) + "\"");
   }
@@ -146,13 +246,14 @@ Result<Bytes> ReadEntry(TileReader& reader, uint64_t index, uint64_t size) {
 // LogWriter
 
 LogWriter::LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock,
-                     LogOptions options)
+                     fs::AppendFile journal, LogOptions options)
     : dir_(std::move(dir)),
       config_(std::move(config)),
       checkpoint_path_(options.witnessed ? StatePath(dir_, "checkpoint") : fs::JoinPath(dir_, "checkpoint")),
       signer_(std::move(signer)),
       verifier_(signer_.verifier()),
       lock_(std::move(lock)),
+      journal_(std::move(journal)),
       edge_(kLevels) {}
 
 Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir_in, const LogOptions& options) {
@@ -160,8 +261,15 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir_in, co
   ASSIGN_OR_RETURN(LogConfig config, ReadLogConfig(dir));
   ASSIGN_OR_RETURN(fs::FileLock lock, fs::FileLock::Acquire(StatePath(dir, "lock"), "log " + dir));
   ASSIGN_OR_RETURN(note::Signer signer, ReadSigner(config.key_path));
+  // A log written by a version without the journal gets the setting before its first record, so
+  // such a version, which would not read the journal, refuses the log from then on.
+  if (!config.journal) {
+    config.journal = true;
+    RETURN_IF_ERROR(fs::WriteFileAtomic(StatePath(dir, "config"), FormatLogConfig(config)));
+  }
+  ASSIGN_OR_RETURN(fs::AppendFile journal, fs::AppendFile::Open(StatePath(dir, "journal")));
   std::unique_ptr<LogWriter> w(
-      new LogWriter(dir, std::move(config), std::move(signer), std::move(lock), options));
+      new LogWriter(dir, std::move(config), std::move(signer), std::move(lock), std::move(journal), options));
   RETURN_IF_ERROR(w->Recover());
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
   w->commit_thread_ = std::thread([p = w.get()] { p->CommitLoop(); });
@@ -282,14 +390,46 @@ Status LogWriter::Recover() {
     have = 0;
     prefix.clear();
   }
+  // Then entries acknowledged after the last tiles, from the journal. Its records follow each
+  // other; those the tiles already hold must hold the same entries.
+  std::string journal_path = StatePath(dir_, "journal");
+  ASSIGN_OR_RETURN(Bytes journal, fs::ReadFile(journal_path, limits::kMaxJournalFileSize));
+  size_t valid = 0;
+  Result<std::vector<JournalRecordView>> records = ParseJournal(journal, &valid);
+  if (!records.ok()) return records.status().WithContext(journal_path);
+  uint64_t known = size_ + recovered.size(), expect = records->empty() ? 0 : records->front().first;
+  for (const JournalRecordView& r : *records) {
+    if (r.first != expect || r.first > known)
+      return DataLoss(journal_path + ": a record starts at entry " + std::to_string(r.first) + ", expected " +
+                      std::to_string(std::min(expect, known)) + " (entries are missing)");
+    for (size_t i = 0; i < r.entries.size(); ++i) {
+      uint64_t index = r.first + i;
+      if (index >= known) {
+        recovered.push_back(r.entries[i]);
+        ++known;
+      } else if (index >= size_ && recovered[index - size_] != r.entries[i]) {
+        return DataLoss(journal_path + ": entry " + std::to_string(index) +
+                        " differs from the one in the tiles beyond the checkpoint");
+      }
+    }
+    expect = r.first + r.entries.size();
+  }
   RETURN_IF_ERROR(RemoveBeyond(size_ + recovered.size()));
   if (!recovered.empty()) {
     Round round;
     Integrate(recovered, round);
-    RETURN_IF_ERROR(WriteTemps(round));
-    RETURN_IF_ERROR(Commit(round));
+    round.files.insert(round.files.end(), std::make_move_iterator(round.partials.begin()),
+                       std::make_move_iterator(round.partials.end()));
+    RETURN_IF_ERROR(WriteTemps(round.files, round.serial, "r"));
+    RETURN_IF_ERROR(Commit(round.files));
     submitted_ = size_;
-    RETURN_IF_ERROR(Publish(round));
+    RETURN_IF_ERROR(Publish(round.checkpoint, round.filled));
+  }
+  // Everything in the journal is in tiles under a checkpoint now (a torn last record was never
+  // acknowledged).
+  if (!journal.empty()) {
+    RETURN_IF_ERROR(journal_.Truncate());
+    RETURN_IF_ERROR(journal_.Sync());
   }
   RemoveStalePartials();
   return Status::Ok();
@@ -388,29 +528,29 @@ void LogWriter::Integrate(const std::vector<ByteView>& entries, Round& round) {
   for (int l = 0; l < kLevels; ++l) {
     if (edge_[l].empty()) continue;
     TileCoord t{l, (size_ >> (8 * l)) / 256, uint32_t(edge_[l].size())};
-    files.push_back(File{TilePath(t), HashesBytes(edge_[l]), {}});
+    round.partials.push_back(File{TilePath(t), HashesBytes(edge_[l]), {}});
   }
   if (edge_bundle_count_ > 0)
-    files.push_back(
+    round.partials.push_back(
         File{TilePath(TileCoord{kEntriesLevel, size_ / 256, edge_bundle_count_}), edge_bundle_, {}});
   round.serial = next_serial_++;
   round.checkpoint = Checkpoint{config_.origin, size_, range_.Root(), {}};
 }
 
-Status LogWriter::WriteTemps(Round& round) {
+Status LogWriter::WriteTemps(std::vector<File>& files, uint64_t serial, std::string_view tag) {
   std::string tmp_dir = StatePath(dir_, "tmp");
-  const std::string prefix = tmp_dir + "/" + std::to_string(round.serial) + "-";
-  for (size_t i = 0; i < round.files.size(); ++i) {
-    round.files[i].tmp = prefix + std::to_string(i);
-    RETURN_IF_ERROR(fs::WriteNew(round.files[i].tmp, round.files[i].data));
-    Bytes().swap(round.files[i].data);  // in the page cache now; free the memory early
+  const std::string prefix = tmp_dir + "/" + std::to_string(serial) + std::string(tag) + "-";
+  for (size_t i = 0; i < files.size(); ++i) {
+    files[i].tmp = prefix + std::to_string(i);
+    RETURN_IF_ERROR(fs::WriteNew(files[i].tmp, files[i].data));
+    Bytes().swap(files[i].data);  // in the page cache now; free the memory early
   }
   return Status::Ok();
 }
 
-Status LogWriter::Commit(Round& round) {
+Status LogWriter::Commit(const std::vector<File>& files) {
   RETURN_IF_ERROR(fs::SyncFilesystem(dir_));
-  for (const File& f : round.files) {
+  for (const File& f : files) {
     std::string final_path = fs::JoinPath(dir_, f.path);
     std::string parent = fs::Dirname(final_path);
     if (!made_dirs_.count(parent)) {
@@ -422,12 +562,10 @@ Status LogWriter::Commit(Round& round) {
   return fs::SyncFilesystem(dir_);
 }
 
-Status LogWriter::Publish(const Round& round) {
-  const Checkpoint& cp = round.checkpoint;
+Status LogWriter::Publish(const Checkpoint& cp, const std::vector<TileCoord>& filled) {
   ASSIGN_OR_RETURN(std::string raw, SignCheckpoint(cp, signer_));
   RETURN_IF_ERROR(fs::WriteFileAtomic(checkpoint_path_, raw));
-  for (const TileCoord& t : round.filled)
-    RETURN_IF_ERROR(fs::RemoveTree(fs::JoinPath(dir_, TilePath(t) + ".p")));
+  for (const TileCoord& t : filled) RETURN_IF_ERROR(fs::RemoveTree(fs::JoinPath(dir_, TilePath(t) + ".p")));
   {
     std::lock_guard<std::mutex> l(mu_);
     published_.checkpoint = cp;
@@ -436,6 +574,26 @@ Status LogWriter::Publish(const Round& round) {
   }
   published_cv_.notify_all();
   return Status::Ok();
+}
+
+Status LogWriter::PublishRounds(const Checkpoint& cp) {
+  std::vector<File> files = std::move(unpublished_files_);
+  std::vector<File> partials = std::move(unpublished_partials_);
+  std::vector<TileCoord> filled = std::move(unpublished_filled_);
+  unpublished_files_.clear();
+  unpublished_partials_.clear();
+  unpublished_filled_.clear();
+  unpublished_rounds_ = 0;
+  journal_bytes_ = 0;
+  RETURN_IF_ERROR(WriteTemps(partials, cp.size, "p"));
+  files.insert(files.end(), std::make_move_iterator(partials.begin()),
+               std::make_move_iterator(partials.end()));
+  RETURN_IF_ERROR(Commit(files));
+  RETURN_IF_ERROR(Publish(cp, filled));
+  // The checkpoint is durable (WriteFileAtomic) and covers every journaled entry: the records
+  // are not needed any more. Emptying the file is made durable by the next record's Sync; a
+  // crash before that leaves records the checkpoint covers, which recovery skips.
+  return journal_.Truncate();
 }
 
 std::future<Result<uint64_t>> LogWriter::Submit(EntryBatch batch) {
@@ -450,6 +608,10 @@ std::future<Result<uint64_t>> LogWriter::Submit(EntryBatch batch) {
     p.done.set_value(FailedPrecondition("log writer is closing"));
   } else if (p.batch.size() == 0) {
     p.done.set_value(InvalidArgument("empty batch"));
+  } else if (p.batch.bytes() + 2 * p.batch.size() > kMaxRecordPayload) {
+    p.done.set_value(InvalidArgument("batch of " + std::to_string(p.batch.bytes()) +
+                                     " bytes: over the journal's limit of " +
+                                     std::to_string(kMaxRecordPayload) + " bytes for one round"));
   } else {
     queued_bytes_ += p.batch.bytes();
     submitted_ += p.batch.size();
@@ -477,6 +639,10 @@ Result<VerifiedCheckpoint> LogWriter::Sync() {
 
 Result<VerifiedCheckpoint> LogWriter::WaitForCheckpoint(uint64_t target) {
   std::unique_lock<std::mutex> l(mu_);
+  if (published_.checkpoint.size < target) {
+    publish_wanted_ = true;
+    commit_cv_.notify_all();
+  }
   published_cv_.wait(l, [&] { return published_.checkpoint.size >= target || !failed_.ok(); });
   if (published_.checkpoint.size < target)
     return FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
@@ -541,11 +707,12 @@ void LogWriter::Run() {
         round->first.push_back(size_ + entries.size());
         for (size_t i = 0; i < p.batch.size(); ++i) entries.push_back(p.batch.at(i));
       }
+      round->journal = JournalRecord(size_, entries);
       Integrate(entries, *round);
-      st = WriteTemps(*round);
+      st = WriteTemps(round->files, round->serial, "f");
       if (!st.ok()) Fail(st);
     }
-    for (auto& p : round->pending) Bytes().swap(p.batch.mutable_data());  // entries are in files now
+    for (auto& p : round->pending) Bytes().swap(p.batch.mutable_data());  // copied into the record
     std::unique_lock<std::mutex> l(mu_);
     commit_cv_.wait(l, [&] { return commits_.size() < 1; });  // bounds memory and latency
     commits_.push_back(std::move(round));
@@ -557,44 +724,69 @@ void LogWriter::Run() {
   commit_cv_.notify_all();
 }
 
-// Stage 2 (disk): make a round durable, acknowledge it, publish its checkpoint. Rounds commit
-// strictly in order, so the durable entries are always a prefix of the log.
+// Stage 2 (disk): make a round durable in the journal and acknowledge it. The tiles of the rounds
+// journaled so far follow with a checkpoint when no round is waiting and either someone waits
+// for a checkpoint or kPublishInterval passed since the last one; and in any case every
+// kMaxRoundsPerCheckpoint rounds, once the journal passes limits::kMaxJournalBytes, and before
+// the writer stops. Rounds are journaled strictly in order, so the durable entries are always a
+// prefix of the log.
 void LogWriter::CommitLoop() {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point last_publish = Clock::now();
+  Checkpoint unpublished;  // the tree after the last journaled round, while unpublished_rounds_ > 0
   while (true) {
     std::unique_ptr<Round> round;
+    bool publish = false;
     {
       std::unique_lock<std::mutex> l(mu_);
-      commit_cv_.wait(l, [&] { return !commits_.empty() || integrator_done_; });
-      if (commits_.empty()) return;
-      round = std::move(commits_.front());
-      commits_.pop_front();
+      auto ready = [&] { return !commits_.empty() || integrator_done_ || publish_wanted_; };
+      if (unpublished_rounds_ > 0)
+        commit_cv_.wait_until(l, last_publish + kPublishInterval, ready);
+      else
+        commit_cv_.wait(l, [&] { return !commits_.empty() || integrator_done_; });
+      if (!commits_.empty()) {
+        round = std::move(commits_.front());
+        commits_.pop_front();
+      } else if (unpublished_rounds_ == 0) {
+        if (integrator_done_) return;
+        publish_wanted_ = false;  // nothing to publish: every waiter is served already
+        continue;
+      } else {
+        publish = true;  // idle, waited for, or the interval passed
+      }
     }
     commit_cv_.notify_all();
     Status st = FailedStatus();
-    if (st.ok()) {
-      st = Commit(*round);
-      if (!st.ok()) Fail(st);
+    if (round) {
+      if (st.ok()) st = journal_.Append(round->journal);
+      if (st.ok()) st = journal_.Sync();
+      if (!st.ok()) {
+        Fail(st);
+        for (auto& p : round->pending) p.done.set_value(FailedStatus());
+        continue;
+      }
+      for (size_t i = 0; i < round->pending.size(); ++i) round->pending[i].done.set_value(round->first[i]);
+      journal_bytes_ += round->journal.size();
+      unpublished_files_.insert(unpublished_files_.end(), std::make_move_iterator(round->files.begin()),
+                                std::make_move_iterator(round->files.end()));
+      unpublished_partials_ = std::move(round->partials);
+      unpublished_filled_.insert(unpublished_filled_.end(), round->filled.begin(), round->filled.end());
+      unpublished = round->checkpoint;
+      ++unpublished_rounds_;
+      std::lock_guard<std::mutex> l(mu_);
+      publish = unpublished_rounds_ >= kMaxRoundsPerCheckpoint ||
+                journal_bytes_ >= limits::kMaxJournalBytes ||
+                (commits_.empty() &&
+                 (publish_wanted_ || integrator_done_ || Clock::now() - last_publish >= kPublishInterval));
     }
-    if (!st.ok()) {
-      for (auto& p : round->pending) p.done.set_value(FailedStatus());
-      continue;
-    }
-    for (size_t i = 0; i < round->pending.size(); ++i) round->pending[i].done.set_value(round->first[i]);
-    // Under load, one checkpoint covers several rounds: when the next round is already waiting
-    // to be committed, its checkpoint will cover this one too (at most kMaxRoundsPerCheckpoint
-    // rounds apart, so checkpoints keep coming). Every round is durable before it is
-    // acknowledged either way; only the signature and its fsync are saved.
-    bool next_waiting;
+    if (!st.ok()) unpublished_rounds_ = 0;  // the writer failed: nothing more is published
+    if (!publish || !st.ok()) continue;
     {
       std::lock_guard<std::mutex> l(mu_);
-      next_waiting = !commits_.empty();
+      publish_wanted_ = false;
     }
-    unpublished_filled_.insert(unpublished_filled_.end(), round->filled.begin(), round->filled.end());
-    if (next_waiting && ++unpublished_rounds_ < kMaxRoundsPerCheckpoint) continue;
-    round->filled = std::move(unpublished_filled_);
-    unpublished_filled_.clear();
-    unpublished_rounds_ = 0;
-    st = Publish(*round);
+    st = PublishRounds(unpublished);
+    last_publish = Clock::now();
     if (!st.ok()) Fail(st);
   }
 }

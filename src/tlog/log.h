@@ -9,14 +9,16 @@
 //                                     the path of the signing key, which lives outside DIR),
 //                                     `lock`, and `tmp/` for files being written.
 //
-// Durability: the entry bundles are the log's only copy of the entries; there is no separate
-// journal. A round of the sequencer writes its new bundles and tiles to .accord/tmp, syncs the
-// file system, renames them into place, syncs again, and only then acknowledges the entries; a
-// signed checkpoint follows (one for several rounds when the next is already waiting, at most 16
-// rounds apart). On open, entries found in bundles beyond the checkpoint (a crash
-// after the acknowledgement and before the checkpoint) are integrated; anything beyond them
-// (never acknowledged) is removed. Partial tiles of every checkpointed size are kept until the
-// full tile exists (c2sp.org/tlog-tiles), then removed.
+// Durability: a round of the sequencer appends its entries to a journal (.accord/journal) and
+// acknowledges them once fdatasync returns. Tiles and bundles follow in larger steps: when no
+// round is waiting, or every 16 rounds, or once the journal passes limits::kMaxJournalBytes, the
+// full tiles of those rounds and the partial tiles of the last are written to .accord/tmp, the
+// file system is synced, they are renamed into place, it is synced again, a signed checkpoint
+// is written, and the journal is emptied. On open, entries found in bundles beyond the checkpoint
+// (a crash before the checkpoint) and then in the journal (a crash before the tiles) are
+// integrated; tiles beyond them (never acknowledged) are removed; a torn record at the journal's
+// end (never acknowledged) is dropped. Partial tiles of every checkpointed size are kept until
+// the full tile exists (c2sp.org/tlog-tiles), then removed. Grammar: docs/log-format.md.
 //
 // Thread-safety: LogWriter is safe to use from many threads; it holds an exclusive lock on the
 // directory, so a second writer (thread or process) gets FailedPrecondition. The free functions
@@ -65,7 +67,11 @@ class EntryBatch {
 struct LogConfig {
   std::string origin;
   std::string key_path;  // absolute; outside the log directory
+  // "journal 1": the log keeps .accord/journal. Versions that do not know the setting refuse the
+  // log rather than open it without reading the journal.
+  bool journal = true;
 };
+std::string FormatLogConfig(const LogConfig& c);
 
 // Creates a new, empty log in `dir` (absent or empty) signed with the key at `key_path`, and
 // publishes its first checkpoint (size 0). The key file must not lie inside `dir`.
@@ -113,33 +119,39 @@ class LogWriter {
     Bytes data;
     std::string tmp;  // where it was written before its rename into place
   };
-  // One sequencer round: batches integrated together, committed with one pair of syncs and
-  // published with one checkpoint.
+  // One sequencer round: batches integrated together and made durable with one journal record.
   struct Round {
     uint64_t serial = 0;
     std::vector<Pending> pending;
-    std::vector<uint64_t> first;  // index of each pending batch's first entry
-    std::vector<File> files;
+    std::vector<uint64_t> first;    // index of each pending batch's first entry
+    Bytes journal;                  // the round's journal record
+    std::vector<File> files;        // full tiles and bundles completed, written to .accord/tmp
+    std::vector<File> partials;     // the right edge's partial tiles after this round, in memory
     std::vector<TileCoord> filled;  // tiles completed this round that had retained partials
     Checkpoint checkpoint;          // the tree after this round
   };
 
-  LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock, LogOptions options);
+  LogWriter(std::string dir, LogConfig config, note::Signer signer, fs::FileLock lock, fs::AppendFile journal,
+            LogOptions options);
   Status Recover();
   Status LoadRightEdge(const VerifiedCheckpoint& cp);
   Status RemoveBeyond(uint64_t size);
   void RemoveStalePartials();
-  void Run();         // stage 1: integrate and write (thread_)
-  void CommitLoop();  // stage 2: sync, rename, acknowledge, publish (commit_thread_)
-  // commit_thread_ only: rounds committed since the last published checkpoint, and their tiles
-  // whose retained partials the next Publish removes.
+  void Run();         // stage 1: integrate, prepare the journal record, write full tiles
+  void CommitLoop();  // stage 2: journal, acknowledge, now and then publish tiles and checkpoint
+  // commit_thread_ only: what the rounds journaled since the last checkpoint leave to publish.
   int unpublished_rounds_ = 0;
+  size_t journal_bytes_ = 0;
+  std::vector<File> unpublished_files_;     // full tiles, in .accord/tmp
+  std::vector<File> unpublished_partials_;  // the last round's partial tiles
   std::vector<TileCoord> unpublished_filled_;
   // Integrates entries into the in-memory right edge and lists the files that change.
   void Integrate(const std::vector<ByteView>& entries, Round& round);
-  Status WriteTemps(Round& round);
-  Status Commit(Round& round);
-  Status Publish(const Round& round);
+  Status WriteTemps(std::vector<File>& files, uint64_t serial, std::string_view tag);
+  Status Commit(const std::vector<File>& files);
+  Status Publish(const Checkpoint& cp, const std::vector<TileCoord>& filled);
+  // Makes the journaled rounds' tiles durable, publishes `cp`, and empties the journal.
+  Status PublishRounds(const Checkpoint& cp);
   void Fail(const Status& st);
   Status FailedStatus();
 
@@ -149,6 +161,7 @@ class LogWriter {
   const note::Signer signer_;
   const note::Verifier verifier_;
   fs::FileLock lock_;
+  fs::AppendFile journal_;  // .accord/journal; commit_thread_ (and Recover) only
 
   // Sequencer-thread state: the right edge of the tree.
   uint64_t size_ = 0;
@@ -169,6 +182,7 @@ class LogWriter {
   Status failed_;  // first error of the sequencer; the writer accepts nothing after it
   bool stopping_ = false;
   std::condition_variable commit_cv_;
+  bool publish_wanted_ = false;                 // someone waits for a checkpoint: publish when idle
   std::deque<std::unique_ptr<Round>> commits_;  // integrated, waiting for stage 2
   bool integrator_done_ = false;
   std::thread thread_;
