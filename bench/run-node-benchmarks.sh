@@ -24,6 +24,7 @@ echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(wrk -
 echo "== generating signed statements"
 "$GEN" "$W/hash" $((D * 30000)) hash
 "$GEN" "$W/yara" $((D * 3000)) yara
+sync  # the generator's files written out now, not during the node's first fsyncs
 
 PORT=18$((RANDOM % 900 + 100))
 URL=http://127.0.0.1:$PORT
@@ -47,8 +48,9 @@ submit() {
   refused0=$(metric accord_statements_refused_total)
   t0=$(date +%s.%N)
   wrk -t2 -c"$conns" -d"${D}s" --latency -s "$LUA/post_statements.lua" "$URL" -- "$file" 2 "$batch" > "$W/$name.wrk"
-  acked=$(metric accord_log_size)
-  # The checkpoint that covers everything acknowledged.
+  # Every statement this node accepted (registrations included) is in the log: the checkpoint
+  # that covers them all covers everything acknowledged.
+  acked=$(metric accord_statements_accepted_total)
   while [ "$(cp_size)" -lt "$acked" ]; do sleep 0.01; done
   t1=$(date +%s.%N)
   after=$(cp_size)

@@ -97,6 +97,11 @@ all=$(python3 -c 'import json; print([c["id"] for c in json.load(open("collectio
 curl -sf -D headers "${taxii[@]}" "$url/taxii2/api/collections/$all/objects/?match%5Btype%5D=indicator&limit=2" > objects
 check "TAXII objects: filtered by type, paged, with X-TAXII-Date-Added headers" \
   "python3 -c 'import json,sys; e=json.load(open(\"objects\")); o=e[\"objects\"]; sys.exit(0 if len(o) == 2 and all(x[\"type\"] == \"indicator\" for x in o) and e[\"more\"] and e[\"next\"] else 1)' && grep -qi '^X-TAXII-Date-Added-First' headers"
+curl -sf "${taxii[@]}" "$url/taxii2/api/collections/$all/objects/?match%5Btype%5D=indicator&limit=2" > objects2
+curl -sf $url/metrics > metrics
+check "the same TAXII page again is the same, served from the cache of rendered statements" \
+  "cmp -s objects objects2 && grep -Eq '^accord_taxii_render_cache_hits_total [1-9]' metrics &&
+   grep -Eq '^accord_taxii_render_cache_statements [1-9]' metrics"
 code=$(curl -s -o body -w '%{http_code}' "${taxii[@]}" "$url/taxii2/api/collections/$all/objects/?added_after=yesterday")
 check "TAXII: a bad filter is 400" "[ $code = 400 ]"
 code=$(curl -s -o body -w '%{http_code}' -H 'Accept: text/html' "$url/taxii2/api/collections/$all/objects/")

@@ -56,7 +56,10 @@ class HttpServer {
   HttpServer(Node& node, HttpOptions options);
   ~HttpServer();
   void SetTaxiiHandler(HttpHandler handler);  // before Start
-  Status Start();                             // binds the port (or fails naming it)
+  // Text in Prometheus' format appended to /metrics (complete HELP, TYPE and sample lines), from
+  // the serving threads: it MUST be thread-safe. Before Start.
+  void SetMoreMetrics(std::function<std::string()> metrics);
+  Status Start();  // binds the port (or fails naming it)
   int port() const;
   Status Run();  // serves until Stop
   void Stop();

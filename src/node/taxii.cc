@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -419,10 +420,18 @@ struct TaxiiApi::Impl {
   std::unordered_map<std::string, std::vector<uint64_t>> versions;
   std::unordered_map<std::string, crypto::Ed25519PublicKey> collections;
 
-  // Log index -> its rendered objects, at most config.render_cache_bytes of them.
+  // Log index -> its rendered objects, at most config.render_cache_bytes of them; the least
+  // recently served go first (pollers read the newest statements again and again).
+  struct Cached {
+    Rendered objects;
+    size_t bytes = 0;
+    std::list<uint64_t>::iterator age;  // in `lru`
+  };
   std::mutex cache_mu;
-  std::unordered_map<uint64_t, std::pair<Rendered, size_t>> cache;
+  std::unordered_map<uint64_t, Cached> cache;
+  std::list<uint64_t> lru;  // least recently served first
   size_t cache_bytes = 0;
+  uint64_t cache_hits = 0, cache_misses = 0;
 
   // Status resources of POSTs, newest last, at most limits::kMaxStatusKept; each with its poster.
   struct KeptStatus {
@@ -438,7 +447,12 @@ struct TaxiiApi::Impl {
 Result<Rendered> TaxiiApi::Impl::Render(const Record& r) {
   {
     std::lock_guard lock(cache_mu);
-    if (auto it = cache.find(r.index); it != cache.end()) return it->second.first;
+    if (auto it = cache.find(r.index); it != cache.end()) {
+      ++cache_hits;
+      lru.splice(lru.end(), lru, it->second.age);
+      return it->second.objects;
+    }
+    ++cache_misses;
   }
   stix::Context ctx{config.log_origin, std::string(kCheckpointSentinel), UINT64_MAX};
   stix::RecordLookup lookup = [this](uint64_t i) { return store.Get(i); };
@@ -452,16 +466,16 @@ Result<Rendered> TaxiiApi::Impl::Render(const Record& r) {
   }
   Rendered out = std::make_shared<const std::vector<Served>>(std::move(served));
   std::lock_guard lock(cache_mu);
-  if (bytes <= config.render_cache_bytes && cache.emplace(r.index, std::make_pair(out, bytes)).second) {
-    cache_bytes += bytes;
-    // Evicts whatever the hash order puts first: near enough to random, and no bookkeeping.
-    while (cache_bytes > config.render_cache_bytes) {
-      auto victim = cache.begin();
-      if (victim->first == r.index && cache.size() > 1) victim = std::next(victim);
-      cache_bytes -= victim->second.second;
-      cache.erase(victim);
-    }
+  if (bytes > config.render_cache_bytes || cache.count(r.index)) return out;  // too large, or raced
+  while (cache_bytes + bytes > config.render_cache_bytes) {
+    auto victim = cache.find(lru.front());
+    cache_bytes -= victim->second.bytes;
+    cache.erase(victim);
+    lru.pop_front();
   }
+  lru.push_back(r.index);
+  cache.emplace(r.index, Cached{out, bytes, std::prev(lru.end())});
+  cache_bytes += bytes;
   return out;
 }
 
@@ -683,6 +697,11 @@ TaxiiApi::~TaxiiApi() = default;
 
 Status TaxiiApi::CatchUp() const {
   return impl_->CatchUp();
+}
+
+RenderCacheStats TaxiiApi::render_cache() const {
+  std::lock_guard lock(impl_->cache_mu);
+  return RenderCacheStats{impl_->cache_hits, impl_->cache_misses, impl_->cache.size(), impl_->cache_bytes};
 }
 
 TaxiiResponse TaxiiApi::Handle(const TaxiiRequest& request) const {

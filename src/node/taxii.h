@@ -10,8 +10,9 @@
 // To answer by STIX id (object endpoints, match[id], match[version]) TaxiiApi keeps, in memory, the
 // log indices that give each STIX id a version, caught up from the Store at each request (one
 // Store::Size call when nothing is new). It also keeps the serialized objects of recently served
-// statements (at most TaxiiConfig::render_cache_bytes), since a statement's objects never change
-// but for the checkpoint that covers them, which is filled in when serving.
+// statements (at most TaxiiConfig::render_cache_bytes, the least recently served dropped first),
+// since a statement's objects never change but for the checkpoint that covers them, which is
+// filled in when serving.
 // Adding objects (POST .../collections/<participant's collection>/objects/, docs/taxii.md): a
 // request authenticated by a token of that participant (TaxiiConfig::authenticate) has its
 // indicators turned into statements (stix::BodyFromObject) that the node attests on the
@@ -149,6 +150,15 @@ struct TaxiiConfig {
 std::string AllCollectionId();
 std::string ParticipantCollectionId(const crypto::Ed25519PublicKey& key);
 
+// What the cache of rendered statements did (TaxiiConfig::render_cache_bytes): statements served
+// from it and rendered anew, and what it holds now.
+struct RenderCacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  size_t statements = 0;
+  size_t bytes = 0;
+};
+
 class TaxiiApi {
  public:
   // `store` MUST outlive the TaxiiApi.
@@ -163,6 +173,7 @@ class TaxiiApi {
   // Brings the in-memory STIX id index up to the Store's size. Handle calls it; the node MAY call
   // it after indexing new entries so that the first request after a restart does not pay for it.
   Status CatchUp() const;
+  RenderCacheStats render_cache() const;
 
  private:
   struct Impl;

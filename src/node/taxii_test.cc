@@ -539,6 +539,42 @@ TEST_F(TaxiiTest, RenderCacheDoesNotChangeAnswers) {
   }
 }
 
+TEST_F(TaxiiTest, RenderCacheKeepsWhatWasServedLast) {
+  // Pollers read the newest statements again and again: those must stay in a cache too small for
+  // the whole log, and a statement read once must push out the least recently served one.
+  ASSERT_TRUE(api->CatchUp().ok());
+  RenderCacheStats all = api->render_cache();
+  ASSERT_EQ(all.statements, store.records.size());
+  TaxiiConfig small = config;
+  small.render_cache_bytes = all.bytes / 3;
+  TaxiiApi api2(store, small);
+  ASSERT_TRUE(api2.CatchUp().ok());  // renders every statement, oldest first
+  RenderCacheStats caught = api2.render_cache();
+  EXPECT_EQ(caught.misses, store.records.size());
+  EXPECT_LE(caught.bytes, small.render_cache_bytes);
+  ASSERT_GT(caught.statements, 3u);
+  ASSERT_LT(caught.statements, store.records.size() - 3);
+  const uint64_t newest = store.records.size() - 3;
+  auto read_newest = [&] {
+    TaxiiResponse r =
+        api2.Handle({"GET", AllObjects(), "next=" + std::to_string(newest) + ".0", "", "", "", ""});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body;
+  };
+  std::string body = read_newest();
+  RenderCacheStats after = api2.render_cache();
+  EXPECT_EQ(after.misses, caught.misses) << "the newest statements were dropped from the cache";
+  EXPECT_EQ(after.hits, caught.hits + 3);
+  // An old statement, read once, replaces the least recently served, not the newest.
+  TaxiiResponse old = api2.Handle({"GET", AllObjects(), "next=5.0&limit=1", "", "", "", ""});
+  ASSERT_EQ(old.status, 200) << old.body;
+  const uint64_t misses = api2.render_cache().misses;
+  EXPECT_GT(misses, caught.misses);  // statement 5 (and the next, to tell whether there is more)
+  EXPECT_EQ(read_newest(), body);
+  EXPECT_EQ(api2.render_cache().misses, misses);
+  EXPECT_LE(api2.render_cache().bytes, small.render_cache_bytes);
+}
+
 TEST_F(TaxiiTest, ServedObjectsAreTheStixObjects) {
   // What the API writes from its cache, checkpoint spliced in, is what stix::StixObjects gives.
   stix::Context ctx = stix::MakeContext(config.log_origin, config.checkpoint());
