@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "core/limits.h"
-#include "crypto/sha256.h"
+#include "tlog/journal.h"
 
 namespace accord::tlog {
 
@@ -55,93 +55,6 @@ std::vector<Hash> CompactFromEdge(const std::vector<std::vector<Hash>>& edge) {
       }
     }
   }
-  return out;
-}
-
-// The journal (docs/log-format.md): one record per round, appended and fdatasync'd before the
-// round's entries are acknowledged.
-//   record = "ACJ1" first(8, BE) count(4, BE) length(4, BE) payload SHA-256(all before it)
-//   payload = count entries, each a 2-byte big-endian length and the entry (as in bundles)
-constexpr std::string_view kJournalMagic = "ACJ1";
-constexpr size_t kJournalHeader = 4 + 8 + 4 + 4;
-// One round's record, so that a journal after a crash can always be read back whole.
-constexpr size_t kMaxRecordPayload = limits::kMaxJournalFileSize / 2;
-
-void PutBE(Bytes& out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(char(uint8_t(v >> (8 * i))));
-}
-uint64_t GetBE(ByteView in, size_t at, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | uint8_t(in[at + i]);
-  return v;
-}
-
-Bytes JournalRecord(uint64_t first, const std::vector<ByteView>& entries) {
-  size_t payload = 0;
-  for (ByteView e : entries) payload += 2 + e.size();
-  Bytes out;
-  out.reserve(kJournalHeader + payload + 32);
-  out.append(kJournalMagic);
-  PutBE(out, first, 8);
-  PutBE(out, entries.size(), 4);
-  PutBE(out, payload, 4);
-  for (ByteView e : entries) AppendBundleEntry(out, e);
-  crypto::Hash digest = crypto::Sha256(out);
-  out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
-  return out;
-}
-
-struct JournalRecordView {
-  uint64_t first = 0;
-  std::vector<ByteView> entries;
-};
-// Reads records from the start of `data`. A record cut short by the end of the data, or one that
-// does not match its digest with nothing after it, is a torn last write, which was never
-// acknowledged: the journal ends before it, at `*valid_bytes`. A record that does not match its
-// digest with more bytes after it, or one whose digest matches but whose payload does not parse,
-// was not torn: DataLoss (acknowledged records may follow it).
-Result<std::vector<JournalRecordView>> ParseJournal(ByteView data, size_t* valid_bytes) {
-  std::vector<JournalRecordView> out;
-  size_t pos = 0;
-  auto damaged = [&](const std::string& what) {
-    return DataLoss("journal record at byte " + std::to_string(pos) + " " + what +
-                    ": not a write torn by a crash, and acknowledged entries may follow it (if they "
-                    "do not, truncating the journal to " +
-                    std::to_string(pos) + " bytes drops only this)");
-  };
-  while (pos < data.size()) {
-    if (data.size() - pos < kJournalHeader + 32) break;  // torn in its header
-    if (data.substr(pos, 4) != kJournalMagic) {
-      // Torn before its first block reached the disk: what is there reads as zeros.
-      if (data.find_first_not_of('\0', pos) == std::string_view::npos) break;
-      return damaged("does not start with ACJ1 and is not all zeros");
-    }
-    uint64_t count = GetBE(data, pos + 12, 4), length = GetBE(data, pos + 16, 4);
-    if (length > data.size() - pos - kJournalHeader - 32) break;  // torn in its payload
-    size_t end = pos + kJournalHeader + size_t(length);
-    crypto::Hash digest = crypto::Sha256(data.substr(pos, end - pos));
-    if (data.substr(end, 32) != ByteView(reinterpret_cast<const char*>(digest.data()), 32)) {
-      if (end + 32 == data.size()) break;  // torn: a block of it not written as it was
-      return damaged("does not match its digest, and bytes follow it");
-    }
-    if (count == 0) return damaged("matches its digest but holds no entries");
-    JournalRecordView r;
-    r.first = GetBE(data, pos + 4, 8);
-    ByteView payload = data.substr(pos + kJournalHeader, size_t(length));
-    size_t p = 0;
-    while (p + 2 <= payload.size() && r.entries.size() < count) {
-      size_t n = GetBE(payload, p, 2);
-      if (n > payload.size() - p - 2) break;
-      r.entries.push_back(payload.substr(p + 2, n));
-      p += 2 + n;
-    }
-    if (r.entries.size() != count || p != payload.size())
-      return damaged("matches its digest but its " + std::to_string(count) + " entries do not fill its " +
-                     std::to_string(length) + " bytes");
-    out.push_back(std::move(r));
-    pos = end + 32;
-  }
-  *valid_bytes = pos;
   return out;
 }
 
@@ -394,11 +307,11 @@ Status LogWriter::Recover() {
   // other; those the tiles already hold must hold the same entries.
   std::string journal_path = StatePath(dir_, "journal");
   ASSIGN_OR_RETURN(Bytes journal, fs::ReadFile(journal_path, limits::kMaxJournalFileSize));
-  size_t valid = 0;
-  Result<std::vector<JournalRecordView>> records = ParseJournal(journal, &valid);
-  if (!records.ok()) return records.status().WithContext(journal_path);
+  Result<ParsedJournal> parsed = ParseJournal(journal);
+  if (!parsed.ok()) return parsed.status().WithContext(journal_path);
+  const std::vector<JournalRecord>* records = &parsed->records;
   uint64_t known = size_ + recovered.size(), expect = records->empty() ? 0 : records->front().first;
-  for (const JournalRecordView& r : *records) {
+  for (const JournalRecord& r : *records) {
     if (r.first != expect || r.first > known)
       return DataLoss(journal_path + ": a record starts at entry " + std::to_string(r.first) + ", expected " +
                       std::to_string(std::min(expect, known)) + " (entries are missing)");
@@ -608,10 +521,10 @@ std::future<Result<uint64_t>> LogWriter::Submit(EntryBatch batch) {
     p.done.set_value(FailedPrecondition("log writer is closing"));
   } else if (p.batch.size() == 0) {
     p.done.set_value(InvalidArgument("empty batch"));
-  } else if (p.batch.bytes() + 2 * p.batch.size() > kMaxRecordPayload) {
+  } else if (p.batch.bytes() + 2 * p.batch.size() > kMaxJournalPayload) {
     p.done.set_value(InvalidArgument("batch of " + std::to_string(p.batch.bytes()) +
                                      " bytes: over the journal's limit of " +
-                                     std::to_string(kMaxRecordPayload) + " bytes for one round"));
+                                     std::to_string(kMaxJournalPayload) + " bytes for one round"));
   } else {
     queued_bytes_ += p.batch.bytes();
     submitted_ += p.batch.size();
@@ -707,7 +620,7 @@ void LogWriter::Run() {
         round->first.push_back(size_ + entries.size());
         for (size_t i = 0; i < p.batch.size(); ++i) entries.push_back(p.batch.at(i));
       }
-      round->journal = JournalRecord(size_, entries);
+      round->journal = EncodeJournalRecord(size_, entries);
       Integrate(entries, *round);
       st = WriteTemps(round->files, round->serial, "f");
       if (!st.ok()) Fail(st);

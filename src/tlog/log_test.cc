@@ -11,6 +11,7 @@
 
 #include "core/limits.h"
 #include "crypto/sha256.h"
+#include "tlog/journal.h"
 #include "tlog/merkle.h"
 
 namespace accord::tlog {
@@ -381,6 +382,20 @@ class JournalTest : public LogTest {
   void WriteJournal(const std::string& data) { WriteAll(".accord/journal", data); }
   std::string Journal() { return ReadAll(".accord/journal"); }
 };
+
+TEST(JournalFormatTest, RecordsAreWhatTheGrammarSays) {
+  std::vector<std::string> entries = {"entry number 7", "", std::string(300, 'x')};
+  std::vector<ByteView> views(entries.begin(), entries.end());
+  Bytes record = EncodeJournalRecord(7, views);
+  EXPECT_EQ(std::string(record), Record(7, entries));
+  auto parsed = ParseJournal(record + record.substr(0, 10));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->records.size(), 1u);
+  EXPECT_EQ(parsed->records[0].first, 7u);
+  EXPECT_EQ(std::vector<std::string>(parsed->records[0].entries.begin(), parsed->records[0].entries.end()),
+            entries);
+  EXPECT_EQ(parsed->valid_bytes, record.size()) << "the torn tail is not part of it";
+}
 
 TEST_F(JournalTest, ClosedWriterLeavesAnEmptyJournalAndEveryEntryInTiles) {
   EXPECT_EQ(Journal(), "");
