@@ -552,11 +552,12 @@ Result<VerifiedCheckpoint> LogWriter::Sync() {
 
 Result<VerifiedCheckpoint> LogWriter::WaitForCheckpoint(uint64_t target) {
   std::unique_lock<std::mutex> l(mu_);
-  if (published_.checkpoint.size < target) {
-    publish_wanted_ = true;
+  if (published_.checkpoint.size < target && failed_.ok()) {
+    ++checkpoint_waiters_;  // the commit thread publishes as soon as no round is waiting
     commit_cv_.notify_all();
+    published_cv_.wait(l, [&] { return published_.checkpoint.size >= target || !failed_.ok(); });
+    --checkpoint_waiters_;
   }
-  published_cv_.wait(l, [&] { return published_.checkpoint.size >= target || !failed_.ok(); });
   if (published_.checkpoint.size < target)
     return FailedPrecondition("log writer stopped after an error: " + failed_.ToString());
   return published_;
@@ -652,7 +653,7 @@ void LogWriter::CommitLoop() {
     bool publish = false;
     {
       std::unique_lock<std::mutex> l(mu_);
-      auto ready = [&] { return !commits_.empty() || integrator_done_ || publish_wanted_; };
+      auto ready = [&] { return !commits_.empty() || integrator_done_ || checkpoint_waiters_ > 0; };
       if (unpublished_rounds_ > 0)
         commit_cv_.wait_until(l, last_publish + kPublishInterval, ready);
       else
@@ -661,9 +662,7 @@ void LogWriter::CommitLoop() {
         round = std::move(commits_.front());
         commits_.pop_front();
       } else if (unpublished_rounds_ == 0) {
-        if (integrator_done_) return;
-        publish_wanted_ = false;  // nothing to publish: every waiter is served already
-        continue;
+        return;  // the integrator is done (what the wait above waited for) and all is published
       } else {
         publish = true;  // idle, waited for, or the interval passed
       }
@@ -687,17 +686,13 @@ void LogWriter::CommitLoop() {
       unpublished = round->checkpoint;
       ++unpublished_rounds_;
       std::lock_guard<std::mutex> l(mu_);
-      publish = unpublished_rounds_ >= kMaxRoundsPerCheckpoint ||
-                journal_bytes_ >= limits::kMaxJournalBytes ||
-                (commits_.empty() &&
-                 (publish_wanted_ || integrator_done_ || Clock::now() - last_publish >= kPublishInterval));
+      publish =
+          unpublished_rounds_ >= kMaxRoundsPerCheckpoint || journal_bytes_ >= limits::kMaxJournalBytes ||
+          (commits_.empty() &&
+           (checkpoint_waiters_ > 0 || integrator_done_ || Clock::now() - last_publish >= kPublishInterval));
     }
     if (!st.ok()) unpublished_rounds_ = 0;  // the writer failed: nothing more is published
     if (!publish || !st.ok()) continue;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      publish_wanted_ = false;
-    }
     st = PublishRounds(unpublished);
     last_publish = Clock::now();
     if (!st.ok()) Fail(st);

@@ -182,7 +182,7 @@ class LogWriter {
   Status failed_;  // first error of the sequencer; the writer accepts nothing after it
   bool stopping_ = false;
   std::condition_variable commit_cv_;
-  bool publish_wanted_ = false;                 // someone waits for a checkpoint: publish when idle
+  int checkpoint_waiters_ = 0;  // callers in WaitForCheckpoint: publish as soon as no round waits
   std::deque<std::unique_ptr<Round>> commits_;  // integrated, waiting for stage 2
   bool integrator_done_ = false;
   std::thread thread_;
