@@ -388,7 +388,8 @@ TEST(JournalFormatTest, RecordsAreWhatTheGrammarSays) {
   std::vector<ByteView> views(entries.begin(), entries.end());
   Bytes record = EncodeJournalRecord(7, views);
   EXPECT_EQ(std::string(record), Record(7, entries));
-  auto parsed = ParseJournal(record + record.substr(0, 10));
+  const Bytes journal = record + record.substr(0, 10);  // the parse gives views into it
+  auto parsed = ParseJournal(journal);
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   ASSERT_EQ(parsed->records.size(), 1u);
   EXPECT_EQ(parsed->records[0].first, 7u);
