@@ -52,6 +52,15 @@ CREATE TABLE IF NOT EXISTS taxii_status(
 CREATE INDEX IF NOT EXISTS taxii_status_poster ON taxii_status(poster, seq);
 )sql";
 
+// What version 3 adds: taxii_tokens holds what tokens.h allows and nothing else (a row written
+// around accord, by hand or by another program, is refused by the database itself).
+constexpr const char* kTokenChecks = R"sql(
+ALTER TABLE taxii_tokens
+  ADD CONSTRAINT taxii_tokens_sha256 CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  ADD CONSTRAINT taxii_tokens_author CHECK (octet_length(author) = 32),
+  ADD CONSTRAINT taxii_tokens_label CHECK (label ~ '^[!-~]{1,64}$');
+)sql";
+
 // The advisory lock that serialises schema creation across processes ("accord" in ASCII).
 constexpr int64_t kSchemaLock = 0x6163636f7264;
 
@@ -252,14 +261,18 @@ Status Conn::EnsureSchema(const std::string& schema) {
         Exec("lock the schema", "SELECT pg_advisory_xact_lock($1)", Params().Int64(kSchemaLock)).status());
     RETURN_IF_ERROR(Run("create the schema", create_schema.c_str()));
     RETURN_IF_ERROR(Run("create the tables", kTables));
-    RETURN_IF_ERROR(Exec("set the schema version",
-                         "INSERT INTO schema_version(version) VALUES ($1) ON CONFLICT (one) DO NOTHING",
-                         Params().Int64(kSchemaVersion))
-                        .status());
+    ASSIGN_OR_RETURN(Rows inserted_now,
+                     Exec("set the schema version",
+                          "INSERT INTO schema_version(version) VALUES ($1) ON CONFLICT (one) DO NOTHING "
+                          "RETURNING version",
+                          Params().Int64(kSchemaVersion)));
     ASSIGN_OR_RETURN(Rows v, Exec("read the schema version", "SELECT version FROM schema_version"));
     int64_t have = v.size() == 1 ? v.Int(0, 0) : 0;
-    // Version 2 only added tables (log_meta, submissions), created above: version 1 upgrades.
-    if (have == 1) {
+    // Version 2 only added tables (log_meta, submissions), created above. Version 3 checks the
+    // rows of taxii_tokens in the database too (a fresh schema is version 3 and gets the checks
+    // here). A row that fails them stops the upgrade with PostgreSQL's message: nothing changes.
+    if (have == 1 || have == 2 || (have == kSchemaVersion && inserted_now.size() == 1)) {
+      RETURN_IF_ERROR(Run("check the rows of taxii_tokens", kTokenChecks));
       RETURN_IF_ERROR(Exec("upgrade the schema version", "UPDATE schema_version SET version = $1",
                            Params().Int64(kSchemaVersion))
                           .status());

@@ -28,7 +28,7 @@ namespace accord::node::pg {
 
 // The version of the schema below that this accord writes; a database whose schema is newer is
 // refused, never downgraded.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // [a-z_][a-z0-9_]* of at most 63 bytes (PostgreSQL's identifier limit), so it needs no quoting
 // rules beyond double quotes.

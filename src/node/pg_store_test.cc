@@ -516,6 +516,49 @@ TEST_F(PgStoreTest, TaxiiTokens) {
   EXPECT_EQ(*(*s)->RevokeTokens(Key(1).public_key), 0u);
 }
 
+// Schema version 3: the database itself refuses token rows tokens.h would not write, and a
+// version 2 schema is upgraded in place, its good rows kept.
+TEST_F(PgStoreTest, TaxiiTokenRowsAreCheckedByTheDatabase) {
+  const std::string good = TokenHash("accord_good");
+  {
+    auto s = Open();
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->AddToken({good, Key(1).public_key, "alice"}).ok());
+  }
+  auto c = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(c.ok());
+  auto insert = [&](const std::string& sha256, const std::string& author_hex, const std::string& label) {
+    return (*c)->Run("test", ("INSERT INTO taxii_tokens(sha256, author, label) VALUES ('" + sha256 +
+                              "', '\\x" + author_hex + "', '" + label + "')")
+                                 .c_str());
+  };
+  const std::string key_hex(64, 'a'), other = TokenHash("accord_other");
+  EXPECT_TRUE(insert(other, key_hex, "bob").ok());
+  EXPECT_FALSE(insert(std::string(64, 'G'), key_hex, "x").ok()) << "not hex";
+  EXPECT_FALSE(insert(good.substr(1) + "0", key_hex.substr(2), "x").ok()) << "a 31-byte key";
+  Status bad_label = insert(TokenHash("accord_3"), key_hex, "two words");
+  ASSERT_FALSE(bad_label.ok());
+  EXPECT_NE(bad_label.message().find("taxii_tokens_label"), std::string::npos) << bad_label.ToString();
+
+  // Back to version 2 (no checks), with a bad row: the upgrade refuses and changes nothing.
+  ASSERT_TRUE((*c)->Run("test",
+                        "ALTER TABLE taxii_tokens DROP CONSTRAINT taxii_tokens_sha256, "
+                        "DROP CONSTRAINT taxii_tokens_author, DROP CONSTRAINT taxii_tokens_label; "
+                        "UPDATE schema_version SET version = 2")
+                  .ok());
+  ASSERT_TRUE(insert("not-a-hash", key_hex, "mallory").ok());
+  auto refused = Open();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("taxii_tokens_sha256"), std::string::npos)
+      << refused.status().ToString();
+  // Without it, the upgrade goes through and keeps the good rows.
+  ASSERT_TRUE((*c)->Run("test", "DELETE FROM taxii_tokens WHERE sha256 = 'not-a-hash'").ok());
+  auto upgraded = Open();
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
+  EXPECT_EQ(**(*upgraded)->FindToken(good), Key(1).public_key);
+  EXPECT_FALSE(insert(std::string(64, 'G'), key_hex, "x").ok()) << "checked again after the upgrade";
+}
+
 TEST_F(PgStoreTest, ErrorsCarryPostgresMessageAndChangeNothing) {
   auto s = Open();
   ASSERT_TRUE(s.ok());
