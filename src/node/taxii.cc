@@ -481,29 +481,37 @@ Result<Rendered> TaxiiApi::Impl::Render(const Record& r) {
 
 Status TaxiiApi::Impl::CatchUp() {
   ASSIGN_OR_RETURN(uint64_t want, store.Size());
-  {
-    std::shared_lock lock(mu);
-    if (size >= want) return Status::Ok();
-  }
-  std::unique_lock lock(mu);
-  while (size < want) {
-    ListQuery lq;
-    lq.from_index = size;
-    lq.limit = 1000;
-    ASSIGN_OR_RETURN(std::vector<Record> records, store.List(lq));
-    if (records.empty()) return DataLoss("index: no record at " + std::to_string(size));
-    for (const Record& r : records) {
-      if (r.index != size) {
-        return DataLoss("index: record " + std::to_string(r.index) + " where " + std::to_string(size) +
-                        " was expected");
-      }
-      ASSIGN_OR_RETURN(Rendered objects, Render(r));
-      for (const Served& o : *objects) versions[o.id].push_back(r.index);
-      if (r.kind == statement::Kind::kRegistration) collections[ParticipantCollectionId(r.author)] = r.author;
-      if (++size >= want) break;
+  for (;;) {
+    uint64_t from;
+    {
+      std::shared_lock lock(mu);
+      if (size >= want) return Status::Ok();
+      from = size;
     }
+    // Read and render without the lock, so requests go on meanwhile (rendering thousands of new
+    // statements takes a while); add them under it unless another request added them first.
+    ListQuery lq;
+    lq.from_index = from;
+    lq.limit = static_cast<decltype(lq.limit)>(std::min<uint64_t>(1000, want - from));
+    ASSIGN_OR_RETURN(std::vector<Record> records, store.List(lq));
+    if (records.empty()) return DataLoss("index: no record at " + std::to_string(from));
+    std::vector<Rendered> rendered;
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (records[i].index != from + i)
+        return DataLoss("index: record " + std::to_string(records[i].index) + " where " +
+                        std::to_string(from + i) + " was expected");
+      ASSIGN_OR_RETURN(Rendered objects, Render(records[i]));
+      rendered.push_back(std::move(objects));
+    }
+    std::unique_lock lock(mu);
+    if (size != from) continue;  // another request added them meanwhile
+    for (size_t i = 0; i < records.size(); ++i) {
+      const Record& r = records[i];
+      for (const Served& o : *rendered[i]) versions[o.id].push_back(r.index);
+      if (r.kind == statement::Kind::kRegistration) collections[ParticipantCollectionId(r.author)] = r.author;
+    }
+    size = from + records.size();
   }
-  return Status::Ok();
 }
 
 Result<std::optional<Collection>> TaxiiApi::Impl::FindCollection(std::string_view id) {
