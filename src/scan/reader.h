@@ -10,7 +10,9 @@
 //   Unimplemented      a recognised container uses a method accord cannot decode
 //                      (Heuristics.Unsupported.<Format>)
 //   ResourceExhausted  a cap of the reader's own was hit (a message naming it)
-// Returning false from `sink` stops the reader at once; it then returns OK.
+// Returning false from `sink` stops the reader at once; it then returns OK, or the first problem
+// it had met before that member (a reader that goes on past a problem has already found it; the
+// walker reports it like any other).
 //
 // Bounds: a reader MUST NOT produce a member longer than ReaderOptions::max_member_bytes (it cuts
 // the member there and lets the walker see the cut: a member of exactly max_member_bytes is one
