@@ -565,11 +565,24 @@ TEST_F(TaxiiTest, RenderCacheKeepsWhatWasServedLast) {
   RenderCacheStats after = api2.render_cache();
   EXPECT_EQ(after.misses, caught.misses) << "the newest statements were dropped from the cache";
   EXPECT_EQ(after.hits, caught.hits + 3);
-  // An old statement, read once, replaces the least recently served, not the newest.
+  // The cache holds the newest statements, `oldest` the first of them. Served again, it becomes
+  // the most recently served: an old statement read once then pushes out others, not it (the
+  // first in would go first without the reordering).
+  ASSERT_GT(caught.statements, 5u);
+  const uint64_t oldest = store.records.size() - caught.statements;
+  auto read_oldest = [&] {
+    TaxiiResponse r =
+        api2.Handle({"GET", AllObjects(), "next=" + std::to_string(oldest) + ".0&limit=1", "", "", "", ""});
+    EXPECT_EQ(r.status, 200) << r.body;
+  };
+  read_oldest();
+  EXPECT_EQ(api2.render_cache().misses, caught.misses) << "the first statement the cache holds";
   TaxiiResponse old = api2.Handle({"GET", AllObjects(), "next=5.0&limit=1", "", "", "", ""});
   ASSERT_EQ(old.status, 200) << old.body;
   const uint64_t misses = api2.render_cache().misses;
   EXPECT_GT(misses, caught.misses);  // statement 5 (and the next, to tell whether there is more)
+  read_oldest();
+  EXPECT_EQ(api2.render_cache().misses, misses) << "the most recently served was pushed out";
   EXPECT_EQ(read_newest(), body);
   EXPECT_EQ(api2.render_cache().misses, misses);
   EXPECT_LE(api2.render_cache().bytes, small.render_cache_bytes);
