@@ -12,9 +12,6 @@ namespace {
 constexpr int kLevels = 8;  // 256^8 = 2^64 leaves
 constexpr uint64_t kMaxRoundEntries = 1 << 20;
 constexpr int kMaxRoundsPerCheckpoint = 16;
-// Under load, tiles and a checkpoint follow the journal at most this long after a round (sooner
-// when someone waits for a checkpoint or the log falls idle).
-constexpr std::chrono::milliseconds kPublishInterval{20};
 constexpr std::string_view kStateDir = ".accord";
 
 std::string StatePath(const std::string& dir, std::string_view name) {
@@ -162,6 +159,7 @@ LogWriter::LogWriter(std::string dir, LogConfig config, note::Signer signer, fs:
                      fs::AppendFile journal, LogOptions options)
     : dir_(std::move(dir)),
       config_(std::move(config)),
+      options_(options),
       checkpoint_path_(options.witnessed ? StatePath(dir_, "checkpoint") : fs::JoinPath(dir_, "checkpoint")),
       signer_(std::move(signer)),
       verifier_(signer_.verifier()),
@@ -640,7 +638,7 @@ void LogWriter::Run() {
 
 // Stage 2 (disk): make a round durable in the journal and acknowledge it. The tiles of the rounds
 // journaled so far follow with a checkpoint when no round is waiting and either someone waits
-// for a checkpoint or kPublishInterval passed since the last one; and in any case every
+// for a checkpoint or LogOptions::publish_interval passed since the last one; and in any case every
 // kMaxRoundsPerCheckpoint rounds, once the journal passes limits::kMaxJournalBytes, and before
 // the writer stops. Rounds are journaled strictly in order, so the durable entries are always a
 // prefix of the log.
@@ -655,7 +653,7 @@ void LogWriter::CommitLoop() {
       std::unique_lock<std::mutex> l(mu_);
       auto ready = [&] { return !commits_.empty() || integrator_done_ || checkpoint_waiters_ > 0; };
       if (unpublished_rounds_ > 0)
-        commit_cv_.wait_until(l, last_publish + kPublishInterval, ready);
+        commit_cv_.wait_until(l, last_publish + options_.publish_interval, ready);
       else
         commit_cv_.wait(l, [&] { return !commits_.empty() || integrator_done_; });
       if (!commits_.empty()) {
@@ -686,10 +684,10 @@ void LogWriter::CommitLoop() {
       unpublished = round->checkpoint;
       ++unpublished_rounds_;
       std::lock_guard<std::mutex> l(mu_);
-      publish =
-          unpublished_rounds_ >= kMaxRoundsPerCheckpoint || journal_bytes_ >= limits::kMaxJournalBytes ||
-          (commits_.empty() &&
-           (checkpoint_waiters_ > 0 || integrator_done_ || Clock::now() - last_publish >= kPublishInterval));
+      publish = unpublished_rounds_ >= kMaxRoundsPerCheckpoint ||
+                journal_bytes_ >= limits::kMaxJournalBytes ||
+                (commits_.empty() && (checkpoint_waiters_ > 0 || integrator_done_ ||
+                                      Clock::now() - last_publish >= options_.publish_interval));
     }
     if (!st.ok()) unpublished_rounds_ = 0;  // the writer failed: nothing more is published
     if (!publish || !st.ok()) continue;

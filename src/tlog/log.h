@@ -83,6 +83,9 @@ struct LogOptions {
   // (node/cosigner.h) publishes DIR/checkpoint once witnesses cosigned it. On open the larger of
   // the two is the log's state.
   bool witnessed = false;
+  // Under load, tiles and a checkpoint follow the journal at most this long after a round (sooner
+  // when someone waits for a checkpoint, and always before the writer stops).
+  std::chrono::milliseconds publish_interval{20};
 };
 
 class LogWriter {
@@ -157,6 +160,7 @@ class LogWriter {
 
   const std::string dir_;
   const LogConfig config_;
+  const LogOptions options_;
   const std::string checkpoint_path_;  // where Publish writes (LogOptions::witnessed)
   const note::Signer signer_;
   const note::Verifier verifier_;

@@ -398,6 +398,29 @@ TEST(JournalFormatTest, RecordsAreWhatTheGrammarSays) {
   EXPECT_EQ(parsed->valid_bytes, record.size()) << "the torn tail is not part of it";
 }
 
+TEST_F(JournalTest, ACheckpointWaiterIsServedWithoutWaitingForTheInterval) {
+  LogOptions slow;
+  slow.publish_interval = std::chrono::hours(1);
+  auto w = LogWriter::Open(dir_, slow);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (uint64_t i = 1000; i < 1005; ++i) {
+    ASSERT_TRUE((*w)->Append(Entry(i)).ok());
+    auto cp = (*w)->Sync();  // would wait the hour if waiters did not make the writer publish
+    ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+    EXPECT_EQ(cp->checkpoint.size, i + 1);
+  }
+  // Nobody waits: the round stays in the journal, acknowledged, until the writer stops.
+  auto index = (*w)->Append(Entry(1005));
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ(*index, 1005u);
+  EXPECT_EQ(ReadCheckpoint(dir_, verifier_)->checkpoint.size, 1005u);
+  EXPECT_NE(Journal(), "");
+  w->reset();
+  EXPECT_EQ(ReadCheckpoint(dir_, verifier_)->checkpoint.size, 1006u);
+  EXPECT_EQ(Journal(), "");
+  EXPECT_TRUE(VerifyLog(dir_, verifier_).ok());
+}
+
 TEST_F(JournalTest, ClosedWriterLeavesAnEmptyJournalAndEveryEntryInTiles) {
   EXPECT_EQ(Journal(), "");
   auto cp = ReadCheckpoint(dir_, verifier_);
