@@ -168,19 +168,14 @@ int Serve(const ServeArgs& a) {
   if (Status s = taxii.CatchUp(); !s.ok()) return Fail("serve", s.WithContext("TAXII index"));
   server.SetMoreMetrics([&taxii] {
     node::taxii::RenderCacheStats c = taxii.render_cache();
-    std::string m;
-    auto line = [&](const char* name, const char* help, const char* type, uint64_t v) {
-      m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-           std::to_string(v) + "\n";
-    };
-    line("accord_taxii_render_cache_hits_total",
-         "Statements TAXII served from its cache of rendered objects.", "counter", c.hits);
-    line("accord_taxii_render_cache_misses_total", "Statements TAXII rendered anew (--taxii-cache-mb).",
-         "counter", c.misses);
-    line("accord_taxii_render_cache_statements", "Statements in TAXII's cache of rendered objects.", "gauge",
-         c.statements);
-    line("accord_taxii_render_cache_bytes", "Bytes in TAXII's cache of rendered objects.", "gauge", c.bytes);
-    return m;
+    return std::vector<node::MetricSample>{
+        {"accord_taxii_render_cache_hits_total",
+         "Statements TAXII served from its cache of rendered objects.", "counter", c.hits},
+        {"accord_taxii_render_cache_misses_total", "Statements TAXII rendered anew (--taxii-cache-mb).",
+         "counter", c.misses},
+        {"accord_taxii_render_cache_statements", "Statements in TAXII's cache of rendered objects.", "gauge",
+         c.statements},
+        {"accord_taxii_render_cache_bytes", "Bytes in TAXII's cache of rendered objects.", "gauge", c.bytes}};
   });
   server.SetTaxiiHandler([&taxii](const node::HttpRequest& q) {
     node::taxii::TaxiiResponse r =

@@ -118,7 +118,7 @@ struct HttpServer::Impl {
   HttpOptions options;
   std::unique_ptr<httplib::Server> server;
   HttpHandler taxii;
-  std::function<std::string()> more_metrics;
+  std::function<std::vector<MetricSample>()> more_metrics;
   int port = 0;
   int listen_fd = -1;
   std::array<std::atomic<uint64_t>, kCountedStatus.size() + 1> by_status{};
@@ -312,7 +312,8 @@ void HttpServer::Impl::Metrics(httplib::Response& res) {
     m += "accord_http_requests_total{code=\"" + std::to_string(kCountedStatus[i]) + "\"} " +
          std::to_string(by_status[i].load()) + "\n";
   m += "accord_http_requests_total{code=\"other\"} " + std::to_string(by_status.back().load()) + "\n";
-  if (more_metrics) m += more_metrics();
+  if (more_metrics)
+    for (const MetricSample& x : more_metrics()) line(x.name, x.help, x.type, x.value);
   res.set_content(m, "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -381,7 +382,7 @@ void HttpServer::SetTaxiiHandler(HttpHandler handler) {
   impl_->taxii = std::move(handler);
 }
 
-void HttpServer::SetMoreMetrics(std::function<std::string()> metrics) {
+void HttpServer::SetMoreMetrics(std::function<std::vector<MetricSample>()> metrics) {
   impl_->more_metrics = std::move(metrics);
 }
 

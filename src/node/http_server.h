@@ -51,14 +51,21 @@ struct HttpReply {
 };
 using HttpHandler = std::function<HttpReply(const HttpRequest&)>;
 
+struct MetricSample {
+  std::string name;  // e.g. accord_taxii_render_cache_hits_total
+  std::string help;
+  std::string type;  // "counter" or "gauge"
+  uint64_t value = 0;
+};
+
 class HttpServer {
  public:
   HttpServer(Node& node, HttpOptions options);
   ~HttpServer();
   void SetTaxiiHandler(HttpHandler handler);  // before Start
-  // Text in Prometheus' format appended to /metrics (complete HELP, TYPE and sample lines), from
-  // the serving threads: it MUST be thread-safe. Before Start.
-  void SetMoreMetrics(std::function<std::string()> metrics);
+  // More samples for /metrics (a counter or gauge each, written in Prometheus' format with the
+  // node's own), from the serving threads: it MUST be thread-safe. Before Start.
+  void SetMoreMetrics(std::function<std::vector<MetricSample>()> metrics);
   Status Start();  // binds the port (or fails naming it)
   int port() const;
   Status Run();  // serves until Stop

@@ -307,9 +307,9 @@ Status LogWriter::Recover() {
   ASSIGN_OR_RETURN(Bytes journal, fs::ReadFile(journal_path, limits::kMaxJournalFileSize));
   Result<ParsedJournal> parsed = ParseJournal(journal);
   if (!parsed.ok()) return parsed.status().WithContext(journal_path);
-  const std::vector<JournalRecord>* records = &parsed->records;
-  uint64_t known = size_ + recovered.size(), expect = records->empty() ? 0 : records->front().first;
-  for (const JournalRecord& r : *records) {
+  const std::vector<JournalRecord>& records = parsed->records;
+  uint64_t known = size_ + recovered.size(), expect = records.empty() ? 0 : records.front().first;
+  for (const JournalRecord& r : records) {
     if (r.first != expect || r.first > known)
       return DataLoss(journal_path + ": a record starts at entry " + std::to_string(r.first) + ", expected " +
                       std::to_string(std::min(expect, known)) + " (entries are missing)");
