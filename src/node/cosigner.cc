@@ -4,6 +4,7 @@
 #include <future>
 
 #include "core/fs.h"
+#include "core/thread_name.h"
 #include "tlog/merkle.h"
 #include "tlog/tile.h"
 #include "witness/client.h"
@@ -19,7 +20,10 @@ Cosigner::Cosigner(tlog::LogWriter& log, std::vector<WitnessTarget> witnesses, C
       cosigned_at_(witnesses_.size()),
       next_ask_(witnesses_.size()),
       last_error_(witnesses_.size()) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("log-cosigner");
+    Run();
+  });
 }
 
 Cosigner::~Cosigner() {

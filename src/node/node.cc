@@ -17,6 +17,7 @@
 #include "core/bytes.h"
 #include "core/fs.h"
 #include "core/limits.h"
+#include "core/thread_name.h"
 #include "crypto/sha256.h"
 #include "node/pg_lease.h"
 #include "node/pg_log.h"
@@ -423,6 +424,9 @@ void Node::Impl::Commit() {
         rounds.pop_front();
       }
     }
+    // The log journals rounds in order: once the newest is durable, so are the others, and the
+    // thread wakes once for the group instead of once per round.
+    for (auto it = group.rbegin(); it != group.rend(); ++it) it->appended.wait();
     Status st = Failed();
     std::vector<Record> records;
     for (auto& round : group) {
@@ -846,7 +850,10 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
     ASSIGN_OR_RETURN(impl->store, PgStore::Open(pg_options));
     RETURN_IF_ERROR(impl->OpenCluster());
     Impl* p = impl.get();
-    impl->cluster_thread = std::thread([p] { p->RunCluster(); });
+    impl->cluster_thread = std::thread([p] {
+      NameThisThread("accord-cluster");
+      p->RunCluster();
+    });
     return std::unique_ptr<Node>(new Node(std::move(impl)));
   }
   ASSIGN_OR_RETURN(impl->store, SqliteStore::Open(fs::JoinPath(impl->dir, "index.sqlite")));
@@ -854,8 +861,14 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
   RETURN_IF_ERROR(impl->CatchUp());
   RETURN_IF_ERROR(impl->LoadRegistry());
   Impl* p = impl.get();
-  impl->sequencer = std::thread([p] { p->Sequence(); });
-  impl->committer = std::thread([p] { p->Commit(); });
+  impl->sequencer = std::thread([p] {
+    NameThisThread("accord-sequence");
+    p->Sequence();
+  });
+  impl->committer = std::thread([p] {
+    NameThisThread("accord-index");
+    p->Commit();
+  });
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 

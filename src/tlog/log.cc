@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/limits.h"
+#include "core/thread_name.h"
 #include "tlog/journal.h"
 
 namespace accord::tlog {
@@ -182,8 +183,14 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir_in, co
   std::unique_ptr<LogWriter> w(
       new LogWriter(dir, std::move(config), std::move(signer), std::move(lock), std::move(journal), options));
   RETURN_IF_ERROR(w->Recover());
-  w->thread_ = std::thread([p = w.get()] { p->Run(); });
-  w->commit_thread_ = std::thread([p = w.get()] { p->CommitLoop(); });
+  w->thread_ = std::thread([p = w.get()] {
+    NameThisThread("log-integrate");
+    p->Run();
+  });
+  w->commit_thread_ = std::thread([p = w.get()] {
+    NameThisThread("log-journal");
+    p->CommitLoop();
+  });
   return w;
 }
 
