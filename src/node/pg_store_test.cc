@@ -559,6 +559,44 @@ TEST_F(PgStoreTest, TaxiiTokenRowsAreCheckedByTheDatabase) {
   EXPECT_FALSE(insert(std::string(64, 'G'), key_hex, "x").ok()) << "checked again after the upgrade";
 }
 
+// A version 1 schema (the first PostgreSQL release: statements, digests, participants, leases,
+// as they still are) is upgraded straight to version 3: its rows are kept, the tables of versions
+// 2 and 3 exist, and taxii_tokens has version 3's checks.
+TEST_F(PgStoreTest, VersionOneIsUpgradedToThree) {
+  {
+    auto s = Open();
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->Add({Registered(0, Key(1), "Alice"), Registered(1, Key(2), "Bob")}).ok());
+  }
+  auto c = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Run("test",
+                        "DROP TABLE log_meta, submissions, taxii_tokens, taxii_status; "
+                        "UPDATE schema_version SET version = 1")
+                  .ok());
+  auto upgraded = Open();
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
+  EXPECT_EQ(*(*upgraded)->Size(), 2u);
+  auto participants = (*upgraded)->Participants();
+  ASSERT_TRUE(participants.ok());
+  ASSERT_EQ(participants->size(), 2u);
+  EXPECT_EQ((*participants)[1].name, "Bob");
+  auto version = (*c)->Exec("test", "SELECT version FROM schema_version");
+  ASSERT_TRUE(version.ok());
+  ASSERT_EQ(version->size(), 1);
+  EXPECT_EQ(version->Int(0, 0), 3);
+  for (const char* table : {"log_meta", "submissions", "taxii_status"})
+    EXPECT_TRUE((*c)->Run("test", (std::string("SELECT count(*) FROM ") + table).c_str()).ok()) << table;
+  const std::string good = TokenHash("accord_after_upgrade");
+  ASSERT_TRUE((*upgraded)->AddToken({good, Key(1).public_key, "alice"}).ok());
+  EXPECT_EQ(**(*upgraded)->FindToken(good), Key(1).public_key);
+  Status bad = (*c)->Run("test", ("INSERT INTO taxii_tokens(sha256, author, label) VALUES ('" +
+                                  std::string(64, 'G') + "', '\\x" + std::string(64, 'a') + "', 'x')")
+                                     .c_str());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("taxii_tokens_sha256"), std::string::npos) << bad.ToString();
+}
+
 TEST_F(PgStoreTest, ErrorsCarryPostgresMessageAndChangeNothing) {
   auto s = Open();
   ASSERT_TRUE(s.ok());
