@@ -213,6 +213,29 @@ TEST_F(LogTest, AnEntryOver64KiBIsRefusedAndChangesNothing) {
   EXPECT_TRUE(VerifyLog(dir_, verifier_).ok());
 }
 
+// A round is one journal record, which must read back whole (journal.h): a batch whose record
+// would pass kMaxJournalPayload is refused at Submit, and the log goes on as if it never came.
+TEST_F(LogTest, ABatchOverTheJournalsLimitIsRefusedAndChangesNothing) {
+  const std::string entry(limits::kMaxEntrySize, 'b');
+  EntryBatch big;
+  while (big.bytes() + 2 * big.size() <= kMaxJournalPayload) ASSERT_TRUE(big.Add(entry).ok());
+  auto w = LogWriter::Open(dir_);
+  ASSERT_TRUE(w.ok());
+  auto refused = (*w)->Submit(std::move(big)).get();
+  ASSERT_EQ(refused.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("over the journal's limit"), std::string::npos)
+      << refused.status().ToString();
+  auto next = (*w)->Append("after");
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(*next, 0u);
+  w->reset();
+  DirTileReader reader(dir_);
+  EXPECT_EQ(*ReadEntry(reader, 0, 1), "after");
+  auto cp = VerifyLog(dir_, verifier_);
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->checkpoint.checkpoint.size, 1u);
+}
+
 class CorruptLogTest : public LogTest {
  protected:
   void SetUp() override {
