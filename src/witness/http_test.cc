@@ -31,6 +31,9 @@ class WitnessHttpTest : public ::testing::Test {
   void TearDown() override {
     server_->Stop();
     thread_.join();
+    server_.reset();
+    witness_.reset();
+    EXPECT_TRUE(fs::RemoveTree(dir_).ok());
   }
   CosignResult Cosign(uint64_t old_size, uint64_t size, const note::Verifier* as = nullptr) {
     std::vector<tlog::Hash> proof = log_.Proof(old_size, size);

@@ -22,6 +22,10 @@ class WitnessTest : public ::testing::Test {
     dir_ = testing::ScratchDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     Reopen();
   }
+  void TearDown() override {
+    witness_.reset();
+    EXPECT_TRUE(fs::RemoveTree(dir_).ok());
+  }
   void Reopen() {
     witness_.reset();
     auto w = Witness::Open(testing::Options(dir_, key_, {&log_, &other_}));
