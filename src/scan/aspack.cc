@@ -240,10 +240,13 @@ Status UnpackBlock(const Bytes& image, size_t from, size_t size, Bytes* out, uin
   return end(Status::Ok());
 }
 
-// The stub's E8/E9 filter over one block's output, as set by the loop's immediates.
-void Filter(Bytes& b, bool e9_too, bool marker_test, uint8_t marker) {
-  if (b.size() < 7) return;
-  for (size_t i = 0; i < b.size() - 6;) {
+// The stub's E8/E9 filter over one block's output, as set by the loop's immediates: positions
+// below the block's SIZE - 6 (as ClamAV's aspack.c takes it), not over what a last match wrote
+// past SIZE.
+void Filter(Bytes& b, size_t size, bool e9_too, bool marker_test, uint8_t marker) {
+  const size_t n = std::min(b.size(), size);
+  if (n < 7) return;
+  for (size_t i = 0; i < n - 6;) {
     const uint8_t op = static_cast<uint8_t>(b[i]);
     if ((op == 0xe8 || (e9_too && op == 0xe9)) &&
         (!marker_test || static_cast<uint8_t>(b[i + 1]) == marker)) {
@@ -331,13 +334,13 @@ Status ReadAspack(ByteView d, const ReaderOptions& options, const MemberSink& si
     Status block = UnpackBlock(image, rva, static_cast<size_t>(size), &out, &read);
     work += out.size() + read;
     // A last match past the block's end is copied back as well (the stub copies back what its
-    // decompressor wrote, and filters it).
+    // decompressor wrote); the filter stops short of SIZE.
     if (std::optional<Status> bad = misplaced(out.size())) {
       status = *bad;
       break;
     }
     if (block.ok() && filter_flag == 0) {
-      Filter(out, e9_jump == 0, marker_jump == 0, marker);
+      Filter(out, static_cast<size_t>(size), e9_jump == 0, marker_jump == 0, marker);
       ++filter_flag;  // the stub's `inc byte [ebp+0xec]`: its own immediate
     }
     std::copy(out.begin(), out.end(), image.begin() + rva);
@@ -354,7 +357,7 @@ Status ReadAspack(ByteView d, const ReaderOptions& options, const MemberSink& si
   // program again (the blocks never cover the stub).
   std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(pe.entry_rva), kAspackHead.size(), '\0');
   if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
-  if (!sink(ReaderMember{"ASPack", std::move(image)})) return Status::Ok();
+  sink(ReaderMember{"ASPack", std::move(image)});  // declined or not: the problem met before it
   return status;
 }
 

@@ -94,6 +94,7 @@ TEST(Aspack, DamageEndsInAStatus) {
   ASSERT_EQ(c.members.size(), 1u);
   EXPECT_EQ(c.members[0].data.substr(Le32(c.members[0].data, 0x205c + 12), 12), "KERNEL32.dll")
       << "the first block is unpacked";
+  EXPECT_EQ(ReadAspack(far, {}, Declining()).code(), Code::kDataLoss) << "the member declined";
   Bytes over = packed;  // a block over the stub's own code
   PutLe(over, kStub + 0x57c, 0x5600, 4);
   s = ReadAspack(over, {}, c.Sink());
@@ -552,6 +553,24 @@ TEST(Aspack, EdgesAsTheStubHasThem) {
     Result<Bytes> image = c.Image();
     ASSERT_TRUE(image.ok()) << image.status().ToString();
     EXPECT_EQ(image->substr(0x2000, 10), Bytes("aaaaaaaaa") + c.file[0x600 + 9]);
+  }
+  {
+    // The filter stops short of the block's SIZE - 6 (ClamAV's aspack.c), not of what a last match
+    // wrote past SIZE: 3 bytes asked, 11 written, E8 00 at 0 left as it is (filtered, it would
+    // become E8 E8 00 E8 00).
+    AspackWriter w;
+    w.Tables(main, len_all, flat, false, true);
+    w.Literal(0xe8), w.Literal(0), w.Match(9, 1);
+    ASSERT_EQ(w.expected(), Bytes("\xe8\x00\xe8\x00\xe8\x00\xe8\x00\xe8\x00\xe8", 11));
+    Carrier c = carrier;
+    c.file[kStub + 0xff] = 0;  // the filter on, for E8 and E9, with the marker 0
+    c.file[kStub + 0x139] = 0;
+    c.file[kStub + 0x145] = 0;
+    c.file[kStub + 0x148] = 0;
+    c.Block(0, 0x2000, 3, w.Stream());
+    Result<Bytes> image = c.Image();
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    EXPECT_EQ(image->substr(0x2000, 11), w.expected());
   }
   {
     AspackWriter w;  // .clam unpacked to its end at 0x5000, the stub, and 8 bytes more

@@ -107,18 +107,19 @@ std::optional<size_t> PeOffsetOf(const PeImage& pe, uint64_t rva, size_t file_si
   return std::nullopt;
 }
 
-std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max) {
-  std::vector<EmbeddedPe> out;
-  for (size_t at = d.find("MZ", 1); at != ByteView::npos && out.size() < max;) {
+std::optional<EmbeddedPe> NextEmbeddedPe(ByteView d, size_t from) {
+  for (size_t at = d.find("MZ", std::max<size_t>(from, 1)); at != ByteView::npos; at = d.find("MZ", at + 1)) {
     std::optional<PeImage> pe = ParsePe(d.substr(at));
     uint64_t size = pe ? std::min<uint64_t>(pe->raw_end, d.size() - at) : 0;
-    if (size < 64) {
-      at = d.find("MZ", at + 1);
-      continue;
-    }
-    out.push_back({at, static_cast<size_t>(size)});
-    at = d.find("MZ", at + static_cast<size_t>(size));  // the next one after it: none overlap
+    if (size >= 64) return EmbeddedPe{at, static_cast<size_t>(size)};
   }
+  return std::nullopt;
+}
+
+std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max) {
+  std::vector<EmbeddedPe> out;
+  for (auto e = NextEmbeddedPe(d, 1); e && out.size() < max; e = NextEmbeddedPe(d, e->offset + e->size))
+    out.push_back(*e);  // the next one after it: none overlap
   return out;
 }
 
@@ -128,9 +129,9 @@ bool HasEmbeddedPe(ByteView d) {
 
 Status ReadEmbeddedPes(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
   if (!d.starts_with("MZ") || !ParsePe(d)) return DataLoss("not a PE");
-  for (const EmbeddedPe& e : FindEmbeddedPes(d, kMaxEmbeddedPrograms)) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(e.size, options.max_member_bytes));
-    if (!sink(ReaderMember{"PE@" + std::to_string(e.offset), Bytes(d.substr(e.offset, n))})) break;
+  for (auto e = NextEmbeddedPe(d, 1); e; e = NextEmbeddedPe(d, e->offset + e->size)) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(e->size, options.max_member_bytes));
+    if (!sink(ReaderMember{"PE@" + std::to_string(e->offset), Bytes(d.substr(e->offset, n))})) break;
   }
   return Status::Ok();
 }

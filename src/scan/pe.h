@@ -64,20 +64,22 @@ Result<Bytes> PeMemoryImage(ByteView d, const PeImage& pe, const ReaderOptions& 
                             std::string_view who);
 
 // The executables embedded in `d` at an offset other than 0 (an "MZ" whose header parses, cut to
-// its sections' raw end, at most `max` of them, each at least 64 bytes), as ClamAV carves them
-// from unpacked images. They do not overlap: the search goes on after each one's end, so the
-// carvings of `d` hold at most its size in all (a program inside a carved one is found when the
-// walker reads that one in turn).
+// its sections' raw end, each at least 64 bytes), as ClamAV carves them from unpacked images.
+// They do not overlap: the search goes on after each one's end, so the carvings of `d` hold at
+// most its size in all (a program inside a carved one is found when the walker reads that one in
+// turn). NextEmbeddedPe: the first that starts at or after `from` (and after 0);
+// FindEmbeddedPes: the first `max` of them, in order.
 struct EmbeddedPe {
   size_t offset = 0;
   size_t size = 0;
 };
+std::optional<EmbeddedPe> NextEmbeddedPe(ByteView d, size_t from);
 std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max);
 
 // The programs embedded in a program, as ClamAV scans a PE's embedded PEs: a reader of
-// scan/reader.h (its contract applies) whose members are FindEmbeddedPes' carvings of `d`, named
-// "PE@<offset>", at most kMaxEmbeddedPrograms. HasEmbeddedPe: `d` is a PE with at least one.
-inline constexpr size_t kMaxEmbeddedPrograms = 16;
+// scan/reader.h (its contract applies) whose members are the carvings of `d`, in order, named
+// "PE@<offset>". No cap of its own: the walker's MaxFiles stops a program that holds too many, and
+// says so. HasEmbeddedPe: `d` is a PE with at least one.
 bool HasEmbeddedPe(ByteView d);
 Status ReadEmbeddedPes(ByteView d, const ReaderOptions& options, const MemberSink& sink);
 

@@ -318,7 +318,7 @@ Status ReadPespin(ByteView d, const ReaderOptions& options, const MemberSink& si
     std::fill_n(image.begin() + static_cast<std::ptrdiff_t>(again->e + 4), kHead.size(), '\0');
   }
   if (image.size() > options.max_member_bytes) image.resize(static_cast<size_t>(options.max_member_bytes));
-  if (!sink(ReaderMember{"PESpin", std::move(image)})) return Status::Ok();
+  sink(ReaderMember{"PESpin", std::move(image)});  // declined or not: the problem met before it
   return status;
 }
 

@@ -116,6 +116,7 @@ TEST(Pespin, DamageEndsInAStatus) {
   EXPECT_EQ(s.code(), Code::kDataLoss);
   EXPECT_NE(s.message().find("section 3: compressed, but it has no data in the file"), std::string::npos)
       << s.message();
+  EXPECT_EQ(ReadPespin(empty, {}, Declining()).code(), Code::kDataLoss) << "the member declined";
   EXPECT_EQ(c.members.size(), 1u);
   EXPECT_FALSE(LooksLikePespin(ReadTestFile("clam-aspack.exe")));
   EXPECT_FALSE(LooksLikePespin(ReadTestFile("clam-upack.exe")));

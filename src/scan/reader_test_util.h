@@ -30,6 +30,12 @@ struct Collected {
   }
 };
 
+// A sink that declines every member (the walker's, once a cap or the time is hit): reader.h says the
+// reader then returns OK or the problem it met before that member.
+inline MemberSink Declining() {
+  return [](ReaderMember&&) { return false; };
+}
+
 struct WalkResult {
   std::map<std::string, Bytes> items;  // path -> bytes
   std::vector<Event> events;

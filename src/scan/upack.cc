@@ -190,10 +190,10 @@ Status ReadUpack(ByteView d, const ReaderOptions& options, const MemberSink& sin
   const std::optional<uint64_t> start = rva_of(Le32(params, 0xc));
   const uint64_t end_va = Le32(params, 0x34);
   auto yield = [&](Status status) {
-    if (!sink(ReaderMember{"Upack", image.size() > options.max_member_bytes
-                                        ? image.substr(0, static_cast<size_t>(options.max_member_bytes))
-                                        : std::move(image)}))
-      return Status::Ok();
+    // Declined or not, the answer is the problem met before the member.
+    sink(ReaderMember{"Upack", image.size() > options.max_member_bytes
+                                   ? image.substr(0, static_cast<size_t>(options.max_member_bytes))
+                                   : std::move(image)});
     return status;
   };
   if (dst + kTail > size || state_end > size)

@@ -178,6 +178,7 @@ TEST(Upack, DamageEndsInAStatus) {
     EXPECT_EQ(s.code(), Code::kDataLoss) << message;
     EXPECT_NE(s.message().find(message), std::string::npos) << s.message();
     EXPECT_EQ(c.members.size(), 1u) << message;
+    EXPECT_EQ(ReadUpack(bad, {}, Declining()).code(), Code::kDataLoss) << message << ", member declined";
   }
   ReaderOptions small;
   small.max_total_bytes = 0xf000 + 0x1000;

@@ -15,7 +15,6 @@ namespace accord::scan {
 namespace {
 
 constexpr size_t kSearch = 64 * 1024;
-constexpr size_t kMaxEmbedded = 16;
 // Bounds what a pack header can make accord allocate before anything is unpacked; real programs
 // pack 2-10 times, and a megabyte of zeros about 1,000 times.
 constexpr uint64_t kMaxRatio = 10000;
@@ -148,18 +147,17 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
     status = DataLoss("UPX: unpacked " + std::to_string(image.size()) +
                       " bytes that fail the header's length or checksum");
   }
-  // The embedded programs are found first and each copied only when it is handed over.
-  std::vector<EmbeddedPe> embedded = FindEmbeddedPes(image, kMaxEmbedded);
+  // The image, then the programs embedded in it, each copied only when it is handed over; no cap
+  // of the reader's own (the walker's MaxFiles is reported when it stops them). Declined or not,
+  // the answer is the problem met before.
   auto member = [&](ByteView part) {
     return Bytes(
         part.substr(0, static_cast<size_t>(std::min<uint64_t>(part.size(), options.max_member_bytes))));
   };
-  if (!sink(ReaderMember{"UPX", member(image)})) return Status::Ok();
-  for (const EmbeddedPe& e : embedded) {
-    if (!sink(ReaderMember{"UPX@" + std::to_string(e.offset), member(image.substr(e.offset, e.size))})) {
-      return Status::Ok();
-    }
-  }
+  if (!sink(ReaderMember{"UPX", member(image)})) return status;
+  for (auto e = NextEmbeddedPe(image, 1); e; e = NextEmbeddedPe(image, e->offset + e->size))
+    if (!sink(ReaderMember{"UPX@" + std::to_string(e->offset), member(image.substr(e->offset, e->size))}))
+      return status;
   return status;
 }
 

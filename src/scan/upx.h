@@ -1,8 +1,8 @@
 // Windows programs packed with UPX (the most common executable packer): the program's sections
 // compressed into one stream that a stub unpacks in memory. A reader of scan/reader.h (its contract
 // applies) whose members are the unpacked image ("UPX") and the programs embedded in it
-// ("UPX@<offset>", carved as scan/pe.h's FindEmbeddedPes does), which is where a dropper's payload
-// is found, as ClamAV finds it.
+// ("UPX@<offset>", carved as scan/pe.h's NextEmbeddedPe does, as many as the walker admits), which
+// is where a dropper's payload is found, as ClamAV finds it.
 //
 // UPX writes a pack header, "UPX!" then u8 version, format (9: win32/pe, 36: win64/pe), method
 // (2: NRV2B, 5: NRV2D, 8: NRV2E, each with a 32-bit little-endian bit buffer; 14: LZMA), level,

@@ -190,11 +190,21 @@ TEST(EmbeddedPeTest, ProgramsInsideAProgramAreCarved) {
   EXPECT_EQ(c.members[0].name, "PE@" + std::to_string(0x200 + 0x40 + 15));
   EXPECT_EQ(c.members[0].data, Payload());
 
+  // No cap of the reader's own: every program is handed over, and the walker's MaxFiles stops a
+  // host that holds more than it admits, and says so (16 were taken before, the rest skipped
+  // silently: a payload as the 17th was never opened).
   Bytes many = host.substr(0, 0x200);
   for (int i = 0; i < 20; ++i) many += Payload();
   Collected m;
   ASSERT_TRUE(ReadEmbeddedPes(many, {}, m.Sink()).ok());
-  EXPECT_EQ(m.members.size(), kMaxEmbeddedPrograms);
+  ASSERT_EQ(m.members.size(), 20u);
+  EXPECT_EQ(m.members[19].name, "PE@" + std::to_string(0x200 + 19 * Payload().size()));
+  ContainerLimits few;
+  few.max_files = 5;
+  WalkResult capped = WalkAll(many, "many.exe", few);
+  EXPECT_TRUE(capped.HasEvent("Heuristics.Limits.Exceeded.MaxFiles"));
+  EXPECT_EQ(capped.Data("many.exe!PE@" + std::to_string(0x200 + 4 * Payload().size())), Payload());
+  EXPECT_FALSE(capped.items.count("many.exe!PE@" + std::to_string(0x200 + 5 * Payload().size())));
 
   Collected none;
   EXPECT_EQ(ReadEmbeddedPes("not a program MZ", {}, none.Sink()).code(), Code::kDataLoss);
