@@ -1,13 +1,17 @@
 #include "node/http_server.h"
 
 #include <httplib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "core/bytes.h"
@@ -86,6 +90,62 @@ std::optional<crypto::Ed25519PublicKey> ParseKeyParam(std::string s) {
 
 constexpr std::array<int, 12> kCountedStatus = {200, 201, 400, 403, 404, 405, 406, 409, 413, 415, 422, 503};
 
+// cpp-httplib's thread pool with a bound on the connections that wait for a thread: past it the
+// listener waits before accepting more, so they wait in the kernel's listen queue, holding none
+// of the process's file descriptors (httplib's own pool queues without limit, each holding one,
+// until the process cannot open a tile or its index). `stopping` lets a waiting listener through
+// once the server stops.
+class BoundedPool : public httplib::TaskQueue {
+ public:
+  BoundedPool(size_t threads, size_t max_waiting, const std::atomic<bool>* stopping)
+      : max_waiting_(max_waiting), stopping_(stopping) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~BoundedPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mu_);
+    while (jobs_.size() >= max_waiting_ && !shutdown_ && !stopping_->load())
+      space_.wait_for(lock, std::chrono::milliseconds(100));
+    jobs_.push_back(std::move(fn));
+    lock.unlock();
+    work_.notify_one();
+  }
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      shutdown_ = true;
+    }
+    work_.notify_all();
+    space_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        work_.wait(lock, [&] { return !jobs_.empty() || shutdown_; });
+        if (jobs_.empty()) return;  // shut down, and nothing left to serve
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      space_.notify_one();
+      fn();
+    }
+  }
+
+  const size_t max_waiting_;
+  const std::atomic<bool>* stopping_;
+  std::mutex mu_;
+  std::condition_variable work_, space_;
+  std::deque<std::function<void()>> jobs_;
+  bool shutdown_ = false;
+  std::vector<std::thread> threads_;
+};
+
 // The index failing: 503 when it is only unreachable for now (PostgreSQL down), 500 otherwise.
 int StoreErrorStatus(const Status& s) {
   return s.code() == Code::kUnavailable ? 503 : 500;
@@ -121,6 +181,8 @@ struct HttpServer::Impl {
   std::function<std::vector<MetricSample>()> more_metrics;
   int port = 0;
   int listen_fd = -1;
+  size_t threads = 0, max_waiting = 0;  // as Start sized them
+  std::atomic<bool> stop_requested{false}, run_started{false}, run_done{false};
   std::array<std::atomic<uint64_t>, kCountedStatus.size() + 1> by_status{};
   // Tiles and bundles never change once written (a partial of width W is always the same bytes),
   // so the ones served are kept in memory, up to kTileCacheBytes, dropped in hash order past it.
@@ -161,18 +223,21 @@ void HttpServer::Impl::PostStatements(const httplib::Request& req, httplib::Resp
     return;
   }
   if (type == "application/x-ndjson") {
+    // Lines end in LF or CRLF (NDJSON allows both); empty lines are skipped. Splitting stops one
+    // past the limit, so a body of empty-ish lines costs no more than the limit's worth of views.
     std::vector<ByteView> leaves;
     std::string_view rest = req.body;
-    while (!rest.empty()) {
+    while (!rest.empty() && leaves.size() <= options.max_batch) {
       size_t nl = rest.find('\n');
       std::string_view line = rest.substr(0, nl);
       rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      if (nl != std::string_view::npos && !line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (!line.empty()) leaves.push_back(line);
     }
     if (leaves.empty()) return SendError(res, 400, "no statement in the body");
     if (leaves.size() > options.max_batch)
       return SendError(res, 413,
-                       std::to_string(leaves.size()) + " statements, over the limit of " +
+                       "more than " + std::to_string(options.max_batch) + " statements, over the limit of " +
                            std::to_string(options.max_batch) + " per request");
     auto results = node.SubmitMany(leaves);
     std::string out;
@@ -312,6 +377,12 @@ void HttpServer::Impl::Metrics(httplib::Response& res) {
     m += "accord_http_requests_total{code=\"" + std::to_string(kCountedStatus[i]) + "\"} " +
          std::to_string(by_status[i].load()) + "\n";
   m += "accord_http_requests_total{code=\"other\"} " + std::to_string(by_status.back().load()) + "\n";
+  line("accord_http_threads",
+       "Connections served at once (HttpOptions::threads, bounded by the open-file limit).", "gauge",
+       threads);
+  line("accord_http_waiting_max",
+       "Accepted connections that may wait for a thread; more wait in the listen queue.", "gauge",
+       max_waiting);
   if (more_metrics)
     for (const MetricSample& x : more_metrics()) line(x.name, x.help, x.type, x.value);
   res.set_content(m, "text/plain; version=0.0.4; charset=utf-8");
@@ -400,8 +471,19 @@ Status HttpServer::Start() {
     impl_->server = std::make_unique<httplib::Server>();
   }
   httplib::Server& s = *impl_->server;
-  size_t threads = o.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Every connection holds a descriptor, served or waiting: together at most half of what the
+  // process may open, the rest kept for the log's files and the index.
+  size_t threads = std::max<size_t>(o.threads, 1), waiting = threads;
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    const size_t room = std::max<size_t>(size_t(nofile.rlim_cur) / 2, 16);
+    threads = std::min(threads, room / 2);
+    waiting = std::min(threads, room - threads);
+  }
+  impl_->threads = threads;
+  impl_->max_waiting = waiting;
+  const std::atomic<bool>* stopping = &impl_->stop_requested;
+  s.new_task_queue = [threads, waiting, stopping] { return new BoundedPool(threads, waiting, stopping); };
   s.set_read_timeout(o.read_timeout_s, 0);
   s.set_write_timeout(o.write_timeout_s, 0);
   s.set_keep_alive_timeout(o.keep_alive_timeout_s);
@@ -437,13 +519,25 @@ int HttpServer::port() const {
 
 Status HttpServer::Run() {
   if (!impl_->server) return FailedPrecondition("Start first");
-  if (!impl_->server->listen_after_bind() && impl_->server->is_running())
-    return Internal("the HTTP server stopped with an error");
+  impl_->run_started = true;
+  bool listened = false;
+  if (!impl_->stop_requested) listened = impl_->server->listen_after_bind();
+  impl_->run_done = true;
+  // cpp-httplib gives up listening when accept fails (ENFILE, ENOBUFS, ...): an error, not a stop.
+  if (!impl_->stop_requested)
+    return Internal("the HTTP server stopped listening" +
+                    std::string(listened ? "" : " (accepting a connection failed)"));
   return Status::Ok();
 }
 
 void HttpServer::Stop() {
-  if (impl_->server) impl_->server->stop();
+  if (!impl_->server) return;
+  impl_->stop_requested = true;
+  if (!impl_->run_started) return;  // Run will not listen
+  // httplib's stop() does nothing until its loop runs: wait for that (or for Run to end).
+  while (!impl_->run_done && !impl_->server->is_running())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->server->stop();
 }
 
 }  // namespace accord::node

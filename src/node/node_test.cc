@@ -282,6 +282,16 @@ TEST_F(HttpTest, SubmissionAnswersAndErrors) {
   EXPECT_EQ(lines[1]["status"], 403);
   EXPECT_EQ(lines[2]["index"], 2);
   EXPECT_EQ(node_->Sync()->checkpoint.size, 3u);
+  // CRLF line ends are NDJSON too; a body of more lines than the limit is 413 before anything
+  // is parsed, however short its lines.
+  r = client_->Post("/statements", HashSet(a, kEicar, "Crlf.Sig") + "\r\n", "application/x-ndjson");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(Json::parse(r->body)["index"], 3) << r->body;
+  std::string many;
+  for (int i = 0; i < 1001; ++i) many += "x\n";
+  r = client_->Post("/statements", many, "application/x-ndjson");
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("over the limit of 1000"), std::string::npos) << r->body;
 }
 
 TEST_F(HttpTest, ReadPathAndLookups) {
@@ -419,6 +429,69 @@ TEST(HttpSlowClients, StalledConnectionsAreDroppedAndOthersServed) {
   for (int fd : fds) ::close(fd);
   server.Stop();
   t.join();
+  node->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// Connections beyond the threads and those waiting for one stay in the kernel's listen queue:
+// they hold none of the node's file descriptors (cpp-httplib's own pool accepted them all, each
+// holding one, until the node could not open its tiles or its index).
+TEST(HttpManyClients, IdleConnectionsBeyondTheBoundWaitOutsideTheProcess) {
+  auto dir = std::filesystem::temp_directory_path() / ("accord-node-many-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto node = Node::Open(dir.string(), "many.example/log");
+  ASSERT_TRUE(node.ok());
+  HttpOptions o;
+  o.port = 0;
+  o.threads = 4;  // and as many waiting
+  o.read_timeout_s = 1;
+  HttpServer server(**node, o);
+  ASSERT_TRUE(server.Start().ok());
+  std::thread t([&] { (void)server.Run(); });
+  auto open_fds = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                         std::filesystem::directory_iterator{});
+  };
+  const auto before = open_fds();
+  std::vector<int> fds;
+  for (int i = 0; i < 40; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the listener accepts what it may
+  // 40 of the test's own, and at most 4 served + 4 waiting + 1 in the listener's hand.
+  EXPECT_LE(open_fds() - before, 40 + 9);
+  for (int fd : fds) ::close(fd);
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_read_timeout(60);
+  c.set_connection_timeout(60);
+  auto r = c.Get("/checkpoint");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+  server.Stop();
+  t.join();
+  node->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A stop that comes before the server listens is not lost (httplib ignores it then): Run returns.
+TEST(HttpStop, AStopBeforeRunIsKept) {
+  auto dir = std::filesystem::temp_directory_path() / ("accord-node-stop-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto node = Node::Open(dir.string(), "stop.example/log");
+  ASSERT_TRUE(node.ok());
+  HttpOptions o;
+  o.port = 0;
+  o.threads = 2;
+  HttpServer server(**node, o);
+  ASSERT_TRUE(server.Start().ok());
+  server.Stop();
+  EXPECT_TRUE(server.Run().ok());
   node->reset();
   std::filesystem::remove_all(dir);
 }

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <mutex>
@@ -140,8 +141,14 @@ struct SqliteStore::Impl {
   std::string path;
   std::mutex write_mu;
   std::unique_ptr<Conn> writer;
+  // Read connections, opened as threads need them, at most kMaxReaders (each holds two or three
+  // file descriptors; a thousand busy HTTP threads would otherwise hold thousands); past it a
+  // reader waits for one to come back.
+  static constexpr size_t kMaxReaders = 64;
   std::mutex pool_mu;
+  std::condition_variable pool_cv;
   std::vector<std::unique_ptr<Conn>> readers;
+  size_t open_readers = 0;
 
   // A read connection for the duration of one call.
   class Lease {
@@ -151,8 +158,11 @@ struct SqliteStore::Impl {
     ~Lease() {
       if (c_) {
         for (auto& [sql, st] : c_->stmts) sqlite3_reset(st);  // ends the read snapshot
-        std::lock_guard lock(impl_->pool_mu);
-        impl_->readers.push_back(std::move(c_));
+        {
+          std::lock_guard lock(impl_->pool_mu);
+          impl_->readers.push_back(std::move(c_));
+        }
+        impl_->pool_cv.notify_one();
       }
     }
     Conn* operator->() { return c_.get(); }
@@ -163,15 +173,25 @@ struct SqliteStore::Impl {
   };
   Result<Lease> Read() {
     {
-      std::lock_guard lock(pool_mu);
+      std::unique_lock lock(pool_mu);
+      pool_cv.wait(lock, [&] { return !readers.empty() || open_readers < kMaxReaders; });
       if (!readers.empty()) {
         auto c = std::move(readers.back());
         readers.pop_back();
         return Lease(this, std::move(c));
       }
+      ++open_readers;  // opened below, outside the lock
     }
-    ASSIGN_OR_RETURN(auto c, OpenConn(path, false));
-    return Lease(this, std::move(c));
+    Result<std::unique_ptr<Conn>> c = OpenConn(path, false);
+    if (!c.ok()) {
+      {
+        std::lock_guard lock(pool_mu);
+        --open_readers;
+      }
+      pool_cv.notify_one();
+      return c.status();
+    }
+    return Lease(this, std::move(c).value());
   }
 
   Status AddOne(const Record& r);
