@@ -388,38 +388,66 @@ TEST_F(HttpTest, RuleThatDoesNotCompileIs422WithTheLine) {
   EXPECT_EQ(node_->Sync()->checkpoint.size, 1u);
 }
 
-TEST(HttpSlowClients, StalledConnectionsAreDroppedAndOthersServed) {
-  auto dir = std::filesystem::temp_directory_path() / ("accord-node-slow-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto node = Node::Open(dir.string(), "slow.example/log");
-  ASSERT_TRUE(node.ok());
-  HttpOptions o;
-  o.port = 0;
-  o.threads = 8;
-  o.read_timeout_s = 1;
-  HttpServer server(**node, o);
-  ASSERT_TRUE(server.Start().ok());
-  std::thread t([&] { (void)server.Run(); });
-  // 40 connections (5 per thread) that send half a request line and then nothing.
-  std::vector<int> fds;
-  for (int i = 0; i < 40; ++i) {
+// A node and its HTTP server in a directory of their own, served from a thread until destroyed.
+struct ServedNode {
+  explicit ServedNode(const std::string& name, HttpOptions o, bool run = true) {
+    dir = std::filesystem::temp_directory_path() / ("accord-node-" + name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    auto opened = Node::Open(dir.string(), name + ".example/log");
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    node = std::move(opened).value();
+    o.port = 0;
+    server = std::make_unique<HttpServer>(*node, o);
+    EXPECT_TRUE(server->Start().ok());
+    if (run) thread = std::thread([this] { (void)server->Run(); });
+  }
+  ~ServedNode() {
+    server->Stop();
+    if (thread.joinable()) thread.join();
+    server.reset();
+    node.reset();
+    std::filesystem::remove_all(dir);
+  }
+  // A raw TCP connection to the server (-1 if refused).
+  int Connect() const {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(uint16_t(server.port()));
+    addr.sin_port = htons(uint16_t(server->port()));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-      (void)::send(fd, "GET /check", 10, MSG_NOSIGNAL);
-      fds.push_back(fd);
-    } else {
-      ::close(fd);
-    }
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
+    ::close(fd);
+    return -1;
+  }
+  // GET /checkpoint, waiting up to a minute for the server.
+  httplib::Result Checkpoint() const {
+    httplib::Client c("127.0.0.1", server->port());
+    c.set_read_timeout(60);
+    c.set_connection_timeout(60);
+    return c.Get("/checkpoint");
+  }
+
+  std::filesystem::path dir;
+  std::unique_ptr<Node> node;
+  std::unique_ptr<HttpServer> server;
+  std::thread thread;
+};
+
+TEST(HttpSlowClients, StalledConnectionsAreDroppedAndOthersServed) {
+  HttpOptions o;
+  o.threads = 8;
+  o.read_timeout_s = 1;
+  ServedNode served("slow", o);
+  // 40 connections (5 per thread) that send half a request line and then nothing.
+  std::vector<int> fds;
+  for (int i = 0; i < 40; ++i) {
+    int fd = served.Connect();
+    if (fd < 0) continue;
+    (void)::send(fd, "GET /check", 10, MSG_NOSIGNAL);
+    fds.push_back(fd);
   }
   EXPECT_EQ(fds.size(), 40u);
-  httplib::Client c("127.0.0.1", server.port());
-  c.set_read_timeout(120);
-  c.set_connection_timeout(120);
-  auto r = c.Get("/checkpoint");
+  auto r = served.Checkpoint();
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 200);
   // A stalled connection was answered or closed by the server, never left open for ever.
@@ -427,73 +455,40 @@ TEST(HttpSlowClients, StalledConnectionsAreDroppedAndOthersServed) {
   ssize_t n = ::recv(fds[0], buf, sizeof(buf), 0);
   EXPECT_GE(n, 0);
   for (int fd : fds) ::close(fd);
-  server.Stop();
-  t.join();
-  node->reset();
-  std::filesystem::remove_all(dir);
 }
 
 // Connections beyond the threads and those waiting for one stay in the kernel's listen queue:
 // they hold none of the node's file descriptors (cpp-httplib's own pool accepted them all, each
 // holding one, until the node could not open its tiles or its index).
 TEST(HttpManyClients, IdleConnectionsBeyondTheBoundWaitOutsideTheProcess) {
-  auto dir = std::filesystem::temp_directory_path() / ("accord-node-many-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto node = Node::Open(dir.string(), "many.example/log");
-  ASSERT_TRUE(node.ok());
   HttpOptions o;
-  o.port = 0;
   o.threads = 4;  // and as many waiting
   o.read_timeout_s = 1;
-  HttpServer server(**node, o);
-  ASSERT_TRUE(server.Start().ok());
-  std::thread t([&] { (void)server.Run(); });
+  ServedNode served("many", o);
   auto open_fds = [] {
     return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
                          std::filesystem::directory_iterator{});
   };
   const auto before = open_fds();
   std::vector<int> fds;
-  for (int i = 0; i < 40; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(uint16_t(server.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    fds.push_back(fd);
-  }
+  for (int i = 0; i < 40; ++i) fds.push_back(served.Connect());
+  EXPECT_EQ(std::count(fds.begin(), fds.end(), -1), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the listener accepts what it may
   // 40 of the test's own, and at most 4 served + 4 waiting + 1 in the listener's hand.
   EXPECT_LE(open_fds() - before, 40 + 9);
   for (int fd : fds) ::close(fd);
-  httplib::Client c("127.0.0.1", server.port());
-  c.set_read_timeout(60);
-  c.set_connection_timeout(60);
-  auto r = c.Get("/checkpoint");
+  auto r = served.Checkpoint();
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 200);
-  server.Stop();
-  t.join();
-  node->reset();
-  std::filesystem::remove_all(dir);
 }
 
 // A stop that comes before the server listens is not lost (httplib ignores it then): Run returns.
 TEST(HttpStop, AStopBeforeRunIsKept) {
-  auto dir = std::filesystem::temp_directory_path() / ("accord-node-stop-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto node = Node::Open(dir.string(), "stop.example/log");
-  ASSERT_TRUE(node.ok());
   HttpOptions o;
-  o.port = 0;
   o.threads = 2;
-  HttpServer server(**node, o);
-  ASSERT_TRUE(server.Start().ok());
-  server.Stop();
-  EXPECT_TRUE(server.Run().ok());
-  node->reset();
-  std::filesystem::remove_all(dir);
+  ServedNode served("stop", o, /*run=*/false);
+  served.server->Stop();
+  EXPECT_TRUE(served.server->Run().ok());
 }
 
 }  // namespace
