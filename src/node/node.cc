@@ -249,7 +249,13 @@ struct Node::Impl {
   }
   void Fail(const Status& s) {
     std::lock_guard lock(failed_mu);
-    if (failed.ok()) failed = Unavailable("the node stopped accepting statements: " + s.message());
+    // A statement answered with this may still be in the log (its round was durable when the index
+    // failed): resubmitting it is safe, it then answers with its index.
+    if (failed.ok())
+      failed = Unavailable(
+          "the node stopped accepting statements (one sent just now may be logged; "
+          "resubmitting is safe): " +
+          s.message());
   }
 
   Status CatchUp();

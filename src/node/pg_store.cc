@@ -149,12 +149,14 @@ Result<uint64_t> PgStore::Size() {
 
 Status PgIndexCommands(const std::vector<Record>& records, std::vector<pg::Conn::Command>& commands) {
   static const std::string insert_statement =
-      "INSERT INTO statements(idx, id, added_ms, kind, author, created, leaf) VALUES ($1, $2, $3, $4, $5, "
-      "$6, $7)";
+      "INSERT INTO statements(idx, id, added_ms, kind, author, created, leaf) VALUES ($1, $2, "
+      "GREATEST($3, COALESCE((SELECT added_ms FROM statements ORDER BY idx DESC LIMIT 1), 0)), $4, $5, $6, "
+      "$7)";
   static const std::string insert_digest =
       "INSERT INTO digests(digest, idx) VALUES ($1, $2) ON CONFLICT DO NOTHING";
   static const std::string insert_participant =
-      "INSERT INTO participants(key, name, country, contact, idx, added_ms) VALUES ($1, $2, $3, $4, $5, $6)";
+      "INSERT INTO participants(key, name, country, contact, idx, added_ms) VALUES ($1, $2, $3, $4, $5, "
+      "(SELECT added_ms FROM statements WHERE idx = $5))";
   static const std::string retract = "UPDATE statements SET retracted = true WHERE idx = $1";
   static const std::string retract_participant = "UPDATE participants SET retracted = true WHERE idx = $1";
   for (const Record& r : records) {
@@ -175,14 +177,9 @@ Status PgIndexCommands(const std::vector<Record>& records, std::vector<pg::Conn:
     for (const std::string& digest : d.digests)
       commands.push_back({"insert digest" + at, &insert_digest, Params().Bytes(digest).Int64(index)});
     if (d.registers)
-      commands.push_back({"insert participant" + at, &insert_participant,
-                          Params()
-                              .Bytes(KeyBytes(r.author))
-                              .Bytes(d.name)
-                              .Bytes(d.country)
-                              .Bytes(d.contact)
-                              .Int64(index)
-                              .Int64(r.added_ms)});
+      commands.push_back(
+          {"insert participant" + at, &insert_participant,
+           Params().Bytes(KeyBytes(r.author)).Bytes(d.name).Bytes(d.country).Bytes(d.contact).Int64(index)});
     if (d.retracts) {
       commands.push_back({"retract" + at, &retract, Params().Int64(*d.retracts)});
       commands.push_back({"retract participant" + at, &retract_participant, Params().Int64(*d.retracts)});

@@ -262,6 +262,27 @@ TYPED_TEST(StoreTest, RecordsComeBackAsAdded) {
   EXPECT_FALSE(this->store_->Get(UINT64_MAX)->has_value());
 }
 
+// A clock that steps back between rounds (or a sequencer whose clock is behind the last one's):
+// the times kept never decrease with the index, the participant's time is its statement's.
+TYPED_TEST(StoreTest, AddedTimesNeverDecreaseWithTheIndex) {
+  Record first = this->Make(0, Kind::kRegistration, this->alice_, Registration(this->alice_, "Alice CERT"));
+  Record second = this->Make(1, Kind::kRegistration, this->bob_, Registration(this->bob_, "Bob CSIRT", "FR"));
+  first.added_ms = kAdded0 + 5000;
+  second.added_ms = kAdded0 + 3000;  // the clock went back 2 s
+  ASSERT_TRUE(this->store_->Add({first}).ok());
+  ASSERT_TRUE(this->store_->Add({second}).ok());
+  EXPECT_EQ((*this->store_->Get(1))->added_ms, kAdded0 + 5000);
+  auto participants = this->store_->Participants();
+  ASSERT_TRUE(participants.ok());
+  ASSERT_EQ(participants->size(), 2u);
+  for (const Participant& p : *participants) EXPECT_EQ(p.added_ms, kAdded0 + 5000) << p.name;
+  Record third = this->Make(2, Kind::kYaraRule, this->alice_,
+                            {{"source", "rule A { condition: true }"}, {"rules", {"A"}}});
+  third.added_ms = kAdded0 + 9000;  // later again: kept as it is
+  ASSERT_TRUE(this->store_->Add({third}).ok());
+  EXPECT_EQ((*this->store_->Get(2))->added_ms, kAdded0 + 9000);
+}
+
 TYPED_TEST(StoreTest, AddMustContinueTheIndex) {
   this->Fill();
   Record next = this->Make(8, Kind::kHashSet, this->alice_, HashSet({{"md5", std::string(32, 'b')}}));

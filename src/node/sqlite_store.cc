@@ -221,7 +221,8 @@ Status SqliteStore::Impl::AddOne(const Record& r) {
   if (!id || id->size() != 32) return InvalidArgument("index: record id is not a hex SHA-256");
   ASSIGN_OR_RETURN(sqlite3_stmt * st,
                    c.Prepare("INSERT INTO statements(idx, id, added_ms, kind, author, created, leaf) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+                             "VALUES (?, ?, MAX(?, COALESCE((SELECT added_ms FROM statements "
+                             "ORDER BY idx DESC LIMIT 1), 0)), ?, ?, ?, ?)"));
   sqlite3_bind_int64(st, 1, int64_t(r.index));
   BindBlob(st, 2, *id);
   sqlite3_bind_int64(st, 3, r.added_ms);
@@ -255,13 +256,13 @@ Status SqliteStore::Impl::AddOne(const Record& r) {
     case statement::Kind::kRegistration: {
       ASSIGN_OR_RETURN(sqlite3_stmt * ps,
                        c.Prepare("INSERT INTO participants(key, name, country, contact, idx, added_ms) "
-                                 "VALUES (?, ?, ?, ?, ?, ?)"));
+                                 "VALUES (?, ?, ?, ?, ?, (SELECT added_ms FROM statements WHERE idx = ?))"));
       BindBlob(ps, 1, ByteView(reinterpret_cast<const char*>(r.author.data()), r.author.size()));
       BindText(ps, 2, body["name"].get<std::string>());
       BindText(ps, 3, body["country"].get<std::string>());
       BindText(ps, 4, body["contact"].get<std::string>());
       sqlite3_bind_int64(ps, 5, int64_t(r.index));
-      sqlite3_bind_int64(ps, 6, r.added_ms);
+      sqlite3_bind_int64(ps, 6, int64_t(r.index));
       if (sqlite3_step(ps) != SQLITE_DONE) return SqlError(c.db, "insert participant");
       break;
     }

@@ -39,7 +39,10 @@ class Store {
 
   // Records held: indices 0 .. size()-1.
   virtual Result<uint64_t> Size() = 0;
-  // Indexes `records` (consecutive, starting at Size()) in one transaction: all or nothing.
+  // Indexes `records` (consecutive, starting at Size()) in one transaction: all or nothing. A
+  // record's added_ms below the one before it (a clock that stepped back, or another process's
+  // clock) is raised to it: added_ms never decreases with the index, so a TAXII client polling
+  // with added_after misses nothing.
   virtual Status Add(const std::vector<Record>& records) = 0;
 
   virtual Result<std::optional<Record>> Get(uint64_t index) = 0;

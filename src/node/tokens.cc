@@ -173,15 +173,23 @@ void TokenFile::Reload() {
     v.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
   }
   if (v == version_) return;
-  version_ = v;
-  by_hash_.clear();
-  if (!v.exists) return;
-  Result<std::vector<TokenEntry>> entries = ReadEntries(path_);
-  if (!entries.ok()) {
-    std::fprintf(stderr, "accord serve: TAXII tokens not read, none accepted: %s\n",
-                 entries.status().ToString().c_str());
+  by_hash_.clear();  // the file changed: its old tokens may be revoked, none is kept
+  if (!v.exists) {
+    version_ = v;
     return;
   }
+  Result<std::vector<TokenEntry>> entries = ReadEntries(path_);
+  if (!entries.ok()) {
+    // A file that does not parse stays refused until it changes; one that could not be read (out
+    // of descriptors, ...) is read again at the next request.
+    const bool content = entries.status().code() == Code::kInvalidArgument ||
+                         entries.status().code() == Code::kResourceExhausted;
+    if (content) version_ = v;
+    std::fprintf(stderr, "accord serve: TAXII tokens not read, none accepted%s: %s\n",
+                 content ? "" : " (read again at the next request)", entries.status().ToString().c_str());
+    return;
+  }
+  version_ = v;
   for (const TokenEntry& e : *entries) by_hash_[e.sha256_hex] = e.author;
 }
 

@@ -89,7 +89,8 @@ bool IsLowerHex(std::string_view s, size_t len) {
 // The rule names that `source` defines, compiled as `accord scan` compiles rule files.
 Result<std::vector<std::string>> CompileYara(const std::string& source) {
   auto names = scan::CompileRuleNames(source, "body.source");
-  if (!names.ok()) return InvalidArgument("body.source does not compile: " + names.status().message());
+  if (!names.ok() && names.status().code() == Code::kInvalidArgument)
+    return InvalidArgument("body.source does not compile: " + names.status().message());
   return names;
 }
 
@@ -383,7 +384,12 @@ Result<SignedStatement> Parse(ByteView bytes) {
   if (bytes.size() > ::accord::limits::kMaxEntrySize)
     return ResourceExhausted("statement of " + std::to_string(bytes.size()) + " bytes, over the limit of " +
                              std::to_string(::accord::limits::kMaxEntrySize) + " (64 KiB - 1)");
-  ASSIGN_OR_RETURN(Json whole, json::ParseCanonical(bytes));
+  Result<Json> parsed = json::ParseCanonical(bytes);
+  if (!parsed.ok()) {  // nesting past the parser's depth is a malformed statement, not a large one
+    if (parsed.status().code() == Code::kResourceExhausted) return InvalidArgument(parsed.status().message());
+    return parsed.status();
+  }
+  Json whole = std::move(parsed).value();
   if (!whole.is_object()) return InvalidArgument("signed statement: must be a JSON object");
   const bool attested = whole.contains("attestation");
   const char* seal_name = attested ? "attestation" : "signature";
@@ -395,8 +401,8 @@ Result<SignedStatement> Parse(ByteView bytes) {
     return InvalidArgument("statement.accord: \"" + Printable(format) + "\", want \"statement/v1\"");
   ASSIGN_OR_RETURN(std::string tlp, Text(st, "tlp", "statement", 64, true));
   if (tlp != "clear")
-    return InvalidArgument("statement.tlp: \"" + Printable(tlp) +
-                           "\": this public log accepts TLP:CLEAR only (\"clear\")");
+    return FailedPrecondition("statement.tlp: \"" + Printable(tlp) +
+                              "\": this public log accepts TLP:CLEAR only (\"clear\")");
   ASSIGN_OR_RETURN(std::string kind_name, Text(st, "kind", "statement", 64));
   std::optional<Kind> kind = KindFromName(kind_name);
   if (!kind) return InvalidArgument("statement.kind: unknown kind \"" + Printable(kind_name) + "\"");
@@ -483,8 +489,8 @@ Status Validate(const SignedStatement& s, const Registry& registry) {
       std::optional<crypto::Ed25519PublicKey> of = registry.AuthorOf(index);
       if (!of) return NotFound("body.index: no statement at index " + std::to_string(index));
       if (*of != author)
-        return PermissionDenied("body.index: statement " + std::to_string(index) +
-                                " is not the author's own");
+        return FailedPrecondition("body.index: statement " + std::to_string(index) +
+                                  " is not the author's own");
       break;
     }
     case Kind::kAuditFinding: {

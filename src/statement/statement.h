@@ -96,8 +96,9 @@ Result<Bytes> Attest(const Statement& s, const crypto::Ed25519KeyPair& key);
 bool MayBeAttested(Kind kind);
 
 // Strict: `bytes` MUST be canonical, at most ::accord::limits::kMaxEntrySize (else
-// ResourceExhausted), of a known kind, TLP:CLEAR, with a well-formed body and a valid signature
-// (else PermissionDenied). A node-attested statement parses with `attested_by` set (its
+// ResourceExhausted), of a known kind, with a well-formed body (else InvalidArgument, nesting too
+// deep included), TLP:CLEAR (else FailedPrecondition: well-formed, but not what this log takes),
+// and a valid signature (else PermissionDenied). A node-attested statement parses with `attested_by` set (its
 // attestation verified with the key it names; whether that key counts is Validate's question).
 Result<SignedStatement> Parse(ByteView bytes);
 

@@ -126,6 +126,7 @@ TEST(Statement, RefusesOtherTlpAndUnknownKind) {
   Result<SignedStatement> r = Parse(*json::Serialize(j));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("TLP:CLEAR only"), std::string::npos);
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << "well-formed, refused: 422";
   j["statement"]["tlp"] = "clear";
   j["statement"]["kind"] = "poem";
   r = Parse(*json::Serialize(j));
@@ -194,7 +195,8 @@ TEST(Statement, RegistryChecks) {
   EXPECT_EQ(submit(Kind::kYaraRule, alice, nullptr).code(), Code::kAlreadyExists);  // rule name reused
   ASSERT_TRUE(submit(Kind::kRegistration, bob, nullptr).ok());                      // index 2
   EXPECT_TRUE(submit(Kind::kYaraRule, bob, nullptr).ok());  // index 3: names are per author
-  EXPECT_EQ(submit(Kind::kRetraction, bob, Json{{"index", 1}}).code(), Code::kPermissionDenied);  // not bob's
+  EXPECT_EQ(submit(Kind::kRetraction, bob, Json{{"index", 1}}).code(),
+            Code::kFailedPrecondition);  // not bob's
   EXPECT_EQ(submit(Kind::kRetraction, bob, Json{{"index", 99}}).code(), Code::kNotFound);
   EXPECT_TRUE(submit(Kind::kAuditFinding, bob, nullptr).ok());  // about 1: anyone may audit
   EXPECT_TRUE(submit(Kind::kRetraction, alice, Json{{"index", 1}}).ok());
