@@ -32,8 +32,11 @@ struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                // 0: any free port (see HttpServer::port)
   std::string tls_cert, tls_key;  // PEM files; both or neither
-  size_t threads = 1024;          // connections served at once; more wait in the listen queue
-  int read_timeout_s = 10;        // a client that sends nothing for this long is dropped
+  // Connections served at once; as many more may wait for a thread, the rest wait in the kernel's
+  // listen queue. Both together stay within half the open-file limit (RLIMIT_NOFILE), the other
+  // half kept for the log and the index: with a limit of 1,024, 256 threads.
+  size_t threads = 1024;
+  int read_timeout_s = 10;  // a client that sends nothing for this long is dropped
   int write_timeout_s = 10;
   int keep_alive_timeout_s = 2;
   size_t keep_alive_max = 10000;  // requests on one connection
