@@ -273,6 +273,8 @@ class AspackWriter {
     }
   }
   void Copy(uint32_t length, uint32_t distance) {  // distance - 1 as stored: bytes from distance + 1 back
+    // A match that reaches before the block (written so, to test its refusal) expects nothing.
+    if (size_t{distance} + 1 > expected_.size()) return;
     for (uint32_t i = 0; i < length; ++i) expected_ += expected_[expected_.size() - distance - 1];
   }
 
