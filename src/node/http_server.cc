@@ -530,14 +530,18 @@ Status HttpServer::Run() {
   return Status::Ok();
 }
 
+// Nothing here waits: `accord serve` calls it from a signal handler, on Run's own thread.
 void HttpServer::Stop() {
   if (!impl_->server) return;
   impl_->stop_requested = true;
-  if (!impl_->run_started) return;  // Run will not listen
-  // httplib's stop() does nothing until its loop runs: wait for that (or for Run to end).
-  while (!impl_->run_done && !impl_->server->is_running())
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  impl_->server->stop();
+  if (!impl_->run_started || impl_->run_done) return;  // Run will not listen, or is over
+  if (impl_->server->is_running()) {
+    impl_->server->stop();
+  } else if (impl_->listen_fd >= 0) {
+    // Run is about to listen, and httplib ignores stop() until it does: shut the listening socket
+    // down instead, so that its first accept fails and the loop ends at once.
+    ::shutdown(impl_->listen_fd, SHUT_RDWR);
+  }
 }
 
 }  // namespace accord::node

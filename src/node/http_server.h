@@ -14,7 +14,8 @@
 // author), 404, 409 (a rule name or registration that exists), 413 (over 64 KiB), 415 (content
 // type), 422 (a body that is well-formed but invalid: a rule that does not compile, ...), 503
 // (the log failed). docs/node.md has the full API.
-// Thread-safety: Run blocks on the calling thread; Stop may be called from any thread.
+// Thread-safety: Run blocks on the calling thread; Stop may be called from any thread, and from a
+// signal handler (it does not wait), before, during or after Run.
 #pragma once
 
 #include <functional>

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "core/bytes.h"
@@ -492,6 +493,27 @@ TEST(HttpStop, AStopBeforeRunIsKept) {
   ServedNode served("stop", o, /*run=*/false);
   served.server->Stop();
   EXPECT_TRUE(served.server->Run().ok());
+}
+
+// A stop at any moment around the start of Run ends it: Stop never waits (it runs in a signal
+// handler on Run's thread) and is never lost (httplib's own stop() is, before it listens).
+TEST(HttpStop, AStopAtAnyMomentEndsRun) {
+  HttpOptions o;
+  o.threads = 1;
+  ServedNode served("stops", o, /*run=*/false);
+  for (int i = 0; i < 200; ++i) {
+    o.port = 0;
+    HttpServer server(*served.node, o);
+    ASSERT_TRUE(server.Start().ok());
+    auto run = std::async(std::launch::async, [&] { return server.Run(); });
+    if (i % 2) std::this_thread::sleep_for(std::chrono::microseconds(i * 5));
+    server.Stop();
+    if (run.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ADD_FAILURE() << "iteration " << i << ": the stop was lost";
+      server.Stop();  // listening by now: this one ends it
+    }
+    EXPECT_TRUE(run.get().ok()) << i;
+  }
 }
 
 }  // namespace
