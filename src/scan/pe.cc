@@ -123,16 +123,23 @@ std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max) {
   return out;
 }
 
+bool SinkEmbeddedPes(ByteView d, std::string_view prefix, uint64_t max_member_bytes, const MemberSink& sink) {
+  for (auto e = NextEmbeddedPe(d, 1); e; e = NextEmbeddedPe(d, e->offset + e->size)) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(e->size, max_member_bytes));
+    if (!sink(ReaderMember{std::string(prefix) + "@" + std::to_string(e->offset),
+                           Bytes(d.substr(e->offset, n))}))
+      return false;
+  }
+  return true;
+}
+
 bool HasEmbeddedPe(ByteView d) {
-  return d.starts_with("MZ") && ParsePe(d) && !FindEmbeddedPes(d, 1).empty();
+  return d.starts_with("MZ") && ParsePe(d) && NextEmbeddedPe(d, 1).has_value();
 }
 
 Status ReadEmbeddedPes(ByteView d, const ReaderOptions& options, const MemberSink& sink) {
   if (!d.starts_with("MZ") || !ParsePe(d)) return DataLoss("not a PE");
-  for (auto e = NextEmbeddedPe(d, 1); e; e = NextEmbeddedPe(d, e->offset + e->size)) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(e->size, options.max_member_bytes));
-    if (!sink(ReaderMember{"PE@" + std::to_string(e->offset), Bytes(d.substr(e->offset, n))})) break;
-  }
+  SinkEmbeddedPes(d, "PE", options.max_member_bytes, sink);
   return Status::Ok();
 }
 

@@ -75,6 +75,9 @@ struct EmbeddedPe {
 };
 std::optional<EmbeddedPe> NextEmbeddedPe(ByteView d, size_t from);
 std::vector<EmbeddedPe> FindEmbeddedPes(ByteView d, size_t max);
+// Hands each carving of `d` to `sink` in order, as "<prefix>@<offset>", cut at
+// `max_member_bytes`; false once the sink declines one (nothing more is carved).
+bool SinkEmbeddedPes(ByteView d, std::string_view prefix, uint64_t max_member_bytes, const MemberSink& sink);
 
 // The programs embedded in a program, as ClamAV scans a PE's embedded PEs: a reader of
 // scan/reader.h (its contract applies) whose members are the carvings of `d`, in order, named

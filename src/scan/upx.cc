@@ -150,14 +150,9 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
   // The image, then the programs embedded in it, each copied only when it is handed over; no cap
   // of the reader's own (the walker's MaxFiles is reported when it stops them). Declined or not,
   // the answer is the problem met before.
-  auto member = [&](ByteView part) {
-    return Bytes(
-        part.substr(0, static_cast<size_t>(std::min<uint64_t>(part.size(), options.max_member_bytes))));
-  };
-  if (!sink(ReaderMember{"UPX", member(image)})) return status;
-  for (auto e = NextEmbeddedPe(image, 1); e; e = NextEmbeddedPe(image, e->offset + e->size))
-    if (!sink(ReaderMember{"UPX@" + std::to_string(e->offset), member(image.substr(e->offset, e->size))}))
-      return status;
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(image.size(), options.max_member_bytes));
+  if (sink(ReaderMember{"UPX", Bytes(ByteView(image).substr(0, n))}))
+    SinkEmbeddedPes(image, "UPX", options.max_member_bytes, sink);
   return status;
 }
 
