@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "scan/nsis_bzip2.h"
 #include "scan/pe.h"
 
 namespace accord::scan {
@@ -61,7 +62,10 @@ class Decoder {
   // `dict_cap` bounds an LZMA dictionary: no decoded match reaches further back than what is kept.
   Status Init(ByteView in, uint64_t dict_cap) {
     Method m = MethodOf(in);
-    if (m == Method::kBzip2) return Unimplemented("NSIS bzip2 data (not decoded)");
+    if (m == Method::kBzip2) {
+      bzip2_ = std::make_unique<NsisBzip2Decoder>(in);
+      return Status::Ok();
+    }
     if (m == Method::kDeflate) {
       if (inflateInit2(&zs_, -15) != Z_OK) return Internal("zlib: inflateInit2 failed");
       zlib_ = true;
@@ -94,6 +98,7 @@ class Decoder {
   Status Read(char* buf, size_t n, size_t& got, bool& end) {
     got = 0;
     end = false;
+    if (bzip2_) return bzip2_->Read(buf, n, got, end);
     if (lzma_) {
       ls_.next_in = reinterpret_cast<const uint8_t*>(in_.data() + fed_);
       ls_.avail_in = in_.size() - fed_;
@@ -133,6 +138,7 @@ class Decoder {
   lzma_stream ls_ = LZMA_STREAM_INIT;
   z_stream zs_{};
   std::unique_ptr<lzma_options_lzma, FreeOptions> options_;
+  std::unique_ptr<NsisBzip2Decoder> bzip2_;
 };
 
 // A whole compressed block, at most `cap` bytes of it.
@@ -145,11 +151,26 @@ Status DecodeBlock(ByteView in, uint64_t cap, Bytes& out) {
     if (want == 0) return Status::Ok();
     size_t got = 0;
     bool end = false;
-    if (Status s = dec.Read(buf, want, got, end); !s.ok()) return s;
-    out.append(buf, got);
+    Status s = dec.Read(buf, want, got, end);
+    out.append(buf, got);  // what came before damage in the same call counts too
+    if (!s.ok()) return s;
     if (end) return Status::Ok();
     if (got == 0) return DataLoss("stream ends early");
   }
+}
+
+// Whether `area` is a chain of u32 lengths and blocks that ends exactly where it does (what a
+// non-solid installer's data is). A solid stream whose first bytes read as a length that fits
+// (NSIS's bzip2 starts with '1', 0x31) does not also chain to its end.
+bool BlocksFill(ByteView area) {
+  size_t at = 0;
+  while (area.size() - at >= 4) {
+    size_t size = Le32(area, at) & 0x7fffffffu;
+    at += 4;
+    if (size > area.size() - at) return false;
+    at += size;
+  }
+  return at == area.size();
 }
 
 std::string MemberName(uint64_t index) {
@@ -179,12 +200,15 @@ Status ReadNsis(ByteView d, const ReaderOptions& options, const MemberSink& sink
   const uint64_t cap = options.max_member_bytes;
   // Non-solid: blocks of their own, the first with bit 31 (compressed) and a compression header
   // after its length, or the installer's header stored (its own length). Solid: a compression
-  // header at once. A deflate block's length is told from a solid deflate stream by bit 31 alone.
+  // header at once. Lengths that chain exactly to the end decide it; else a deflate block's length
+  // is told from a solid deflate stream by bit 31 alone.
   const uint32_t header_length = Le32(d, *first + 20);
   const uint32_t v0 = area.size() >= 4 ? Le32(area, 0) : 0;
   const bool fits = area.size() >= 4 && (v0 & 0x7fffffffu) <= area.size() - 4;
   bool non_solid;
-  if (fits && (v0 & 0x80000000u) != 0 && MethodOf(area, 4) != Method::kDeflate) {
+  if (fits && ((v0 & 0x80000000u) != 0 || v0 == header_length) && BlocksFill(area)) {
+    non_solid = true;  // a chain of lengths that ends exactly with the data: no stream does that
+  } else if (fits && (v0 & 0x80000000u) != 0 && MethodOf(area, 4) != Method::kDeflate) {
     non_solid = true;
   } else if (MethodOf(area) != Method::kDeflate) {
     non_solid = false;
@@ -210,7 +234,6 @@ Status ReadNsis(ByteView d, const ReaderOptions& options, const MemberSink& sink
         out = Bytes(block.substr(0, static_cast<size_t>(std::min<uint64_t>(block.size(), cap))));
       }
       if (!s.ok() && problem.ok()) problem = s.WithContext("NSIS " + MemberName(index));
-      if (s.code() == Code::kUnimplemented) continue;
       if (!sink(ReaderMember{MemberName(index), std::move(out)})) return Status::Ok();
     }
     return problem;

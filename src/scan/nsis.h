@@ -9,12 +9,14 @@
 //              compressed on its own; or
 //   solid:     one compressed stream holding the same blocks with their u32 lengths, uncompressed.
 // Compression, told by the first bytes: LZMA (5 bytes of properties, optionally after one byte
-// saying whether an x86 BCJ filter ran first), deflate (raw), or NSIS's bzip2 (a "1AY&SY" block
-// without bzip2's stream header; not decoded: Unimplemented). Members: "header", then "file<N>"
-// in the order the blocks are stored (the names are in the installer's script, not read here).
-// Decoded with liblzma and zlib; an LZMA dictionary is limited to what the member cap needs, so a
-// hostile header does not make accord allocate gigabytes; a solid stream is decoded as it is read,
-// each member cut at the cap, at most 1 GiB of it in all (ResourceExhausted beyond).
+// saying whether an x86 BCJ filter ran first), deflate (raw), or NSIS's bzip2 (scan/nsis_bzip2.h:
+// a block mark '1', then a 24-bit origin whose first byte is below 14). Non-solid when the
+// lengths chain exactly to the end of the data. Members: "header", then "file<N>" in the order
+// the blocks are stored (the names are in the installer's script, not read here).
+// Decoded with liblzma, zlib and scan/nsis_bzip2.h; an LZMA dictionary is limited to what the
+// member cap needs, so a hostile header does not make accord allocate gigabytes; a solid stream
+// is decoded as it is read, each member cut at the cap, at most 1 GiB of it in all
+// (ResourceExhausted beyond).
 //
 // SPEC: NSIS's Source/exehead/fileform.h (first header, blocks), 7-Zip's NSIS handler (how the
 // compression is told).
