@@ -6,13 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <thread>
+
+#include "core/limits.h"
 
 namespace accord::fs {
 
@@ -41,6 +46,32 @@ Status WriteAll(int fd, ByteView data, const std::string& path) {
   return Status::Ok();
 }
 
+// Calls `open` (returning a descriptor or handle, negative or null on failure with errno set)
+// again while it fails for want of descriptors, up to limits::kMaxDescriptorWaitMs; errno is the
+// last failure's.
+template <typename T, typename Open>
+T RetryOutOfDescriptors(Open open, T failed) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(limits::kMaxDescriptorWaitMs);
+  std::chrono::milliseconds pause(1);
+  for (;;) {
+    T got = open();
+    if (got != failed) return got;
+    const int e = errno;
+    if (e == EINTR) continue;
+    if ((e != EMFILE && e != ENFILE) || Clock::now() >= deadline) {
+      errno = e;
+      return failed;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
+int OpenRetrying(const std::string& path, int flags, mode_t mode = 0) {
+  return RetryOutOfDescriptors([&] { return ::open(path.c_str(), flags, mode); }, -1);
+}
+
 std::string TempName(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
   static const uint64_t salt = std::random_device{}();
@@ -49,7 +80,7 @@ std::string TempName(const std::string& path) {
 }  // namespace
 
 Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = OpenRetrying(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("open", path);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -100,7 +131,7 @@ Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
 
 Result<std::string> WriteTemp(const std::string& path, ByteView data) {
   std::string tmp = TempName(path);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = OpenRetrying(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("create", tmp);
   Status s = WriteAll(fd, data, tmp);
   if (::close(fd) != 0 && s.ok()) s = Errno("close", tmp);
@@ -112,7 +143,7 @@ Result<std::string> WriteTemp(const std::string& path, ByteView data) {
 }
 
 Status WriteNew(const std::string& path, ByteView data) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = OpenRetrying(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("create", path);
   Status s = WriteAll(fd, data, path);
   // Start writeback now, so the disk works while the caller computes the next file; the later
@@ -130,7 +161,7 @@ Status Rename(const std::string& from, const std::string& to) {
 
 Status WriteFileAtomic(const std::string& path, ByteView data, int mode) {
   std::string tmp = TempName(path);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  int fd = OpenRetrying(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return Errno("create", tmp);
   Status s = WriteAll(fd, data, tmp);
   if (s.ok() && ::fchmod(fd, mode) != 0) s = Errno("chmod", tmp);  // umask-proof
@@ -145,7 +176,7 @@ Status WriteFileAtomic(const std::string& path, ByteView data, int mode) {
 }
 
 Status SyncFilesystem(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = OpenRetrying(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("open", path);
   int r = ::syncfs(fd);
   Status s = r == 0 ? Status::Ok() : Errno("syncfs", path);
@@ -154,7 +185,7 @@ Status SyncFilesystem(const std::string& path) {
 }
 
 Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = OpenRetrying(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno("open", dir);
   int r = ::fsync(fd);
   Status s = r == 0 ? Status::Ok() : Errno("fsync", dir);
@@ -198,7 +229,7 @@ Status RemoveTree(const std::string& path) {
 }
 
 Result<std::vector<std::string>> ListDir(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
+  DIR* d = RetryOutOfDescriptors<DIR*>([&] { return ::opendir(dir.c_str()); }, nullptr);
   if (!d) return Errno("opendir", dir);
   std::vector<std::string> names;
   while (struct dirent* e = ::readdir(d)) {
@@ -237,7 +268,7 @@ Result<std::string> RealPath(const std::string& path) {
 }
 
 Result<FileLock> FileLock::Acquire(const std::string& path, std::string_view what) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = OpenRetrying(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("open lock", path);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
@@ -264,7 +295,7 @@ FileLock::~FileLock() {
 }
 
 Result<AppendFile> AppendFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int fd = OpenRetrying(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("open", path);
   AppendFile f(fd, path);
   // Also when it exists: an earlier Open may have died between creating it and these syncs.

@@ -3,6 +3,10 @@
 // Durable write protocol (used for every file a reader may see): write a temporary file in the
 // same directory, fsync it, rename it over the target, fsync the directory. A crash at any point
 // leaves either the old file or the new one, never a torn one.
+// Out of descriptors: every open here (files, directories, locks) that fails with EMFILE or
+// ENFILE is tried again, with pauses of up to 50 ms, for limits::kMaxDescriptorWaitMs before the
+// error is returned; a process that runs out for a moment (a burst of clients) is delayed, not
+// failed. EINTR is retried at once.
 // Thread-safety: functions are safe to call concurrently on different paths.
 #pragma once
 

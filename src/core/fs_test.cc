@@ -10,10 +10,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "core/descriptors_test_util.h"
 
 namespace accord::fs {
 namespace {
@@ -172,6 +176,36 @@ TEST_F(FsTest, ReadFileOfMissingFileIsNotFound) {
 TEST_F(FsTest, ReadFileOfADirectoryFails) {
   auto got = ReadFile(dir_, 1 << 20);
   EXPECT_FALSE(got.ok());
+}
+
+// A process out of descriptors for a moment (a burst of clients): a durable write waits for one
+// to be closed instead of failing, and the file is complete.
+TEST_F(FsTest, AWriteWaitsForADescriptorRatherThanFail) {
+  testing::DescriptorsExhausted none;
+  ASSERT_TRUE(none.exhausted());
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    none.Release();
+  });
+  Status s = WriteFileAtomic(Path("f"), "after the wait");
+  closer.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto back = ReadFile(Path("f"), 100);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, "after the wait");
+  EXPECT_TRUE(ListDir(dir_).ok());
+}
+
+// Out of descriptors for longer than the wait (limits::kMaxDescriptorWaitMs): the error, and
+// nothing written.
+TEST_F(FsTest, OutOfDescriptorsForLongIsAnError) {
+  testing::DescriptorsExhausted none;
+  ASSERT_TRUE(none.exhausted());
+  Status s = WriteFileAtomic(Path("f"), "never");
+  none.Release();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("Too many open files"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(Names().empty());
 }
 
 TEST_F(FsTest, SecondLockOnTheSamePathFailsWhileTheFirstIsHeld) {

@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
+#include "core/descriptors_test_util.h"
 #include "core/limits.h"
 #include "crypto/sha256.h"
 #include "tlog/journal.h"
@@ -234,6 +237,43 @@ TEST_F(LogTest, ABatchOverTheJournalsLimitIsRefusedAndChangesNothing) {
   auto cp = VerifyLog(dir_, verifier_);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->checkpoint.checkpoint.size, 1u);
+}
+
+// The process runs out of descriptors while the writer publishes (a node's clients holding them
+// all for a moment): the writer waits instead of stopping for good, and every entry lands.
+TEST_F(LogTest, AMomentWithoutDescriptorsDelaysTheWriterAndDoesNotStopIt) {
+  auto w = LogWriter::Open(dir_);
+  ASSERT_TRUE(w.ok());
+  AppendRange(**w, 0, 300, 100);
+  {
+    testing::DescriptorsExhausted none;
+    ASSERT_TRUE(none.exhausted());
+    std::thread closer([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      none.Release();
+    });
+    // Journaled with no new descriptor; its tiles (a new one: entries 256 to 599) wait to be written.
+    auto r = (*w)->Submit([] {
+                   EntryBatch b;
+                   for (uint64_t i = 300; i < 600; ++i) EXPECT_TRUE(b.Add(Entry(i)).ok());
+                   return b;
+                 }())
+                 .get();
+    auto cp = (*w)->Sync();
+    closer.join();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(*r, 300u);
+    ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+    EXPECT_EQ(cp->checkpoint.size, 600u);
+  }
+  auto next = (*w)->Append(Entry(600));
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  w->reset();
+  auto cp = VerifyLog(dir_, verifier_);
+  ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+  EXPECT_EQ(cp->checkpoint.checkpoint.size, 601u);
+  DirTileReader reader(dir_);
+  EXPECT_EQ(*ReadEntry(reader, 599, 601), Entry(599));
 }
 
 class CorruptLogTest : public LogTest {
