@@ -21,6 +21,12 @@ rm -rf "$W"
 mkdir -p "$W"
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(wrk -v 2>&1 | head -1)"
 
+if [ -x "$PWD/build/bench/statement_bench" ]; then
+  echo "== the node's own work per statement before the log, one thread (bench/statement_bench.cc)"
+  "$PWD/build/bench/statement_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>&1 |
+    grep -E "_median" | sed 's/^/    /'
+fi
+
 echo "== generating signed statements"
 "$GEN" "$W/hash" $((D * 30000)) hash
 "$GEN" "$W/yara" $((D * 3000)) yara
