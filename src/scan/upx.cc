@@ -1,5 +1,6 @@
 #include "scan/upx.h"
 
+#include <lzma.h>
 #include <ucl/ucl.h>
 #include <zlib.h>
 
@@ -22,6 +23,7 @@ constexpr uint64_t kMaxRatio = 10000;
 struct PackHeader {
   uint8_t version = 0, format = 0, method = 0;
   uint32_t u_adler = 0, c_adler = 0, u_len = 0, c_len = 0;
+  size_t end = 0;  // where the header ends (32 bytes for versions 10 to 14)
 };
 
 std::optional<PackHeader> PackHeaderAt(ByteView d, size_t at) {
@@ -32,7 +34,8 @@ std::optional<PackHeader> PackHeaderAt(ByteView d, size_t at) {
                Le32(d, at + 8),
                Le32(d, at + 12),
                Le32(d, at + 16),
-               Le32(d, at + 20)};
+               Le32(d, at + 20),
+               at + 32};
   if (h.version < 10 || h.version > 14 || (h.format != 9 && h.format != 36)) return std::nullopt;
   if (h.u_len == 0 || h.c_len == 0 || h.c_len > d.size() || h.c_len > h.u_len) return std::nullopt;
   return h;
@@ -47,15 +50,30 @@ uint32_t Adler32(ByteView d) {
   return static_cast<uint32_t>(a);
 }
 
-// Where the packed data starts: the stub's `60 BE imm32` (pusha; mov esi, VA), or the start of
-// one of the first three sections; the first whose Adler-32 is the header's.
+// Where the packed data starts, as candidates checked by the header's Adler-32: right after the
+// pack header (UPX 3 writes it there, across the start of UPX1's raw data); where the stub's
+// first instructions point: `pusha; mov esi, VA` (60 BE imm32: 32-bit programs, after a
+// `cmp byte [esp+8], 1; jnz` in DLLs) or `lea rsi, [rip + rel32]` (48 8D 35 rel32: 64-bit, after
+// four pushes, and after the register saves of DLLs), the first two found in the stub's first 64
+// bytes; and the start of one of the first three sections. At most six, each summed once.
 std::optional<size_t> FindPacked(ByteView d, const PeImage& pe, const PackHeader& h) {
-  std::vector<size_t> candidates;
-  if (std::optional<size_t> ep = PeOffsetOf(pe, pe.entry_rva, d.size());
-      ep && d.size() - *ep >= 6 && d[*ep] == '\x60' && d[*ep + 1] == '\xbe') {
-    uint64_t va = Le32(d, *ep + 2);
-    if (va >= pe.image_base) {
-      if (std::optional<size_t> at = PeOffsetOf(pe, va - pe.image_base, d.size())) candidates.push_back(*at);
+  std::vector<size_t> candidates{h.end};
+  if (std::optional<size_t> ep = PeOffsetOf(pe, pe.entry_rva, d.size())) {
+    ByteView stub = d.substr(*ep, std::min<size_t>(64, d.size() - *ep));
+    for (size_t i = 0, found = 0; i + 6 <= stub.size() && found < 2; ++i) {
+      std::optional<uint64_t> rva;
+      if (stub[i] == '\x60' && stub[i + 1] == '\xbe') {
+        uint64_t va = Le32(stub, i + 2);
+        if (va >= pe.image_base) rva = va - pe.image_base;
+      } else if (i + 7 <= stub.size() && stub.compare(i, 3, "\x48\x8d\x35") == 0) {
+        const auto rel = static_cast<int32_t>(Le32(stub, i + 3));
+        rva = uint64_t{pe.entry_rva} + i + 7 + static_cast<int64_t>(rel);
+      }
+      if (!rva || *rva > UINT32_MAX) continue;
+      if (std::optional<size_t> at = PeOffsetOf(pe, *rva, d.size())) {
+        candidates.push_back(*at);
+        ++found;
+      }
     }
   }
   for (size_t i = 0; i < pe.sections.size() && i < 3; ++i) candidates.push_back(pe.sections[i].raw_offset);
@@ -96,6 +114,50 @@ std::optional<Packed> FindUpx(ByteView d, const PeImage& pe) {
   return std::nullopt;
 }
 
+// UPX's LZMA (method 14): two bytes of properties, ((lc + lp) << 3) | pb and (lp << 4) | lc, then
+// LZMA's range-coded stream (LZMA SDK's coder, no end mark) of the image, decoded with liblzma
+// into out[0, room). Returns liblzma's last answer; `*produced` is the bytes written.
+Status UnpackLzma(ByteView packed, char* out, uint64_t room, uint64_t* produced) {
+  *produced = 0;
+  if (packed.size() < 3) return DataLoss("UPX: LZMA data of " + std::to_string(packed.size()) + " bytes");
+  const auto b0 = static_cast<uint8_t>(packed[0]), b1 = static_cast<uint8_t>(packed[1]);
+  const unsigned pb = b0 & 7u, lp = b1 >> 4, lc = b1 & 15u;
+  if ((b0 >> 3) != lc + lp || pb > 4 || lp > 4 || lc > 8)
+    return DataLoss("UPX: LZMA properties that do not agree (" + std::to_string(b0) + ", " +
+                    std::to_string(b1) + ")");
+  lzma_options_lzma options{};
+  if (lzma_lzma_preset(&options, 0)) return Internal("liblzma: no preset 0");
+  options.lc = lc;
+  options.lp = lp;
+  options.pb = pb;
+  // Nothing reaches back further than what is kept.
+  options.dict_size =
+      static_cast<uint32_t>(std::clamp<uint64_t>(room, LZMA_DICT_SIZE_MIN, uint64_t{3} << 29));
+  const lzma_filter filters[] = {{LZMA_FILTER_LZMA1, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
+  lzma_stream s = LZMA_STREAM_INIT;
+  if (lzma_ret init = lzma_raw_decoder(&s, filters); init != LZMA_OK) {
+    return init == LZMA_MEM_ERROR ? ResourceExhausted("UPX: liblzma out of memory for a dictionary of " +
+                                                      std::to_string(options.dict_size) + " bytes")
+                                  : Unimplemented("UPX: LZMA with lc " + std::to_string(lc) + " and lp " +
+                                                  std::to_string(lp) + " (liblzma takes lc + lp up to 4)");
+  }
+  s.next_in = reinterpret_cast<const uint8_t*>(packed.data()) + 2;
+  s.avail_in = packed.size() - 2;
+  s.next_out = reinterpret_cast<uint8_t*>(out);
+  s.avail_out = static_cast<size_t>(room);
+  lzma_ret r = LZMA_OK;
+  while (r == LZMA_OK && s.avail_out > 0 && s.avail_in > 0) r = lzma_code(&s, LZMA_RUN);
+  *produced = s.total_out;
+  const bool full = s.avail_out == 0;
+  lzma_end(&s);
+  if (full) return Status::Ok();
+  if (r == LZMA_OK || r == LZMA_STREAM_END)
+    return DataLoss(r == LZMA_STREAM_END ? "UPX: the LZMA stream ends early" : "UPX: the LZMA data is cut");
+  if (r == LZMA_MEM_ERROR) return ResourceExhausted("UPX: liblzma out of memory");
+  return DataLoss("UPX: the LZMA stream is corrupt (liblzma error " + std::to_string(static_cast<int>(r)) +
+                  ")");
+}
+
 bool UclReady() {
   static const bool ready = ucl_init() == UCL_E_OK;
   return ready;
@@ -114,10 +176,9 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
   if (!found)
     return DataLoss("UPX: the packed data is not where the pack header says (its Adler-32 does not match)");
   const PackHeader* h = &found->header;
-  if (h->method != 2 && h->method != 5 && h->method != 8) {
-    return Unimplemented("UPX method " + std::to_string(h->method) + (h->method == 14 ? " (LZMA)" : ""));
-  }
-  if (!UclReady()) return Internal("UPX: libucl failed to initialise");
+  if (h->method != 2 && h->method != 5 && h->method != 8 && h->method != 14)
+    return Unimplemented("UPX method " + std::to_string(h->method));
+  if (h->method != 14 && !UclReady()) return Internal("UPX: libucl failed to initialise");
   ByteView packed = d.substr(found->at, h->c_len);
   if (uint64_t{h->u_len} > uint64_t{h->c_len} * kMaxRatio) {
     return DataLoss("UPX: the pack header claims " + std::to_string(h->u_len) + " bytes from " +
@@ -128,12 +189,22 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
   // and reported (a padded image's start is still scanned).
   const uint64_t room = std::min<uint64_t>(h->u_len, options.max_total_bytes);
   std::unique_ptr<char[]> buffer(new char[room]);  // not zero-filled: only written pages are touched
-  ucl_uint out_len = static_cast<ucl_uint>(room);
-  auto src = reinterpret_cast<const ucl_bytep>(packed.data());
-  auto dst = reinterpret_cast<ucl_bytep>(buffer.get());
-  int r = h->method == 2   ? ucl_nrv2b_decompress_safe_le32(src, packed.size(), dst, &out_len, nullptr)
-          : h->method == 5 ? ucl_nrv2d_decompress_safe_le32(src, packed.size(), dst, &out_len, nullptr)
-                           : ucl_nrv2e_decompress_safe_le32(src, packed.size(), dst, &out_len, nullptr);
+  uint64_t out_len = 0;
+  Status unpacked;
+  if (h->method == 14) {
+    unpacked = UnpackLzma(packed, buffer.get(), room, &out_len);
+  } else {
+    ucl_uint ucl_len = static_cast<ucl_uint>(room);
+    auto src = reinterpret_cast<const ucl_bytep>(packed.data());
+    auto dst = reinterpret_cast<ucl_bytep>(buffer.get());
+    int r = h->method == 2   ? ucl_nrv2b_decompress_safe_le32(src, packed.size(), dst, &ucl_len, nullptr)
+            : h->method == 5 ? ucl_nrv2d_decompress_safe_le32(src, packed.size(), dst, &ucl_len, nullptr)
+                             : ucl_nrv2e_decompress_safe_le32(src, packed.size(), dst, &ucl_len, nullptr);
+    out_len = ucl_len;
+    if (r != UCL_E_OK && r != UCL_E_INPUT_NOT_CONSUMED)
+      unpacked = DataLoss("UPX: the packed data does not unpack (libucl error " + std::to_string(r) + ")");
+  }
+  if (unpacked.code() == Code::kUnimplemented) return unpacked;
   ByteView image(buffer.get(), static_cast<size_t>(std::min<uint64_t>(out_len, room)));
   Status status;
   if (room < h->u_len) {
@@ -141,8 +212,8 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
                                " bytes, more than the container may still produce (" +
                                std::to_string(options.max_total_bytes) + "); " +
                                std::to_string(image.size()) + " bytes of it unpacked");
-  } else if (r != UCL_E_OK && r != UCL_E_INPUT_NOT_CONSUMED) {
-    status = DataLoss("UPX: the packed data does not unpack (libucl error " + std::to_string(r) + ")");
+  } else if (!unpacked.ok()) {
+    status = unpacked;
   } else if (image.size() != h->u_len || Adler32(image) != h->u_adler) {
     status = DataLoss("UPX: unpacked " + std::to_string(image.size()) +
                       " bytes that fail the header's length or checksum");

@@ -9,17 +9,21 @@
 // u32 Adler-32 of the unpacked and of the packed data, u32 unpacked and packed length, ... The
 // packed data is found where the stub's `pusha; mov esi, imm32` points, else at a section's start,
 // and taken only where its Adler-32 matches the header's; it is unpacked with libucl (UPX's own
-// NRV library, Debian's libucl-dev) and the unpacked image's Adler-32 checked. The image is as the
-// stub leaves it before it undoes UPX's call/jump filter and rebuilds the imports: code bytes of
-// E8/E9 calls differ from the original program, data (a payload) does not.
+// NRV library, Debian's libucl-dev) or, for LZMA, with liblzma:
+//   lzma-data = (lc + lp) << 3 | pb : u8, lp << 4 | lc : u8, range-coded LZMA1 stream (no end mark)
+// and the unpacked image's Adler-32 checked. The image is as the stub leaves it before it undoes
+// UPX's call/jump filter and rebuilds the imports: code bytes of E8/E9 calls differ from the
+// original program, data (a payload) does not.
 //
-// Unimplemented: LZMA and the other methods; DataLoss: a header claiming more than 10,000 times
-// its packed length (refused before anything is allocated); ResourceExhausted: an image larger than
+// Unimplemented: other methods, and LZMA with lc + lp over 4 (liblzma's bound; UPX writes lc 3,
+// lp 0 unless told otherwise); DataLoss: a header claiming more than 10,000 times its packed
+// length (refused before anything is allocated); ResourceExhausted: an image larger than
 // ReaderOptions::max_total_bytes (unpacked as far as that, that much yielded); packed data not
-// found where the header says, or not unpacking to the header's length and checksum (what unpacked is still
-// yielded).
+// found where the header says, or not unpacking to the header's length and checksum (what
+// unpacked is still yielded).
 //
-// SPEC: UPX's sources (p_w32pe.cpp, packhead.cpp: the pack header layout), UCL's n2b/n2d/n2e.
+// SPEC: UPX's sources (p_w32pe.cpp, packhead.cpp: the pack header layout; compress_lzma.cpp: the
+// two property bytes), UCL's n2b/n2d/n2e.
 // Thread-safety: pure functions.
 #pragma once
 

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <lzma.h>
 #include <ucl/ucl.h>
 #include <zlib.h>
 
@@ -18,10 +19,35 @@ uint32_t Adler(ByteView d) {
       adler32(adler32(0, nullptr, 0), reinterpret_cast<const Bytef*>(d.data()), static_cast<uInt>(d.size())));
 }
 
-// A PE32 laid out as UPX lays out its output: headers with the pack header at 0x3e0, an empty
-// UPX0, and UPX1 holding the packed data and then the stub (`pusha; mov esi, <packed data>`) at the
-// entry point.
-Bytes UpxLike(ByteView image, int method) {
+// The stubs' first instructions, which point at the packed data (scan/upx.h).
+enum class Stub {
+  kX86Exe,  // pusha; mov esi, VA
+  kX86Dll,  // cmp byte [esp+8], 1; jnz; pusha; mov esi, VA
+  kX64Exe,  // push rbx, rsi, rdi, rbp; lea rsi, [rip + rel32]      (a PE32+)
+  kX64Dll,  // mov [rsp+8], rcx ...; cmp dl, 1; jnz; then as kX64Exe (a PE32+)
+};
+
+// `image` packed as UPX packs it: NRV2B/D/E (2, 5, 8) with UCL's compressors and a 32-bit
+// little-endian bit buffer, LZMA (14) as UPX's compress_lzma.cpp writes it: two property bytes
+// for lc 3, lp 0, pb 2, then the range-coded stream (from liblzma's raw LZMA1 encoder, whose end
+// mark the reader does not need).
+Bytes Pack(ByteView image, int method) {
+  if (method == 14) {
+    lzma_options_lzma options{};
+    EXPECT_FALSE(lzma_lzma_preset(&options, 6));
+    options.lc = 3;
+    options.lp = 0;
+    options.pb = 2;
+    const lzma_filter filters[] = {{LZMA_FILTER_LZMA1, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
+    Bytes out(image.size() + image.size() / 2 + 1024, '\0');
+    size_t out_pos = 0;
+    EXPECT_EQ(
+        lzma_raw_buffer_encode(filters, nullptr, reinterpret_cast<const uint8_t*>(image.data()), image.size(),
+                               reinterpret_cast<uint8_t*>(out.data()), &out_pos, out.size()),
+        LZMA_OK);
+    out.resize(out_pos);
+    return std::string("\x1a\x03", 2) + out;  // ((3 + 0) << 3) | 2, (0 << 4) | 3
+  }
   Bytes packed(image.size() + image.size() / 8 + 256, '\0');
   ucl_compress_config_t conf;
   std::memset(&conf, 0xff, sizeof conf);  // -1: UCL's defaults
@@ -36,43 +62,78 @@ Bytes UpxLike(ByteView image, int method) {
               : ucl_nrv2e_99_compress(in, image.size(), out, &packed_len, nullptr, 10, &conf, nullptr);
   EXPECT_EQ(r, UCL_E_OK);
   packed.resize(packed_len);
+  return packed;
+}
+
+// A PE laid out as UPX lays out its output: headers with the pack header at 0x3e0, an empty
+// UPX0, and UPX1 holding `lead` bytes, the packed data, then the stub at the entry point. With no
+// lead the packed data follows the pack header; with one, only the stub says where it is.
+Bytes UpxLikePacked(ByteView packed, uint32_t image_len, uint32_t image_adler, int method,
+                    Stub stub_kind = Stub::kX86Exe, size_t lead = 0) {
+  const bool x64 = stub_kind == Stub::kX64Exe || stub_kind == Stub::kX64Dll;
   const uint32_t base = 0x400000, upx1 = 0x100000;
   Bytes b(0x400, '\0');
   b[0] = 'M';
   b[1] = 'Z';
   PutLe(b, 0x3c, 0x80, 4);
   b.replace(0x80, 4, std::string("PE\0\0", 4));
-  PutLe(b, 0x86, 2, 2);     // sections
-  PutLe(b, 0x94, 0xe0, 2);  // optional header size
-  size_t opt = 0x98;
-  PutLe(b, opt, 0x10b, 2);
-  PutLe(b, opt + 16, upx1 + packed.size(), 4);  // entry point: the stub after the packed data
-  PutLe(b, opt + 28, base, 4);
-  size_t table = opt + 0xe0;
+  PutLe(b, 0x86, 2, 2);  // sections
+  const size_t opt = 0x98, opt_size = x64 ? 0xf0 : 0xe0;
+  PutLe(b, 0x94, opt_size, 2);
+  PutLe(b, opt, x64 ? 0x20b : 0x10b, 2);
+  const uint32_t entry = static_cast<uint32_t>(upx1 + lead + packed.size());
+  PutLe(b, opt + 16, entry, 4);  // entry point: the stub after the packed data
+  if (x64) {
+    PutLe(b, opt + 24, base, 8);
+  } else {
+    PutLe(b, opt + 28, base, 4);
+  }
+  size_t table = opt + opt_size;
   b.replace(table, 4, "UPX0");
   PutLe(b, table + 8, 0x100000, 4);  // virtual size
   PutLe(b, table + 12, 0x1000, 4);   // rva; no raw data
   b.replace(table + 40, 4, "UPX1");
   PutLe(b, table + 40 + 8, 0x10000, 4);
   PutLe(b, table + 40 + 12, upx1, 4);
-  PutLe(b, table + 40 + 16, packed.size() + 16, 4);
+  PutLe(b, table + 40 + 16, lead + packed.size() + 64, 4);
   PutLe(b, table + 40 + 20, 0x400, 4);
   // The pack header.
   size_t h = 0x3e0;
   b.replace(h, 4, "UPX!");
-  b[h + 4] = 13;  // version
-  b[h + 5] = 9;   // win32/pe
+  b[h + 4] = 13;            // version
+  b[h + 5] = x64 ? 36 : 9;  // win64/pe, win32/pe
   b[h + 6] = static_cast<char>(method);
   b[h + 7] = 10;
-  PutLe(b, h + 8, Adler(image), 4);
+  PutLe(b, h + 8, image_adler, 4);
   PutLe(b, h + 12, Adler(packed), 4);
-  PutLe(b, h + 16, image.size(), 4);
+  PutLe(b, h + 16, image_len, 4);
   PutLe(b, h + 20, packed.size(), 4);
+  b += Bytes(lead, 'L');
   b += packed;
-  Bytes stub = "\x60\xbe";
-  PutLe(stub, 2, base + upx1, 4);
+  Bytes stub;
+  const uint32_t data_rva = static_cast<uint32_t>(upx1 + lead);
+  if (stub_kind == Stub::kX86Dll) stub = std::string("\x80\x7c\x24\x08\x01\x0f\x85\x00\x00\x00\x00", 11);
+  if (stub_kind == Stub::kX64Dll) {
+    stub = std::string(
+        "\x48\x89\x4c\x24\x08\x48\x89\x54\x24\x10\x4c\x89\x44\x24\x18\x80\xfa\x01\x0f\x85"
+        "\x00\x00\x00\x00",
+        24);
+  }
+  if (x64) {
+    stub += "\x53\x56\x57\x55\x48\x8d\x35";
+    const int64_t next = int64_t{entry} + static_cast<int64_t>(stub.size()) + 4;  // rip after the lea
+    PutLe(stub, stub.size(), static_cast<uint32_t>(static_cast<int64_t>(data_rva) - next), 4);
+  } else {
+    stub += "\x60\xbe";
+    PutLe(stub, stub.size(), base + data_rva, 4);
+  }
   stub += std::string("\x8d\xbe\x00\x00\xff\xff\x57\x83\xcd\xff", 10);
   return b + stub;
+}
+
+Bytes UpxLike(ByteView image, int method, Stub stub = Stub::kX86Exe, size_t lead = 0) {
+  return UpxLikePacked(Pack(image, method), static_cast<uint32_t>(image.size()), Adler(image), method, stub,
+                       lead);
 }
 
 // A small program to carry: a PE header and one section.
@@ -92,10 +153,10 @@ Bytes Payload() {
   return p;
 }
 
-TEST(UpxTest, EveryNrvMethodUnpacksAndTheEmbeddedProgramIsCarved) {
+TEST(UpxTest, EveryMethodUnpacksAndTheEmbeddedProgramIsCarved) {
   ASSERT_EQ(ucl_init(), UCL_E_OK);
   Bytes image = Bytes(5000, '\x90') + Payload() + Bytes(3000, 'z');
-  for (int method : {2, 5, 8}) {
+  for (int method : {2, 5, 8, 14}) {
     Bytes exe = UpxLike(image, method);
     ASSERT_TRUE(LooksLikeUpx(exe)) << method;
     Collected c;
@@ -107,6 +168,61 @@ TEST(UpxTest, EveryNrvMethodUnpacksAndTheEmbeddedProgramIsCarved) {
     EXPECT_EQ(c.members[1].name, "UPX@5000");
     EXPECT_EQ(c.members[1].data, Payload());
   }
+}
+
+// Where the packed data is: found from each stub form (32- and 64-bit, programs and DLLs) when
+// it neither follows the pack header nor starts a section, and right after the pack header with
+// no stub to point at it (UPX 3.94's layout: the header runs into UPX1's raw data).
+TEST(UpxTest, ThePackedDataIsFoundFromEveryStubForm) {
+  ASSERT_EQ(ucl_init(), UCL_E_OK);
+  Bytes image = Bytes(3000, 'i') + Payload();
+  for (Stub stub : {Stub::kX86Exe, Stub::kX86Dll, Stub::kX64Exe, Stub::kX64Dll}) {
+    for (int method : {8, 14}) {
+      Bytes exe = UpxLike(image, method, stub, 21);
+      Collected c;
+      Status s = ReadUpx(exe, {}, c.Sink());
+      EXPECT_TRUE(s.ok()) << static_cast<int>(stub) << "/" << method << ": " << s.message();
+      ASSERT_FALSE(c.members.empty());
+      EXPECT_TRUE(c.members[0].data == image) << static_cast<int>(stub) << "/" << method;
+    }
+  }
+  // The pack header moved from 0x3e0 to just before the packed data (at 0x400 + 40), inside UPX1,
+  // and the stub overwritten: only the header's own end says where the data is.
+  Bytes no_stub = UpxLike(image, 14, Stub::kX86Exe, 40);
+  no_stub.replace(0x400 + 40 - 32, 32, no_stub.substr(0x3e0, 32));
+  no_stub.replace(0x3e0, 32, Bytes(32, '\0'));
+  no_stub.replace(no_stub.size() - 16, 16, Bytes(16, '\xcc'));
+  Collected c;
+  EXPECT_TRUE(ReadUpx(no_stub, {}, c.Sink()).ok());
+  ASSERT_FALSE(c.members.empty());
+  EXPECT_TRUE(c.members[0].data == image);
+}
+
+// UPX's LZMA: UPX's own test vector (compress_lzma.cpp: nine bytes that decode to sixteen), cut
+// by one byte, properties that disagree, and lc + lp beyond what liblzma decodes.
+TEST(UpxTest, LzmaVectorAndBadProperties) {
+  const Bytes vector("\x1a\x03\x00\x7f\xed\x3c\x00\x00\x00", 9);
+  const Bytes sixteen(16, '\xff');
+  Collected c;
+  EXPECT_TRUE(ReadUpx(UpxLikePacked(vector, 16, Adler(sixteen), 14), {}, c.Sink()).ok());
+  ASSERT_FALSE(c.members.empty());
+  EXPECT_EQ(c.members[0].data, sixteen);
+
+  Collected cut;
+  Status s = ReadUpx(UpxLikePacked(vector.substr(0, 8), 16, Adler(sixteen), 14), {}, cut.Sink());
+  EXPECT_EQ(s.code(), Code::kDataLoss) << s.message();
+
+  Bytes disagree = vector;
+  disagree[0] = '\x22';  // says lc + lp = 4, the second byte says 3
+  EXPECT_EQ(ReadUpx(UpxLikePacked(disagree, 16, Adler(sixteen), 14), {}, c.Sink()).code(), Code::kDataLoss);
+
+  Bytes wide = vector;
+  wide[0] = static_cast<char>((8 << 3) | 2);  // lc 8, lp 0: valid for UPX, not for liblzma
+  wide[1] = '\x08';
+  Collected unsupported;
+  EXPECT_EQ(ReadUpx(UpxLikePacked(wide, 16, Adler(sixteen), 14), {}, unsupported.Sink()).code(),
+            Code::kUnimplemented);
+  EXPECT_TRUE(unsupported.members.empty());
 }
 
 TEST(UpxTest, AnArchiveAppendedToAPackedProgramIsStillOpened) {
@@ -155,10 +271,10 @@ TEST(UpxTest, DamageAndLies) {
   ReaderOptions tight;
   tight.max_total_bytes = 1000;
   EXPECT_EQ(ReadUpx(exe, tight, c.Sink()).code(), Code::kResourceExhausted);
-  // LZMA: recognised, not unpacked.
-  Bytes lzma = exe;
-  lzma[0x3e0 + 6] = 14;
-  EXPECT_EQ(ReadUpx(lzma, {}, c.Sink()).code(), Code::kUnimplemented);
+  // An unknown method: recognised, not unpacked.
+  Bytes other = exe;
+  other[0x3e0 + 6] = 3;
+  EXPECT_EQ(ReadUpx(other, {}, c.Sink()).code(), Code::kUnimplemented);
   // The cap: exactly that many bytes of the image.
   ReaderOptions small;
   small.max_member_bytes = 1000;
