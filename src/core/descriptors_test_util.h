@@ -2,7 +2,8 @@
 // to just above the descriptors open now and the room left is filled with /dev/null, so the next
 // open(2) in any thread fails with EMFILE until Release() (or the destructor, which also puts the
 // limit back).
-// Thread-safety: construct, Release and destroy from one thread; other threads only open files.
+// Thread-safety: construct and destroy from one thread; Release may be called from another
+// thread that is joined before the destructor runs; other threads only open files.
 #pragma once
 
 #include <fcntl.h>

@@ -80,7 +80,9 @@ std::string TempName(const std::string& path) {
 }  // namespace
 
 Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
-  int fd = OpenRetrying(path, O_RDONLY | O_CLOEXEC);
+  int fd;
+  do fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // fails at once when out of descriptors
+  while (fd < 0 && errno == EINTR);
   if (fd < 0) return Errno("open", path);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -223,7 +225,17 @@ Status RemoveFile(const std::string& path) {
 
 Status RemoveTree(const std::string& path) {
   std::error_code ec;
-  std::filesystem::remove_all(path, ec);
+  RetryOutOfDescriptors<int>(
+      [&] {
+        ec.clear();
+        std::filesystem::remove_all(path, ec);  // removes what is left on each try
+        if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system) {
+          errno = ec.value();
+          return -1;
+        }
+        return 0;
+      },
+      -1);
   if (ec) return Internal("remove " + path + ": " + ec.message());
   return Status::Ok();
 }

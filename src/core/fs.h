@@ -3,10 +3,12 @@
 // Durable write protocol (used for every file a reader may see): write a temporary file in the
 // same directory, fsync it, rename it over the target, fsync the directory. A crash at any point
 // leaves either the old file or the new one, never a torn one.
-// Out of descriptors: every open here (files, directories, locks) that fails with EMFILE or
-// ENFILE is tried again, with pauses of up to 50 ms, for limits::kMaxDescriptorWaitMs before the
-// error is returned; a process that runs out for a moment (a burst of clients) is delayed, not
-// failed. EINTR is retried at once.
+// Out of descriptors: the writers' opens here (files written, synced, listed, removed, locks)
+// that fail with EMFILE or ENFILE are tried again, with pauses of up to 50 ms, for
+// limits::kMaxDescriptorWaitMs before the error is returned, so a log writer whose process runs
+// out for a moment (a burst of clients) is delayed, not stopped. ReadFile fails at once: readers
+// that serve clients answer an error rather than hold the client and its descriptor. EINTR is
+// retried at once everywhere.
 // Thread-safety: functions are safe to call concurrently on different paths.
 #pragma once
 

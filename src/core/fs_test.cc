@@ -196,6 +196,27 @@ TEST_F(FsTest, AWriteWaitsForADescriptorRatherThanFail) {
   EXPECT_TRUE(ListDir(dir_).ok());
 }
 
+// Removing a tree opens its directories: it waits for descriptors too (the log writer removes
+// partial tiles after publishing). Reading does not wait: a reader serving a client answers at
+// once.
+TEST_F(FsTest, RemoveTreeWaitsForADescriptorAndReadFileDoesNot) {
+  ASSERT_TRUE(MakeDirs(Path("t/a/b")).ok());
+  ASSERT_TRUE(WriteFileAtomic(Path("t/a/b/f"), "x").ok());
+  ASSERT_TRUE(WriteFileAtomic(Path("r"), "read me").ok());
+  testing::DescriptorsExhausted none;
+  ASSERT_TRUE(none.exhausted());
+  auto read = ReadFile(Path("r"), 100);
+  EXPECT_FALSE(read.ok());
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    none.Release();
+  });
+  Status s = RemoveTree(Path("t"));
+  closer.join();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(std::filesystem::exists(Path("t")));
+}
+
 // Out of descriptors for longer than the wait (limits::kMaxDescriptorWaitMs): the error, and
 // nothing written.
 TEST_F(FsTest, OutOfDescriptorsForLongIsAnError) {

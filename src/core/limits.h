@@ -41,9 +41,9 @@ inline constexpr size_t kMaxQueuedBytes = 32u << 20;
 inline constexpr size_t kMaxJournalBytes = 4 * kMaxBatchBytes;
 inline constexpr size_t kMaxJournalFileSize = size_t{1} << 30;
 
-// Out of file descriptors (EMFILE, ENFILE): core/fs.h waits this long for one to be closed
-// before it reports the error, so a server whose clients briefly hold every descriptor delays
-// a write instead of failing it (the log writer stops for good at its first failed write).
+// Out of file descriptors (EMFILE, ENFILE): core/fs.h's writes wait this long for one to be
+// closed before they report the error, so a server whose clients briefly hold every descriptor
+// delays a write instead of failing it (the log writer stops for good at its first failed write).
 inline constexpr int kMaxDescriptorWaitMs = 5000;
 
 // Key files and verifier keys are small text files.

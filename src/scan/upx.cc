@@ -55,8 +55,9 @@ uint32_t Adler32(ByteView d) {
 // first instructions point: `pusha; mov esi, VA` (60 BE imm32: 32-bit programs, after a
 // `cmp byte [esp+8], 1; jnz` in DLLs) or `lea rsi, [rip + rel32]` (48 8D 35 rel32: 64-bit, after
 // four pushes, and after the register saves of DLLs), the first two found in the stub's first 64
-// bytes; and the start of one of the first three sections. At most six, each summed once.
-std::optional<size_t> FindPacked(ByteView d, const PeImage& pe, const PackHeader& h) {
+// bytes; and the start of one of the first three sections: at most six, tried in that order, each
+// summed once and charged to `budget` (bytes that may still be summed; none is tried past it).
+std::optional<size_t> FindPacked(ByteView d, const PeImage& pe, const PackHeader& h, uint64_t& budget) {
   std::vector<size_t> candidates{h.end};
   if (std::optional<size_t> ep = PeOffsetOf(pe, pe.entry_rva, d.size())) {
     ByteView stub = d.substr(*ep, std::min<size_t>(64, d.size() - *ep));
@@ -77,10 +78,15 @@ std::optional<size_t> FindPacked(ByteView d, const PeImage& pe, const PackHeader
     }
   }
   for (size_t i = 0; i < pe.sections.size() && i < 3; ++i) candidates.push_back(pe.sections[i].raw_offset);
-  std::sort(candidates.begin(), candidates.end());
-  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  for (size_t at : candidates) {
-    if (at <= d.size() && d.size() - at >= h.c_len && Adler32(d.substr(at, h.c_len)) == h.c_adler) return at;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const size_t at = candidates[i];
+    if (std::find(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(i), at) !=
+            candidates.begin() + static_cast<std::ptrdiff_t>(i) ||
+        at > d.size() || d.size() - at < h.c_len)
+      continue;
+    if (budget < h.c_len) return std::nullopt;
+    budget -= h.c_len;
+    if (Adler32(d.substr(at, h.c_len)) == h.c_adler) return at;
   }
   return std::nullopt;
 }
@@ -103,13 +109,12 @@ std::vector<PackHeader> PackHeaders(ByteView d) {
 }
 
 // Every plausible header is tried, and the first whose packed data is where it says (by its
-// Adler-32) is taken: a decoy header does not hide a real one. At most twice the file is summed.
+// Adler-32) is taken: a decoy header does not hide a real one. At most four times the file is
+// summed, over all headers and candidates.
 std::optional<Packed> FindUpx(ByteView d, const PeImage& pe) {
-  uint64_t summed = 0;
+  uint64_t budget = 4 * uint64_t{d.size()};
   for (const PackHeader& h : PackHeaders(d)) {
-    if (summed > 2 * uint64_t{d.size()}) break;
-    summed += h.c_len;
-    if (std::optional<size_t> packed = FindPacked(d, pe, h)) return Packed{h, pe, *packed};
+    if (std::optional<size_t> packed = FindPacked(d, pe, h, budget)) return Packed{h, pe, *packed};
   }
   return std::nullopt;
 }
@@ -187,7 +192,9 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
   // libucl stops before a match that does not fit: an image within what the container may still
   // produce is unpacked whole and cut to the member cap; a larger one is unpacked as far as that
   // and reported (a padded image's start is still scanned).
-  const uint64_t room = std::min<uint64_t>(h->u_len, options.max_total_bytes);
+  // liblzma keeps a dictionary as large as the image beside it: an LZMA image may take half.
+  const uint64_t budget = h->method == 14 ? options.max_total_bytes / 2 : options.max_total_bytes;
+  const uint64_t room = std::min<uint64_t>(h->u_len, budget);
   std::unique_ptr<char[]> buffer(new char[room]);  // not zero-filled: only written pages are touched
   uint64_t out_len = 0;
   Status unpacked;
@@ -208,10 +215,14 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
   ByteView image(buffer.get(), static_cast<size_t>(std::min<uint64_t>(out_len, room)));
   Status status;
   if (room < h->u_len) {
-    status = ResourceExhausted("UPX: an unpacked image of " + std::to_string(h->u_len) +
-                               " bytes, more than the container may still produce (" +
-                               std::to_string(options.max_total_bytes) + "); " +
-                               std::to_string(image.size()) + " bytes of it unpacked");
+    status = ResourceExhausted(
+        "UPX: an unpacked image of " + std::to_string(h->u_len) + " bytes, more than " +
+        (h->method == 14
+             ? "half of what the container may still produce (an LZMA dictionary as large takes the "
+               "other half; "
+             : "the container may still produce (") +
+        std::to_string(options.max_total_bytes) + "); " + std::to_string(image.size()) +
+        " bytes of it unpacked");
   } else if (!unpacked.ok()) {
     status = unpacked;
   } else if (image.size() != h->u_len || Adler32(image) != h->u_adler) {
@@ -222,7 +233,7 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
   // of the reader's own (the walker's MaxFiles is reported when it stops them). Declined or not,
   // the answer is the problem met before.
   const size_t n = static_cast<size_t>(std::min<uint64_t>(image.size(), options.max_member_bytes));
-  if (sink(ReaderMember{"UPX", Bytes(ByteView(image).substr(0, n))}))
+  if (!image.empty() && sink(ReaderMember{"UPX", Bytes(ByteView(image).substr(0, n))}))
     SinkEmbeddedPes(image, "UPX", options.max_member_bytes, sink);
   return status;
 }

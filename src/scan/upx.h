@@ -7,8 +7,10 @@
 // UPX writes a pack header, "UPX!" then u8 version, format (9: win32/pe, 36: win64/pe), method
 // (2: NRV2B, 5: NRV2D, 8: NRV2E, each with a 32-bit little-endian bit buffer; 14: LZMA), level,
 // u32 Adler-32 of the unpacked and of the packed data, u32 unpacked and packed length, ... The
-// packed data is found where the stub's `pusha; mov esi, imm32` points, else at a section's start,
-// and taken only where its Adler-32 matches the header's; it is unpacked with libucl (UPX's own
+// packed data is looked for right after the pack header, where the stub's first instructions
+// point (`pusha; mov esi, VA`, also after a DLL's `cmp; jnz`; `lea rsi, [rip + rel32]` in 64-bit
+// programs), and at a section's start, at most four times the file's length summed in all, and
+// taken only where its Adler-32 matches the header's; it is unpacked with libucl (UPX's own
 // NRV library, Debian's libucl-dev) or, for LZMA, with liblzma:
 //   lzma-data = (lc + lp) << 3 | pb : u8, lp << 4 | lc : u8, range-coded LZMA1 stream (no end mark)
 // and the unpacked image's Adler-32 checked. The image is as the stub leaves it before it undoes
@@ -18,7 +20,8 @@
 // Unimplemented: other methods, and LZMA with lc + lp over 4 (liblzma's bound; UPX writes lc 3,
 // lp 0 unless told otherwise); DataLoss: a header claiming more than 10,000 times its packed
 // length (refused before anything is allocated); ResourceExhausted: an image larger than
-// ReaderOptions::max_total_bytes (unpacked as far as that, that much yielded); packed data not
+// ReaderOptions::max_total_bytes, or for LZMA than half of it (liblzma's dictionary is as large as
+// the image; unpacked as far as that, that much yielded), or liblzma out of memory; packed data not
 // found where the header says, or not unpacking to the header's length and checksum (what
 // unpacked is still yielded).
 //

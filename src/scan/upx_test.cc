@@ -309,6 +309,17 @@ TEST(UpxTest, DamageAndLies) {
   ReaderOptions tight;
   tight.max_total_bytes = 1000;
   EXPECT_EQ(ReadUpx(exe, tight, c.Sink()).code(), Code::kResourceExhausted);
+  // LZMA needs twice an image's size (liblzma's dictionary beside it): an image that fits what
+  // the container may produce but not twice is unpacked only as far as half of it.
+  ReaderOptions once;
+  once.max_total_bytes = image.size() + 100;
+  Collected whole, half;
+  EXPECT_TRUE(ReadUpx(exe, once, whole.Sink()).ok());
+  Status lzma_half = ReadUpx(UpxLike(image, 14), once, half.Sink());
+  EXPECT_EQ(lzma_half.code(), Code::kResourceExhausted) << lzma_half.message();
+  EXPECT_NE(lzma_half.message().find("container may"), std::string::npos);  // named after the walker's cap
+  ASSERT_FALSE(half.members.empty());
+  EXPECT_EQ(half.members[0].data, image.substr(0, once.max_total_bytes / 2));
   // An unknown method: recognised, not unpacked.
   Bytes other = exe;
   other[0x3e0 + 6] = 3;
