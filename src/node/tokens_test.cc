@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "core/bytes.h"
+#include "core/descriptors_test_util.h"
 #include "core/fs.h"
 #include "node/test_util.h"
 
@@ -36,6 +37,22 @@ TEST(Tokens, AuthorizationHeaders) {
   EXPECT_FALSE(TokenFromAuthorization("Basic !!!"));
   EXPECT_FALSE(TokenFromAuthorization("Basic " + Base64Encode("nocolon")));
   EXPECT_FALSE(TokenFromAuthorization("Bearer " + std::string(300, 'a')));
+}
+
+// A token file that could not be read (the node out of descriptors for a moment) disables no
+// token for good: the next request reads it again, though it did not change.
+TEST(Tokens, AFileThatCouldNotBeReadIsReadAgainAtTheNextRequest) {
+  const std::string path = TempPath("taxii-tokens-retry");
+  auto alice = Key(1).public_key;
+  Result<std::string> a = AddToken(path, alice, "cert-de");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  TokenFile file(path);
+  {
+    accord::testing::DescriptorsExhausted none;
+    ASSERT_TRUE(none.exhausted());
+    EXPECT_FALSE(file.Authenticate("Bearer " + *a));
+  }
+  EXPECT_EQ(file.Authenticate("Bearer " + *a), alice);
 }
 
 TEST(Tokens, IssueAuthenticateRevoke) {
