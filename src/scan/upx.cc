@@ -24,10 +24,11 @@ struct PackHeader {
   uint8_t version = 0, format = 0, method = 0;
   uint32_t u_adler = 0, c_adler = 0, u_len = 0, c_len = 0;
   size_t end = 0;  // where the header ends (32 bytes for versions 10 to 14)
+  uint8_t filter = 0, cto = 0;
 };
 
 std::optional<PackHeader> PackHeaderAt(ByteView d, size_t at) {
-  if (d.size() - at < 28) return std::nullopt;
+  if (d.size() - at < 32) return std::nullopt;  // versions 10-14: 32 bytes
   PackHeader h{static_cast<uint8_t>(d[at + 4]),
                static_cast<uint8_t>(d[at + 5]),
                static_cast<uint8_t>(d[at + 6]),
@@ -35,7 +36,9 @@ std::optional<PackHeader> PackHeaderAt(ByteView d, size_t at) {
                Le32(d, at + 12),
                Le32(d, at + 16),
                Le32(d, at + 20),
-               at + 32};
+               at + 32,
+               static_cast<uint8_t>(d[at + 28]),
+               static_cast<uint8_t>(d[at + 29])};
   if (h.version < 10 || h.version > 14 || (h.format != 9 && h.format != 36)) return std::nullopt;
   if (h.u_len == 0 || h.c_len == 0 || h.c_len > d.size() || h.c_len > h.u_len) return std::nullopt;
   return h;
@@ -163,6 +166,61 @@ Status UnpackLzma(ByteView packed, char* out, uint64_t room, uint64_t* produced)
                   ")");
 }
 
+// Undoes UPX's call/jump filter on the image as UPX's own unpacker does (UPX's filter/ct.h,
+// cto.h, ctok.h; the filters its win32/win64 PE packer uses). The filtered range is the original
+// program's code, BaseOfCode - (the first section's RVA) for SizeOfCode bytes, read from the
+// original PE header UPX keeps after the image (at the offset its last u32 gives). Returns whether
+// the image was changed; false for no filter, one it does not know, or a header out of range.
+bool Unfilter(char* image, size_t size, uint32_t first_rva, uint8_t id, uint8_t cto) {
+  if (id == 0 || size < 4) return false;
+  const uint32_t extra = Le32(ByteView(image, size), size - 4);
+  if (extra >= size || size - extra < 0x30) return false;
+  const ByteView oh(image + extra, size - extra);  // "PE\0\0", the file header, the optional header
+  if (oh.substr(0, 4) != std::string_view("PE\0\0", 4)) return false;
+  const uint32_t code_size = Le32(oh, 0x1c), code_base = Le32(oh, 0x2c);
+  if (code_base < first_rva || code_base - first_rva > size || code_size > size - (code_base - first_rva) ||
+      code_size < 6)
+    return false;
+  auto* b = reinterpret_cast<uint8_t*>(image) + (code_base - first_rva);
+  const uint32_t add = code_base - first_rva, n = code_size;
+  auto le32 = [&](uint32_t at) {
+    return uint32_t{b[at]} | uint32_t{b[at + 1]} << 8 | uint32_t{b[at + 2]} << 16 | uint32_t{b[at + 3]} << 24;
+  };
+  auto be32 = [&](uint32_t at) {
+    return uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 | uint32_t{b[at + 3]};
+  };
+  auto put_le32 = [&](uint32_t at, uint32_t v) {
+    for (int k = 0; k < 4; ++k) b[at + k] = static_cast<uint8_t>(v >> (8 * k));
+  };
+  const bool e8 = id == 0x11 || id == 0x13 || id == 0x14 || id == 0x16 || id == 0x24 || id == 0x26 ||
+                  id == 0x36 || id == 0x46 || id == 0x49;
+  const bool e9 = id == 0x12 || id == 0x13 || id == 0x15 || id == 0x16 || id == 0x25 || id == 0x26 ||
+                  id == 0x36 || id == 0x46 || id == 0x49;
+  if (!e8 && !e9) return false;
+  if (id >= 0x11 && id <= 0x16) {  // the "naive" call trick: every E8/E9's operand, relative to it
+    const bool swapped = id >= 0x14;
+    for (uint32_t i = 0; i + 5 < n; ++i) {
+      if (!((e8 && b[i] == 0xe8) || (e9 && b[i] == 0xe9))) continue;
+      const uint32_t v = swapped ? be32(i + 1) : le32(i + 1);
+      put_le32(i + 1, v - (i + 1) - add);
+      i += 4;
+    }
+    return true;
+  }
+  // The cto tricks: an operand that was a call into the code starts with the byte `cto`.
+  const bool jcc = id == 0x49;  // ctok with conditional jumps (0F 80-8F) too
+  uint32_t last = 0;
+  for (uint32_t i = 0; i + 5 < n; ++i) {
+    const bool hit = (e8 && b[i] == 0xe8) || (e9 && b[i] == 0xe9) ||
+                     (jcc && last != i && i > 0 && b[i - 1] == 0x0f && b[i] >= 0x80 && b[i] <= 0x8f);
+    if (!hit || b[i + 1] != cto) continue;
+    put_le32(i + 1, be32(i + 1) - (i + 1) - add - (uint32_t{cto} << 24));
+    i += 4;
+    last = i + 1;
+  }
+  return true;
+}
+
 bool UclReady() {
   static const bool ready = ucl_init() == UCL_E_OK;
   return ready;
@@ -229,6 +287,10 @@ Status ReadUpx(ByteView d, const ReaderOptions& options, const MemberSink& sink)
     status = DataLoss("UPX: unpacked " + std::to_string(image.size()) +
                       " bytes that fail the header's length or checksum");
   }
+  // A verified image gets its code's call/jump operands back (before, they are UPX's, not the
+  // program's); a damaged or cut one is yielded as it came out.
+  if (status.ok() && !found->pe.sections.empty())
+    (void)Unfilter(buffer.get(), image.size(), found->pe.sections[0].rva, h->filter, h->cto);
   // The image, then the programs embedded in it, each copied only when it is handed over; no cap
   // of the reader's own (the walker's MaxFiles is reported when it stops them). Declined or not,
   // the answer is the problem met before.

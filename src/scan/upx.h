@@ -13,9 +13,12 @@
 // taken only where its Adler-32 matches the header's; it is unpacked with libucl (UPX's own
 // NRV library, Debian's libucl-dev) or, for LZMA, with liblzma:
 //   lzma-data = (lc + lp) << 3 | pb : u8, lp << 4 | lc : u8, range-coded LZMA1 stream (no end mark)
-// and the unpacked image's Adler-32 checked. The image is as the stub leaves it before it undoes
-// UPX's call/jump filter and rebuilds the imports: code bytes of E8/E9 calls differ from the
-// original program, data (a payload) does not.
+// and the unpacked image's Adler-32 checked. A verified image then has UPX's call/jump filter
+// undone as UPX's unpacker does (pack header byte 28 the filter: 0x11-0x16, 0x24-0x26, 0x36, 0x46,
+// 0x49; byte 29 its cto byte; the code range from the original PE header UPX keeps after the
+// image, at the offset in the image's last u32), so a program's code is its own again; the
+// imports are not rebuilt, and a DLL's relocated addresses stay as UPX stores them. An unknown
+// filter or a header out of range leaves the image as unpacked.
 //
 // Unimplemented: other methods, and LZMA with lc + lp over 4 (liblzma's bound; UPX writes lc 3,
 // lp 0 unless told otherwise); DataLoss: a header claiming more than 10,000 times its packed
@@ -26,7 +29,8 @@
 // unpacked is still yielded).
 //
 // SPEC: UPX's sources (p_w32pe.cpp, packhead.cpp: the pack header layout; compress_lzma.cpp: the
-// two property bytes), UCL's n2b/n2d/n2e.
+// two property bytes; filter/ct.h, cto.h, ctok.h, filter_impl.cpp: the filters), UCL's
+// n2b/n2d/n2e.
 // Thread-safety: pure functions.
 #pragma once
 

