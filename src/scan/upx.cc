@@ -169,8 +169,9 @@ Status UnpackLzma(ByteView packed, char* out, uint64_t room, uint64_t* produced)
 // Undoes UPX's call/jump filter on the image as UPX's own unpacker does (UPX's filter/ct.h,
 // cto.h, ctok.h; the filters its win32/win64 PE packer uses). The filtered range is the original
 // program's code, BaseOfCode - (the first section's RVA) for SizeOfCode bytes, read from the
-// original PE header UPX keeps after the image (at the offset its last u32 gives). Returns whether
-// the image was changed; false for no filter, one it does not know, or a header out of range.
+// original PE header UPX keeps after the image (at the offset its last u32 gives). Returns false,
+// leaving the image as it is, for no filter, one it does not know, a header out of range, or a
+// cto filter over more than 16 MiB of code (UPX's own limit: its unpacker leaves such code alone).
 bool Unfilter(char* image, size_t size, uint32_t first_rva, uint8_t id, uint8_t cto) {
   if (id == 0 || size < 4) return false;
   const uint32_t extra = Le32(ByteView(image, size), size - 4);
@@ -207,6 +208,7 @@ bool Unfilter(char* image, size_t size, uint32_t first_rva, uint8_t id, uint8_t 
     }
     return true;
   }
+  if (n > 0x00ffffffu) return false;
   // The cto tricks: an operand that was a call into the code starts with the byte `cto`.
   const bool jcc = id == 0x49;  // ctok with conditional jumps (0F 80-8F) too
   uint32_t last = 0;

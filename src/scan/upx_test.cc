@@ -275,6 +275,86 @@ TEST(UpxTest, Upx394OutputUnpacksToTheOriginalBytes) {
   }
 }
 
+// `code` as the code of an image (0x100 bytes after the first section's start) that keeps the
+// original PE header after it, as UPX does, packed with pack-header filter `id` and cto byte
+// `cto`: the code as ReadUpx yields it (empty if it yields nothing).
+Bytes CodeThroughUnfilter(const Bytes& code, uint8_t id, uint8_t cto, bool header_out_of_range = false) {
+  const uint32_t add = 0x100;
+  Bytes image = Bytes(add, 'x') + code + Bytes(16, 'p');
+  const size_t extra = image.size();
+  Bytes oh(0x40, '\0');
+  oh.replace(0, 4, std::string("PE\0\0", 4));
+  PutLe(oh, 0x1c, code.size(), 4);   // SizeOfCode
+  PutLe(oh, 0x2c, 0x1000 + add, 4);  // BaseOfCode; UpxLike's first section is at 0x1000
+  image += oh;
+  PutLe(image, image.size(), header_out_of_range ? image.size() + 100 : extra, 4);
+  Bytes exe = UpxLike(image, 8);
+  exe[0x3e0 + 28] = static_cast<char>(id);
+  exe[0x3e0 + 29] = static_cast<char>(cto);
+  Collected c;
+  EXPECT_TRUE(ReadUpx(exe, {}, c.Sink()).ok());
+  return c.members.empty() ? Bytes() : c.members[0].data.substr(add, code.size());
+}
+
+// An E8 or E9 with a 32-bit operand at `at` (little- or big-endian).
+void PutCall(Bytes& code, size_t at, char op, uint32_t operand, bool big_endian = false) {
+  code[at] = op;
+  for (int k = 0; k < 4; ++k) code[at + 1 + k] = static_cast<char>(operand >> (8 * (big_endian ? 3 - k : k)));
+}
+
+// UPX's filters undone at the edges of the code range (UPX's filter/ct.h, cto.h, ctok.h), without
+// NSIS: the naive call trick with and without the byte swap, a call whose operand does not carry
+// the cto byte, conditional jumps (only filter 0x49 takes them), and a kept header out of range
+// (the image left as it is).
+TEST(UpxTest, FiltersAreUndoneAsUpxDoes) {
+  ASSERT_EQ(ucl_init(), UCL_E_OK);
+  const uint32_t add = 0x100;
+  const size_t n = 64;
+  // 0x11: E8 at 0 and at n-6 (the last operand that fits before the range's last byte); one at
+  // n-5 is left alone. 0x14: the same, operands big-endian.
+  for (uint8_t id : {uint8_t{0x11}, uint8_t{0x14}}) {
+    const bool be = id == 0x14;
+    Bytes code(n, '\x90'), want(n, '\x90');
+    PutCall(code, 0, '\xe8', 0x1000 + 1 + add, be);
+    PutCall(want, 0, '\xe8', 0x1000);
+    PutCall(code, n - 6, '\xe8', 0x2000 + static_cast<uint32_t>(n - 5) + add, be);
+    PutCall(want, n - 6, '\xe8', 0x2000);
+    EXPECT_EQ(CodeThroughUnfilter(code, id, 0), want) << int{id};
+    Bytes tail_call = want;
+    tail_call.replace(n - 6, 6, Bytes(6, '\x90'));
+    Bytes tail_code = tail_call;
+    PutCall(tail_code, n - 5, '\xe8', 0x12345678, be);
+    EXPECT_EQ(CodeThroughUnfilter(tail_code, id, 0).substr(n - 5), tail_code.substr(n - 5)) << int{id};
+  }
+  // 0x26: an operand that starts with the cto byte (big-endian) is converted; one that does not
+  // is left alone.
+  const uint8_t cto = 0x05;
+  {
+    Bytes code(n, '\x90'), want(n, '\x90');
+    PutCall(code, 4, '\xe9', (uint32_t{cto} << 24) + 0x300 + 5 + add, true);
+    PutCall(want, 4, '\xe9', 0x300);
+    PutCall(code, 20, '\xe8', 0x07000000, true);
+    PutCall(want, 20, '\xe8', 0x07000000, true);
+    EXPECT_EQ(CodeThroughUnfilter(code, 0x26, cto), want);
+  }
+  // 0x49 and 0x46: a conditional jump (0F 85) is converted by 0x49 only.
+  {
+    Bytes code(n, '\x90');
+    code[30] = '\x0f';
+    PutCall(code, 31, '\x85', (uint32_t{cto} << 24) + 0x40 + 32 + add, true);
+    Bytes want49 = code;
+    PutCall(want49, 31, '\x85', 0x40);
+    EXPECT_EQ(CodeThroughUnfilter(code, 0x49, cto), want49);
+    EXPECT_EQ(CodeThroughUnfilter(code, 0x46, cto), code);
+  }
+  // The kept header's offset out of range: nothing is undone.
+  {
+    Bytes code(n, '\x90');
+    PutCall(code, 0, '\xe8', 0x1234, false);
+    EXPECT_EQ(CodeThroughUnfilter(code, 0x11, 0, true), code);
+  }
+}
+
 TEST(UpxTest, AnArchiveAppendedToAPackedProgramIsStillOpened) {
   ASSERT_EQ(ucl_init(), UCL_E_OK);
   Bytes clam = ReadTestFile("clam.exe"), zip = ReadTestFile("clam.zip");
