@@ -181,14 +181,12 @@ TEST_F(FsTest, ReadFileOfADirectoryFails) {
 // A process out of descriptors for a moment (a burst of clients): a durable write waits for one
 // to be closed instead of failing, and the file is complete.
 TEST_F(FsTest, AWriteWaitsForADescriptorRatherThanFail) {
-  testing::DescriptorsExhausted none;
-  ASSERT_TRUE(none.exhausted());
-  std::thread closer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    none.Release();
-  });
-  Status s = WriteFileAtomic(Path("f"), "after the wait");
-  closer.join();
+  Status s;
+  {
+    testing::DescriptorsExhausted none(std::chrono::milliseconds(300));
+    ASSERT_TRUE(none.exhausted());
+    s = WriteFileAtomic(Path("f"), "after the wait");
+  }
   ASSERT_TRUE(s.ok()) << s.ToString();
   auto back = ReadFile(Path("f"), 100);
   ASSERT_TRUE(back.ok());
@@ -203,16 +201,14 @@ TEST_F(FsTest, RemoveTreeWaitsForADescriptorAndReadFileDoesNot) {
   ASSERT_TRUE(MakeDirs(Path("t/a/b")).ok());
   ASSERT_TRUE(WriteFileAtomic(Path("t/a/b/f"), "x").ok());
   ASSERT_TRUE(WriteFileAtomic(Path("r"), "read me").ok());
-  testing::DescriptorsExhausted none;
-  ASSERT_TRUE(none.exhausted());
-  auto read = ReadFile(Path("r"), 100);
-  EXPECT_FALSE(read.ok());
-  std::thread closer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    none.Release();
-  });
-  Status s = RemoveTree(Path("t"));
-  closer.join();
+  Status s;
+  {
+    testing::DescriptorsExhausted none(std::chrono::milliseconds(300));
+    ASSERT_TRUE(none.exhausted());
+    auto read = ReadFile(Path("r"), 100);
+    EXPECT_FALSE(read.ok());
+    s = RemoveTree(Path("t"));
+  }
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_FALSE(std::filesystem::exists(Path("t")));
 }
@@ -220,10 +216,12 @@ TEST_F(FsTest, RemoveTreeWaitsForADescriptorAndReadFileDoesNot) {
 // Out of descriptors for longer than the wait (limits::kMaxDescriptorWaitMs): the error, and
 // nothing written.
 TEST_F(FsTest, OutOfDescriptorsForLongIsAnError) {
-  testing::DescriptorsExhausted none;
-  ASSERT_TRUE(none.exhausted());
-  Status s = WriteFileAtomic(Path("f"), "never");
-  none.Release();
+  Status s;
+  {
+    testing::DescriptorsExhausted none;
+    ASSERT_TRUE(none.exhausted());
+    s = WriteFileAtomic(Path("f"), "never");
+  }
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("Too many open files"), std::string::npos) << s.ToString();
   EXPECT_TRUE(Names().empty());

@@ -246,12 +246,8 @@ TEST_F(LogTest, AMomentWithoutDescriptorsDelaysTheWriterAndDoesNotStopIt) {
   ASSERT_TRUE(w.ok());
   AppendRange(**w, 0, 300, 100);
   {
-    testing::DescriptorsExhausted none;
+    testing::DescriptorsExhausted none(std::chrono::milliseconds(300));
     ASSERT_TRUE(none.exhausted());
-    std::thread closer([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      none.Release();
-    });
     // Journaled with no new descriptor; its tiles (a new one: entries 256 to 599) wait to be written.
     auto r = (*w)->Submit([] {
                    EntryBatch b;
@@ -260,7 +256,6 @@ TEST_F(LogTest, AMomentWithoutDescriptorsDelaysTheWriterAndDoesNotStopIt) {
                  }())
                  .get();
     auto cp = (*w)->Sync();
-    closer.join();
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(*r, 300u);
     ASSERT_TRUE(cp.ok()) << cp.status().ToString();
