@@ -124,7 +124,7 @@ std::optional<Packed> FindUpx(ByteView d, const PeImage& pe) {
 
 // UPX's LZMA (method 14): two bytes of properties, ((lc + lp) << 3) | pb and (lp << 4) | lc, then
 // LZMA's range-coded stream (LZMA SDK's coder, no end mark) of the image, decoded with liblzma
-// into out[0, room). Returns liblzma's last answer; `*produced` is the bytes written.
+// into out[0, room); `*produced` is the bytes written. OK once `room` bytes are out.
 Status UnpackLzma(ByteView packed, char* out, uint64_t room, uint64_t* produced) {
   *produced = 0;
   if (packed.size() < 3) return DataLoss("UPX: LZMA data of " + std::to_string(packed.size()) + " bytes");
@@ -184,12 +184,9 @@ bool Unfilter(char* image, size_t size, uint32_t first_rva, uint8_t id, uint8_t 
     return false;
   auto* b = reinterpret_cast<uint8_t*>(image) + (code_base - first_rva);
   const uint32_t add = code_base - first_rva, n = code_size;
-  auto le32 = [&](uint32_t at) {
-    return uint32_t{b[at]} | uint32_t{b[at + 1]} << 8 | uint32_t{b[at + 2]} << 16 | uint32_t{b[at + 3]} << 24;
-  };
-  auto be32 = [&](uint32_t at) {
-    return uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 | uint32_t{b[at + 3]};
-  };
+  const ByteView code(reinterpret_cast<const char*>(b), n);
+  auto le32 = [&](uint32_t at) { return Le32(code, at); };
+  auto be32 = [&](uint32_t at) { return __builtin_bswap32(Le32(code, at)); };
   auto put_le32 = [&](uint32_t at, uint32_t v) {
     for (int k = 0; k < 4; ++k) b[at + k] = static_cast<uint8_t>(v >> (8 * k));
   };
