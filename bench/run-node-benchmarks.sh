@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-/tmp/accord-node-bench}
 D=${2:-10}
-ACCORD=$PWD/build/accord
+ACCORD=${ACCORD:-$PWD/build/accord}  # another build to compare: ACCORD=/path/to/accord
 GEN=$PWD/build/bench/node_gen
 LUA=$PWD/bench/wrk
 command -v wrk > /dev/null || { echo "wrk is missing (scripts/install-deps.sh)"; exit 2; }

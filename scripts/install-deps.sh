@@ -24,7 +24,7 @@ packages=(
   golang-go golang-golang-x-mod-dev
   # the exchange node: SQLite index, HTTP(S) server and client; curl, openssl and wrk for its tests
   # and benchmarks; python3-jsonschema checks accord's STIX against the official schemas
-  libsqlite3-dev libcpp-httplib-dev curl openssl wrk python3-jsonschema
+  libsqlite3-dev libcpp-httplib-dev libboost1.81-dev curl openssl wrk python3-jsonschema
   # the node's PostgreSQL index and lease (libpq), and the throwaway server its tests run against
   # (scripts/pg-test-server.sh)
   postgresql libpq-dev

@@ -63,7 +63,8 @@ struct ServeArgs {
   int witness_timeout_ms = 2000;
   int witness_refresh_s = 600;
   size_t witness_quorum = 0;  // 0: all
-  size_t threads = 1024;
+  size_t threads = 256;
+  size_t max_connections = 0;
   size_t taxii_cache_mb = 256;
 };
 
@@ -109,6 +110,7 @@ int Serve(const ServeArgs& a) {
   o.tls_cert = a.tls_cert;
   o.tls_key = a.tls_key;
   o.threads = a.threads;
+  o.max_connections = a.max_connections;
   node::HttpServer server(**n, o);
   node::Node* nodep = n->get();
   node::taxii::TaxiiConfig tc;
@@ -414,8 +416,13 @@ void AddNodeCommands(CLI::App& app, int& rc) {
   serve->add_option("--listen", serve_args.listen, "HOST:PORT (default 127.0.0.1:8080; port 0: any)");
   serve->add_option("--tls-cert", serve_args.tls_cert, "PEM certificate: serve HTTPS");
   serve->add_option("--tls-key", serve_args.tls_key, "PEM private key of --tls-cert");
-  serve->add_option("--threads", serve_args.threads, "connections served at once (default 1024)")
+  serve->add_option("--threads", serve_args.threads, "requests handled at once (default 256)")
       ->check(CLI::Range(1, 4096));
+  serve
+      ->add_option("--max-connections", serve_args.max_connections,
+                   "connections open at once; one more is answered 503 (default 16384, at most half the "
+                   "open-file limit)")
+      ->check(CLI::Range(1, 1 << 24));
   serve
       ->add_option("--taxii-cache-mb", serve_args.taxii_cache_mb,
                    "memory for STIX objects rendered once and served again (default 256)")

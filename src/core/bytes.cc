@@ -74,6 +74,23 @@ std::string Base64Encode(ByteView data) {
   return out;
 }
 
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      int hi = i + 2 < s.size() ? HexDigitValue(s[i + 1]) : -1;
+      int lo = hi >= 0 ? HexDigitValue(s[i + 2]) : -1;
+      if (lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += plus_is_space && s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
 std::optional<Bytes> Base64Decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
   Bytes out;

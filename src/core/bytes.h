@@ -28,6 +28,10 @@ std::optional<Bytes> HexDecode(std::string_view hex);  // lower or upper case, e
 std::string Base64Encode(ByteView data);
 std::optional<Bytes> Base64Decode(std::string_view text);  // strict, padded
 
+// A URL's %XX escapes decoded (RFC 3986 section 2.1), and '+' as a space when `plus_is_space`
+// (query strings, application/x-www-form-urlencoded); nullopt for a '%' without two hex digits.
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+
 // Big-endian integer helpers for wire formats.
 inline void PutU16(Bytes& out, uint16_t v) {
   out.push_back(static_cast<char>(v >> 8));

@@ -214,5 +214,15 @@ TEST(PrintableTest, CutsLongInputs) {
   EXPECT_LE(Printable(std::string(100000, 'x')).size(), 83u);  // default cap of 80
 }
 
+// RFC 3986 section 2.1: %XX in either case; '+' is a space only in queries (HTML's form encoding).
+TEST(PercentDecodeTest, DecodesEscapesAndRefusesBrokenOnes) {
+  EXPECT_EQ(PercentDecode("a%20b%2Fc%2fd", false), "a b/c/d");
+  EXPECT_EQ(PercentDecode("a+b%2B", true), "a b+");
+  EXPECT_EQ(PercentDecode("a+b", false), "a+b");
+  EXPECT_EQ(PercentDecode("%00%ff", false), std::string("\0\xff", 2));
+  EXPECT_EQ(PercentDecode("", true), "");
+  for (std::string_view bad : {"%", "%2", "a%g0", "%0g", "x%"}) EXPECT_FALSE(PercentDecode(bad, true)) << bad;
+}
+
 }  // namespace
 }  // namespace accord

@@ -193,11 +193,23 @@ struct Node::Impl {
   note::Signer node_key;  // signs the log's checkpoints (through `log`) and node attestations
   NodeCounters counters;
 
+  // Where a submission's outcome goes: SubmitAsync's callback, or Submit's future.
+  struct Completion {
+    std::promise<Result<Accepted>> promise;
+    SubmitCallback then;
+    void set_value(Result<Accepted> r) {
+      if (then)
+        then(std::move(r));
+      else
+        promise.set_value(std::move(r));
+    }
+    std::future<Result<Accepted>> get_future() { return promise.get_future(); }
+  };
   // A submission waiting for the sequencer, then for its round.
   struct Waiter {
     statement::SignedStatement s;
     std::string id;
-    std::promise<Result<Accepted>> done;
+    Completion done;
     Accepted answer;
   };
   std::mutex mu;
@@ -242,6 +254,48 @@ struct Node::Impl {
   std::unordered_map<int64_t, std::shared_ptr<ClusterWaiter>> cluster_waiters;
   std::unordered_map<int64_t, Outcome> early;  // outcomes taken before their waiter was known
   std::unordered_set<int64_t> abandoned;       // waiters that gave up; their outcomes are dropped
+
+  // Parse (bytes, body, signature): a waiter for the sequencer, or the refusal.
+  Result<std::unique_ptr<Waiter>> Prepare(ByteView leaf) {
+    Result<statement::SignedStatement> s = statement::Parse(leaf);
+    if (!s.ok()) {
+      counters.refused++;
+      return s.status();
+    }
+    auto w = std::make_unique<Waiter>();
+    w->s = std::move(s).value();
+    w->id = HexEncode(ByteView(reinterpret_cast<const char*>(crypto::Sha256(leaf).data()), 32));
+    return w;
+  }
+  // Hands the waiters to the sequencer, or answers them at once when the log has failed or the
+  // node is stopping. While kMaxWaiting are queued, waits for room if `wait`, else answers
+  // Unavailable (SubmitAsync's callers are event loops that must not block).
+  void Enqueue(std::vector<std::unique_ptr<Waiter>>& ready, bool wait) {
+    if (Status f = Failed(); !f.ok()) {
+      for (auto& w : ready) w->done.set_value(f);
+      return;
+    }
+    std::vector<std::unique_ptr<Waiter>> refused;
+    bool was_stopping = false;
+    {
+      std::unique_lock lock(mu);
+      for (auto& w : ready) {
+        if (wait) space_cv.wait(lock, [&] { return stopping || queue.size() < kMaxWaiting; });
+        if (stopping || queue.size() >= kMaxWaiting) {
+          was_stopping = stopping;
+          refused.push_back(std::move(w));
+          continue;
+        }
+        queue.push_back(std::move(w));
+        queue_cv.notify_one();
+      }
+    }
+    // Answered outside the lock: a callback may take locks of its own.
+    for (auto& w : refused)
+      w->done.set_value(Unavailable(was_stopping ? "the node is stopping"
+                                                 : "the node is busy: " + std::to_string(kMaxWaiting) +
+                                                       " statements wait for the log; submit again later"));
+  }
 
   Status Failed() {
     std::lock_guard lock(failed_mu);
@@ -884,36 +938,31 @@ std::vector<Result<Accepted>> Node::SubmitMany(std::span<const ByteView> leaves)
   std::vector<std::pair<size_t, std::future<Result<Accepted>>>> waiting;
   std::vector<std::unique_ptr<Impl::Waiter>> ready;
   for (size_t i = 0; i < leaves.size(); ++i) {
-    Result<statement::SignedStatement> s = statement::Parse(leaves[i]);
-    if (!s.ok()) {
-      impl_->counters.refused++;
-      out[i] = s.status();
+    Result<std::unique_ptr<Impl::Waiter>> w = impl_->Prepare(leaves[i]);
+    if (!w.ok()) {
+      out[i] = w.status();
       continue;
     }
-    auto w = std::make_unique<Impl::Waiter>();
-    w->s = std::move(s).value();
-    w->id = HexEncode(ByteView(reinterpret_cast<const char*>(crypto::Sha256(leaves[i]).data()), 32));
-    waiting.emplace_back(i, w->done.get_future());
-    ready.push_back(std::move(w));
+    waiting.emplace_back(i, (*w)->done.get_future());
+    ready.push_back(std::move(w).value());
   }
-  if (Status f = impl_->Failed(); !f.ok()) {
-    for (auto& [i, fut] : waiting) out[i] = f;
-    return out;
-  }
-  {
-    std::unique_lock lock(impl_->mu);
-    for (auto& w : ready) {
-      impl_->space_cv.wait(lock, [&] { return impl_->stopping || impl_->queue.size() < kMaxWaiting; });
-      if (impl_->stopping) {
-        w->done.set_value(Unavailable("the node is stopping"));
-        continue;
-      }
-      impl_->queue.push_back(std::move(w));
-      impl_->queue_cv.notify_one();
-    }
-  }
+  impl_->Enqueue(ready, /*wait=*/true);
   for (auto& [i, fut] : waiting) out[i] = fut.get();
   return out;
+}
+
+void Node::SubmitAsync(ByteView leaf, SubmitCallback done) {
+  if (impl_->cluster) return done(std::move(SubmitMany(std::span<const ByteView>(&leaf, 1))[0]));
+  Result<std::unique_ptr<Impl::Waiter>> w = impl_->Prepare(leaf);
+  if (!w.ok()) return done(w.status());
+  (*w)->done.then = std::move(done);
+  std::vector<std::unique_ptr<Impl::Waiter>> one;
+  one.push_back(std::move(w).value());
+  impl_->Enqueue(one, /*wait=*/false);
+}
+
+bool Node::SubmitsAsync() const {
+  return !impl_->cluster;
 }
 
 Result<Bytes> Node::Attest(const statement::Statement& s) const {

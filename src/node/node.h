@@ -30,6 +30,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -49,6 +50,8 @@ struct Accepted {
   std::string id;          // hex SHA-256 of the leaf
   bool duplicate = false;  // an identical statement was already logged at `index`
 };
+
+using SubmitCallback = std::function<void(Result<Accepted>)>;
 
 struct NodeCounters {
   std::atomic<uint64_t> accepted{0}, duplicates{0}, refused{0}, rounds{0};
@@ -94,6 +97,14 @@ class Node {
   // author's behalf, for Submit. The node's TAXII POST makes these for the author a token names;
   // the log takes attestations by its own node key only. InvalidArgument for a bad statement.
   Result<Bytes> Attest(const statement::Statement& s) const;
+  // Submit without waiting for the log: Parse (bytes, body, signature) runs on the calling thread,
+  // then SubmitAsync returns; `done` is called once with what Submit would have returned: on the
+  // calling thread for a statement refused before the sequencer, else on one of the node's
+  // threads, where it MUST be quick and MUST NOT call into the node. It never waits for room:
+  // with 65,536 statements queued for the log, the answer is Unavailable at once. With PostgreSQL
+  // (SubmitsAsync() false) it waits as Submit does, then calls `done` on the calling thread.
+  void SubmitAsync(ByteView leaf, SubmitCallback done);
+  bool SubmitsAsync() const;
   // Many statements at once (one HTTP request of NDJSON): each is accepted or refused on its own,
   // in order, as if submitted one after the other; they share rounds of the log.
   std::vector<Result<Accepted>> SubmitMany(std::span<const ByteView> leaves);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -437,6 +438,45 @@ struct ServedNode {
   std::thread thread;
 };
 
+// Everything the server sends on `fd` until it closes the connection or `seconds` pass;
+// `closed`: whether it closed cleanly (a FIN, not a reset, and within the time).
+std::string ReadAll(int fd, int seconds, bool* closed = nullptr) {
+  if (closed) *closed = false;
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string out;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < end) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) {
+      if (closed) *closed = true;
+      break;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      break;
+    }
+    out.append(buf, size_t(n));
+  }
+  return out;
+}
+
+bool SendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(size_t(n));
+  }
+  return true;
+}
+
+// The status code of the first answer in `raw` ("HTTP/1.1 200 OK..."), or 0.
+int StatusOf(std::string_view raw) {
+  if (raw.size() < 12 || raw.substr(0, 9) != "HTTP/1.1 ") return 0;
+  return std::atoi(std::string(raw.substr(9, 3)).c_str());
+}
+
 TEST(HttpSlowClients, StalledConnectionsAreDroppedAndOthersServed) {
   HttpOptions o;
   o.threads = 8;
@@ -454,36 +494,226 @@ TEST(HttpSlowClients, StalledConnectionsAreDroppedAndOthersServed) {
   auto r = served.Checkpoint();
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 200);
-  // A stalled connection was answered or closed by the server, never left open for ever.
-  char buf[512];
-  ssize_t n = ::recv(fds[0], buf, sizeof(buf), 0);
-  EXPECT_GE(n, 0);
+  // A stalled request is answered 408 and closed, never left open for ever.
+  for (int fd : {fds.front(), fds.back()}) EXPECT_EQ(StatusOf(ReadAll(fd, 5)), 408);
+  // A connection that sends nothing is closed without a word after the read timeout.
+  int idle = served.Connect();
+  bool closed = false;
+  EXPECT_EQ(ReadAll(idle, 5, &closed), "");
+  EXPECT_TRUE(closed);
+  ::close(idle);
   for (int fd : fds) ::close(fd);
 }
 
-// Connections beyond the threads and those waiting for one stay in the kernel's listen queue:
-// they hold none of the node's file descriptors (cpp-httplib's own pool accepted them all, each
-// holding one, until the node could not open its tiles or its index).
-TEST(HttpManyClients, IdleConnectionsBeyondTheBoundWaitOutsideTheProcess) {
+// A client that sends its request a byte at a time, each within the read timeout, is closed when
+// the request as a whole is late (a thread-per-connection server restarting its timeout at every
+// read kept it for ever, and its header line growing in memory).
+TEST(HttpSlowClients, ATrickledRequestIsClosedAtItsDeadline) {
   HttpOptions o;
-  o.threads = 4;  // and as many waiting
   o.read_timeout_s = 1;
-  ServedNode served("many", o);
-  auto open_fds = [] {
-    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
-                         std::filesystem::directory_iterator{});
-  };
-  const auto before = open_fds();
-  std::vector<int> fds;
-  for (int i = 0; i < 40; ++i) fds.push_back(served.Connect());
-  EXPECT_EQ(std::count(fds.begin(), fds.end(), -1), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the listener accepts what it may
-  // 40 of the test's own, and at most 4 served + 4 waiting + 1 in the listener's hand.
-  EXPECT_LE(open_fds() - before, 40 + 9);
-  for (int fd : fds) ::close(fd);
+  ServedNode served("trickle", o);
+  int fd = served.Connect();
+  ASSERT_GE(fd, 0);
+  const auto start = std::chrono::steady_clock::now();
+  bool ended = false;
+  std::string got;
+  for (int i = 0; i < 60 && !ended; ++i) {  // 6 s at most
+    ended = ::send(fd, i == 0 ? "G" : "a", 1, MSG_NOSIGNAL) != 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    char buf[512];
+    ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) got.append(buf, size_t(n));
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) ended = true;
+  }
+  EXPECT_TRUE(ended);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  got += ReadAll(fd, 5);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 408) << got;
+  EXPECT_NE(got.find("did not arrive whole within 1 seconds"), std::string::npos) << got;
   auto r = served.Checkpoint();
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 200);
+}
+
+// Headers past the cap are answered 431 and the connection closed; memory stays bounded.
+TEST(HttpSlowClients, HeadersOverTheCapAre431) {
+  HttpOptions o;
+  o.max_header_bytes = 4096;
+  ServedNode served("headers", o);
+  int fd = served.Connect();
+  ASSERT_GE(fd, 0);
+  std::string req =
+      "GET /checkpoint HTTP/1.1\r\nHost: x\r\nX-Long: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
+  (void)SendAll(fd, req);  // the server may close before all of it is sent
+  std::string got = ReadAll(fd, 5);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 431) << got.substr(0, 200);
+  EXPECT_NE(got.find("\"error\""), std::string::npos) << got;
+  // A request line that never ends: the same.
+  fd = served.Connect();
+  (void)SendAll(fd, "GET /" + std::string(64 * 1024, 'a'));
+  got = ReadAll(fd, 5);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 431) << got.substr(0, 200);
+}
+
+// A body over the limit is refused with 413 (and a JSON error) before it is read, and the client
+// gets the answer, not a reset, though it sends the whole body.
+TEST(HttpSlowClients, BodiesOverTheLimitAre413) {
+  HttpOptions o;
+  o.max_batch = 10;
+  ServedNode served("body", o);
+  int fd = served.Connect();
+  ASSERT_GE(fd, 0);
+  const size_t size = 6u << 20;
+  std::string req =
+      "POST /statements HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: " +
+      std::to_string(size) + "\r\n\r\n";
+  // Like most clients, it sends the whole request before it reads the answer: a server that
+  // closed with the body unread would reset the connection, and the reset would discard the
+  // answer waiting in the client's buffer.
+  EXPECT_TRUE(SendAll(fd, req + std::string(size, '{')));
+  bool closed = false;
+  std::string got = ReadAll(fd, 10, &closed);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 413) << got.substr(0, 200);
+  EXPECT_TRUE(closed) << "reset: the server closed with the body unread";
+  EXPECT_NE(got.find("over the limit"), std::string::npos) << got;
+  EXPECT_EQ(served.node->checkpoint().checkpoint.size, 0u);
+}
+
+// HTTP/1.1 as clients use it: two requests in one packet answered in order, HEAD without a body,
+// a client that waits for "100 Continue" before its body, a method a resource does not take (405),
+// a malformed request (400).
+TEST(HttpProtocol, PipeliningHeadContinueAndErrors) {
+  ServedNode served("proto", HttpOptions{});
+  int fd = served.Connect();
+  ASSERT_TRUE(
+      SendAll(fd,
+              "GET /checkpoint HTTP/1.1\r\nHost: x\r\n\r\n"
+              "HEAD /checkpoint HTTP/1.1\r\nHost: x\r\n\r\n"
+              "PUT /checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+  std::string got = ReadAll(fd, 5);
+  ::close(fd);
+  size_t second = got.find("HTTP/1.1 ", 1), third = got.find("HTTP/1.1 ", second + 1);
+  ASSERT_NE(third, std::string::npos) << got;
+  EXPECT_EQ(StatusOf(got), 200);
+  std::string checkpoint = served.Checkpoint()->body;
+  EXPECT_EQ(got.substr(second - checkpoint.size(), checkpoint.size()), checkpoint);
+  EXPECT_EQ(StatusOf(got.substr(second)), 200);
+  // HEAD: the length of the body, and no body (the next answer follows the blank line).
+  EXPECT_NE(got.substr(second, third - second).find("Content-Length: " + std::to_string(checkpoint.size())),
+            std::string::npos);
+  EXPECT_EQ(got.substr(third - 4, 4), "\r\n\r\n");
+  EXPECT_EQ(StatusOf(got.substr(third)), 405);
+
+  fd = served.Connect();
+  std::string stmt = Registration(Key(1));
+  ASSERT_TRUE(SendAll(fd,
+                      "POST /statements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                          std::to_string(stmt.size()) + "\r\n\r\n"));
+  char buf[64] = {};
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ssize_t n = ::recv(fd, buf, sizeof(buf) - 1, 0);
+  EXPECT_EQ(std::string(buf, size_t(std::max<ssize_t>(n, 0))), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(SendAll(fd, stmt));
+  got = ReadAll(fd, 5);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 201) << got;
+
+  // The absolute form names the same resource; a broken escape in the path or the query is 400.
+  std::string author = B64(Key(1).public_key);
+  for (char& c : author) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (!author.empty() && author.back() == '=') author.pop_back();
+  fd = served.Connect();
+  ASSERT_TRUE(SendAll(fd,
+                      "GET http://127.0.0.1/checkpoint HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /lookup/author/" +
+                          author +
+                          "?limit=%zz HTTP/1.1\r\nHost: x\r\n\r\n"
+                          "GET /check%2 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  got = ReadAll(fd, 5);
+  ::close(fd);
+  second = got.find("HTTP/1.1 ", 1);
+  third = got.find("HTTP/1.1 ", second + 1);
+  ASSERT_NE(third, std::string::npos) << got;
+  EXPECT_EQ(StatusOf(got), 200) << got;
+  EXPECT_EQ(StatusOf(got.substr(second)), 400) << got;
+  EXPECT_NE(got.substr(second, third - second).find("the query has a bad percent escape"), std::string::npos)
+      << got;
+  EXPECT_EQ(StatusOf(got.substr(third)), 400) << got;
+
+  // HTTP/1.0: kept alive when asked for (and told so), closed otherwise.
+  fd = served.Connect();
+  ASSERT_TRUE(SendAll(fd,
+                      "GET /checkpoint HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                      "GET /checkpoint HTTP/1.0\r\n\r\n"));
+  bool closed = false;
+  got = ReadAll(fd, 5, &closed);
+  ::close(fd);
+  second = got.find("HTTP/1.1 ", 1);
+  ASSERT_NE(second, std::string::npos) << got;
+  EXPECT_NE(got.substr(0, second).find("Connection: keep-alive\r\n"), std::string::npos) << got;
+  EXPECT_EQ(StatusOf(got.substr(second)), 200) << got;
+  EXPECT_TRUE(closed);
+
+  fd = served.Connect();
+  ASSERT_TRUE(SendAll(fd, "GET /checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n"));
+  got = ReadAll(fd, 5);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 400) << got;
+  EXPECT_NE(got.find("\"error\""), std::string::npos) << got;
+}
+
+// Connections cost a descriptor, not a thread: 1,000 open at once with 4 handler threads are all
+// served; past max_connections a connection is answered 503 and closed at once, so a flood of
+// them cannot take the descriptors the log needs.
+TEST(HttpManyClients, ThousandsOfConnectionsAreServedAndTheRestAnswered503) {
+  rlimit lim{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  const rlim_t want = 2 * 1000 + 256;
+  if (lim.rlim_cur < want && lim.rlim_max >= want) {
+    rlimit raised = lim;
+    raised.rlim_cur = want;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &raised), 0);
+  }
+  rlimit now{};
+  ::getrlimit(RLIMIT_NOFILE, &now);
+  const size_t n = now.rlim_cur >= want ? 1000 : size_t(now.rlim_cur - 256) / 2;
+  HttpOptions o;
+  o.threads = 4;
+  o.max_connections = n;
+  o.read_timeout_s = 30;
+  o.keep_alive_timeout_s = 30;
+  ServedNode served("many", o);
+  std::vector<int> fds;
+  for (size_t i = 0; i < n; ++i) fds.push_back(served.Connect());
+  EXPECT_EQ(std::count(fds.begin(), fds.end(), -1), 0);
+  // One more: answered 503 with a JSON error and closed, while the others stay open.
+  for (int tries = 0; tries < 50; ++tries) {
+    int extra = served.Connect();
+    std::string got = ReadAll(extra, 5);
+    ::close(extra);
+    if (StatusOf(got) == 503) {
+      EXPECT_NE(got.find("too many connections"), std::string::npos) << got;
+      break;
+    }
+    ASSERT_LT(tries, 49) << "never refused: " << got;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the server is still accepting
+  }
+  // Every one of the open connections asks (a lookup: handled by the 4 handler threads), and every
+  // one is answered.
+  for (int fd : fds)
+    ASSERT_TRUE(SendAll(fd, "GET /participants HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  size_t answered = 0;
+  for (int fd : fds) {
+    answered += StatusOf(ReadAll(fd, 10)) == 200;
+    ::close(fd);
+  }
+  EXPECT_EQ(answered, n);
 }
 
 // A stop that comes before the server listens is not lost (httplib ignores it then): Run returns.

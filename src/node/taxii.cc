@@ -47,22 +47,9 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
 }
 
 Result<std::string> PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%') {
-      int hi = i + 2 < s.size() ? HexDigitValue(s[i + 1]) : -1;
-      int lo = hi >= 0 ? HexDigitValue(s[i + 2]) : -1;
-      if (lo < 0) return InvalidArgument("query: bad percent escape in \"" + Printable(s) + "\"");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
+  auto out = accord::PercentDecode(s, /*plus_is_space=*/true);
+  if (!out) return InvalidArgument("query: bad percent escape in \"" + Printable(s) + "\"");
+  return std::move(out).value();
 }
 
 // A STIX type name: lower-case letters, digits and '-', 3 to 250 characters (STIX 2.1 3.1).
