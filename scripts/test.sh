@@ -32,6 +32,8 @@ case "${1:-}" in
   --fuzz)
     CC=clang CXX=clang++ cmake -S . -B build-fuzz -DACCORD_FUZZ=ON -DACCORD_SANITIZE=ON -DACCORD_BENCH=OFF >/dev/null
     cmake --build build-fuzz -j"$jobs"
-    ctest --test-dir build-fuzz --output-on-failure -L fuzz ;;
+    # One target per core at a time: each is one process, and a target stops at its run count
+    # or its time cap (fuzz/CMakeLists.txt), whichever comes first.
+    ctest --test-dir build-fuzz --output-on-failure -L fuzz -j"$jobs" ;;
   *) echo "usage: scripts/test.sh [--sanitize|--fuzz]" >&2; exit 2 ;;
 esac

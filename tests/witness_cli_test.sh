@@ -111,7 +111,7 @@ printf 'old 6\n\n' > req
 post req
 check "a body without a checkpoint: 400" "[ $code = 400 ]"
 code=$(curl -s -o body -w '%{http_code}' "$url/add-checkpoint")
-check "GET is not served: 404" "[ $code = 404 ]"
+check "GET is not served: 405" "[ $code = 405 ]"
 
 stop_witness
 start_witness

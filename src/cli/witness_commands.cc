@@ -54,6 +54,7 @@ struct ServeArgs {
   std::string dir, key_path, listen = "127.0.0.1:8090", port_file, name;
   std::vector<std::string> logs;
   size_t threads = 16;
+  size_t max_connections = 0;
 };
 
 witness::Server* g_server = nullptr;
@@ -93,6 +94,7 @@ int Serve(const ServeArgs& a) {
   so.host = listen->first;
   so.port = listen->second;
   so.threads = a.threads;
+  so.max_connections = a.max_connections;
   witness::Server server(**w, so);
   if (Status s = server.Start(); !s.ok()) return Fail("serve", s);
   std::printf("accord witness: following %zu log key(s)\n", a.logs.size());
@@ -142,6 +144,11 @@ void AddWitnessCommands(CLI::App& app, int& rc) {
   serve->add_option("--port-file", a.port_file, "write the port listened on to this file");
   serve->add_option("--threads", a.threads, "requests served at once (default 16)")
       ->check(CLI::Range(1, 1024));
+  serve
+      ->add_option("--max-connections", a.max_connections,
+                   "connections open at once; more are answered 503 (default 16384, at most half the "
+                   "open-file limit)")
+      ->check(CLI::Range(1, 1 << 24));
   serve->add_option("--name", a.name,
                     "the witness's name in the printed policy line (default: its key name)");
   serve->callback([&rc] { rc = Serve(a); });

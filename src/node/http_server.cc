@@ -1,27 +1,12 @@
 #include "node/http_server.h"
 
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <array>
 #include <atomic>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "core/bytes.h"
@@ -161,68 +146,41 @@ int HttpStatusFor(const Status& s) {
   }
 }
 
-// Connections open at once by default (each can hold up to a statement's body and the headers
-// in memory, about 80 KiB), within half the open-file limit.
-constexpr size_t kDefaultMaxConnections = 16384;
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
-
-struct HttpServer::Impl {
+struct HttpServer::Impl : http::Service {
   Node& node;
   HttpOptions options;
   HttpHandler taxii;
   std::function<std::vector<MetricSample>()> more_metrics;
-  int port = 0;
-  size_t max_connections = 0;  // as Start sized it
-  size_t max_body = 0;
-  std::atomic<bool> stop_requested{false}, started{false};
-  std::array<std::atomic<uint64_t>, kCountedStatus.size() + 1> by_status{};
-  std::atomic<uint64_t> requests{0}, connections{0}, refused_connections{0};
-  // Statements handed to Node::SubmitAsync and not answered yet: their callbacks post to `io`,
-  // which must outlive them (Run waits for them once the I/O threads are stopped).
-  std::atomic<uint64_t> submitting{0};
-  // Bytes of batch and TAXII bodies being read or waiting to be handled (the largest requests):
-  // past kMaxLargeBodies more are answered 503. Other bodies are at most one statement each.
-  static constexpr uint64_t kMaxLargeBodies = uint64_t{256} << 20;
-  std::atomic<uint64_t> large_bodies{0};
-  std::atomic<uint64_t> refusing{0};  // connections over max_connections being answered 503
+  size_t max_body = 0;  // the largest body: a batch of statements (NDJSON), or a TAXII envelope
   // Tiles and bundles never change once written (a partial of width W is always the same bytes),
   // so the ones served are kept in memory, up to kTileCacheBytes, dropped in hash order past it.
   static constexpr size_t kTileCacheBytes = 64u << 20;
   std::shared_mutex tiles_mu;
   std::unordered_map<std::string, std::shared_ptr<const std::string>> tiles;
   size_t tile_bytes = 0;
-  // Stop writes a byte here (async-signal-safe); the I/O threads read it and stop.
-  int stop_pipe[2] = {-1, -1};
-  // Destroyed in reverse order: the acceptor and the stop pipe's reader; then the I/O context,
-  // with every connection still queued in it (their destructors use the counters above); then the
-  // TLS context and the handler pool (joined by then).
-  std::optional<asio::thread_pool> handlers;
-  std::optional<asio::ssl::context> tls;
-  asio::io_context io;
-  std::optional<tcp::acceptor> acceptor;
-  std::optional<asio::posix::stream_descriptor> stop_reader;
-  std::optional<asio::steady_timer> accept_pause;
-  char stop_byte = 0;
+  std::optional<http::Server> server;  // declared last: stopped and destroyed first
 
-  Impl(Node& n, HttpOptions o) : node(n), options(std::move(o)) {}
-  ~Impl() {
-    if (handlers) handlers->join();
-    for (int fd : stop_pipe)
-      if (fd >= 0) ::close(fd);
+  Impl(Node& n, HttpOptions o) : node(n), options(std::move(o)) {
+    max_body = std::max<size_t>({limits::kMaxEntrySize, options.max_batch * (limits::kMaxEntrySize / 16),
+                                 taxii::limits::kMaxPostBytes + 1});
+    server.emplace(*this, options);
   }
 
-  void Count(int status) {
-    requests++;
-    for (size_t i = 0; i < kCountedStatus.size(); ++i)
-      if (kCountedStatus[i] == status) {
-        by_status[i]++;
-        return;
-      }
-    by_status.back()++;
+  // http::Service. Batches and TAXII envelopes may be large, and those in memory at once are
+  // bounded together; everything else is at most one statement.
+  http::BodyPolicy Body(std::string_view method, std::string_view target,
+                        std::string_view content_type) override {
+    const bool large =
+        method == "POST" && ((target.rfind("/statements", 0) == 0 && MediaType(content_type) != kJson) ||
+                             target.find("/taxii2/") != std::string_view::npos);
+    return {large ? max_body : limits::kMaxEntrySize, large};
+  }
+  bool Serve(HttpRequest& req, const http::Respond& respond) override;
+  HttpReply Handle(const HttpRequest& req) override;
+  HttpReply Error(int status, std::string_view message) override {
+    HttpReply r;
+    SendError(r, status, message);
+    return r;
   }
 
   // Whether a request is answered on the I/O thread: reads from memory or one small file.
@@ -230,8 +188,6 @@ struct HttpServer::Impl {
     return (req.method == "GET" || req.method == "HEAD") &&
            (req.path == "/checkpoint" || req.path == "/metrics" || req.path.rfind("/tile/", 0) == 0);
   }
-  HttpReply Handle(const HttpRequest& req);
-  void Accept();
   void PostStatements(const HttpRequest& req, HttpReply& res);
   void GetLogFile(const HttpRequest& req, HttpReply& res);
   void GetStatement(const HttpRequest& req, HttpReply& res);
@@ -405,20 +361,25 @@ void HttpServer::Impl::Metrics(HttpReply& res) {
   line("accord_sequencer_epoch",
        "With PostgreSQL: the epoch of the sequencer's lease while this process holds it, else 0.", "gauge",
        c.sequencer_epoch.load());
+  const http::Stats st = server->stats();
   m += "# HELP accord_http_requests_total HTTP requests answered, by status.\n"
        "# TYPE accord_http_requests_total counter\n";
-  for (size_t i = 0; i < kCountedStatus.size(); ++i)
-    m += "accord_http_requests_total{code=\"" + std::to_string(kCountedStatus[i]) + "\"} " +
-         std::to_string(by_status[i].load()) + "\n";
-  m += "accord_http_requests_total{code=\"other\"} " + std::to_string(by_status.back().load()) + "\n";
+  uint64_t other = 0;
+  for (uint64_t n : st.answered) other += n;
+  for (int code : kCountedStatus) {
+    m += "accord_http_requests_total{code=\"" + std::to_string(code) + "\"} " +
+         std::to_string(st.answered[code]) + "\n";
+    other -= st.answered[code];
+  }
+  m += "accord_http_requests_total{code=\"other\"} " + std::to_string(other) + "\n";
   line("accord_http_handler_threads", "Requests handled at once (HttpOptions::threads).", "gauge",
-       options.threads);
-  line("accord_http_connections", "Connections open now.", "gauge", connections.load());
+       st.threads);
+  line("accord_http_connections", "Connections open now.", "gauge", st.connections);
   line("accord_http_connections_max",
        "Connections open at once at most (HttpOptions::max_connections, bounded by the open-file limit).",
-       "gauge", max_connections);
+       "gauge", st.max_connections);
   line("accord_http_connections_refused_total", "Connections answered 503 because max_connections were open.",
-       "counter", refused_connections.load());
+       "counter", st.refused_connections);
   if (more_metrics)
     for (const MetricSample& x : more_metrics()) line(x.name, x.help, x.type, x.value);
   SetContent(res, std::move(m), "text/plain; version=0.0.4; charset=utf-8");
@@ -467,344 +428,19 @@ HttpReply HttpServer::Impl::Handle(const HttpRequest& req) {
   return res;
 }
 
-namespace {
-
-// One connection: reads a request whole (within the deadlines and caps), has it handled, writes
-// the answer, and goes on while the connection is kept alive. One request at a time: the next is
-// not read before the answer is written, so a connection holds at most one request and one answer.
-template <class Stream>
-class Session : public std::enable_shared_from_this<Session<Stream>> {
- public:
-  // `refuse`: a connection over max_connections, answered 503 and closed.
-  Session(HttpServer::Impl& server, Stream stream, bool refuse)
-      : server_(server), stream_(std::move(stream)), deadline_(stream_.get_executor()), refuse_(refuse) {
-    if (refuse_) {
-      server_.refusing++;
-      server_.refused_connections++;
-    } else {
-      server_.connections++;
-    }
+bool HttpServer::Impl::Serve(HttpRequest& req, const http::Respond& respond) {
+  if (Quick(req)) {
+    respond(Handle(req));
+    return true;
   }
-  ~Session() {
-    Release();
-    if (refuse_)
-      server_.refusing--;
-    else
-      server_.connections--;
+  // One statement: parsed and its signature checked here, then answered once the log has it,
+  // with no thread waiting meanwhile.
+  if (req.method == "POST" && req.path == "/statements" && MediaType(req.content_type) == kJson &&
+      node.SubmitsAsync()) {
+    node.SubmitAsync(req.body, [respond](Result<Accepted> a) { respond(SubmitReply(a)); });
+    return true;
   }
-
-  void Start() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-      Begin();
-    } else {
-      Lowest().expires_after(std::chrono::seconds(server_.options.read_timeout_s));
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (!ec) self->Begin();
-                              });
-    }
-  }
-
- private:
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
-
-  void Begin() {
-    if (!refuse_) return Read();
-    parser_.emplace();  // Failed and Answer look at it
-    HttpReply busy = Error(503, "too many connections; try again later");
-    busy.headers.emplace_back("Retry-After", "1");
-    Answer(std::move(busy), false, false);
-  }
-
-  void Read() {
-    parser_.emplace();
-    parser_->header_limit(uint32_t(std::min<size_t>(server_.options.max_header_bytes, UINT32_MAX)));
-    limit_ = server_.max_body;
-    parser_->body_limit(limit_);
-    // The first request, and the headers of any, within read_timeout_s; an idle connection (no
-    // byte of its next request yet) within keep_alive_timeout_s.
-    const int wait = served_ == 0 || buffer_.size() > 0 ? server_.options.read_timeout_s
-                                                        : server_.options.keep_alive_timeout_s;
-    Lowest().expires_never();  // the deadline below bounds the read, not the last write's
-    Deadline(std::chrono::seconds(wait));
-    bhttp::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
-  }
-
-  void OnHeader(beast::error_code ec) {
-    if (ec) return Failed(ec);
-    // The body within read_timeout_s of the headers (after a keep-alive wait for the headers).
-    if (!parser_->is_done() && deadline_seconds_ != server_.options.read_timeout_s)
-      Deadline(std::chrono::seconds(server_.options.read_timeout_s));
-    const auto& h = parser_->get();
-    version_ = h.version() == 10 ? 10 : 11;
-    // The body's limit by what the request is: batches and TAXII envelopes may be large, and those
-    // in memory at once are bounded together; everything else is at most one statement.
-    const std::string_view target = h.target();
-    const bool large = h.method() == bhttp::verb::post &&
-                       ((target.rfind("/statements", 0) == 0 &&
-                         MediaType(std::string_view(h[bhttp::field::content_type])) != kJson) ||
-                        target.find("/taxii2/") != std::string_view::npos);
-    const uint64_t limit = large ? server_.max_body : limits::kMaxEntrySize;
-    const auto length = parser_->content_length();
-    if (length && *length > limit) return Failed(bhttp::error::body_limit, limit);
-    parser_->body_limit(limit);
-    limit_ = limit;
-    if (large && !parser_->is_done()) {
-      reserved_ = length ? *length : limit;
-      if (server_.large_bodies.fetch_add(reserved_) + reserved_ > HttpServer::Impl::kMaxLargeBodies) {
-        Release();
-        return Answer(Busy(), false, false);
-      }
-    }
-    if (!parser_->is_done() && version_ == 11 && beast::iequals(h[bhttp::field::expect], "100-continue")) {
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = this->shared_from_this()](beast::error_code e, size_t) {
-                          if (e) return self->Close();
-                          self->ReadBody();
-                        });
-      return;
-    }
-    ReadBody();
-  }
-
-  // Gives back what this request took of the budget for large bodies.
-  void Release() {
-    server_.large_bodies -= reserved_;
-    reserved_ = 0;
-  }
-
-  static HttpReply Busy() {
-    HttpReply r = Error(503, "too many large requests in memory; try again later");
-    r.headers.emplace_back("Retry-After", "1");
-    return r;
-  }
-
-  void ReadBody() {
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                        self->StopDeadline();
-                        if (ec) return self->Failed(ec);
-                        self->Dispatch();
-                      });
-  }
-
-  // Reading must end by `after` from now: then it is cancelled, and the request answered 408.
-  void Deadline(std::chrono::seconds after) {
-    timed_out_ = false;
-    const uint64_t generation = ++deadline_generation_;
-    deadline_seconds_ = int(after.count());
-    deadline_.expires_after(after);
-    deadline_.async_wait([self = this->shared_from_this(), generation](beast::error_code ec) {
-      // Cancelled, or already queued when the read it was for ended: the request arrived in time.
-      if (ec || generation != self->deadline_generation_) return;
-      self->timed_out_ = true;
-      // The read in progress, and any Beast starts after it, ends at once (end of stream); the
-      // answer can still be written. Unlike cancel(), this holds between two reads too.
-      beast::error_code e;
-      self->Lowest().socket().shutdown(tcp::socket::shutdown_receive, e);
-    });
-  }
-
-  void StopDeadline() {
-    ++deadline_generation_;
-    deadline_.cancel();
-  }
-
-  // A request that could not be read: answered when the client can hear it, then closed.
-  void Failed(beast::error_code ec, uint64_t body_limit = 0) {
-    StopDeadline();
-    if (timed_out_ || ec == beast::error::timeout) {
-      // Idle past the keep-alive timeout (nothing of a request yet): closed without a word.
-      if (buffer_.size() == 0 && !parser_->got_some()) return Close();
-      return Answer(Error(408, "the request did not arrive whole within " +
-                                   std::to_string(deadline_seconds_) + " seconds"),
-                    false, false);
-    }
-    if (ec == bhttp::error::header_limit)
-      return Answer(Error(431, "the request line and headers are over the limit of " +
-                                   std::to_string(server_.options.max_header_bytes) + " bytes"),
-                    false, false);
-    if (ec == bhttp::error::body_limit)
-      return Answer(
-          Error(413, "the body is over the limit of " + std::to_string(body_limit ? body_limit : limit_) +
-                         " bytes for this request"),
-          false, false);
-    if (ec.category() == beast::error_code(bhttp::error::bad_target).category() &&
-        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
-      return Answer(Error(400, "malformed HTTP request: " + ec.message()), false, false);
-    Close();  // closed by the client, reset, a TLS failure
-  }
-
-  static HttpReply Error(int status, std::string_view message) {
-    HttpReply r;
-    SendError(r, status, message);
-    return r;
-  }
-
-  void Dispatch() {
-    auto& m = parser_->get();
-    HttpRequest req;
-    req.method = std::string(m.method_string());
-    std::string_view target = m.target();
-    // The absolute form ("http://host/path", RFC 9112 section 3.2.2) names the same resource.
-    for (std::string_view scheme : {"http://", "https://"})
-      if (target.size() > scheme.size() && beast::iequals(target.substr(0, scheme.size()), scheme)) {
-        size_t slash = target.find('/', scheme.size());
-        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-        break;
-      }
-    size_t q = target.find('?');
-    auto path = PercentDecode(target.substr(0, q), /*plus_is_space=*/false);
-    if (!path || path->empty() || path->front() != '/')
-      return Answer(Error(400, "the request target is not a path (\"/...\") with valid percent escapes"),
-                    false, false);
-    req.path = std::move(path).value();
-    if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
-    req.accept = std::string(m[bhttp::field::accept]);
-    req.content_type = std::string(m[bhttp::field::content_type]);
-    req.authorization = std::string(m[bhttp::field::authorization]);
-    req.body = std::move(m.body());
-    const bool keep = m.keep_alive() && served_ + 1 < server_.options.keep_alive_max;
-    const bool head = m.method() == bhttp::verb::head;
-    if (HttpServer::Impl::Quick(req)) return Answer(server_.Handle(req), keep, head);
-    // One statement: parsed and its signature checked here, then answered once the log has it,
-    // with no thread waiting meanwhile.
-    if (req.method == "POST" && req.path == "/statements" && MediaType(req.content_type) == kJson &&
-        server_.node.SubmitsAsync()) {
-      server_.submitting++;
-      server_.node.SubmitAsync(req.body, [self = this->shared_from_this(), keep](Result<Accepted> a) mutable {
-        // Nothing of the connection is left here once `submitting` drops: Run may then destroy
-        // the I/O context, and with it the connection's answer still queued there.
-        HttpServer::Impl& server = self->server_;
-        {
-          auto ex = self->stream_.get_executor();
-          asio::post(ex, [self = std::move(self), a = std::move(a), keep] {
-            self->Answer(SubmitReply(a), keep, false);
-          });
-        }
-        server.submitting--;
-      });
-      return;
-    }
-    asio::post(*server_.handlers, [self = this->shared_from_this(), req = std::move(req), keep, head] {
-      HttpReply reply = self->server_.Handle(req);
-      asio::post(self->stream_.get_executor(), [self, reply = std::move(reply), keep, head]() mutable {
-        self->Answer(std::move(reply), keep, head);
-      });
-    });
-  }
-
-  void Answer(HttpReply reply, bool keep, bool head) {
-    Release();
-    server_.Count(reply.status);
-    served_++;
-    res_.emplace();
-    auto& res = *res_;
-    res.result(unsigned(reply.status));
-    res.version(11);  // the highest version the server speaks (RFC 9110 section 6.2)
-    if (!reply.content_type.empty()) res.set(bhttp::field::content_type, reply.content_type);
-    for (auto& [k, v] : reply.headers) res.insert(k, v);
-    const size_t length = reply.body.size();
-    if (!head) res.body() = std::move(reply.body);
-    res.keep_alive(keep);
-    // An HTTP/1.0 client closes unless told otherwise.
-    if (keep && version_ == 10) res.set(bhttp::field::connection, "keep-alive");
-    res.content_length(length);
-    Lowest().expires_after(std::chrono::seconds(server_.options.write_timeout_s));
-    bhttp::async_write(stream_, *res_, [self = this->shared_from_this(), keep](beast::error_code ec, size_t) {
-      self->res_.reset();
-      if (ec) return self->Close();
-      if (keep) return self->Read();
-      self->Close();
-    });
-  }
-
-  // Closes the connection. What the client still sends (the rest of a refused body) is read and
-  // dropped for a moment first, so that it gets the answer rather than a reset.
-  void Close() {
-    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
-      // close_notify for a client that waits for it, without waiting long.
-      Lowest().expires_after(std::chrono::seconds(1));
-      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
-        beast::error_code e;
-        self->Lowest().socket().close(e);
-      });
-    } else {
-      beast::error_code e;
-      Lowest().socket().shutdown(tcp::socket::shutdown_send, e);
-      if (e) return void(Lowest().socket().close(e));
-      Lowest().expires_after(std::chrono::seconds(2));
-      drain_ = std::make_unique<std::array<char, 16384>>();
-      Drain(0);
-    }
-  }
-  void Drain(size_t so_far) {
-    Lowest().async_read_some(asio::buffer(*drain_),
-                             [self = this->shared_from_this(), so_far](beast::error_code ec, size_t n) {
-                               if (ec || so_far + n > kMaxDrain) {
-                                 beast::error_code e;
-                                 return void(self->Lowest().socket().close(e));
-                               }
-                               self->Drain(so_far + n);
-                             });
-  }
-  static constexpr size_t kMaxDrain = 8u << 20;
-
-  HttpServer::Impl& server_;
-  Stream stream_;
-  beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::response<bhttp::string_body>> res_;
-  asio::steady_timer deadline_;
-  uint64_t deadline_generation_ = 0;
-  int deadline_seconds_ = 0;
-  unsigned version_ = 11;  // of the request being answered: 11 for HTTP/1.1 (or later), 10 for HTTP/1.0
-  uint64_t limit_ = 0;     // of the body being read
-  uint64_t reserved_ = 0;  // of HttpServer::Impl::large_bodies
-  const bool refuse_;
-  bool timed_out_ = false;
-  size_t served_ = 0;
-  std::unique_ptr<std::array<char, 16384>> drain_;
-};
-
-}  // namespace
-
-void HttpServer::Impl::Accept() {
-  acceptor->async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || stop_requested) return;
-    if (ec) {
-      // Out of descriptors (EMFILE, ENFILE) or buffers: the connection waits in the listen queue
-      // until some are closed; try again shortly rather than spin.
-      accept_pause->expires_after(std::chrono::milliseconds(50));
-      accept_pause->async_wait([this](beast::error_code e) {
-        if (!e && !stop_requested) Accept();
-      });
-      return;
-    }
-    // Past max_connections a connection is answered 503 and closed (after its request is read
-    // and dropped for a moment, so that the client sees the answer, not a reset); past as many
-    // more at once, closed at once.
-    bool refuse = connections.load() >= max_connections;
-    if (refuse && refusing.load() >= max_connections) {
-      refused_connections++;
-      beast::error_code e;
-      socket.close(e);
-    } else {
-      beast::error_code e;
-      socket.set_option(tcp::no_delay(true), e);
-      if (tls)
-        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-            *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls), refuse)
-            ->Start();
-      else
-        std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), refuse)
-            ->Start();
-    }
-    Accept();
-  });
+  return false;
 }
 
 HttpServer::HttpServer(Node& node, HttpOptions options)
@@ -822,95 +458,20 @@ void HttpServer::SetMoreMetrics(std::function<std::vector<MetricSample>()> metri
 }
 
 Status HttpServer::Start() {
-  Impl& s = *impl_;
-  const HttpOptions& o = s.options;
-  if (s.started) return FailedPrecondition("the HTTP server is started already");
-  if (o.tls_cert.empty() != o.tls_key.empty())
-    return InvalidArgument("TLS needs both a certificate and its key");
-  if (!o.tls_cert.empty()) {
-    s.tls.emplace(asio::ssl::context::tls_server);
-    beast::error_code ec;
-    s.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                           asio::ssl::context::no_tlsv1_1,
-                       ec);
-    s.tls->use_certificate_chain_file(o.tls_cert, ec);
-    if (!ec) s.tls->use_private_key_file(o.tls_key, asio::ssl::context::pem, ec);
-    if (!ec && SSL_CTX_check_private_key(s.tls->native_handle()) != 1) ec = asio::error::invalid_argument;
-    if (ec) {
-      s.tls.reset();
-      return InvalidArgument(o.tls_cert + ", " + o.tls_key +
-                             ": not a usable PEM certificate and private key");
-    }
-  }
-  // Every connection holds a descriptor: together at most half of what the process may open, the
-  // rest kept for the log's files and the index.
-  size_t max_conn = o.max_connections ? o.max_connections : kDefaultMaxConnections;
-  rlimit nofile{};
-  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
-    max_conn = std::min(max_conn, std::max<size_t>(size_t(nofile.rlim_cur) / 2, 8));
-  s.max_connections = max_conn;
-  // The largest request body: a batch of statements (NDJSON), or a TAXII envelope.
-  s.max_body = std::max<size_t>(
-      {limits::kMaxEntrySize, o.max_batch * (limits::kMaxEntrySize / 16), taxii::limits::kMaxPostBytes + 1});
-  beast::error_code ec;
-  auto address = asio::ip::make_address(o.host, ec);
-  if (ec) return InvalidArgument("cannot listen on " + o.host + ": not an IP address");
-  tcp::endpoint at(address, uint16_t(o.port));
-  s.acceptor.emplace(s.io);
-  s.acceptor->open(at.protocol(), ec);
-  if (!ec) s.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) s.acceptor->bind(at, ec);
-  if (!ec) s.acceptor->listen(4096, ec);
-  if (ec) {
-    s.acceptor.reset();
-    return FailedPrecondition("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
-                              ec.message());
-  }
-  s.port = s.acceptor->local_endpoint().port();
-  if (::pipe2(s.stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-    return Internal("pipe: " + std::string(strerror(errno)));
-  s.stop_reader.emplace(s.io, ::dup(s.stop_pipe[0]));
-  s.accept_pause.emplace(s.io);
-  s.handlers.emplace(std::max<size_t>(o.threads, 1));
-  s.started = true;
-  return Status::Ok();
+  return impl_->server->Start();
 }
 
 int HttpServer::port() const {
-  return impl_->port;
+  return impl_->server->port();
 }
 
 Status HttpServer::Run() {
-  Impl& s = *impl_;
-  if (!s.started) return FailedPrecondition("Start first");
-  // Every I/O thread returns; the acceptor, its timer and the connections are closed when the
-  // server is destroyed.
-  s.stop_reader->async_read_some(asio::buffer(&s.stop_byte, 1),
-                                 [&s](beast::error_code, size_t) { s.io.stop(); });
-  if (!s.stop_requested) {
-    s.Accept();
-    std::vector<std::thread> more;
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 1; i < cores; ++i) more.emplace_back([&s] { s.io.run(); });
-    s.io.run();
-    for (auto& t : more) t.join();
-  }
-  // Requests being handled, and statements being logged, finish (their answers are dropped with
-  // the connections).
-  s.handlers->join();
-  while (s.submitting.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return Status::Ok();
+  return impl_->server->Run();
 }
 
 // Nothing here waits, locks or allocates: `accord serve` calls it from a signal handler.
 void HttpServer::Stop() {
-  Impl& s = *impl_;
-  s.stop_requested = true;
-  if (s.stop_pipe[1] >= 0) {
-    char b = 1;
-    [[maybe_unused]] ssize_t n = ::write(s.stop_pipe[1], &b, 1);
-  }
+  impl_->server->Stop();
 }
 
 }  // namespace accord::node

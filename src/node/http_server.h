@@ -16,17 +16,12 @@
 // type), 422 (a body that is well-formed but invalid: a rule that does not compile, ...), 503
 // (the log failed, or the node is busy). docs/node.md has the full API.
 //
-// Shape: I/O threads (one per core, Run's own among them) read and write every connection without
-// blocking. Once a request is whole: the checkpoint, tiles and metrics are answered on the I/O
+// Shape: the connections are http/server.h's (I/O threads, deadlines, caps; docs/node.md,
+// "Limits"). Once a request is whole: the checkpoint, tiles and metrics are answered on the I/O
 // thread; one statement (application/json) is parsed and its signature checked there, then waits
 // for the log with no thread held (Node::SubmitAsync); everything else goes to a pool of
-// `threads` handler threads. A connection costs a descriptor and its buffers, not a thread, so
-// slow, stalled or idle clients take nothing from the others: each request must arrive whole
-// within read_timeout_s (else 408), headers at most max_header_bytes (431), bodies at most one
-// statement, or a batch or TAXII envelope for those (413), batch and TAXII bodies in memory at
-// once at most 256 MiB (503); an idle keep-alive connection is closed after
-// keep_alive_timeout_s, and connections past max_connections are answered 503 and closed.
-// docs/node.md, "Limits".
+// `threads` handler threads. Bodies are at most one statement, or a batch or TAXII envelope for
+// those (413); batch and TAXII bodies in memory at once at most 256 MiB (503).
 // Thread-safety: Run blocks on the calling thread; Stop may be called from any thread, and from a
 // signal handler (it does not wait), before, during or after Run.
 #pragma once
@@ -38,36 +33,20 @@
 #include <vector>
 
 #include "core/status.h"
+#include "http/server.h"
 #include "node/node.h"
 
 namespace accord::node {
 
-struct HttpOptions {
-  std::string host = "127.0.0.1";
-  int port = 8080;                // 0: any free port (see HttpServer::port)
-  std::string tls_cert, tls_key;  // PEM files; both or neither
-  // Requests handled at once (handler threads); more whole requests wait for one in memory.
-  size_t threads = 256;
-  // Connections open at once; 0: 16,384. At most half the open-file limit (RLIMIT_NOFILE), the
-  // other half kept for the log and the index. One more is answered 503 and closed.
-  size_t max_connections = 0;
-  int read_timeout_s = 10;              // a request (headers and body) must arrive whole within this
-  int write_timeout_s = 10;             // an answer must be taken by the client within this
-  int keep_alive_timeout_s = 2;         // an idle connection is closed after this
-  size_t keep_alive_max = 10000;        // requests on one connection
-  size_t max_header_bytes = 16 * 1024;  // request line and headers together
-  size_t max_batch = 1000;              // statements in one NDJSON submission
+// The connections' options (http/server.h: listen address, TLS, handler threads, connections,
+// deadlines, header cap), and the node's own. max_large_bodies is the node's (256 MiB).
+struct HttpOptions : http::Options {
+  size_t max_batch = 1000;  // statements in one NDJSON submission
 };
 
 // A request and an answer for a handler outside this file (TAXII).
-struct HttpRequest {
-  std::string method, path, query, accept, content_type, body, authorization;
-};
-struct HttpReply {
-  int status = 200;
-  std::string content_type, body;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
+using HttpRequest = http::Request;
+using HttpReply = http::Reply;
 using HttpHandler = std::function<HttpReply(const HttpRequest&)>;
 
 struct MetricSample {

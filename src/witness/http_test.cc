@@ -2,10 +2,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
 #include "core/limits.h"
+#include "http/test_util.h"
 #include "witness/client.h"
 #include "witness/server.h"
 #include "witness/test_util.h"
@@ -132,7 +135,8 @@ TEST_F(WitnessHttpTest, OnlyAddCheckpointIsServed) {
   httplib::Client c(url_);
   auto res = c.Get("/add-checkpoint");
   ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->get_header_value("Allow"), "POST");
   res = c.Post("/checkpoint", "x", "text/plain");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 404);
@@ -166,6 +170,62 @@ TEST_F(WitnessHttpTest, ConcurrentClients) {
   EXPECT_EQ(ok.load(), 1);
   EXPECT_EQ(conflict.load(), 7);
   EXPECT_EQ(other.load(), 0);
+}
+
+// Stalled clients, many more than the witness has threads, and each allowed 30 s to finish its
+// request, do not keep a log from getting its cosignature (a thread-per-connection server with
+// 2 threads kept them until their timeout).
+TEST(WitnessHttpSlowClients, StalledClientsDoNotBlockCosigning) {
+  const std::string dir = testing::ScratchDir("StalledClientsDoNotBlockCosigning");
+  note::Signer key = testing::WitnessKey();
+  MemoryLog log;
+  auto witness = Witness::Open(testing::Options(dir, key, {&log})).value();
+  ServerOptions o;
+  o.threads = 2;
+  o.read_timeout_s = 30;
+  Server server(*witness, o);
+  ASSERT_TRUE(server.Start().ok());
+  std::thread run([&] { (void)server.Run(); });
+  std::vector<int> stalled;
+  for (int i = 0; i < 40; ++i) {
+    int fd = http::testing::ConnectLoopback(server.port());
+    ASSERT_GE(fd, 0);
+    const std::string half = "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nold";
+    ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL), ssize_t(half.size()));
+    stalled.push_back(fd);
+  }
+  CosignResult r = RequestCosignature("http://127.0.0.1:" + std::to_string(server.port()), key.verifier(), 0,
+                                      {}, log.Checkpoint(3), kTimeout);
+  EXPECT_TRUE(r.ok()) << r.status.ToString();
+  EXPECT_EQ(r.http_status, 200);
+  server.Stop();
+  run.join();
+  for (int fd : stalled) ::close(fd);
+  EXPECT_TRUE(fs::RemoveTree(dir).ok());
+}
+
+// A request sent a byte at a time, each well within any per-read timeout, is answered 408 once
+// the request as a whole is late.
+TEST(WitnessHttpSlowClients, ATrickledRequestGets408) {
+  const std::string dir = testing::ScratchDir("ATrickledRequestGets408");
+  note::Signer key = testing::WitnessKey();
+  MemoryLog log;
+  auto witness = Witness::Open(testing::Options(dir, key, {&log})).value();
+  ServerOptions o;
+  o.read_timeout_s = 1;
+  Server server(*witness, o);
+  ASSERT_TRUE(server.Start().ok());
+  std::thread run([&] { (void)server.Run(); });
+  int fd = http::testing::ConnectLoopback(server.port());
+  ASSERT_GE(fd, 0);
+  bool ended = false;
+  const std::string got = http::testing::Trickle(fd, 'P', 100, &ended);  // 10 s at most
+  EXPECT_TRUE(ended);
+  EXPECT_THAT(got, ::testing::StartsWith("HTTP/1.1 408 "));
+  ::close(fd);
+  server.Stop();
+  run.join();
+  EXPECT_TRUE(fs::RemoveTree(dir).ok());
 }
 
 }  // namespace

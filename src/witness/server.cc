@@ -1,82 +1,66 @@
 #include "witness/server.h"
 
-#include <httplib.h>
-
-#include <atomic>
-#include <thread>
+#include <optional>
 
 #include "core/limits.h"
+#include "http/server.h"
 
 namespace accord::witness {
 
-struct Server::Impl {
+struct Server::Impl : http::Service {
   Witness& witness;
-  ServerOptions options;
-  httplib::Server server;
-  int port = 0;
-  std::atomic<bool> stop_requested{false}, run_entered{false}, run_returned{false};
+  std::optional<http::Server> server;  // declared last: stopped and destroyed first
 
-  Impl(Witness& w, ServerOptions o) : witness(w), options(std::move(o)) {}
+  Impl(Witness& w, const ServerOptions& o) : witness(w) { server.emplace(*this, o); }
+
+  http::BodyPolicy Body(std::string_view, std::string_view, std::string_view) override {
+    return {limits::kMaxWitnessRequestSize, false};
+  }
+  http::Reply Handle(const http::Request& req) override {
+    if (req.path != "/add-checkpoint")
+      return Error(404, "not found: a witness serves POST /add-checkpoint only");
+    if (req.method != "POST") {
+      http::Reply r = Error(405, "method not allowed: a witness serves POST /add-checkpoint only");
+      r.headers.emplace_back("Allow", "POST");
+      return r;
+    }
+    Response w = witness.AddCheckpoint(req.body);
+    http::Reply r;
+    r.status = w.status;
+    r.content_type = w.content_type;
+    r.body = std::move(w.body);
+    return r;
+  }
+  http::Reply Error(int status, std::string_view message) override {
+    http::Reply r;
+    r.status = status;
+    r.content_type = std::string(kTextContentType);
+    r.body = std::string(message) + "\n";
+    return r;
+  }
 };
 
-Server::Server(Witness& witness, ServerOptions options)
-    : impl_(std::make_unique<Impl>(witness, std::move(options))) {}
+Server::Server(Witness& witness, ServerOptions options) : impl_(std::make_unique<Impl>(witness, options)) {}
 
 Server::~Server() {
   Stop();
 }
 
 Status Server::Start() {
-  httplib::Server& s = impl_->server;
-  const ServerOptions& o = impl_->options;
-  size_t threads = o.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  s.set_read_timeout(o.read_timeout_s, 0);
-  s.set_write_timeout(o.write_timeout_s, 0);
-  s.set_keep_alive_timeout(o.keep_alive_timeout_s);
-  s.set_payload_max_length(limits::kMaxWitnessRequestSize);
-  Witness& w = impl_->witness;
-  s.Post("/add-checkpoint", [&w](const httplib::Request& req, httplib::Response& res) {
-    Response r = w.AddCheckpoint(req.body);
-    res.status = r.status;
-    res.set_content(r.body, r.content_type);
-  });
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string m = res.status == 404   ? "not found: a witness serves POST /add-checkpoint only"
-                    : res.status == 413 ? "the body is over the limit of " +
-                                              std::to_string(limits::kMaxWitnessRequestSize) + " bytes"
-                                        : "request refused";
-    res.set_content(m + "\n", std::string(kTextContentType));
-  });
-  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    res.status = 500;
-    res.set_content("internal error\n", std::string(kTextContentType));
-  });
-  int port = o.port == 0 ? s.bind_to_any_port(o.host) : s.bind_to_port(o.host, o.port) ? o.port : -1;
-  if (port <= 0) return FailedPrecondition("cannot listen on " + o.host + ":" + std::to_string(o.port));
-  impl_->port = port;
-  return Status::Ok();
+  return impl_->server->Start();
 }
 
 int Server::port() const {
-  return impl_->port;
+  return impl_->server->port();
 }
 
 Status Server::Run() {
-  impl_->run_entered = true;
-  bool ok = impl_->stop_requested || impl_->server.listen_after_bind();
-  impl_->run_returned = true;
-  if (!ok && !impl_->stop_requested) return Internal("the witness's HTTP server stopped with an error");
-  return Status::Ok();
+  return impl_->server->Run();
 }
 
+// Nothing here waits, locks or allocates: `accord witness serve` calls it from a signal handler.
 void Server::Stop() {
-  impl_->stop_requested = true;
-  // httplib's stop() does nothing before the accept loop runs: a Run that has begun waits for it.
-  while (impl_->run_entered && !impl_->run_returned && !impl_->server.is_running())
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  impl_->server.stop();
+  impl_->server->Stop();
 }
 
 }  // namespace accord::witness
