@@ -11,17 +11,19 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh"
 witness_pid=""
 trap '[ -n "$witness_pid" ] && kill $witness_pid 2> /dev/null' EXIT
 
+# start_witness [MORE SERVE ARGS...]; with --tls-cert, the URL is https and curl trusts $cacert.
 start_witness() {
   rm -f port
   "$accord" witness serve wdir --key keys/w1.key --log keys/log.vkey --listen 127.0.0.1:0 --port-file port \
-    > serve.out 2> serve.err &
+    "$@" > serve.out 2> serve.err &
   witness_pid=$!
   for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
   url=http://127.0.0.1:$(cat port 2> /dev/null)
+  case " $* " in *" --tls-cert "*) url=https://127.0.0.1:$(cat port 2> /dev/null) ;; esac
 }
 stop_witness() { kill $witness_pid; wait $witness_pid 2> /dev/null; witness_pid=""; }
 # post FILE: POSTs FILE to add-checkpoint; sets $code, leaves the answer in `body` and its headers in `headers`.
-post() { code=$(curl -s -D headers -o body -w '%{http_code}' -H 'Content-Type: text/plain' --data-binary @"$1" "$url/add-checkpoint"); }
+post() { code=$(curl -s ${cacert:+--cacert "$cacert"} -D headers -o body -w '%{http_code}' -H 'Content-Type: text/plain' --data-binary @"$1" "$url/add-checkpoint"); }
 # request OLD PROOF_OR_EMPTY CHECKPOINT > FILE: an add-checkpoint body.
 request() {
   printf 'old %s\n' "$1"
@@ -124,5 +126,25 @@ check "and cosigns the next checkpoint: 200" "[ $code = 200 ]"
 "$accord" witness serve wdir --key keys/w1.key --log keys/log.vkey --listen 127.0.0.1:0 > out 2> err
 check "a second witness on the same directory is refused" "[ $? -eq 1 ] && grep -q 'locked' err"
 stop_witness
+
+# HTTPS with a self-signed certificate.
+if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.crt > /dev/null 2>&1; then
+  start_witness --tls-cert tls.crt --tls-key tls.key
+  check "serve says it listens on HTTPS" "grep -q '^listening on https://127.0.0.1:[0-9]*/add-checkpoint' serve.out"
+  cacert=tls.crt
+  request 0 "" cp3 > req
+  post req
+  check "add-checkpoint over HTTPS: 409 with the stored size 9" "[ $code = 409 ] && [ \"\$(cat body)\" = 9 ]"
+  cacert=""
+  post req
+  check "a client that does not trust the certificate gets no answer" "[ $code = 000 ]"
+  stop_witness
+  "$accord" witness serve wdir --key keys/w1.key --log keys/log.vkey --listen 127.0.0.1:0 --tls-cert tls.crt \
+    > out 2> err
+  check "a certificate without its key is a usage error" "[ $? -ne 0 ] && [ -s err ]"
+else
+  bad "openssl could not make a test certificate"
+fi
 
 finish witness_cli_test

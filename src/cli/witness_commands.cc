@@ -51,7 +51,7 @@ std::string PolicyLine(const std::string& name, const note::Verifier& key) {
 }
 
 struct ServeArgs {
-  std::string dir, key_path, listen = "127.0.0.1:8090", port_file, name;
+  std::string dir, key_path, listen = "127.0.0.1:8090", port_file, name, tls_cert, tls_key;
   std::vector<std::string> logs;
   size_t threads = 16;
   size_t max_connections = 0;
@@ -95,11 +95,14 @@ int Serve(const ServeArgs& a) {
   so.port = listen->second;
   so.threads = a.threads;
   so.max_connections = a.max_connections;
+  so.tls_cert = a.tls_cert;
+  so.tls_key = a.tls_key;
   witness::Server server(**w, so);
   if (Status s = server.Start(); !s.ok()) return Fail("serve", s);
   std::printf("accord witness: following %zu log key(s)\n", a.logs.size());
   std::printf("%s", PolicyLine(a.name, (*w)->key().verifier()).c_str());
-  std::printf("listening on http://%s:%d/add-checkpoint\n", so.host.c_str(), server.port());
+  std::printf("listening on %s://%s:%d/add-checkpoint\n", a.tls_cert.empty() ? "http" : "https",
+              so.host.c_str(), server.port());
   std::fflush(stdout);
   Status s = a.port_file.empty() ? Status::Ok()
                                  : fs::WriteFileAtomic(a.port_file, std::to_string(server.port()) + "\n");
@@ -149,6 +152,9 @@ void AddWitnessCommands(CLI::App& app, int& rc) {
                    "connections open at once; more are answered 503 (default 16384, at most half the "
                    "open-file limit)")
       ->check(CLI::Range(1, 1 << 24));
+  serve->add_option("--tls-cert", a.tls_cert, "PEM certificate (chain): serve HTTPS")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tls-key", a.tls_key, "the certificate's PEM private key")->check(CLI::ExistingFile);
   serve->add_option("--name", a.name,
                     "the witness's name in the printed policy line (default: its key name)");
   serve->callback([&rc] { rc = Serve(a); });

@@ -7,8 +7,7 @@
 // read; a chunked body once it passes the limit). Slow, stalled and idle
 // clients cost a descriptor, not a thread: a request must arrive whole within read_timeout_s
 // (408), connections past max_connections are answered 503 (http/server.h has the limits). HTTPS with
-// ServerOptions' tls_cert and tls_key (`accord witness serve` does not offer them yet), or a TLS
-// proxy or c2sp.org/https-bastion in front.
+// ServerOptions' tls_cert and tls_key, or a TLS proxy or c2sp.org/https-bastion in front.
 // Thread-safety: Run blocks on the calling thread; Stop may be called from any thread, and from a
 // signal handler, before, during or after Run.
 #pragma once
