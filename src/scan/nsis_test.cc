@@ -150,37 +150,58 @@ TEST_F(NsisTest, Bzip2OverSeveralBlocks) {
 
 // A non-solid zlib installer whose first block's length begins with the bytes of NSIS's bzip2
 // block mark ('1', then a byte below 14: about one installer in 256) is read as what it is, not
-// as a broken solid bzip2 stream. The header's length is tuned with the length of one message.
+// as a broken solid bzip2 stream. The header's compressed length grows with the length of one
+// message of random hex digits: for each length ending in 0x31 the header may have, a binary
+// search finds the message length that gives it (the search, not luck, finds one; `SetDateSave
+// off` keeps the files' times out of the header, so the installers do not change from run to run).
 TEST_F(NsisTest, AHeaderLengthThatLooksLikeBzip2IsStillNonSolidZlib) {
   std::mt19937 rng(9);
   std::string noise;
   for (int i = 0; i < 4000; ++i) noise.push_back("0123456789abcdef"[rng() % 16]);
-  Bytes exe;
-  size_t chars = 0;
-  for (int tries = 0; tries < 600 && exe.empty(); ++tries) {
+  // The installer with `chars` digits of noise in its message, and its header's length field.
+  auto make = [&](size_t chars, Bytes* out) -> uint32_t {
     std::string script =
-        "SetCompressor zlib\nOutFile \"out.exe\"\nInstallDir \"$TEMP\\x\"\nSection\n"
+        "SetCompressor zlib\nSetDateSave off\nOutFile \"out.exe\"\nInstallDir \"$TEMP\\x\"\nSection\n"
         "DetailPrint \"" +
         noise.substr(0, chars) +
         "\"\nSetOutPath \"$INSTDIR\"\n"
         "File \"payload.bin\"\nFile \"small.txt\"\nSectionEnd\n";
     WriteWholeFile(dir_ + "/s.nsi", script);
     std::filesystem::remove(dir_ + "/out.exe");
-    ASSERT_EQ(std::system(("cd " + dir_ + " && makensis -V1 s.nsi > /dev/null 2>&1").c_str()), 0);
+    if (std::system(("cd " + dir_ + " && makensis -V1 s.nsi > /dev/null 2>&1").c_str()) != 0) return 0;
     Bytes made = ReadWholeFile(dir_ + "/out.exe");
     size_t sig = made.find("NullsoftInst");
-    ASSERT_NE(sig, Bytes::npos);
-    const auto first = static_cast<unsigned char>(made[sig - 8 + 28]),
-               second = static_cast<unsigned char>(made[sig - 8 + 29]);
-    if (first == 0x31 && second < 14) {
-      exe = made;
-    } else {
-      // About 0.6 compressed bytes per hex digit: aim at the next length ending in 0x31.
-      chars += std::max<size_t>(1, ((0x31 - first) & 0xff) * 3 / 2 / 2);
-      if (chars > noise.size()) chars = 0;
+    if (sig == Bytes::npos || sig < 8 || sig - 8 + 32 > made.size()) return 0;
+    uint32_t length = 0;
+    for (int k = 3; k >= 0; --k)
+      length = length << 8 | static_cast<unsigned char>(made[sig - 8 + 28 + size_t(k)]);
+    if (out) *out = std::move(made);
+    return length & 0x7fffffffu;
+  };
+  const uint32_t base = make(0, nullptr);
+  ASSERT_GT(base, 0u) << "makensis failed";
+  Bytes exe;
+  for (uint32_t target = (base & ~0xffu) | 0x31; exe.empty() && target < (14u << 8); target += 0x100) {
+    if (target < base) continue;
+    size_t lo = 0, hi = noise.size();  // the first message length whose header reaches `target`
+    if (make(hi, nullptr) < target) break;
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if (make(mid, nullptr) < target)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    // Compressed lengths grow by a byte or two per digit, not always evenly: look around it.
+    for (size_t chars = lo > 3 ? lo - 3 : 0; chars <= lo + 3 && exe.empty(); ++chars) {
+      Bytes made;
+      if (make(chars, &made) == target) exe = std::move(made);
     }
   }
   ASSERT_FALSE(exe.empty()) << "no header length ending in 0x31 found";
+  const size_t sig = exe.find("NullsoftInst");
+  ASSERT_EQ(static_cast<unsigned char>(exe[sig - 8 + 28]), 0x31);
+  ASSERT_LT(static_cast<unsigned char>(exe[sig - 8 + 29]), 14);
   Collected c;
   Status s = ReadNsis(exe, {}, c.Sink());
   EXPECT_TRUE(s.ok()) << s.message();
