@@ -398,33 +398,28 @@ HttpReply HttpServer::Impl::Handle(const HttpRequest& req) {
     if (!method_ok) return SendError(res, 405, "method not allowed");
     serve();
   };
-  try {
-    if (p == "/statements")
-      known(req.method == "POST", [&] { PostStatements(req, res); });
-    else if (p == "/checkpoint" || p.rfind("/tile/", 0) == 0)
-      known(get, [&] { GetLogFile(req, res); });
-    else if (p.rfind("/statements/", 0) == 0 && p.size() > std::string_view("/statements/").size())
-      known(get, [&] { GetStatement(req, res); });
-    else if (p.rfind("/lookup/", 0) == 0)
-      known(get, [&] { Lookup(req, res); });
-    else if (p == "/participants")
-      known(get, [&] {
-        auto ps = node.store().Participants();
-        if (!ps.ok()) return SendError(res, StoreErrorStatus(ps.status()), ps.status().message());
-        json::Json out = json::Json::array();
-        for (const auto& x : *ps) out.push_back(ParticipantJson(x));
-        SetContent(res, Dump({{"participants", out}}), kJson);
-      });
-    else if (p == "/metrics")
-      known(get, [&] { Metrics(res); });
-    else if (p.rfind("/taxii2/", 0) == 0)
-      Taxii(req, res);
-    else
-      SendError(res, 404, "no such resource");
-  } catch (const std::exception&) {
-    res = HttpReply();
-    SendError(res, 500, "internal error");
-  }
+  if (p == "/statements")
+    known(req.method == "POST", [&] { PostStatements(req, res); });
+  else if (p == "/checkpoint" || p.rfind("/tile/", 0) == 0)
+    known(get, [&] { GetLogFile(req, res); });
+  else if (p.rfind("/statements/", 0) == 0 && p.size() > std::string_view("/statements/").size())
+    known(get, [&] { GetStatement(req, res); });
+  else if (p.rfind("/lookup/", 0) == 0)
+    known(get, [&] { Lookup(req, res); });
+  else if (p == "/participants")
+    known(get, [&] {
+      auto ps = node.store().Participants();
+      if (!ps.ok()) return SendError(res, StoreErrorStatus(ps.status()), ps.status().message());
+      json::Json out = json::Json::array();
+      for (const auto& x : *ps) out.push_back(ParticipantJson(x));
+      SetContent(res, Dump({{"participants", out}}), kJson);
+    });
+  else if (p == "/metrics")
+    known(get, [&] { Metrics(res); });
+  else if (p.rfind("/taxii2/", 0) == 0)
+    Taxii(req, res);
+  else
+    SendError(res, 404, "no such resource");
   return res;
 }
 

@@ -26,15 +26,24 @@ class WitnessHttpTest : public ::testing::Test {
   void SetUp() override {
     dir_ = testing::ScratchDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     witness_ = Witness::Open(testing::Options(dir_, key_, {&log_})).value();
-    server_ = std::make_unique<Server>(*witness_, ServerOptions{});
+    Serve(ServerOptions{});
+  }
+  // (Re)starts the server on the same witness with `o`.
+  void Serve(const ServerOptions& o) {
+    StopServing();
+    server_ = std::make_unique<Server>(*witness_, o);
     ASSERT_TRUE(server_->Start().ok());
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
     thread_ = std::thread([this] { (void)server_->Run(); });
   }
-  void TearDown() override {
+  void StopServing() {
+    if (!server_) return;
     server_->Stop();
     thread_.join();
     server_.reset();
+  }
+  void TearDown() override {
+    StopServing();
     witness_.reset();
     EXPECT_TRUE(fs::RemoveTree(dir_).ok());
   }
@@ -175,57 +184,39 @@ TEST_F(WitnessHttpTest, ConcurrentClients) {
 // Stalled clients, many more than the witness has threads, and each allowed 30 s to finish its
 // request, do not keep a log from getting its cosignature (a thread-per-connection server with
 // 2 threads kept them until their timeout).
-TEST(WitnessHttpSlowClients, StalledClientsDoNotBlockCosigning) {
-  const std::string dir = testing::ScratchDir("StalledClientsDoNotBlockCosigning");
-  note::Signer key = testing::WitnessKey();
-  MemoryLog log;
-  auto witness = Witness::Open(testing::Options(dir, key, {&log})).value();
+TEST_F(WitnessHttpTest, StalledClientsDoNotBlockCosigning) {
   ServerOptions o;
   o.threads = 2;
   o.read_timeout_s = 30;
-  Server server(*witness, o);
-  ASSERT_TRUE(server.Start().ok());
-  std::thread run([&] { (void)server.Run(); });
+  Serve(o);
   std::vector<int> stalled;
   for (int i = 0; i < 40; ++i) {
-    int fd = http::testing::ConnectLoopback(server.port());
+    int fd = http::testing::ConnectLoopback(server_->port());
     ASSERT_GE(fd, 0);
     const std::string half = "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nold";
     ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL), ssize_t(half.size()));
     stalled.push_back(fd);
   }
-  CosignResult r = RequestCosignature("http://127.0.0.1:" + std::to_string(server.port()), key.verifier(), 0,
-                                      {}, log.Checkpoint(3), kTimeout);
+  CosignResult r = Cosign(0, 3);
   EXPECT_TRUE(r.ok()) << r.status.ToString();
   EXPECT_EQ(r.http_status, 200);
-  server.Stop();
-  run.join();
+  StopServing();
   for (int fd : stalled) ::close(fd);
-  EXPECT_TRUE(fs::RemoveTree(dir).ok());
 }
 
 // A request sent a byte at a time, each well within any per-read timeout, is answered 408 once
 // the request as a whole is late.
-TEST(WitnessHttpSlowClients, ATrickledRequestGets408) {
-  const std::string dir = testing::ScratchDir("ATrickledRequestGets408");
-  note::Signer key = testing::WitnessKey();
-  MemoryLog log;
-  auto witness = Witness::Open(testing::Options(dir, key, {&log})).value();
+TEST_F(WitnessHttpTest, ATrickledRequestGets408) {
   ServerOptions o;
   o.read_timeout_s = 1;
-  Server server(*witness, o);
-  ASSERT_TRUE(server.Start().ok());
-  std::thread run([&] { (void)server.Run(); });
-  int fd = http::testing::ConnectLoopback(server.port());
+  Serve(o);
+  int fd = http::testing::ConnectLoopback(server_->port());
   ASSERT_GE(fd, 0);
   bool ended = false;
   const std::string got = http::testing::Trickle(fd, 'P', 100, &ended);  // 10 s at most
   EXPECT_TRUE(ended);
   EXPECT_THAT(got, ::testing::StartsWith("HTTP/1.1 408 "));
   ::close(fd);
-  server.Stop();
-  run.join();
-  EXPECT_TRUE(fs::RemoveTree(dir).ok());
 }
 
 }  // namespace

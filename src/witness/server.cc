@@ -31,13 +31,6 @@ struct Server::Impl : http::Service {
     r.body = std::move(w.body);
     return r;
   }
-  http::Reply Error(int status, std::string_view message) override {
-    http::Reply r;
-    r.status = status;
-    r.content_type = std::string(kTextContentType);
-    r.body = std::string(message) + "\n";
-    return r;
-  }
 };
 
 Server::Server(Witness& witness, ServerOptions options) : impl_(std::make_unique<Impl>(witness, options)) {}
