@@ -156,10 +156,10 @@ rm -rf db3 beyond && cp -a served3 beyond && cp checkpoint-4 beyond/checkpoint
 "$accord" scan -d db3 --no-cache samples > scan.out
 check "entries in tiles beyond the checkpoint are not loaded" "grep -q '0 -> 4 entries' out && ! grep -q Eicar scan.out"
 # Real witnesses over HTTP: the node sends each checkpoint to both and publishes their cosignatures.
-start_witness() {  # start_witness NAME [PORT]: sets ${NAME}_pid and ${NAME}_url
+start_witness() {  # start_witness NAME [PORT [SERVE OPTIONS]]: sets ${NAME}_pid and ${NAME}_url
   rm -f "$1.port"
   "$accord" witness serve "$1-state" --key "keys/$1.key" --log wnode/node.vkey --listen "127.0.0.1:${2:-0}" \
-    --port-file "$1.port" > "$1.out" 2> "$1.err" &
+    --port-file "$1.port" "${@:3}" > "$1.out" 2> "$1.err" &
   eval "$1_pid=$!"
   for _ in $(seq 100); do [ -s "$1.port" ] && break; sleep 0.1; done
   eval "$1_url=http://127.0.0.1:$(cat "$1.port" 2> /dev/null)"
@@ -241,4 +241,29 @@ poll_checkpoint '[ "$(grep "^— w1 " served.cp)" != "$(grep "^— w1 " before.c
 check "with a witness down, the others' cosignatures are still refreshed and its last one stays" \
   "[ \"\$(grep '^— w1 ' served.cp)\" != \"\$(grep '^— w1 ' before.cp)\" ] && [ \"\$(grep '^— w2 ' served.cp)\" = \"\$(grep '^— w2 ' before.cp)\" ]"
 stop_node
+# A witness on HTTPS with a self-signed certificate: the node trusts it with --witness-ca-cert.
+if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout wtls.key -out wtls.crt > /dev/null 2>&1; then
+  kill $w1_pid && wait $w1_pid 2> /dev/null
+  start_witness w1 0 --tls-cert wtls.crt --tls-key wtls.key
+  w1_https=https://127.0.0.1:$(cat w1.port)
+  "$accord" serve wnode --witness "keys/w1.vkey@$w1_https" --witness-ca-cert policy --listen 127.0.0.1:0 > out 2> err
+  check "--witness-ca-cert with no certificate in the file is refused (exit 2)" "[ $? -eq 2 ] && grep -q 'no PEM certificate' err"
+  start_node wnode --witness "keys/w1.vkey@$w1_https" --witness-timeout 1000
+  printf 'rule Fourth { condition: false }\n' > fourth.yar
+  "$accord" submit --node "$url" --key keys/alice.key --yara fourth.yar > out 2>&1
+  sleep 1.5
+  curl -s "$url/checkpoint" > served.cp
+  check "an HTTPS witness the system's CAs do not vouch for is not asked (its checkpoint waits)" \
+    "grep -q 'index 6' out && [ \"\$(sed -n 2p served.cp)\" = 6 ] && grep -q 'witness w1' serve.err"
+  stop_node
+  start_node wnode --witness "keys/w1.vkey@$w1_https" --witness-ca-cert wtls.crt --witness-timeout 1000
+  poll_checkpoint '[ "$(sed -n 2p served.cp)" = 7 ]'
+  check "... and with --witness-ca-cert it cosigns over HTTPS and the checkpoint is published" \
+    "[ \"\$(sed -n 2p served.cp)\" = 7 ] && grep -q '^— w1 ' served.cp"
+  stop_node
+  kill $w1_pid && wait $w1_pid 2> /dev/null
+else
+  bad "openssl could not make a test certificate"
+fi
 finish update_cli_test

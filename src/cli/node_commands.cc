@@ -61,6 +61,7 @@ struct ServeArgs {
   int lease_ms = 5000;
   std::vector<std::string> witnesses;  // VKEYFILE@URL
   int witness_timeout_ms = 2000;
+  std::string witness_ca_cert;
   int witness_refresh_s = 600;
   size_t witness_quorum = 0;  // 0: all
   size_t threads = 256;
@@ -102,6 +103,14 @@ int Serve(const ServeArgs& a) {
     return Fail("--witness-quorum",
                 InvalidArgument("more than the " + std::to_string(a.witnesses.size()) + " witnesses given"));
   node_options.cosigner.quorum = a.witness_quorum;
+  if (!a.witness_ca_cert.empty()) {
+    // Checked now: a file that holds no certificate would fail every HTTPS request, one by one.
+    auto pem = fs::ReadFile(a.witness_ca_cert, limits::kMaxCaFileSize);
+    if (!pem.ok()) return Fail("--witness-ca-cert", pem.status());
+    if (pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+      return Fail("--witness-ca-cert", InvalidArgument(a.witness_ca_cert + ": no PEM certificate in it"));
+    node_options.cosigner.ca_cert = a.witness_ca_cert;
+  }
   auto n = node::Node::Open(a.dir, a.origin, node_options);
   if (!n.ok()) return Fail(a.dir, n.status());
   node::HttpOptions o;
@@ -454,6 +463,8 @@ void AddNodeCommands(CLI::App& app, int& rc) {
                    "seconds after which an unchanged checkpoint is cosigned again, so that clients' "
                    "--max-age holds while the log is idle (default 600; 0: never)")
       ->check(CLI::Range(0, 86400));
+  serve->add_option("--witness-ca-cert", serve_args.witness_ca_cert,
+                    "HTTPS witnesses: trust the CA certificates in this PEM file instead of the system's");
   serve
       ->add_option("--witness-quorum", serve_args.witness_quorum,
                    "cosignatures a checkpoint needs before it is published (default: every witness's)")

@@ -48,6 +48,8 @@ inline constexpr int kMaxDescriptorWaitMs = 5000;
 
 // Key files and verifier keys are small text files.
 inline constexpr size_t kMaxKeyFileSize = 4096;
+// A PEM file of CA certificates given on the command line (a system bundle is about 220 KB).
+inline constexpr size_t kMaxCaFileSize = 4u << 20;
 
 // The scan cache of `accord scan` (scan/cache.h; its findings caps are there too): at most this
 // many records of 112 bytes (224 MB); past it, records this scan did not use are dropped first, then the

@@ -98,7 +98,7 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
           proof = std::move(p).value();
         }
         r = witness::RequestCosignature(witnesses_[i].url, witnesses_[i].key, old, proof, cp.raw,
-                                        options_.timeout);
+                                        options_.timeout, options_.ca_cert);
         // 409 with the witness's size: it saw another size of this log; prove from there.
         if (r.status.code() == Code::kFailedPrecondition && r.witness_size && *r.witness_size <= n &&
             *r.witness_size != old) {

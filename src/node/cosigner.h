@@ -53,6 +53,8 @@ struct CosignerOptions {
   // Several processes of one log (PostgreSQL mode) each cosign their replica: a witness that
   // cosigned a larger tree of it is then normal (another process is ahead), not reported.
   bool shared_log = false;
+  // HTTPS witnesses: trust the CA certificates in this PEM file instead of the system's.
+  std::string ca_cert;
 };
 
 class Cosigner {

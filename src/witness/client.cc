@@ -57,7 +57,7 @@ CosignResult ReadCosignatures(const note::Verifier& witness, ByteView checkpoint
 
 CosignResult RequestCosignature(const std::string& url, const note::Verifier& witness, uint64_t old_size,
                                 std::span<const tlog::Hash> proof, ByteView checkpoint,
-                                std::chrono::milliseconds timeout) {
+                                std::chrono::milliseconds timeout, const std::string& ca_cert) {
   if (witness.type != note::KeyType::kCosignatureV1)
     return Failed(InvalidArgument("witness key " + witness.name + " is not a cosignature/v1 key"), 0);
   auto split = SplitUrl(url);
@@ -67,6 +67,7 @@ CosignResult RequestCosignature(const std::string& url, const note::Verifier& wi
   client.set_read_timeout(timeout);
   client.set_write_timeout(timeout);
   client.set_keep_alive(false);
+  if (!ca_cert.empty()) client.set_ca_cert_path(ca_cert);
 
   httplib::Request req;
   req.method = "POST";

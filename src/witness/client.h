@@ -47,10 +47,13 @@ struct CosignResult {
 // POSTs an add-checkpoint request to `<url>/add-checkpoint` (url: the witness's submission
 // prefix, http:// or https://, with or without a path) and verifies the answer against the
 // witness's cosignature/v1 verifier key. `checkpoint` is the signed note as the log publishes it.
-// `timeout` bounds connecting, sending and receiving, each.
+// `timeout` bounds connecting, sending and receiving, each. HTTPS: the witness's certificate must
+// chain to the system's CAs, or, when `ca_cert` names a PEM file, to the certificates in it
+// instead (a witness on a private CA or a self-signed certificate).
 [[nodiscard]] CosignResult RequestCosignature(const std::string& url, const note::Verifier& witness,
                                               uint64_t old_size, std::span<const tlog::Hash> proof,
-                                              ByteView checkpoint, std::chrono::milliseconds timeout);
+                                              ByteView checkpoint, std::chrono::milliseconds timeout,
+                                              const std::string& ca_cert = "");
 
 // Adds the cosignatures to a signed checkpoint note: one that has a signature from the same
 // (name, key ID) already replaces it (a witness's newer cosignature of the same checkpoint, with a
