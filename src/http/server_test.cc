@@ -1,16 +1,21 @@
 // The HTTP engine with a toy service: where each kind of request is answered, the service's own
 // error format for the server's refusals, exceptions, and Run's wait for answers given later.
-// The connection limits (deadlines, caps, many connections) are tested through the node
-// (src/node/node_test.cc, HttpSlowClients and HttpProtocol) and the witness (src/witness/http_test.cc).
+// The connection limits: the header cap, the read deadline and max_connections here, in the
+// service's format; the rest through the node (src/node/node_test.cc, HttpSlowClients and
+// HttpProtocol) and the witness (src/witness/http_test.cc).
 #include "http/server.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
+
+#include "http/test_util.h"
 
 namespace accord::http {
 namespace {
@@ -148,6 +153,61 @@ TEST(HttpServer, RefusalsUseTheServicesErrorFormat) {
   EXPECT_EQ(r->body.rfind("E400: ", 0), 0u) << r->body;
   const Stats st = s.server->stats();
   EXPECT_EQ(st.answered[413] + st.answered[500] + st.answered[400], 3u);
+}
+
+// Sends `request` on a new connection and returns everything the server sends until it closes
+// (at most 10 s).
+std::string Exchange(int port, const std::string& request) {
+  int fd = testing::ConnectLoopback(port);
+  if (fd < 0) return "(refused)";
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, size_t(n));
+  ::close(fd);
+  return got;
+}
+
+TEST(HttpServer, ConnectionLimitsAnswerInTheServicesFormat) {
+  Options o;
+  o.max_header_bytes = 1024;
+  o.read_timeout_s = 1;
+  o.max_connections = 2;
+  Served s(o);
+  const int port = s.server->port();
+  std::string got = Exchange(port, "GET /quick HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000, 'a') +
+                                       "\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(got.rfind("HTTP/1.1 431 ", 0), 0u) << got;
+  EXPECT_NE(got.find("\r\n\r\nE431: "), std::string::npos) << got;
+  got = Exchange(port, "GET /quick HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(got.find("quick"), std::string::npos) << "a small header still passes: " << got;
+
+  int fd = testing::ConnectLoopback(port);
+  ASSERT_GE(fd, 0);
+  bool ended = false;
+  got = testing::Trickle(fd, 'G', 40, &ended);  // a byte every 100 ms: the 1 s deadline passes
+  ::close(fd);
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(got.rfind("HTTP/1.1 408 ", 0), 0u) << got;
+  EXPECT_NE(got.find("\r\n\r\nE408: "), std::string::npos) << got;
+
+  // Two connections open (sending nothing yet); a third is answered 503 and closed.
+  int a = testing::ConnectLoopback(port), b = testing::ConnectLoopback(port);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  for (int i = 0; i < 200 && s.server->stats().connections < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  got = Exchange(port, "GET /quick HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(got.rfind("HTTP/1.1 503 ", 0), 0u) << got;
+  EXPECT_NE(got.find("\r\n\r\nE503: "), std::string::npos) << got;
+  ::close(a);
+  ::close(b);
+  const Stats st = s.server->stats();
+  EXPECT_EQ(st.answered[431], 1u);
+  EXPECT_EQ(st.answered[408], 1u);
+  EXPECT_GE(st.refused_connections, 1u);
 }
 
 TEST(HttpServer, ARespondIsAnsweredOnce) {
