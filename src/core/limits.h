@@ -35,6 +35,9 @@ inline constexpr size_t kMaxBundleSize = kTileWidth * (2 + kMaxEntrySize);
 // below kMaxQueuedBytes.
 inline constexpr size_t kMaxBatchBytes = 16u << 20;
 inline constexpr size_t kMaxQueuedBytes = 32u << 20;
+// The node (node/node.h): statements parsed and queued for its sequencer at most (NodeOptions::
+// max_waiting). Past it Submit waits for room and SubmitAsync answers Unavailable at once.
+inline constexpr size_t kMaxWaitingStatements = 65536;
 // The log's journal (tlog/log.h): rounds since the last checkpoint. Tiles are published and the
 // journal emptied once it passes kMaxJournalBytes; a journal file over kMaxJournalFileSize (only
 // a single batch of that size could leave one) is refused on open rather than read.

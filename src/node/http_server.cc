@@ -71,6 +71,9 @@ HttpReply SubmitReply(const Result<Accepted>& a) {
   HttpReply res;
   if (!a.ok()) {
     SendError(res, HttpStatusFor(a.status()), a.status().message());
+    // Busy (the sequencer's queue is full), or the index is unreachable for now: the same bytes
+    // may be sent again, and an identical resubmission is answered with the index it has.
+    if (res.status == 503) res.headers.emplace_back("Retry-After", "1");
   } else {
     res.status = a->duplicate ? 200 : 201;
     SetContent(res, AcceptedJson(*a) + "\n", kJson);

@@ -40,9 +40,6 @@ std::string KeyString(const crypto::Ed25519PublicKey& k) {
   return std::string(k.begin(), k.end());
 }
 
-// Statements queued between Submit and the sequencer; at most this many wait (back-pressure:
-// Submit blocks beyond it).
-constexpr size_t kMaxWaiting = 65536;
 // The most statements in one round of the log.
 constexpr size_t kMaxRound = 8192;
 // PostgreSQL: the most submissions the sequencer takes in one fenced transaction, and the most
@@ -268,7 +265,7 @@ struct Node::Impl {
     return w;
   }
   // Hands the waiters to the sequencer, or answers them at once when the log has failed or the
-  // node is stopping. While kMaxWaiting are queued, waits for room if `wait`, else answers
+  // node is stopping. While options.max_waiting are queued, waits for room if `wait`, else answers
   // Unavailable (SubmitAsync's callers are event loops that must not block).
   void Enqueue(std::vector<std::unique_ptr<Waiter>>& ready, bool wait) {
     if (Status f = Failed(); !f.ok()) {
@@ -280,8 +277,8 @@ struct Node::Impl {
     {
       std::unique_lock lock(mu);
       for (auto& w : ready) {
-        if (wait) space_cv.wait(lock, [&] { return stopping || queue.size() < kMaxWaiting; });
-        if (stopping || queue.size() >= kMaxWaiting) {
+        if (wait) space_cv.wait(lock, [&] { return stopping || queue.size() < options.max_waiting; });
+        if (stopping || queue.size() >= options.max_waiting) {
           was_stopping = stopping;
           refused.push_back(std::move(w));
           continue;
@@ -292,9 +289,10 @@ struct Node::Impl {
     }
     // Answered outside the lock: a callback may take locks of its own.
     for (auto& w : refused)
-      w->done.set_value(Unavailable(was_stopping ? "the node is stopping"
-                                                 : "the node is busy: " + std::to_string(kMaxWaiting) +
-                                                       " statements wait for the log; submit again later"));
+      w->done.set_value(Unavailable(was_stopping
+                                        ? "the node is stopping"
+                                        : "the node is busy: " + std::to_string(options.max_waiting) +
+                                              " statements wait for the log; submit again later"));
   }
 
   Status Failed() {
@@ -379,6 +377,11 @@ void Node::Impl::Sequence() {
       std::unique_lock lock(mu);
       queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
       if (queue.empty()) break;  // stopping, and everything is answered
+      if (options.before_round) {
+        lock.unlock();
+        options.before_round();
+        lock.lock();
+      }
       while (!queue.empty() && batch.size() < kMaxRound) {
         batch.push_back(std::move(queue.front()));
         queue.pop_front();
@@ -855,6 +858,7 @@ Node::~Node() {
 
 Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::string& origin,
                                          const NodeOptions& options) {
+  if (options.max_waiting == 0) return InvalidArgument("NodeOptions::max_waiting must be at least 1");
   auto impl = std::make_unique<Impl>();
   ASSIGN_OR_RETURN(impl->dir, fs::Absolute(dir_arg));
   impl->log_dir = fs::JoinPath(impl->dir, "log");
@@ -901,9 +905,9 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
     co.shared_log = !options.postgres.empty();
     impl->cosigner = std::make_unique<Cosigner>(*impl->log, options.witnesses, co);
   }
+  impl->options = options;
   if (!options.postgres.empty()) {
     impl->cluster = true;
-    impl->options = options;
     PgStoreOptions pg_options;
     pg_options.conninfo = options.postgres;
     pg_options.schema = options.postgres_schema;

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/status.h"
 #include "crypto/note.h"
 #include "node/cosigner.h"
@@ -72,6 +73,13 @@ struct NodeOptions {
   // How long Submit waits for the sequencer's answer before it gives up (Unavailable; the
   // statement may still be logged later, and resubmitting it is safe).
   std::chrono::milliseconds submit_timeout{30000};
+  // Statements parsed and waiting for the sequencer at most (back-pressure): past it Submit and
+  // SubmitMany wait for room, SubmitAsync answers Unavailable at once. Not used with PostgreSQL,
+  // where submissions wait in the database.
+  size_t max_waiting = limits::kMaxWaitingStatements;
+  // For tests: called on the sequencer thread each time it finds statements waiting, before it
+  // takes them (a test holds it there to fill the queue). Not used with PostgreSQL.
+  std::function<void()> before_round;
   // Witnesses to cosign every checkpoint (node/cosigner.h); none: the log's own signature only.
   std::vector<WitnessTarget> witnesses;
   CosignerOptions cosigner;
@@ -101,8 +109,8 @@ class Node {
   // then SubmitAsync returns; `done` is called once with what Submit would have returned: on the
   // calling thread for a statement refused before the sequencer, else on one of the node's
   // threads, where it MUST be quick and MUST NOT call into the node. It never waits for room:
-  // with 65,536 statements queued for the log, the answer is Unavailable at once. With PostgreSQL
-  // (SubmitsAsync() false) it waits as Submit does, then calls `done` on the calling thread.
+  // with NodeOptions::max_waiting statements queued for the log, the answer is Unavailable at once. With
+  // PostgreSQL (SubmitsAsync() false) it waits as Submit does, then calls `done` on the calling thread.
   void SubmitAsync(ByteView leaf, SubmitCallback done);
   bool SubmitsAsync() const;
   // Many statements at once (one HTTP request of NDJSON): each is accepted or refused on its own,

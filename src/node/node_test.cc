@@ -8,8 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/bytes.h"
@@ -403,10 +406,10 @@ TEST_F(HttpTest, RuleThatDoesNotCompileIs422WithTheLine) {
 
 // A node and its HTTP server in a directory of their own, served from a thread until destroyed.
 struct ServedNode {
-  explicit ServedNode(const std::string& name, HttpOptions o, bool run = true) {
+  explicit ServedNode(const std::string& name, HttpOptions o, bool run = true, const NodeOptions& no = {}) {
     dir = std::filesystem::temp_directory_path() / ("accord-node-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
-    auto opened = Node::Open(dir.string(), name + ".example/log");
+    auto opened = Node::Open(dir.string(), name + ".example/log", no);
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     node = std::move(opened).value();
     o.port = 0;
@@ -474,6 +477,123 @@ bool SendAll(int fd, std::string_view data) {
 int StatusOf(std::string_view raw) {
   if (raw.size() < 12 || raw.substr(0, 9) != "HTTP/1.1 ") return 0;
   return std::atoi(std::string(raw.substr(9, 3)).c_str());
+}
+
+// The sequencer held (NodeOptions::before_round) while max_waiting statements wait for it: a
+// further SubmitAsync, and so an HTTP submission, is answered Unavailable (503, Retry-After) at
+// once and logs nothing; a blocking Submit waits for room; once the sequencer goes on, the queued
+// ones are logged in order and the refused one can be sent again.
+TEST(NodeBusy, AFullQueueAnswersAtOnceAndLogsNothingOfWhatItRefused) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false, held = false;
+  NodeOptions no;
+  no.max_waiting = 2;
+  no.before_round = [&] {
+    std::unique_lock lock(mu);
+    held = hold;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(60), [&] { return !hold; });  // bounded: never hangs a test
+    held = false;
+  };
+  ServedNode n("busy", HttpOptions{}, true, no);
+  struct Release {  // destroyed before `n`: a failed assertion does not leave the sequencer held
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& hold;
+    ~Release() {
+      std::lock_guard lock(mu);
+      hold = false;
+      cv.notify_all();
+    }
+  } release{mu, cv, hold};
+  auto a = Key(1);
+  ASSERT_TRUE(n.node->Submit(Registration(a)).ok());
+  auto digest = [](int i) {
+    auto h = crypto::Sha256("busy-" + std::to_string(i));
+    return HexEncode(ByteView(reinterpret_cast<const char*>(h.data()), 32));
+  };
+  {
+    std::lock_guard lock(mu);
+    hold = true;
+  }
+  // The first statement wakes the sequencer, which stops before taking it: 1 queued.
+  std::vector<std::optional<Result<Accepted>>> got(3);
+  auto submit = [&](int i) {
+    n.node->SubmitAsync(HashSet(a, digest(i)), [&, i](Result<Accepted> r) {
+      std::lock_guard lock(mu);
+      got[size_t(i)] = std::move(r);
+      cv.notify_all();
+    });
+  };
+  submit(0);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return held; }));
+  }
+  submit(1);  // 2 queued: the limit
+  submit(2);  // refused on this thread, before SubmitAsync returns
+  {
+    std::lock_guard lock(mu);
+    EXPECT_FALSE(got[0].has_value());
+    EXPECT_FALSE(got[1].has_value());
+    ASSERT_TRUE(got[2].has_value());
+    EXPECT_EQ(got[2]->status().code(), Code::kUnavailable);
+    EXPECT_NE(got[2]->status().message().find("busy"), std::string::npos) << got[2]->status().ToString();
+  }
+  // Over HTTP: 503 with Retry-After, at once.
+  httplib::Client c("127.0.0.1", n.server->port());
+  c.set_read_timeout(30);
+  auto r = c.Post("/statements", HashSet(a, digest(3)), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_NE(r->body.find("busy"), std::string::npos) << r->body;
+  // A blocking Submit waits for room instead.
+  auto blocking = std::async(std::launch::async, [&] { return n.node->Submit(HashSet(a, digest(4))); });
+  EXPECT_EQ(blocking.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  {
+    std::lock_guard lock(mu);
+    hold = false;
+  }
+  cv.notify_all();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return got[0] && got[1]; }));
+    ASSERT_TRUE(got[0]->ok()) << got[0]->status().ToString();
+    ASSERT_TRUE(got[1]->ok()) << got[1]->status().ToString();
+    EXPECT_EQ((*got[0])->index, 1u);
+    EXPECT_EQ((*got[1])->index, 2u);
+  }
+  auto fourth = blocking.get();
+  ASSERT_TRUE(fourth.ok()) << fourth.status().ToString();
+  EXPECT_EQ(fourth->index, 3u);
+  // Nothing of the refused ones is in the log or the index; sent again, they are accepted.
+  EXPECT_EQ(n.node->Sync()->checkpoint.size, 4u);
+  for (int i : {2, 3}) {
+    auto found = n.node->store().FindDigest(digest(i), 10);
+    ASSERT_TRUE(found.ok());
+    EXPECT_TRUE(found->empty()) << i;
+  }
+  auto again = n.node->Submit(HashSet(a, digest(2)));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->index, 4u);
+  EXPECT_FALSE(again->duplicate);
+  r = c.Post("/statements", HashSet(a, digest(3)), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(Json::parse(r->body)["index"], 5);
+}
+
+TEST(NodeBusy, MaxWaitingOfZeroIsRefused) {
+  auto dir = std::filesystem::temp_directory_path() / ("accord-node-busy0-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  NodeOptions no;
+  no.max_waiting = 0;
+  auto opened = Node::Open(dir.string(), "busy0.example/log", no);
+  EXPECT_EQ(opened.status().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir));  // nothing created
+  std::filesystem::remove_all(dir);
 }
 
 TEST(HttpSlowClients, StalledConnectionsAreDroppedAndOthersServed) {
