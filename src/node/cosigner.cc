@@ -5,6 +5,7 @@
 
 #include "core/fs.h"
 #include "core/thread_name.h"
+#include "crypto/note.h"
 #include "tlog/merkle.h"
 #include "tlog/tile.h"
 #include "witness/client.h"
@@ -148,8 +149,17 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
   const size_t needed =
       options_.quorum == 0 ? witnesses_.size() : std::min(options_.quorum, witnesses_.size());
   if (cosigned < needed) return;  // the previous checkpoint stays published; asked again later
-  Result<std::string> note = witness::AddCosignatures(cp.raw, all);
-  Status st = note.ok() ? fs::WriteFileAtomic(fs::JoinPath(log_.dir(), "checkpoint"), *note) : note.status();
+  Result<std::string> published = witness::AddCosignatures(cp.raw, all);
+  Status st = published.status();
+  if (st.ok()) {
+    // Every cosignature must verify over the published note: a client whose policy names a
+    // witness refuses the whole note when that witness's signature on it fails.
+    std::vector<note::Verifier> keys;
+    for (const auto& w : witnesses_) keys.push_back(w.key);
+    if (Result<note::OpenedNote> check = note::Open(*published, keys); !check.ok())
+      st = Internal("the cosigned checkpoint does not verify: " + check.status().message());
+  }
+  if (st.ok()) st = fs::WriteFileAtomic(fs::JoinPath(log_.dir(), "checkpoint"), *published);
   if (!st.ok()) {
     std::fprintf(stderr, "accord: publishing the cosigned checkpoint %llu: %s\n", (unsigned long long)n,
                  st.ToString().c_str());

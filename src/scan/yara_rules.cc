@@ -147,6 +147,10 @@ void RefuseIncludes(YR_COMPILER* compiler, CompileErrors* errors) {
 }  // namespace
 
 Result<std::vector<std::string>> CompileRuleNames(std::string_view source, std::string_view source_name) {
+  // libyara reads a string up to its first NUL: what follows would be accepted unread, and
+  // refused later by every scanner that compiles the source (YaraRules::CompileSources).
+  if (source.find('\0') != std::string_view::npos)
+    return InvalidArgument(std::string(source_name) + ": a NUL byte in the source");
   RETURN_IF_ERROR(YaraInit());
   CompileErrors errors;
   YR_COMPILER* compiler = NewCompiler(&errors);

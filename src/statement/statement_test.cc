@@ -154,6 +154,11 @@ TEST(Statement, BodyChecks) {
   bad(Kind::kYaraRule, y, "does not compile");
   y["source"] = "include \"/etc/passwd\"\n";
   bad(Kind::kYaraRule, y, "include");
+  // libyara reads a source up to its first NUL; what follows would be logged unread, and refused
+  // by every scanner that compiles the log's rules.
+  y = ExampleBody(Kind::kYaraRule, key);
+  y["source"] = y["source"].get<std::string>() + std::string(1, '\0') + "rule Hidden { condition: true }\n";
+  bad(Kind::kYaraRule, y, "NUL byte");
   Json ref = {{"source_ref", {{"sha256", std::string(64, 'b')}, {"size", 100000}}}, {"rules", {"A", "B"}}};
   EXPECT_TRUE(ValidateBody(Kind::kYaraRule, ref, key.public_key).ok());
   Json h = ExampleBody(Kind::kHashSet, key);

@@ -3,6 +3,9 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "core/limits.h"
 #include "witness/witness.h"
@@ -37,12 +40,24 @@ std::string FirstLine(std::string_view body) {
 }
 
 // A 200 answer: signature lines. Only those by `witness` count, and each of them must verify.
+// Nothing else may be in it: a blank line in the answer would move where the note's text ends,
+// and a cosignature over that other text (the checkpoint with a line more) would verify here but
+// make every client that trusts this witness refuse the checkpoint it is published with.
 CosignResult ReadCosignatures(const note::Verifier& witness, ByteView checkpoint, const std::string& body) {
   Result<note::Note> n = note::ParseNote(checkpoint);
   if (!n.ok()) return Failed(n.status().WithContext("checkpoint"), 200);
+  constexpr std::string_view kDash = "\xe2\x80\x94 ";  // "— ", which starts every signature line
+  bool lines_only = !body.empty() && body.back() == '\n';
+  for (size_t at = 0; lines_only && at < body.size(); at = body.find('\n', at) + 1)
+    lines_only = std::string_view(body).substr(at, kDash.size()) == kDash;
+  if (!lines_only)
+    return Failed(
+        PermissionDenied("the witness's answer is not signature lines: \"" + FirstLine(body) + "\""), 200);
   std::string cosigned = n->text + "\n" + body;
   Result<note::OpenedNote> opened = note::Open(cosigned, std::span<const note::Verifier>(&witness, 1));
   if (!opened.ok()) return Failed(opened.status().WithContext("the witness's answer"), 200);
+  if (opened->note.text != n->text)
+    return Failed(PermissionDenied("the witness's answer signs a text other than the checkpoint's"), 200);
   CosignResult r;
   r.http_status = 200;
   for (const note::Signature& sig : opened->note.signatures) {
@@ -86,11 +101,36 @@ CosignResult RequestCosignature(const std::string& url, const note::Verifier& wi
   };
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
-  if (!client.send(req, res, error)) {
+  // cpp-httplib's timeouts bound each read and write, not the exchange: a witness that trickles
+  // its answer a byte at a time would hold the node's publication for as long as it likes. A
+  // watchdog stops the client once `timeout` has passed since the request began.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool answered = false, timed_out = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(mu);
+    if (cv.wait_for(lock, timeout, [&] { return answered; })) return;
+    timed_out = true;
+    // stop() shuts the socket down and send() returns with an error; again until it has, in case
+    // the socket did not exist yet (still resolving the name).
+    do client.stop();
+    while (!cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return answered; }));
+  });
+  const bool sent = client.send(req, res, error);
+  {
+    std::lock_guard lock(mu);
+    answered = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  if (!sent) {
     if (too_large)
       return Failed(
           ResourceExhausted(url + ": the answer is over " + std::to_string(limits::kMaxNoteSize) + " bytes"),
           0);
+    if (timed_out)
+      return Failed(Unavailable(url + ": no whole answer within " + std::to_string(timeout.count()) + " ms"),
+                    0);
     return Failed(Unavailable(url + ": no answer: " + httplib::to_string(error)), 0);
   }
   int code = res.status;

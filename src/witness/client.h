@@ -32,7 +32,8 @@ struct CosignResult {
   //   FailedPrecondition  409 with the witness's size (witness_size is set): resend from it
   //   AlreadyExists       409 without a size: the witness cosigned another root at this size
   //   NotFound            404: the witness does not follow this log
-  //   PermissionDenied    403, or a cosignature by `witness` that does not verify, or none at all
+  //   PermissionDenied    403, or a cosignature by `witness` that does not verify, or none at all,
+  //                       or an answer that is not signature lines for this checkpoint
   //   InvalidArgument     400, 413 or 422: the request was wrong (a bug of the caller)
   //   Internal            any other answer
   Status status;
@@ -47,7 +48,8 @@ struct CosignResult {
 // POSTs an add-checkpoint request to `<url>/add-checkpoint` (url: the witness's submission
 // prefix, http:// or https://, with or without a path) and verifies the answer against the
 // witness's cosignature/v1 verifier key. `checkpoint` is the signed note as the log publishes it.
-// `timeout` bounds connecting, sending and receiving, each. HTTPS: the witness's certificate must
+// `timeout` bounds the whole exchange, from connecting to the last byte of the answer (a witness
+// that trickles its answer is cut off at it: Unavailable). HTTPS: the witness's certificate must
 // chain to the system's CAs, or, when `ca_cert` names a PEM file, to the certificates in it
 // instead (a witness on a private CA or a self-signed certificate).
 [[nodiscard]] CosignResult RequestCosignature(const std::string& url, const note::Verifier& witness,

@@ -1,10 +1,13 @@
 // The witness over HTTP on 127.0.0.1: the server, and the client a log uses to reach it.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 
 #include "core/limits.h"
@@ -128,6 +131,87 @@ TEST_F(WitnessHttpTest, CosignatureByAnotherKeyIsNotAccepted) {
   CosignResult r = Cosign(0, 5, &v);
   EXPECT_EQ(r.status.code(), Code::kPermissionDenied) << r.status.ToString();
   EXPECT_EQ(r.http_status, 200);
+  EXPECT_TRUE(r.cosignatures.empty());
+}
+
+// What RequestCosignature makes of `answer` (a 200) from a fake witness, for the checkpoint of size 5.
+CosignResult AskFake(MemoryLog& log, const note::Signer& key, const std::string& answer) {
+  httplib::Server fake;
+  fake.Post("/add-checkpoint",
+            [&](const httplib::Request&, httplib::Response& res) { res.set_content(answer, "text/plain"); });
+  int port = fake.bind_to_any_port("127.0.0.1");
+  if (port <= 0) return CosignResult{Internal("no port"), 0, {}, {}, {}};
+  std::thread serving([&] { fake.listen_after_bind(); });
+  CosignResult r = RequestCosignature("http://127.0.0.1:" + std::to_string(port), key.verifier(), 0,
+                                      log.Proof(0, 5), log.Checkpoint(5), kTimeout);
+  fake.stop();
+  serving.join();
+  return r;
+}
+
+// A witness answering with more than signature lines: a blank line first moves where the note's
+// text ends, so a cosignature over the checkpoint with an empty line more would verify against
+// that text. The client refuses the answer; it must not reach the published checkpoint, where
+// every client trusting this witness would refuse the whole note (a failing known signature).
+TEST_F(WitnessHttpTest, AnAnswerThatIsNotSignatureLinesIsRefused) {
+  const std::string checkpoint = log_.Checkpoint(5);
+  const std::string text = note::ParseNote(checkpoint).value().text;
+  const std::string other = note::FormatSignatureLine(note::Cosign(key_, text + "\n", 1700000000).value());
+  const std::string good = note::FormatSignatureLine(note::Cosign(key_, text, 1700000000).value());
+  for (const std::string& answer : {"\n" + other, "junk\n\n" + other, good + "\n" + other, good + "junk\n",
+                                    good.substr(0, good.size() - 1), std::string()}) {
+    CosignResult r = AskFake(log_, key_, answer);
+    EXPECT_EQ(r.status.code(), Code::kPermissionDenied) << Printable(answer) << ": " << r.status.ToString();
+    EXPECT_EQ(r.http_status, 200);
+    EXPECT_TRUE(r.cosignatures.empty()) << Printable(answer);
+  }
+  // The same fake with the one line a witness sends is taken (the test's fake is not the fault).
+  CosignResult r = AskFake(log_, key_, good);
+  EXPECT_TRUE(r.ok()) << r.status.ToString();
+  ASSERT_EQ(r.cosignatures.size(), 1u);
+  auto published = AddCosignatures(checkpoint, r.cosignatures);
+  ASSERT_TRUE(published.ok());
+  note::Verifier w = key_.verifier();
+  EXPECT_TRUE(note::Open(*published, std::span<const note::Verifier>(&w, 1)).ok());
+}
+
+// cpp-httplib's timeouts bound each read; a witness that sends a byte of its answer now and then
+// (here every 100 ms, for up to a minute) is cut off once the request's timeout has passed.
+TEST_F(WitnessHttpTest, AWitnessThatTricklesItsAnswerIsCutOffAtTheTimeout) {
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  timeval tv{10, 0};  // accept and recv give up after 10 s: the test cannot hang on them
+  ::setsockopt(listener, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::atomic<bool> done{false};
+  std::thread fake([&] {
+    int c = ::accept(listener, nullptr, nullptr);
+    if (c < 0) return;
+    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[4096];
+    (void)::recv(c, buf, sizeof(buf), 0);
+    std::string_view head = "HTTP/1.1 200 OK\r\nX-Slow: ";
+    bool open = ::send(c, head.data(), head.size(), MSG_NOSIGNAL) > 0;
+    for (int i = 0; open && !done && i < 600; ++i) {
+      open = ::send(c, "a", 1, MSG_NOSIGNAL) == 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ::close(c);
+  });
+  CosignResult r =
+      RequestCosignature("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), key_.verifier(), 0,
+                         log_.Proof(0, 5), log_.Checkpoint(5), std::chrono::milliseconds(500));
+  done = true;
+  fake.join();
+  ::close(listener);
+  EXPECT_EQ(r.status.code(), Code::kUnavailable) << r.status.ToString();
+  EXPECT_THAT(r.status.message(), HasSubstr("no whole answer within 500 ms"));
   EXPECT_TRUE(r.cosignatures.empty());
 }
 
