@@ -74,7 +74,8 @@ inline constexpr size_t kMaxPolicyWitnesses = 256;
 inline constexpr size_t kMaxPolicyGroups = 256;
 
 // Freshness (tlog::CheckFreshQuorum): how far in the future a witness's cosignature timestamp may
-// be and still count, for clocks that disagree.
+// be and still count, for clocks that disagree. The node (node/cosigner.h) takes a cosignature
+// only if it is dated within this of its own clock, before or after.
 inline constexpr uint64_t kMaxClockSkew = 600;
 
 // Witness requests (c2sp.org/tlog-witness add-checkpoint, witness/witness.h): "old <size>", at

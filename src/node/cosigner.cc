@@ -4,6 +4,7 @@
 #include <future>
 
 #include "core/fs.h"
+#include "core/limits.h"
 #include "core/thread_name.h"
 #include "crypto/note.h"
 #include "tlog/merkle.h"
@@ -109,6 +110,21 @@ void Cosigner::Round(const tlog::VerifiedCheckpoint& cp) {
         break;
       }
       if (r.ok()) r.witness_size = n;
+      // A cosignature dated far from now (a witness's clock that is off, or an old answer replayed
+      // over plain HTTP) would be refused by clients that bound the age of cosignatures, and could
+      // replace a newer one: that witness failed.
+      const uint64_t now_s = uint64_t(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+      for (size_t k = 0; r.ok() && k < r.timestamps.size(); ++k) {
+        const uint64_t t = r.timestamps[k];
+        if (t + limits::kMaxClockSkew >= now_s && t <= now_s + limits::kMaxClockSkew) continue;
+        r.status = PermissionDenied("its cosignature is dated " + std::to_string(t) + ", " +
+                                    std::to_string(t > now_s ? t - now_s : now_s - t) + " s " +
+                                    (t > now_s ? "after" : "before") + " this node's clock (at most " +
+                                    std::to_string(limits::kMaxClockSkew) + " s either way)");
+        r.cosignatures.clear();
+      }
       return r;
     });
   }

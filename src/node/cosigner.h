@@ -17,7 +17,9 @@
 // Several processes of one log (PostgreSQL mode, node.h) each run a Cosigner on their own replica:
 // same key, same checkpoints, so a witness cosigns each size for all of them; one whose replica is
 // behind what a witness already cosigned (a 409 naming a larger size) asks again once it grew.
-// Failures go to standard error, once per change of state.
+// A witness's answer counts only if it is cosignature lines by its key for the checkpoint sent,
+// dated within limits::kMaxClockSkew of this node's clock; every cosignature is checked again on
+// the note before it is published. Failures go to standard error, once per change of state.
 //
 // Thread-safety: the public methods may be called from any thread.
 #pragma once

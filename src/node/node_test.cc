@@ -17,12 +17,15 @@
 
 #include "core/bytes.h"
 #include "core/canonical_json.h"
+#include "core/fs.h"
 #include "crypto/sha256.h"
 #include "http/test_util.h"
 #include "node/http_server.h"
 #include "node/test_util.h"
 #include "statement/statement.h"
 #include "tlog/log.h"
+#include "witness/server.h"
+#include "witness/witness.h"
 
 namespace accord::node {
 namespace {
@@ -583,6 +586,78 @@ TEST(NodeBusy, AFullQueueAnswersAtOnceAndLogsNothingOfWhatItRefused) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 201) << r->body;
   EXPECT_EQ(Json::parse(r->body)["index"], 5);
+}
+
+// Two witnesses in this process, quorum 1: one with a clock on time, one whose clock is a day
+// behind. The node publishes the checkpoint with the first's cosignature only; the second's,
+// dated too far from the node's clock, is that witness failing.
+TEST(NodeWitnesses, ACosignatureDatedFarFromTheNodesClockIsNotPublished) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("accord-node-wclock-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  { ASSERT_TRUE(Node::Open((dir / "node").string(), "wclock.example/log").ok()); }  // creates the key
+  auto vkey = fs::ReadFile((dir / "node" / "node.vkey").string(), 4096);
+  ASSERT_TRUE(vkey.ok());
+  auto log_key = note::ParseVerifierKey(std::string_view(*vkey).substr(0, vkey->find('\n')));
+  ASSERT_TRUE(log_key.ok()) << log_key.status().ToString();
+  struct Running {
+    note::Signer key;
+    std::unique_ptr<witness::Witness> witness;
+    std::unique_ptr<witness::Server> server;
+    std::thread thread;
+  };
+  std::vector<Running> ws(2);
+  NodeOptions no;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    ws[i].key =
+        note::GenerateSigner("w" + std::to_string(i) + ".example", note::KeyType::kCosignatureV1).value();
+    witness::WitnessOptions wo;
+    wo.dir = (dir / ("w" + std::to_string(i))).string();
+    wo.key = ws[i].key;
+    wo.logs = {*log_key};
+    const int64_t offset = i == 0 ? 0 : -86400;
+    wo.clock = [offset] {
+      return uint64_t(std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count() +
+                      offset);
+    };
+    auto opened = witness::Witness::Open(wo);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    ws[i].witness = std::move(opened).value();
+    ws[i].server = std::make_unique<witness::Server>(*ws[i].witness, witness::ServerOptions{});
+    ASSERT_TRUE(ws[i].server->Start().ok());
+    ws[i].thread = std::thread([&w = ws[i]] { (void)w.server->Run(); });
+    no.witnesses.push_back(
+        {ws[i].key.verifier(), "http://127.0.0.1:" + std::to_string(ws[i].server->port())});
+  }
+  no.cosigner.quorum = 1;
+  {
+    auto n = Node::Open((dir / "node").string(), "", no);
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    ASSERT_TRUE((*n)->Submit(Registration(Key(1))).ok());
+    // The published checkpoint: size 1 once the witnesses answered (at most a few seconds).
+    std::string published;
+    for (int i = 0; i < 300; ++i) {
+      auto text = fs::ReadFile((dir / "node" / "log" / "checkpoint").string(), 1 << 16);
+      if (text.ok() && text->find("\n1\n") != std::string::npos) {
+        published = *text;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_FALSE(published.empty());
+    std::vector<note::Verifier> both = {ws[0].key.verifier(), ws[1].key.verifier()};
+    auto opened = note::Open(published, both);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    ASSERT_EQ(opened->verified.size(), 1u) << published;
+    EXPECT_EQ(opened->verified[0].verifier, 0u) << published;
+  }
+  for (auto& w : ws) {
+    w.server->Stop();
+    w.thread.join();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(NodeBusy, MaxWaitingOfZeroIsRefused) {
