@@ -111,6 +111,25 @@ rc=$?
 check "update from a mirror directory: 3 -> 4 entries" "[ $rc -eq 0 ] && grep -q '3 -> 4 entries' out && grep -q '1 retracted' out"
 "$accord" scan -d db --no-cache samples > scan.out
 check "a retracted hash set no longer detects; the rule still does" "! grep -q Eicar scan.out && grep -q 'Evil_String FOUND' scan.out"
+# A node that logs the retracted statement's bytes again (entry 4 = entry 2): the copy is refused,
+# the retraction stands. (A node answers an identical resubmission with its first index.)
+rm -rf evil && cp -a node evil
+python3 - node/log/tile/entries/000.p/4 2 > replay.json <<'PY'
+import sys
+data, want, at, i = open(sys.argv[1], "rb").read(), int(sys.argv[2]), 0, 0
+while at < len(data):  # c2sp.org/tlog-tiles entry bundle: 2-byte big-endian length, then the entry
+    n = int.from_bytes(data[at:at + 2], "big")
+    if i == want:
+        sys.stdout.buffer.write(data[at + 2:at + 2 + n])
+    at, i = at + 2 + n, i + 1
+PY
+"$accord" log append evil/log replay.json > out 2>&1 || cat out
+cosign evil/log keys/w1.key keys/w2.key
+rm -rf dbr && "$accord" update --policy policy --from evil/log -d dbr > out 2> err
+rc=$?
+"$accord" scan -d dbr --no-cache samples > scan.out
+check "a retracted statement logged again is refused; the retraction stands" \
+  "[ $rc -eq 0 ] && grep -q '0 -> 5 entries' out && grep -q '1 refused' out && grep -q 'entry 4 not loaded: AlreadyExists: the same bytes as entry 2' err && ! grep -q Eicar scan.out"
 cp served2/checkpoint checkpoint-4 && cp old-checkpoint served2/checkpoint
 "$accord" update --policy policy --from served2 -d db > out 2> err
 rc=$?

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "core/bytes.h"
 #include "core/fs.h"
 #include "crypto/note.h"
+#include "crypto/sha256.h"
 #include "scan/database.h"
 #include "scan/sigfile.h"
 #include "scan/tlsh.h"
@@ -60,6 +62,16 @@ class Builder {
     ++report_.statements;
     if (!parsed.ok()) return Reject(index, parsed.status());
     statement::SignedStatement& s = *parsed;
+    // A statement is its bytes: the node answers an identical resubmission with the index it
+    // already has, so a log holds each once. A later copy is refused, else a node could bring a
+    // retracted statement back by logging its bytes again after the retraction.
+    const crypto::Hash id = crypto::Sha256(s.canonical);
+    uint64_t id_prefix[2];
+    std::memcpy(id_prefix, id.data(), sizeof(id_prefix));
+    auto [first, fresh] = first_index_.try_emplace(Id128{id_prefix[0], id_prefix[1]}, index);
+    if (!fresh)
+      return Reject(index, AlreadyExists("the same bytes as entry " + std::to_string(first->second) +
+                                         ": a node logs a statement once"));
     if (Status v = statement::Validate(s, registry_); !v.ok()) return Reject(index, v);
     registry_.Apply(index, s);
     const auto& st = s.statement;
@@ -199,6 +211,15 @@ class Builder {
   std::unordered_map<uint64_t, uint32_t> source_of_;         // statement index -> its source
   std::map<uint64_t, Rule> yara_;                            // in log order
   std::unordered_set<uint32_t> dropped_;
+  // Statement ids (SHA-256 of the entry; its first 128 bits) -> the first index that held it.
+  struct Id128 {
+    uint64_t a, b;
+    bool operator==(const Id128&) const = default;
+  };
+  struct Id128Hash {
+    size_t operator()(const Id128& k) const { return size_t(k.a); }  // already uniform
+  };
+  std::unordered_map<Id128, uint64_t, Id128Hash> first_index_;
   size_t failed_ = 0;  // statements dropped because a database limit refused them
 };
 

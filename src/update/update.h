@@ -8,9 +8,11 @@
 // every tile and new entry checked), then builds DB/scan.accdb from every statement of the
 // mirrored log: each is parsed (canonical form, signature, YARA compiled) and validated in log
 // order as the node validates it (registered author, key not retracted, rule names, retraction
-// of one's own statements). What loads: hash-set, tlsh-set and yara-rule statements that are
-// valid, not retracted, and whose author's key is not retracted. Entries that fail are not loaded
-// and are listed in the report (a log can hold them only if the node misbehaved).
+// of one's own statements, each statement once: a later entry with the same bytes is refused, so
+// a node cannot bring back a retracted statement by logging it again). What loads: hash-set,
+// tlsh-set and yara-rule statements that are valid, not retracted, and whose author's key is not
+// retracted. Entries that fail are not loaded and are listed in the report (a log can hold them
+// only if the node misbehaved).
 // Every signature's source is its statement (scan::SourceKind::kLogEntry: origin, index, author);
 // the database's provenance section holds the policy and the cosigned checkpoint it came from
 // (update/provenance.h), which `accord scan` checks before it trusts the database.
