@@ -299,7 +299,9 @@ void AddUpdateCommands(CLI::App& app, int& rc) {
                 "the log's URL (http[s]://host/prefix) or a directory; default: the policy's log URL");
   m->add_option("--to", args->to, "the mirror directory")->required();
   m->add_option("--ca-cert", args->ca_cert, "HTTPS: trust this CA file");
-  m->add_option("--timeout", args->timeout, "HTTP timeout in seconds")->check(CLI::Range(1, 3600));
+  m->add_option("--timeout", args->timeout,
+                "HTTP timeout in seconds: for each request, from connecting to its answer's last byte")
+      ->check(CLI::Range(1, 3600));
   m->add_option("--max-age", args->max_age,
                 "refuse a checkpoint unless a quorum cosigned it within this long (e.g. 3600, 90m, 12h, 7d)");
   m->callback([args, &rc] { rc = RunMirror(*args); });
@@ -311,7 +313,9 @@ void AddUpdateCommands(CLI::App& app, int& rc) {
   u->add_option("-d,--database", args->to, "the database directory (DB/log: the mirror, DB/scan.accdb)")
       ->required();
   u->add_option("--ca-cert", args->ca_cert, "HTTPS: trust this CA file");
-  u->add_option("--timeout", args->timeout, "HTTP timeout in seconds")->check(CLI::Range(1, 3600));
+  u->add_option("--timeout", args->timeout,
+                "HTTP timeout in seconds: for each request, from connecting to its answer's last byte")
+      ->check(CLI::Range(1, 3600));
   u->add_option("--max-age", args->max_age,
                 "refuse a checkpoint unless a quorum cosigned it within this long (e.g. 3600, 90m, 12h, 7d)");
   u->add_flag("--trust-attested", args->trust_attested,

@@ -4,6 +4,7 @@
 
 #include "core/fs.h"
 #include "core/limits.h"
+#include "http/client_deadline.h"
 
 namespace accord::update {
 namespace {
@@ -25,7 +26,10 @@ class DirSource : public LogSource {
 class HttpSource : public LogSource {
  public:
   HttpSource(const std::string& origin, std::string prefix, std::string where, const SourceOptions& o)
-      : client_(origin), prefix_(std::move(prefix)), where_(std::move(where)) {
+      : client_(origin),
+        prefix_(std::move(prefix)),
+        where_(std::move(where)),
+        timeout_(std::chrono::seconds(o.timeout_seconds)) {
     if (!o.ca_cert.empty()) client_.set_ca_cert_path(o.ca_cert);
     client_.set_connection_timeout(o.timeout_seconds);
     client_.set_read_timeout(o.timeout_seconds);
@@ -43,17 +47,26 @@ class HttpSource : public LogSource {
  private:
   Result<Bytes> Get(const std::string& rel, size_t cap) {
     Bytes body;
-    bool too_big = false;
-    auto res = client_.Get(prefix_ + "/" + rel, httplib::Headers{}, [&](const char* data, size_t n) {
-      if (body.size() + n > cap) {
-        too_big = true;
-        return false;
-      }
-      body.append(data, n);
-      return true;
-    });
+    bool too_big = false, timed_out = false;
+    // Each request whole within the timeout (a server trickling its answer is cut off at it).
+    auto res = http::WithDeadline(
+        client_, timeout_,
+        [&] {
+          return client_.Get(prefix_ + "/" + rel, httplib::Headers{}, [&](const char* data, size_t n) {
+            if (body.size() + n > cap) {
+              too_big = true;
+              return false;
+            }
+            body.append(data, n);
+            return true;
+          });
+        },
+        &timed_out);
     if (too_big)
       return ResourceExhausted(where_ + "/" + rel + ": larger than " + std::to_string(cap) + " bytes");
+    if (!res && timed_out)
+      return Unavailable(where_ + "/" + rel + ": no whole answer within " +
+                         std::to_string(timeout_.count() / 1000) + " s");
     if (!res) return Unavailable(where_ + "/" + rel + ": " + httplib::to_string(res.error()));
     if (res->status == 404) return NotFound(where_ + "/" + rel + ": 404");
     if (res->status != 200) return Unavailable(where_ + "/" + rel + ": HTTP " + std::to_string(res->status));
@@ -63,6 +76,7 @@ class HttpSource : public LogSource {
   httplib::Client client_;
   std::string prefix_;
   std::string where_;
+  std::chrono::milliseconds timeout_;
 };
 
 }  // namespace

@@ -26,7 +26,7 @@ class LogSource : public tlog::TileReader {
 
 struct SourceOptions {
   std::string ca_cert;       // HTTPS: a CA file to trust instead of the system's
-  int timeout_seconds = 30;  // HTTP: connect and read timeouts
+  int timeout_seconds = 30;  // HTTP: connect and read timeouts, and the most each request may take
 };
 
 // `from` is "http://HOST[:PORT][/PREFIX]", "https://..." or a directory. InvalidArgument for a

@@ -3,11 +3,9 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "core/limits.h"
+#include "http/client_deadline.h"
 #include "witness/witness.h"
 
 namespace accord::witness {
@@ -101,28 +99,11 @@ CosignResult RequestCosignature(const std::string& url, const note::Verifier& wi
   };
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
-  // cpp-httplib's timeouts bound each read and write, not the exchange: a witness that trickles
-  // its answer a byte at a time would hold the node's publication for as long as it likes. A
-  // watchdog stops the client once `timeout` has passed since the request began.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool answered = false, timed_out = false;
-  std::thread watchdog([&] {
-    std::unique_lock lock(mu);
-    if (cv.wait_for(lock, timeout, [&] { return answered; })) return;
-    timed_out = true;
-    // stop() shuts the socket down and send() returns with an error; again until it has, in case
-    // the socket did not exist yet (still resolving the name).
-    do client.stop();
-    while (!cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return answered; }));
-  });
-  const bool sent = client.send(req, res, error);
-  {
-    std::lock_guard lock(mu);
-    answered = true;
-  }
-  cv.notify_all();
-  watchdog.join();
+  // The whole exchange within `timeout`: a witness that trickles its answer would otherwise hold
+  // the node's publication for as long as it likes.
+  bool timed_out = false;
+  const bool sent = http::WithDeadline(
+      client, timeout, [&] { return client.send(req, res, error); }, &timed_out);
   if (!sent) {
     if (too_large)
       return Failed(
