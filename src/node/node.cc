@@ -859,6 +859,13 @@ Node::~Node() {
 Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::string& origin,
                                          const NodeOptions& options) {
   if (options.max_waiting == 0) return InvalidArgument("NodeOptions::max_waiting must be at least 1");
+  // One witness named twice would count twice towards the quorum; clients count each key once.
+  for (size_t i = 0; i < options.witnesses.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (options.witnesses[i].key.public_key == options.witnesses[j].key.public_key ||
+          (options.witnesses[i].key.name == options.witnesses[j].key.name &&
+           options.witnesses[i].key.key_id == options.witnesses[j].key.key_id))
+        return InvalidArgument("witness " + options.witnesses[i].key.name + " is named twice");
   auto impl = std::make_unique<Impl>();
   ASSIGN_OR_RETURN(impl->dir, fs::Absolute(dir_arg));
   impl->log_dir = fs::JoinPath(impl->dir, "log");

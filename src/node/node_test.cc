@@ -660,7 +660,7 @@ TEST(NodeWitnesses, ACosignatureDatedFarFromTheNodesClockIsNotPublished) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(NodeBusy, MaxWaitingOfZeroIsRefused) {
+TEST(NodeOptionsChecks, MaxWaitingOfZeroAndAWitnessNamedTwiceAreRefused) {
   auto dir = std::filesystem::temp_directory_path() / ("accord-node-busy0-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   NodeOptions no;
@@ -668,6 +668,14 @@ TEST(NodeBusy, MaxWaitingOfZeroIsRefused) {
   auto opened = Node::Open(dir.string(), "busy0.example/log", no);
   EXPECT_EQ(opened.status().code(), Code::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(dir));  // nothing created
+  // A witness named twice would count twice towards the quorum.
+  NodeOptions twice;
+  note::Verifier w = note::GenerateSigner("w.example", note::KeyType::kCosignatureV1).value().verifier();
+  twice.witnesses = {{w, "http://127.0.0.1:1"}, {w, "http://127.0.0.1:2"}};
+  opened = Node::Open(dir.string(), "busy0.example/log", twice);
+  EXPECT_EQ(opened.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(opened.status().message().find("named twice"), std::string::npos) << opened.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(dir));
   std::filesystem::remove_all(dir);
 }
 
