@@ -16,8 +16,9 @@ namespace accord::http {
 
 // Runs `send()` (a request on `client`) and returns what it returns. If it has not returned
 // within `timeout`, `client` is stopped (the socket shut down, so `send` fails) and `*timed_out`
-// is set; again every 50 ms until `send` returns, in case the socket did not exist yet (the name
-// was still being resolved).
+// is set; again every 50 ms until `send` returns. cpp-httplib resolves the name and connects
+// under the lock that stop() takes, so a stop then takes effect once those end (the connect is
+// bounded by the client's connection timeout; the name's resolution by the system's resolver).
 template <typename Client, typename Send>
 auto WithDeadline(Client& client, std::chrono::milliseconds timeout, Send&& send, bool* timed_out) {
   std::mutex mu;

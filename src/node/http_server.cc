@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cctype>
 #include <cstring>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -71,9 +73,11 @@ HttpReply SubmitReply(const Result<Accepted>& a) {
   HttpReply res;
   if (!a.ok()) {
     SendError(res, HttpStatusFor(a.status()), a.status().message());
-    // Busy (the sequencer's queue is full), or the index is unreachable for now: the same bytes
-    // may be sent again, and an identical resubmission is answered with the index it has.
-    if (res.status == 503) res.headers.emplace_back("Retry-After", "1");
+    // Busy (the sequencer's queue is full), or PostgreSQL unreachable for now: the same bytes may
+    // be sent again, and an identical resubmission is answered with the index it has. Not once
+    // the log failed: the node then accepts nothing until it is restarted.
+    if (res.status == 503 && a.status().message().rfind(kStoppedAccepting, 0) != 0)
+      res.headers.emplace_back("Retry-After", "1");
   } else {
     res.status = a->duplicate ? 200 : 201;
     SetContent(res, AcceptedJson(*a) + "\n", kJson);
@@ -202,7 +206,11 @@ struct HttpServer::Impl : http::Service {
 void HttpServer::Impl::PostStatements(const HttpRequest& req, HttpReply& res) {
   std::string type = MediaType(req.content_type);
   if (type == "application/json") {
-    res = SubmitReply(node.Submit(req.body));
+    // As on the I/O threads: never waits for room (a full queue is 503 at once), only for the log.
+    auto answer = std::make_shared<std::promise<Result<Accepted>>>();
+    std::future<Result<Accepted>> done = answer->get_future();
+    node.SubmitAsync(req.body, [answer](Result<Accepted> a) { answer->set_value(std::move(a)); });
+    res = SubmitReply(done.get());
     return;
   }
   if (type == "application/x-ndjson") {

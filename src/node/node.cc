@@ -304,10 +304,8 @@ struct Node::Impl {
     // A statement answered with this may still be in the log (its round was durable when the index
     // failed): resubmitting it is safe, it then answers with its index.
     if (failed.ok())
-      failed = Unavailable(
-          "the node stopped accepting statements (one sent just now may be logged; "
-          "resubmitting is safe): " +
-          s.message());
+      failed = Unavailable(std::string(kStoppedAccepting) +
+                           " (one sent just now may be logged; resubmitting is safe): " + s.message());
   }
 
   Status CatchUp();

@@ -34,6 +34,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/limits.h"
@@ -59,6 +60,10 @@ struct NodeCounters {
   // PostgreSQL: the epoch of the sequencer's lease while this process holds it, else 0.
   std::atomic<uint64_t> sequencer_epoch{0};
 };
+
+// How the Unavailable answers begin once the log failed (nothing more is accepted until the node
+// is restarted), unlike a busy or passing Unavailable.
+inline constexpr std::string_view kStoppedAccepting = "the node stopped accepting statements";
 
 struct NodeOptions {
   // Keep the log and its index in PostgreSQL (pg_log.h, pg_store.h), shared with the other

@@ -499,6 +499,8 @@ TEST(NodeBusy, AFullQueueAnswersAtOnceAndLogsNothingOfWhatItRefused) {
     cv.wait_for(lock, std::chrono::seconds(60), [&] { return !hold; });  // bounded: never hangs a test
     held = false;
   };
+  // Declared before the node: on a failed assertion, ~Node answers what is queued into it.
+  std::vector<std::optional<Result<Accepted>>> got(3);
   ServedNode n("busy", HttpOptions{}, true, no);
   struct Release {  // destroyed before `n`: a failed assertion does not leave the sequencer held
     std::mutex& mu;
@@ -521,7 +523,6 @@ TEST(NodeBusy, AFullQueueAnswersAtOnceAndLogsNothingOfWhatItRefused) {
     hold = true;
   }
   // The first statement wakes the sequencer, which stops before taking it: 1 queued.
-  std::vector<std::optional<Result<Accepted>>> got(3);
   auto submit = [&](int i) {
     n.node->SubmitAsync(HashSet(a, digest(i)), [&, i](Result<Accepted> r) {
       std::lock_guard lock(mu);
@@ -552,6 +553,11 @@ TEST(NodeBusy, AFullQueueAnswersAtOnceAndLogsNothingOfWhatItRefused) {
   EXPECT_EQ(r->status, 503) << r->body;
   EXPECT_EQ(r->get_header_value("Retry-After"), "1");
   EXPECT_NE(r->body.find("busy"), std::string::npos) << r->body;
+  // A YARA rule (compiled on a handler thread, not the I/O thread) is answered the same way.
+  r = c.Post("/statements", Yara(a, "Busy_Rule"), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
   // A blocking Submit waits for room instead.
   auto blocking = std::async(std::launch::async, [&] { return n.node->Submit(HashSet(a, digest(4))); });
   EXPECT_EQ(blocking.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
@@ -605,6 +611,10 @@ TEST(NodeWitnesses, ACosignatureDatedFarFromTheNodesClockIsNotPublished) {
     std::unique_ptr<witness::Witness> witness;
     std::unique_ptr<witness::Server> server;
     std::thread thread;
+    ~Running() {  // also when an assertion returns early
+      if (server) server->Stop();
+      if (thread.joinable()) thread.join();
+    }
   };
   std::vector<Running> ws(2);
   NodeOptions no;
@@ -653,10 +663,7 @@ TEST(NodeWitnesses, ACosignatureDatedFarFromTheNodesClockIsNotPublished) {
     ASSERT_EQ(opened->verified.size(), 1u) << published;
     EXPECT_EQ(opened->verified[0].verifier, 0u) << published;
   }
-  for (auto& w : ws) {
-    w.server->Stop();
-    w.thread.join();
-  }
+  ws.clear();
   std::filesystem::remove_all(dir);
 }
 
