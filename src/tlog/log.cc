@@ -758,35 +758,38 @@ Result<TreeReport> VerifyTree(TileReader& reader, const Checkpoint& cp, const Tr
   ASSIGN_OR_RETURN(CompactRange range, CompactRange::FromHashes(n, CompactFromEdge(edge)));
   if (range.Root() != cp.root)
     return DataLoss(edge_names + ": the right edge of the tree does not hash to the checkpoint's root");
-  // 2. Top down: each full tile must hash to its (already trusted) parent hash.
+  // 2. Top down, depth first (memory: one tile per level, whatever the tree's size): each full
+  //    tile must hash to its already trusted parent hash; below a tile, its children from left to
+  //    right, so that entry bundles come in order. The full tiles under edge tile l are the ones
+  //    level l - 1 holds left of its own edge tile.
   const uint64_t first_bundle = std::min(options.entries_from, n) / 256;
-  std::vector<Hash> above;  // trusted hashes of level l + 1
+  std::function<Status(int, uint64_t, const Hash&)> visit = [&](int l, uint64_t i,
+                                                                const Hash& want) -> Status {
+    TileCoord t{l, i, 256};
+    ASSIGN_OR_RETURN(std::vector<Hash> hashes, ReadHashes(reader, t, report));
+    if (SubtreeRoot(hashes.data(), 256) != want)
+      return DataLoss(TilePath(t) + ": does not hash to hash " + std::to_string(i % 256) + " of " +
+                      TilePath(TileFor(l + 1, i, n)));
+    if (options.on_hash_tile) RETURN_IF_ERROR(options.on_hash_tile(t, HashBytes(hashes)));
+    if (l > 0) {
+      for (uint64_t j = 0; j < 256; ++j) RETURN_IF_ERROR(visit(l - 1, i * 256 + j, hashes[j]));
+    } else if (options.bundles && i >= first_bundle) {
+      RETURN_IF_ERROR(CheckBundle(reader, TileCoord{kEntriesLevel, i, 256}, hashes, report, options));
+    }
+    return Status::Ok();
+  };
   for (int l = top; l >= 0; --l) {
-    uint64_t full_tiles = (n >> (8 * l)) / 256;
-    std::vector<Hash> level;
-    for (uint64_t i = 0; i < full_tiles; ++i) {
-      TileCoord t{l, i, 256};
-      ASSIGN_OR_RETURN(std::vector<Hash> hashes, ReadHashes(reader, t, report));
-      if (i >= above.size() || SubtreeRoot(hashes.data(), 256) != above[i])
-        return DataLoss(TilePath(t) + ": does not hash to hash " + std::to_string(i % 256) + " of " +
-                        TilePath(TileFor(l + 1, i, n)));
-      if (options.on_hash_tile) RETURN_IF_ERROR(options.on_hash_tile(t, HashBytes(hashes)));
-      if (l > 0) {
-        level.insert(level.end(), hashes.begin(), hashes.end());
-      } else if (options.bundles && i >= first_bundle) {
-        RETURN_IF_ERROR(CheckBundle(reader, TileCoord{kEntriesLevel, i, 256}, hashes, report, options));
-      }
+    if (edge[l].empty()) continue;
+    const uint64_t index = (n >> (8 * l)) / 256;  // the edge tile's; full tiles left of it are below
+    TileCoord t{l, index, uint32_t(edge[l].size())};
+    if (options.on_hash_tile) RETURN_IF_ERROR(options.on_hash_tile(t, HashBytes(edge[l])));
+    if (l > 0) {
+      for (uint64_t j = 0; j < edge[l].size(); ++j)
+        RETURN_IF_ERROR(visit(l - 1, index * 256 + j, edge[l][j]));
+    } else if (options.bundles) {
+      RETURN_IF_ERROR(
+          CheckBundle(reader, TileCoord{kEntriesLevel, index, t.width}, edge[l], report, options));
     }
-    if (!edge[l].empty()) {
-      TileCoord t{l, full_tiles, uint32_t(edge[l].size())};
-      if (options.on_hash_tile) RETURN_IF_ERROR(options.on_hash_tile(t, HashBytes(edge[l])));
-      if (l == 0 && options.bundles) {
-        RETURN_IF_ERROR(
-            CheckBundle(reader, TileCoord{kEntriesLevel, full_tiles, t.width}, edge[l], report, options));
-      }
-      level.insert(level.end(), edge[l].begin(), edge[l].end());
-    }
-    above = std::move(level);
   }
   return report;
 }

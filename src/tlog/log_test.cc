@@ -424,6 +424,69 @@ Hash Mth(const std::vector<std::string>& d, size_t from, size_t to) {
   return HashChildren(Mth(d, from, from + k), Mth(d, from + k, to));
 }
 
+// A tree of 2^40 equal entries, served tile by tile as a reader asks, at most `budget` reads.
+class HugeTreeReader : public TileReader {
+ public:
+  explicit HugeTreeReader(int budget) : budget_(budget) {
+    level_hash_[0] = HashLeaf("x");
+    for (int h = 1; h <= 40; ++h) level_hash_[h] = HashChildren(level_hash_[h - 1], level_hash_[h - 1]);
+  }
+  Result<Bytes> ReadTile(const TileCoord& t) override {
+    if (budget_-- <= 0) return ResourceExhausted("the test's read budget is spent");
+    ++reads;
+    Bytes out;
+    for (uint32_t i = 0; i < t.width; ++i) {
+      if (t.level == kEntriesLevel) {
+        out += std::string("\0\1x", 3);
+      } else {
+        Hash h = level_hash_[8 * t.level];
+        if (t.level == 0 && t.index == damaged_level0_tile && i == 7) h[0] ^= 1;
+        out.append(reinterpret_cast<const char*>(h.data()), h.size());
+      }
+    }
+    return out;
+  }
+  Hash root() const { return level_hash_[40]; }
+  int reads = 0;
+  uint64_t damaged_level0_tile = ~uint64_t{0};
+
+ private:
+  int budget_;
+  Hash level_hash_[41];
+};
+
+// The check goes depth first: the first entry bundle is checked after one hash tile per level,
+// not after every hash tile of the tree (which, held level by level, would need memory in
+// proportion to the tree: 128 GiB of hashes here, for a checkpoint anyone with the log's key
+// can sign).
+TEST(VerifyTreeTest, AHugeTreeIsCheckedDepthFirstInBoundedMemory) {
+  HugeTreeReader reader(1000);
+  Checkpoint cp{"test.example/log", uint64_t{1} << 40, reader.root(), {}};
+  TreeCheckOptions options;
+  int bundles = 0;
+  options.on_bundle = [&](const TileCoord& t, ByteView, const std::vector<ByteView>& entries) -> Status {
+    EXPECT_EQ(t.index, uint64_t(bundles));
+    EXPECT_EQ(entries.size(), 256u);
+    return ++bundles == 3 ? FailedPrecondition("three bundles are enough") : Status::Ok();
+  };
+  Result<TreeReport> r = VerifyTree(reader, cp, options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().ToString(), Status(FailedPrecondition("three bundles are enough")).ToString());
+  EXPECT_EQ(bundles, 3);
+  EXPECT_EQ(reader.reads, 11);  // the edge, a full tile on each level below, 3 level-0 tiles, 3 bundles
+
+  // A level-0 tile that does not hash to its parent, deep in the tree, is named.
+  HugeTreeReader again(1000);
+  again.damaged_level0_tile = 1;
+  bundles = 0;
+  Result<TreeReport> bad = VerifyTree(again, cp, options);
+  EXPECT_EQ(bad.status().code(), Code::kDataLoss) << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find("tile/0/001: does not hash to hash 1 of tile/1/000"),
+            std::string::npos)
+      << bad.status().ToString();
+  EXPECT_EQ(bundles, 1);
+}
+
 class JournalTest : public LogTest {
  protected:
   void SetUp() override {

@@ -1,7 +1,7 @@
 #include "update/mirror.h"
 
 #include <ctime>
-#include <map>
+#include <unordered_map>
 
 #include "core/fs.h"
 #include "core/limits.h"
@@ -16,16 +16,19 @@ std::string Hex(const tlog::Hash& h) {
 }
 
 // Hash tiles and bundles for the check: full tiles DIR holds are read from DIR (unless `use_local`
-// is off: a retry after a local tile failed the check), everything else from the source. Hash
-// tiles are kept in memory (the prefix check reads them again); bundles are not.
+// is off: a retry after a local tile failed the check), everything else from the source. A hash
+// tile fetched is written at once to a temporary file in `tmp_dir` (the check reads it again, and
+// keeps it from there if it passes); memory holds only its name, whatever the tree's size. Bundles
+// are not kept here.
 class Overlay : public tlog::TileReader {
  public:
-  Overlay(const std::string& dir, LogSource& from, bool use_local)
-      : local_(dir), from_(from), use_local_(use_local) {}
+  Overlay(const std::string& dir, const std::string& tmp_dir, LogSource& from, bool use_local)
+      : local_(dir), tmp_dir_(tmp_dir), from_(from), use_local_(use_local) {}
   Result<Bytes> ReadTile(const tlog::TileCoord& t) override {
     const bool bundle = t.level == tlog::kEntriesLevel;
     std::string path = tlog::TilePath(t);
-    if (auto it = tiles_.find(path); it != tiles_.end()) return it->second;
+    if (auto it = fetched_.find(path); it != fetched_.end())
+      return fs::ReadFile(it->second, limits::kFullTileSize);
     Result<Bytes> data = NotFound("");
     if (use_local_ && t.full()) data = local_.ReadTile(t);
     if (!data.ok()) {
@@ -33,17 +36,26 @@ class Overlay : public tlog::TileReader {
       if (!data.ok()) return data;
       ++(bundle ? bundles : tiles);
       bytes += data->size();
+      if (!bundle) {
+        ASSIGN_OR_RETURN(std::string tmp, fs::WriteTemp(fs::JoinPath(tmp_dir_, "h"), *data));
+        fetched_.emplace(std::move(path), std::move(tmp));
+      }
     }
-    if (!bundle) tiles_[path] = *data;
     return data;
+  }
+  // The temporary file holding hash tile `t` as fetched, or nullptr if it was not fetched.
+  const std::string* Fetched(const tlog::TileCoord& t) const {
+    auto it = fetched_.find(tlog::TilePath(t));
+    return it == fetched_.end() ? nullptr : &it->second;
   }
   uint64_t tiles = 0, bundles = 0, bytes = 0;
 
  private:
   tlog::DirTileReader local_;
+  const std::string tmp_dir_;
   LogSource& from_;
   const bool use_local_;
-  std::map<std::string, Bytes> tiles_;
+  std::unordered_map<std::string, std::string> fetched_;  // tile path -> temporary file
 };
 
 Status KeepConflict(const std::string& dir, const tlog::VerifiedCheckpoint& a,
@@ -122,9 +134,13 @@ Result<MirrorReport> SyncMirror(LogSource& from, const std::string& dir, const M
   std::unique_ptr<Overlay> overlay;
   for (bool use_local : {true, false}) {
     renames.clear();
-    overlay = std::make_unique<Overlay>(dir, from, use_local);
+    overlay = std::make_unique<Overlay>(dir, tmp_dir, from, use_local);
     auto keep = [&](const tlog::TileCoord& t, ByteView content) -> Status {
       std::string final_path = fs::JoinPath(dir, tlog::TilePath(t));
+      if (const std::string* fetched = overlay->Fetched(t)) {  // a hash tile, already in tmp_dir
+        renames.emplace_back(*fetched, std::move(final_path));
+        return Status::Ok();
+      }
       if (use_local && t.full() && fs::Exists(final_path)) return Status::Ok();  // read from DIR, checked
       ASSIGN_OR_RETURN(std::string tmp, fs::WriteTemp(fs::JoinPath(tmp_dir, "t"), content));
       renames.emplace_back(std::move(tmp), std::move(final_path));
