@@ -221,42 +221,48 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
 }
 
 FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
-  FileReport report;
-  report.path = path;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0 && errno == ELOOP)
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // named on the command line
   if (fd < 0) {
+    FileReport report;
+    report.path = path;
     report.error = std::string("cannot open: ") + std::strerror(errno);
     return report;
   }
+  FileReport report = ScanFd(w, fd, path);
+  ::close(fd);
+  return report;
+}
+
+FileReport Engine::ScanFd(Worker& w, int fd, const std::string& path) const {
+  FileReport report;
+  report.path = path;
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     report.error = "not a regular file";
-    ::close(fd);
     return report;
   }
   report.size = uint64_t(st.st_size);
   if (report.size > options_.limits.max_file_size) {
     report.read_stable = true;  // nothing read: the decision rests on this descriptor's size alone
     report.read_stat = st;
-    ::close(fd);
     report.findings.push_back(
         {path, std::string(kMaxFileSize), "limit",
          std::to_string(report.size) + " bytes, over " + std::to_string(options_.limits.max_file_size)});
     return report;
   }
-  // read(2) into our own buffer, not mmap: a file truncated while we scan it cannot SIGBUS us,
-  // and we scan exactly the bytes we read. The buffer only grows (resizing it down and up again
-  // would zero-fill it for every file).
+  // pread(2) into our own buffer, not mmap: a file truncated while we scan it cannot SIGBUS us,
+  // and we scan exactly the bytes we read; pread leaves the descriptor's offset (a client's, for
+  // FILDES) where it was. The buffer only grows (resizing it down and up again would zero-fill it
+  // for every file).
   if (w.buffer.size() < report.size) w.buffer.resize(report.size);
   size_t got = 0;
   while (got < report.size) {
-    ssize_t n = ::read(fd, w.buffer.data() + got, report.size - got);
+    ssize_t n = ::pread(fd, w.buffer.data() + got, report.size - got, off_t(got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       report.error = std::string("read failed: ") + std::strerror(errno);
-      ::close(fd);
       return report;
     }
     if (n == 0) break;  // shrank while we read: scan what there is
@@ -270,7 +276,6 @@ FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
         after.st_ctim.tv_sec == st.st_ctim.tv_sec && after.st_ctim.tv_nsec == st.st_ctim.tv_nsec;
     report.read_stat = after;
   }
-  ::close(fd);
   report.size = got;
   YaraExternals ext;
   NameParts(path, ext);

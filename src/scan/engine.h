@@ -79,6 +79,9 @@ class Engine {
   WorkerPtr NewWorker() const;
 
   FileReport ScanFile(Worker& worker, const std::string& path) const;
+  // A descriptor opened by someone else (clamd's FILDES): read with pread from offset 0, its own
+  // offset left as it is, not closed. `path` is what the report and YARA's externals name.
+  FileReport ScanFd(Worker& worker, int fd, const std::string& path) const;
   // Scans bytes that did not come from a file of their own (a stream, a test).
   FileReport ScanBuffer(Worker& worker, ByteView data, const std::string& display_path) const;
 

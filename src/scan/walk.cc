@@ -145,8 +145,10 @@ void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v)
 class ScanVisitor : public TreeVisitor {
  public:
   ScanVisitor(Queue& queue, ScanCache* cache, const std::function<void(const FileReport&)>& report,
-              std::mutex& report_mu, ScanSummary& summary, Progress* progress)
-      : queue_(queue),
+              std::mutex& report_mu, ScanSummary& summary, Progress* progress,
+              const std::function<bool()>& stopped)
+      : stopped_(stopped),
+        queue_(queue),
         cache_(cache),
         report_(report),
         report_mu_(report_mu),
@@ -186,8 +188,10 @@ class ScanVisitor : public TreeVisitor {
     }
     queue_.Push({std::move(path), stamp, named});
   }
+  bool Stopped() const override { return stopped_ && stopped_(); }
 
  private:
+  const std::function<bool()>& stopped_;
   Queue& queue_;
   ScanCache* cache_;
   const std::function<void(const FileReport&)>& report_;
@@ -226,6 +230,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       auto worker = engine.NewWorker();
       WorkItem item;
       while (queue.Pop(&item)) {
+        if (options.stopped && options.stopped()) continue;  // drain what was queued, unscanned
         FileReport r = engine.ScanFile(*worker, item.path);
         // Recorded only if the bytes scanned are the file the walk stat'ed, unchanged while read:
         // the descriptor's own status, not the path's, which a swapped directory could point
@@ -249,7 +254,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       }
     });
   }
-  ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress);
+  ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress, options.stopped);
   Walk(paths, options.recursive, visitor);
   queue.Close();
   for (auto& t : workers) t.join();

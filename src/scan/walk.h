@@ -35,6 +35,9 @@ struct WalkOptions {
   int threads = 1;
   bool recursive = true;
   ScanCache* cache = nullptr;  // not owned; nullptr: no cache
+  // Polled from the walking and scanning threads; once it returns true no more files are started
+  // (those being scanned are reported) and ScanPaths returns. Empty: never.
+  std::function<bool()> stopped;
 };
 
 struct ScanSummary {

@@ -17,13 +17,17 @@ struct ServerLimits {
   uint64_t max_stream_size = uint64_t{25} << 20;
   // Bytes of every stream held in memory together (received, queued or being scanned). Past it, the
   // daemon stops reading from streaming clients until scans finish: TCP's flow control holds the
-  // rest in the clients' buffers, and memory stays bounded whatever the clients send.
+  // rest in the clients' buffers, and memory stays bounded whatever the clients send. If all of it
+  // is held by streams still arriving, one goes on to its end (past this by at most
+  // max_stream_size) so that its scan frees memory for the others.
   uint64_t max_stream_memory = uint64_t{1} << 30;
   // Longest command line (a SCAN path and its prefix); longer: "COMMAND TOO LONG. ERROR".
   size_t max_command_length = 4096 + 32;
-  // Time to send the first command after connecting [CommandReadTimeout 30]: "COMMAND READ TIMED OUT".
+  // Time from connecting to a complete first command [CommandReadTimeout 30], however slowly its
+  // bytes come: "COMMAND READ TIMED OUT".
   std::chrono::milliseconds command_timeout{30'000};
-  // Time between two pieces of a stream, or two commands of a session [ReadTimeout 120].
+  // Time between two pieces of a stream, or two commands of a session, and from the first byte of
+  // a later command to its end [ReadTimeout 120].
   std::chrono::milliseconds read_timeout{120'000};
   // A client that reads none of its replies for this long is disconnected [SendBufTimeout 500 ms;
   // longer here, for clients that scan many files in one session].

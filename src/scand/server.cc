@@ -32,6 +32,10 @@ constexpr uint64_t kWakeTag = 1, kUnixTag = 2, kTcpTag = 3, kFirstConnTag = 16;
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxReadPerEvent = 1 << 20;  // per connection per wake-up: fairness
 constexpr size_t kStreamRead = 256 * 1024;    // one read into a stream's buffer
+// A long reply (CONTSCAN of a tree) goes out in pieces of about this size as the scan goes, so that
+// what waits to be sent stays bounded (ServerLimits::max_reply_bytes) and a client reading its
+// reply is not dropped for the reply's length.
+constexpr size_t kReplyPiece = 64 * 1024;
 constexpr auto kSweepInterval = std::chrono::milliseconds(100);
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
 // After its last reply a connection is shut down for writing and read (and discarded) until the
@@ -89,12 +93,15 @@ struct Job {
   std::string data;        // INSTREAM
   int fd = -1;             // FILDES
   uint64_t accounted = 0;  // stream bytes counted against max_stream_memory
+  // Set when the client's connection closes: a job not started is not run, a walk stops.
+  std::shared_ptr<const std::atomic<bool>> cancelled;
 };
 
 struct Done {
   uint64_t conn = 0;
   std::string reply;
   uint64_t accounted = 0;
+  bool final = true;  // false: a piece of a longer reply, more follows
 };
 
 struct Conn {
@@ -114,10 +121,13 @@ struct Conn {
   size_t pending = 0;         // jobs dispatched and not answered
   bool done_reading = false;  // no more commands are read; closes once answered
   bool paused = false;        // waiting for stream memory
+  bool exempt = false;        // the one stream let past max_stream_memory (see MustPause)
   bool dead = false;          // close now, without flushing
   bool lingering = false;     // answered and shut down for writing; reading until the client closes
-  Clock::time_point last_input, last_write;
+  Clock::time_point accepted, last_input, last_write;
+  Clock::time_point command_started;  // when the command line now in `in` began to arrive
   uint32_t events = 0;
+  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace
@@ -160,6 +170,8 @@ struct Server::Impl {
   std::unordered_map<uint64_t, Conn> conns;
   uint64_t next_tag = kFirstConnTag;
   uint64_t stream_memory = 0;
+  uint64_t dispatched_stream_memory = 0;  // of it, streams complete and handed to the scanners
+  bool have_exempt = false;
   std::deque<uint64_t> paused;
   bool shutting_down = false;
   Clock::time_point shutdown_deadline;
@@ -307,9 +319,14 @@ struct Server::Impl {
             eng.reset();
           }
         }
-        if (queue.empty()) return;
+        if (q_stop) return;  // what is left is closed by StopThreads
         job = std::move(queue.front());
         queue.pop_front();
+      }
+      if (job.cancelled && job.cancelled->load()) {  // its client is gone: release, do not run
+        if (job.fd >= 0) ::close(job.fd);
+        Finish(Done{job.conn, {}, job.accounted});
+        continue;
       }
       ++busy;
       std::shared_ptr<const scan::Engine> current = CurrentEngine();
@@ -323,18 +340,27 @@ struct Server::Impl {
       d.accounted = job.accounted;
       d.reply = Execute(*eng, *worker, job);
       --busy;
-      {
-        std::lock_guard l(done_mu);
-        done.push_back(std::move(d));
-      }
-      Wake();
+      Finish(std::move(d));
     }
+  }
+
+  void Finish(Done d) {
+    {
+      std::lock_guard l(done_mu);
+      done.push_back(std::move(d));
+    }
+    Wake();
   }
 
   std::string Execute(const scan::Engine& eng, scan::Engine::Worker& worker, Job& job) {
     std::string out;
     auto emit = [&](const std::vector<std::string>& lines) {
       for (const auto& line : lines) out += Reply(job.id, line, job.term);
+      if (out.size() >= std::min(kReplyPiece, opt.limits.max_reply_bytes / 4)) {
+        Done piece{job.conn, std::move(out), 0, false};
+        out = std::string();
+        Finish(std::move(piece));
+      }
     };
     switch (job.command) {
       case Command::kInstream: {
@@ -350,7 +376,9 @@ struct Server::Impl {
           ::close(job.fd);
           return Reply(job.id, name + ": Not a regular file ERROR", job.term);
         }
-        scan::FileReport r = eng.ScanFile(worker, "/proc/self/fd/" + std::to_string(job.fd));
+        // The descriptor the client passed, read as it is: the client may be able to read the file
+        // when the daemon could not open it (clamdscan --fdpass exists for that).
+        scan::FileReport r = eng.ScanFd(worker, job.fd, name);
         ::close(job.fd);
         emit(ReportLines(r, name, false, true));
         return out;
@@ -367,6 +395,11 @@ struct Server::Impl {
     bool fan_out = job.command == Command::kMultiScan && multiscans.fetch_add(1) == 0;
     wo.threads = fan_out ? int(threads) : 1;
     uint64_t total = 0, errors = 0, infected = 0;
+    std::atomic<bool> found{false};
+    // The walk stops when the client goes away, and SCAN at its first infected file (clamd).
+    wo.stopped = [&] {
+      return (job.cancelled && job.cancelled->load()) || (job.command == Command::kScan && found.load());
+    };
     scan::ScanPaths(eng, {job.path}, wo, [&](const scan::FileReport& r) {
       ++total;
       std::vector<std::string> lines = ReportLines(r, r.path, all, false);
@@ -376,15 +409,19 @@ struct Server::Impl {
         // SCAN stops at the first infected file (clamd); the others report every one.
         if (job.command == Command::kScan && infected > 0) return;
         ++infected;
+        found = true;
       }
       emit(lines);
     });
     if (job.command == Command::kMultiScan) multiscans.fetch_sub(1);
-    if (infected == 0 && errors < total) out += Reply(job.id, scan::EscapePath(job.path) + ": OK", job.term);
-    if (total == 0 && errors == 0 && out.empty()) {
+    if (total == 0 && errors == 0) {  // nothing to scan: an empty directory is OK, a missing path not
       struct stat st;
       if (::stat(job.path.c_str(), &st) != 0)
         out += Reply(job.id, scan::EscapePath(job.path) + ": " + std::strerror(errno) + " ERROR", job.term);
+      else
+        out += Reply(job.id, scan::EscapePath(job.path) + ": OK", job.term);
+    } else if (infected == 0 && errors < total) {
+      out += Reply(job.id, scan::EscapePath(job.path) + ": OK", job.term);
     }
     return out;
   }
@@ -480,10 +517,29 @@ struct Server::Impl {
     stream_memory -= c.stream.size();
     c.stream = std::string();
     c.streaming = false;
+    ClearExempt(c);
+  }
+  void ClearExempt(Conn& c) {
+    if (c.exempt) c.exempt = false, have_exempt = false;
+  }
+
+  // Whether stream `tag` must stop being read for now: stream memory is over max_stream_memory. But
+  // pausing frees memory only when a scan finishes; if all of it is held by streams still arriving,
+  // nothing would ever resume them. Then one stream (the first to ask) goes on to its end, past the
+  // cap by at most max_stream_size, and its scan frees the memory for the others.
+  bool MustPause(Conn& c) {
+    if (stream_memory <= opt.limits.max_stream_memory || c.exempt) return false;
+    if (!have_exempt && dispatched_stream_memory == 0) {
+      c.exempt = have_exempt = true;
+      return false;
+    }
+    return true;
   }
 
   void Dispatch(Conn& c, uint64_t tag, Job job) {
     job.conn = tag;
+    job.cancelled = c.cancelled;
+    dispatched_stream_memory += job.accounted;
     ++c.pending;
     {
       std::lock_guard l(q_mu);
@@ -563,6 +619,10 @@ struct Server::Impl {
       case Command::kContScan:
       case Command::kMultiScan:
       case Command::kAllMatchScan: {
+        if (req.argument.empty() || req.argument[0] != '/') {  // clamd: "a full path is required"
+          Send(c, Reply(id, scan::EscapePath(req.argument) + ": full path required ERROR", t));
+          break;
+        }
         Job job;
         job.id = id;
         job.term = t;
@@ -594,7 +654,7 @@ struct Server::Impl {
           break;
         }
         if (st == StreamDecoder::State::kMore) {
-          if (stream_memory > opt.limits.max_stream_memory) {
+          if (MustPause(c)) {
             c.paused = true;
             paused.push_back(tag);
           }
@@ -608,6 +668,7 @@ struct Server::Impl {
         job.data = std::move(c.stream);
         c.stream = std::string();
         c.streaming = false;
+        ClearExempt(c);
         Dispatch(c, tag, std::move(job));
         if (!c.session) c.done_reading = true;
         continue;
@@ -641,7 +702,8 @@ struct Server::Impl {
       }
       return;
     }
-    while (!c.dead && !c.done_reading && !c.paused && total < kMaxReadPerEvent) {
+    while (!c.dead && !c.done_reading && !c.paused && c.pending < opt.limits.max_pending_requests &&
+           total < kMaxReadPerEvent) {
       ssize_t n;
       if (c.streaming && c.in.empty() && c.decoder.chunk_left() > 0) {
         // The middle of a chunk: straight into the stream. (A descriptor passed now, in the middle
@@ -657,7 +719,7 @@ struct Server::Impl {
           c.last_input = Clock::now();
           c.decoder.TookChunkBytes(uint32_t(n));
           stream_memory += uint64_t(n);
-          if (stream_memory > opt.limits.max_stream_memory) {
+          if (MustPause(c)) {
             c.paused = true;
             paused.push_back(tag);
           }
@@ -693,6 +755,7 @@ struct Server::Impl {
       if (n > 0) {
         total += size_t(n);
         c.last_input = Clock::now();
+        if (c.in.empty() && !c.streaming) c.command_started = c.last_input;
         c.in.append(buf, size_t(n));
         Process(tag, c, true);
         continue;
@@ -712,7 +775,9 @@ struct Server::Impl {
     auto it = conns.find(tag);
     if (it == conns.end()) return;
     Conn& c = it->second;
+    c.cancelled->store(true);  // its jobs: not run if not started, walks stopped
     if (c.streaming) DropStream(c);
+    ClearExempt(c);
     for (int fd : c.passed_fds) ::close(fd);
     ::epoll_ctl(epfd, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
@@ -767,7 +832,7 @@ struct Server::Impl {
       Conn& c = conns[tag];
       c.fd = fd;
       c.unix_socket = is_unix;
-      c.last_input = c.last_write = Clock::now();
+      c.accepted = c.last_input = c.last_write = Clock::now();
       c.events = EPOLLIN | EPOLLRDHUP;
       epoll_event ev{};
       ev.events = c.events;
@@ -805,21 +870,31 @@ struct Server::Impl {
     }
     for (Done& d : batch) {
       stream_memory -= d.accounted;
+      dispatched_stream_memory -= d.accounted;
       auto it = conns.find(d.conn);
       if (it == conns.end()) continue;  // the client went away meanwhile
       Conn& c = it->second;
+      if (!d.final) {  // a piece: the request is still running
+        Send(c, d.reply);
+        if (c.dead) CloseConn(d.conn);
+        continue;
+      }
       --c.pending;
       Send(c, d.reply);
       Process(d.conn, c, false);  // commands it sent while it had too many in flight
       Settle(d.conn);
     }
-    while (!paused.empty() && stream_memory <= opt.limits.max_stream_memory) {
+    while (!paused.empty() && (stream_memory <= opt.limits.max_stream_memory ||
+                               (!have_exempt && dispatched_stream_memory == 0))) {
       uint64_t tag = paused.front();
       paused.pop_front();
       auto it = conns.find(tag);
       if (it == conns.end()) continue;
-      it->second.paused = false;
-      Process(tag, it->second, false);
+      Conn& c = it->second;
+      c.paused = false;
+      c.last_input = Clock::now();  // waiting for memory is not the client's silence
+      if (stream_memory > opt.limits.max_stream_memory) c.exempt = have_exempt = true;
+      Process(tag, c, false);
       Settle(tag);
     }
     stream_memory_seen = stream_memory;
@@ -842,9 +917,18 @@ struct Server::Impl {
         touched.push_back(tag);
         continue;
       }
-      if (c.done_reading || c.pending > 0) continue;
-      auto limit = c.got_command || c.streaming ? opt.limits.read_timeout : opt.limits.command_timeout;
-      if (now - c.last_input > limit) {
+      if (c.done_reading || c.pending > 0 || c.paused) continue;
+      // The first command must be complete within command_timeout of the connection, and any
+      // later one within read_timeout of its first byte, however slowly its bytes trickle in; a
+      // stream and a session may be silent for read_timeout between pieces.
+      bool late;
+      if (!c.got_command && !c.streaming)
+        late = now - c.accepted > opt.limits.command_timeout;
+      else if (!c.streaming && !c.in.empty())
+        late = now - c.command_started > opt.limits.read_timeout;
+      else
+        late = now - c.last_input > opt.limits.read_timeout;
+      if (late) {
         Send(c, "COMMAND READ TIMED OUT\n");
         if (c.streaming) DropStream(c);
         c.done_reading = true;

@@ -60,7 +60,9 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Serves until SHUTDOWN or Stop(): then stops accepting, lets requests in flight finish (for up
-  // to a few seconds), closes everything and removes the unix socket file.
+  // to a few seconds), closes everything and removes the unix socket file. When a connection
+  // closes (the client's doing, a limit's or the shutdown's), its requests not yet started are not
+  // run and its directory walks stop at the next file.
   Status Run();
   void Stop();
   void StopFromSignal();  // async-signal-safe

@@ -5,9 +5,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,6 +140,18 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(b.Write(db_).ok());  // rename-replace, as `accord db build` does
   }
 
+  EngineLoader Loader() const {
+    return [db = db_]() -> Result<LoadedEngine> {
+      scan::SignatureFiles files;
+      files.databases = {db};
+      ASSIGN_OR_RETURN(scan::LoadedSignatures sigs, scan::LoadSignatures(files));
+      LoadedEngine out;
+      out.engine = std::make_shared<const scan::Engine>(sigs.databases, sigs.rules, scan::ScanOptions{});
+      out.version = std::to_string(out.engine->signature_count()) + "/test";
+      return out;
+    };
+  }
+
   void Start(ServerLimits limits = {}, std::chrono::milliseconds watch = 0ms) {
     ServerOptions o;
     o.unix_socket = socket_;
@@ -145,16 +160,7 @@ class ServerTest : public ::testing::Test {
     o.watch = {db_};
     o.watch_interval = watch;
     o.log = false;
-    std::string db = db_;
-    auto s = Server::Create(o, [db]() -> Result<LoadedEngine> {
-      scan::SignatureFiles files;
-      files.databases = {db};
-      ASSIGN_OR_RETURN(scan::LoadedSignatures sigs, scan::LoadSignatures(files));
-      LoadedEngine out;
-      out.engine = std::make_shared<const scan::Engine>(sigs.databases, sigs.rules, scan::ScanOptions{});
-      out.version = std::to_string(out.engine->signature_count()) + "/test";
-      return out;
-    });
+    auto s = Server::Create(o, Loader());
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(s).value();
     thread_ = std::thread([this] { EXPECT_TRUE(server_->Run().ok()); });
@@ -273,13 +279,8 @@ TEST_F(ServerTest, IdleClientsTimeOut) {
   EXPECT_EQ(Ask(Z("zPING")), Z("PONG"));
 }
 
-TEST_F(ServerTest, FildesScansAPassedDescriptor) {
-  Start();
-  std::string path = dir_ + "/bad.bin";
-  ASSERT_TRUE(fs::WriteFileAtomic(path, kBad).ok());
-  int file = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(file, 0);
-  Client c(socket_);
+// Sends FILDES with `file` over `c` (SCM_RIGHTS, as clamdscan --fdpass does).
+void SendFildes(Client& c, int file) {
   c.Send(Z("zFILDES"));
   char dummy = 0;
   iovec iov{&dummy, 1};
@@ -295,11 +296,82 @@ TEST_F(ServerTest, FildesScansAPassedDescriptor) {
   cm->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(cm), &file, sizeof file);
   ASSERT_EQ(::sendmsg(c.fd(), &msg, 0), 1);
+}
+
+TEST_F(ServerTest, FildesScansAPassedDescriptor) {
+  Start();
+  std::string path = dir_ + "/bad.bin";
+  ASSERT_TRUE(fs::WriteFileAtomic(path, kBad).ok());
+  int file = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(file, 0);
+  Client c(socket_);
+  SendFildes(c, file);
   ::close(file);
   std::string reply = c.ReadAll();
   EXPECT_EQ(reply.rfind("fd[", 0), 0u) << reply;
   EXPECT_NE(reply.find("]: Test.Bad.One FOUND"), std::string::npos) << reply;
   EXPECT_EQ(Ask(Z("zFILDES") + std::string(1, '\0')), Z("No file descriptor received. ERROR"));
+}
+
+// FILDES exists for files the client can read and the daemon cannot open (clamdscan --fdpass): the
+// daemon must read the descriptor it was given, not open the file again with its own rights. The
+// daemon runs as nobody in a child process; the file is root's alone.
+TEST_F(ServerTest, FildesReadsTheDescriptorNotThePath) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run the daemon as another user";
+  std::string sock_dir = dir_ + "/sock", private_dir = dir_ + "/private", path = private_dir + "/bad.bin";
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(db_.c_str(), 0644), 0);
+  ASSERT_TRUE(fs::MakeDirs(sock_dir).ok());
+  ASSERT_EQ(::chmod(sock_dir.c_str(), 0777), 0);
+  ASSERT_TRUE(fs::MakeDirs(private_dir).ok());
+  ASSERT_EQ(::chmod(private_dir.c_str(), 0700), 0);
+  ASSERT_TRUE(fs::WriteFileAtomic(path, kBad, 0600).ok());
+  std::string sock = sock_dir + "/scand.sock";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the daemon, as nobody; no gtest assertions here
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    ServerOptions o;
+    o.unix_socket = sock;
+    o.threads = 1;
+    o.log = false;
+    auto s = Server::Create(o, Loader());
+    if (!s.ok()) ::_exit(4);
+    ::_exit((*s)->Run().ok() ? 0 : 5);
+  }
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    Client probe(sock);
+    up = probe.connected();
+    if (!up) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(up);
+  if (up) {
+    {  // the daemon itself cannot open the file...
+      Client c(sock);
+      c.Send(Z("zSCAN " + path));
+      std::string reply = c.ReadAll();
+      EXPECT_NE(reply.find("Permission denied"), std::string::npos) << reply;
+    }
+    int file = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(file, 0);
+    Client c(sock);
+    SendFildes(c, file);
+    ::close(file);
+    std::string reply = c.ReadAll();  // ...and scans it through the descriptor
+    EXPECT_NE(reply.find("]: Test.Bad.One FOUND"), std::string::npos) << reply;
+    Client stop(sock);
+    stop.Send(Z("zSHUTDOWN"));
+  } else {
+    ::kill(pid, SIGKILL);
+  }
+  int status = 0;
+  for (int i = 0; i < 200 && ::waitpid(pid, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(50ms);
+  if (::waitpid(pid, &status, WNOHANG) == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    ADD_FAILURE() << "the daemon did not stop on SHUTDOWN";
+  }
 }
 
 TEST_F(ServerTest, ScanCommandsWalkPaths) {
@@ -314,6 +386,66 @@ TEST_F(ServerTest, ScanCommandsWalkPaths) {
   std::string missing = Ask(Z("zSCAN " + dir_ + "/nope"));
   EXPECT_EQ(missing.rfind(dir_ + "/nope: ", 0), 0u) << missing;
   EXPECT_NE(missing.find(" ERROR"), std::string::npos) << missing;
+  // An empty directory is answered (clamd: OK), in a session too, where a missing answer would
+  // leave the client waiting for its number.
+  ASSERT_TRUE(fs::MakeDirs(dir_ + "/empty").ok());
+  EXPECT_EQ(Ask(Z("zSCAN " + dir_ + "/empty")), Z(dir_ + "/empty: OK"));
+  EXPECT_EQ(Ask(Z("zIDSESSION") + Z("zSCAN " + dir_ + "/empty") + Z("zEND")), Z("1: " + dir_ + "/empty: OK"));
+  // A path must be absolute (clamd); the daemon's working directory is no business of a client's.
+  EXPECT_EQ(Ask(Z("zSCAN tree/clean.txt")), Z("tree/clean.txt: full path required ERROR"));
+}
+
+// A reply longer than max_reply_bytes (CONTSCAN of a tree with many detections) reaches a client
+// that reads it: it goes out in pieces as the walk goes, and only what waits unread counts.
+TEST_F(ServerTest, AReplyLongerThanTheReplyLimitReachesAClientThatReads) {
+  ServerLimits l;
+  l.max_reply_bytes = 2048;
+  Start(l);
+  ASSERT_TRUE(fs::MakeDirs(dir_ + "/many").ok());
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE(fs::WriteFileAtomic(dir_ + "/many/sample-" + std::to_string(i) + ".bin", kBad).ok());
+  std::string reply = Ask(Z("zCONTSCAN " + dir_ + "/many"));
+  EXPECT_EQ(std::count(reply.begin(), reply.end(), '\0'), 300) << reply.size() << " bytes";
+  EXPECT_GT(reply.size(), 10 * l.max_reply_bytes);
+}
+
+// Stream memory full of streams still arriving (nothing queued whose scan would free it): one of
+// them goes on to its end, the others follow; none waits for its read timeout.
+TEST_F(ServerTest, StreamsLargerThanTheStreamMemoryAreScanned) {
+  std::string big(3000, 'b'), other(3000, 'o');
+  BuildDb(Sig(big, "Test.Big") + Sig(other, "Test.Other"));
+  ServerLimits l;
+  l.max_stream_memory = 1000;
+  l.max_stream_size = 8000;
+  l.read_timeout = 5s;
+  Start(l);
+  EXPECT_EQ(Ask(Z("zINSTREAM") + Chunked(big, 500)), Z("stream: Test.Big FOUND"));
+  // Two at once, each past the memory cap half way.
+  Client a(socket_), b(socket_);
+  std::string sa = Z("zINSTREAM") + Chunked(big, 500), sb = Z("zINSTREAM") + Chunked(other, 500);
+  a.Send(sa.substr(0, 1500));
+  b.Send(sb.substr(0, 1500));
+  std::this_thread::sleep_for(100ms);
+  a.Send(sa.substr(1500));
+  b.Send(sb.substr(1500));
+  EXPECT_EQ(a.ReadAll(4s), Z("stream: Test.Big FOUND"));
+  EXPECT_EQ(b.ReadAll(4s), Z("stream: Test.Other FOUND"));
+}
+
+// The first command must be complete within command_timeout of connecting, however slowly its bytes
+// come (one byte at a time would otherwise hold a connection for hours).
+TEST_F(ServerTest, AClientTricklingItsFirstCommandTimesOut) {
+  ServerLimits l;
+  l.command_timeout = 500ms;
+  Start(l);
+  Client c(socket_);
+  std::string reply;
+  auto end = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < end && reply.empty()) {
+    if (!c.Send("n")) break;  // "nnnn...": never a whole command
+    reply = c.ReadAll(100ms);
+  }
+  EXPECT_EQ(reply, "COMMAND READ TIMED OUT\n");
 }
 
 TEST_F(ServerTest, ReloadPicksUpARebuiltDatabaseWhileAnotherClientStreams) {
@@ -357,7 +489,8 @@ TEST_F(ServerTest, AClientThatNeverReadsIsDroppedAndOthersAreServed) {
   Start(l);
   Client hog(socket_);
   ::fcntl(hog.fd(), F_SETFL, O_NONBLOCK);
-  std::string pings = Z("zIDSESSION");
+  ASSERT_TRUE(hog.Send(Z("zIDSESSION")));
+  std::string pings;
   for (int i = 0; i < 20000; ++i) pings += Z("zPING");
   size_t sent = 0;
   bool dropped = false;
