@@ -498,6 +498,33 @@ Result<crypto::Hash> ScanFingerprint(const std::vector<std::shared_ptr<const Dat
   return f.Finish();
 }
 
+namespace {
+int64_t ReadCentiseconds(const char* path) {
+  Result<Bytes> text = fs::ReadFile(path, 64);
+  if (!text.ok()) return -1;
+  std::string s(*text);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::optional<uint64_t> v = ParseDecimal(s);
+  return v && *v < 100'000'000 ? int64_t(*v) : -1;
+}
+int64_t ComputeRacyCleanNs() {
+  constexpr int64_t kMs = 1'000'000;
+  if (const char* env = std::getenv("ACCORD_SCAN_CACHE_SETTLE_MS")) {
+    std::optional<uint64_t> v = ParseDecimal(env);
+    if (v && *v < 100'000'000) return int64_t(*v) * kMs;
+  }
+  int64_t expire = ReadCentiseconds("/proc/sys/vm/dirty_expire_centisecs");
+  int64_t writeback = ReadCentiseconds("/proc/sys/vm/dirty_writeback_centisecs");
+  if (expire < 0 || writeback <= 0) return 3600 * 1000 * kMs;  // pages may stay dirty for ever
+  return std::max<int64_t>(2000 * kMs, 2 * (expire + writeback) * 10 * kMs);
+}
+}  // namespace
+
+int64_t RacyCleanNs() {
+  static const int64_t ns = ComputeRacyCleanNs();
+  return ns;
+}
+
 std::unique_ptr<ScanCache> ScanCache::Open(const std::string& path, const crypto::Hash& fingerprint,
                                            int64_t scan_start_ns, std::string* warning) {
   std::unique_ptr<ScanCache> c(new ScanCache);
@@ -609,8 +636,8 @@ bool ScanCache::Lookup(const FileStamp& stamp, std::string_view path, FileReport
 
 void ScanCache::Insert(const FileStamp& stamp, const FileReport& r) {
   if (!Recordable(r) || r.size != stamp.size) return;
-  if (stamp.mtime_ns > scan_start_ns_ - kRacyCleanNs || stamp.ctime_ns > scan_start_ns_ - kRacyCleanNs)
-    return;
+  const int64_t settled = scan_start_ns_ - RacyCleanNs();
+  if (stamp.mtime_ns > settled || stamp.ctime_ns > settled) return;
   CacheRecord c;
   c.stamp = stamp;
   c.path_hash = PathHash(r.path);

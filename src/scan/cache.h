@@ -12,11 +12,15 @@
 // lack of memory can also cause) or an error is not recorded, and the file is scanned every time.
 // SPEC: docs/scan-cache.md (the design, the file format as a grammar, the security argument).
 //
-// Why the stat says "unchanged" (git's index makes the same bet): every write to a file sets its
-// ctime, and no unprivileged process can set a ctime. What stat cannot show:
-//   - a write in the same clock tick as the ctime that was recorded. Hence the racy-clean rule: a
-//     file whose mtime or ctime is not at least kRacyCleanNs older than the scan's start is never
-//     recorded, so the tick of any later write is different from the recorded one;
+// Why the stat says "unchanged" (git's index makes the same bet): on a local disk file system
+// (FileReport::kernel_times; no other file is recorded) every write to a file sets its ctime, and
+// no unprivileged process can set a ctime. What stat cannot show:
+//   - a write in the same clock tick as the ctime that was recorded;
+//   - a write through a shared memory mapping: the kernel sets the times on the first store to a
+//     page that is clean (written back), and later stores to the same dirty page change no time
+//     until it is written back, within vm.dirty_expire_centisecs + vm.dirty_writeback_centisecs.
+//   Hence the settle rule: a file whose mtime or ctime is not at least RacyCleanNs() older than the
+//   scan's start is never recorded, so any later write shows in its stat;
 //   - a write while the scan reads the file, or a path that points elsewhere by the time it is
 //     opened. The walk records a report only if the status of the descriptor that was read
 //     (FileReport::read_stat, unchanged over the read) is the stat the walk looked it up with.
@@ -58,9 +62,12 @@ struct FileStamp {
 };
 FileStamp StampOf(const struct stat& st);
 
-// Files changed less than this long before the scan started are not recorded (see above). Two
-// seconds: the coarsest timestamp of a file system Linux mounts (FAT), as git assumes.
-inline constexpr int64_t kRacyCleanNs = 2'000'000'000;
+// Files changed less than this long before the scan started are not recorded (see above): twice
+// the kernel's writeback window (/proc/sys/vm: 2 x (30 s + 5 s) by default), at least 2 s (the
+// coarsest timestamp Linux mounts, as git assumes); one hour if writeback is off or unknown. The
+// environment variable ACCORD_SCAN_CACHE_SETTLE_MS, if set, replaces it (tests; trees that change
+// only through write(2)). Computed once per process.
+int64_t RacyCleanNs();
 
 struct CacheRecord {
   FileStamp stamp;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -99,7 +100,7 @@ size_t Engine::signature_count() const {
   return n;
 }
 
-void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const YaraExternals& ext,
+bool Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const YaraExternals& ext,
                       FileReport& report) const {
   report.bytes_scanned += data.size();
   // SHA-256 always for the top-level file (reports carry it); MD5 and SHA-1 only if signed.
@@ -120,7 +121,7 @@ void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
   };
   for (const auto& db : dbs_)
     for (const auto& k : kinds)
-      if (k.present && db->IsAllowed(k.kind, k.digest, data.size())) return;  // allow-listed: never reported
+      if (k.present && db->IsAllowed(k.kind, k.digest, data.size())) return false;  // never reported
   for (const auto& db : dbs_) {
     for (const auto& k : kinds) {
       if (!k.present || !db->HasKind(k.kind)) continue;
@@ -166,7 +167,7 @@ void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
                 .count());
     if (timed && left <= 0) {
       report.findings.push_back({path, std::string(kMaxScanTime), "limit", ""});
-      return;
+      return true;
     }
     for (auto& scanner : w.scanners) {
       auto outcome = scanner->Scan(data, e, timed ? std::max(1, left) : 0);
@@ -183,6 +184,7 @@ void Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
         report.findings.push_back({path, "Heuristics.Limits.Exceeded.MaxStringMatches", "limit", s});
     }
   }
+  return true;
 }
 
 FileReport Engine::ScanBuffer(Worker& w, ByteView data, const std::string& display_path) const {
@@ -199,18 +201,30 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
                       FileReport& report) const {
   w.deadline = std::chrono::steady_clock::now() + options_.limits.max_scan_time;
   Walker walker(options_.limits);
+  // The allow-listed item being walked (the walk visits an item, then what is inside it): its
+  // members are not scanned, nor are notes about it or them reported.
+  int allowed_depth = -1;
+  std::string allowed_path;
   walker.Walk(
       data, display_path,
       [&](const Item& item) {
+        if (allowed_depth >= 0 && item.depth > allowed_depth) return;  // inside it
+        allowed_depth = -1;
         YaraExternals ext = top;
         std::string path(item.path);
         if (item.depth > 0) {
           NameParts(path, ext);
           ext.owner.clear();
         }
-        ScanItem(w, item.data, path, ext, report);
+        if (!ScanItem(w, item.data, path, ext, report)) {
+          allowed_depth = item.depth;
+          allowed_path = std::move(path);
+        }
       },
       [&](const Event& e) {
+        if (allowed_depth >= 0 && e.path.starts_with(allowed_path) &&
+            (e.path.size() == allowed_path.size() || e.path[allowed_path.size()] == '!'))
+          return;
         const char* kind = e.kind == EventKind::kLimitExceeded ? "limit"
                            : e.kind == EventKind::kEncrypted   ? "encrypted"
                                                                : "corrupt";
@@ -219,6 +233,28 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
         report.findings.push_back({e.path, e.name, kind, e.message});
       });
 }
+
+namespace {
+// File systems whose inode times the kernel keeps on every change (FileReport::kernel_times).
+bool KernelKeepsTimes(int fd) {
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) != 0) return false;
+  switch (static_cast<uint32_t>(fs.f_type)) {
+    case 0xEF53:      // ext2, ext3, ext4
+    case 0x58465342:  // xfs
+    case 0x9123683E:  // btrfs
+    case 0xF2F52010:  // f2fs
+    case 0x2FC12FC1:  // zfs
+    case 0xCA451A4E:  // bcachefs
+    case 0x3153464A:  // jfs
+    case 0x52654973:  // reiserfs
+    case 0x3434:      // nilfs2
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
 
 FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -247,6 +283,7 @@ FileReport Engine::ScanFd(Worker& w, int fd, const std::string& path) const {
   if (report.size > options_.limits.max_file_size) {
     report.read_stable = true;  // nothing read: the decision rests on this descriptor's size alone
     report.read_stat = st;
+    report.kernel_times = KernelKeepsTimes(fd);
     report.findings.push_back(
         {path, std::string(kMaxFileSize), "limit",
          std::to_string(report.size) + " bytes, over " + std::to_string(options_.limits.max_file_size)});
@@ -276,6 +313,7 @@ FileReport Engine::ScanFd(Worker& w, int fd, const std::string& path) const {
         after.st_ctim.tv_sec == st.st_ctim.tv_sec && after.st_ctim.tv_nsec == st.st_ctim.tv_nsec;
     report.read_stat = after;
   }
+  report.kernel_times = KernelKeepsTimes(fd);
   report.size = got;
   YaraExternals ext;
   NameParts(path, ext);

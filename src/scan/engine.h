@@ -55,6 +55,12 @@ struct FileReport {
   // under it (scan/cache.h).
   bool read_stable = false;
   struct stat read_stat {};
+  // ScanFile: the file is on a local disk file system whose times the kernel itself keeps (ext2/3/4,
+  // xfs, btrfs, f2fs, zfs, bcachefs, jfs, reiserfs, nilfs2: fstatfs). Not so on FAT or exFAT (ctime
+  // is a creation time that writes do not change), tmpfs (writes through a shared mapping change no
+  // time), FUSE, NFS or SMB (a server reports the times), or overlays. The scan cache records only
+  // such files (scan/cache.h).
+  bool kernel_times = false;
   bool detected() const;  // a finding other than a heuristic limit note
 };
 
@@ -89,7 +95,9 @@ class Engine {
   size_t signature_count() const;
 
  private:
-  void ScanItem(Worker& w, ByteView data, const std::string& path, const YaraExternals& ext,
+  // False if the item is allow-listed (.fp/.sfp): then nothing is reported for it, nor for
+  // anything inside it (ScanTree), as ClamAV treats an allow-listed file as clean with its members.
+  bool ScanItem(Worker& w, ByteView data, const std::string& path, const YaraExternals& ext,
                 FileReport& report) const;
   void ScanTree(Worker& w, ByteView data, const std::string& display_path, const YaraExternals& top,
                 FileReport& report) const;

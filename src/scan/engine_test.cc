@@ -17,24 +17,29 @@
 namespace accord::scan {
 namespace {
 
-std::string Zip(const std::string& name, const std::string& data) {
+std::string Zip(const std::vector<std::pair<std::string, std::string>>& members) {
   std::string out(1 << 16, '\0');
   size_t used = 0;
   archive* a = archive_write_new();
   archive_write_set_format_zip(a);
   archive_write_open_memory(a, out.data(), out.size(), &used);
-  archive_entry* e = archive_entry_new();
-  archive_entry_set_pathname(e, name.c_str());
-  archive_entry_set_size(e, la_int64_t(data.size()));
-  archive_entry_set_filetype(e, AE_IFREG);
-  archive_entry_set_perm(e, 0644);
-  archive_write_header(a, e);
-  archive_write_data(a, data.data(), data.size());
-  archive_entry_free(e);
+  for (const auto& [name, data] : members) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_size(e, la_int64_t(data.size()));
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_write_header(a, e);
+    archive_write_data(a, data.data(), data.size());
+    archive_entry_free(e);
+  }
   archive_write_close(a);
   archive_write_free(a);
   out.resize(used);
   return out;
+}
+std::string Zip(const std::string& name, const std::string& data) {
+  return Zip({{name, data}});
 }
 
 class EngineTest : public ::testing::Test {
@@ -48,9 +53,10 @@ class EngineTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  Engine Make(bool allow_evil = false) {
+  Engine Make(bool allow_evil = false, const std::string& allow_list = "") {
     DatabaseBuilder b;
     EXPECT_TRUE(AddHashFile(b, dir_ + "/t.hsb").ok());
+    if (!allow_list.empty()) EXPECT_TRUE(AddHashFile(b, allow_list).ok());
     if (allow_evil) {
       std::ofstream(dir_ + "/ok.sfp")
           << HexEncode(crypto::AsView(crypto::Sha256(kEvil))) << ":*:Known.Good\n";
@@ -90,6 +96,27 @@ TEST_F(EngineTest, AllowListedFilesAreNeverReported) {
   FileReport r = engine.ScanBuffer(*w, kEvil, "x.bin");
   EXPECT_TRUE(r.findings.empty());
   EXPECT_FALSE(r.detected());
+}
+
+// ClamAV checks the allow-list for every layer up to the top-level file: an allow-listed archive
+// is clean with everything in it. A sibling beside it is still scanned.
+TEST_F(EngineTest, AnAllowListedContainerCoversWhatIsInsideIt) {
+  std::string known = Zip("x.bin", kEvil);
+  std::ofstream(dir_ + "/zip.sfp") << HexEncode(crypto::AsView(crypto::Sha256(known)))
+                                   << ":*:Known.Good.Zip\n";
+  Engine engine = Make(false, dir_ + "/zip.sfp");
+  auto w = engine.NewWorker();
+  FileReport alone = engine.ScanBuffer(*w, known, "known.zip");
+  EXPECT_TRUE(alone.findings.empty()) << alone.findings[0].path << ": " << alone.findings[0].name;
+  FileReport outer = engine.ScanBuffer(*w, Zip({{"known.zip", known}, {"y.bin", kEvil}}), "outer.zip");
+  std::vector<std::string> found;
+  for (const Finding& f : outer.findings) found.push_back(f.path + ": " + f.name);
+  std::sort(found.begin(), found.end());
+  EXPECT_EQ(found, (std::vector<std::string>{"outer.zip!y.bin: Marked", "outer.zip!y.bin: Test.Evil"}));
+  // The same archive not allow-listed: what is inside it is found.
+  Engine plain = Make();
+  auto pw = plain.NewWorker();
+  EXPECT_TRUE(plain.ScanBuffer(*pw, known, "known.zip").detected());
 }
 
 TEST_F(EngineTest, LimitsAreFindingsNotDetections) {

@@ -235,7 +235,9 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
         // Recorded only if the bytes scanned are the file the walk stat'ed, unchanged while read:
         // the descriptor's own status, not the path's, which a swapped directory could point
         // elsewhere between the read and a second stat (cache.h).
-        if (options.cache && Recordable(r) && r.read_stable && StampOf(r.read_stat) == item.stamp)
+        // And only on a file system whose times the kernel keeps (FileReport::kernel_times).
+        if (options.cache && Recordable(r) && r.read_stable && r.kernel_times &&
+            StampOf(r.read_stat) == item.stamp)
           options.cache->Insert(item.stamp, r);
         if (progress) {
           progress->files.fetch_add(1, std::memory_order_relaxed);
