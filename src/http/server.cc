@@ -36,6 +36,17 @@ using tcp = asio::ip::tcp;
 // memory), within half the open-file limit.
 constexpr size_t kDefaultMaxConnections = 16384;
 
+// The origin form ("/path?query") of a request target: the absolute form ("http://host/path",
+// RFC 9112 section 3.2.2) names the same resource.
+std::string_view OriginForm(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"})
+    if (target.size() > scheme.size() && beast::iequals(target.substr(0, scheme.size()), scheme)) {
+      size_t slash = target.find('/', scheme.size());
+      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  return target;
+}
+
 }  // namespace
 
 Reply Service::Error(int status, std::string_view message) {
@@ -194,7 +205,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     version_ = h.version() == 10 ? 10 : 11;
     BodyPolicy body;
     try {
-      body = server_.service.Body(h.method_string(), h.target(),
+      body = server_.service.Body(h.method_string(), OriginForm(h.target()),
                                   std::string_view(h[bhttp::field::content_type]));
     } catch (const std::exception&) {
       StopDeadline();
@@ -292,14 +303,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto& m = parser_->get();
     Request req;
     req.method = std::string(m.method_string());
-    std::string_view target = m.target();
-    // The absolute form ("http://host/path", RFC 9112 section 3.2.2) names the same resource.
-    for (std::string_view scheme : {"http://", "https://"})
-      if (target.size() > scheme.size() && beast::iequals(target.substr(0, scheme.size()), scheme)) {
-        size_t slash = target.find('/', scheme.size());
-        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-        break;
-      }
+    std::string_view target = OriginForm(m.target());
     size_t q = target.find('?');
     auto path = PercentDecode(target.substr(0, q), /*plus_is_space=*/false);
     if (!path || path->empty() || path->front() != '/')

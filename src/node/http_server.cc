@@ -174,12 +174,17 @@ struct HttpServer::Impl : http::Service {
   }
 
   // http::Service. Batches and TAXII envelopes may be large, and those in memory at once are
-  // bounded together; everything else is at most one statement.
+  // bounded together; everything else is at most one statement. Decided on the path as Handle
+  // routes it (decoded, without the query): a query cannot buy a larger body.
   http::BodyPolicy Body(std::string_view method, std::string_view target,
                         std::string_view content_type) override {
-    const bool large =
-        method == "POST" && ((target.rfind("/statements", 0) == 0 && MediaType(content_type) != kJson) ||
-                             target.find("/taxii2/") != std::string_view::npos);
+    bool large = false;
+    if (method == "POST") {
+      std::optional<std::string> path =
+          PercentDecode(target.substr(0, target.find('?')), /*plus_is_space=*/false);
+      large = path && ((path->starts_with("/statements") && MediaType(content_type) != kJson) ||
+                       path->starts_with("/taxii2/"));
+    }
     return {large ? max_body : limits::kMaxEntrySize, large};
   }
   bool Serve(HttpRequest& req, const http::Respond& respond) override;

@@ -89,6 +89,11 @@ class NodeRegistry : public statement::Registry {
     if (!r.ok() || !r->has_value()) return std::nullopt;
     return (*r)->author;
   }
+  bool IsRetracted(uint64_t index) const override {
+    if (retracted_recent_.count(index)) return true;
+    auto r = store_.Get(index);
+    return r.ok() && r->has_value() && (*r)->retracted;
+  }
 
   // Records a statement: `kind`, `author`, and for YARA rules their names, for retractions
   // the target.
@@ -109,6 +114,7 @@ class NodeRegistry : public statement::Registry {
         break;
       case statement::Kind::kRetraction: {
         uint64_t target = st.body["index"].get<uint64_t>();
+        retracted_recent_[target] = index;
         auto p = participants_.find(author);
         if (p != participants_.end() && p->second.index == target) p->second.retracted = true;
         auto y = yara_.find(target);
@@ -136,6 +142,8 @@ class NodeRegistry : public statement::Registry {
   void Forget(uint64_t below) {
     for (auto it = recent_.begin(); it != recent_.end();)
       it = it->first < below ? recent_.erase(it) : std::next(it);
+    for (auto it = retracted_recent_.begin(); it != retracted_recent_.end();)
+      it = it->second < below ? retracted_recent_.erase(it) : std::next(it);
   }
 
  private:
@@ -153,7 +161,8 @@ class NodeRegistry : public statement::Registry {
   std::unordered_map<std::string, Participant> participants_;
   std::unordered_set<std::string> rules_;  // author key || rule name, of unretracted rules
   std::unordered_map<uint64_t, std::vector<std::string>> yara_;
-  std::unordered_map<uint64_t, Recent> recent_;  // sequenced, maybe not yet indexed
+  std::unordered_map<uint64_t, Recent> recent_;              // sequenced, maybe not yet indexed
+  std::unordered_map<uint64_t, uint64_t> retracted_recent_;  // target -> its retraction, of recent_
 };
 
 }  // namespace

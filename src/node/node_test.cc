@@ -176,6 +176,36 @@ TEST_F(NodeTest, RetractedKeyCanNoLongerPublish) {
   EXPECT_EQ(node_->Submit(HashSet(a, kEicar)).status().code(), Code::kPermissionDenied);
 }
 
+// A statement is retracted once: a second retraction (other bytes: another reason or time) would
+// revoke the same STIX objects again. Refused (409) and not logged, whether the first is in the
+// same round, indexed, or read back from the index after a restart.
+TEST_F(NodeTest, ASecondRetractionOfTheSameStatementIsRefused) {
+  auto a = Key(1);
+  ASSERT_TRUE(node_->Submit(Registration(a)).ok());
+  auto hs = node_->Submit(HashSet(a, kEicar));
+  ASSERT_TRUE(hs.ok()) << hs.status().ToString();
+  auto retract = [&](std::string reason, std::string created = "2026-11-28T10:00:00Z") {
+    return Signed(Kind::kRetraction, a, {{"index", hs->index}, {"reason", reason}}, created);
+  };
+  const std::string first = retract("superseded"), second = retract("superseded, again");
+  std::vector<ByteView> round = {first, second};
+  std::vector<Result<Accepted>> both = node_->SubmitMany(round);
+  ASSERT_EQ(both.size(), 2u);
+  ASSERT_TRUE(both[0].ok()) << both[0].status().ToString();
+  EXPECT_EQ(both[1].status().code(), Code::kAlreadyExists) << both[1].status().ToString();
+  EXPECT_EQ(HttpStatusFor(both[1].status()), 409);
+  EXPECT_NE(both[1].status().message().find("already retracted"), std::string::npos);
+  auto later = node_->Submit(retract("superseded", "2026-11-28T11:00:00Z"));
+  EXPECT_EQ(later.status().code(), Code::kAlreadyExists) << later.status().ToString();
+  Reopen();
+  EXPECT_EQ(node_->Submit(retract("once more")).status().code(), Code::kAlreadyExists);
+  // The first one again is the same statement: answered with its index, nothing new.
+  auto again = node_->Submit(first);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(*node_->store().Size(), 3u);
+}
+
 TEST_F(NodeTest, ReindexesFromTheLogWhenTheIndexIsLost) {
   auto a = Key(1);
   ASSERT_TRUE(node_->Submit(Registration(a)).ok());
@@ -782,6 +812,24 @@ TEST(HttpSlowClients, BodiesOverTheLimitAre413) {
   EXPECT_TRUE(closed) << "reset: the server closed with the body unread";
   EXPECT_NE(got.find("over the limit"), std::string::npos) << got;
   EXPECT_EQ(served.node->checkpoint().checkpoint.size, 0u);
+}
+
+// Only the TAXII API's own paths take TAXII's larger body: "/taxii2/" in the query of another
+// path does not, and its body over one statement's limit is refused (413) from the Content-Length
+// alone, before any of it is sent.
+TEST(HttpSlowClients, ATaxiiPathInTheQueryDoesNotRaiseTheBodyLimit) {
+  HttpOptions o;
+  o.read_timeout_s = 3;  // without the fix, the server would wait for the body and answer 408
+  ServedNode served("taxiiquery", o);
+  int fd = served.Connect();
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(SendAll(fd,
+                      "POST /statements?x=/taxii2/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 1000000\r\n\r\n"));
+  std::string got = ReadAll(fd, 10);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 413) << got.substr(0, 200);
+  EXPECT_NE(got.find("over the limit of " + std::to_string(limits::kMaxEntrySize)), std::string::npos) << got;
 }
 
 // HTTP/1.1 as clients use it: two requests in one packet answered in order, HEAD without a body,

@@ -150,7 +150,8 @@ Result<uint64_t> PgStore::Size() {
 Status PgIndexCommands(const std::vector<Record>& records, std::vector<pg::Conn::Command>& commands) {
   static const std::string insert_statement =
       "INSERT INTO statements(idx, id, added_ms, kind, author, created, leaf) VALUES ($1, $2, "
-      "GREATEST($3, COALESCE((SELECT added_ms FROM statements ORDER BY idx DESC LIMIT 1), 0)), $4, $5, $6, "
+      "GREATEST($3, COALESCE((SELECT added_ms + 1 FROM statements ORDER BY idx DESC LIMIT 1), 0)), $4, $5, "
+      "$6, "
       "$7)";
   static const std::string insert_digest =
       "INSERT INTO digests(digest, idx) VALUES ($1, $2) ON CONFLICT DO NOTHING";

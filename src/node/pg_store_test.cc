@@ -15,6 +15,7 @@
 #include "node/node.h"
 #include "node/pg_test_util.h"
 #include "node/sqlite_store.h"
+#include "node/taxii.h"
 #include "node/test_util.h"
 
 namespace accord::node {
@@ -238,6 +239,24 @@ TYPED_TEST(StoreTest, TaxiiStatusesOutliveAReopenWithinTheirLimits) {
   EXPECT_EQ(find("big", bob), std::string(997, 'z'));
 }
 
+// A TAXII status id that is no UUID (here not UTF-8, which PostgreSQL refuses as a parameter) is
+// no status: 404, not the index's error.
+TYPED_TEST(StoreTest, TaxiiStatusOfAnIdThatIsNoUuidIsNotFound) {
+  const crypto::Ed25519PublicKey alice = this->alice_.public_key;
+  taxii::TaxiiConfig c;
+  c.authenticate = [alice](std::string_view) -> Result<std::optional<crypto::Ed25519PublicKey>> {
+    return std::optional<crypto::Ed25519PublicKey>(alice);
+  };
+  c.submit = [](const std::vector<statement::Statement>&) { return std::vector<Result<taxii::Logged>>{}; };
+  taxii::TaxiiApi api(*this->store_, c);
+  for (const std::string id :
+       {"%FF", "\xff", "\xc3\x28-not-a-uuid", "3a5f0f6c-1e8a-4a4f-9b34-0d9b9b9b9b9b"}) {
+    taxii::TaxiiResponse r =
+        api.Handle(taxii::TaxiiRequest{"GET", "/taxii2/api/status/" + id + "/", "", "", "", "", "Bearer x"});
+    EXPECT_EQ(r.status, 404) << r.body;
+  }
+}
+
 TYPED_TEST(StoreTest, EmptyIndexAnswersNothing) {
   EXPECT_EQ(*this->store_->Size(), 0u);
   EXPECT_FALSE(this->store_->Get(0)->has_value());
@@ -262,25 +281,39 @@ TYPED_TEST(StoreTest, RecordsComeBackAsAdded) {
   EXPECT_FALSE(this->store_->Get(UINT64_MAX)->has_value());
 }
 
-// A clock that steps back between rounds (or a sequencer whose clock is behind the last one's):
-// the times kept never decrease with the index, the participant's time is its statement's.
-TYPED_TEST(StoreTest, AddedTimesNeverDecreaseWithTheIndex) {
+// A clock that steps back between rounds (or a sequencer whose clock is behind the last one's),
+// and statements of one round (one time for all): each time kept is later than the one before, so
+// a TAXII client polling with added_after = the newest date added it saw gets every later record.
+// The participant's time is its statement's.
+TYPED_TEST(StoreTest, AddedTimesStrictlyIncreaseWithTheIndex) {
   Record first = this->Make(0, Kind::kRegistration, this->alice_, Registration(this->alice_, "Alice CERT"));
   Record second = this->Make(1, Kind::kRegistration, this->bob_, Registration(this->bob_, "Bob CSIRT", "FR"));
   first.added_ms = kAdded0 + 5000;
   second.added_ms = kAdded0 + 3000;  // the clock went back 2 s
   ASSERT_TRUE(this->store_->Add({first}).ok());
   ASSERT_TRUE(this->store_->Add({second}).ok());
-  EXPECT_EQ((*this->store_->Get(1))->added_ms, kAdded0 + 5000);
+  EXPECT_EQ((*this->store_->Get(1))->added_ms, kAdded0 + 5001);
+  EXPECT_EQ(Indices(this->store_->List(Q().AddedAfter(kAdded0 + 5000))), std::vector<uint64_t>{1});
   auto participants = this->store_->Participants();
   ASSERT_TRUE(participants.ok());
   ASSERT_EQ(participants->size(), 2u);
-  for (const Participant& p : *participants) EXPECT_EQ(p.added_ms, kAdded0 + 5000) << p.name;
-  Record third = this->Make(2, Kind::kYaraRule, this->alice_,
+  for (const Participant& p : *participants)
+    EXPECT_EQ(p.added_ms, p.index == 0 ? kAdded0 + 5000 : kAdded0 + 5001) << p.name;
+  // One round, one time: 2, 3 and 4 at 5002, 5003, 5004 (the 1 ms each runs ahead of the clock).
+  std::vector<Record> round;
+  for (uint64_t i = 2; i <= 4; ++i) {
+    round.push_back(
+        this->Make(i, Kind::kHashSet, this->alice_, HashSet({{"sha256", Sha256Hex(std::to_string(i))}})));
+    round.back().added_ms = kAdded0 + 5001;
+  }
+  ASSERT_TRUE(this->store_->Add(round).ok());
+  for (uint64_t i = 2; i <= 4; ++i) EXPECT_EQ((*this->store_->Get(i))->added_ms, kAdded0 + 5000 + int64_t(i));
+  EXPECT_EQ(Indices(this->store_->List(Q().AddedAfter(kAdded0 + 5002))), (std::vector<uint64_t>{3, 4}));
+  Record later = this->Make(5, Kind::kYaraRule, this->alice_,
                             {{"source", "rule A { condition: true }"}, {"rules", {"A"}}});
-  third.added_ms = kAdded0 + 9000;  // later again: kept as it is
-  ASSERT_TRUE(this->store_->Add({third}).ok());
-  EXPECT_EQ((*this->store_->Get(2))->added_ms, kAdded0 + 9000);
+  later.added_ms = kAdded0 + 9000;  // later again: kept as it is
+  ASSERT_TRUE(this->store_->Add({later}).ok());
+  EXPECT_EQ((*this->store_->Get(5))->added_ms, kAdded0 + 9000);
 }
 
 TYPED_TEST(StoreTest, AddMustContinueTheIndex) {

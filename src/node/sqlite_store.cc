@@ -221,7 +221,7 @@ Status SqliteStore::Impl::AddOne(const Record& r) {
   if (!id || id->size() != 32) return InvalidArgument("index: record id is not a hex SHA-256");
   ASSIGN_OR_RETURN(sqlite3_stmt * st,
                    c.Prepare("INSERT INTO statements(idx, id, added_ms, kind, author, created, leaf) "
-                             "VALUES (?, ?, MAX(?, COALESCE((SELECT added_ms FROM statements "
+                             "VALUES (?, ?, MAX(?, COALESCE((SELECT added_ms + 1 FROM statements "
                              "ORDER BY idx DESC LIMIT 1), 0)), ?, ?, ?, ?)"));
   sqlite3_bind_int64(st, 1, int64_t(r.index));
   BindBlob(st, 2, *id);

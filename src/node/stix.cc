@@ -382,7 +382,10 @@ std::string FormatTimestamp(int64_t unix_ms) {
   return buf;
 }
 
-std::optional<int64_t> ParseTimestamp(std::string_view t) {
+namespace {
+
+// ParseTimestamp with years from `min_year` on.
+std::optional<int64_t> ParseTimestampFrom(std::string_view t, unsigned min_year) {
   auto digits = [&](size_t pos, size_t n) -> std::optional<unsigned> {
     if (pos + n > t.size()) return std::nullopt;
     unsigned v = 0;
@@ -397,7 +400,7 @@ std::optional<int64_t> ParseTimestamp(std::string_view t) {
   }
   auto y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2), h = digits(11, 2), mi = digits(14, 2),
        s = digits(17, 2);
-  if (!y || !mo || !d || !h || !mi || !s || *y < 1970 || *mo < 1 || *mo > 12 || *d < 1 || *h > 23 ||
+  if (!y || !mo || !d || !h || !mi || !s || *y < min_year || *mo < 1 || *mo > 12 || *d < 1 || *h > 23 ||
       *mi > 59 || *s > 60) {
     return std::nullopt;
   }
@@ -418,6 +421,16 @@ std::optional<int64_t> ParseTimestamp(std::string_view t) {
   if (pos + 1 != t.size() || t[pos] != 'Z') return std::nullopt;
   int64_t days = DaysFromCivil(*y, *mo, *d);
   return ((days * 24 + *h) * 60 + *mi) * 60000 + int64_t{*s} * 1000 + ms;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseTimestamp(std::string_view text) {
+  return ParseTimestampFrom(text, 1970);
+}
+
+std::optional<int64_t> ParseTimestampAnyYear(std::string_view text) {
+  return ParseTimestampFrom(text, 0);
 }
 
 Context MakeContext(std::string log_origin, std::string checkpoint_text) {
@@ -554,6 +567,17 @@ Result<PostedBody> BodyFromObject(const Json& o) {
     if (!ParseTimestamp(StringOr(o, t)))
       return InvalidArgument(std::string(t) + ": missing or not a STIX timestamp");
   }
+  // What a statement cannot say is refused, not dropped: a revoked or expiring indicator logged
+  // without it would be published as a live one, for ever.
+  if (const Json* revoked = Member(o, "revoked"); revoked && *revoked != Json(false))
+    return InvalidArgument(
+        "revoked: a posted object cannot revoke anything, and a revoked one is not logged; a logged "
+        "statement is revoked by its author's signed retraction (accord submit --retract INDEX)");
+  if (o.contains("valid_until"))
+    return InvalidArgument(
+        "valid_until: a statement cannot carry an expiry, and the indicator would be published without "
+        "one; post it without valid_until, and end it with its author's signed retraction (accord "
+        "submit --retract INDEX)");
   // TLP: the object must say TLP:CLEAR, and nothing more restrictive anywhere.
   if (o.contains("granular_markings"))
     return InvalidArgument(

@@ -50,8 +50,11 @@ std::string Uuid5(std::string_view namespace_uuid, std::string_view name);
 // STIX timestamps: "YYYY-MM-DDTHH:MM:SS.sssZ" (UTC, milliseconds) of Unix milliseconds, and back.
 // ParseTimestamp accepts RFC 3339 UTC with "Z" and an optional fraction (cut to milliseconds);
 // nullopt for anything else (offsets, out-of-range fields, years before 1970).
+// ParseTimestampAnyYear also takes years 0000-1969 (proleptic Gregorian, negative milliseconds):
+// for bounds such as TAXII's added_after, where any RFC 3339 date is valid.
 std::string FormatTimestamp(int64_t unix_ms);
 std::optional<int64_t> ParseTimestamp(std::string_view text);
+std::optional<int64_t> ParseTimestampAnyYear(std::string_view text);
 
 // What the objects of a statement say about the log that holds it.
 struct Context {
@@ -85,7 +88,9 @@ Result<std::string> MainObjectId(const Record& r, const RecordLookup& lookup);
 // defines; the object's id, name and description in "meta"), "stix" an indicator body (pattern,
 // description). Refused, with the reason (InvalidArgument): other object types, other pattern
 // types, a missing or malformed property STIX requires of an indicator (spec_version "2.1", id,
-// created, modified, pattern, pattern_type, valid_from), objects without TLP:CLEAR in
+// created, modified, pattern, pattern_type, valid_from), what a statement cannot carry ("revoked"
+// other than false: revocation is the author's signed retraction; "valid_until"), objects without
+// TLP:CLEAR in
 // object_marking_refs (STIX 2.1's TLP:WHITE is taken as TLP:CLEAR), objects with another marking
 // or granular markings: this public log takes TLP:CLEAR only. `note` says what was changed (a
 // description cut to the statement's limit).

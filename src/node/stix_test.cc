@@ -131,6 +131,23 @@ TEST(Stix, Timestamps) {
   }
 }
 
+// Bounds (TAXII's added_after) take any RFC 3339 year, 0000 to 9999; dates before 1970 are
+// negative.
+TEST(Stix, TimestampsOfAnyYearForBounds) {
+  EXPECT_EQ(ParseTimestampAnyYear("1969-12-31T23:59:59.5Z"), -500);
+  EXPECT_EQ(ParseTimestampAnyYear("1900-01-01T00:00:00Z"), -2208988800000);
+  EXPECT_EQ(ParseTimestampAnyYear("0001-01-01T00:00:00Z"), -62135596800000);
+  EXPECT_EQ(ParseTimestampAnyYear("0000-02-29T00:00:00Z"), -62162121600000);  // year 0 is a leap year
+  EXPECT_EQ(ParseTimestampAnyYear("2026-11-28T10:00:00Z"), 1795860000000);
+  EXPECT_EQ(ParseTimestampAnyYear("9999-12-31T23:59:59.999Z"), 253402300799999);
+  for (int64_t ms : {int64_t{-1}, int64_t{-2208988800000}, int64_t{-62162121600000}})
+    EXPECT_EQ(ParseTimestampAnyYear(FormatTimestamp(ms)), ms) << FormatTimestamp(ms);
+  for (const char* bad :
+       {"-001-01-01T00:00:00Z", "10000-01-01T00:00:00Z", "1900-02-29T00:00:00Z", "0001-01-01"})
+    EXPECT_FALSE(ParseTimestampAnyYear(bad).has_value()) << bad;
+  EXPECT_FALSE(ParseTimestamp("1900-01-01T00:00:00Z").has_value());  // objects' own times: 1970 on
+}
+
 TEST(Stix, RegistrationIsAnIdentityLocatedInItsCountry) {
   Log log = ExampleLog();
   std::vector<Json> o = log.Objects(kReg);
@@ -377,6 +394,18 @@ TEST(Stix, PostedObjectsToStatementBodies) {
   o = base;
   o["pattern"] = "";
   refused(o, "pattern");
+  // What a statement cannot carry: refused, never logged as a live indicator without it.
+  o = base;
+  o["revoked"] = true;
+  refused(o, "accord submit --retract");
+  o["revoked"] = "yes";
+  refused(o, "revoked");
+  o = base;
+  o["valid_until"] = "2027-01-01T00:00:00Z";
+  refused(o, "valid_until");
+  o = base;
+  o["revoked"] = false;  // what STIX assumes without it
+  EXPECT_TRUE(BodyFromObject(o).ok());
 }
 
 TEST(Stix, SchemaBundle) {

@@ -40,9 +40,11 @@ class Store {
   // Records held: indices 0 .. size()-1.
   virtual Result<uint64_t> Size() = 0;
   // Indexes `records` (consecutive, starting at Size()) in one transaction: all or nothing. A
-  // record's added_ms below the one before it (a clock that stepped back, or another process's
-  // clock) is raised to it: added_ms never decreases with the index, so a TAXII client polling
-  // with added_after misses nothing.
+  // record's added_ms not above the one before it (records of one round share a time; a clock
+  // that stepped back; another process's slower clock) is raised to that one + 1: added_ms
+  // strictly increases with the index, so a TAXII client polling with added_after = the newest
+  // date added it saw misses nothing. (A burst of n records in one millisecond runs n ms ahead of
+  // the clock until the clock catches up.)
   virtual Status Add(const std::vector<Record>& records) = 0;
 
   virtual Result<std::optional<Record>> Get(uint64_t index) = 0;

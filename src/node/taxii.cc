@@ -222,7 +222,8 @@ Result<ObjectsQuery> ParseObjectsQuery(std::string_view raw) {
     if (name == "added_after") {
       if (seen_added_after) return InvalidArgument(where + ": given twice");
       seen_added_after = true;
-      q.added_after_ms = stix::ParseTimestamp(value);
+      // Any RFC 3339 year: one before 1970 asks for everything (every date added is later).
+      q.added_after_ms = stix::ParseTimestampAnyYear(value);
       if (!q.added_after_ms) {
         return InvalidArgument(where + ": \"" + Printable(value) +
                                "\" is not a timestamp YYYY-MM-DDTHH:MM:SS[.s]Z");
@@ -945,8 +946,12 @@ TaxiiResponse TaxiiApi::Impl::Route(const TaxiiRequest& req) {
       return Ok(body);
     }
     case kStatus: {
+      // Status ids are UUIDs (Uuid4): anything else is no status, and is not sent to the index
+      // (PostgreSQL refuses a parameter that is not UTF-8).
       std::optional<std::string> body;
-      Result<std::optional<std::string>> found = store.FindStatus(seg[2], *who);
+      Result<std::optional<std::string>> found =
+          IsUuid(seg[2]) ? store.FindStatus(seg[2], *who)
+                         : Result<std::optional<std::string>>(std::optional<std::string>());
       if (found.ok()) {
         body = std::move(found).value();
       } else if (found.status().code() == Code::kUnimplemented) {

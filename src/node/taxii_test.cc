@@ -1,8 +1,10 @@
 #include "node/taxii.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
@@ -10,6 +12,7 @@
 #include "core/bytes.h"
 #include "crypto/sha256.h"
 #include "node/node.h"
+#include "node/sqlite_store.h"
 #include "node/stix.h"
 #include "node/test_util.h"
 
@@ -156,6 +159,19 @@ class TaxiiTest : public ::testing::Test {
   std::unique_ptr<TaxiiApi> api;
 };
 
+// An indicator a participant may post: TLP:CLEAR, a STIX pattern, every property STIX requires.
+Json PostableIndicator() {
+  return {{"type", "indicator"},
+          {"spec_version", "2.1"},
+          {"id", "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"},
+          {"created", "2026-11-28T10:00:00.000Z"},
+          {"modified", "2026-11-28T10:00:00.000Z"},
+          {"valid_from", "2026-11-28T10:00:00Z"},
+          {"object_marking_refs", {stix::kTlpClearId}},
+          {"pattern_type", "stix"},
+          {"pattern", "[file:name = 'a.exe']"}};
+}
+
 TEST_F(TaxiiTest, DiscoveryAndApiRoot) {
   Json d = GetJson("/taxii2/");
   EXPECT_EQ(d["title"], "accord");
@@ -235,15 +251,7 @@ TEST_F(TaxiiTest, PostAuthentication) {
       std::string(kApiRootPath) + "collections/" + ParticipantCollectionId(alice.public_key) + "/objects/";
   const std::string theirs =
       std::string(kApiRootPath) + "collections/" + ParticipantCollectionId(bob.public_key) + "/objects/";
-  Json indicator = {{"type", "indicator"},
-                    {"spec_version", "2.1"},
-                    {"id", "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"},
-                    {"created", "2026-11-28T10:00:00.000Z"},
-                    {"modified", "2026-11-28T10:00:00.000Z"},
-                    {"valid_from", "2026-11-28T10:00:00Z"},
-                    {"object_marking_refs", {stix::kTlpClearId}},
-                    {"pattern_type", "stix"},
-                    {"pattern", "[file:name = 'a.exe']"}};
+  Json indicator = PostableIndicator();
   const std::string body = Json{{"objects", {indicator}}}.dump();
   auto post = [&](const std::string& path, const std::string& auth) {
     return post_api.Handle(TaxiiRequest{"POST", path, "", "", std::string(kMediaType), body, auth});
@@ -353,6 +361,103 @@ TEST_F(TaxiiTest, HeadersAndAddedAfter) {
   r = Get(AllObjects(), "added_after=2030-01-01T00:00:00Z");
   EXPECT_EQ(Json::parse(r.body)["objects"].size(), 0u);
   EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "");
+}
+
+// added_after takes any RFC 3339 year: before 1970 (before anything was logged) is everything.
+TEST_F(TaxiiTest, AddedAfterBefore1970IsEverything) {
+  int pages = 0;
+  const size_t all = Drain(this, AllObjects(), "", 1000, &pages).size();
+  for (const char* early :
+       {"1969-12-31T23:59:59.999Z", "1900-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z"}) {
+    TaxiiResponse r = Get(AllObjects(), std::string("limit=1000&added_after=") + early);
+    ASSERT_EQ(r.status, 200) << early << ": " << r.body;
+    EXPECT_EQ(Json::parse(r.body)["objects"].size(), all) << early;
+    EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:00.000Z") << early;
+  }
+}
+
+// A POSTing client for the tests below: alice's token, statements logged from index 100.
+struct PostingApi {
+  PostingApi(Store& store, TaxiiConfig c, const crypto::Ed25519PublicKey& alice) {
+    c.authenticate = [alice](std::string_view h) -> Result<std::optional<crypto::Ed25519PublicKey>> {
+      if (h == "Bearer alice-token") return std::optional<crypto::Ed25519PublicKey>(alice);
+      return std::optional<crypto::Ed25519PublicKey>();
+    };
+    c.submit = [this](const std::vector<statement::Statement>& st) {
+      std::vector<Result<Logged>> out;
+      for (const auto& x : st) {
+        submitted.push_back(x);
+        out.push_back(Logged{100 + submitted.size(), std::string(64, 'a'), false});
+      }
+      return out;
+    };
+    api = std::make_unique<TaxiiApi>(store, c);
+  }
+  TaxiiResponse Post(const std::string& path, const Json& objects) {
+    return api->Handle(TaxiiRequest{"POST", path, "", "", std::string(kMediaType),
+                                    Json{{"objects", objects}}.dump(), "Bearer alice-token"});
+  }
+  std::vector<statement::Statement> submitted;
+  std::unique_ptr<TaxiiApi> api;
+};
+
+// A posted indicator that is revoked, or that expires, is not logged as a live indicator without
+// an end: each is a failure of its own in the status, saying how a statement is revoked.
+TEST_F(TaxiiTest, PostedRevokedOrExpiringIndicatorIsRefusedNotPublishedLive) {
+  PostingApi poster(store, config, alice.public_key);
+  const std::string mine =
+      std::string(kApiRootPath) + "collections/" + ParticipantCollectionId(alice.public_key) + "/objects/";
+  Json live = PostableIndicator();
+  Json revoked = live;
+  revoked["modified"] = "2026-11-28T11:00:00.000Z";
+  revoked["revoked"] = true;
+  Json expiring = live;
+  expiring["id"] = "indicator--0b2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+  expiring["valid_until"] = "2027-01-01T00:00:00Z";
+  TaxiiResponse r = poster.Post(mine, {live, revoked, expiring});
+  ASSERT_EQ(r.status, 202) << r.body;
+  Json status = Json::parse(r.body);
+  EXPECT_EQ(status["success_count"], 1);
+  ASSERT_EQ(status["failure_count"], 2) << r.body;
+  EXPECT_EQ(status["failures"][0]["id"], revoked["id"]);
+  EXPECT_EQ(status["failures"][0]["version"], "2026-11-28T11:00:00.000Z");
+  const std::string why = status["failures"][0]["message"];
+  EXPECT_NE(why.find("not logged: revoked"), std::string::npos) << why;
+  EXPECT_NE(why.find("accord submit --retract"), std::string::npos) << why;
+  EXPECT_EQ(status["failures"][1]["id"], expiring["id"]);
+  EXPECT_NE(status["failures"][1]["message"].get<std::string>().find("valid_until"), std::string::npos);
+  ASSERT_EQ(poster.submitted.size(), 1u);  // the live one only
+  EXPECT_EQ(poster.submitted[0].body["pattern"], live["pattern"]);
+}
+
+// Status ids are UUIDs: another id (here not even UTF-8, which PostgreSQL refuses as a parameter)
+// is 404 without asking the index, never 500.
+TEST_F(TaxiiTest, StatusIdThatIsNoUuidIsNotFound) {
+  struct StatusStore : MemoryStore {
+    Result<std::optional<std::string>> FindStatus(std::string_view id,
+                                                  const crypto::Ed25519PublicKey&) override {
+      ++finds;
+      for (char c : id)
+        if (static_cast<unsigned char>(c) >= 0x80)
+          return Internal("ERROR: invalid byte sequence for encoding \"UTF8\": 0xff");
+      return std::optional<std::string>();
+    }
+    int finds = 0;
+  } status_store;
+  status_store.records = store.records;
+  PostingApi poster(status_store, config, alice.public_key);
+  for (const std::string id : {"\xff", "not-a-uuid", "3a5f0f6c-1e8a-4a4f-9b34-0d9b9b9b9b9"}) {
+    TaxiiResponse r = poster.api->Handle(TaxiiRequest{"GET", std::string(kApiRootPath) + "status/" + id + "/",
+                                                      "", "", "", "", "Bearer alice-token"});
+    EXPECT_EQ(r.status, 404) << r.body;
+    EXPECT_EQ(Json::parse(r.body)["http_status"], "404");
+  }
+  EXPECT_EQ(status_store.finds, 0);
+  TaxiiResponse uuid = poster.api->Handle(
+      TaxiiRequest{"GET", std::string(kApiRootPath) + "status/3a5f0f6c-1e8a-4a4f-9b34-0d9b9b9b9b9b/", "", "",
+                   "", "", "Bearer alice-token"});
+  EXPECT_EQ(uuid.status, 404) << uuid.body;
+  EXPECT_EQ(status_store.finds, 1);
 }
 
 TEST_F(TaxiiTest, MatchFilters) {
@@ -620,6 +725,55 @@ TEST_F(TaxiiTest, ConcurrentRequestsAgree) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+// A poller passes the newest date added it has seen as added_after. A statement the node logs later
+// in the same millisecond, or after its clock stepped back, must still come: the index dates each
+// record 1 ms after the one before at least.
+TEST(TaxiiPolling, AStatementLoggedInTheSameMillisecondIsNotMissed) {
+  const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     ("accord-taxii-poll-" + std::to_string(::getpid()) + ".sqlite");
+  auto remove = [&] {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  };
+  remove();
+  {
+    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path.string());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto alice = Key(1);
+    const int64_t t0 = MemoryStore::kAdded0;
+    auto add = [&](uint64_t index, Kind kind, const Json& body, int64_t added_ms) {
+      Result<Record> r = RecordFromLeaf(index, testing::Signed(kind, alice, body), added_ms);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      Status s = (*store)->Add({*r});
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    };
+    add(0, Kind::kRegistration, Registration(alice, "Alice CERT", "DE"), t0);
+    TaxiiApi api(**store, TaxiiConfig{});
+    const std::string objects = std::string(kApiRootPath) + "collections/all/objects/";
+    TaxiiResponse first = api.Handle(TaxiiRequest{"GET", objects, "", "", "", "", ""});
+    ASSERT_EQ(first.status, 200) << first.body;
+    std::string last;
+    for (const auto& [k, v] : first.headers)
+      if (k == "X-TAXII-Date-Added-Last") last = v;
+    ASSERT_EQ(last, "2026-11-28T10:00:00.000Z");
+    add(1, Kind::kHashSet, HashSet(1), t0);        // the same millisecond
+    add(2, Kind::kHashSet, HashSet(2), t0 - 100);  // the clock stepped back
+    TaxiiResponse next = api.Handle(TaxiiRequest{"GET", objects, "added_after=" + last, "", "", "", ""});
+    ASSERT_EQ(next.status, 200) << next.body;
+    Json page = Json::parse(next.body);
+    ASSERT_EQ(page["objects"].size(), 2u) << next.body;
+    EXPECT_EQ(page["objects"][0]["extensions"][std::string(stix::kExtensionId)]["log_index"], 1);
+    EXPECT_EQ(page["objects"][1]["extensions"][std::string(stix::kExtensionId)]["log_index"], 2);
+    Json manifest =
+        Json::parse(api.Handle(TaxiiRequest{"GET", std::string(kApiRootPath) + "collections/all/manifest/",
+                                            "added_after=" + last, "", "", "", ""})
+                        .body);
+    ASSERT_EQ(manifest["objects"].size(), 2u);
+    EXPECT_EQ(manifest["objects"][0]["date_added"], "2026-11-28T10:00:00.001Z");
+    EXPECT_EQ(manifest["objects"][1]["date_added"], "2026-11-28T10:00:00.002Z");
+  }
+  remove();
+}
+
 TEST(TaxiiQuery, ParsesDecodesAndRoundTrips) {
   Result<ObjectsQuery> q = ParseObjectsQuery(
       "added_after=2026-11-28T10%3A00%3A00.5Z&limit=20&next=7.1&match%5Btype%5D=indicator,identity"
@@ -640,6 +794,10 @@ TEST(TaxiiQuery, ParsesDecodesAndRoundTrips) {
   EXPECT_TRUE(ParseObjectsQuery("").ok());
   EXPECT_EQ(ParseObjectsQuery("limit=99999999999999999999999")->limit, 999999999999999999u);
   EXPECT_EQ(ParseObjectsQuery("limit=007")->limit, 7u);
+  Result<ObjectsQuery> early = ParseObjectsQuery("added_after=0001-01-01T00:00:00Z");
+  ASSERT_TRUE(early.ok()) << early.status().ToString();
+  EXPECT_EQ(early->added_after_ms, -62135596800000);
+  EXPECT_EQ(*ParseObjectsQuery(FormatObjectsQuery(*early)), *early);
 }
 
 TEST(TaxiiQuery, RefusesWithTheParameterNamed) {

@@ -491,6 +491,9 @@ Status Validate(const SignedStatement& s, const Registry& registry) {
       if (*of != author)
         return FailedPrecondition("body.index: statement " + std::to_string(index) +
                                   " is not the author's own");
+      // Once is final: a second retraction would revoke the same objects again.
+      if (registry.IsRetracted(index))
+        return AlreadyExists("body.index: statement " + std::to_string(index) + " is already retracted");
       break;
     }
     case Kind::kAuditFinding: {

@@ -121,6 +121,8 @@ class Registry {
   virtual bool HasRuleName(const crypto::Ed25519PublicKey& author, std::string_view rule) const = 0;
   // The author of the statement at log index `index`, nullopt if there is none.
   virtual std::optional<crypto::Ed25519PublicKey> AuthorOf(uint64_t index) const = 0;
+  // Whether a retraction in the log already names statement `index`.
+  virtual bool IsRetracted(uint64_t index) const = 0;
   // Whether node-attested statements signed by `key` belong in this log (its node's key).
   // None by default: a registry that names no attester refuses every attested statement.
   virtual bool IsAttester(const crypto::Ed25519PublicKey& key) const {
@@ -131,8 +133,9 @@ class Registry {
 
 // Checks what needs the log's state: the author is registered (or this is its registration,
 // and it is not registered yet), the key is not retracted, YARA rule names are new for the
-// author, a retraction retracts the author's own statement, an audit finding is about an
-// existing statement, a node-attested statement is attested by a key the registry accepts.
+// author, a retraction retracts the author's own statement and one not retracted yet (else
+// AlreadyExists), an audit finding is about an existing statement, a node-attested statement is
+// attested by a key the registry accepts.
 // `s` MUST come from Parse. PermissionDenied / FailedPrecondition /
 // AlreadyExists / NotFound with a message saying which check failed.
 Status Validate(const SignedStatement& s, const Registry& registry);
@@ -153,7 +156,7 @@ class MemoryRegistry : public Registry {
   bool HasRuleName(const crypto::Ed25519PublicKey& author, std::string_view rule) const override;
   std::optional<crypto::Ed25519PublicKey> AuthorOf(uint64_t index) const override;
   // Whether a retraction applied so far names statement `index`.
-  bool IsRetracted(uint64_t index) const;
+  bool IsRetracted(uint64_t index) const override;
 
  private:
   std::unordered_map<std::string, uint64_t> registrations_;  // key bytes -> its registration

@@ -205,6 +205,10 @@ TEST(Statement, RegistryChecks) {
   EXPECT_EQ(submit(Kind::kRetraction, bob, Json{{"index", 99}}).code(), Code::kNotFound);
   EXPECT_TRUE(submit(Kind::kAuditFinding, bob, nullptr).ok());  // about 1: anyone may audit
   EXPECT_TRUE(submit(Kind::kRetraction, alice, Json{{"index", 1}}).ok());
+  // Once: a second retraction of 1 (other bytes) would revoke the same objects again.
+  Status twice = submit(Kind::kRetraction, alice, Json{{"index", 1}, {"reason", "again"}});
+  EXPECT_EQ(twice.code(), Code::kAlreadyExists) << twice.ToString();
+  EXPECT_NE(twice.message().find("statement 1 is already retracted"), std::string::npos) << twice.ToString();
   EXPECT_TRUE(submit(Kind::kYaraRule, alice, nullptr).ok());  // the retracted rule's name is free again
   EXPECT_TRUE(submit(Kind::kRetraction, alice, Json{{"index", 0}}).ok());  // retracts alice's key
   EXPECT_EQ(submit(Kind::kIndicator, alice, nullptr).code(), Code::kPermissionDenied);
