@@ -318,14 +318,16 @@ struct Node::Impl {
   }
 
   Status CatchUp();
-  Status LoadRegistry();
+  // `keep_lease` (cluster mode) is called between pages: loading a large registry may take longer
+  // than the lease's time to live, which must not expire under it.
+  Status LoadRegistry(const std::function<Status()>& keep_lease = {});
   void Sequence();
   void Commit();
 
   Status OpenCluster();
   Status SeedFromReplica();
   Status Replicate();
-  Result<size_t> SequenceCluster(const Fence& fence);
+  Result<size_t> SequenceCluster(const Fence& fence, const std::function<Status()>& keep_lease);
   Status DeliverOutcomes();
   void Deliver(const std::shared_ptr<ClusterWaiter>& w, const Outcome& o);
   void RunCluster();
@@ -355,13 +357,14 @@ Status Node::Impl::CatchUp() {
   return Status::Ok();
 }
 
-Status Node::Impl::LoadRegistry() {
+Status Node::Impl::LoadRegistry(const std::function<Status()>& keep_lease) {
   ASSIGN_OR_RETURN(auto participants, store->Participants());
   for (const auto& p : participants) registry->LoadParticipant(p);
   ListQuery q;
   q.kind = statement::Kind::kYaraRule;
   q.limit = 1000;
   for (;;) {
+    if (keep_lease) RETURN_IF_ERROR(keep_lease());
     ASSIGN_OR_RETURN(auto page, store->List(q));
     for (const auto& r : page) {
       if (r.retracted) continue;
@@ -651,7 +654,7 @@ Status Node::Impl::DeliverOutcomes() {
   return Status::Ok();
 }
 
-Result<size_t> Node::Impl::SequenceCluster(const Fence& fence) {
+Result<size_t> Node::Impl::SequenceCluster(const Fence& fence, const std::function<Status()>& keep_lease) {
   ASSIGN_OR_RETURN(std::vector<Submission> waiting, pglog->Waiting(kMaxClusterRound));
   if (waiting.empty()) return size_t{0};
   registry->Forget(replica_size);
@@ -661,6 +664,8 @@ Result<size_t> Node::Impl::SequenceCluster(const Fence& fence) {
   std::unordered_map<std::string, uint64_t> batch_ids;
   int64_t now = NowMs();
   for (Submission& sub : waiting) {
+    // A round of 1,000 (a round trip and a parse each, YARA compiles) may outlast the lease.
+    if (outcomes.size() % 64 == 63) RETURN_IF_ERROR(keep_lease());
     Outcome o;
     o.id = sub.id;
     // Parsed again: the database holds bytes, and the checks cost little beside a round trip.
@@ -698,6 +703,7 @@ Result<size_t> Node::Impl::SequenceCluster(const Fence& fence) {
     }
     outcomes.push_back(std::move(o));
   }
+  RETURN_IF_ERROR(keep_lease());
   RETURN_IF_ERROR(pglog->Commit(fence, records, outcomes));
   counters.rounds++;
   return waiting.size();
@@ -715,6 +721,15 @@ void Node::Impl::RunCluster() {
   const int wait_ms = int(std::clamp<int64_t>(ttl.count() / 6, 10, 200));
   bool leading = false;
   Clock::time_point renewed{}, next_try{};
+  // Renews the lease if a third of its time to live passed since it was last renewed: called
+  // here, and by the long steps that follow taking it (loading the registry, a round).
+  auto keep_lease = [&]() -> Status {
+    Clock::time_point t = Clock::now();
+    if (t - renewed < ttl / 3) return Status::Ok();
+    Status s = lease->Renew(holder, fence.epoch, ttl);
+    if (s.ok()) renewed = t;
+    return s;
+  };
   auto step_down = [&] {
     leading = false;
     registry.reset();  // it may have run ahead of what was committed
@@ -726,12 +741,7 @@ void Node::Impl::RunCluster() {
       listener = l.ok() ? std::move(l).value() : nullptr;
     }
     Clock::time_point now = Clock::now();
-    if (leading && now - renewed >= ttl / 3) {
-      if (lease->Renew(holder, fence.epoch, ttl).ok())
-        renewed = now;
-      else
-        step_down();
-    }
+    if (leading && !keep_lease().ok()) step_down();
     if (!leading && now >= next_try && Failed().ok()) {
       Result<uint64_t> epoch = lease->Acquire(holder, ttl);
       if (epoch.ok()) {
@@ -749,11 +759,11 @@ void Node::Impl::RunCluster() {
     if (st.ok() && leading) {
       if (!registry) {
         registry = std::make_unique<NodeRegistry>(*store, node_key.key.public_key);
-        st = LoadRegistry();
+        st = LoadRegistry(keep_lease);
         if (st.ok()) (void)pglog->PurgeOutcomes(60);
       }
       if (st.ok()) {
-        Result<size_t> n = SequenceCluster(fence);
+        Result<size_t> n = SequenceCluster(fence, keep_lease);
         st = n.ok() ? Replicate() : n.status();
         if (n.ok()) worked = *n;
       }

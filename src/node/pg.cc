@@ -151,6 +151,14 @@ Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& conninfo, const s
   RETURN_IF_ERROR(conn->Exec("set the search path", "SELECT set_config('search_path', $1, false)",
                              Params().Text("\"" + schema + "\""))
                       .status());
+  // A process that stops in the middle of a transaction (SIGSTOP, a paused VM, a network cut)
+  // would hold its row locks until the server notices the dead connection, hours later: the
+  // sequencer's commit holds the lease row, and every other process's takeover would wait on it.
+  // The server ends such a session after this long instead (accord's transactions never idle).
+  RETURN_IF_ERROR(conn->Exec("set the idle transaction timeout",
+                             "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+                             Params().Text(std::to_string(kIdleInTransactionMs)))
+                      .status());
   return conn;
 }
 

@@ -29,6 +29,12 @@ namespace accord::node::pg {
 // The version of the schema below that this accord writes; a database whose schema is newer is
 // refused, never downgraded.
 inline constexpr int kSchemaVersion = 3;
+// Every connection: the server ends a session idle inside a transaction for this long (a process
+// stopped mid-commit), releasing its locks (pg.cc, Conn::Connect).
+inline constexpr int kIdleInTransactionMs = 5000;
+// Lease operations wait at most this long for the lease row's lock, then fail (and are retried):
+// a takeover is not held up by a holder stuck in a commit (pg_lease.cc).
+inline constexpr int kLeaseLockTimeoutMs = 1000;
 
 // [a-z_][a-z0-9_]* of at most 63 bytes (PostgreSQL's identifier limit), so it needs no quoting
 // rules beyond double quotes.

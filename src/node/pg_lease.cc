@@ -45,6 +45,15 @@ const std::string kCurrent =
     "  GREATEST(0, EXTRACT(EPOCH FROM expires_at - clock_timestamp()) * 1000)::int8 "
     "FROM leases WHERE name = $1";
 
+// The lease's connection waits at most kLeaseLockTimeoutMs for a row lock (a holder stopped in
+// the middle of its commit holds the lease row until the server ends its session).
+Status BoundLockWaits(pg::Conn& c) {
+  return c
+      .Exec("set the lock timeout", "SELECT set_config('lock_timeout', $1, false)",
+            Params().Text(std::to_string(pg::kLeaseLockTimeoutMs)))
+      .status();
+}
+
 }  // namespace
 
 struct PgLease::Impl {
@@ -67,6 +76,7 @@ Result<uint64_t> PgLease::Acquire(std::string_view holder, std::chrono::millisec
   RETURN_IF_ERROR(CheckTtl(ttl));
   {
     ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+    RETURN_IF_ERROR(BoundLockWaits(*c));
     ASSIGN_OR_RETURN(Rows rows, c->Exec("acquire lease", kAcquire,
                                         Params().Text(impl_->name).Text(holder).Int64(ttl.count())));
     if (rows.size() == 1) return uint64_t(rows.Int(0, 0));
@@ -81,6 +91,7 @@ Status PgLease::Renew(std::string_view holder, uint64_t epoch, std::chrono::mill
   RETURN_IF_ERROR(CheckHolder(holder));
   RETURN_IF_ERROR(CheckTtl(ttl));
   ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+  RETURN_IF_ERROR(BoundLockWaits(*c));
   ASSIGN_OR_RETURN(Rows rows,
                    c->Exec("renew lease", kRenew,
                            Params().Text(impl_->name).Text(holder).Int64(int64_t(epoch)).Int64(ttl.count())));

@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <barrier>
+#include <future>
 #include <thread>
 
+#include "node/pg.h"
 #include "node/pg_test_util.h"
 
 namespace accord::node {
@@ -61,6 +63,34 @@ TEST_F(PgLeaseTest, OnlyTheHolderAtItsEpochRenews) {
   EXPECT_EQ(b->Renew("node-b", epoch, 20s).code(), Code::kFailedPrecondition);
   EXPECT_EQ(a->Renew("node-a", epoch + 1, 20s).code(), Code::kFailedPrecondition);
   EXPECT_EQ(b->Current()->holder, "node-a");
+}
+
+// A holder that stops in the middle of its commit (SIGSTOP, a paused VM, a network cut) holds the
+// lease row's lock: another process's Acquire does not wait on it for ever (lock timeout), and the
+// server ends the stuck session (idle-in-transaction timeout), so the lease is taken over.
+TEST_F(PgLeaseTest, AHolderStuckInATransactionDoesNotStopATakeover) {
+  auto a = Connect(), b = Connect();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Acquire("node-a", 300ms).ok());
+  auto stuck = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(stuck.ok()) << stuck.status().ToString();
+  ASSERT_TRUE((*stuck)->Exec("begin", "BEGIN").ok());
+  ASSERT_TRUE(
+      (*stuck)->Exec("lock", "UPDATE leases SET expires_at = expires_at WHERE name = 'sequencer'").ok());
+  std::this_thread::sleep_for(400ms);  // node-a's lease has expired; its row is still locked
+  auto first = std::async(std::launch::async, [&] { return b->Acquire("node-b", 10s); });
+  bool answered =
+      first.wait_for(std::chrono::milliseconds(4 * pg::kLeaseLockTimeoutMs)) == std::future_status::ready;
+  EXPECT_TRUE(answered) << "Acquire waited on a lock held by a stuck transaction";
+  if (!answered) (void)(*stuck)->Exec("rollback", "ROLLBACK");  // let it finish, to end the test
+  Result<uint64_t> r = first.get();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(3 * pg::kIdleInTransactionMs);
+  while (!r.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(200ms);
+    r = b->Acquire("node-b", 10s);
+  }
+  EXPECT_TRUE(r.ok()) << "not taken over: " << r.status().ToString();
+  EXPECT_EQ(b->Current()->holder, "node-b");
 }
 
 TEST_F(PgLeaseTest, AHolderWhoseLeaseExpiredHasLostIt) {
