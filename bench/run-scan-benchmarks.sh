@@ -57,6 +57,12 @@ with open(sys.argv[1], "w") as f:
 PY
 "$accord" db build -o "$work/hashes.accdb" --hashes "$work/random.hsb" >/dev/null
 measure "clamscan -r (1M .hsb)" clamscan --no-summary -i -d "$work/random.hsb" -r "$corpus"
+# The cache records only files settled for twice the kernel's writeback window (docs/scan-cache.md):
+# a corpus built just now waits until its newest file is that old.
+settle=$(( 2 * ($(cat /proc/sys/vm/dirty_expire_centisecs) + $(cat /proc/sys/vm/dirty_writeback_centisecs)) / 100 + 2 ))
+newest=$(find "$corpus" -printf '%C@\n' | sort -n | tail -n 1 | cut -d. -f1)
+wait_s=$(( newest + settle - $(date +%s) ))
+if (( wait_s > 0 )); then echo "  (waiting ${wait_s} s for the corpus to settle)"; sleep "$wait_s"; fi
 rm -f "$work/scan.cache"
 measure "accord scan -j 2 (1M db)" "$accord" scan --unverified -d "$work/hashes.accdb" -r -j 2 -i --no-summary \
   --cache "$work/scan.cache" "$corpus"

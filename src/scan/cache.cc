@@ -350,7 +350,7 @@ std::array<uint8_t, 16> PathHash(std::string_view path) {
 }
 
 bool Recordable(const FileReport& r) {
-  if (!r.error.empty() || r.findings.size() > kMaxFindingsPerRecord) return false;
+  if (!r.error.empty() || r.clock_dependent || r.findings.size() > kMaxFindingsPerRecord) return false;
   for (const Finding& f : r.findings) {
     if (!Replayable(f)) return false;
     std::string_view path = f.path;

@@ -9,7 +9,8 @@
 // Only findings that are a function of the file's bytes, its path and the fingerprint are recorded
 // (signature and rule matches, and limit notes other than MaxScanTime); a report with any other
 // finding (the scan ran out of time, a container was damaged, encrypted or unsupported, which a
-// lack of memory can also cause) or an error is not recorded, and the file is scanned every time.
+// lack of memory can also cause) or an error is not recorded, and the file is scanned every time;
+// nor is a report by YARA rules that import the time module (FileReport::clock_dependent).
 // SPEC: docs/scan-cache.md (the design, the file format as a grammar, the security argument).
 //
 // Why the stat says "unchanged" (git's index makes the same bet): on a local disk file system

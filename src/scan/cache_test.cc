@@ -387,6 +387,30 @@ TEST_F(ScanCacheTest, AFileOnTmpfsIsNeverRecorded) {
   EXPECT_EQ(read, std::string(kClean).size());
 }
 
+// A rule set that imports the time module judges by the date: what it said yesterday is not replayed.
+TEST_F(ScanCacheTest, AScanByRulesThatReadTheClockIsNotRecorded) {
+  Write("a.txt", kClean);
+  std::ofstream(dir_ + "/clock.yar")
+      << "import \"time\"\nrule AfterTheEnd { condition: time.now() > 4102444800 }\n";
+  std::ofstream(dir_ + "/plain.yar") << "rule Plain { strings: $a = \"never here\" condition: $a }\n";
+  int64_t later = NowNs() + 2 * RacyCleanNs();
+  for (const char* rules : {"/plain.yar", "/clock.yar"}) {
+    auto compiled = YaraRules::Compile({dir_ + rules});
+    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
+    Engine engine({Db()}, {*compiled}, ScanOptions{});
+    uint64_t cached = 0;
+    for (int i = 0; i < 2; ++i) {
+      std::string warning;
+      auto cache = ScanCache::Open(cache_ + "-" + (rules + 1), Fp(rules), later, &warning);
+      WalkOptions o;
+      o.cache = cache.get();
+      cached = ScanPaths(engine, {dir_ + "/tree"}, o, [](const FileReport&) {}).cached;
+      EXPECT_TRUE(cache->Save().ok());
+    }
+    EXPECT_EQ(cached, std::string(rules) == "/plain.yar" ? 1u : 0u) << rules;
+  }
+}
+
 TEST_F(ScanCacheTest, AFileOverMaxFileSizeIsReportedAgainWithItsNote) {
   Write("big.bin", std::string(300, 'x'));
   Write("small.txt", kClean);

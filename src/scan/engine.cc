@@ -176,6 +176,7 @@ bool Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
             {path, "Heuristics.Broken.YaraScan", "corrupt", outcome.status().message()});
         continue;
       }
+      if (outcome->clock_dependent) report.clock_dependent = true;
       for (const auto& m : outcome->matches)
         report.findings.push_back(
             {path, m.rule, "yara", m.source, std::nullopt, false, hashed ? Hex(d.sha256.data(), 32) : ""});

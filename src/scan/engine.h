@@ -61,6 +61,9 @@ struct FileReport {
   // time), FUSE, NFS or SMB (a server reports the times), or overlays. The scan cache records only
   // such files (scan/cache.h).
   bool kernel_times = false;
+  // A YARA rule set that imports the time module scanned it: its verdict may change with the date,
+  // so the scan cache never records it.
+  bool clock_dependent = false;
   bool detected() const;  // a finding other than a heuristic limit note
 };
 

@@ -596,6 +596,9 @@ int OnScanMessage(YR_SCAN_CONTEXT*, int message, void* data, void* user) {
   } else if (message == CALLBACK_MSG_TOO_MANY_MATCHES) {
     auto* s = static_cast<YR_STRING*>(data);
     out->capped.push_back(s && s->identifier ? s->identifier : "?");
+  } else if (message == CALLBACK_MSG_IMPORT_MODULE) {  // every module the rules import, every scan
+    auto* m = static_cast<YR_MODULE_IMPORT*>(data);
+    if (m && m->module_name && std::string_view(m->module_name) == "time") out->clock_dependent = true;
   }
   return CALLBACK_CONTINUE;
 }

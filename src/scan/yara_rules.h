@@ -97,6 +97,9 @@ class YaraScanner {
     std::vector<YaraMatch> matches;
     bool timed_out = false;           // hit the per-file time limit
     std::vector<std::string> capped;  // rules whose strings matched too often (libyara's cap)
+    // The rules that scanned it import a module whose answers change with the date or the
+    // machine's clock ("time"): the same bytes may be judged otherwise tomorrow.
+    bool clock_dependent = false;
   };
   // Scans `data` with the externals set. `timeout_seconds` 0 means none.
   Result<Outcome> Scan(ByteView data, const YaraExternals& ext, int timeout_seconds);
