@@ -720,7 +720,7 @@ void Node::Impl::RunCluster() {
   // lease is renewed in time.
   const int wait_ms = int(std::clamp<int64_t>(ttl.count() / 6, 10, 200));
   bool leading = false;
-  Clock::time_point renewed{}, next_try{};
+  Clock::time_point renewed{}, next_try{}, purged{};
   // Renews the lease if a third of its time to live passed since it was last renewed: called
   // here, and by the long steps that follow taking it (loading the registry, a round).
   auto keep_lease = [&]() -> Status {
@@ -742,6 +742,12 @@ void Node::Impl::RunCluster() {
     }
     Clock::time_point now = Clock::now();
     if (leading && !keep_lease().ok()) step_down();
+    // Answers an hour old are gone from the table, also those whose process died before it took
+    // them: by the sequencer, when it takes the lease and every few minutes while it holds it.
+    if (leading && registry && now - purged >= std::chrono::minutes(5)) {
+      (void)pglog->PurgeOutcomes(60);
+      purged = now;
+    }
     if (!leading && now >= next_try && Failed().ok()) {
       Result<uint64_t> epoch = lease->Acquire(holder, ttl);
       if (epoch.ok()) {
@@ -760,7 +766,10 @@ void Node::Impl::RunCluster() {
       if (!registry) {
         registry = std::make_unique<NodeRegistry>(*store, node_key.key.public_key);
         st = LoadRegistry(keep_lease);
-        if (st.ok()) (void)pglog->PurgeOutcomes(60);
+        if (st.ok()) {
+          (void)pglog->PurgeOutcomes(60);
+          purged = Clock::now();
+        }
       }
       if (st.ok()) {
         Result<size_t> n = SequenceCluster(fence, keep_lease);
