@@ -248,7 +248,8 @@ struct Node::Impl {
   std::unique_ptr<PgLog> pglog;
   std::unique_ptr<PgLease> lease;
   std::string holder;
-  uint64_t replica_size = 0;  // entries appended to DIR/log; the cluster thread's (Open's before)
+  uint64_t replica_size = 0;    // entries appended to DIR/log; the cluster thread's (Open's before)
+  std::string replica_last_id;  // LeafId of entry replica_size - 1 ("" until read); the same
   std::atomic<bool> cluster_stop{false};
   std::thread cluster_thread;
   struct ClusterWaiter {
@@ -547,6 +548,28 @@ Status Node::Impl::Replicate() {
   for (;;) {
     ASSIGN_OR_RETURN(std::vector<std::string> leaves, pglog->Entries(replica_size, kMaxReplicaBatch));
     if (leaves.empty()) return Status::Ok();
+    // What follows must continue this replica: PostgreSQL's entry replica_size - 1 is the one
+    // DIR/log holds. Not so only if PostgreSQL lost committed entries (a failover to a standby that
+    // lagged, a restore) and a sequencer committed others at their indices: appending would sign
+    // a second tree of the same log. The node stops instead (DataLoss), as at Open.
+    if (replica_size > 0) {
+      if (replica_last_id.empty()) {
+        tlog::DirTileReader reader(log_dir);
+        ASSIGN_OR_RETURN(Bytes last, tlog::ReadEntry(reader, replica_size - 1, replica_size));
+        replica_last_id = LeafId(last);
+      }
+      ASSIGN_OR_RETURN(std::optional<uint64_t> at, store->FindId(replica_last_id));
+      if (at != replica_size - 1) {
+        Status lost = DataLoss(log_dir + ": entry " + std::to_string(replica_size - 1) +
+                               " is not PostgreSQL's: the database lost entries this replica holds and "
+                               "holds others in their place (restore it, or remove " +
+                               log_dir +
+                               " to follow the database's log, whose checkpoints then contradict "
+                               "the published ones)");
+        Fail(lost);
+        return lost;
+      }
+    }
     // The replica failing (a full disk, an entry it cannot hold) is not a passing fault: the node
     // stops accepting statements (the other processes go on).
     tlog::EntryBatch batch;
@@ -562,6 +585,7 @@ Status Node::Impl::Replicate() {
       return local;
     }
     replica_size += leaves.size();
+    replica_last_id = LeafId(leaves.back());
     indexed = replica_size;
   }
 }

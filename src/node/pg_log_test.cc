@@ -366,6 +366,52 @@ TEST_F(PgClusterTest, RefusesAReplicaOfAnotherLog) {
   EXPECT_NE(other.status().message().find("same node.key"), std::string::npos) << other.status().ToString();
 }
 
+// PostgreSQL loses committed entries (a failover to a standby that lagged) and a sequencer commits
+// others at their indices: a running process whose replica holds the lost ones must stop, not append
+// the new entries onto them (the shared key would sign two trees of one log).
+TEST_F(PgClusterTest, AProcessWhoseReplicaThePostgresLogNoLongerContinuesStops) {
+  Node* a = StartOk(0);
+  ASSERT_TRUE(a);
+  Node* b = StartOk(1);
+  ASSERT_TRUE(b);
+  auto alice = Key(1);
+  ASSERT_TRUE(a->Submit(Registration(alice)).ok());
+  for (int i = 1; i < 4; ++i) ASSERT_TRUE(b->Submit(HashSet(alice, i)).ok());
+  ASSERT_EQ(WaitForSize(*a, 4).checkpoint.size, 4u);
+  ASSERT_EQ(WaitForSize(*b, 4).checkpoint.size, 4u);
+  // Keep the process that does not sequence; the test takes the lease for itself.
+  Node* seq = Sequencer({a, b});
+  ASSERT_TRUE(seq);
+  Node* kept = seq == a ? b : a;
+  auto admin = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(admin.ok());
+  auto taken = (*admin)->Exec("take the lease",
+                              "UPDATE leases SET holder = 'test', epoch = epoch + 1, "
+                              "expires_at = clock_timestamp() + interval '30 seconds' RETURNING epoch");
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  uint64_t epoch = uint64_t(taken->Int(0, 0));
+  std::erase_if(nodes_, [&](const std::unique_ptr<Node>& n) { return n.get() == seq; });
+  // Entries 2 and 3 are lost; three others are committed at 2, 3 and 4.
+  ASSERT_TRUE((*admin)->Exec("lose", "DELETE FROM digests WHERE idx >= 2").ok());
+  ASSERT_TRUE((*admin)->Exec("lose", "DELETE FROM statements WHERE idx >= 2").ok());
+  PgLogOptions lo;
+  lo.conninfo = testing::TestConninfo();
+  lo.schema = schema_;
+  auto log = PgLog::Open(lo);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  std::vector<Record> others = {RecordOf(2, HashSet(alice, 102)), RecordOf(3, HashSet(alice, 103)),
+                                RecordOf(4, HashSet(alice, 104))};
+  Status c = (*log)->Commit(Fence{"sequencer", "test", epoch}, others, {});
+  ASSERT_TRUE(c.ok()) << c.ToString();
+  // The kept process sees entries from 4 on and stops: it never signs a tree of 5.
+  for (int i = 0; i < 100 && kept->checkpoint().checkpoint.size < 5; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(kept->checkpoint().checkpoint.size, 4u);
+  Result<Accepted> answer = kept->Submit(HashSet(alice, 200));  // a stopped node answers at once
+  EXPECT_EQ(answer.status().code(), Code::kUnavailable) << answer.status().ToString();
+  EXPECT_NE(answer.status().message().find("is not PostgreSQL's"), std::string::npos)
+      << answer.status().ToString();
+}
+
 // The database goes away (it refuses connections and drops those it had) and comes back.
 TEST_F(PgClusterTest, ADatabaseOutageIsAnsweredUnavailableThenHeals) {
   std::string db = schema_ + "_db";
