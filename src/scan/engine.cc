@@ -203,9 +203,9 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
   w.deadline = std::chrono::steady_clock::now() + options_.limits.max_scan_time;
   Walker walker(options_.limits);
   // The allow-listed item being walked (the walk visits an item, then what is inside it): its
-  // members are not scanned, nor are notes about it or them reported.
+  // members are not scanned. The walk's notes are all reported, those about its members too: a
+  // limit it uses up (scan size, time) stops the walk for what follows it, which must show.
   int allowed_depth = -1;
-  std::string allowed_path;
   walker.Walk(
       data, display_path,
       [&](const Item& item) {
@@ -217,15 +217,9 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
           NameParts(path, ext);
           ext.owner.clear();
         }
-        if (!ScanItem(w, item.data, path, ext, report)) {
-          allowed_depth = item.depth;
-          allowed_path = std::move(path);
-        }
+        if (!ScanItem(w, item.data, path, ext, report)) allowed_depth = item.depth;
       },
       [&](const Event& e) {
-        if (allowed_depth >= 0 && e.path.starts_with(allowed_path) &&
-            (e.path.size() == allowed_path.size() || e.path[allowed_path.size()] == '!'))
-          return;
         const char* kind = e.kind == EventKind::kLimitExceeded ? "limit"
                            : e.kind == EventKind::kEncrypted   ? "encrypted"
                                                                : "corrupt";

@@ -113,6 +113,24 @@ TEST_F(EngineTest, AnAllowListedContainerCoversWhatIsInsideIt) {
   for (const Finding& f : outer.findings) found.push_back(f.path + ": " + f.name);
   std::sort(found.begin(), found.end());
   EXPECT_EQ(found, (std::vector<std::string>{"outer.zip!y.bin: Marked", "outer.zip!y.bin: Test.Evil"}));
+  // Its members still count against the limits, and a limit they use up is reported: the walk
+  // stops there for what follows (here y.bin), which must not pass for clean.
+  {
+    DatabaseBuilder b;
+    EXPECT_TRUE(AddHashFile(b, dir_ + "/t.hsb").ok());
+    EXPECT_TRUE(AddHashFile(b, dir_ + "/zip.sfp").ok());
+    auto db = Database::OpenBytes(std::move(b.Build()).value(), "test");
+    ASSERT_TRUE(db.ok());
+    ScanOptions small;
+    small.limits.max_scan_size = known.size() + 8;  // the outer zip's first member and a little more
+    Engine capped({*db}, {}, small);
+    auto cw = capped.NewWorker();
+    FileReport r = capped.ScanBuffer(
+        *cw, Zip({{"known.zip", known}, {"pad.bin", std::string(4096, 'p')}, {"y.bin", kEvil}}), "outer.zip");
+    bool noted = false;
+    for (const Finding& f : r.findings) noted |= f.name == "Heuristics.Limits.Exceeded.MaxScanSize";
+    EXPECT_TRUE(noted) << r.findings.size() << " findings";
+  }
   // The same archive not allow-listed: what is inside it is found.
   Engine plain = Make();
   auto pw = plain.NewWorker();

@@ -19,7 +19,8 @@ struct ServerLimits {
   // daemon stops reading from streaming clients until scans finish: TCP's flow control holds the
   // rest in the clients' buffers, and memory stays bounded whatever the clients send. If all of it
   // is held by streams still arriving, one goes on to its end (past this by at most
-  // max_stream_size) so that its scan frees memory for the others.
+  // max_stream_size) so that its scan frees memory for the others. A paused client waits at most
+  // twice read_timeout.
   uint64_t max_stream_memory = uint64_t{1} << 30;
   // Longest command line (a SCAN path and its prefix); longer: "COMMAND TOO LONG. ERROR".
   size_t max_command_length = 4096 + 32;

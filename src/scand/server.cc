@@ -682,6 +682,7 @@ struct Server::Impl {
         break;
       }
       c.in.erase(0, p.consumed);
+      if (!c.in.empty()) c.command_started = Clock::now();  // the next command began to arrive
       Handle(tag, c, p.request);
     }
   }
@@ -876,7 +877,7 @@ struct Server::Impl {
       Conn& c = it->second;
       if (!d.final) {  // a piece: the request is still running
         Send(c, d.reply);
-        if (c.dead) CloseConn(d.conn);
+        Settle(d.conn);  // EPOLLOUT for what did not go out at once; closes it if it died
         continue;
       }
       --c.pending;
@@ -917,12 +918,16 @@ struct Server::Impl {
         touched.push_back(tag);
         continue;
       }
-      if (c.done_reading || c.pending > 0 || c.paused) continue;
+      if (c.done_reading || c.pending > 0) continue;
       // The first command must be complete within command_timeout of the connection, and any
       // later one within read_timeout of its first byte, however slowly its bytes trickle in; a
       // stream and a session may be silent for read_timeout between pieces.
+      // Waiting for stream memory: twice as long, but not for ever (the stream that goes on past
+      // the cap may itself be slow).
       bool late;
-      if (!c.got_command && !c.streaming)
+      if (c.paused)
+        late = now - c.last_input > 2 * opt.limits.read_timeout;
+      else if (!c.got_command && !c.streaming)
         late = now - c.accepted > opt.limits.command_timeout;
       else if (!c.streaming && !c.in.empty())
         late = now - c.command_started > opt.limits.read_timeout;
@@ -931,6 +936,7 @@ struct Server::Impl {
       if (late) {
         Send(c, "COMMAND READ TIMED OUT\n");
         if (c.streaming) DropStream(c);
+        c.paused = false;
         c.done_reading = true;
         touched.push_back(tag);
       }
