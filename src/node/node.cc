@@ -51,6 +51,26 @@ std::string LeafId(ByteView leaf) {
   return HexEncode(ByteView(reinterpret_cast<const char*>(crypto::Sha256(leaf).data()), 32));
 }
 
+std::string HashBytes(const tlog::Hash& h) {
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+// The compact range of the first `size` entries of the log in `dir`, a tree of `tree_size`
+// (>= size) entries, read from its tiles.
+Result<tlog::CompactRange> RangeOfTiles(const std::string& dir, uint64_t tree_size, uint64_t size) {
+  tlog::DirTileReader reader(dir);
+  tlog::TileHashSource source(reader, tree_size);
+  std::vector<tlog::Hash> hashes;
+  uint64_t start = 0;
+  for (int h = 63; h >= 0; --h) {
+    if (((size >> h) & 1) == 0) continue;
+    ASSIGN_OR_RETURN(tlog::Hash node, source.Node(h, start >> h));
+    hashes.push_back(node);
+    start += uint64_t(1) << h;
+  }
+  return tlog::CompactRange::FromHashes(size, std::move(hashes));
+}
+
 // Unique per process incarnation (pg_lease.h): host, pid (which operators and tests read) and a
 // random part.
 std::string HolderName() {
@@ -248,8 +268,9 @@ struct Node::Impl {
   std::unique_ptr<PgLog> pglog;
   std::unique_ptr<PgLease> lease;
   std::string holder;
-  uint64_t replica_size = 0;    // entries appended to DIR/log; the cluster thread's (Open's before)
-  std::string replica_last_id;  // LeafId of entry replica_size - 1 ("" until read); the same
+  uint64_t replica_size = 0;         // entries appended to DIR/log; the cluster thread's (Open's before)
+  std::string replica_last_id;       // LeafId of entry replica_size - 1 ("" until read); the same
+  tlog::CompactRange replica_range;  // the replica's tree (of replica_size entries)
   std::atomic<bool> cluster_stop{false};
   std::thread cluster_thread;
   struct ClusterWaiter {
@@ -546,29 +567,44 @@ void Node::Impl::Commit() {
 
 Status Node::Impl::Replicate() {
   for (;;) {
-    ASSIGN_OR_RETURN(std::vector<std::string> leaves, pglog->Entries(replica_size, kMaxReplicaBatch));
-    if (leaves.empty()) return Status::Ok();
-    // What follows must continue this replica: PostgreSQL's entry replica_size - 1 is the one
-    // DIR/log holds. Not so only if PostgreSQL lost committed entries (a failover to a standby that
-    // lagged, a restore) and a sequencer committed others at their indices: appending would sign
-    // a second tree of the same log. The node stops instead (DataLoss), as at Open.
-    if (replica_size > 0) {
+    // What follows must continue this replica. Not so only if PostgreSQL lost committed entries (a
+    // failover to a standby that lagged, a restore) and a sequencer committed others at their
+    // indices: appending would sign a second tree of the same log. Every commit records the root
+    // of the tree it ends (pg_log.h, tree_heads): the entries up to the next recorded head are
+    // appended only if this replica's tree with them has that root, which checks every entry the
+    // replica holds, not only its last. Otherwise the node stops (DataLoss), as at Open.
+    ASSIGN_OR_RETURN(std::optional<TreeHead> next_head, pglog->HeadAfter(replica_size, kMaxReplicaBatch));
+    // A head beyond one batch is only ever that of a commit of entries written before heads were
+    // (schema version 4): no round is that large.
+    TreeHead none;
+    const TreeHead& h = next_head ? *next_head : none;
+    const bool head = h.size > replica_size && h.size - replica_size <= kMaxReplicaBatch;
+    const size_t want = head ? size_t(h.size - replica_size) : kMaxReplicaBatch;
+    ASSIGN_OR_RETURN(std::vector<std::string> leaves, pglog->Entries(replica_size, want));
+    if (leaves.empty() && !head) return Status::Ok();
+    tlog::CompactRange next = replica_range;
+    for (const auto& leaf : leaves) next.Append(tlog::HashLeaf(leaf));
+    bool continues = true;
+    if (head) {
+      continues = leaves.size() == want && HashBytes(next.Root()) == h.root;
+    } else if (replica_size > 0) {
+      // Entries committed before heads were recorded: the replica's last entry is compared.
       if (replica_last_id.empty()) {
         tlog::DirTileReader reader(log_dir);
         ASSIGN_OR_RETURN(Bytes last, tlog::ReadEntry(reader, replica_size - 1, replica_size));
         replica_last_id = LeafId(last);
       }
       ASSIGN_OR_RETURN(std::optional<uint64_t> at, store->FindId(replica_last_id));
-      if (at != replica_size - 1) {
-        Status lost = DataLoss(log_dir + ": entry " + std::to_string(replica_size - 1) +
-                               " is not PostgreSQL's: the database lost entries this replica holds and "
-                               "holds others in their place (restore it, or remove " +
-                               log_dir +
-                               " to follow the database's log, whose checkpoints then contradict "
-                               "the published ones)");
-        Fail(lost);
-        return lost;
-      }
+      continues = at == replica_size - 1;
+    }
+    if (!continues) {
+      Status lost = DataLoss(
+          log_dir + ": the tree of " + std::to_string(replica_size) +
+          " entries it holds is not PostgreSQL's: the database lost entries this replica holds and holds "
+          "others in their place (restore it, or remove " +
+          log_dir + " to follow the database's log, whose checkpoints then contradict the published ones)");
+      Fail(lost);
+      return lost;
     }
     // The replica failing (a full disk, an entry it cannot hold) is not a passing fault: the node
     // stops accepting statements (the other processes go on).
@@ -586,6 +622,7 @@ Status Node::Impl::Replicate() {
     }
     replica_size += leaves.size();
     replica_last_id = LeafId(leaves.back());
+    replica_range = std::move(next);
     indexed = replica_size;
   }
 }
@@ -604,19 +641,22 @@ Status Node::Impl::SeedFromReplica() {
   Fence fence{"sequencer", holder, *epoch, options.lease_ttl};  // each round renews it: seeding can be long
   tlog::DirTileReader reader(log_dir);
   int64_t now = NowMs();
-  Status st;
+  Result<tlog::CompactRange> range = RangeOfTiles(log_dir, replica_size, have);
+  Status st = range.status();
   for (uint64_t from = have; from < replica_size && st.ok(); from += kMaxClusterRound) {
     std::vector<Record> records;
     for (uint64_t i = from; i < std::min(replica_size, from + kMaxClusterRound) && st.ok(); ++i) {
       Result<Bytes> leaf = tlog::ReadEntry(reader, i, replica_size);
       if (!leaf.ok()) st = leaf.status();
       Result<Record> r = st.ok() ? RecordFromLeaf(i, *leaf, now) : Result<Record>(st);
-      if (r.ok())
+      if (r.ok()) {
+        range->Append(tlog::HashLeaf(r->leaf));
         records.push_back(std::move(r).value());
-      else
+      } else {
         st = r.status();
+      }
     }
-    if (st.ok()) st = pglog->Commit(fence, records, {});
+    if (st.ok()) st = pglog->Commit(fence, records, HashBytes(range->Root()), {});
   }
   (void)lease->Release(holder, *epoch);
   return st;
@@ -635,6 +675,9 @@ Status Node::Impl::OpenCluster() {
   RETURN_IF_ERROR(pglog->Claim(origin, note::FormatVerifierKey(log->verifier())));
   replica_size = log->checkpoint().checkpoint.size;
   indexed = replica_size;
+  ASSIGN_OR_RETURN(replica_range, RangeOfTiles(log_dir, replica_size, replica_size));
+  if (replica_range.Root() != log->checkpoint().checkpoint.root)
+    return DataLoss(log_dir + ": its tiles do not hash to its checkpoint's root");
   ASSIGN_OR_RETURN(uint64_t have, pglog->Size());
   // The replica and PostgreSQL MUST be the same log: their last common entry is compared (both
   // are append-only, and a replica only ever appends what PostgreSQL committed).
@@ -727,8 +770,12 @@ Result<size_t> Node::Impl::SequenceCluster(const Fence& fence, const std::functi
     }
     outcomes.push_back(std::move(o));
   }
+  // The root of the tree these entries end: the replica's (PostgreSQL's, which Replicate checked
+  // and nobody else appends to while the lease is held) with them.
+  tlog::CompactRange after = replica_range;
+  for (const Record& r : records) after.Append(tlog::HashLeaf(r.leaf));
   RETURN_IF_ERROR(keep_lease());
-  RETURN_IF_ERROR(pglog->Commit(fence, records, outcomes));
+  RETURN_IF_ERROR(pglog->Commit(fence, records, HashBytes(after.Root()), outcomes));
   counters.rounds++;
   return waiting.size();
 }

@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS taxii_tokens(
 CREATE TABLE IF NOT EXISTS taxii_status(
   seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE, poster bytea NOT NULL, body bytea NOT NULL);
 CREATE INDEX IF NOT EXISTS taxii_status_poster ON taxii_status(poster, seq);
+CREATE TABLE IF NOT EXISTS tree_heads(
+  size bigint PRIMARY KEY CHECK (size > 0), root bytea NOT NULL CHECK (octet_length(root) = 32));
 )sql";
 
 // What version 3 adds: taxii_tokens holds what tokens.h allows and nothing else (a row written
@@ -277,10 +279,12 @@ Status Conn::EnsureSchema(const std::string& schema) {
     ASSIGN_OR_RETURN(Rows v, Exec("read the schema version", "SELECT version FROM schema_version"));
     int64_t have = v.size() == 1 ? v.Int(0, 0) : 0;
     // Version 2 only added tables (log_meta, submissions), created above. Version 3 checks the
-    // rows of taxii_tokens in the database too (a fresh schema is version 3 and gets the checks
-    // here). A row that fails them stops the upgrade with PostgreSQL's message: nothing changes.
-    if (have == 1 || have == 2 || (have == kSchemaVersion && inserted_now.size() == 1)) {
-      RETURN_IF_ERROR(Run("check the rows of taxii_tokens", kTokenChecks));
+    // rows of taxii_tokens in the database too (a fresh schema gets the checks here). A row that
+    // fails them stops the upgrade with PostgreSQL's message: nothing changes. Version 4 only adds
+    // tree_heads, created above (a log committed before it has no heads; pg_log.h).
+    const bool fresh = have == kSchemaVersion && inserted_now.size() == 1;
+    if (have == 1 || have == 2 || fresh) RETURN_IF_ERROR(Run("check the rows of taxii_tokens", kTokenChecks));
+    if (have == 1 || have == 2 || have == 3 || fresh) {
       RETURN_IF_ERROR(Exec("upgrade the schema version", "UPDATE schema_version SET version = $1",
                            Params().Int64(kSchemaVersion))
                           .status());

@@ -128,8 +128,10 @@ Status PgLog::PurgeOutcomes(int64_t minutes) {
       .status();
 }
 
-Status PgLog::Commit(const Fence& fence, const std::vector<Record>& records,
+Status PgLog::Commit(const Fence& fence, const std::vector<Record>& records, ByteView root,
                      const std::vector<Outcome>& outcomes) {
+  if (!records.empty() && root.size() != 32)
+    return InvalidArgument("a commit of entries needs the root of the tree they end: nothing committed");
   // The lease row stays locked until COMMIT: a new holder's Acquire waits for it, then sees these
   // entries. Renewing (or not: + 0 ms keeps expires_at as the check found it) is the same UPDATE.
   static const std::string fence_sql =
@@ -149,6 +151,10 @@ Status PgLog::Commit(const Fence& fence, const std::vector<Record>& records,
                             .Bytes(o.status.message())
                             .Int64(int64_t(o.index))
                             .Int64(o.duplicate ? 1 : 0)});
+  static const std::string head_sql = "INSERT INTO tree_heads(size, root) VALUES ($1, $2)";
+  if (!records.empty())
+    commands.push_back(
+        {"tree head", &head_sql, Params().Int64(int64_t(records.back().index + 1)).Bytes(root)});
   commands.push_back({"notify", &kNotify, Params().Text(impl_->channel)});
   ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
   return c->Transaction("commit", [&]() -> Status {
@@ -169,6 +175,26 @@ Status PgLog::Commit(const Fence& fence, const std::vector<Record>& records,
     }
     return c->ExecMany(commands);
   });
+}
+
+Result<std::optional<TreeHead>> PgLog::HeadAfter(uint64_t size, uint64_t span) {
+  static const std::string sql =
+      "(SELECT size, root FROM tree_heads WHERE size > $1 AND size <= $2 ORDER BY size DESC LIMIT 1) "
+      "UNION ALL (SELECT size, root FROM tree_heads WHERE size > $1 ORDER BY size LIMIT 1)";
+  ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+  ASSIGN_OR_RETURN(Rows rows,
+                   c->Exec("tree head", sql, Params().Int64(int64_t(size)).Int64(int64_t(size + span))));
+  // Up to two rows, in no promised order: the largest within the span wins, else the one beyond.
+  std::optional<TreeHead> best;
+  for (int i = 0; i < rows.size(); ++i) {
+    TreeHead h{uint64_t(rows.Int(i, 0)), rows.Bytes(i, 1)};
+    if (h.size <= size || h.root.size() != 32) return DataLoss("PostgreSQL: a malformed tree head");
+    bool within = h.size - size <= span;
+    if (!best || (within && (best->size - size > span || h.size > best->size)) ||
+        (!within && best->size - size > span && h.size < best->size))
+      best = std::move(h);
+  }
+  return best;
 }
 
 Result<std::unique_ptr<pg::Conn>> PgLog::Listen() {

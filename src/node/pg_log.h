@@ -9,6 +9,9 @@
 //   submissions  id bigserial PK, owner (the process that waits for the answer), leaf, done, and
 //                once done the outcome: code (a Code), message, idx, duplicate.
 //   log_meta     one row: the log's origin and the verifier key of its signer.
+//   tree_heads   size PK, root: the RFC 9162 root of the tree of `size` entries, one per Commit
+//                that appended (written with its entries), so that a replica checks the whole
+//                tree it holds against PostgreSQL's, not only an entry (node.cc, Replicate).
 // Commit is fenced (pg_lease.h): in one transaction it locks the lease row, checks that the
 // caller still holds it at its epoch and that it has not expired, checks that the entries
 // continue the log, then inserts them (with their index rows) and the outcomes. A sequencer that
@@ -22,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,6 +59,11 @@ struct Submission {
   std::string leaf;
 };
 
+struct TreeHead {
+  uint64_t size = 0;
+  std::string root;  // 32 bytes
+};
+
 struct Outcome {
   int64_t id = 0;  // the submission's
   Status status;   // OK: logged at `index`
@@ -86,10 +95,17 @@ class PgLog {
   // Forgets outcomes nobody took for `minutes` (their process died).
   Status PurgeOutcomes(int64_t minutes);
 
-  // Fenced (above): appends `records` (consecutive, from Size(); with their index rows) and marks
-  // `outcomes`' submissions done, all or nothing. FailedPrecondition if the fence no longer holds
-  // or the records do not continue the log.
-  Status Commit(const Fence& fence, const std::vector<Record>& records, const std::vector<Outcome>& outcomes);
+  // Fenced (above): appends `records` (consecutive, from Size(); with their index rows), records
+  // `root` as the root of the tree they end (32 bytes; required if `records` is not empty: the
+  // caller computes it from the tree it continues) and marks `outcomes`' submissions done, all or
+  // nothing. FailedPrecondition if the fence no longer holds or the records do not continue the log.
+  Status Commit(const Fence& fence, const std::vector<Record>& records, ByteView root,
+                const std::vector<Outcome>& outcomes);
+
+  // The tree head that a replica of `size` entries checks next: the largest recorded size in
+  // (size, size + span], else the smallest beyond it; nullopt if no head beyond `size` is recorded
+  // (nothing committed since, or only entries committed before schema version 4).
+  Result<std::optional<TreeHead>> HeadAfter(uint64_t size, uint64_t span);
 
   // A connection of its own that listens to this log's notifications
   // (pg::Conn::WaitForNotification).

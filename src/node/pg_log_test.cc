@@ -52,6 +52,15 @@ Record RecordOf(uint64_t index, const std::string& leaf) {
   return r.ok() ? *r : Record{};
 }
 
+// The RFC 9162 root of the tree of `leaves` (tlog's, checked against the RFC's vectors in
+// tlog/merkle_test.cc), as a sequencer records it with a commit.
+std::string RootOf(const std::vector<std::string>& leaves) {
+  tlog::CompactRange r;
+  for (const auto& l : leaves) r.Append(tlog::HashLeaf(l));
+  tlog::Hash h = r.Root();
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
 class PgLogTest : public testing::PgTest {
  protected:
   std::unique_ptr<PgLog> OpenLog() {
@@ -109,7 +118,7 @@ TEST_F(PgLogTest, OutcomesGoToTheSubmitterOnlyOnceCommitted) {
   outcomes[0].index = 0;
   outcomes[1].id = (*ids)[1];
   outcomes[1].status = PermissionDenied("refused for the test");
-  Status c = log->Commit(Fence{"sequencer", "seq", epoch}, records, outcomes);
+  Status c = log->Commit(Fence{"sequencer", "seq", epoch}, records, RootOf({reg}), outcomes);
   ASSERT_TRUE(c.ok()) << c.ToString();
   EXPECT_EQ(*log->Size(), 1u);
   EXPECT_EQ(log->Entries(0, 10)->at(0), reg);
@@ -142,7 +151,8 @@ TEST_F(PgLogTest, ASequencerThatLostItsLeaseMidBatchCommitsNothing) {
   ASSERT_TRUE(new_epoch.ok()) << new_epoch.status().ToString();
   std::vector<Outcome> outcomes(1);
   outcomes[0].id = (*ids)[0];
-  Status stale = log->Commit(Fence{"sequencer", "old", old_epoch}, {RecordOf(0, reg)}, outcomes);
+  Status stale =
+      log->Commit(Fence{"sequencer", "old", old_epoch}, {RecordOf(0, reg)}, RootOf({reg}), outcomes);
   EXPECT_EQ(stale.code(), Code::kFailedPrecondition) << stale.ToString();
   EXPECT_NE(stale.message().find("nothing committed"), std::string::npos);
   EXPECT_EQ(*log->Size(), 0u);
@@ -153,7 +163,7 @@ TEST_F(PgLogTest, ASequencerThatLostItsLeaseMidBatchCommitsNothing) {
   auto lapsed = OpenLease();
   uint64_t e = *lapsed->Acquire("new", 200ms);
   std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(log->Commit(Fence{"sequencer", "new", e}, {RecordOf(0, reg)}, outcomes).code(),
+  EXPECT_EQ(log->Commit(Fence{"sequencer", "new", e}, {RecordOf(0, reg)}, RootOf({reg}), outcomes).code(),
             Code::kFailedPrecondition);
   EXPECT_EQ(*log->Size(), 0u);
 }
@@ -166,12 +176,28 @@ TEST_F(PgLogTest, CommitsOnlyWhatContinuesTheLog) {
   std::string reg = Registration(a), hs = HashSet(a, 1);
   uint64_t epoch = *lease->Acquire("seq", 10s);
   Fence f{"sequencer", "seq", epoch};
-  EXPECT_EQ(log->Commit(f, {RecordOf(1, hs)}, {}).code(), Code::kFailedPrecondition);
-  ASSERT_TRUE(log->Commit(f, {RecordOf(0, reg)}, {}).ok());
-  EXPECT_EQ(log->Commit(f, {RecordOf(0, hs)}, {}).code(), Code::kFailedPrecondition);
-  EXPECT_FALSE(log->Commit(f, {RecordOf(1, reg)}, {}).ok());  // the same leaf twice: id is unique
+  EXPECT_EQ(log->Commit(f, {RecordOf(1, hs)}, RootOf({reg, hs}), {}).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(log->Commit(f, {RecordOf(0, reg)}, {}, {}).code(), Code::kInvalidArgument) << "no root";
+  EXPECT_FALSE(log->HeadAfter(0, 10)->has_value());
+  ASSERT_TRUE(log->Commit(f, {RecordOf(0, reg)}, RootOf({reg}), {}).ok());
+  EXPECT_EQ(log->Commit(f, {RecordOf(0, hs)}, RootOf({hs}), {}).code(), Code::kFailedPrecondition);
+  EXPECT_FALSE(
+      log->Commit(f, {RecordOf(1, reg)}, RootOf({reg, reg}), {}).ok());  // the same leaf twice: id is unique
   EXPECT_EQ(*log->Size(), 1u);
   EXPECT_TRUE(log->Entries(1, 10)->empty());
+  // The head of each commit is recorded with it; a replica of size s checks the largest within
+  // its next batch, else the next one.
+  std::string hs2 = HashSet(a, 2), hs3 = HashSet(a, 3);
+  ASSERT_TRUE(log->Commit(f, {RecordOf(1, hs), RecordOf(2, hs2)}, RootOf({reg, hs, hs2}), {}).ok());
+  ASSERT_TRUE(log->Commit(f, {RecordOf(3, hs3)}, RootOf({reg, hs, hs2, hs3}), {}).ok());
+  auto head = log->HeadAfter(0, 10);
+  ASSERT_TRUE(head.ok() && head->has_value()) << head.status().ToString();
+  EXPECT_EQ((*head)->size, 4u);
+  EXPECT_EQ((*head)->root, RootOf({reg, hs, hs2, hs3}));
+  EXPECT_EQ((*log->HeadAfter(0, 2))->size, 1u);
+  EXPECT_EQ((*log->HeadAfter(1, 1))->size, 3u) << "none within the span: the next one";
+  EXPECT_EQ((*log->HeadAfter(1, 2))->size, 3u);
+  EXPECT_FALSE(log->HeadAfter(4, 10)->has_value());
 }
 
 TEST_F(PgLogTest, ABusySequencerKeepsItsLeaseByCommitting) {
@@ -181,7 +207,8 @@ TEST_F(PgLogTest, ABusySequencerKeepsItsLeaseByCommitting) {
   uint64_t epoch = *lease->Acquire("seq", 2s);
   EXPECT_LE(lease->Current()->remaining_ms, 2000);
   Fence f{"sequencer", "seq", epoch, 30s};
-  ASSERT_TRUE(log->Commit(f, {RecordOf(0, Registration(Key(1)))}, {}).ok());
+  std::string reg = Registration(Key(1));
+  ASSERT_TRUE(log->Commit(f, {RecordOf(0, reg)}, RootOf({reg}), {}).ok());
   EXPECT_GT(lease->Current()->remaining_ms, 20000);
   EXPECT_EQ(lease->Current()->epoch, epoch);
 }
@@ -237,6 +264,67 @@ class PgClusterTest : public testing::PgTest {
       std::this_thread::sleep_for(25ms);
     }
     return nullptr;
+  }
+  // Takes the lease for `holder` behind the sequencer's back (as one would that saw it expire while
+  // the sequencer was paused), for `seconds`; its new epoch.
+  static Result<uint64_t> TakeLease(pg::Conn& c, const std::string& holder, int seconds) {
+    ASSIGN_OR_RETURN(pg::Rows r,
+                     c.Exec("take the lease",
+                            "UPDATE leases SET holder = $1, epoch = epoch + 1, expires_at = "
+                            "clock_timestamp() + $2::float8 * interval '1 second' RETURNING epoch",
+                            pg::Params().Text(holder).Int64(seconds)));
+    if (r.size() != 1) return Internal("no lease row");
+    return uint64_t(r.Int(0, 0));
+  }
+  // PostgreSQL loses entries 2 and 3 of a log of 4 that two processes replicate, and a sequencer
+  // (the test) commits three others at 2, 3 and 4, recording their tree's heads as accord does;
+  // with `resubmit_last`, the one at 3 is the statement that was at 3 before. The process that
+  // held the lost entries must stop, not sign a tree of 5.
+  void ExpectStopWhenPostgresNoLongerContinuesTheReplica(bool resubmit_last) {
+    Node* a = StartOk(0);
+    ASSERT_TRUE(a);
+    Node* b = StartOk(1);
+    ASSERT_TRUE(b);
+    auto alice = Key(1);
+    ASSERT_TRUE(a->Submit(Registration(alice)).ok());
+    for (int i = 1; i < 4; ++i) ASSERT_TRUE(b->Submit(HashSet(alice, i)).ok());
+    ASSERT_EQ(WaitForSize(*a, 4).checkpoint.size, 4u);
+    ASSERT_EQ(WaitForSize(*b, 4).checkpoint.size, 4u);
+    // Keep the process that does not sequence; the test takes the lease for itself.
+    Node* seq = Sequencer({a, b});
+    ASSERT_TRUE(seq);
+    Node* kept = seq == a ? b : a;
+    auto admin = pg::Conn::Connect(testing::TestConninfo(), schema_);
+    ASSERT_TRUE(admin.ok());
+    auto taken = TakeLease(**admin, "test", 30);
+    ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+    uint64_t epoch = *taken;
+    std::erase_if(nodes_, [&](const std::unique_ptr<Node>& n) { return n.get() == seq; });
+    for (const char* sql : {"DELETE FROM digests WHERE idx >= 2", "DELETE FROM statements WHERE idx >= 2",
+                            "DELETE FROM tree_heads WHERE size > 2"})
+      ASSERT_TRUE((*admin)->Run("lose", sql).ok()) << sql;
+    PgLogOptions lo;
+    lo.conninfo = testing::TestConninfo();
+    lo.schema = schema_;
+    auto log = PgLog::Open(lo);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    auto kept_leaves = (*log)->Entries(0, 2);
+    ASSERT_TRUE(kept_leaves.ok() && kept_leaves->size() == 2u);
+    std::vector<std::string> leaves = *kept_leaves;
+    for (int n : {102, resubmit_last ? 3 : 103, 104}) leaves.push_back(HashSet(alice, n));
+    std::vector<Record> others = {RecordOf(2, leaves[2]), RecordOf(3, leaves[3])};
+    Status c = (*log)->Commit(Fence{"sequencer", "test", epoch}, others,
+                              RootOf({leaves.begin(), leaves.begin() + 4}), {});
+    ASSERT_TRUE(c.ok()) << c.ToString();
+    c = (*log)->Commit(Fence{"sequencer", "test", epoch}, {RecordOf(4, leaves[4])}, RootOf(leaves), {});
+    ASSERT_TRUE(c.ok()) << c.ToString();
+    // The kept process sees entries from 4 on and stops: it never signs a tree of 5.
+    for (int i = 0; i < 100 && kept->checkpoint().checkpoint.size < 5; ++i) std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(kept->checkpoint().checkpoint.size, 4u);
+    Result<Accepted> answer = kept->Submit(HashSet(alice, 200));  // a stopped node answers at once
+    EXPECT_EQ(answer.status().code(), Code::kUnavailable) << answer.status().ToString();
+    EXPECT_NE(answer.status().message().find("is not PostgreSQL's"), std::string::npos)
+        << answer.status().ToString();
   }
   std::filesystem::path base_;
   std::vector<std::unique_ptr<Node>> nodes_;
@@ -337,11 +425,9 @@ TEST_F(PgClusterTest, ASequencerWhoseLeaseIsTakenCommitsNothingUntilItHoldsItAga
   // while the sequencer was paused), for 2 s.
   auto thief = pg::Conn::Connect(testing::TestConninfo(), schema_);
   ASSERT_TRUE(thief.ok());
-  auto taken = (*thief)->Exec("steal",
-                              "UPDATE leases SET holder = 'thief', epoch = epoch + 1, "
-                              "expires_at = clock_timestamp() + interval '2 seconds' RETURNING epoch");
+  auto taken = TakeLease(**thief, "thief", 2);
   ASSERT_TRUE(taken.ok()) << taken.status().ToString();
-  uint64_t thief_epoch = uint64_t(taken->Int(0, 0));
+  uint64_t thief_epoch = *taken;
   Result<Accepted> answer = Unavailable("not answered");
   std::thread submit([&] { answer = a->Submit(HashSet(alice, 1)); });
   std::this_thread::sleep_for(1s);
@@ -352,6 +438,29 @@ TEST_F(PgClusterTest, ASequencerWhoseLeaseIsTakenCommitsNothingUntilItHoldsItAga
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   EXPECT_EQ(answer->index, 1u);
   EXPECT_GT(a->counters().sequencer_epoch.load(), thief_epoch);
+}
+
+// A log whose first entries were committed before schema version 4 has no tree heads for them: a
+// new process still replicates them (checking the last entry), and what follows is checked by its
+// heads.
+TEST_F(PgClusterTest, EntriesCommittedWithoutTreeHeadsAreReplicated) {
+  Node* a = StartOk(0);
+  ASSERT_TRUE(a);
+  auto alice = Key(1);
+  ASSERT_TRUE(a->Submit(Registration(alice)).ok());
+  for (int i = 1; i < 3; ++i) ASSERT_TRUE(a->Submit(HashSet(alice, i)).ok());
+  auto admin = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE((*admin)->Run("version 3 had none", "DELETE FROM tree_heads").ok());
+  Node* b = StartOk(1);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(WaitForSize(*b, 3).raw, WaitForSize(*a, 3).raw);
+  ASSERT_TRUE(b->Submit(HashSet(alice, 3)).ok());
+  EXPECT_EQ(WaitForSize(*b, 4).raw, WaitForSize(*a, 4).raw);
+  EXPECT_EQ(a->checkpoint().checkpoint.size, 4u);
+  auto more = a->Submit(HashSet(alice, 4));  // neither process stopped
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_EQ(WaitForSize(*b, 5).raw, WaitForSize(*a, 5).raw);
 }
 
 TEST_F(PgClusterTest, RefusesAReplicaOfAnotherLog) {
@@ -366,50 +475,17 @@ TEST_F(PgClusterTest, RefusesAReplicaOfAnotherLog) {
   EXPECT_NE(other.status().message().find("same node.key"), std::string::npos) << other.status().ToString();
 }
 
-// PostgreSQL loses committed entries (a failover to a standby that lagged) and a sequencer commits
+// PostgreSQL lost committed entries (a failover to a standby that lagged, a restore) and holds
 // others at their indices: a running process whose replica holds the lost ones must stop, not append
-// the new entries onto them (the shared key would sign two trees of one log).
+// the new entries onto them (the shared key would sign two trees of one log). With
+// `resubmit_last`, the statement that was last in the replica is committed again at its old index
+// (its author sent it again), so only the entries before it differ.
 TEST_F(PgClusterTest, AProcessWhoseReplicaThePostgresLogNoLongerContinuesStops) {
-  Node* a = StartOk(0);
-  ASSERT_TRUE(a);
-  Node* b = StartOk(1);
-  ASSERT_TRUE(b);
-  auto alice = Key(1);
-  ASSERT_TRUE(a->Submit(Registration(alice)).ok());
-  for (int i = 1; i < 4; ++i) ASSERT_TRUE(b->Submit(HashSet(alice, i)).ok());
-  ASSERT_EQ(WaitForSize(*a, 4).checkpoint.size, 4u);
-  ASSERT_EQ(WaitForSize(*b, 4).checkpoint.size, 4u);
-  // Keep the process that does not sequence; the test takes the lease for itself.
-  Node* seq = Sequencer({a, b});
-  ASSERT_TRUE(seq);
-  Node* kept = seq == a ? b : a;
-  auto admin = pg::Conn::Connect(testing::TestConninfo(), schema_);
-  ASSERT_TRUE(admin.ok());
-  auto taken = (*admin)->Exec("take the lease",
-                              "UPDATE leases SET holder = 'test', epoch = epoch + 1, "
-                              "expires_at = clock_timestamp() + interval '30 seconds' RETURNING epoch");
-  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
-  uint64_t epoch = uint64_t(taken->Int(0, 0));
-  std::erase_if(nodes_, [&](const std::unique_ptr<Node>& n) { return n.get() == seq; });
-  // Entries 2 and 3 are lost; three others are committed at 2, 3 and 4.
-  ASSERT_TRUE((*admin)->Exec("lose", "DELETE FROM digests WHERE idx >= 2").ok());
-  ASSERT_TRUE((*admin)->Exec("lose", "DELETE FROM statements WHERE idx >= 2").ok());
-  PgLogOptions lo;
-  lo.conninfo = testing::TestConninfo();
-  lo.schema = schema_;
-  auto log = PgLog::Open(lo);
-  ASSERT_TRUE(log.ok()) << log.status().ToString();
-  std::vector<Record> others = {RecordOf(2, HashSet(alice, 102)), RecordOf(3, HashSet(alice, 103)),
-                                RecordOf(4, HashSet(alice, 104))};
-  Status c = (*log)->Commit(Fence{"sequencer", "test", epoch}, others, {});
-  ASSERT_TRUE(c.ok()) << c.ToString();
-  // The kept process sees entries from 4 on and stops: it never signs a tree of 5.
-  for (int i = 0; i < 100 && kept->checkpoint().checkpoint.size < 5; ++i) std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(kept->checkpoint().checkpoint.size, 4u);
-  Result<Accepted> answer = kept->Submit(HashSet(alice, 200));  // a stopped node answers at once
-  EXPECT_EQ(answer.status().code(), Code::kUnavailable) << answer.status().ToString();
-  EXPECT_NE(answer.status().message().find("is not PostgreSQL's"), std::string::npos)
-      << answer.status().ToString();
+  ExpectStopWhenPostgresNoLongerContinuesTheReplica(false);
+}
+
+TEST_F(PgClusterTest, AProcessStopsEvenIfItsLastEntryIsPostgresAgain) {
+  ExpectStopWhenPostgresNoLongerContinuesTheReplica(true);
 }
 
 // The database goes away (it refuses connections and drops those it had) and comes back.

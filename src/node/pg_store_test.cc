@@ -614,9 +614,9 @@ TEST_F(PgStoreTest, TaxiiTokenRowsAreCheckedByTheDatabase) {
 }
 
 // A version 1 schema (the first PostgreSQL release: statements, digests, participants, leases,
-// as they still are) is upgraded straight to version 3: its rows are kept, the tables of versions
-// 2 and 3 exist, and taxii_tokens has version 3's checks.
-TEST_F(PgStoreTest, VersionOneIsUpgradedToThree) {
+// as they still are) is upgraded straight to the current version: its rows are kept, the tables of
+// versions 2 and 4 exist, and taxii_tokens has version 3's checks.
+TEST_F(PgStoreTest, VersionOneIsUpgradedToTheCurrentVersion) {
   {
     auto s = Open();
     ASSERT_TRUE(s.ok());
@@ -625,7 +625,7 @@ TEST_F(PgStoreTest, VersionOneIsUpgradedToThree) {
   auto c = pg::Conn::Connect(testing::TestConninfo(), schema_);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->Run("test",
-                        "DROP TABLE log_meta, submissions, taxii_tokens, taxii_status; "
+                        "DROP TABLE log_meta, submissions, taxii_tokens, taxii_status, tree_heads; "
                         "UPDATE schema_version SET version = 1")
                   .ok());
   auto upgraded = Open();
@@ -638,8 +638,8 @@ TEST_F(PgStoreTest, VersionOneIsUpgradedToThree) {
   auto version = (*c)->Exec("test", "SELECT version FROM schema_version");
   ASSERT_TRUE(version.ok());
   ASSERT_EQ(version->size(), 1);
-  EXPECT_EQ(version->Int(0, 0), 3);
-  for (const char* table : {"log_meta", "submissions", "taxii_status"})
+  EXPECT_EQ(version->Int(0, 0), 4);
+  for (const char* table : {"log_meta", "submissions", "taxii_status", "tree_heads"})
     EXPECT_TRUE((*c)->Run("test", (std::string("SELECT count(*) FROM ") + table).c_str()).ok()) << table;
   const std::string good = TokenHash("accord_after_upgrade");
   ASSERT_TRUE((*upgraded)->AddToken({good, Key(1).public_key, "alice"}).ok());
