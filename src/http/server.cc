@@ -47,9 +47,17 @@ std::string_view OriginForm(std::string_view target) {
   return target;
 }
 
+// The percent-decoded path of a request target, "" if it does not decode.
+std::string PathOf(std::string_view target) {
+  target = OriginForm(target);
+  std::optional<std::string> path =
+      PercentDecode(target.substr(0, target.find('?')), /*plus_is_space=*/false);
+  return path ? std::move(path).value() : std::string();
+}
+
 }  // namespace
 
-Reply Service::Error(int status, std::string_view message) {
+Reply Service::Error(int status, std::string_view message, std::string_view /*path*/) {
   Reply r;
   r.status = status;
   r.content_type = "text/plain; charset=utf-8";
@@ -97,7 +105,7 @@ struct Server::Impl {
     try {
       return service.Handle(req);
     } catch (const std::exception&) {
-      return service.Error(500, "internal error");
+      return service.Error(500, "internal error", req.path);
     }
   }
   void Accept();
@@ -114,7 +122,7 @@ class Pending {
     server_.responding++;
   }
   ~Pending() {
-    if (!given_.load()) Give(server_.service.Error(500, "the request was dropped without an answer"));
+    if (!given_.load()) Give(server_.service.Error(500, "the request was dropped without an answer", {}));
   }
   void Give(Reply reply) {
     if (given_.exchange(true)) return;
@@ -173,7 +181,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Begin() {
     if (!refuse_) return Read();
     parser_.emplace();  // Failed and Answer look at it
-    Reply busy = server_.service.Error(503, "too many connections; try again later");
+    Reply busy = server_.service.Error(503, "too many connections; try again later", {});
     busy.headers.emplace_back("Retry-After", "1");
     Answer(std::move(busy), false, false);
   }
@@ -209,7 +217,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                                   std::string_view(h[bhttp::field::content_type]));
     } catch (const std::exception&) {
       StopDeadline();
-      return Answer(server_.service.Error(500, "internal error"), false, false);
+      return Answer(server_.service.Error(500, "internal error", PathOf(h.target())), false, false);
     }
     limit_ = body.limit;
     const auto length = parser_->content_length();
@@ -220,7 +228,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       if (server_.large_bodies.fetch_add(reserved_) + reserved_ > server_.options.max_large_bodies) {
         Release();
         StopDeadline();
-        Reply busy = server_.service.Error(503, "too many large requests in memory; try again later");
+        Reply busy = server_.service.Error(503, "too many large requests in memory; try again later",
+                                           PathOf(h.target()));
         busy.headers.emplace_back("Retry-After", "1");
         return Answer(std::move(busy), false, false);
       }
@@ -278,24 +287,30 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Failed(beast::error_code ec) {
     StopDeadline();
     Service& s = server_.service;
+    const std::string target = parser_ && parser_->is_header_done() ? PathOf(parser_->get().target()) : "";
     if (timed_out_ || ec == beast::error::timeout) {
       // Idle past the keep-alive timeout (nothing of a request yet): closed without a word.
       if (buffer_.size() == 0 && !parser_->got_some()) return Close();
-      return Answer(s.Error(408, "the request did not arrive whole within " +
-                                     std::to_string(deadline_seconds_) + " seconds"),
-                    false, false);
+      return Answer(
+          s.Error(408,
+                  "the request did not arrive whole within " + std::to_string(deadline_seconds_) + " seconds",
+                  target),
+          false, false);
     }
     if (ec == bhttp::error::header_limit)
-      return Answer(s.Error(431, "the request line and headers are over the limit of " +
-                                     std::to_string(server_.options.max_header_bytes) + " bytes"),
+      return Answer(s.Error(431,
+                            "the request line and headers are over the limit of " +
+                                std::to_string(server_.options.max_header_bytes) + " bytes",
+                            target),
                     false, false);
     if (ec == bhttp::error::body_limit)
       return Answer(
-          s.Error(413, "the body is over the limit of " + std::to_string(limit_) + " bytes for this request"),
+          s.Error(413, "the body is over the limit of " + std::to_string(limit_) + " bytes for this request",
+                  target),
           false, false);
     if (ec.category() == beast::error_code(bhttp::error::bad_target).category() &&
         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
-      return Answer(s.Error(400, "malformed HTTP request: " + ec.message()), false, false);
+      return Answer(s.Error(400, "malformed HTTP request: " + ec.message(), target), false, false);
     Close();  // closed by the client, reset, a TLS failure
   }
 
@@ -309,7 +324,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (!path || path->empty() || path->front() != '/')
       return Answer(server_.service.Error(400,
                                           "the request target is not a path (\"/...\") with valid "
-                                          "percent escapes"),
+                                          "percent escapes",
+                                          {}),
                     false, false);
     req.path = std::move(path).value();
     if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
@@ -330,7 +346,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     try {
       if (server_.service.Serve(req, respond)) return;
     } catch (const std::exception&) {
-      return respond(server_.service.Error(500, "internal error"));
+      return respond(server_.service.Error(500, "internal error", req.path));
     }
     asio::post(*server_.handlers, [respond = std::move(respond), req = std::move(req), &server = server_] {
       respond(server.Handle(req));

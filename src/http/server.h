@@ -92,8 +92,9 @@ class Service {
   // On a handler thread. A std::exception it throws is answered 500.
   virtual Reply Handle(const Request& req) = 0;
   // The answer to a request the server refuses itself (400, 408, 413, 431, 500, 503): by default
-  // text/plain, the message and a newline.
-  virtual Reply Error(int status, std::string_view message);
+  // text/plain, the message and a newline. `path` is the request's path (percent-decoded, as
+  // Request::path) if its request line was read and decodes, else empty.
+  virtual Reply Error(int status, std::string_view message, std::string_view path);
 };
 
 // What the server did so far, for metrics.

@@ -60,7 +60,7 @@ class ToyService : public Service {
     }
     return Text("handled " + req.method + " " + req.path);
   }
-  Reply Error(int status, std::string_view message) override {
+  Reply Error(int status, std::string_view message, std::string_view /*path*/) override {
     Reply r = Text("E" + std::to_string(status) + ": " + std::string(message));
     r.status = status;
     return r;

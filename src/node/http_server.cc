@@ -189,8 +189,16 @@ struct HttpServer::Impl : http::Service {
   }
   bool Serve(HttpRequest& req, const http::Respond& respond) override;
   HttpReply Handle(const HttpRequest& req) override;
-  HttpReply Error(int status, std::string_view message) override {
+  // TAXII paths get TAXII error messages, also for what the server refuses itself (413, 503, ...).
+  HttpReply Error(int status, std::string_view message, std::string_view path) override {
     HttpReply r;
+    if (path.starts_with("/taxii2/") && taxii) {
+      taxii::TaxiiResponse t = taxii::ErrorResponse(status, message);
+      r.status = t.status;
+      r.content_type = std::move(t.content_type);
+      r.body = std::move(t.body);
+      return r;
+    }
     SendError(r, status, message);
     return r;
   }

@@ -46,6 +46,8 @@ constexpr size_t kMaxRound = 8192;
 // entries a replica appends at once.
 constexpr size_t kMaxClusterRound = 1000;
 constexpr size_t kMaxReplicaBatch = 4096;
+// How long an outcome waits for a waiter that was not registered yet (Impl::early).
+constexpr std::chrono::minutes kEarlyOutcomeTtl{10};
 
 std::string LeafId(ByteView leaf) {
   return HexEncode(ByteView(reinterpret_cast<const char*>(crypto::Sha256(leaf).data()), 32));
@@ -280,8 +282,15 @@ struct Node::Impl {
   std::mutex wait_mu;
   bool cluster_closed = false;  // no more waiters: the node is stopping
   std::unordered_map<int64_t, std::shared_ptr<ClusterWaiter>> cluster_waiters;
-  std::unordered_map<int64_t, Outcome> early;  // outcomes taken before their waiter was known
-  std::unordered_set<int64_t> abandoned;       // waiters that gave up; their outcomes are dropped
+  // Outcomes taken before their waiter was known (it registers right after its Enqueue returns),
+  // with when they came. One whose Enqueue failed ambiguously (the commit's answer lost) has no
+  // waiter ever: DeliverOutcomes drops those older than kEarlyOutcomeTtl.
+  struct EarlyOutcome {
+    Outcome outcome;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<int64_t, EarlyOutcome> early;
+  std::unordered_set<int64_t> abandoned;  // waiters that gave up; their outcomes are dropped
 
   // Parse (bytes, body, signature): a waiter for the sequencer, or the refusal.
   Result<std::unique_ptr<Waiter>> Prepare(ByteView leaf) {
@@ -645,6 +654,7 @@ Status Node::Impl::SeedFromReplica() {
   Status st = range.status();
   for (uint64_t from = have; from < replica_size && st.ok(); from += kMaxClusterRound) {
     std::vector<Record> records;
+    const std::string from_root = HashBytes(range->Root());
     for (uint64_t i = from; i < std::min(replica_size, from + kMaxClusterRound) && st.ok(); ++i) {
       Result<Bytes> leaf = tlog::ReadEntry(reader, i, replica_size);
       if (!leaf.ok()) st = leaf.status();
@@ -656,7 +666,7 @@ Status Node::Impl::SeedFromReplica() {
         st = r.status();
       }
     }
-    if (st.ok()) st = pglog->Commit(fence, records, HashBytes(range->Root()), {});
+    if (st.ok()) st = pglog->Commit(fence, records, {from_root, HashBytes(range->Root())}, {});
   }
   (void)lease->Release(holder, *epoch);
   return st;
@@ -689,6 +699,18 @@ Status Node::Impl::OpenCluster() {
       return DataLoss(log_dir + ": entry " + std::to_string(common - 1) +
                       " differs from PostgreSQL's: this replica belongs to another log (remove it to "
                       "replicate PostgreSQL's)");
+    // And the whole tree, up to PostgreSQL's last recorded head within it: a replica that holds
+    // entries PostgreSQL lost, with others in their place, is not copied in nor continued.
+    ASSIGN_OR_RETURN(std::optional<TreeHead> head, pglog->HeadAtMost(common));
+    if (head) {
+      ASSIGN_OR_RETURN(tlog::CompactRange r, RangeOfTiles(log_dir, replica_size, head->size));
+      if (HashBytes(r.Root()) != head->root)
+        return DataLoss(log_dir + ": the tree of its first " + std::to_string(head->size) +
+                        " entries is not PostgreSQL's: the database lost entries this replica holds and "
+                        "holds others in their place, or the replica belongs to another log (restore "
+                        "the database, or remove " +
+                        log_dir + " to follow the database's log)");
+    }
   }
   if (replica_size > have) RETURN_IF_ERROR(SeedFromReplica());
   RETURN_IF_ERROR(Replicate());
@@ -712,12 +734,15 @@ Status Node::Impl::DeliverOutcomes() {
     if (abandoned.erase(o.id)) continue;
     auto it = cluster_waiters.find(o.id);
     if (it == cluster_waiters.end()) {
-      early.emplace(o.id, std::move(o));
+      int64_t id = o.id;
+      early.emplace(id, EarlyOutcome{std::move(o), std::chrono::steady_clock::now()});
       continue;
     }
     Deliver(it->second, o);
     cluster_waiters.erase(it);
   }
+  const auto stale = std::chrono::steady_clock::now() - kEarlyOutcomeTtl;
+  std::erase_if(early, [&](const auto& e) { return e.second.at < stale; });
   return Status::Ok();
 }
 
@@ -774,8 +799,9 @@ Result<size_t> Node::Impl::SequenceCluster(const Fence& fence, const std::functi
   // and nobody else appends to while the lease is held) with them.
   tlog::CompactRange after = replica_range;
   for (const Record& r : records) after.Append(tlog::HashLeaf(r.leaf));
+  const std::string from = HashBytes(replica_range.Root()), to = HashBytes(after.Root());
   RETURN_IF_ERROR(keep_lease());
-  RETURN_IF_ERROR(pglog->Commit(fence, records, HashBytes(after.Root()), outcomes));
+  RETURN_IF_ERROR(pglog->Commit(fence, records, {from, to}, outcomes));
   counters.rounds++;
   return waiting.size();
 }
@@ -833,6 +859,7 @@ void Node::Impl::RunCluster() {
     // the lease (nobody else commits once it holds it) and after each of its own commits.
     Status st = Replicate();
     size_t worked = 0;
+    const bool held = leading;  // a failure below steps down: the lease is then released
     if (st.ok() && leading) {
       if (!registry) {
         registry = std::make_unique<NodeRegistry>(*store, node_key.key.public_key);
@@ -852,9 +879,9 @@ void Node::Impl::RunCluster() {
     counters.sequencer_epoch = leading ? fence.epoch : 0;
     // A log with a hole is not a passing fault either.
     if (st.code() == Code::kDataLoss) Fail(st);
-    if (!Failed().ok() && leading) {
+    if (!Failed().ok() && held) {
       step_down();
-      (void)lease->Release(holder, fence.epoch);
+      (void)lease->Release(holder, fence.epoch);  // another process need not wait for it to expire
     }
     (void)DeliverOutcomes();
     if (worked > 0) continue;
@@ -902,7 +929,7 @@ std::vector<Result<Accepted>> Node::Impl::SubmitCluster(std::span<const ByteView
       waiting.emplace_back(positions[k], w->done.get_future());
       int64_t sid = (*ids)[k];
       if (auto e = early.find(sid); e != early.end()) {
-        Deliver(w, e->second);
+        Deliver(w, e->second.outcome);
         early.erase(e);
       } else if (cluster_closed) {
         w->done.set_value(Unavailable("the node is stopping"));

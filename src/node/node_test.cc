@@ -439,7 +439,8 @@ TEST_F(HttpTest, RuleThatDoesNotCompileIs422WithTheLine) {
 
 // A node and its HTTP server in a directory of their own, served from a thread until destroyed.
 struct ServedNode {
-  explicit ServedNode(const std::string& name, HttpOptions o, bool run = true, const NodeOptions& no = {}) {
+  explicit ServedNode(const std::string& name, HttpOptions o, bool run = true, const NodeOptions& no = {},
+                      HttpHandler taxii = {}) {
     dir = std::filesystem::temp_directory_path() / ("accord-node-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     auto opened = Node::Open(dir.string(), name + ".example/log", no);
@@ -447,6 +448,7 @@ struct ServedNode {
     node = std::move(opened).value();
     o.port = 0;
     server = std::make_unique<HttpServer>(*node, o);
+    if (taxii) server->SetTaxiiHandler(std::move(taxii));
     EXPECT_TRUE(server->Start().ok());
     if (run) thread = std::thread([this] { (void)server->Run(); });
   }
@@ -830,6 +832,42 @@ TEST(HttpSlowClients, ATaxiiPathInTheQueryDoesNotRaiseTheBodyLimit) {
   ::close(fd);
   EXPECT_EQ(StatusOf(got), 413) << got.substr(0, 200);
   EXPECT_NE(got.find("over the limit of " + std::to_string(limits::kMaxEntrySize)), std::string::npos) << got;
+}
+
+// What the server refuses itself on a TAXII path is a TAXII error message too (a TAXII client
+// reads its fields), e.g. a body over TAXII's limit, refused from the Content-Length alone.
+TEST(HttpSlowClients, TaxiiPathsGetTaxiiErrorsFromTheServerItself) {
+  ServedNode served("taxiierr", HttpOptions{}, true, {}, [](const HttpRequest&) {
+    HttpReply r;
+    r.status = 500;  // never reached: the server answers first
+    return r;
+  });
+  int fd = served.Connect();
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(
+      SendAll(fd,
+              "POST /taxii2/api/collections/all/objects/ HTTP/1.1\r\nHost: x\r\n"
+              "Content-Type: application/taxii+json;version=2.1\r\nContent-Length: 1000000000\r\n\r\n"));
+  std::string got = ReadAll(fd, 10);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 413) << got.substr(0, 300);
+  EXPECT_NE(got.find("Content-Type: application/taxii+json;version=2.1\r\n"), std::string::npos) << got;
+  size_t body = got.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos) << got;
+  json::Json e = json::Json::parse(got.substr(body + 4), nullptr, false);
+  ASSERT_TRUE(e.is_object()) << got;
+  EXPECT_EQ(e["http_status"], "413");
+  EXPECT_EQ(e["title"], "Request too large");
+  EXPECT_NE(e["description"].get<std::string>().find("over the limit"), std::string::npos) << got;
+  // Other paths keep the node's own JSON error.
+  fd = served.Connect();
+  EXPECT_TRUE(SendAll(fd,
+                      "POST /statements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 1000000000\r\n\r\n"));
+  got = ReadAll(fd, 10);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 413) << got.substr(0, 300);
+  EXPECT_NE(got.find("\"error\""), std::string::npos) << got;
 }
 
 // HTTP/1.1 as clients use it: two requests in one packet answered in order, HEAD without a body,

@@ -128,10 +128,11 @@ Status PgLog::PurgeOutcomes(int64_t minutes) {
       .status();
 }
 
-Status PgLog::Commit(const Fence& fence, const std::vector<Record>& records, ByteView root,
+Status PgLog::Commit(const Fence& fence, const std::vector<Record>& records, const Roots& roots,
                      const std::vector<Outcome>& outcomes) {
-  if (!records.empty() && root.size() != 32)
-    return InvalidArgument("a commit of entries needs the root of the tree they end: nothing committed");
+  if (!records.empty() && (roots.from.size() != 32 || roots.to.size() != 32))
+    return InvalidArgument(
+        "a commit of entries needs the roots of the trees it continues and ends: nothing committed");
   // The lease row stays locked until COMMIT: a new holder's Acquire waits for it, then sees these
   // entries. Renewing (or not: + 0 ms keeps expires_at as the check found it) is the same UPDATE.
   static const std::string fence_sql =
@@ -154,7 +155,7 @@ Status PgLog::Commit(const Fence& fence, const std::vector<Record>& records, Byt
   static const std::string head_sql = "INSERT INTO tree_heads(size, root) VALUES ($1, $2)";
   if (!records.empty())
     commands.push_back(
-        {"tree head", &head_sql, Params().Int64(int64_t(records.back().index + 1)).Bytes(root)});
+        {"tree head", &head_sql, Params().Int64(int64_t(records.back().index + 1)).Bytes(roots.to)});
   commands.push_back({"notify", &kNotify, Params().Text(impl_->channel)});
   ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
   return c->Transaction("commit", [&]() -> Status {
@@ -168,10 +169,23 @@ Status PgLog::Commit(const Fence& fence, const std::vector<Record>& records, Byt
       return FailedPrecondition("lease \"" + fence.lease + "\" is no longer held by \"" + fence.holder +
                                 "\" at epoch " + std::to_string(fence.epoch) + ": nothing committed");
     if (!records.empty()) {
+      const uint64_t first = records.front().index;
       ASSIGN_OR_RETURN(Rows size, c->Exec("log size", kSize));
-      if (uint64_t(size.Int(0, 0)) != records.front().index)
+      if (uint64_t(size.Int(0, 0)) != first)
         return FailedPrecondition("the log has " + std::to_string(size.Int(0, 0)) + " entries, not " +
-                                  std::to_string(records.front().index) + ": nothing committed");
+                                  std::to_string(first) + ": nothing committed");
+      // The tree this commit continues is the one PostgreSQL recorded at its size, and no head is
+      // recorded beyond it (a caller whose replica holds entries PostgreSQL lost, with others
+      // committed in their place, would sign a second tree of the log).
+      static const std::string head_at =
+          "SELECT size, root FROM tree_heads WHERE size >= $1 ORDER BY size DESC LIMIT 1";
+      ASSIGN_OR_RETURN(Rows head, c->Exec("tree head", head_at, Params().Int64(int64_t(first))));
+      if (head.size() == 1 && uint64_t(head.Int(0, 0)) > first)
+        return DataLoss("PostgreSQL records a tree head of " + std::to_string(head.Int(0, 0)) +
+                        " entries but holds " + std::to_string(first) + ": nothing committed");
+      if (head.size() == 1 && head.Bytes(0, 1) != roots.from)
+        return DataLoss("the tree of " + std::to_string(first) +
+                        " entries this commit continues is not PostgreSQL's: nothing committed");
     }
     return c->ExecMany(commands);
   });
@@ -195,6 +209,18 @@ Result<std::optional<TreeHead>> PgLog::HeadAfter(uint64_t size, uint64_t span) {
       best = std::move(h);
   }
   return best;
+}
+
+Result<std::optional<TreeHead>> PgLog::HeadAtMost(uint64_t size) {
+  static const std::string sql =
+      "SELECT size, root FROM tree_heads WHERE size <= $1 ORDER BY size DESC LIMIT 1";
+  ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
+  ASSIGN_OR_RETURN(Rows rows, c->Exec("tree head", sql, Params().Int64(int64_t(size))));
+  if (rows.size() == 0) return std::optional<TreeHead>();
+  TreeHead h{uint64_t(rows.Int(0, 0)), rows.Bytes(0, 1)};
+  if (h.size == 0 || h.size > size || h.root.size() != 32)
+    return DataLoss("PostgreSQL: a malformed tree head");
+  return std::optional<TreeHead>(std::move(h));
 }
 
 Result<std::unique_ptr<pg::Conn>> PgLog::Listen() {

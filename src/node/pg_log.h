@@ -95,17 +95,27 @@ class PgLog {
   // Forgets outcomes nobody took for `minutes` (their process died).
   Status PurgeOutcomes(int64_t minutes);
 
+  // The roots a commit of entries states (32 bytes each): of the tree it continues, and of the tree
+  // it ends. The caller computes them from its replica.
+  struct Roots {
+    ByteView from;
+    ByteView to;
+  };
   // Fenced (above): appends `records` (consecutive, from Size(); with their index rows), records
-  // `root` as the root of the tree they end (32 bytes; required if `records` is not empty: the
-  // caller computes it from the tree it continues) and marks `outcomes`' submissions done, all or
-  // nothing. FailedPrecondition if the fence no longer holds or the records do not continue the log.
-  Status Commit(const Fence& fence, const std::vector<Record>& records, ByteView root,
+  // `roots.to` as the head of the tree they end and marks `outcomes`' submissions done, all or
+  // nothing. With `records`, `roots` is required. FailedPrecondition if the fence no longer holds
+  // or the records do not continue the log; DataLoss if `roots.from` is not the recorded head of
+  // the log it continues (the caller's replica is not PostgreSQL's tree), or heads are recorded
+  // beyond the log's entries.
+  Status Commit(const Fence& fence, const std::vector<Record>& records, const Roots& roots,
                 const std::vector<Outcome>& outcomes);
 
   // The tree head that a replica of `size` entries checks next: the largest recorded size in
   // (size, size + span], else the smallest beyond it; nullopt if no head beyond `size` is recorded
   // (nothing committed since, or only entries committed before schema version 4).
   Result<std::optional<TreeHead>> HeadAfter(uint64_t size, uint64_t span);
+  // The largest recorded head of at most `size` entries; nullopt if none.
+  Result<std::optional<TreeHead>> HeadAtMost(uint64_t size);
 
   // A connection of its own that listens to this log's notifications
   // (pg::Conn::WaitForNotification).

@@ -61,6 +61,15 @@ std::string RootOf(const std::vector<std::string>& leaves) {
   return std::string(reinterpret_cast<const char*>(h.data()), h.size());
 }
 
+// The roots a commit of the entries of `leaves` from index `from` on states.
+struct RootsOf {
+  std::string from, to;
+  operator PgLog::Roots() const { return {from, to}; }
+};
+RootsOf Roots(const std::vector<std::string>& leaves, size_t from) {
+  return {RootOf({leaves.begin(), leaves.begin() + ptrdiff_t(from)}), RootOf(leaves)};
+}
+
 class PgLogTest : public testing::PgTest {
  protected:
   std::unique_ptr<PgLog> OpenLog() {
@@ -118,7 +127,7 @@ TEST_F(PgLogTest, OutcomesGoToTheSubmitterOnlyOnceCommitted) {
   outcomes[0].index = 0;
   outcomes[1].id = (*ids)[1];
   outcomes[1].status = PermissionDenied("refused for the test");
-  Status c = log->Commit(Fence{"sequencer", "seq", epoch}, records, RootOf({reg}), outcomes);
+  Status c = log->Commit(Fence{"sequencer", "seq", epoch}, records, Roots({reg}, 0), outcomes);
   ASSERT_TRUE(c.ok()) << c.ToString();
   EXPECT_EQ(*log->Size(), 1u);
   EXPECT_EQ(log->Entries(0, 10)->at(0), reg);
@@ -152,7 +161,7 @@ TEST_F(PgLogTest, ASequencerThatLostItsLeaseMidBatchCommitsNothing) {
   std::vector<Outcome> outcomes(1);
   outcomes[0].id = (*ids)[0];
   Status stale =
-      log->Commit(Fence{"sequencer", "old", old_epoch}, {RecordOf(0, reg)}, RootOf({reg}), outcomes);
+      log->Commit(Fence{"sequencer", "old", old_epoch}, {RecordOf(0, reg)}, Roots({reg}, 0), outcomes);
   EXPECT_EQ(stale.code(), Code::kFailedPrecondition) << stale.ToString();
   EXPECT_NE(stale.message().find("nothing committed"), std::string::npos);
   EXPECT_EQ(*log->Size(), 0u);
@@ -163,7 +172,7 @@ TEST_F(PgLogTest, ASequencerThatLostItsLeaseMidBatchCommitsNothing) {
   auto lapsed = OpenLease();
   uint64_t e = *lapsed->Acquire("new", 200ms);
   std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(log->Commit(Fence{"sequencer", "new", e}, {RecordOf(0, reg)}, RootOf({reg}), outcomes).code(),
+  EXPECT_EQ(log->Commit(Fence{"sequencer", "new", e}, {RecordOf(0, reg)}, Roots({reg}, 0), outcomes).code(),
             Code::kFailedPrecondition);
   EXPECT_EQ(*log->Size(), 0u);
 }
@@ -176,20 +185,20 @@ TEST_F(PgLogTest, CommitsOnlyWhatContinuesTheLog) {
   std::string reg = Registration(a), hs = HashSet(a, 1);
   uint64_t epoch = *lease->Acquire("seq", 10s);
   Fence f{"sequencer", "seq", epoch};
-  EXPECT_EQ(log->Commit(f, {RecordOf(1, hs)}, RootOf({reg, hs}), {}).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(log->Commit(f, {RecordOf(1, hs)}, Roots({reg, hs}, 1), {}).code(), Code::kFailedPrecondition);
   EXPECT_EQ(log->Commit(f, {RecordOf(0, reg)}, {}, {}).code(), Code::kInvalidArgument) << "no root";
   EXPECT_FALSE(log->HeadAfter(0, 10)->has_value());
-  ASSERT_TRUE(log->Commit(f, {RecordOf(0, reg)}, RootOf({reg}), {}).ok());
-  EXPECT_EQ(log->Commit(f, {RecordOf(0, hs)}, RootOf({hs}), {}).code(), Code::kFailedPrecondition);
-  EXPECT_FALSE(
-      log->Commit(f, {RecordOf(1, reg)}, RootOf({reg, reg}), {}).ok());  // the same leaf twice: id is unique
+  ASSERT_TRUE(log->Commit(f, {RecordOf(0, reg)}, Roots({reg}, 0), {}).ok());
+  EXPECT_EQ(log->Commit(f, {RecordOf(0, hs)}, Roots({hs}, 0), {}).code(), Code::kFailedPrecondition);
+  EXPECT_FALSE(log->Commit(f, {RecordOf(1, reg)}, Roots({reg, reg}, 1), {})
+                   .ok());  // the same leaf twice: id is unique
   EXPECT_EQ(*log->Size(), 1u);
   EXPECT_TRUE(log->Entries(1, 10)->empty());
   // The head of each commit is recorded with it; a replica of size s checks the largest within
   // its next batch, else the next one.
   std::string hs2 = HashSet(a, 2), hs3 = HashSet(a, 3);
-  ASSERT_TRUE(log->Commit(f, {RecordOf(1, hs), RecordOf(2, hs2)}, RootOf({reg, hs, hs2}), {}).ok());
-  ASSERT_TRUE(log->Commit(f, {RecordOf(3, hs3)}, RootOf({reg, hs, hs2, hs3}), {}).ok());
+  ASSERT_TRUE(log->Commit(f, {RecordOf(1, hs), RecordOf(2, hs2)}, Roots({reg, hs, hs2}, 1), {}).ok());
+  ASSERT_TRUE(log->Commit(f, {RecordOf(3, hs3)}, Roots({reg, hs, hs2, hs3}, 3), {}).ok());
   auto head = log->HeadAfter(0, 10);
   ASSERT_TRUE(head.ok() && head->has_value()) << head.status().ToString();
   EXPECT_EQ((*head)->size, 4u);
@@ -197,7 +206,24 @@ TEST_F(PgLogTest, CommitsOnlyWhatContinuesTheLog) {
   EXPECT_EQ((*log->HeadAfter(0, 2))->size, 1u);
   EXPECT_EQ((*log->HeadAfter(1, 1))->size, 3u) << "none within the span: the next one";
   EXPECT_EQ((*log->HeadAfter(1, 2))->size, 3u);
+  EXPECT_EQ((*log->HeadAfter(0, 3))->size, 3u) << "the span's end is in it";
   EXPECT_FALSE(log->HeadAfter(4, 10)->has_value());
+  EXPECT_EQ((*log->HeadAtMost(2))->size, 1u);
+  EXPECT_EQ((*log->HeadAtMost(3))->size, 3u);
+  EXPECT_FALSE(log->HeadAtMost(0)->has_value());
+  // A commit that continues another tree of 4 (its caller's replica holds other entries) is refused.
+  std::string hs4 = HashSet(a, 4);
+  Status other = log->Commit(f, {RecordOf(4, hs4)}, Roots({reg, hs2, hs, hs3, hs4}, 4), {});
+  EXPECT_EQ(other.code(), Code::kDataLoss) << other.ToString();
+  EXPECT_EQ(*log->Size(), 4u);
+  // So is one after entries were lost while their heads were kept (a partial restore).
+  auto admin = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE(
+      (*admin)->Run("lose", "DELETE FROM digests WHERE idx = 3; DELETE FROM statements WHERE idx = 3").ok());
+  Status beyond = log->Commit(f, {RecordOf(3, hs4)}, Roots({reg, hs, hs2, hs4}, 3), {});
+  EXPECT_EQ(beyond.code(), Code::kDataLoss) << beyond.ToString();
+  EXPECT_NE(beyond.message().find("tree head of 4"), std::string::npos) << beyond.ToString();
 }
 
 TEST_F(PgLogTest, ABusySequencerKeepsItsLeaseByCommitting) {
@@ -208,7 +234,7 @@ TEST_F(PgLogTest, ABusySequencerKeepsItsLeaseByCommitting) {
   EXPECT_LE(lease->Current()->remaining_ms, 2000);
   Fence f{"sequencer", "seq", epoch, 30s};
   std::string reg = Registration(Key(1));
-  ASSERT_TRUE(log->Commit(f, {RecordOf(0, reg)}, RootOf({reg}), {}).ok());
+  ASSERT_TRUE(log->Commit(f, {RecordOf(0, reg)}, Roots({reg}, 0), {}).ok());
   EXPECT_GT(lease->Current()->remaining_ms, 20000);
   EXPECT_EQ(lease->Current()->epoch, epoch);
 }
@@ -277,10 +303,13 @@ class PgClusterTest : public testing::PgTest {
     return uint64_t(r.Int(0, 0));
   }
   // PostgreSQL loses entries 2 and 3 of a log of 4 that two processes replicate, and a sequencer
-  // (the test) commits three others at 2, 3 and 4, recording their tree's heads as accord does;
-  // with `resubmit_last`, the one at 3 is the statement that was at 3 before. The process that
-  // held the lost entries must stop, not sign a tree of 5.
-  void ExpectStopWhenPostgresNoLongerContinuesTheReplica(bool resubmit_last) {
+  // (the test) commits others at their indices, recording their tree's heads as accord does:
+  //   kBeyond     at 2, 3 and 4 (in two commits);
+  //   kLastAgain  the same, but the one at 3 is the statement that was at 3 before (sent again);
+  //   kSameSize   at 2 and 3 only (the one at 3 sent again), then lets the process sequence.
+  // The process that held the lost entries must stop: never sign a tree of 5, never commit one.
+  enum class Diverge { kBeyond, kLastAgain, kSameSize };
+  void ExpectStopWhenPostgresNoLongerContinuesTheReplica(Diverge how) {
     Node* a = StartOk(0);
     ASSERT_TRUE(a);
     Node* b = StartOk(1);
@@ -298,7 +327,7 @@ class PgClusterTest : public testing::PgTest {
     ASSERT_TRUE(admin.ok());
     auto taken = TakeLease(**admin, "test", 30);
     ASSERT_TRUE(taken.ok()) << taken.status().ToString();
-    uint64_t epoch = *taken;
+    Fence fence{"sequencer", "test", *taken};
     std::erase_if(nodes_, [&](const std::unique_ptr<Node>& n) { return n.get() == seq; });
     for (const char* sql : {"DELETE FROM digests WHERE idx >= 2", "DELETE FROM statements WHERE idx >= 2",
                             "DELETE FROM tree_heads WHERE size > 2"})
@@ -311,20 +340,49 @@ class PgClusterTest : public testing::PgTest {
     auto kept_leaves = (*log)->Entries(0, 2);
     ASSERT_TRUE(kept_leaves.ok() && kept_leaves->size() == 2u);
     std::vector<std::string> leaves = *kept_leaves;
-    for (int n : {102, resubmit_last ? 3 : 103, 104}) leaves.push_back(HashSet(alice, n));
-    std::vector<Record> others = {RecordOf(2, leaves[2]), RecordOf(3, leaves[3])};
-    Status c = (*log)->Commit(Fence{"sequencer", "test", epoch}, others,
-                              RootOf({leaves.begin(), leaves.begin() + 4}), {});
+    leaves.push_back(HashSet(alice, 102));
+    leaves.push_back(HashSet(alice, how == Diverge::kBeyond ? 103 : 3));
+    Status c = (*log)->Commit(fence, {RecordOf(2, leaves[2]), RecordOf(3, leaves[3])}, Roots(leaves, 2), {});
     ASSERT_TRUE(c.ok()) << c.ToString();
-    c = (*log)->Commit(Fence{"sequencer", "test", epoch}, {RecordOf(4, leaves[4])}, RootOf(leaves), {});
-    ASSERT_TRUE(c.ok()) << c.ToString();
-    // The kept process sees entries from 4 on and stops: it never signs a tree of 5.
-    for (int i = 0; i < 100 && kept->checkpoint().checkpoint.size < 5; ++i) std::this_thread::sleep_for(50ms);
+    if (how != Diverge::kSameSize) {
+      leaves.push_back(HashSet(alice, 104));
+      c = (*log)->Commit(fence, {RecordOf(4, leaves[4])}, Roots(leaves, 4), {});
+      ASSERT_TRUE(c.ok()) << c.ToString();
+      // The kept process sees entries from 4 on and stops: it never signs a tree of 5.
+      for (int i = 0; i < 100 && kept->checkpoint().checkpoint.size < 5; ++i)
+        std::this_thread::sleep_for(50ms);
+    } else {
+      // A statement waits; the kept process takes the lease (nothing beyond its size to check),
+      // and its commit, which continues its own tree of 4, is refused: it stops and lets go.
+      const std::string statement = HashSet(alice, 5);
+      ByteView waiting[] = {statement};
+      ASSERT_TRUE((*log)->Enqueue("test", waiting).ok());
+      ASSERT_TRUE(
+          (*admin)->Run("release", "UPDATE leases SET holder = '', expires_at = clock_timestamp()").ok());
+      for (int i = 0; i < 200; ++i) {
+        auto l = (*admin)->Exec("lease", "SELECT epoch, holder FROM leases");
+        ASSERT_TRUE(l.ok());
+        if ((uint64_t(l->Int(0, 0)) > fence.epoch && l->Bytes(0, 1).empty()) || *(*log)->Size() > 4) break;
+        std::this_thread::sleep_for(50ms);
+      }
+      EXPECT_EQ(*(*log)->Size(), 4u);
+      EXPECT_FALSE((*log)->HeadAfter(4, 10)->has_value());
+      auto l = (*admin)->Exec("lease", "SELECT holder FROM leases");
+      ASSERT_TRUE(l.ok());
+      EXPECT_EQ(l->Bytes(0, 0), "") << "a process that stops lets go of the lease";
+    }
     EXPECT_EQ(kept->checkpoint().checkpoint.size, 4u);
     Result<Accepted> answer = kept->Submit(HashSet(alice, 200));  // a stopped node answers at once
     EXPECT_EQ(answer.status().code(), Code::kUnavailable) << answer.status().ToString();
     EXPECT_NE(answer.status().message().find("is not PostgreSQL's"), std::string::npos)
         << answer.status().ToString();
+    if (how == Diverge::kSameSize) {
+      // Started again, it is refused at once (its tree against PostgreSQL's heads).
+      const int i = kept == a ? 0 : 1;
+      std::erase_if(nodes_, [&](const std::unique_ptr<Node>& n) { return n.get() == kept; });
+      auto again = Start(i, Options());
+      EXPECT_EQ(again.status().code(), Code::kDataLoss) << again.status().ToString();
+    }
   }
   std::filesystem::path base_;
   std::vector<std::unique_ptr<Node>> nodes_;
@@ -481,11 +539,15 @@ TEST_F(PgClusterTest, RefusesAReplicaOfAnotherLog) {
 // `resubmit_last`, the statement that was last in the replica is committed again at its old index
 // (its author sent it again), so only the entries before it differ.
 TEST_F(PgClusterTest, AProcessWhoseReplicaThePostgresLogNoLongerContinuesStops) {
-  ExpectStopWhenPostgresNoLongerContinuesTheReplica(false);
+  ExpectStopWhenPostgresNoLongerContinuesTheReplica(Diverge::kBeyond);
 }
 
 TEST_F(PgClusterTest, AProcessStopsEvenIfItsLastEntryIsPostgresAgain) {
-  ExpectStopWhenPostgresNoLongerContinuesTheReplica(true);
+  ExpectStopWhenPostgresNoLongerContinuesTheReplica(Diverge::kLastAgain);
+}
+
+TEST_F(PgClusterTest, AProcessWhoseReplicaDiffersAtTheSameSizeCommitsNothing) {
+  ExpectStopWhenPostgresNoLongerContinuesTheReplica(Diverge::kSameSize);
 }
 
 // The database goes away (it refuses connections and drops those it had) and comes back.

@@ -651,6 +651,27 @@ TEST_F(PgStoreTest, VersionOneIsUpgradedToTheCurrentVersion) {
   EXPECT_NE(bad.message().find("taxii_tokens_sha256"), std::string::npos) << bad.ToString();
 }
 
+// A version 3 schema (no tree_heads) is upgraded to 4 with its rows, and its token checks are
+// not added twice.
+TEST_F(PgStoreTest, VersionThreeIsUpgradedToFour) {
+  {
+    auto s = Open();
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->Add({Registered(0, Key(1), "Alice")}).ok());
+  }
+  auto c = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Run("test", "DROP TABLE tree_heads; UPDATE schema_version SET version = 3").ok());
+  auto upgraded = Open();
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
+  EXPECT_EQ(*(*upgraded)->Size(), 1u);
+  auto version = (*c)->Exec("test", "SELECT version FROM schema_version");
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->Int(0, 0), 4);
+  EXPECT_TRUE((*c)->Run("test", "SELECT count(*) FROM tree_heads").ok());
+  EXPECT_FALSE((*c)->Run("test", "INSERT INTO tree_heads(size, root) VALUES (1, '\\x00')").ok()) << "checked";
+}
+
 TEST_F(PgStoreTest, ErrorsCarryPostgresMessageAndChangeNothing) {
   auto s = Open();
   ASSERT_TRUE(s.ok());

@@ -125,6 +125,21 @@ TaxiiResponse Error(int status, std::string title, std::string description) {
   return r;
 }
 
+}  // namespace
+
+TaxiiResponse ErrorResponse(int status, std::string_view description) {
+  const char* title = status == 400   ? "Bad request"
+                      : status == 408 ? "Request timeout"
+                      : status == 413 ? "Request too large"
+                      : status == 431 ? "Request header fields too large"
+                      : status == 503 ? "Unavailable"
+                      : status >= 500 ? "Internal error"
+                                      : "Error";
+  return Error(status, title, std::string(description));
+}
+
+namespace {
+
 TaxiiResponse FromStatus(const Status& s) {
   switch (s.code()) {
     case Code::kInvalidArgument:

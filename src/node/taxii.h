@@ -159,6 +159,10 @@ struct RenderCacheStats {
   size_t bytes = 0;
 };
 
+// A TAXII error message (section 3.6.1) for an HTTP status, e.g. one the HTTP server answers
+// itself for a TAXII path (413 body too large, 503 busy): title by status, `description` as given.
+TaxiiResponse ErrorResponse(int status, std::string_view description);
+
 class TaxiiApi {
  public:
   // `store` MUST outlive the TaxiiApi.

@@ -18,9 +18,9 @@ struct Server::Impl : http::Service {
   }
   http::Reply Handle(const http::Request& req) override {
     if (req.path != "/add-checkpoint")
-      return Error(404, "not found: a witness serves POST /add-checkpoint only");
+      return Error(404, "not found: a witness serves POST /add-checkpoint only", req.path);
     if (req.method != "POST") {
-      http::Reply r = Error(405, "method not allowed: a witness serves POST /add-checkpoint only");
+      http::Reply r = Error(405, "method not allowed: a witness serves POST /add-checkpoint only", req.path);
       r.headers.emplace_back("Allow", "POST");
       return r;
     }
