@@ -48,6 +48,9 @@ constexpr size_t kMaxClusterRound = 1000;
 constexpr size_t kMaxReplicaBatch = 4096;
 // How long an outcome waits for a waiter that was not registered yet (Impl::early).
 constexpr std::chrono::minutes kEarlyOutcomeTtl{10};
+// How long the id of a submission whose waiter gave up is kept to drop its outcome: as long as an
+// outcome nobody took stays in PostgreSQL (PgLog::PurgeOutcomes, 60 minutes).
+constexpr std::chrono::minutes kAbandonedTtl{60};
 
 std::string LeafId(ByteView leaf) {
   return HexEncode(ByteView(reinterpret_cast<const char*>(crypto::Sha256(leaf).data()), 32));
@@ -290,7 +293,9 @@ struct Node::Impl {
     std::chrono::steady_clock::time_point at;
   };
   std::unordered_map<int64_t, EarlyOutcome> early;
-  std::unordered_set<int64_t> abandoned;  // waiters that gave up; their outcomes are dropped
+  // Waiters that gave up, with when: their outcomes are dropped. Forgotten after
+  // kAbandonedTtl (the outcome of a submission nobody sequences never comes).
+  std::unordered_map<int64_t, std::chrono::steady_clock::time_point> abandoned;
 
   // Parse (bytes, body, signature): a waiter for the sequencer, or the refusal.
   Result<std::unique_ptr<Waiter>> Prepare(ByteView leaf) {
@@ -582,20 +587,22 @@ Status Node::Impl::Replicate() {
     // of the tree it ends (pg_log.h, tree_heads): the entries up to the next recorded head are
     // appended only if this replica's tree with them has that root, which checks every entry the
     // replica holds, not only its last. Otherwise the node stops (DataLoss), as at Open.
-    ASSIGN_OR_RETURN(std::optional<TreeHead> next_head, pglog->HeadAfter(replica_size, kMaxReplicaBatch));
-    // A head beyond one batch is only ever that of a commit of entries written before heads were
-    // (schema version 4): no round is that large.
+    // The entries first, then the heads: a head is committed with its entries, so every commit
+    // whose entries were read has its head visible to the second read.
+    ASSIGN_OR_RETURN(std::vector<std::string> leaves, pglog->Entries(replica_size, kMaxReplicaBatch));
+    if (leaves.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(std::optional<TreeHead> next_head, pglog->HeadAfter(replica_size, leaves.size()));
+    // No head within what was read: entries committed before heads were (schema version 4; no
+    // round of a sequencer that records them is larger than a batch).
     TreeHead none;
     const TreeHead& h = next_head ? *next_head : none;
-    const bool head = h.size > replica_size && h.size - replica_size <= kMaxReplicaBatch;
-    const size_t want = head ? size_t(h.size - replica_size) : kMaxReplicaBatch;
-    ASSIGN_OR_RETURN(std::vector<std::string> leaves, pglog->Entries(replica_size, want));
-    if (leaves.empty() && !head) return Status::Ok();
+    const bool head = h.size > replica_size && h.size - replica_size <= leaves.size();
+    if (head) leaves.resize(size_t(h.size - replica_size));  // up to the head; the rest next time
     tlog::CompactRange next = replica_range;
     for (const auto& leaf : leaves) next.Append(tlog::HashLeaf(leaf));
     bool continues = true;
     if (head) {
-      continues = leaves.size() == want && HashBytes(next.Root()) == h.root;
+      continues = HashBytes(next.Root()) == h.root;
     } else if (replica_size > 0) {
       // Entries committed before heads were recorded: the replica's last entry is compared.
       if (replica_last_id.empty()) {
@@ -741,8 +748,9 @@ Status Node::Impl::DeliverOutcomes() {
     Deliver(it->second, o);
     cluster_waiters.erase(it);
   }
-  const auto stale = std::chrono::steady_clock::now() - kEarlyOutcomeTtl;
-  std::erase_if(early, [&](const auto& e) { return e.second.at < stale; });
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(early, [&](const auto& e) { return e.second.at < now - kEarlyOutcomeTtl; });
+  std::erase_if(abandoned, [&](const auto& a) { return a.second < now - kAbandonedTtl; });
   return Status::Ok();
 }
 
@@ -950,7 +958,7 @@ std::vector<Result<Accepted>> Node::Impl::SubmitCluster(std::span<const ByteView
       out[i] = f.get();
       continue;
     }
-    abandoned.insert((*ids)[k]);
+    abandoned.emplace((*ids)[k], std::chrono::steady_clock::now());
     out[i] = Unavailable("no answer from the log's sequencer within " +
                          std::to_string(options.submit_timeout.count()) +
                          " ms; the statement may still be logged, and submitting it again is safe");
