@@ -32,7 +32,7 @@ crypto::Hash FingerprintIn(ByteView in) {
 
 // The version field, if there is one; a sound file of another version is foreign, not damaged.
 bool OtherVersion(ByteView in) {
-  return in.size() >= 12 && in.substr(8, 4) != ByteView("\x02\0\0\0", 4);
+  return in.size() >= 12 && in.substr(8, 4) != ByteView("\x03\0\0\0", 4);
 }
 
 void Check(ByteView in) {
@@ -58,9 +58,9 @@ void Check(ByteView in) {
 void CheckLookups(ByteView in) {
   crypto::Hash fp = FingerprintIn(in);
   auto records = scan::ParseScanCache(in, fp);
-  static const std::array<uint8_t, 16> kHash = scan::PathHash("p");
+  static const std::array<uint8_t, 16> kHash = scan::PathHash("p", "o");
   if (!records.ok() || records->size() > 64) return;
-  // The seeds' records are for the path "p"; the other paths are not known.
+  // The seeds' records are for the path "p" owned by "o"; the other paths are not known.
   if (std::none_of(records->begin(), records->end(), [](const auto& r) { return r.path_hash == kHash; }))
     return;
   // A private file for ScanCache::Open, removed at exit.
@@ -88,7 +88,7 @@ void CheckLookups(ByteView in) {
   for (const auto& r : *records) {
     if (r.path_hash != kHash) continue;
     scan::FileReport report;
-    FUZZ_CHECK(cache->Lookup(r.stamp, "p", &report));
+    FUZZ_CHECK(cache->Lookup(r.stamp, "p", "o", &report));
     FUZZ_CHECK(report.findings.size() == r.findings.size());
     for (size_t i = 0; i < r.findings.size(); ++i)
       FUZZ_CHECK(report.findings[i].path == "p" + r.findings[i].path);

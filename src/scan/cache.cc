@@ -23,7 +23,7 @@ namespace accord::scan {
 
 namespace {
 constexpr std::string_view kMagic = "ACCSCAN1";
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 constexpr size_t kMaxCacheFileSize = kCacheHeaderSize +
                                      accord::limits::kMaxScanCacheRecords * kCacheRecordSize +
                                      kMaxScanCacheFindingsBytes + kCacheTrailerSize;
@@ -342,8 +342,12 @@ bool KeyLess(const CacheRecord& a, const CacheRecord& b) {
   return Key(a) < Key(b);
 }
 
-std::array<uint8_t, 16> PathHash(std::string_view path) {
-  crypto::Hash h = crypto::Sha256(path);
+std::array<uint8_t, 16> PathHash(std::string_view path, std::string_view owner) {
+  std::string text;
+  text.reserve(path.size() + 1 + owner.size());
+  text.append(path).push_back('\0');
+  text.append(owner);
+  crypto::Hash h = crypto::Sha256(text);
   std::array<uint8_t, 16> out;
   std::copy_n(h.begin(), 16, out.begin());
   return out;
@@ -449,8 +453,8 @@ Fingerprint::Fingerprint() {
   // archive_version_details() leaks its buffer on every call (libarchive 3.6); the loaded
   // libraries above already identify the decompressors it links.
   Add("libarchive", archive_version_string());
-  // What YARA rules see of a file besides its bytes (engine.cc): the path is in each record's key,
-  // the owner's change changes the file's ctime.
+  // What YARA rules see of a file besides its bytes (engine.cc): the path and the owner's name are
+  // in each record's key.
   Add("yara-externals", "filename filepath extension filetype owner");
 }
 
@@ -590,9 +594,10 @@ Result<std::string> ScanCache::DefaultPath() {
   return fs::JoinPath(dir, "scan.cache");
 }
 
-bool ScanCache::Lookup(const FileStamp& stamp, std::string_view path, FileReport* report) {
+bool ScanCache::Lookup(const FileStamp& stamp, std::string_view path, std::string_view owner,
+                       FileReport* report) {
   if (count_ == 0) return false;
-  std::array<uint8_t, 16> path_hash = PathHash(path);
+  std::array<uint8_t, 16> path_hash = PathHash(path, owner);
   auto key = std::tie(stamp.dev, stamp.ino, path_hash);
   const char* records = map_ + kCacheHeaderSize;
   // A binary search on (dev, ino, path hash) over the records as the file holds them.
@@ -624,6 +629,7 @@ bool ScanCache::Lookup(const FileStamp& stamp, std::string_view path, FileReport
     for (Finding& f : report->findings) f.path.insert(0, path);
   }
   report->path = std::string(path);
+  report->owner = std::string(owner);
   report->size = stamp.size;
   report->sha256 = c.has_sha256 ? HexOf(c.sha256) : std::string();
   report->error.clear();
@@ -640,7 +646,7 @@ void ScanCache::Insert(const FileStamp& stamp, const FileReport& r) {
   if (stamp.mtime_ns > settled || stamp.ctime_ns > settled) return;
   CacheRecord c;
   c.stamp = stamp;
-  c.path_hash = PathHash(r.path);
+  c.path_hash = PathHash(r.path, r.owner);
   if (r.sha256.empty()) {
     c.has_sha256 = false;  // not read: over --max-filesize
   } else {

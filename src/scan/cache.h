@@ -25,7 +25,8 @@
 //   - a write while the scan reads the file, or a path that points elsewhere by the time it is
 //     opened. The walk records a report only if the status of the descriptor that was read
 //     (FileReport::read_stat, unchanged over the read) is the stat the walk looked it up with.
-// The key also holds a hash of the path as given (YARA rules see filename, filepath, extension),
+// The key also holds a hash of the path as given and of the owner's name (YARA rules see
+// filename, filepath, extension and owner; a user renamed in the user database changes no ctime),
 // and the fingerprint every input of the verdict besides the file (Fingerprint below). Whoever
 // can write the cache file can hide files from the scanner: it MUST be private to the user who
 // scans (Open checks: a regular file owned by the effective user, writable by no one else).
@@ -72,7 +73,7 @@ int64_t RacyCleanNs();
 
 struct CacheRecord {
   FileStamp stamp;
-  std::array<uint8_t, 16> path_hash{};  // the first 16 bytes of SHA-256(path as given)
+  std::array<uint8_t, 16> path_hash{};  // PathHash(path as given, owner's name)
   bool has_sha256 = true;               // false: over --max-filesize, never read (sha256 zero)
   std::array<uint8_t, 32> sha256{};     // of the file
   uint64_t scanned_bytes = 0;           // FileReport::bytes_scanned (the file and its members)
@@ -87,7 +88,9 @@ struct CacheRecord {
 // (dev, ino, path_hash), strictly ascending. A lookup finds the record by these and then
 // compares the rest of the stamp.
 bool KeyLess(const CacheRecord& a, const CacheRecord& b);
-std::array<uint8_t, 16> PathHash(std::string_view path);
+// The first 16 bytes of SHA-256(path || 0x00 || owner): the name of the file and of its owner,
+// as the scan's YARA externals saw them (a path holds no NUL byte).
+std::array<uint8_t, 16> PathHash(std::string_view path, std::string_view owner);
 
 inline constexpr size_t kCacheHeaderSize = 64, kCacheRecordSize = 112, kCacheTrailerSize = 32;
 // The findings of one record, encoded (docs/scan-cache.md), are at most this long; a file that
@@ -152,10 +155,11 @@ class ScanCache {
   // FailedPrecondition if the directory is not the effective user's own or others can write it.
   static Result<std::string> DefaultPath();
 
-  // A recorded file with this stat and path: fills *report as the scan did (path, size, sha256,
-  // bytes_scanned, findings) and returns true.
-  bool Lookup(const FileStamp& stamp, std::string_view path, FileReport* report);
-  // Records a file scanned with report `r` whose stat was `stamp` before and after the scan. Does
+  // A recorded file with this stat, path and owner's name (OwnerName): fills *report as the scan
+  // did (path, size, sha256, bytes_scanned, findings, owner) and returns true.
+  bool Lookup(const FileStamp& stamp, std::string_view path, std::string_view owner, FileReport* report);
+  // Records a file scanned with report `r` (its path and owner in the key) whose stat was `stamp`
+  // before and after the scan. Does
   // nothing unless the report is Recordable, its size the stat's, its findings at most
   // kMaxCachedFindingsBytes, and the file is not racy (above).
   void Insert(const FileStamp& stamp, const FileReport& r);

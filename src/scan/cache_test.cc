@@ -35,7 +35,7 @@ crypto::Hash Fp(std::string_view s) {
 CacheRecord Record(uint64_t dev, uint64_t ino, std::string_view path) {
   CacheRecord r;
   r.stamp = {dev, ino, 1234, 1'600'000'000'000'000'000, 1'600'000'000'500'000'000};
-  r.path_hash = PathHash(path);
+  r.path_hash = PathHash(path, "owner");
   r.sha256 = Fp(path);
   r.scanned_bytes = 5678;
   r.last_used_day = uint32_t(NowNs() / 86'400'000'000'000);
@@ -344,6 +344,27 @@ TEST_F(ScanCacheTest, SecondScanReportsTheSameFromTheCacheUnread) {
   EXPECT_EQ(StampOf(again), StampOf(st));
 }
 
+// YARA rules see the owner's name, and renaming a user in the user database changes no file's
+// ctime: a record is found only under the owner's name its scan saw.
+TEST_F(ScanCacheTest, ARecordIsOnlyForTheOwnerNameItsScanSaw) {
+  Write("a.txt", kClean);
+  int64_t later = NowNs() + 10 * RacyCleanNs();
+  Run first = Scan(Fp("engine"), later);
+  ASSERT_EQ(first.reports.size(), 1u);
+  struct stat st;
+  const std::string path = dir_ + "/tree/a.txt";
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(first.reports[0].owner, OwnerName(st.st_uid));
+  std::string warning;
+  auto cache = ScanCache::Open(cache_, Fp("engine"), later, &warning);
+  ASSERT_EQ(cache->loaded(), 1u) << warning;
+  FileReport r;
+  EXPECT_TRUE(cache->Lookup(StampOf(st), path, OwnerName(st.st_uid), &r));
+  EXPECT_EQ(r.owner, OwnerName(st.st_uid));
+  EXPECT_FALSE(cache->Lookup(StampOf(st), path, OwnerName(st.st_uid) + "-renamed", &r));
+  EXPECT_NE(PathHash("a", "bc"), PathHash("ab", "c")) << "the two names are delimited";
+}
+
 // A store through a shared mapping to a page already dirty changes no time until the kernel writes
 // the page back: a file changed within that window (twice vm.dirty_expire + dirty_writeback) is not
 // recorded, even if its last change is older than a clock tick.
@@ -613,7 +634,7 @@ TEST_F(ScanCacheTest, RecordsUnusedForAMonthAreDropped) {
   EXPECT_EQ(cache->loaded(), 2u);  // a.txt and "kept"
   auto parsed = ParseScanCache(*fs::ReadFile(cache_, 1 << 20), Fp("engine"));
   ASSERT_TRUE(parsed.ok());
-  for (const auto& r : *parsed) EXPECT_NE(r.path_hash, PathHash("gone"));
+  for (const auto& r : *parsed) EXPECT_NE(r.path_hash, PathHash("gone", "owner"));
 }
 
 TEST_F(ScanCacheTest, TheDefaultDirectoryIsPrivate) {

@@ -70,13 +70,6 @@ std::string Hex(const uint8_t* p, size_t n) {
   return HexEncode(ByteView(reinterpret_cast<const char*>(p), n));
 }
 
-std::string OwnerName(uid_t uid) {
-  struct passwd pw, *out = nullptr;
-  char buf[1024];
-  if (getpwuid_r(uid, &pw, buf, sizeof buf, &out) == 0 && out) return pw.pw_name;
-  return std::to_string(uid);
-}
-
 // The name inside its container ("a/b.exe" for "x.zip!a/b.exe"), then its base name and extension.
 void NameParts(const std::string& display, YaraExternals& ext) {
   size_t bang = display.rfind('!');
@@ -89,6 +82,13 @@ void NameParts(const std::string& display, YaraExternals& ext) {
   ext.filepath = bang == std::string::npos ? display : inner;
 }
 }  // namespace
+
+std::string OwnerName(uid_t uid) {
+  struct passwd pw, *out = nullptr;
+  char buf[1024];
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &out) == 0 && out) return pw.pw_name;
+  return std::to_string(uid);
+}
 
 size_t Engine::signature_count() const {
   size_t n = 0;
@@ -275,6 +275,7 @@ FileReport Engine::ScanFd(Worker& w, int fd, const std::string& path) const {
     return report;
   }
   report.size = uint64_t(st.st_size);
+  report.owner = OwnerName(st.st_uid);
   if (report.size > options_.limits.max_file_size) {
     report.read_stable = true;  // nothing read: the decision rests on this descriptor's size alone
     report.read_stat = st;
@@ -313,7 +314,7 @@ FileReport Engine::ScanFd(Worker& w, int fd, const std::string& path) const {
   YaraExternals ext;
   NameParts(path, ext);
   ext.filepath = path;
-  ext.owner = OwnerName(st.st_uid);
+  ext.owner = report.owner;
   ScanTree(w, ByteView(w.buffer.data(), got), path, ext, report);
   Cite(report);
   if (w.buffer.capacity() > (64u << 20)) Bytes().swap(w.buffer);  // do not keep a huge buffer

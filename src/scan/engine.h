@@ -42,8 +42,13 @@ struct Finding {
   std::string item_digest = {};
 };
 
+// The name of the user `uid` in the user database (getpwuid_r), or the number if it has none: the
+// YARA external `owner`.
+std::string OwnerName(uid_t uid);
+
 struct FileReport {
   std::string path;
+  std::string owner;  // ScanFile: the YARA external `owner` the scan saw (OwnerName of its uid)
   uint64_t size = 0;
   std::string sha256;  // hex, of the top-level file
   std::vector<Finding> findings;

@@ -11,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "scan/cache.h"
 
@@ -174,7 +175,8 @@ class ScanVisitor : public TreeVisitor {
   void File(std::string path, const struct stat& st, bool named) override {
     FileStamp stamp = StampOf(st);
     FileReport r;
-    if (cache_ && cache_->Lookup(stamp, path, &r)) {  // unchanged since its scan: that scan's report
+    // Unchanged since its scan, under the same path and owner's name: that scan's report.
+    if (cache_ && cache_->Lookup(stamp, path, Owner(st.st_uid), &r)) {
       if (progress_) {
         progress_->files.fetch_add(1, std::memory_order_relaxed);
         progress_->bytes.fetch_add(r.size, std::memory_order_relaxed);
@@ -191,6 +193,14 @@ class ScanVisitor : public TreeVisitor {
   bool Stopped() const override { return stopped_ && stopped_(); }
 
  private:
+  // OwnerName, asked once per user and walk (the walking thread only).
+  const std::string& Owner(uid_t uid) {
+    auto it = owners_.find(uid);
+    if (it == owners_.end()) it = owners_.emplace(uid, OwnerName(uid)).first;
+    return it->second;
+  }
+
+  std::unordered_map<uid_t, std::string> owners_;
   const std::function<bool()>& stopped_;
   Queue& queue_;
   ScanCache* cache_;
