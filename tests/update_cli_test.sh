@@ -170,6 +170,7 @@ sed -i 's/Alice Lab/Alice Lax/' bad/tile/entries/000.p/5
 "$accord" update --policy policy --from bad -d db2 > out 2> err
 rc=$?
 check "an altered entry is refused, nothing kept (exit 2)" "[ $rc -eq 2 ] && grep -q 'does not hash to its leaf' err && [ ! -e db2/scan.accdb ]"
+check "... and no fetched file is left behind" "[ -z \"\$(find db2 -path '*/.accord/tmp/*' -type f)\" ]"
 rm -rf db3 beyond && cp -a served3 beyond && cp checkpoint-4 beyond/checkpoint
 "$accord" update --policy policy --from beyond -d db3 > out 2> err
 "$accord" scan -d db3 --no-cache samples > scan.out

@@ -126,14 +126,21 @@ Result<MirrorReport> SyncMirror(LogSource& from, const std::string& dir, const M
   // Checked files go to .accord/tmp as they are checked (bundles are not kept in memory) and are
   // renamed into place only once everything is checked. A local tile that fails the check is not
   // the source's fault: then everything is fetched again.
+  // Whatever ends the sync, nothing fetched stays behind in .accord/tmp (what was checked was
+  // renamed out of it first).
   std::string tmp_dir = fs::JoinPath(dir, ".accord/tmp");
-  RETURN_IF_ERROR(fs::RemoveTree(tmp_dir));
-  RETURN_IF_ERROR(fs::MakeDirs(tmp_dir));
+  struct RemoveOnExit {
+    const std::string& dir;
+    ~RemoveOnExit() { (void)fs::RemoveTree(dir); }
+  } remove_tmp{tmp_dir};
   std::vector<std::pair<std::string, std::string>> renames;  // temporary file, final path
   Status checked;
   std::unique_ptr<Overlay> overlay;
   for (bool use_local : {true, false}) {
     renames.clear();
+    overlay.reset();
+    RETURN_IF_ERROR(fs::RemoveTree(tmp_dir));  // a first pass's files, if it failed on a local tile
+    RETURN_IF_ERROR(fs::MakeDirs(tmp_dir));
     overlay = std::make_unique<Overlay>(dir, tmp_dir, from, use_local);
     auto keep = [&](const tlog::TileCoord& t, ByteView content) -> Status {
       std::string final_path = fs::JoinPath(dir, tlog::TilePath(t));
