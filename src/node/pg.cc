@@ -138,7 +138,8 @@ uint64_t Rows::Affected() const {
   return n && *n ? std::strtoull(n, nullptr, 10) : 0;
 }
 
-Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& conninfo, const std::string& schema) {
+Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& conninfo, const std::string& schema,
+                                            int lock_timeout_ms) {
   // expand_dbname: the first "dbname" is the whole conninfo, parsed as libpq parses any.
   const char* keys[] = {"dbname", "fallback_application_name", nullptr};
   const char* values[] = {conninfo.c_str(), "accord", nullptr};
@@ -150,16 +151,25 @@ Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& conninfo, const s
   PQsetNoticeProcessor(
       c.get(), [](void*, const char*) {}, nullptr);
   auto conn = std::unique_ptr<Conn>(new Conn(std::move(c)));
-  RETURN_IF_ERROR(conn->Exec("set the search path", "SELECT set_config('search_path', $1, false)",
-                             Params().Text("\"" + schema + "\""))
-                      .status());
-  // A process that stops in the middle of a transaction (SIGSTOP, a paused VM, a network cut)
-  // would hold its row locks until the server notices the dead connection, hours later: the
-  // sequencer's commit holds the lease row, and every other process's takeover would wait on it.
-  // The server ends such a session after this long instead (accord's transactions never idle).
-  RETURN_IF_ERROR(conn->Exec("set the idle transaction timeout",
-                             "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
-                             Params().Text(std::to_string(kIdleInTransactionMs)))
+  // - idle_in_transaction_session_timeout: a process that stops in the middle of a transaction
+  //   (SIGSTOP, a paused VM, a network cut) would hold its row locks until the server notices the
+  //   dead connection, hours later: the sequencer's commit holds the lease row, and every other
+  //   process's takeover would wait on it. The server ends such a session after this long instead
+  //   (accord's transactions never idle).
+  // - default_transaction_isolation: the queue, the fenced commit and the index's writes read
+  //   what other processes committed before their locks were granted (READ COMMITTED); under a
+  //   default of REPEATABLE READ or SERIALIZABLE they could fail with serialization errors instead.
+  // - lock_timeout: only where asked (the lease's connection); '' keeps the server's.
+  static const std::string kSession =
+      "SELECT set_config('search_path', $1, false), "
+      "set_config('idle_in_transaction_session_timeout', $2, false), "
+      "set_config('default_transaction_isolation', 'read committed', false), "
+      "set_config('lock_timeout', CASE WHEN $3 = '' THEN current_setting('lock_timeout') ELSE $3 END, false)";
+  RETURN_IF_ERROR(conn->Exec("set up the session", kSession,
+                             Params()
+                                 .Text("\"" + schema + "\"")
+                                 .Text(std::to_string(kIdleInTransactionMs))
+                                 .Text(lock_timeout_ms > 0 ? std::to_string(lock_timeout_ms) : std::string()))
                       .status());
   return conn;
 }
@@ -297,12 +307,13 @@ Status Conn::EnsureSchema(const std::string& schema) {
   });
 }
 
-Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schema, size_t max, bool create) {
+Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schema, size_t max, bool create,
+                                         int lock_timeout_ms) {
   if (!ValidSchemaName(schema))
     return InvalidArgument(
         "PostgreSQL schema \"" + Printable(schema) +
         "\": want lower-case letters, digits and _ (at most 63, not starting with a digit)");
-  std::unique_ptr<Pool> pool(new Pool(std::move(conninfo), std::move(schema), max));
+  std::unique_ptr<Pool> pool(new Pool(std::move(conninfo), std::move(schema), max, lock_timeout_ms));
   {
     ASSIGN_OR_RETURN(Lease c, pool->Get());
     if (!create) {
@@ -326,8 +337,11 @@ Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schem
   return pool;
 }
 
-Pool::Pool(std::string conninfo, std::string schema, size_t max)
-    : conninfo_(std::move(conninfo)), schema_(std::move(schema)), max_(max ? max : 1) {}
+Pool::Pool(std::string conninfo, std::string schema, size_t max, int lock_timeout_ms)
+    : conninfo_(std::move(conninfo)),
+      schema_(std::move(schema)),
+      max_(max ? max : 1),
+      lock_timeout_ms_(lock_timeout_ms) {}
 
 Pool::Lease::~Lease() {
   if (!c_) return;
@@ -350,7 +364,7 @@ Result<Pool::Lease> Pool::Get() {
     }
     open_++;  // a place for the connection made below
   }
-  Result<std::unique_ptr<Conn>> c = Conn::Connect(conninfo_, schema_);
+  Result<std::unique_ptr<Conn>> c = Conn::Connect(conninfo_, schema_, lock_timeout_ms_);
   if (!c.ok()) {
     {
       std::lock_guard lock(mu_);

@@ -86,9 +86,13 @@ class Rows {
 
 class Conn {
  public:
-  // Connects with `conninfo` (a libpq connection string or URI) and sets the search_path to
-  // `schema` (which need not exist yet).
-  static Result<std::unique_ptr<Conn>> Connect(const std::string& conninfo, const std::string& schema);
+  // Connects with `conninfo` (a libpq connection string or URI) and sets, for the session, in one
+  // round trip: the search_path to `schema` (which need not exist yet), the idle-in-transaction
+  // timeout (kIdleInTransactionMs), READ COMMITTED as the isolation of every transaction whatever
+  // the server's, database's or role's default (accord's transactions are written for it), and,
+  // if `lock_timeout_ms` > 0, the lock timeout (else the server's stays).
+  static Result<std::unique_ptr<Conn>> Connect(const std::string& conninfo, const std::string& schema,
+                                               int lock_timeout_ms = 0);
 
   // Runs one statement; `what` names it in errors. Statements are prepared on first use and
   // kept, so `sql` SHOULD be one of a fixed set of texts.
@@ -145,8 +149,9 @@ class Pool {
   // Checks the schema's name, connects once and creates the schema (Conn::EnsureSchema); that
   // connection is the pool's first. With `create` false, a schema that holds no log (no row in
   // log_meta: no `accord serve --postgres` ever opened it) is NotFound and nothing is created.
+  // Its connections are made with Conn::Connect(conninfo, schema, lock_timeout_ms).
   static Result<std::unique_ptr<Pool>> Open(std::string conninfo, std::string schema, size_t max,
-                                            bool create = true);
+                                            bool create = true, int lock_timeout_ms = 0);
 
   // One connection for the duration of a call; back to the pool when destroyed (dropped instead
   // if it broke).
@@ -165,10 +170,11 @@ class Pool {
   Result<Lease> Get();
 
  private:
-  Pool(std::string conninfo, std::string schema, size_t max);
+  Pool(std::string conninfo, std::string schema, size_t max, int lock_timeout_ms);
 
   std::string conninfo_, schema_;
   size_t max_;
+  int lock_timeout_ms_;
   std::mutex mu_;
   std::condition_variable cv_;
   size_t open_ = 0;  // connections made and not dropped, idle or leased

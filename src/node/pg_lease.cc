@@ -45,15 +45,6 @@ const std::string kCurrent =
     "  GREATEST(0, EXTRACT(EPOCH FROM expires_at - clock_timestamp()) * 1000)::int8 "
     "FROM leases WHERE name = $1";
 
-// The lease's connection waits at most kLeaseLockTimeoutMs for a row lock (a holder stopped in
-// the middle of its commit holds the lease row until the server ends its session).
-Status BoundLockWaits(pg::Conn& c) {
-  return c
-      .Exec("set the lock timeout", "SELECT set_config('lock_timeout', $1, false)",
-            Params().Text(std::to_string(pg::kLeaseLockTimeoutMs)))
-      .status();
-}
-
 }  // namespace
 
 struct PgLease::Impl {
@@ -67,7 +58,10 @@ PgLease::~PgLease() = default;
 Result<std::unique_ptr<PgLease>> PgLease::Open(const PgLeaseOptions& options) {
   if (options.name.empty() || options.name.size() > kMaxHolder || !IsValidUtf8(options.name))
     return InvalidArgument("lease name \"" + Printable(options.name) + "\": want 1 to 256 bytes of UTF-8");
-  ASSIGN_OR_RETURN(auto pool, pg::Pool::Open(options.conninfo, options.schema, 1));
+  // The lease's connection waits at most kLeaseLockTimeoutMs for a row lock (a holder stopped in
+  // the middle of its commit holds the lease row until the server ends its session).
+  ASSIGN_OR_RETURN(auto pool,
+                   pg::Pool::Open(options.conninfo, options.schema, 1, true, pg::kLeaseLockTimeoutMs));
   return std::unique_ptr<PgLease>(new PgLease(std::make_unique<Impl>(Impl{options.name, std::move(pool)})));
 }
 
@@ -76,7 +70,6 @@ Result<uint64_t> PgLease::Acquire(std::string_view holder, std::chrono::millisec
   RETURN_IF_ERROR(CheckTtl(ttl));
   {
     ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
-    RETURN_IF_ERROR(BoundLockWaits(*c));
     ASSIGN_OR_RETURN(Rows rows, c->Exec("acquire lease", kAcquire,
                                         Params().Text(impl_->name).Text(holder).Int64(ttl.count())));
     if (rows.size() == 1) return uint64_t(rows.Int(0, 0));
@@ -91,7 +84,6 @@ Status PgLease::Renew(std::string_view holder, uint64_t epoch, std::chrono::mill
   RETURN_IF_ERROR(CheckHolder(holder));
   RETURN_IF_ERROR(CheckTtl(ttl));
   ASSIGN_OR_RETURN(auto c, impl_->pool->Get());
-  RETURN_IF_ERROR(BoundLockWaits(*c));
   ASSIGN_OR_RETURN(Rows rows,
                    c->Exec("renew lease", kRenew,
                            Params().Text(impl_->name).Text(holder).Int64(int64_t(epoch)).Int64(ttl.count())));

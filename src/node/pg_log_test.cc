@@ -438,6 +438,53 @@ TEST_F(PgClusterTest, TwoProcessesServeOneLogWithIdenticalCheckpoints) {
   EXPECT_EQ(a->counters().sequencer_epoch.load() != 0, b->counters().sequencer_epoch.load() == 0);
 }
 
+// A server (or database, or role) whose default isolation is serializable or repeatable read: accord's
+// transactions are written for read committed and must not fail with serialization errors there.
+TEST_F(PgClusterTest, ServesOneLogWhateverTheServersDefaultIsolation) {
+  const std::string conninfo =
+      testing::TestConninfo() + " options='-c default_transaction_isolation=repeatable\\\\ read'";
+  std::vector<Node*> n;
+  for (int i = 0; i < 2; ++i) {
+    auto started = Start(i, Options(conninfo));
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    nodes_.push_back(std::move(started).value());
+    n.push_back(nodes_.back().get());
+  }
+  auto alice = Key(1);
+  ASSERT_TRUE(n[1]->Submit(Registration(alice)).ok());
+  // Singles and batches through both processes at once, as clients send them.
+  constexpr int kThreads = 8, kEach = 25;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Result<Accepted>>> results(kThreads);
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      Node* via = n[t % 2];
+      if (t < 4) {
+        for (int i = 0; i < kEach; ++i) results[t].push_back(via->Submit(HashSet(alice, 1000 * t + i)));
+      } else {
+        std::vector<std::string> batch;
+        for (int i = 0; i < kEach; ++i) batch.push_back(HashSet(alice, 1000 * t + i));
+        std::vector<ByteView> views(batch.begin(), batch.end());
+        results[t] = via->SubmitMany(views);
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::set<uint64_t> indices;
+  for (const auto& r : results)
+    for (const auto& x : r) {
+      ASSERT_TRUE(x.ok()) << x.status().ToString();
+      indices.insert(x->index);
+    }
+  ASSERT_EQ(indices.size(), size_t(kThreads * kEach));
+  EXPECT_EQ(*indices.rbegin(), uint64_t(kThreads * kEach));
+  auto a = WaitForSize(*n[0], kThreads * kEach + 1), b = WaitForSize(*n[1], kThreads * kEach + 1);
+  EXPECT_EQ(a.checkpoint.size, uint64_t(kThreads * kEach + 1));
+  EXPECT_EQ(a.raw, b.raw);
+  // The lookups the index answers, from the process that did not sequence as well.
+  auto got = n[0]->store().Get(kThreads * kEach);
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
+}
+
 TEST_F(PgClusterTest, AnotherProcessTakesOverAndKeepsEverythingAcknowledged) {
   Node* a = StartOk(0);
   ASSERT_TRUE(a);

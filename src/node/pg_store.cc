@@ -316,9 +316,8 @@ Status PgStore::KeepStatus(std::string_view id, const crypto::Ed25519PublicKey& 
   const std::string key(KeyBytes(poster));
   return c->Transaction("keep a TAXII status", [&]() -> Status {
     // One writer at a time (every process of the log): the deletes below would otherwise lock rows
-    // in different orders in two transactions and deadlock, and the limits be loose. Read committed
-    // whatever the server's default, so that each delete sees the rows committed before the lock.
-    RETURN_IF_ERROR(c->Exec("read committed", "SET TRANSACTION ISOLATION LEVEL READ COMMITTED").status());
+    // in different orders in two transactions and deadlock, and the limits be loose. Each delete sees
+    // the rows committed before the lock (read committed: Conn::Connect pins it).
     RETURN_IF_ERROR(c->Exec("lock the TAXII statuses", "SELECT pg_advisory_xact_lock($1)",
                             Params().Int64(kTaxiiStatusLock))
                         .status());

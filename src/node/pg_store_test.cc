@@ -524,6 +524,33 @@ TEST_F(PgStoreTest, UnknownDatabaseCarriesPostgresMessage) {
       << s.status().ToString();
 }
 
+// What a session runs under is accord's, whatever the server's, database's or role's defaults (here
+// set for the connection, as ALTER DATABASE or ALTER ROLE would): read committed always, and the
+// lock timeout only where asked.
+TEST_F(PgStoreTest, SessionsRunUnderAccordsSettingsWhateverTheDefaults) {
+  const std::string conninfo =
+      testing::TestConninfo() + " options='-c default_transaction_isolation=serializable -c lock_timeout=7s'";
+  auto show = [](pg::Conn& c, const char* setting) -> std::string {
+    std::string v;
+    Status s = c.Transaction("test", [&]() -> Status {
+      ASSIGN_OR_RETURN(pg::Rows r, c.Exec("show", std::string("SHOW ") + setting));
+      v = r.Bytes(0, 0);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return v;
+  };
+  auto plain = pg::Conn::Connect(conninfo, schema_);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(show(**plain, "transaction_isolation"), "read committed");
+  EXPECT_EQ(show(**plain, "lock_timeout"), "7s");
+  EXPECT_EQ(show(**plain, "search_path"), "\"" + schema_ + "\"");
+  auto bounded = pg::Conn::Connect(conninfo, schema_, 1500);
+  ASSERT_TRUE(bounded.ok()) << bounded.status().ToString();
+  EXPECT_EQ(show(**bounded, "transaction_isolation"), "read committed");
+  EXPECT_EQ(show(**bounded, "lock_timeout"), "1500ms");
+}
+
 TEST_F(PgStoreTest, SchemaFromANewerAccordIsRefused) {
   ASSERT_TRUE(Open().ok());
   {
