@@ -837,7 +837,9 @@ TEST(HttpSlowClients, ATaxiiPathInTheQueryDoesNotRaiseTheBodyLimit) {
 // What the server refuses itself on a TAXII path is a TAXII error message too (a TAXII client
 // reads its fields), e.g. a body over TAXII's limit, refused from the Content-Length alone.
 TEST(HttpSlowClients, TaxiiPathsGetTaxiiErrorsFromTheServerItself) {
-  ServedNode served("taxiierr", HttpOptions{}, true, {}, [](const HttpRequest&) {
+  HttpOptions o;
+  o.read_timeout_s = 1;
+  ServedNode served("taxiierr", o, true, {}, [](const HttpRequest&) {
     HttpReply r;
     r.status = 500;  // never reached: the server answers first
     return r;
@@ -859,6 +861,23 @@ TEST(HttpSlowClients, TaxiiPathsGetTaxiiErrorsFromTheServerItself) {
   EXPECT_EQ(e["http_status"], "413");
   EXPECT_EQ(e["title"], "Request too large");
   EXPECT_NE(e["description"].get<std::string>().find("over the limit"), std::string::npos) << got;
+  // A body that stops coming: 408, a TAXII error message too.
+  fd = served.Connect();
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(
+      SendAll(fd,
+              "POST /taxii2/api/collections/all/objects/ HTTP/1.1\r\nHost: x\r\n"
+              "Content-Type: application/taxii+json;version=2.1\r\nContent-Length: 100\r\n\r\n{\"objects\""));
+  got = ReadAll(fd, 10);
+  ::close(fd);
+  EXPECT_EQ(StatusOf(got), 408) << got.substr(0, 300);
+  EXPECT_NE(got.find("Content-Type: application/taxii+json;version=2.1\r\n"), std::string::npos) << got;
+  body = got.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos) << got;
+  e = json::Json::parse(got.substr(body + 4), nullptr, false);
+  ASSERT_TRUE(e.is_object()) << got;
+  EXPECT_EQ(e["http_status"], "408");
+  EXPECT_TRUE(e["title"].is_string()) << got;
   // Other paths keep the node's own JSON error.
   fd = served.Connect();
   EXPECT_TRUE(SendAll(fd,
