@@ -313,7 +313,10 @@ Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schem
     return InvalidArgument(
         "PostgreSQL schema \"" + Printable(schema) +
         "\": want lower-case letters, digits and _ (at most 63, not starting with a digit)");
-  std::unique_ptr<Pool> pool(new Pool(std::move(conninfo), std::move(schema), max, lock_timeout_ms));
+  // The first connection checks the schema without the lock timeout (EnsureSchema waits for the
+  // schema lock and for CREATE INDEX IF NOT EXISTS's table locks behind other processes' writes),
+  // then takes it, as every later connection does.
+  std::unique_ptr<Pool> pool(new Pool(std::move(conninfo), std::move(schema), max, 0));
   {
     ASSIGN_OR_RETURN(Lease c, pool->Get());
     if (!create) {
@@ -333,6 +336,12 @@ Result<std::unique_ptr<Pool>> Pool::Open(std::string conninfo, std::string schem
                         "the log's)");
     }
     RETURN_IF_ERROR(c->EnsureSchema(pool->schema_));
+    if (lock_timeout_ms > 0) {
+      RETURN_IF_ERROR(c->Exec("set the lock timeout", "SELECT set_config('lock_timeout', $1, false)",
+                              Params().Text(std::to_string(lock_timeout_ms)))
+                          .status());
+      pool->lock_timeout_ms_ = lock_timeout_ms;
+    }
   }
   return pool;
 }

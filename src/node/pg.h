@@ -149,7 +149,9 @@ class Pool {
   // Checks the schema's name, connects once and creates the schema (Conn::EnsureSchema); that
   // connection is the pool's first. With `create` false, a schema that holds no log (no row in
   // log_meta: no `accord serve --postgres` ever opened it) is NotFound and nothing is created.
-  // Its connections are made with Conn::Connect(conninfo, schema, lock_timeout_ms).
+  // Its connections are made with Conn::Connect(conninfo, schema, lock_timeout_ms); the first one
+  // creates or checks the schema before it takes the lock timeout (the schema check waits for
+  // other processes' locks as long as they last).
   static Result<std::unique_ptr<Pool>> Open(std::string conninfo, std::string schema, size_t max,
                                             bool create = true, int lock_timeout_ms = 0);
 

@@ -93,6 +93,27 @@ TEST_F(PgLeaseTest, AHolderStuckInATransactionDoesNotStopATakeover) {
   EXPECT_EQ(b->Current()->holder, "node-b");
 }
 
+// The lock timeout is the lease operations'; opening waits for the schema as long as another process
+// holds it (starting or upgrading), as the log's and the index's connections do.
+TEST_F(PgLeaseTest, OpeningWaitsForTheSchemaAsLongAsAnotherProcessHoldsIt) {
+  ASSERT_TRUE(Connect());  // the schema exists
+  auto other = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  ASSERT_TRUE((*other)->Run("begin", "BEGIN").ok());
+  ASSERT_TRUE((*other)
+                  ->Exec("hold the schema lock", "SELECT pg_advisory_xact_lock($1)",
+                         pg::Params().Int64(0x6163636f7264))  // pg.cc's kSchemaLock
+                  .ok());
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3 * pg::kLeaseLockTimeoutMs));
+    (void)(*other)->Run("commit", "COMMIT");
+  });
+  auto l = PgLease::Open(Options(testing::TestConninfo(), schema_, "sequencer"));
+  release.join();
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_TRUE((*l)->Acquire("node-a", 10s).ok());
+}
+
 TEST_F(PgLeaseTest, AHolderWhoseLeaseExpiredHasLostIt) {
   auto a = Connect(), b = Connect();
   ASSERT_TRUE(a && b);
