@@ -710,7 +710,11 @@ Status Node::Impl::OpenCluster() {
     // entries PostgreSQL lost, with others in their place, is not copied in nor continued.
     ASSIGN_OR_RETURN(std::optional<TreeHead> head, pglog->HeadAtMost(common));
     if (head) {
-      ASSIGN_OR_RETURN(tlog::CompactRange r, RangeOfTiles(log_dir, replica_size, head->size));
+      // At the replica's size the range read above serves; below it, the tiles are read again.
+      tlog::CompactRange r = replica_range;
+      if (head->size != replica_size) {
+        ASSIGN_OR_RETURN(r, RangeOfTiles(log_dir, replica_size, head->size));
+      }
       if (HashBytes(r.Root()) != head->root)
         return DataLoss(log_dir + ": the tree of its first " + std::to_string(head->size) +
                         " entries is not PostgreSQL's: the database lost entries this replica holds and "
