@@ -844,47 +844,45 @@ TEST(HttpSlowClients, TaxiiPathsGetTaxiiErrorsFromTheServerItself) {
     r.status = 500;  // never reached: the server answers first
     return r;
   });
-  int fd = served.Connect();
-  ASSERT_GE(fd, 0);
-  EXPECT_TRUE(
-      SendAll(fd,
-              "POST /taxii2/api/collections/all/objects/ HTTP/1.1\r\nHost: x\r\n"
-              "Content-Type: application/taxii+json;version=2.1\r\nContent-Length: 1000000000\r\n\r\n"));
-  std::string got = ReadAll(fd, 10);
-  ::close(fd);
+  // Sends `request` on a connection of its own; the answer, whole.
+  auto exchange = [&](const std::string& request) {
+    int fd = served.Connect();
+    EXPECT_GE(fd, 0);
+    if (fd < 0) return std::string();
+    EXPECT_TRUE(SendAll(fd, request));
+    std::string got = ReadAll(fd, 10);
+    ::close(fd);
+    return got;
+  };
+  // The TAXII error message in `got` (null if it is none).
+  auto taxii_error = [](const std::string& got) {
+    EXPECT_NE(got.find("Content-Type: application/taxii+json;version=2.1\r\n"), std::string::npos) << got;
+    size_t body = got.find("\r\n\r\n");
+    if (body == std::string::npos) return json::Json();
+    json::Json e = json::Json::parse(got.substr(body + 4), nullptr, false);
+    return e.is_object() ? e : json::Json();
+  };
+  const std::string post =
+      "POST /taxii2/api/collections/all/objects/ HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/taxii+json;version=2.1\r\n";
+  std::string got = exchange(post + "Content-Length: 1000000000\r\n\r\n");
   EXPECT_EQ(StatusOf(got), 413) << got.substr(0, 300);
-  EXPECT_NE(got.find("Content-Type: application/taxii+json;version=2.1\r\n"), std::string::npos) << got;
-  size_t body = got.find("\r\n\r\n");
-  ASSERT_NE(body, std::string::npos) << got;
-  json::Json e = json::Json::parse(got.substr(body + 4), nullptr, false);
+  json::Json e = taxii_error(got);
   ASSERT_TRUE(e.is_object()) << got;
   EXPECT_EQ(e["http_status"], "413");
   EXPECT_EQ(e["title"], "Request too large");
   EXPECT_NE(e["description"].get<std::string>().find("over the limit"), std::string::npos) << got;
   // A body that stops coming: 408, a TAXII error message too.
-  fd = served.Connect();
-  ASSERT_GE(fd, 0);
-  EXPECT_TRUE(
-      SendAll(fd,
-              "POST /taxii2/api/collections/all/objects/ HTTP/1.1\r\nHost: x\r\n"
-              "Content-Type: application/taxii+json;version=2.1\r\nContent-Length: 100\r\n\r\n{\"objects\""));
-  got = ReadAll(fd, 10);
-  ::close(fd);
+  got = exchange(post + "Content-Length: 100\r\n\r\n{\"objects\"");
   EXPECT_EQ(StatusOf(got), 408) << got.substr(0, 300);
-  EXPECT_NE(got.find("Content-Type: application/taxii+json;version=2.1\r\n"), std::string::npos) << got;
-  body = got.find("\r\n\r\n");
-  ASSERT_NE(body, std::string::npos) << got;
-  e = json::Json::parse(got.substr(body + 4), nullptr, false);
+  e = taxii_error(got);
   ASSERT_TRUE(e.is_object()) << got;
   EXPECT_EQ(e["http_status"], "408");
   EXPECT_TRUE(e["title"].is_string()) << got;
   // Other paths keep the node's own JSON error.
-  fd = served.Connect();
-  EXPECT_TRUE(SendAll(fd,
-                      "POST /statements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 1000000000\r\n\r\n"));
-  got = ReadAll(fd, 10);
-  ::close(fd);
+  got = exchange(
+      "POST /statements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000000000\r\n\r\n");
   EXPECT_EQ(StatusOf(got), 413) << got.substr(0, 300);
   EXPECT_NE(got.find("\"error\""), std::string::npos) << got;
 }
