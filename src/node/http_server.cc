@@ -93,7 +93,7 @@ json::Json RecordJson(const Record& r) {
   j["kind"] = std::string(statement::KindName(r.kind));
   j["author"] = Base64Encode(ByteView(reinterpret_cast<const char*>(r.author.data()), r.author.size()));
   j["created"] = r.created;
-  j["added_ms"] = r.added_ms;
+  j["added_us"] = r.added_us;
   j["retracted"] = r.retracted;
   j["statement"] = json::Json::parse(r.leaf, nullptr, false);
   return j;
@@ -105,7 +105,7 @@ json::Json ParticipantJson(const Participant& p) {
           {"country", p.country},
           {"contact", p.contact},
           {"index", p.index},
-          {"added_ms", p.added_ms},
+          {"added_us", p.added_us},
           {"retracted", p.retracted}};
 }
 

@@ -30,8 +30,8 @@
 namespace accord::node {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
@@ -192,7 +192,7 @@ class NodeRegistry : public statement::Registry {
 
 }  // namespace
 
-Result<Record> RecordFromLeaf(uint64_t index, ByteView leaf, int64_t added_ms) {
+Result<Record> RecordFromLeaf(uint64_t index, ByteView leaf, int64_t added_us) {
   auto doc = json::Json::parse(leaf, nullptr, false);
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("statement"))
     return DataLoss("entry " + std::to_string(index) + " is not a statement");
@@ -200,7 +200,7 @@ Result<Record> RecordFromLeaf(uint64_t index, ByteView leaf, int64_t added_ms) {
   Record r;
   r.index = index;
   r.id = HexEncode(ByteView(reinterpret_cast<const char*>(crypto::Sha256(leaf).data()), 32));
-  r.added_ms = added_ms;
+  r.added_us = added_us;
   r.leaf = std::string(leaf);
   if (!st.contains("kind") || !st["kind"].is_string() || !st.contains("author") ||
       !st["author"].is_string() || !st.contains("created") || !st["created"].is_string())
@@ -378,7 +378,7 @@ Status Node::Impl::CatchUp() {
                     std::to_string(size) + ": the index belongs to another log");
   tlog::DirTileReader reader(log_dir);
   std::vector<Record> batch;
-  int64_t now = NowMs();
+  int64_t now = NowUs();
   for (uint64_t i = have; i < size; ++i) {
     ASSIGN_OR_RETURN(Bytes leaf, tlog::ReadEntry(reader, i, size));
     ASSIGN_OR_RETURN(Record r, RecordFromLeaf(i, leaf, now));
@@ -549,8 +549,8 @@ void Node::Impl::Commit() {
       for (auto& r : round.records) records.push_back(std::move(r));
     }
     if (st.ok()) {
-      int64_t now = NowMs();
-      for (auto& r : records) r.added_ms = now;
+      int64_t now = NowUs();
+      for (auto& r : records) r.added_us = now;
       st = store->Add(records);
     }
     if (!st.ok()) {
@@ -656,7 +656,7 @@ Status Node::Impl::SeedFromReplica() {
                               " to replicate PostgreSQL's log");
   Fence fence{"sequencer", holder, *epoch, options.lease_ttl};  // each round renews it: seeding can be long
   tlog::DirTileReader reader(log_dir);
-  int64_t now = NowMs();
+  int64_t now = NowUs();
   Result<tlog::CompactRange> range = RangeOfTiles(log_dir, replica_size, have);
   Status st = range.status();
   for (uint64_t from = have; from < replica_size && st.ok(); from += kMaxClusterRound) {
@@ -766,7 +766,7 @@ Result<size_t> Node::Impl::SequenceCluster(const Fence& fence, const std::functi
   std::vector<Record> records;
   std::vector<Outcome> outcomes;
   std::unordered_map<std::string, uint64_t> batch_ids;
-  int64_t now = NowMs();
+  int64_t now = NowUs();
   for (Submission& sub : waiting) {
     // A round of 1,000 (a round trip and a parse each, YARA compiles) may outlast the lease.
     if (outcomes.size() % 64 == 63) RETURN_IF_ERROR(keep_lease());
@@ -798,7 +798,7 @@ Result<size_t> Node::Impl::SequenceCluster(const Fence& fence, const std::functi
       Record r;
       r.index = o.index;
       r.id = std::move(id);
-      r.added_ms = now;
+      r.added_us = now;
       r.leaf = std::move(sub.leaf);
       r.kind = s->statement.kind;
       r.author = s->statement.author;

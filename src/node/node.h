@@ -139,6 +139,6 @@ class Node {
 };
 
 // The fields of a logged leaf (no signature check: the log only holds validated statements).
-Result<Record> RecordFromLeaf(uint64_t index, ByteView leaf, int64_t added_ms);
+Result<Record> RecordFromLeaf(uint64_t index, ByteView leaf, int64_t added_us);
 
 }  // namespace accord::node

@@ -22,7 +22,7 @@ constexpr const char* kTables = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version(
   one boolean PRIMARY KEY DEFAULT true CHECK (one), version integer NOT NULL);
 CREATE TABLE IF NOT EXISTS statements(
-  idx bigint PRIMARY KEY, id bytea NOT NULL UNIQUE, added_ms bigint NOT NULL,
+  idx bigint PRIMARY KEY, id bytea NOT NULL UNIQUE, added_us bigint NOT NULL,
   kind smallint NOT NULL, author bytea NOT NULL, created bytea NOT NULL, leaf bytea NOT NULL,
   retracted boolean NOT NULL DEFAULT false);
 CREATE INDEX IF NOT EXISTS statements_author ON statements(author, idx);
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS digests(
   digest bytea NOT NULL, idx bigint NOT NULL, PRIMARY KEY(digest, idx));
 CREATE TABLE IF NOT EXISTS participants(
   key bytea PRIMARY KEY, name bytea NOT NULL, country bytea NOT NULL, contact bytea NOT NULL,
-  idx bigint NOT NULL, added_ms bigint NOT NULL, retracted boolean NOT NULL DEFAULT false);
+  idx bigint NOT NULL, added_us bigint NOT NULL, retracted boolean NOT NULL DEFAULT false);
 CREATE TABLE IF NOT EXISTS leases(
   name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL,
   expires_at timestamptz NOT NULL);
@@ -61,6 +61,15 @@ ALTER TABLE taxii_tokens
   ADD CONSTRAINT taxii_tokens_sha256 CHECK (sha256 ~ '^[0-9a-f]{64}$'),
   ADD CONSTRAINT taxii_tokens_author CHECK (octet_length(author) = 32),
   ADD CONSTRAINT taxii_tokens_label CHECK (label ~ '^[!-~]{1,64}$');
+)sql";
+
+// What version 5 changes: the time added is kept in microseconds (it was milliseconds, in
+// columns named added_ms), so that statements logged in one millisecond keep dates close to it.
+constexpr const char* kAddedTimesInMicroseconds = R"sql(
+ALTER TABLE statements RENAME COLUMN added_ms TO added_us;
+UPDATE statements SET added_us = added_us * 1000;
+ALTER TABLE participants RENAME COLUMN added_ms TO added_us;
+UPDATE participants SET added_us = added_us * 1000;
 )sql";
 
 // The advisory lock that serialises schema creation across processes ("accord" in ASCII).
@@ -291,10 +300,13 @@ Status Conn::EnsureSchema(const std::string& schema) {
     // Version 2 only added tables (log_meta, submissions), created above. Version 3 checks the
     // rows of taxii_tokens in the database too (a fresh schema gets the checks here). A row that
     // fails them stops the upgrade with PostgreSQL's message: nothing changes. Version 4 only adds
-    // tree_heads, created above (a log committed before it has no heads; pg_log.h).
+    // tree_heads, created above (a log committed before it has no heads; pg_log.h). Version 5
+    // keeps the time added in microseconds (the tables created above already do).
     const bool fresh = have == kSchemaVersion && inserted_now.size() == 1;
     if (have == 1 || have == 2 || fresh) RETURN_IF_ERROR(Run("check the rows of taxii_tokens", kTokenChecks));
-    if (have == 1 || have == 2 || have == 3 || fresh) {
+    if (have >= 1 && have <= 4)
+      RETURN_IF_ERROR(Run("keep the time added in microseconds", kAddedTimesInMicroseconds));
+    if ((have >= 1 && have <= 4) || fresh) {
       RETURN_IF_ERROR(Exec("upgrade the schema version", "UPDATE schema_version SET version = $1",
                            Params().Int64(kSchemaVersion))
                           .status());

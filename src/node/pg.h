@@ -28,7 +28,7 @@ namespace accord::node::pg {
 
 // The version of the schema below that this accord writes; a database whose schema is newer is
 // refused, never downgraded.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 // Every connection: the server ends a session idle inside a transaction for this long (a process
 // stopped mid-commit), releasing its locks (pg.cc, Conn::Connect).
 inline constexpr int kIdleInTransactionMs = 5000;

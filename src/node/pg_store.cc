@@ -15,9 +15,9 @@ using pg::Params;
 using pg::Rows;
 
 const std::string kRecordSelect =
-    "SELECT idx, id, added_ms, kind, author, created, leaf, retracted FROM statements ";
+    "SELECT idx, id, added_us, kind, author, created, leaf, retracted FROM statements ";
 const std::string kParticipantSelect =
-    "SELECT key, name, country, contact, idx, added_ms, retracted FROM participants ";
+    "SELECT key, name, country, contact, idx, added_us, retracted FROM participants ";
 const std::string kSize = "SELECT COALESCE(MAX(idx) + 1, 0) FROM statements";
 
 ByteView KeyBytes(const crypto::Ed25519PublicKey& k) {
@@ -43,7 +43,7 @@ std::vector<Record> RecordsOf(const Rows& rows) {
     Record r;
     r.index = uint64_t(rows.Int(i, 0));
     r.id = HexEncode(rows.Bytes(i, 1));
-    r.added_ms = rows.Int(i, 2);
+    r.added_us = rows.Int(i, 2);
     r.kind = statement::kAllKinds[size_t(rows.Int(i, 3)) % std::size(statement::kAllKinds)];
     r.author = KeyAt(rows, i, 4);
     r.created = rows.Bytes(i, 5);
@@ -149,15 +149,15 @@ Result<uint64_t> PgStore::Size() {
 
 Status PgIndexCommands(const std::vector<Record>& records, std::vector<pg::Conn::Command>& commands) {
   static const std::string insert_statement =
-      "INSERT INTO statements(idx, id, added_ms, kind, author, created, leaf) VALUES ($1, $2, "
-      "GREATEST($3, COALESCE((SELECT added_ms + 1 FROM statements ORDER BY idx DESC LIMIT 1), 0)), $4, $5, "
+      "INSERT INTO statements(idx, id, added_us, kind, author, created, leaf) VALUES ($1, $2, "
+      "GREATEST($3, COALESCE((SELECT added_us + 1 FROM statements ORDER BY idx DESC LIMIT 1), 0)), $4, $5, "
       "$6, "
       "$7)";
   static const std::string insert_digest =
       "INSERT INTO digests(digest, idx) VALUES ($1, $2) ON CONFLICT DO NOTHING";
   static const std::string insert_participant =
-      "INSERT INTO participants(key, name, country, contact, idx, added_ms) VALUES ($1, $2, $3, $4, $5, "
-      "(SELECT added_ms FROM statements WHERE idx = $5))";
+      "INSERT INTO participants(key, name, country, contact, idx, added_us) VALUES ($1, $2, $3, $4, $5, "
+      "(SELECT added_us FROM statements WHERE idx = $5))";
   static const std::string retract = "UPDATE statements SET retracted = true WHERE idx = $1";
   static const std::string retract_participant = "UPDATE participants SET retracted = true WHERE idx = $1";
   for (const Record& r : records) {
@@ -170,7 +170,7 @@ Status PgIndexCommands(const std::vector<Record>& records, std::vector<pg::Conn:
                         Params()
                             .Int64(index)
                             .Bytes(*id)
-                            .Int64(r.added_ms)
+                            .Int64(r.added_us)
                             .Int64(KindNumber(r.kind))
                             .Bytes(KeyBytes(r.author))
                             .Bytes(r.created)
@@ -231,14 +231,14 @@ Result<std::optional<uint64_t>> PgStore::FindId(std::string_view id_hex) {
 Result<std::vector<Record>> PgStore::List(const ListQuery& q) {
   if (q.from_index > uint64_t(INT64_MAX) || q.limit == 0) return std::vector<Record>();
   // Four shapes of one query, each prepared once per connection (and each with its index).
-  static const std::string base = kRecordSelect + "WHERE idx >= $1 AND added_ms > $2";
+  static const std::string base = kRecordSelect + "WHERE idx >= $1 AND added_us > $2";
   static const std::string all = base + " ORDER BY idx LIMIT $3";
   static const std::string by_author = base + " AND author = $3 ORDER BY idx LIMIT $4";
   static const std::string by_kind = base + " AND kind = $3 ORDER BY idx LIMIT $4";
   static const std::string by_both = base + " AND author = $3 AND kind = $4 ORDER BY idx LIMIT $5";
   const std::string& sql = q.author ? (q.kind ? by_both : by_author) : (q.kind ? by_kind : all);
   Params p;
-  p.Int64(int64_t(q.from_index)).Int64(q.added_after_ms);
+  p.Int64(int64_t(q.from_index)).Int64(q.added_after_us);
   if (q.author) p.Bytes(KeyBytes(*q.author));
   if (q.kind) p.Int64(KindNumber(*q.kind));
   p.Int64(Limit(q.limit));

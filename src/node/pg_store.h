@@ -3,8 +3,8 @@
 // docs/node.md "PostgreSQL"), which writes it through PgIndexCommands; Add is for a lone writer.
 //
 // Schema (pg.h, docs/node.md), in its own PostgreSQL schema (default "accord"), created on open:
-// schema_version(version), statements(idx PK, id UNIQUE, added_ms, kind, author, created, leaf,
-// retracted), digests(digest, idx), participants(key PK, name, country, contact, idx, added_ms,
+// schema_version(version), statements(idx PK, id UNIQUE, added_us, kind, author, created, leaf,
+// retracted), digests(digest, idx), participants(key PK, name, country, contact, idx, added_us,
 // retracted), leases (pg_lease.h), log_meta and submissions (pg_log.h), taxii_tokens and
 // taxii_status (TAXII POST's tokens and status resources). Answers are the same as
 // SqliteStore's, in the same order.

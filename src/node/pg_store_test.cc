@@ -5,6 +5,7 @@
 #include "node/pg_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -26,7 +27,8 @@ using statement::Kind;
 using testing::Key;
 using testing::KeyB64;
 
-constexpr int64_t kAdded0 = 1795860000000;  // 2026-11-28T10:00:00.000Z
+constexpr int64_t kAdded0 = 1795860000000000;  // 2026-11-28T10:00:00.000000Z (µs)
+constexpr int64_t kSecond = 1000000;
 
 std::string Sha256Hex(const std::string& s) {
   return HexEncode(crypto::AsView(crypto::Sha256(s)));
@@ -61,8 +63,8 @@ struct Q : ListQuery {
     from_index = i;
     return *this;
   }
-  Q& AddedAfter(int64_t ms) {
-    added_after_ms = ms;
+  Q& AddedAfter(int64_t us) {
+    added_after_us = us;
     return *this;
   }
   Q& Limit(size_t n) {
@@ -144,7 +146,7 @@ class StoreTest : public ::testing::Test {
   // The record of a statement signed by `key`, as the log's next entry would be at `index`.
   static Record Make(uint64_t index, Kind kind, const crypto::Ed25519KeyPair& key, Json body) {
     std::string leaf = testing::Signed(kind, key, std::move(body));
-    Result<Record> r = RecordFromLeaf(index, leaf, kAdded0 + int64_t(index) * 1000);
+    Result<Record> r = RecordFromLeaf(index, leaf, kAdded0 + int64_t(index) * kSecond);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : Record{};
   }
@@ -191,7 +193,7 @@ TYPED_TEST_SUITE(StoreTest, Backends, BackendNames);
 void ExpectSameRecord(const Record& got, const Record& want) {
   EXPECT_EQ(got.index, want.index);
   EXPECT_EQ(got.id, want.id);
-  EXPECT_EQ(got.added_ms, want.added_ms);
+  EXPECT_EQ(got.added_us, want.added_us);
   EXPECT_EQ(got.leaf, want.leaf);
   EXPECT_EQ(got.kind, want.kind);
   EXPECT_EQ(got.author, want.author);
@@ -288,32 +290,34 @@ TYPED_TEST(StoreTest, RecordsComeBackAsAdded) {
 TYPED_TEST(StoreTest, AddedTimesStrictlyIncreaseWithTheIndex) {
   Record first = this->Make(0, Kind::kRegistration, this->alice_, Registration(this->alice_, "Alice CERT"));
   Record second = this->Make(1, Kind::kRegistration, this->bob_, Registration(this->bob_, "Bob CSIRT", "FR"));
-  first.added_ms = kAdded0 + 5000;
-  second.added_ms = kAdded0 + 3000;  // the clock went back 2 s
+  first.added_us = kAdded0 + 5 * kSecond;
+  second.added_us = kAdded0 + 3 * kSecond;  // the clock went back 2 s
   ASSERT_TRUE(this->store_->Add({first}).ok());
   ASSERT_TRUE(this->store_->Add({second}).ok());
-  EXPECT_EQ((*this->store_->Get(1))->added_ms, kAdded0 + 5001);
-  EXPECT_EQ(Indices(this->store_->List(Q().AddedAfter(kAdded0 + 5000))), std::vector<uint64_t>{1});
+  EXPECT_EQ((*this->store_->Get(1))->added_us, kAdded0 + 5 * kSecond + 1);
+  EXPECT_EQ(Indices(this->store_->List(Q().AddedAfter(kAdded0 + 5 * kSecond))), std::vector<uint64_t>{1});
   auto participants = this->store_->Participants();
   ASSERT_TRUE(participants.ok());
   ASSERT_EQ(participants->size(), 2u);
   for (const Participant& p : *participants)
-    EXPECT_EQ(p.added_ms, p.index == 0 ? kAdded0 + 5000 : kAdded0 + 5001) << p.name;
-  // One round, one time: 2, 3 and 4 at 5002, 5003, 5004 (the 1 ms each runs ahead of the clock).
+    EXPECT_EQ(p.added_us, p.index == 0 ? kAdded0 + 5 * kSecond : kAdded0 + 5 * kSecond + 1) << p.name;
+  // One round, one time: 2, 3 and 4 at 5 s + 2, 3, 4 µs (the 1 µs each runs ahead of the clock).
   std::vector<Record> round;
   for (uint64_t i = 2; i <= 4; ++i) {
     round.push_back(
         this->Make(i, Kind::kHashSet, this->alice_, HashSet({{"sha256", Sha256Hex(std::to_string(i))}})));
-    round.back().added_ms = kAdded0 + 5001;
+    round.back().added_us = kAdded0 + 5 * kSecond + 1;
   }
   ASSERT_TRUE(this->store_->Add(round).ok());
-  for (uint64_t i = 2; i <= 4; ++i) EXPECT_EQ((*this->store_->Get(i))->added_ms, kAdded0 + 5000 + int64_t(i));
-  EXPECT_EQ(Indices(this->store_->List(Q().AddedAfter(kAdded0 + 5002))), (std::vector<uint64_t>{3, 4}));
+  for (uint64_t i = 2; i <= 4; ++i)
+    EXPECT_EQ((*this->store_->Get(i))->added_us, kAdded0 + 5 * kSecond + int64_t(i));
+  EXPECT_EQ(Indices(this->store_->List(Q().AddedAfter(kAdded0 + 5 * kSecond + 2))),
+            (std::vector<uint64_t>{3, 4}));
   Record later = this->Make(5, Kind::kYaraRule, this->alice_,
                             {{"source", "rule A { condition: true }"}, {"rules", {"A"}}});
-  later.added_ms = kAdded0 + 9000;  // later again: kept as it is
+  later.added_us = kAdded0 + 9 * kSecond;  // later again: kept as it is
   ASSERT_TRUE(this->store_->Add({later}).ok());
-  EXPECT_EQ((*this->store_->Get(5))->added_ms, kAdded0 + 9000);
+  EXPECT_EQ((*this->store_->Get(5))->added_us, kAdded0 + 9 * kSecond);
 }
 
 TYPED_TEST(StoreTest, AddMustContinueTheIndex) {
@@ -389,7 +393,7 @@ TYPED_TEST(StoreTest, ListFiltersInIndexOrder) {
   EXPECT_EQ(Indices(this->store_->List(Q().OfKind(Kind::kHashSet))), (V{3, 4}));
   EXPECT_EQ(Indices(this->store_->List(Q().Author(this->bob_.public_key).OfKind(Kind::kHashSet))), (V{4}));
   EXPECT_EQ(Indices(this->store_->List(Q().From(5))), (V{5, 6, 7}));
-  EXPECT_EQ(Indices(this->store_->List(Q().AddedAfter(kAdded0 + 5000))), (V{6, 7}));
+  EXPECT_EQ(Indices(this->store_->List(Q().AddedAfter(kAdded0 + 5 * kSecond))), (V{6, 7}));
   EXPECT_EQ(Indices(this->store_->List(Q().From(1).Limit(3))), (V{1, 2, 3}));
   EXPECT_EQ(Indices(this->store_->List(Q().Limit(0))), V{});
   EXPECT_EQ(Indices(this->store_->List(Q().From(UINT64_MAX))), V{});
@@ -424,7 +428,7 @@ TYPED_TEST(StoreTest, RetractionsMarkStatementsAndParticipants) {
   EXPECT_EQ(a.country, "DE");
   EXPECT_EQ(a.contact, "cert@example.org");
   EXPECT_EQ(a.index, 0u);
-  EXPECT_EQ(a.added_ms, kAdded0);
+  EXPECT_EQ(a.added_us, kAdded0);
   EXPECT_FALSE(a.retracted);
   EXPECT_EQ((*all)[1].name, "Bob CSIRT");
   EXPECT_TRUE((*all)[1].retracted);
@@ -487,6 +491,59 @@ TYPED_TEST(StoreTest, ReadersSeeWholeBatchesWhileOneThreadAdds) {
   for (auto& t : readers) t.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(*this->store_->Size(), uint64_t(1 + kBatches * kEach));
+}
+
+// ---- SqliteStore only
+
+// An index written when the time added was kept in milliseconds (columns named added_ms) is
+// upgraded when opened: its times made microseconds, nothing else changed, once.
+TEST(SqliteStore, AnIndexInMillisecondsIsUpgradedToMicroseconds) {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("accord-store-test-" + testing::FreshSchema() + ".sqlite");
+  auto alice = Key(1), bob = Key(2);
+  {
+    auto s = SqliteStore::Open(path.string());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_TRUE(
+        (*s)->Add({*RecordFromLeaf(0, testing::Signed(Kind::kRegistration, alice, Registration(alice, "A")),
+                                   kAdded0),
+                   *RecordFromLeaf(1, testing::Signed(Kind::kRegistration, bob, Registration(bob, "B")),
+                                   kAdded0)})
+            .ok());
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    const char* old =
+        "ALTER TABLE statements RENAME COLUMN added_us TO added_ms; "
+        "UPDATE statements SET added_ms = 1795860000000 + idx; "
+        "ALTER TABLE participants RENAME COLUMN added_us TO added_ms; "
+        "UPDATE participants SET added_ms = 1795860000000 + idx;";
+    EXPECT_EQ(sqlite3_exec(db, old, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+  for (int open = 0; open < 2; ++open) {  // the second opening finds nothing to upgrade
+    auto s = SqliteStore::Open(path.string());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ((*(*s)->Get(0))->added_us, kAdded0);
+    EXPECT_EQ((*(*s)->Get(1))->added_us, kAdded0 + 1000);
+    auto participants = (*s)->Participants();
+    ASSERT_TRUE(participants.ok());
+    ASSERT_EQ(participants->size(), 2u);
+    for (const Participant& p : *participants)
+      EXPECT_EQ(p.added_us, kAdded0 + int64_t(p.index) * 1000) << p.name;
+    const std::vector<uint64_t> after = open == 0 ? std::vector<uint64_t>{1} : std::vector<uint64_t>{1, 2};
+    EXPECT_EQ(Indices((*s)->List(Q().AddedAfter(kAdded0 + 999))), after);
+    Record r = *RecordFromLeaf(
+        2, testing::Signed(Kind::kHashSet, alice, HashSet({{"md5", std::string(32, 'a')}})), kAdded0);
+    if (open == 0) {
+      ASSERT_TRUE((*s)->Add({r}).ok());
+    }
+    EXPECT_EQ((*(*s)->Get(2))->added_us, kAdded0 + 1001) << "after the upgraded times";
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
 }
 
 // ---- PgStore only
@@ -597,6 +654,14 @@ TEST_F(PgStoreTest, TaxiiTokens) {
   EXPECT_EQ(*(*s)->RevokeTokens(Key(1).public_key), 0u);
 }
 
+// Before schema version 5 the time added was in milliseconds, in columns named added_ms: the
+// tables of an older version, times of index i at kAdded0's millisecond + i.
+constexpr const char* kAddedTimesInMilliseconds =
+    "ALTER TABLE statements RENAME COLUMN added_us TO added_ms; "
+    "UPDATE statements SET added_ms = 1795860000000 + idx; "
+    "ALTER TABLE participants RENAME COLUMN added_us TO added_ms; "
+    "UPDATE participants SET added_ms = 1795860000000 + idx; ";
+
 // Schema version 3: the database itself refuses token rows tokens.h would not write, and a
 // version 2 schema is upgraded in place, its good rows kept.
 TEST_F(PgStoreTest, TaxiiTokenRowsAreCheckedByTheDatabase) {
@@ -622,16 +687,19 @@ TEST_F(PgStoreTest, TaxiiTokenRowsAreCheckedByTheDatabase) {
   EXPECT_NE(bad_label.message().find("taxii_tokens_label"), std::string::npos) << bad_label.ToString();
 
   // Back to version 2 (no checks), with a bad row: the upgrade refuses and changes nothing.
-  ASSERT_TRUE((*c)->Run("test",
-                        "ALTER TABLE taxii_tokens DROP CONSTRAINT taxii_tokens_sha256, "
-                        "DROP CONSTRAINT taxii_tokens_author, DROP CONSTRAINT taxii_tokens_label; "
-                        "UPDATE schema_version SET version = 2")
+  ASSERT_TRUE((*c)->Run("test", (std::string("ALTER TABLE taxii_tokens DROP CONSTRAINT taxii_tokens_sha256, "
+                                             "DROP CONSTRAINT taxii_tokens_author, DROP CONSTRAINT "
+                                             "taxii_tokens_label; UPDATE schema_version SET version = 2; ") +
+                                 kAddedTimesInMilliseconds)
+                                    .c_str())
                   .ok());
   ASSERT_TRUE(insert("not-a-hash", key_hex, "mallory").ok());
   auto refused = Open();
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("taxii_tokens_sha256"), std::string::npos)
       << refused.status().ToString();
+  Status old_times = (*c)->Run("test", "SELECT s.added_ms, p.added_ms FROM statements s, participants p");
+  EXPECT_TRUE(old_times.ok()) << "times not touched: " << old_times.ToString();
   // Without it, the upgrade goes through and keeps the good rows.
   ASSERT_TRUE((*c)->Run("test", "DELETE FROM taxii_tokens WHERE sha256 = 'not-a-hash'").ok());
   auto upgraded = Open();
@@ -651,9 +719,10 @@ TEST_F(PgStoreTest, VersionOneIsUpgradedToTheCurrentVersion) {
   }
   auto c = pg::Conn::Connect(testing::TestConninfo(), schema_);
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE((*c)->Run("test",
-                        "DROP TABLE log_meta, submissions, taxii_tokens, taxii_status, tree_heads; "
-                        "UPDATE schema_version SET version = 1")
+  ASSERT_TRUE((*c)->Run("test", (std::string("DROP TABLE log_meta, submissions, taxii_tokens, taxii_status, "
+                                             "tree_heads; UPDATE schema_version SET version = 1; ") +
+                                 kAddedTimesInMilliseconds)
+                                    .c_str())
                   .ok());
   auto upgraded = Open();
   ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
@@ -665,7 +734,8 @@ TEST_F(PgStoreTest, VersionOneIsUpgradedToTheCurrentVersion) {
   auto version = (*c)->Exec("test", "SELECT version FROM schema_version");
   ASSERT_TRUE(version.ok());
   ASSERT_EQ(version->size(), 1);
-  EXPECT_EQ(version->Int(0, 0), 4);
+  EXPECT_EQ(version->Int(0, 0), pg::kSchemaVersion);
+  EXPECT_EQ((*(*upgraded)->Get(1))->added_us, kAdded0 + 1000) << "milliseconds made microseconds";
   for (const char* table : {"log_meta", "submissions", "taxii_status", "tree_heads"})
     EXPECT_TRUE((*c)->Run("test", (std::string("SELECT count(*) FROM ") + table).c_str()).ok()) << table;
   const std::string good = TokenHash("accord_after_upgrade");
@@ -678,9 +748,9 @@ TEST_F(PgStoreTest, VersionOneIsUpgradedToTheCurrentVersion) {
   EXPECT_NE(bad.message().find("taxii_tokens_sha256"), std::string::npos) << bad.ToString();
 }
 
-// A version 3 schema (no tree_heads) is upgraded to 4 with its rows, and its token checks are
-// not added twice.
-TEST_F(PgStoreTest, VersionThreeIsUpgradedToFour) {
+// A version 3 schema (no tree_heads) is upgraded with its rows, and its token checks are not
+// added twice.
+TEST_F(PgStoreTest, VersionThreeIsUpgradedToTheCurrentVersion) {
   {
     auto s = Open();
     ASSERT_TRUE(s.ok());
@@ -688,15 +758,52 @@ TEST_F(PgStoreTest, VersionThreeIsUpgradedToFour) {
   }
   auto c = pg::Conn::Connect(testing::TestConninfo(), schema_);
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE((*c)->Run("test", "DROP TABLE tree_heads; UPDATE schema_version SET version = 3").ok());
+  ASSERT_TRUE((*c)->Run("test", ("DROP TABLE tree_heads; UPDATE schema_version SET version = 3; " +
+                                 std::string(kAddedTimesInMilliseconds))
+                                    .c_str())
+                  .ok());
   auto upgraded = Open();
   ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
   EXPECT_EQ(*(*upgraded)->Size(), 1u);
   auto version = (*c)->Exec("test", "SELECT version FROM schema_version");
   ASSERT_TRUE(version.ok());
-  EXPECT_EQ(version->Int(0, 0), 4);
+  EXPECT_EQ(version->Int(0, 0), pg::kSchemaVersion);
   EXPECT_TRUE((*c)->Run("test", "SELECT count(*) FROM tree_heads").ok());
   EXPECT_FALSE((*c)->Run("test", "INSERT INTO tree_heads(size, root) VALUES (1, '\\x00')").ok()) << "checked";
+}
+
+// A version 4 schema (the time added in milliseconds, added_ms) is upgraded with its times made
+// microseconds, the statements' and the participants'; later records follow them.
+TEST_F(PgStoreTest, VersionFourIsUpgradedToMicroseconds) {
+  {
+    auto s = Open();
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->Add({Registered(0, Key(1), "Alice"), Registered(1, Key(2), "Bob")}).ok());
+  }
+  auto c = pg::Conn::Connect(testing::TestConninfo(), schema_);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      (*c)->Run("test",
+                (std::string("UPDATE schema_version SET version = 4; ") + kAddedTimesInMilliseconds).c_str())
+          .ok());
+  for (int open = 0; open < 2; ++open) {  // the second opening finds nothing to upgrade
+    auto upgraded = Open();
+    ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
+    EXPECT_EQ((*(*upgraded)->Get(0))->added_us, kAdded0);
+    EXPECT_EQ((*(*upgraded)->Get(1))->added_us, kAdded0 + 1000);
+    auto participants = (*upgraded)->Participants();
+    ASSERT_TRUE(participants.ok());
+    ASSERT_EQ(participants->size(), 2u);
+    for (const Participant& p : *participants)
+      EXPECT_EQ(p.added_us, kAdded0 + int64_t(p.index) * 1000) << p.name;
+    auto version = (*c)->Exec("test", "SELECT version FROM schema_version");
+    ASSERT_TRUE(version.ok());
+    EXPECT_EQ(version->Int(0, 0), pg::kSchemaVersion);
+  }
+  auto s = Open();
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->Add({Registered(2, Key(3), "Carol")}).ok());  // logged "at" kAdded0: raised
+  EXPECT_EQ((*(*s)->Get(2))->added_us, kAdded0 + 1001);
 }
 
 TEST_F(PgStoreTest, ErrorsCarryPostgresMessageAndChangeNothing) {

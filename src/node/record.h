@@ -15,7 +15,7 @@ namespace accord::node {
 struct Record {
   uint64_t index = 0;    // the log index of the leaf
   std::string id;        // lower-case hex SHA-256 of the leaf: the statement's id
-  int64_t added_ms = 0;  // when this node logged it (Unix time, milliseconds, UTC)
+  int64_t added_us = 0;  // when this node logged it (Unix time, microseconds, UTC)
   std::string leaf;      // the signed statement's canonical bytes (the log entry)
   statement::Kind kind = statement::Kind::kRegistration;
   crypto::Ed25519PublicKey author{};
@@ -30,7 +30,7 @@ struct Participant {
   std::string country;  // ISO 3166-1 alpha-2
   std::string contact;
   uint64_t index = 0;      // of the registration
-  int64_t added_ms = 0;    // when the registration was logged
+  int64_t added_us = 0;    // when the registration was logged
   bool retracted = false;  // the author retracted its registration (its key)
 };
 

@@ -17,7 +17,7 @@ namespace {
 constexpr const char* kSchema = R"sql(
 PRAGMA journal_mode=WAL;
 CREATE TABLE IF NOT EXISTS statements(
-  idx INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, added_ms INTEGER NOT NULL,
+  idx INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, added_us INTEGER NOT NULL,
   kind INTEGER NOT NULL, author BLOB NOT NULL, created TEXT NOT NULL, leaf BLOB NOT NULL,
   retracted INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS statements_author ON statements(author, idx);
@@ -26,13 +26,13 @@ CREATE TABLE IF NOT EXISTS digests(digest BLOB NOT NULL, idx INTEGER NOT NULL,
   PRIMARY KEY(digest, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS participants(
   key BLOB PRIMARY KEY, name TEXT NOT NULL, country TEXT NOT NULL, contact TEXT NOT NULL,
-  idx INTEGER NOT NULL, added_ms INTEGER NOT NULL, retracted INTEGER NOT NULL DEFAULT 0);
+  idx INTEGER NOT NULL, added_us INTEGER NOT NULL, retracted INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS taxii_status(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, poster BLOB NOT NULL, body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS taxii_status_poster ON taxii_status(poster, seq);
 )sql";
 
-constexpr const char* kRecordColumns = "idx, id, added_ms, kind, author, created, leaf, retracted";
+constexpr const char* kRecordColumns = "idx, id, added_us, kind, author, created, leaf, retracted";
 
 Status SqlError(sqlite3* db, std::string_view what) {
   return Internal("index database: " + std::string(what) + ": " + sqlite3_errmsg(db));
@@ -71,6 +71,35 @@ struct Conn {
   }
 };
 
+// An index written before the time added was kept in microseconds has it in milliseconds, in
+// columns named added_ms: checked, renamed and scaled in one write transaction (all of it or
+// nothing, once, whoever else opens the file).
+constexpr const char* kUpgradeAddedTimes = R"sql(
+ALTER TABLE statements RENAME COLUMN added_ms TO added_us;
+UPDATE statements SET added_us = added_us * 1000;
+ALTER TABLE participants RENAME COLUMN added_ms TO added_us;
+UPDATE participants SET added_us = added_us * 1000;
+)sql";
+
+Status UpgradeAddedTimes(Conn& c) {
+  RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
+  Status s = [&]() -> Status {
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * st,
+        c.Prepare("SELECT count(*) FROM pragma_table_info('statements') WHERE name = 'added_ms'"));
+    if (sqlite3_step(st) != SQLITE_ROW) return SqlError(c.db, "read the columns of statements");
+    const bool old = sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    if (old) RETURN_IF_ERROR(c.Exec(kUpgradeAddedTimes));
+    return c.Exec("COMMIT");
+  }();
+  if (!s.ok()) {
+    sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return Internal("upgrading the time added to microseconds: " + s.message());
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Conn>> OpenConn(const std::string& path, bool write) {
   auto c = std::make_unique<Conn>();
   int flags =
@@ -81,6 +110,7 @@ Result<std::unique_ptr<Conn>> OpenConn(const std::string& path, bool write) {
   sqlite3_busy_timeout(c->db, 10000);
   if (write) {
     RETURN_IF_ERROR(c->Exec(kSchema));
+    RETURN_IF_ERROR(UpgradeAddedTimes(*c));
     RETURN_IF_ERROR(c->Exec("PRAGMA synchronous=NORMAL"));
   }
   return c;
@@ -108,7 +138,7 @@ Record ReadRecord(sqlite3_stmt* st) {
   Record r;
   r.index = uint64_t(sqlite3_column_int64(st, 0));
   r.id = HexEncode(ColumnBytes(st, 1));
-  r.added_ms = sqlite3_column_int64(st, 2);
+  r.added_us = sqlite3_column_int64(st, 2);
   r.kind = statement::kAllKinds[size_t(sqlite3_column_int(st, 3)) % std::size(statement::kAllKinds)];
   r.author = ColumnKey(st, 4);
   r.created = ColumnBytes(st, 5);
@@ -124,7 +154,7 @@ Participant ReadParticipant(sqlite3_stmt* st) {
   p.country = ColumnBytes(st, 2);
   p.contact = ColumnBytes(st, 3);
   p.index = uint64_t(sqlite3_column_int64(st, 4));
-  p.added_ms = sqlite3_column_int64(st, 5);
+  p.added_us = sqlite3_column_int64(st, 5);
   p.retracted = sqlite3_column_int(st, 6) != 0;
   return p;
 }
@@ -220,12 +250,12 @@ Status SqliteStore::Impl::AddOne(const Record& r) {
   auto id = HexDecode(r.id);
   if (!id || id->size() != 32) return InvalidArgument("index: record id is not a hex SHA-256");
   ASSIGN_OR_RETURN(sqlite3_stmt * st,
-                   c.Prepare("INSERT INTO statements(idx, id, added_ms, kind, author, created, leaf) "
-                             "VALUES (?, ?, MAX(?, COALESCE((SELECT added_ms + 1 FROM statements "
+                   c.Prepare("INSERT INTO statements(idx, id, added_us, kind, author, created, leaf) "
+                             "VALUES (?, ?, MAX(?, COALESCE((SELECT added_us + 1 FROM statements "
                              "ORDER BY idx DESC LIMIT 1), 0)), ?, ?, ?, ?)"));
   sqlite3_bind_int64(st, 1, int64_t(r.index));
   BindBlob(st, 2, *id);
-  sqlite3_bind_int64(st, 3, r.added_ms);
+  sqlite3_bind_int64(st, 3, r.added_us);
   sqlite3_bind_int(st, 4, KindNumber(r.kind));
   BindBlob(st, 5, ByteView(reinterpret_cast<const char*>(r.author.data()), r.author.size()));
   BindText(st, 6, r.created);
@@ -255,8 +285,8 @@ Status SqliteStore::Impl::AddOne(const Record& r) {
       break;
     case statement::Kind::kRegistration: {
       ASSIGN_OR_RETURN(sqlite3_stmt * ps,
-                       c.Prepare("INSERT INTO participants(key, name, country, contact, idx, added_ms) "
-                                 "VALUES (?, ?, ?, ?, ?, (SELECT added_ms FROM statements WHERE idx = ?))"));
+                       c.Prepare("INSERT INTO participants(key, name, country, contact, idx, added_us) "
+                                 "VALUES (?, ?, ?, ?, ?, (SELECT added_us FROM statements WHERE idx = ?))"));
       BindBlob(ps, 1, ByteView(reinterpret_cast<const char*>(r.author.data()), r.author.size()));
       BindText(ps, 2, body["name"].get<std::string>());
       BindText(ps, 3, body["country"].get<std::string>());
@@ -334,7 +364,7 @@ Result<std::optional<uint64_t>> SqliteStore::FindId(std::string_view id_hex) {
 Result<std::vector<Record>> SqliteStore::List(const ListQuery& q) {
   // Four shapes of one query, each with its own cached statement (and index).
   static const std::string base =
-      std::string("SELECT ") + kRecordColumns + " FROM statements WHERE idx >= ?1 AND added_ms > ?2";
+      std::string("SELECT ") + kRecordColumns + " FROM statements WHERE idx >= ?1 AND added_us > ?2";
   static const std::string all = base + " ORDER BY idx LIMIT ?5";
   static const std::string by_author = base + " AND author = ?3 ORDER BY idx LIMIT ?5";
   static const std::string by_kind = base + " AND kind = ?4 ORDER BY idx LIMIT ?5";
@@ -345,7 +375,7 @@ Result<std::vector<Record>> SqliteStore::List(const ListQuery& q) {
   std::vector<Record> out;
   if (q.from_index > uint64_t(INT64_MAX) || q.limit == 0) return out;
   sqlite3_bind_int64(st, 1, int64_t(q.from_index));
-  sqlite3_bind_int64(st, 2, q.added_after_ms);
+  sqlite3_bind_int64(st, 2, q.added_after_us);
   if (q.author) BindBlob(st, 3, ByteView(reinterpret_cast<const char*>(q.author->data()), q.author->size()));
   if (q.kind) sqlite3_bind_int(st, 4, KindNumber(*q.kind));
   sqlite3_bind_int64(st, 5, int64_t(std::min<size_t>(q.limit, size_t(INT32_MAX))));
@@ -376,7 +406,7 @@ Result<std::vector<Record>> SqliteStore::FindDigest(std::string_view digest_hex,
 Result<std::vector<Participant>> SqliteStore::Participants() {
   ASSIGN_OR_RETURN(auto c, impl_->Read());
   ASSIGN_OR_RETURN(sqlite3_stmt * st,
-                   c->Prepare("SELECT key, name, country, contact, idx, added_ms, retracted "
+                   c->Prepare("SELECT key, name, country, contact, idx, added_us, retracted "
                               "FROM participants ORDER BY idx"));
   std::vector<Participant> out;
   int rc;
@@ -388,7 +418,7 @@ Result<std::vector<Participant>> SqliteStore::Participants() {
 Result<std::optional<Participant>> SqliteStore::GetParticipant(const crypto::Ed25519PublicKey& key) {
   ASSIGN_OR_RETURN(auto c, impl_->Read());
   ASSIGN_OR_RETURN(sqlite3_stmt * st,
-                   c->Prepare("SELECT key, name, country, contact, idx, added_ms, retracted "
+                   c->Prepare("SELECT key, name, country, contact, idx, added_us, retracted "
                               "FROM participants WHERE key = ?"));
   BindBlob(st, 1, ByteView(reinterpret_cast<const char*>(key.data()), key.size()));
   int rc = sqlite3_step(st);

@@ -1,6 +1,6 @@
 // The embedded index of the node: one SQLite file beside the log (WAL mode).
 //
-// Schema (docs/node.md): statements(idx PK, id UNIQUE, added_ms, kind, author, created, leaf,
+// Schema (docs/node.md): statements(idx PK, id UNIQUE, added_us, kind, author, created, leaf,
 // retracted), digests(digest, idx) for hash lookups, participants(key PK, ...), rules(author,
 // name, idx). The index is derived from the log, so it is written with synchronous=NORMAL: a
 // power cut may lose its last transactions, which Node::Open re-indexes from the entry bundles.

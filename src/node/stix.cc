@@ -359,10 +359,14 @@ std::string Uuid5(std::string_view namespace_uuid, std::string_view name) {
          hex.substr(20, 12);
 }
 
-std::string FormatTimestamp(int64_t unix_ms) {
-  int64_t days = unix_ms / 86400000, rem = unix_ms % 86400000;
+namespace {
+
+// "YYYY-MM-DDTHH:MM:SS" and `digits` of fraction of a time in units of 10^-digits s.
+std::string FormatFraction(int64_t units, int64_t per_second, int digits) {
+  const int64_t per_day = 86400 * per_second;
+  int64_t days = units / per_day, rem = units % per_day;
   if (rem < 0) {
-    rem += 86400000;
+    rem += per_day;
     --days;
   }
   // civil_from_days (H. Hinnant)
@@ -375,16 +379,31 @@ std::string FormatTimestamp(int64_t unix_ms) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
-  char buf[40];
-  snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(y), m, d,
-           static_cast<long long>(rem / 3600000), static_cast<long long>(rem / 60000 % 60),
-           static_cast<long long>(rem / 1000 % 60), static_cast<long long>(rem % 1000));
+  const int64_t secs = rem / per_second;
+  char buf[48];
+  snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%0*lldZ", static_cast<long long>(y), m, d,
+           static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+           static_cast<long long>(secs % 60), digits, static_cast<long long>(rem % per_second));
   return buf;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+}  // namespace
+
+std::string FormatTimestamp(int64_t unix_ms) {
+  return FormatFraction(unix_ms, 1000, 3);
+}
+
+std::string FormatTimestampUs(int64_t unix_us) {
+  return FormatFraction(unix_us, 1000000, 6);
 }
 
 namespace {
 
-// ParseTimestamp with years from `min_year` on.
+// ParseTimestamp with years from `min_year` on, in Unix microseconds (finer digits cut).
 std::optional<int64_t> ParseTimestampFrom(std::string_view t, unsigned min_year) {
   auto digits = [&](size_t pos, size_t n) -> std::optional<unsigned> {
     if (pos + n > t.size()) return std::nullopt;
@@ -408,28 +427,38 @@ std::optional<int64_t> ParseTimestampFrom(std::string_view t, unsigned min_year)
   bool leap = (*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0;
   if (*d > kDays[*mo - 1] || (*mo == 2 && *d == 29 && !leap)) return std::nullopt;
   size_t pos = 19;
-  int64_t ms = 0;
+  int64_t us = 0;
   if (t[pos] == '.') {
     size_t start = ++pos;
     while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') {
-      if (pos - start < 3) ms = ms * 10 + (t[pos] - '0');
+      if (pos - start < 6) us = us * 10 + (t[pos] - '0');
       ++pos;
     }
     if (pos == start) return std::nullopt;
-    for (size_t n = pos - start; n < 3; ++n) ms *= 10;
+    for (size_t n = pos - start; n < 6; ++n) us *= 10;
   }
   if (pos + 1 != t.size() || t[pos] != 'Z') return std::nullopt;
   int64_t days = DaysFromCivil(*y, *mo, *d);
-  return ((days * 24 + *h) * 60 + *mi) * 60000 + int64_t{*s} * 1000 + ms;
+  return (((days * 24 + *h) * 60 + *mi) * 60 + int64_t{*s}) * 1000000 + us;
 }
 
 }  // namespace
 
+// Cutting the fraction to milliseconds is flooring the microseconds: the fraction is added to
+// a whole second.
 std::optional<int64_t> ParseTimestamp(std::string_view text) {
-  return ParseTimestampFrom(text, 1970);
+  std::optional<int64_t> us = ParseTimestampFrom(text, 1970);
+  if (!us) return std::nullopt;
+  return FloorDiv(*us, 1000);
 }
 
 std::optional<int64_t> ParseTimestampAnyYear(std::string_view text) {
+  std::optional<int64_t> us = ParseTimestampFrom(text, 0);
+  if (!us) return std::nullopt;
+  return FloorDiv(*us, 1000);
+}
+
+std::optional<int64_t> ParseTimestampAnyYearUs(std::string_view text) {
   return ParseTimestampFrom(text, 0);
 }
 

@@ -55,6 +55,10 @@ std::string Uuid5(std::string_view namespace_uuid, std::string_view name);
 std::string FormatTimestamp(int64_t unix_ms);
 std::optional<int64_t> ParseTimestamp(std::string_view text);
 std::optional<int64_t> ParseTimestampAnyYear(std::string_view text);
+// The same in microseconds ("YYYY-MM-DDTHH:MM:SS.ssssssZ"; finer digits cut): for TAXII's date
+// added, which must tell apart statements logged in one millisecond.
+std::string FormatTimestampUs(int64_t unix_us);
+std::optional<int64_t> ParseTimestampAnyYearUs(std::string_view text);
 
 // What the objects of a statement say about the log that holds it.
 struct Context {

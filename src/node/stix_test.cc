@@ -148,6 +148,25 @@ TEST(Stix, TimestampsOfAnyYearForBounds) {
   EXPECT_FALSE(ParseTimestamp("1900-01-01T00:00:00Z").has_value());  // objects' own times: 1970 on
 }
 
+// TAXII's date added: microseconds, both ways; a fraction finer than the unit is cut, which
+// before 1970 is rounding down (towards the earlier time), as it is after.
+TEST(Stix, TimestampsInMicroseconds) {
+  EXPECT_EQ(FormatTimestampUs(0), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(FormatTimestampUs(1795860000123456), "2026-11-28T10:00:00.123456Z");
+  EXPECT_EQ(FormatTimestampUs(-1), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(ParseTimestampAnyYearUs("2026-11-28T10:00:00.1234567Z"), 1795860000123456);
+  EXPECT_EQ(ParseTimestampAnyYearUs("2026-11-28T10:00:00.12Z"), 1795860000120000);
+  EXPECT_EQ(ParseTimestampAnyYearUs("2026-11-28T10:00:00Z"), 1795860000000000);
+  EXPECT_EQ(ParseTimestampAnyYearUs("1969-12-31T23:59:59.9995Z"), -500);
+  EXPECT_EQ(ParseTimestampAnyYear("1969-12-31T23:59:59.9995Z"), -1);
+  EXPECT_EQ(ParseTimestampAnyYearUs("0000-01-01T00:00:00Z"), -62167219200000000);
+  EXPECT_EQ(ParseTimestampAnyYearUs("9999-12-31T23:59:59.999999Z"), 253402300799999999);
+  for (int64_t us : {int64_t{-1}, int64_t{1}, int64_t{1795860000000001}, int64_t{-62167219200000000},
+                     int64_t{253402300799999999}})
+    EXPECT_EQ(ParseTimestampAnyYearUs(FormatTimestampUs(us)), us) << FormatTimestampUs(us);
+  EXPECT_FALSE(ParseTimestampAnyYearUs("2026-11-28T10:00:00.Z").has_value());
+}
+
 TEST(Stix, RegistrationIsAnIdentityLocatedInItsCountry) {
   Log log = ExampleLog();
   std::vector<Json> o = log.Objects(kReg);

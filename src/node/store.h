@@ -21,7 +21,7 @@ struct ListQuery {
   std::optional<crypto::Ed25519PublicKey> author;  // only this author's statements
   std::optional<statement::Kind> kind;             // only this kind
   uint64_t from_index = 0;                         // index >= from_index
-  int64_t added_after_ms = -1;                     // added_ms > added_after_ms
+  int64_t added_after_us = -1;                     // added_us > added_after_us
   size_t limit = 100;                              // at most this many, in index order
 };
 
@@ -40,11 +40,11 @@ class Store {
   // Records held: indices 0 .. size()-1.
   virtual Result<uint64_t> Size() = 0;
   // Indexes `records` (consecutive, starting at Size()) in one transaction: all or nothing. A
-  // record's added_ms not above the one before it (records of one round share a time; a clock
-  // that stepped back; another process's slower clock) is raised to that one + 1: added_ms
+  // record's added_us not above the one before it (records of one round share a time; a clock
+  // that stepped back; another process's slower clock) is raised to that one + 1: added_us
   // strictly increases with the index, so a TAXII client polling with added_after = the newest
-  // date added it saw misses nothing. (A burst of n records in one millisecond runs n ms ahead of
-  // the clock until the clock catches up.)
+  // date added it saw misses nothing. (n records logged at one time end n - 1 µs ahead of the
+  // clock; records logged later than that are not raised.)
   virtual Status Add(const std::vector<Record>& records) = 0;
 
   virtual Result<std::optional<Record>> Get(uint64_t index) = 0;

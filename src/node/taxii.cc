@@ -238,8 +238,8 @@ Result<ObjectsQuery> ParseObjectsQuery(std::string_view raw) {
       if (seen_added_after) return InvalidArgument(where + ": given twice");
       seen_added_after = true;
       // Any RFC 3339 year: one before 1970 asks for everything (every date added is later).
-      q.added_after_ms = stix::ParseTimestampAnyYear(value);
-      if (!q.added_after_ms) {
+      q.added_after_us = stix::ParseTimestampAnyYearUs(value);
+      if (!q.added_after_us) {
         return InvalidArgument(where + ": \"" + Printable(value) +
                                "\" is not a timestamp YYYY-MM-DDTHH:MM:SS[.s]Z");
       }
@@ -307,7 +307,7 @@ std::string FormatObjectsQuery(const ObjectsQuery& q) {
     for (const std::string& s : v) out += (out.empty() ? "" : ",") + s;
     return out;
   };
-  if (q.added_after_ms) parts.push_back("added_after=" + stix::FormatTimestamp(*q.added_after_ms));
+  if (q.added_after_us) parts.push_back("added_after=" + stix::FormatTimestampUs(*q.added_after_us));
   if (q.limit) parts.push_back("limit=" + std::to_string(*q.limit));
   if (q.next) parts.push_back("next=" + FormatCursor(*q.next));
   if (!q.ids.empty()) parts.push_back("match[id]=" + join(q.ids));
@@ -377,7 +377,7 @@ struct Collection {
 struct Item {
   const Served* object;
   uint64_t index;  // of the statement it comes from
-  int64_t added_ms;
+  int64_t added_us;
 };
 
 struct Page {
@@ -583,12 +583,12 @@ Result<Page> TaxiiApi::Impl::Collect(const Collection& c, const ObjectsQuery& q,
         page.next = Cursor{r.index, k};
         return true;
       }
-      page.items.push_back(Item{&o, r.index, r.added_ms});
+      page.items.push_back(Item{&o, r.index, r.added_us});
     }
     return false;
   };
   auto in_collection = [&](const Record& r) {
-    return (!c.author || r.author == *c.author) && (!q.added_after_ms || r.added_ms > *q.added_after_ms);
+    return (!c.author || r.author == *c.author) && (!q.added_after_us || r.added_us > *q.added_after_us);
   };
 
   size_t scanned = 0;
@@ -623,7 +623,7 @@ Result<Page> TaxiiApi::Impl::Collect(const Collection& c, const ObjectsQuery& q,
     ListQuery lq;
     lq.author = c.author;
     lq.from_index = from;
-    if (q.added_after_ms) lq.added_after_ms = *q.added_after_ms;
+    if (q.added_after_us) lq.added_after_us = *q.added_after_us;
     lq.limit = std::max<size_t>(1, std::min(config.scan_budget - scanned, limit + 1));
     ASSIGN_OR_RETURN(std::vector<Record> records, store.List(lq));
     for (const Record& r : records) {
@@ -684,7 +684,7 @@ TaxiiResponse TaxiiApi::Impl::Objects(const Collection& c, const ObjectsQuery& q
       if (form == Form::kVersions) {
         list.push_back(it.object->version);
       } else {
-        list.push_back({{"date_added", stix::FormatTimestamp(it.added_ms)},
+        list.push_back({{"date_added", stix::FormatTimestampUs(it.added_us)},
                         {"id", it.object->id},
                         {"media_type", stix::kMediaType},
                         {"version", it.object->version}});
@@ -698,8 +698,8 @@ TaxiiResponse TaxiiApi::Impl::Objects(const Collection& c, const ObjectsQuery& q
   r.content_type = std::string(kMediaType);
   r.body = std::move(body);
   if (!page->items.empty()) {
-    r.headers.emplace_back("X-TAXII-Date-Added-First", stix::FormatTimestamp(page->items.front().added_ms));
-    r.headers.emplace_back("X-TAXII-Date-Added-Last", stix::FormatTimestamp(page->items.back().added_ms));
+    r.headers.emplace_back("X-TAXII-Date-Added-First", stix::FormatTimestampUs(page->items.front().added_us));
+    r.headers.emplace_back("X-TAXII-Date-Added-Last", stix::FormatTimestampUs(page->items.back().added_us));
   }
   return r;
 }

@@ -72,7 +72,7 @@ std::optional<Cursor> ParseCursor(std::string_view text);
 
 // The URL parameters of the objects, object, manifest and versions endpoints.
 struct ObjectsQuery {
-  std::optional<int64_t> added_after_ms;  // added_after, Unix ms (finer digits are cut)
+  std::optional<int64_t> added_after_us;  // added_after, Unix µs (finer digits are cut)
   std::optional<uint64_t> limit;          // >= 1, as asked; TaxiiApi lowers it to kMaxPageSize
   std::optional<Cursor> next;
   std::vector<std::string> ids;            // match[id]

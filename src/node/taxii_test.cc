@@ -49,7 +49,7 @@ class MemoryStore : public Store {
     for (uint64_t i = q.from_index; i < records.size() && out.size() < q.limit; ++i) {
       const Record& r = records[i];
       if ((q.author && r.author != *q.author) || (q.kind && r.kind != *q.kind) ||
-          r.added_ms <= q.added_after_ms) {
+          r.added_us <= q.added_after_us) {
         continue;
       }
       out.push_back(r);
@@ -63,7 +63,7 @@ class MemoryStore : public Store {
     for (const Record& r : records) {
       if (r.kind != Kind::kRegistration) continue;
       Json body = Json::parse(r.leaf)["statement"]["body"];
-      out.push_back(Participant{r.author, body["name"], body["country"], body["contact"], r.index, r.added_ms,
+      out.push_back(Participant{r.author, body["name"], body["country"], body["contact"], r.index, r.added_us,
                                 r.retracted});
     }
     return out;
@@ -80,14 +80,14 @@ class MemoryStore : public Store {
               std::string created = "2026-11-28T10:00:00Z") {
     std::string leaf = testing::Signed(kind, key, body, created);
     ASSERT_TRUE(!leaf.empty());
-    Result<Record> rec = RecordFromLeaf(records.size(), leaf, kAdded0 + int64_t(records.size()) * 1000);
+    Result<Record> rec = RecordFromLeaf(records.size(), leaf, kAdded0 + int64_t(records.size()) * 1000000);
     ASSERT_TRUE(rec.ok()) << rec.status().ToString();
     Record r = std::move(rec).value();
     if (kind == Kind::kRetraction) records[body["index"].get<uint64_t>()].retracted = true;
     records.push_back(r);
   }
 
-  static constexpr int64_t kAdded0 = 1795860000000;  // 2026-11-28T10:00:00.000Z
+  static constexpr int64_t kAdded0 = 1795860000000000;  // 2026-11-28T10:00:00.000000Z (µs)
   std::vector<Record> records;
   std::atomic<size_t> gets{0}, listed{0};  // requests run on many threads
 };
@@ -347,17 +347,17 @@ TEST_F(TaxiiTest, PagingReadsOnlyWhatItReturns) {
 
 TEST_F(TaxiiTest, HeadersAndAddedAfter) {
   TaxiiResponse r = Get(AllObjects(), "limit=2");
-  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:00.000Z");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:00.000000Z");
   EXPECT_EQ(Header(r, "X-TAXII-Date-Added-Last"),
-            "2026-11-28T10:00:00.000Z");  // fixed objects ride on record 0
+            "2026-11-28T10:00:00.000000Z");  // fixed objects ride on record 0
   // After record 24's date: the audit finding (25) and the release (26).
   Json page = GetJson(AllObjects(), "added_after=2026-11-28T10:00:24.000Z");
   ASSERT_EQ(page["objects"].size(), 2u);
   EXPECT_EQ(page["objects"][0]["type"], "opinion");
   EXPECT_EQ(page["objects"][1]["indicator_types"], Json::array({"benign"}));
   r = Get(AllObjects(), "added_after=2026-11-28T10:00:24.000Z");
-  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:25.000Z");
-  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-Last"), "2026-11-28T10:00:26.000Z");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:25.000000Z");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-Last"), "2026-11-28T10:00:26.000000Z");
   r = Get(AllObjects(), "added_after=2030-01-01T00:00:00Z");
   EXPECT_EQ(Json::parse(r.body)["objects"].size(), 0u);
   EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "");
@@ -372,7 +372,7 @@ TEST_F(TaxiiTest, AddedAfterBefore1970IsEverything) {
     TaxiiResponse r = Get(AllObjects(), std::string("limit=1000&added_after=") + early);
     ASSERT_EQ(r.status, 200) << early << ": " << r.body;
     EXPECT_EQ(Json::parse(r.body)["objects"].size(), all) << early;
-    EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:00.000Z") << early;
+    EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:00.000000Z") << early;
   }
 }
 
@@ -506,8 +506,8 @@ TEST_F(TaxiiTest, ObjectAndVersionsOfARevokedIndicator) {
   EXPECT_EQ(v["versions"], Json::array({"2026-11-28T10:00:00.000Z", "2026-11-28T11:00:00.000Z"}));
   EXPECT_EQ(v["more"], false);
   TaxiiResponse r = Get(base + "versions/");
-  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:03.000Z");
-  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-Last"), "2026-11-28T10:00:24.000Z");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-First"), "2026-11-28T10:00:03.000000Z");
+  EXPECT_EQ(Header(r, "X-TAXII-Date-Added-Last"), "2026-11-28T10:00:24.000000Z");
   // A fixed object is in every collection.
   Json tlp =
       GetJson(std::string(kApiRootPath) + "collections/all/objects/" + std::string(stix::kTlpClearId) + "/");
@@ -527,7 +527,7 @@ TEST_F(TaxiiTest, Manifest) {
   ASSERT_EQ(m["objects"].size(), 4u);
   EXPECT_EQ(m["more"], true);
   EXPECT_EQ(m["objects"][0], Json({{"id", stix::kTlpClearId},
-                                   {"date_added", "2026-11-28T10:00:00.000Z"},
+                                   {"date_added", "2026-11-28T10:00:00.000000Z"},
                                    {"version", "2022-10-01T00:00:00.000Z"},
                                    {"media_type", "application/stix+json;version=2.1"}}));
   EXPECT_EQ(m["objects"][3]["id"], stix::IdentityId(alice.public_key));
@@ -725,10 +725,10 @@ TEST_F(TaxiiTest, ConcurrentRequestsAgree) {
   EXPECT_EQ(bad.load(), 0);
 }
 
-// A poller passes the newest date added it has seen as added_after. A statement the node logs later
-// in the same millisecond, or after its clock stepped back, must still come: the index dates each
-// record 1 ms after the one before at least.
-TEST(TaxiiPolling, AStatementLoggedInTheSameMillisecondIsNotMissed) {
+// A poller passes the newest date added it has seen as added_after. A statement the node logs at
+// the same time, or after its clock stepped back, must still come: the index dates each record
+// 1 µs after the one before at least.
+TEST(TaxiiPolling, AStatementLoggedAtTheSameTimeIsNotMissed) {
   const std::filesystem::path path = std::filesystem::temp_directory_path() /
                                      ("accord-taxii-poll-" + std::to_string(::getpid()) + ".sqlite");
   auto remove = [&] {
@@ -740,8 +740,8 @@ TEST(TaxiiPolling, AStatementLoggedInTheSameMillisecondIsNotMissed) {
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     auto alice = Key(1);
     const int64_t t0 = MemoryStore::kAdded0;
-    auto add = [&](uint64_t index, Kind kind, const Json& body, int64_t added_ms) {
-      Result<Record> r = RecordFromLeaf(index, testing::Signed(kind, alice, body), added_ms);
+    auto add = [&](uint64_t index, Kind kind, const Json& body, int64_t added_us) {
+      Result<Record> r = RecordFromLeaf(index, testing::Signed(kind, alice, body), added_us);
       ASSERT_TRUE(r.ok()) << r.status().ToString();
       Status s = (*store)->Add({*r});
       ASSERT_TRUE(s.ok()) << s.ToString();
@@ -754,8 +754,8 @@ TEST(TaxiiPolling, AStatementLoggedInTheSameMillisecondIsNotMissed) {
     std::string last;
     for (const auto& [k, v] : first.headers)
       if (k == "X-TAXII-Date-Added-Last") last = v;
-    ASSERT_EQ(last, "2026-11-28T10:00:00.000Z");
-    add(1, Kind::kHashSet, HashSet(1), t0);        // the same millisecond
+    ASSERT_EQ(last, "2026-11-28T10:00:00.000000Z");
+    add(1, Kind::kHashSet, HashSet(1), t0);        // the same microsecond
     add(2, Kind::kHashSet, HashSet(2), t0 - 100);  // the clock stepped back
     TaxiiResponse next = api.Handle(TaxiiRequest{"GET", objects, "added_after=" + last, "", "", "", ""});
     ASSERT_EQ(next.status, 200) << next.body;
@@ -768,8 +768,14 @@ TEST(TaxiiPolling, AStatementLoggedInTheSameMillisecondIsNotMissed) {
                                             "added_after=" + last, "", "", "", ""})
                         .body);
     ASSERT_EQ(manifest["objects"].size(), 2u);
-    EXPECT_EQ(manifest["objects"][0]["date_added"], "2026-11-28T10:00:00.001Z");
-    EXPECT_EQ(manifest["objects"][1]["date_added"], "2026-11-28T10:00:00.002Z");
+    EXPECT_EQ(manifest["objects"][0]["date_added"], "2026-11-28T10:00:00.000001Z");
+    EXPECT_EQ(manifest["objects"][1]["date_added"], "2026-11-28T10:00:00.000002Z");
+    // A client that saw the first of the two asks for what came after it, to the microsecond.
+    Json rest = Json::parse(
+        api.Handle(TaxiiRequest{"GET", objects, "added_after=2026-11-28T10:00:00.000001Z", "", "", "", ""})
+            .body);
+    ASSERT_EQ(rest["objects"].size(), 1u) << rest.dump();
+    EXPECT_EQ(rest["objects"][0]["extensions"][std::string(stix::kExtensionId)]["log_index"], 2);
   }
   remove();
 }
@@ -780,7 +786,7 @@ TEST(TaxiiQuery, ParsesDecodesAndRoundTrips) {
       "&match[type]=note&match[id]=indicator--2ed6657d-e927-568b-95e1-2665a8aea6a2&match[version]=first,"
       "2026-11-28T10:00:00Z&match[spec_version]=2.1&&");
   ASSERT_TRUE(q.ok()) << q.status().ToString();
-  EXPECT_EQ(q->added_after_ms, 1795860000500);
+  EXPECT_EQ(q->added_after_us, 1795860000500000);
   EXPECT_EQ(q->limit, 20u);
   EXPECT_EQ(q->next, (Cursor{7, 1}));
   EXPECT_EQ(q->types, (std::vector<std::string>{"indicator", "identity", "note"}));
@@ -796,7 +802,7 @@ TEST(TaxiiQuery, ParsesDecodesAndRoundTrips) {
   EXPECT_EQ(ParseObjectsQuery("limit=007")->limit, 7u);
   Result<ObjectsQuery> early = ParseObjectsQuery("added_after=0001-01-01T00:00:00Z");
   ASSERT_TRUE(early.ok()) << early.status().ToString();
-  EXPECT_EQ(early->added_after_ms, -62135596800000);
+  EXPECT_EQ(early->added_after_us, -62135596800000000);
   EXPECT_EQ(*ParseObjectsQuery(FormatObjectsQuery(*early)), *early);
 }
 
