@@ -870,13 +870,16 @@ TEST(HttpSlowClients, ATaxiiPathInTheQueryDoesNotRaiseTheBodyLimit) {
 }
 
 // What the server refuses itself on a TAXII path is a TAXII error message too (a TAXII client
-// reads its fields), e.g. a body over TAXII's limit, refused from the Content-Length alone.
+// reads its fields): a body over TAXII's limit, refused from the Content-Length alone (413), one
+// that stops coming (408), one over the budget of large bodies (503), a handler that fails (500).
 TEST(HttpSlowClients, TaxiiPathsGetTaxiiErrorsFromTheServerItself) {
   HttpOptions o;
   o.read_timeout_s = 1;
-  ServedNode served("taxiierr", o, true, {}, [](const HttpRequest&) {
+  o.max_large_bodies = 4096;  // large bodies in memory at once
+  ServedNode served("taxiierr", o, true, {}, [](const HttpRequest& req) {
+    if (req.path.find("/boom/") != std::string::npos) throw std::runtime_error("boom");
     HttpReply r;
-    r.status = 500;  // never reached: the server answers first
+    r.status = 500;  // never reached otherwise: the server answers first
     return r;
   });
   // Sends `request` on a connection of its own; the answer, whole.
@@ -914,6 +917,24 @@ TEST(HttpSlowClients, TaxiiPathsGetTaxiiErrorsFromTheServerItself) {
   ASSERT_TRUE(e.is_object()) << got;
   EXPECT_EQ(e["http_status"], "408");
   EXPECT_TRUE(e["title"].is_string()) << got;
+  // Over the budget of large bodies in memory: 503, before the body is read.
+  got = exchange(post + "Content-Length: 5000\r\n\r\n");
+  EXPECT_EQ(StatusOf(got), 503) << got.substr(0, 300);
+  EXPECT_NE(got.find("Retry-After: 1\r\n"), std::string::npos) << got.substr(0, 300);
+  e = taxii_error(got);
+  ASSERT_TRUE(e.is_object()) << got;
+  EXPECT_EQ(e["http_status"], "503");
+  EXPECT_NE(e.value("description", "").find("too many large requests"), std::string::npos) << got;
+  // A handler that fails (an exception): 500, a TAXII error message that says no more.
+  got = exchange(
+      "GET /taxii2/boom/ HTTP/1.1\r\nHost: x\r\nAccept: application/taxii+json;version=2.1\r\n"
+      "Connection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(got), 500) << got.substr(0, 300);
+  e = taxii_error(got);
+  ASSERT_TRUE(e.is_object()) << got;
+  EXPECT_EQ(e["http_status"], "500");
+  EXPECT_EQ(got.find("boom", got.find("\r\n\r\n")), std::string::npos)
+      << "the exception's text stays inside: " << got;
   // Other paths keep the node's own JSON error.
   got = exchange(
       "POST /statements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
