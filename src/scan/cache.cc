@@ -477,13 +477,13 @@ Status Fingerprint::AddYaraRules(const YaraRules& rules) {
 }
 
 void Fingerprint::AddOptions(const ScanOptions& o) {
-  // A new option or limit changes these sizes: add it here, then update the assertions.
-  static_assert(sizeof(ScanOptions) == sizeof(ContainerLimits));
-  static_assert(sizeof(ContainerLimits) == 56, "a new ContainerLimits field: add it to the fingerprint");
-  const ContainerLimits& l = o.limits;
+  // The bindings name every field, so a new option or limit stops the build here until it is in
+  // the fingerprint (a size check would miss one that fits in padding).
+  const auto& [limits] = o;
+  const auto& [recursion, file_size, scan_size, files, scan_time, ratio, ratio_floor] = limits;
   Bytes v;
-  for (uint64_t x : {uint64_t(l.max_recursion), l.max_file_size, l.max_scan_size, l.max_files,
-                     uint64_t(l.max_scan_time.count()), l.max_compression_ratio, l.compression_ratio_floor})
+  for (uint64_t x :
+       {uint64_t(recursion), file_size, scan_size, files, uint64_t(scan_time.count()), ratio, ratio_floor})
     PutLE(v, x, 8);
   Add("limits", v);
 }
