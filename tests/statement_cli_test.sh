@@ -31,8 +31,8 @@ cat > indicator.json <<'JSON'
 {"pattern": "[file:hashes.'SHA-256' = '275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f']",
  "description": "the EICAR test file"}
 JSON
-echo '{"index": 1, "reason": "superseded"}' > retraction.json
-echo '{"about": 1, "verdict": "confirmed", "text": "reproduced: the rule matches the sample"}' > audit-finding.json
+echo '{"index": 1, "log": "example.org/accord", "reason": "superseded"}' > retraction.json
+echo '{"about": 1, "log": "example.org/accord", "verdict": "confirmed", "text": "reproduced: the rule matches the sample"}' > audit-finding.json
 cat > release.json <<'JSON'
 {"name": "accord", "version": "0.1.0",
  "files": [{"path": "accord-0.1.0-linux-amd64", "sha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]}

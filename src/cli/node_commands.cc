@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <thread>
@@ -224,6 +225,7 @@ struct SubmitArgs {
   std::vector<std::string> yara, hashes, tlsh, stix;
   int64_t retract = -1;
   std::string reason;
+  std::string log;  // the origin a retraction names; empty: the node's, from its checkpoint
   bool dry_run = false;
 };
 
@@ -335,7 +337,9 @@ Result<std::vector<Draft>> MakeDrafts(const SubmitArgs& a, const crypto::Ed25519
                    path.c_str(), other);
   }
   if (a.retract >= 0) {
-    json::Json b = {{"index", a.retract}};
+    // Naming the log keeps the retraction to it: copied into another log, where the index is
+    // another statement, it is refused (docs/statement-format.md).
+    json::Json b = {{"index", a.retract}, {"log", a.log}};
     if (!a.reason.empty()) b["reason"] = a.reason;
     out.push_back({statement::Kind::kRetraction, std::move(b), "retraction of " + std::to_string(a.retract)});
   }
@@ -362,10 +366,38 @@ Result<Bytes> SignDraft(Draft& d, const note::Signer& signer, const std::string&
   return out;
 }
 
-int Submit(const SubmitArgs& a) {
+// The origin line of the node's log, from its checkpoint (unverified: a node that names another
+// origin gets a retraction its own log refuses).
+Result<std::string> NodeOrigin(httplib::Client& client, const std::string& url) {
+  auto res = client.Get("/checkpoint");
+  if (!res) return Unavailable(url + ": no answer from the node: " + httplib::to_string(res.error()));
+  if (res->status != 200) return Unavailable(url + ": GET /checkpoint: HTTP " + std::to_string(res->status));
+  const std::string origin = res->body.substr(0, res->body.find('\n'));
+  if (origin.empty() || origin.size() == res->body.size() ||
+      std::any_of(origin.begin(), origin.end(), [](char c) { return c < 0x20 || c > 0x7e; }))
+    return DataLoss(url + ": GET /checkpoint: not a checkpoint");
+  return origin;
+}
+
+int Submit(const SubmitArgs& a_in) {
   KeepFreedMemory();
-  auto signer = ReadAuthorKey(a.key_path);
+  auto signer = ReadAuthorKey(a_in.key_path);
   if (!signer.ok()) return Fail("--key", signer.status());
+  SubmitArgs a = a_in;
+  httplib::Client client(a.node_url.empty() ? std::string("http://localhost") : a.node_url);
+  if (!a.dry_run) {
+    if (!client.is_valid()) return Fail("--node", InvalidArgument("not a usable URL: " + a.node_url));
+    if (!a.ca_cert.empty()) client.set_ca_cert_path(a.ca_cert);
+    client.set_connection_timeout(10);
+    client.set_read_timeout(120);
+    client.set_write_timeout(60);
+  }
+  if (a.retract >= 0 && a.log.empty()) {
+    if (a.dry_run) return Fail("submit", InvalidArgument("--retract with --dry-run needs --log ORIGIN"));
+    Result<std::string> origin = NodeOrigin(client, a.node_url);
+    if (!origin.ok()) return Fail("submit", origin.status());
+    a.log = *origin;
+  }
   auto drafts = MakeDrafts(a, signer->key.public_key);
   if (!drafts.ok()) return Fail("submit", drafts.status());
   std::string created = a.created.empty() ? statement::FormatCreated(int64_t(std::time(nullptr))) : a.created;
@@ -380,12 +412,6 @@ int Submit(const SubmitArgs& a) {
     for (const auto& s : signed_statements) std::printf("%s\n", s.c_str());
     return 0;
   }
-  httplib::Client client(a.node_url);
-  if (!client.is_valid()) return Fail("--node", InvalidArgument("not a usable URL: " + a.node_url));
-  if (!a.ca_cert.empty()) client.set_ca_cert_path(a.ca_cert);
-  client.set_connection_timeout(10);
-  client.set_read_timeout(120);
-  client.set_write_timeout(60);
   int rc = 0;
   for (size_t i = 0; i < signed_statements.size(); ++i) {
     auto res = client.Post("/statements", signed_statements[i], "application/json");
@@ -485,6 +511,9 @@ void AddNodeCommands(CLI::App& app, int& rc) {
                      "a STIX 2.1 bundle: its indicators (YARA or STIX patterns), marked TLP:CLEAR");
   submit->add_option("--retract", sa.retract, "retract your statement at this log index");
   submit->add_option("--reason", sa.reason, "with --retract: why");
+  submit->add_option(
+      "--log", sa.log,
+      "with --retract: the origin of the log it is for (default: the node's, from its checkpoint)");
   submit->add_option("--created", sa.created, "the statements' time (default: now), YYYY-MM-DDTHH:MM:SSZ");
   submit->add_option("--ca-cert", sa.ca_cert,
                      "PEM file of the CA (or self-signed certificate) that the node's HTTPS uses");

@@ -92,10 +92,12 @@ std::string HolderName() {
 // runs ahead of a log that goes on). Used by the sequencer thread only.
 class NodeRegistry : public statement::Registry {
  public:
-  NodeRegistry(Store& store, const crypto::Ed25519PublicKey& node_key) : store_(store), node_key_(node_key) {}
+  NodeRegistry(Store& store, const crypto::Ed25519PublicKey& node_key, std::string origin)
+      : store_(store), node_key_(node_key), origin_(std::move(origin)) {}
 
   // The node's own attestations (TAXII POST) are the only ones this log takes.
   bool IsAttester(const crypto::Ed25519PublicKey& key) const override { return key == node_key_; }
+  std::string_view LogOrigin() const override { return origin_; }
 
   bool IsRegistered(const crypto::Ed25519PublicKey& key) const override {
     return participants_.count(KeyString(key)) != 0;
@@ -183,6 +185,7 @@ class NodeRegistry : public statement::Registry {
   };
   Store& store_;
   crypto::Ed25519PublicKey node_key_;
+  std::string origin_;
   std::unordered_map<std::string, Participant> participants_;
   std::unordered_set<std::string> rules_;  // author key || rule name, of unretracted rules
   std::unordered_map<uint64_t, std::vector<std::string>> yara_;
@@ -874,7 +877,7 @@ void Node::Impl::RunCluster() {
     const bool held = leading;  // a failure below steps down: the lease is then released
     if (st.ok() && leading) {
       if (!registry) {
-        registry = std::make_unique<NodeRegistry>(*store, node_key.key.public_key);
+        registry = std::make_unique<NodeRegistry>(*store, node_key.key.public_key, origin);
         st = LoadRegistry(keep_lease);
         if (st.ok()) {
           (void)pglog->PurgeOutcomes(60);
@@ -1064,7 +1067,7 @@ Result<std::unique_ptr<Node>> Node::Open(const std::string& dir_arg, const std::
     return std::unique_ptr<Node>(new Node(std::move(impl)));
   }
   ASSIGN_OR_RETURN(impl->store, SqliteStore::Open(fs::JoinPath(impl->dir, "index.sqlite")));
-  impl->registry = std::make_unique<NodeRegistry>(*impl->store, impl->node_key.key.public_key);
+  impl->registry = std::make_unique<NodeRegistry>(*impl->store, impl->node_key.key.public_key, impl->origin);
   RETURN_IF_ERROR(impl->CatchUp());
   RETURN_IF_ERROR(impl->LoadRegistry());
   Impl* p = impl.get();

@@ -62,6 +62,17 @@ Result<std::string> Text(const Json& obj, std::string_view name, std::string_vie
   return s;
 }
 
+// The optional "log" of a statement that names an index: a checkpoint origin line (printable
+// ASCII, no line break).
+Status LogName(const Json& body) {
+  if (!body.contains("log")) return Status::Ok();
+  ASSIGN_OR_RETURN(std::string log, Text(body, "log", "body", limits::kMaxTextField));
+  for (char c : log)
+    if (c < 0x20 || c > 0x7e)
+      return InvalidArgument("body.log: must be a log's origin line (printable ASCII)");
+  return Status::Ok();
+}
+
 Result<uint64_t> Index(const Json& obj, std::string_view name, std::string_view where) {
   const Json& v = obj.at(std::string(name));
   if (!v.is_number_integer() || v.get<int64_t>() < 0)
@@ -316,15 +327,17 @@ Status ValidateBody(Kind kind, const Json& body, const crypto::Ed25519PublicKey&
       return Status::Ok();
     }
     case Kind::kRetraction: {
-      RETURN_IF_ERROR(ExactMembers(body, "body", {"index"}, {"reason"}));
+      RETURN_IF_ERROR(ExactMembers(body, "body", {"index"}, {"log", "reason"}));
       RETURN_IF_ERROR(Index(body, "index", "body").status());
+      RETURN_IF_ERROR(LogName(body));
       if (body.contains("reason"))
         RETURN_IF_ERROR(Text(body, "reason", "body", limits::kMaxLongText).status());
       return Status::Ok();
     }
     case Kind::kAuditFinding: {
-      RETURN_IF_ERROR(ExactMembers(body, "body", {"about", "verdict", "text"}));
+      RETURN_IF_ERROR(ExactMembers(body, "body", {"about", "verdict", "text"}, {"log"}));
       RETURN_IF_ERROR(Index(body, "about", "body").status());
+      RETURN_IF_ERROR(LogName(body));
       ASSIGN_OR_RETURN(std::string verdict, Text(body, "verdict", "body", 32));
       if (verdict != "confirmed" && verdict != "disputed" && verdict != "false-positive" &&
           verdict != "harmful")
@@ -478,6 +491,12 @@ Status Validate(const SignedStatement& s, const Registry& registry) {
   if (!registry.IsRegistered(author))
     return PermissionDenied(who + ": not registered; an author's first statement must be its registration");
   const Json& body = s.statement.body;
+  // A statement that names an index and the log it is in holds in that log only: copied into
+  // another, it would name whatever statement has that index there.
+  if (auto log = body.find("log"); log != body.end() && !registry.LogOrigin().empty() &&
+                                   log->get_ref<const std::string&>() != registry.LogOrigin())
+    return FailedPrecondition("body.log: names the log \"" + log->get<std::string>() + "\"; this is \"" +
+                              std::string(registry.LogOrigin()) + "\"");
   switch (s.statement.kind) {
     case Kind::kYaraRule:
       for (const auto& r : body.at("rules"))

@@ -123,6 +123,9 @@ class Registry {
   virtual std::optional<crypto::Ed25519PublicKey> AuthorOf(uint64_t index) const = 0;
   // Whether a retraction in the log already names statement `index`.
   virtual bool IsRetracted(uint64_t index) const = 0;
+  // The log's checkpoint origin: a retraction or audit finding whose "log" names another origin
+  // is refused. Empty: not checked.
+  virtual std::string_view LogOrigin() const { return {}; }
   // Whether node-attested statements signed by `key` belong in this log (its node's key).
   // None by default: a registry that names no attester refuses every attested statement.
   virtual bool IsAttester(const crypto::Ed25519PublicKey& key) const {
@@ -134,8 +137,9 @@ class Registry {
 // Checks what needs the log's state: the author is registered (or this is its registration,
 // and it is not registered yet), the key is not retracted, YARA rule names are new for the
 // author, a retraction retracts the author's own statement and one not retracted yet (else
-// AlreadyExists), an audit finding is about an existing statement, a node-attested statement is
-// attested by a key the registry accepts.
+// AlreadyExists), an audit finding is about an existing statement, a retraction or audit finding
+// that names its log names this one, a node-attested statement is attested by a key the registry
+// accepts.
 // `s` MUST come from Parse. PermissionDenied / FailedPrecondition /
 // AlreadyExists / NotFound with a message saying which check failed.
 Status Validate(const SignedStatement& s, const Registry& registry);
@@ -148,6 +152,9 @@ class MemoryRegistry : public Registry {
   void Apply(uint64_t index, const SignedStatement& s);
   // Accepts attestations by `key` (the log's own key; see Registry::IsAttester).
   void SetAttester(const crypto::Ed25519PublicKey& key) { attester_ = key; }
+  // Refuses statements that name another log (see Registry::LogOrigin).
+  void SetLogOrigin(std::string origin) { origin_ = std::move(origin); }
+  std::string_view LogOrigin() const override { return origin_; }
   bool IsAttester(const crypto::Ed25519PublicKey& key) const override {
     return attester_ && *attester_ == key;
   }
@@ -165,6 +172,7 @@ class MemoryRegistry : public Registry {
   std::unordered_set<std::string> rules_;                            // key bytes NUL rule name
   std::unordered_set<uint64_t> retracted_;
   std::optional<crypto::Ed25519PublicKey> attester_;
+  std::string origin_;
 };
 
 }  // namespace accord::statement

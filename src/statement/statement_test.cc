@@ -176,6 +176,47 @@ TEST(Statement, BodyChecks) {
   bad(Kind::kIndicator, Json{{"pattern", ""}}, "empty");
   bad(Kind::kAuditFinding, Json{{"about", 1}, {"verdict", "meh"}, {"text", "x"}}, "verdict");
   bad(Kind::kRetraction, Json{{"index", -1}}, "non-negative");
+  bad(Kind::kRetraction, Json{{"index", 1}, {"log", ""}}, "empty");
+  bad(Kind::kRetraction, Json{{"index", 1}, {"log", "example.org/log\nforged"}}, "origin line");
+  bad(Kind::kAuditFinding, Json{{"about", 1}, {"verdict", "confirmed"}, {"text", "x"}, {"log", 7}}, "string");
+}
+
+// A retraction or audit finding names an index, which means a statement in one log only: one
+// that names its log is refused by a registry of another (a copy submitted elsewhere, where the
+// index is another statement of the same author, would retract that one). One that names no log
+// is checked as before (statements logged before "log" existed have none).
+TEST(Statement, StatementsThatNameAnIndexHoldInTheLogTheyName) {
+  auto alice = Key(1);
+  MemoryRegistry here, there, unnamed;
+  here.SetLogOrigin("here.example/log");
+  there.SetLogOrigin("there.example/log");
+  for (MemoryRegistry* reg : {&here, &there, &unnamed}) {
+    for (uint64_t i = 0; i < 2; ++i) {
+      Result<SignedStatement> p =
+          Parse(*Sign(Make(i == 0 ? Kind::kRegistration : Kind::kYaraRule, alice), alice));
+      ASSERT_TRUE(p.ok() && Validate(*p, *reg).ok());
+      reg->Apply(i, *p);
+    }
+  }
+  auto parsed = [&](Kind kind, Json body) {
+    Statement st = Make(kind, alice);
+    st.body = std::move(body);
+    return *Parse(*Sign(st, alice));
+  };
+  const SignedStatement retraction = parsed(Kind::kRetraction, {{"index", 1}, {"log", "here.example/log"}});
+  EXPECT_TRUE(Validate(retraction, here).ok());
+  Status elsewhere = Validate(retraction, there);
+  EXPECT_EQ(elsewhere.code(), Code::kFailedPrecondition) << elsewhere.ToString();
+  EXPECT_NE(elsewhere.message().find("names the log \"here.example/log\"; this is \"there.example/log\""),
+            std::string::npos)
+      << elsewhere.ToString();
+  EXPECT_TRUE(Validate(retraction, unnamed).ok()) << "a registry that knows no origin does not check it";
+  const SignedStatement finding =
+      parsed(Kind::kAuditFinding,
+             {{"about", 1}, {"verdict", "harmful"}, {"text", "x"}, {"log", "here.example/log"}});
+  EXPECT_TRUE(Validate(finding, here).ok());
+  EXPECT_EQ(Validate(finding, there).code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(Validate(parsed(Kind::kRetraction, {{"index", 1}}), there).ok()) << "no log named: as before";
 }
 
 TEST(Statement, RegistryChecks) {

@@ -56,6 +56,7 @@ class Builder {
           bool trust_attested)
       : cp_(cp), report_(report), trust_attested_(trust_attested) {
     registry_.SetAttester(log_key);
+    registry_.SetLogOrigin(cp.checkpoint.origin);
   }
 
   Status Add(uint64_t index, Result<statement::SignedStatement> parsed) {
