@@ -225,7 +225,7 @@ struct SubmitArgs {
   std::vector<std::string> yara, hashes, tlsh, stix;
   int64_t retract = -1;
   std::string reason;
-  std::string log;  // the origin a retraction names; empty: the node's, from its checkpoint
+  std::string log;  // the origin a retraction names; empty: the node's, from its checkpoint; "-": none
   bool dry_run = false;
 };
 
@@ -338,8 +338,9 @@ Result<std::vector<Draft>> MakeDrafts(const SubmitArgs& a, const crypto::Ed25519
   }
   if (a.retract >= 0) {
     // Naming the log keeps the retraction to it: copied into another log, where the index is
-    // another statement, it is refused (docs/statement-format.md).
-    json::Json b = {{"index", a.retract}, {"log", a.log}};
+    // another statement, it is refused (docs/statement-format.md). Submit fills in the node's.
+    json::Json b = {{"index", a.retract}};
+    if (!a.log.empty() && a.log != "-") b["log"] = a.log;
     if (!a.reason.empty()) b["reason"] = a.reason;
     out.push_back({statement::Kind::kRetraction, std::move(b), "retraction of " + std::to_string(a.retract)});
   }
@@ -366,40 +367,47 @@ Result<Bytes> SignDraft(Draft& d, const note::Signer& signer, const std::string&
   return out;
 }
 
-// The origin line of the node's log, from its checkpoint (unverified: a node that names another
-// origin gets a retraction its own log refuses).
+// The origin line of the node's log, from its checkpoint. Not verified: over plain HTTP anyone on
+// the way can answer another log's origin (docs/node.md: give --log, or use HTTPS).
 Result<std::string> NodeOrigin(httplib::Client& client, const std::string& url) {
   auto res = client.Get("/checkpoint");
   if (!res) return Unavailable(url + ": no answer from the node: " + httplib::to_string(res.error()));
   if (res->status != 200) return Unavailable(url + ": GET /checkpoint: HTTP " + std::to_string(res->status));
   const std::string origin = res->body.substr(0, res->body.find('\n'));
-  if (origin.empty() || origin.size() == res->body.size() ||
-      std::any_of(origin.begin(), origin.end(), [](char c) { return c < 0x20 || c > 0x7e; }))
+  if (origin.empty() || origin.size() == res->body.size() || origin.size() > 1024 || !IsValidUtf8(origin) ||
+      std::any_of(origin.begin(), origin.end(), [](char c) { return uint8_t(c) < 0x20 || c == 0x7f; }))
     return DataLoss(url + ": GET /checkpoint: not a checkpoint");
   return origin;
 }
 
-int Submit(const SubmitArgs& a_in) {
+int Submit(const SubmitArgs& a) {
   KeepFreedMemory();
-  auto signer = ReadAuthorKey(a_in.key_path);
+  auto signer = ReadAuthorKey(a.key_path);
   if (!signer.ok()) return Fail("--key", signer.status());
-  SubmitArgs a = a_in;
+  if (!a.log.empty() && a.retract < 0) return Fail("--log", InvalidArgument("it is for --retract"));
+  auto drafts = MakeDrafts(a, signer->key.public_key);
+  if (!drafts.ok()) return Fail("submit", drafts.status());
   httplib::Client client(a.node_url.empty() ? std::string("http://localhost") : a.node_url);
-  if (!a.dry_run) {
+  if (!a.node_url.empty()) {
     if (!client.is_valid()) return Fail("--node", InvalidArgument("not a usable URL: " + a.node_url));
     if (!a.ca_cert.empty()) client.set_ca_cert_path(a.ca_cert);
     client.set_connection_timeout(10);
     client.set_read_timeout(120);
     client.set_write_timeout(60);
   }
+  // A retraction names the node's log unless --log says which (or "-": none, for verifiers older
+  // than "log").
   if (a.retract >= 0 && a.log.empty()) {
-    if (a.dry_run) return Fail("submit", InvalidArgument("--retract with --dry-run needs --log ORIGIN"));
+    if (a.node_url.empty())
+      return Fail("submit", InvalidArgument("--retract without --node needs --log ORIGIN"));
     Result<std::string> origin = NodeOrigin(client, a.node_url);
     if (!origin.ok()) return Fail("submit", origin.status());
-    a.log = *origin;
+    for (Draft& d : *drafts)
+      if (d.kind == statement::Kind::kRetraction) {
+        d.body["log"] = *origin;
+        d.what += " in " + *origin;
+      }
   }
-  auto drafts = MakeDrafts(a, signer->key.public_key);
-  if (!drafts.ok()) return Fail("submit", drafts.status());
   std::string created = a.created.empty() ? statement::FormatCreated(int64_t(std::time(nullptr))) : a.created;
   // Everything is signed (and so checked) before anything is sent.
   std::vector<Bytes> signed_statements;

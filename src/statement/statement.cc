@@ -62,14 +62,14 @@ Result<std::string> Text(const Json& obj, std::string_view name, std::string_vie
   return s;
 }
 
-// The optional "log" of a statement that names an index: a checkpoint origin line (printable
-// ASCII, no line break).
+// The optional "log" of a statement that names an index: a checkpoint origin line, as logs take
+// them (UTF-8, which a parsed JSON string is, without control characters).
 Status LogName(const Json& body) {
   if (!body.contains("log")) return Status::Ok();
   ASSIGN_OR_RETURN(std::string log, Text(body, "log", "body", limits::kMaxTextField));
   for (char c : log)
-    if (c < 0x20 || c > 0x7e)
-      return InvalidArgument("body.log: must be a log's origin line (printable ASCII)");
+    if (uint8_t(c) < 0x20 || c == 0x7f)
+      return InvalidArgument("body.log: must be a log's origin line (no control characters)");
   return Status::Ok();
 }
 

@@ -200,8 +200,12 @@ TEST(Statement, StatementsThatNameAnIndexHoldInTheLogTheyName) {
   }
   auto parsed = [&](Kind kind, Json body) {
     Statement st = Make(kind, alice);
-    st.body = std::move(body);
-    return *Parse(*Sign(st, alice));
+    if (!body.is_null()) st.body = std::move(body);
+    Result<Bytes> b = Sign(st, alice);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    Result<SignedStatement> p = b.ok() ? Parse(*b) : Result<SignedStatement>(b.status());
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? *p : SignedStatement{};
   };
   const SignedStatement retraction = parsed(Kind::kRetraction, {{"index", 1}, {"log", "here.example/log"}});
   EXPECT_TRUE(Validate(retraction, here).ok());
@@ -217,6 +221,14 @@ TEST(Statement, StatementsThatNameAnIndexHoldInTheLogTheyName) {
   EXPECT_TRUE(Validate(finding, here).ok());
   EXPECT_EQ(Validate(finding, there).code(), Code::kFailedPrecondition);
   EXPECT_TRUE(Validate(parsed(Kind::kRetraction, {{"index", 1}}), there).ok()) << "no log named: as before";
+  // Origins are UTF-8 lines, as logs take them.
+  MemoryRegistry utf8;
+  utf8.SetLogOrigin("journal.example/\u00e9t\u00e9");
+  for (uint64_t i = 0; i < 2; ++i)
+    utf8.Apply(i, parsed(i == 0 ? Kind::kRegistration : Kind::kYaraRule, nullptr));
+  EXPECT_TRUE(
+      Validate(parsed(Kind::kRetraction, {{"index", 1}, {"log", "journal.example/\u00e9t\u00e9"}}), utf8)
+          .ok());
 }
 
 TEST(Statement, RegistryChecks) {
