@@ -142,6 +142,14 @@ if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 
   rc=$?
   check "an untrusted certificate is refused by submit (exit 2, nothing logged)" \
     "[ $rc -eq 2 ] && [ \"\$(curl -sf --cacert tls.crt https://127.0.0.1:$port/checkpoint | sed -n 2p)\" = 7 ]"
+  # An auditor (anyone registered) publishes a finding about Alice's hash set, in this log.
+  "$accord" submit --node "https://127.0.0.1:$port" --ca-cert tls.crt --key keys/bob.key --audit 2 \
+    --verdict confirmed --text "reproduced: it matches the EICAR test file" > out 2> err
+  check "an audit finding is logged, naming the log (read over HTTPS)" \
+    "grep -q 'audit finding about 2 in test.example/accord.*index 7' out &&
+     curl -sf --cacert tls.crt https://127.0.0.1:$port/statements/7 | grep -q 'about.:2,.log.:.test.example/accord.'"
+  "$accord" submit --node "https://127.0.0.1:$port" --ca-cert tls.crt --key keys/bob.key --audit 2 > out 2> err
+  check "an audit finding needs a verdict and a text (exit 2)" "[ \$? -eq 2 ] && grep -q 'needs --verdict' err"
   stop_node
 else
   bad "openssl could not make a test certificate"

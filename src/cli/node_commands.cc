@@ -225,7 +225,9 @@ struct SubmitArgs {
   std::vector<std::string> yara, hashes, tlsh, stix;
   int64_t retract = -1;
   std::string reason;
-  std::string log;  // the origin a retraction names; empty: the node's, from its checkpoint; "-": none
+  int64_t audit = -1;  // an audit finding about this index, with verdict and text
+  std::string verdict, text;
+  std::string log;  // the origin a retraction or finding names; empty: the node's; "-": none
   bool dry_run = false;
 };
 
@@ -344,9 +346,20 @@ Result<std::vector<Draft>> MakeDrafts(const SubmitArgs& a, const crypto::Ed25519
     if (!a.reason.empty()) b["reason"] = a.reason;
     out.push_back({statement::Kind::kRetraction, std::move(b), "retraction of " + std::to_string(a.retract)});
   }
+  if (a.audit >= 0) {
+    if (a.verdict.empty() || a.text.empty())
+      return InvalidArgument(
+          "--audit needs --verdict (confirmed, disputed, false-positive or harmful) and --text");
+    json::Json b = {{"about", a.audit}, {"verdict", a.verdict}, {"text", a.text}};
+    if (!a.log.empty() && a.log != "-") b["log"] = a.log;
+    out.push_back(
+        {statement::Kind::kAuditFinding, std::move(b), "audit finding about " + std::to_string(a.audit)});
+  } else if (!a.verdict.empty() || !a.text.empty()) {
+    return InvalidArgument("--verdict and --text are for --audit");
+  }
   if (out.empty())
     return InvalidArgument(
-        "nothing to submit: give --register, --yara, --hashes, --tlsh, --stix or --retract");
+        "nothing to submit: give --register, --yara, --hashes, --tlsh, --stix, --retract or --audit");
   return out;
 }
 
@@ -384,7 +397,8 @@ int Submit(const SubmitArgs& a) {
   KeepFreedMemory();
   auto signer = ReadAuthorKey(a.key_path);
   if (!signer.ok()) return Fail("--key", signer.status());
-  if (!a.log.empty() && a.retract < 0) return Fail("--log", InvalidArgument("it is for --retract"));
+  if (!a.log.empty() && a.retract < 0 && a.audit < 0)
+    return Fail("--log", InvalidArgument("it is for --retract and --audit"));
   auto drafts = MakeDrafts(a, signer->key.public_key);
   if (!drafts.ok()) return Fail("submit", drafts.status());
   httplib::Client client(a.node_url.empty() ? std::string("http://localhost") : a.node_url);
@@ -395,15 +409,15 @@ int Submit(const SubmitArgs& a) {
     client.set_read_timeout(120);
     client.set_write_timeout(60);
   }
-  // A retraction names the node's log unless --log says which (or "-": none, for verifiers older
-  // than "log").
-  if (a.retract >= 0 && a.log.empty()) {
+  // A retraction or audit finding names the node's log unless --log says which (or "-": none, for
+  // verifiers older than "log").
+  if ((a.retract >= 0 || a.audit >= 0) && a.log.empty()) {
     if (a.node_url.empty())
-      return Fail("submit", InvalidArgument("--retract without --node needs --log ORIGIN"));
+      return Fail("submit", InvalidArgument("--retract or --audit without --node needs --log ORIGIN"));
     Result<std::string> origin = NodeOrigin(client, a.node_url);
     if (!origin.ok()) return Fail("submit", origin.status());
     for (Draft& d : *drafts)
-      if (d.kind == statement::Kind::kRetraction) {
+      if (d.kind == statement::Kind::kRetraction || d.kind == statement::Kind::kAuditFinding) {
         d.body["log"] = *origin;
         d.what += " in " + *origin;
       }
@@ -519,9 +533,13 @@ void AddNodeCommands(CLI::App& app, int& rc) {
                      "a STIX 2.1 bundle: its indicators (YARA or STIX patterns), marked TLP:CLEAR");
   submit->add_option("--retract", sa.retract, "retract your statement at this log index");
   submit->add_option("--reason", sa.reason, "with --retract: why");
+  submit->add_option("--audit", sa.audit, "publish an audit finding about the statement at this log index");
+  submit->add_option("--verdict", sa.verdict, "with --audit: confirmed, disputed, false-positive or harmful");
+  submit->add_option("--text", sa.text, "with --audit: what was checked and found");
   submit->add_option(
       "--log", sa.log,
-      "with --retract: the origin of the log it is for (default: the node's, from its checkpoint)");
+      "with --retract or --audit: the origin of the log it is for (default: the node's, from its "
+      "checkpoint; -: none)");
   submit->add_option("--created", sa.created, "the statements' time (default: now), YYYY-MM-DDTHH:MM:SSZ");
   submit->add_option("--ca-cert", sa.ca_cert,
                      "PEM file of the CA (or self-signed certificate) that the node's HTTPS uses");
