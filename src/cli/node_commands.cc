@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <thread>
 
 #include "cli/process.h"
@@ -401,20 +402,21 @@ int Submit(const SubmitArgs& a) {
     return Fail("--log", InvalidArgument("it is for --retract and --audit"));
   auto drafts = MakeDrafts(a, signer->key.public_key);
   if (!drafts.ok()) return Fail("submit", drafts.status());
-  httplib::Client client(a.node_url.empty() ? std::string("http://localhost") : a.node_url);
+  std::optional<httplib::Client> client;  // none with --dry-run and no --node
   if (!a.node_url.empty()) {
-    if (!client.is_valid()) return Fail("--node", InvalidArgument("not a usable URL: " + a.node_url));
-    if (!a.ca_cert.empty()) client.set_ca_cert_path(a.ca_cert);
-    client.set_connection_timeout(10);
-    client.set_read_timeout(120);
-    client.set_write_timeout(60);
+    client.emplace(a.node_url);
+    if (!client->is_valid()) return Fail("--node", InvalidArgument("not a usable URL: " + a.node_url));
+    if (!a.ca_cert.empty()) client->set_ca_cert_path(a.ca_cert);
+    client->set_connection_timeout(10);
+    client->set_read_timeout(120);
+    client->set_write_timeout(60);
   }
   // A retraction or audit finding names the node's log unless --log says which (or "-": none, for
   // verifiers older than "log").
   if ((a.retract >= 0 || a.audit >= 0) && a.log.empty()) {
-    if (a.node_url.empty())
+    if (!client)
       return Fail("submit", InvalidArgument("--retract or --audit without --node needs --log ORIGIN"));
-    Result<std::string> origin = NodeOrigin(client, a.node_url);
+    Result<std::string> origin = NodeOrigin(*client, a.node_url);
     if (!origin.ok()) return Fail("submit", origin.status());
     for (Draft& d : *drafts)
       if (d.kind == statement::Kind::kRetraction || d.kind == statement::Kind::kAuditFinding) {
@@ -436,7 +438,7 @@ int Submit(const SubmitArgs& a) {
   }
   int rc = 0;
   for (size_t i = 0; i < signed_statements.size(); ++i) {
-    auto res = client.Post("/statements", signed_statements[i], "application/json");
+    auto res = client->Post("/statements", signed_statements[i], "application/json");
     if (!res) {
       return Fail(a.node_url, Unavailable("no answer from the node: " + httplib::to_string(res.error())));
     }

@@ -493,6 +493,28 @@ TYPED_TEST(StoreTest, ReadersSeeWholeBatchesWhileOneThreadAdds) {
   EXPECT_EQ(*this->store_->Size(), uint64_t(1 + kBatches * kEach));
 }
 
+// ---- Upgrades of the time added (both stores)
+
+// Before schema version 5 the time added was in milliseconds, in columns named added_ms: the
+// tables of an older version, times of index i at kAdded0's millisecond + i.
+constexpr const char* kAddedTimesInMilliseconds =
+    "ALTER TABLE statements RENAME COLUMN added_us TO added_ms; "
+    "UPDATE statements SET added_ms = 1795860000000 + idx; "
+    "ALTER TABLE participants RENAME COLUMN added_us TO added_ms; "
+    "UPDATE participants SET added_ms = 1795860000000 + idx; ";
+
+// What an upgraded index holds of kAddedTimesInMilliseconds' two registrations (0 and 1): their
+// times made microseconds, the statements' and the participants'.
+void ExpectTimesInMicroseconds(Store& s) {
+  EXPECT_EQ((*s.Get(0))->added_us, kAdded0);
+  EXPECT_EQ((*s.Get(1))->added_us, kAdded0 + 1000);
+  auto participants = s.Participants();
+  ASSERT_TRUE(participants.ok());
+  ASSERT_EQ(participants->size(), 2u);
+  for (const Participant& p : *participants)
+    EXPECT_EQ(p.added_us, kAdded0 + int64_t(p.index) * 1000) << p.name;
+}
+
 // ---- SqliteStore only
 
 // An index written when the time added was kept in milliseconds (columns named added_ms) is
@@ -515,25 +537,15 @@ TEST(SqliteStore, AnIndexInMillisecondsIsUpgradedToMicroseconds) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     char* err = nullptr;
-    const char* old =
-        "ALTER TABLE statements RENAME COLUMN added_us TO added_ms; "
-        "UPDATE statements SET added_ms = 1795860000000 + idx; "
-        "ALTER TABLE participants RENAME COLUMN added_us TO added_ms; "
-        "UPDATE participants SET added_ms = 1795860000000 + idx;";
-    EXPECT_EQ(sqlite3_exec(db, old, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    EXPECT_EQ(sqlite3_exec(db, kAddedTimesInMilliseconds, nullptr, nullptr, &err), SQLITE_OK)
+        << (err ? err : "");
     sqlite3_free(err);
     sqlite3_close(db);
   }
   for (int open = 0; open < 2; ++open) {  // the second opening finds nothing to upgrade
     auto s = SqliteStore::Open(path.string());
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    EXPECT_EQ((*(*s)->Get(0))->added_us, kAdded0);
-    EXPECT_EQ((*(*s)->Get(1))->added_us, kAdded0 + 1000);
-    auto participants = (*s)->Participants();
-    ASSERT_TRUE(participants.ok());
-    ASSERT_EQ(participants->size(), 2u);
-    for (const Participant& p : *participants)
-      EXPECT_EQ(p.added_us, kAdded0 + int64_t(p.index) * 1000) << p.name;
+    ExpectTimesInMicroseconds(**s);
     const std::vector<uint64_t> after = open == 0 ? std::vector<uint64_t>{1} : std::vector<uint64_t>{1, 2};
     EXPECT_EQ(Indices((*s)->List(Q().AddedAfter(kAdded0 + 999))), after);
     Record r = *RecordFromLeaf(
@@ -653,14 +665,6 @@ TEST_F(PgStoreTest, TaxiiTokens) {
   EXPECT_EQ(**(*s)->FindToken(b), Key(2).public_key);
   EXPECT_EQ(*(*s)->RevokeTokens(Key(1).public_key), 0u);
 }
-
-// Before schema version 5 the time added was in milliseconds, in columns named added_ms: the
-// tables of an older version, times of index i at kAdded0's millisecond + i.
-constexpr const char* kAddedTimesInMilliseconds =
-    "ALTER TABLE statements RENAME COLUMN added_us TO added_ms; "
-    "UPDATE statements SET added_ms = 1795860000000 + idx; "
-    "ALTER TABLE participants RENAME COLUMN added_us TO added_ms; "
-    "UPDATE participants SET added_ms = 1795860000000 + idx; ";
 
 // Schema version 3: the database itself refuses token rows tokens.h would not write, and a
 // version 2 schema is upgraded in place, its good rows kept.
@@ -789,13 +793,7 @@ TEST_F(PgStoreTest, VersionFourIsUpgradedToMicroseconds) {
   for (int open = 0; open < 2; ++open) {  // the second opening finds nothing to upgrade
     auto upgraded = Open();
     ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
-    EXPECT_EQ((*(*upgraded)->Get(0))->added_us, kAdded0);
-    EXPECT_EQ((*(*upgraded)->Get(1))->added_us, kAdded0 + 1000);
-    auto participants = (*upgraded)->Participants();
-    ASSERT_TRUE(participants.ok());
-    ASSERT_EQ(participants->size(), 2u);
-    for (const Participant& p : *participants)
-      EXPECT_EQ(p.added_us, kAdded0 + int64_t(p.index) * 1000) << p.name;
+    ExpectTimesInMicroseconds(**upgraded);
     auto version = (*c)->Exec("test", "SELECT version FROM schema_version");
     ASSERT_TRUE(version.ok());
     EXPECT_EQ(version->Int(0, 0), pg::kSchemaVersion);
