@@ -5,7 +5,10 @@
 // no gates; gates' magics are sorted, unique, at most 64 and of widths 8/16/32; KeepOnlyRules keeps
 // the text's length and every newline, and keeping every rule gives the text back but for unused
 // imports; rule dependencies are valid and their closure is closed; the rewrite for items that are
-// not "MZ" (AssumeNoPe) keeps the lines.
+// not "MZ" (AssumeNoPe) keeps the lines. ExternalUses: every predicate is one
+// (IsExternalPredicate), occurs in the text, and predicates are sorted and unique; a file kept
+// whole makes every external opaque; IsExternalPredicate of the text agrees with ExternalUses of
+// a rule whose condition is that text.
 #include <algorithm>
 #include <string>
 
@@ -76,5 +79,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                std::count(text.begin(), text.end(), '\n'));
   }
   CheckGate(scan::YaraConditionGate(text));
+  scan::YaraExternalUses uses = scan::ExternalUses(text);
+  FUZZ_CHECK(uses.opaque <= scan::kAllExternalsOpaque);
+  if (!split.keep_whole.empty())
+    FUZZ_CHECK(uses.opaque == scan::kAllExternalsOpaque && uses.predicates.empty());
+  FUZZ_CHECK(std::is_sorted(uses.predicates.begin(), uses.predicates.end()));
+  FUZZ_CHECK(std::adjacent_find(uses.predicates.begin(), uses.predicates.end()) == uses.predicates.end());
+  for (const std::string& p : uses.predicates) {
+    FUZZ_CHECK(scan::IsExternalPredicate(p));
+    FUZZ_CHECK(text.find(p) != std::string::npos);
+  }
+  if (scan::IsExternalPredicate(text)) {
+    scan::YaraExternalUses one = scan::ExternalUses("rule r { condition: " + text + " }");
+    FUZZ_CHECK(one.opaque == 0 && one.predicates.size() == 1 && one.predicates[0] == text);
+  }
   return 0;
 }

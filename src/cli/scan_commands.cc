@@ -15,6 +15,7 @@
 #include "scan/database.h"
 #include "scan/engine.h"
 #include "scan/load.h"
+#include "scan/memo.h"
 #include "scan/report.h"
 #include "scan/tlsh.h"
 #include "scan/walk.h"
@@ -108,8 +109,9 @@ struct ScanArgs {
   bool recursive = false, infected_only = false, json = false, no_summary = false;
   std::string cache_path;  // --cache FILE; "" for the default (scan/cache.h)
   bool no_cache = false;
-  bool unverified = false;  // --unverified: accept databases that no verified update built
-  std::string policy;       // --policy: the databases must have been verified against this one
+  bool scan_duplicates = false;  // --scan-duplicates: no ScanMemo
+  bool unverified = false;       // --unverified: accept databases that no verified update built
+  std::string policy;            // --policy: the databases must have been verified against this one
   scan::ContainerLimits limits;
   uint64_t max_scan_ms = 120000;
 };
@@ -183,6 +185,8 @@ int Scan(ScanArgs& a) {
   wo.threads = a.threads > 0 ? a.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   wo.recursive = a.recursive;
   wo.cache = cache.get();
+  scan::ScanMemo memo;
+  if (!a.scan_duplicates && engine.PathsCanShareKeys()) wo.memo = &memo;
   scan::Progress progress;
   scan::Totals totals;
   std::atomic<bool> done{false};
@@ -240,6 +244,8 @@ int Scan(ScanArgs& a) {
     std::printf("Start Date: %s\nEnd Date:   %s\n", start, end);
     // Not a clamscan line: last, so that scripts reading clamscan's lines see them unchanged.
     if (cache) std::printf("Cached files: %llu\n", (unsigned long long)summary.cached);
+    if (wo.memo)
+      std::printf("Same content as a scanned file: %llu\n", (unsigned long long)summary.same_content);
   }
   std::fflush(stdout);
   if (summary.infected > 0) return kFound;
@@ -303,6 +309,9 @@ void AddScanCommands(CLI::App& app, int& rc) {
                  "$XDG_CACHE_HOME/accord/scan.cache, docs/scan-cache.md)")
       ->allow_extra_args(false);
   sc->add_flag("--no-cache", s.no_cache, "scan every file, and neither read nor write a cache");
+  sc->add_flag("--scan-duplicates", s.scan_duplicates,
+               "scan every file with the same bytes as one scanned earlier in this run (by default it "
+               "gets that file's findings when the YARA rules cannot tell their names apart)");
   sc->add_option("--policy", s.policy,
                  "the trust policy (C2SP tlog-policy) every -d database must have been verified against by "
                  "`accord update`")

@@ -61,6 +61,18 @@ inline constexpr size_t kMaxCaFileSize = 4u << 20;
 inline constexpr size_t kMaxScanCacheRecords = 2'000'000;
 inline constexpr uint32_t kMaxScanCacheAgeDays = 30;
 
+// Files with the same bytes in one `accord scan` (scan/memo.h): at most this many verdicts are kept,
+// one per content and externals key (about 200 bytes each, more with findings), the oldest dropped
+// first (those still being scanned, at most one per thread, are kept beyond it).
+inline constexpr size_t kMaxScanMemoEntries = 65536;
+// One content under at most this many externals keys (or names, for a file whose members are
+// named after it): a further one is scanned without the memo, so a lookup compares at most this many.
+inline constexpr size_t kMaxScanMemoVariants = 16;
+// The predicates over YARA's external variables a rule set carries (scan/yara_split.h,
+// ExternalUses; a database's YARA section): at most this many, each at most this long.
+inline constexpr size_t kMaxYaraExternalPredicates = 65536;
+inline constexpr size_t kMaxYaraExternalPredicateSize = 4096;
+
 // Canonical JSON (core/canonical_json.h): statements and their bodies are small; deeper nesting
 // or larger documents are refused before they are parsed further.
 inline constexpr size_t kMaxJsonSize = 1u << 20;

@@ -612,6 +612,7 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
       return;
     }
     if (archive_entry_filetype(entry) != AE_IFREG) continue;
+    if (raw_name_needed && depth == 0) stats_.named_after_top = true;
     std::string name = raw_name_needed ? DecompressedName(path)
                                        : CleanMemberName(archive_entry_pathname_utf8(entry) != nullptr
                                                              ? archive_entry_pathname_utf8(entry)
@@ -755,6 +756,8 @@ void WalkState::OpenReader(ByteView data, const std::string& path, int depth, st
   if (size_t bang = base.rfind('!'); bang != std::string_view::npos) base.remove_prefix(bang + 1);
   if (size_t slash = base.rfind('/'); slash != std::string_view::npos) base.remove_prefix(slash + 1);
   options.container_name = base;
+  // The readers that name a member after its container (reader.h, container_name).
+  if (depth == 0 && (format == "szdd" || format == "kwaj")) stats_.named_after_top = true;
   MemberSink sink = [&](ReaderMember&& member) -> bool {
     if (stopped_ || TimeUp(path)) return false;
     std::string member_path = path + "!" + member.name;

@@ -108,6 +108,10 @@ struct WalkStats {
   uint64_t bytes_extracted = 0;  // member bytes produced (the top-level buffer not counted)
   int max_depth = 0;             // deepest item visited
   uint64_t events = 0;           // on_event calls
+  // A member was named after the walked data's own name (`path`): a raw compressed stream
+  // ("a.txt.gz" holds "a.txt") or an SZDD or KWAJ file. Its path and its YARA externals then
+  // depend on that name, not only on the bytes (scan/memo.h).
+  bool named_after_top = false;
 };
 
 class Walker {

@@ -28,7 +28,9 @@ class Engine::Worker {
   }
   std::vector<std::unique_ptr<YaraScanner>> scanners;
   TlshHasher tlsh;
-  Bytes buffer;  // the file being scanned; reused from file to file
+  Bytes buffer;                // the file being scanned; reused from file to file
+  size_t read = 0;             // bytes of it read (ReadFile)
+  std::optional<Digests> top;  // ContentDigest's digests of them, for the scan to reuse
   std::chrono::steady_clock::time_point deadline;
 };
 
@@ -107,7 +109,10 @@ bool Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
   bool top = report.sha256.empty();
   Digests d;
   const bool hashed = !dbs_.empty() || top;
-  if (hashed) d = ComputeDigests(data, Wants(HashKind::kMd5), Wants(HashKind::kSha1));
+  if (top && w.top)
+    d = *w.top;
+  else if (hashed)
+    d = ComputeDigests(data, Wants(HashKind::kMd5), Wants(HashKind::kSha1));
   if (top) report.sha256 = Hex(d.sha256.data(), 32);
   struct {
     HashKind kind;
@@ -192,6 +197,7 @@ FileReport Engine::ScanBuffer(Worker& w, ByteView data, const std::string& displ
   FileReport report;
   report.path = display_path;
   report.size = data.size();
+  w.top.reset();  // digests of another file's bytes (ContentDigest without ScanRead)
   YaraExternals base;
   ScanTree(w, data, display_path, base, report);
   Cite(report);
@@ -202,11 +208,12 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
                       FileReport& report) const {
   w.deadline = std::chrono::steady_clock::now() + options_.limits.max_scan_time;
   Walker walker(options_.limits);
+  WalkStats stats;
   // The allow-listed item being walked (the walk visits an item, then what is inside it): its
   // members are not scanned. The walk's notes are all reported, those about its members too: a
   // limit it uses up (scan size, time) stops the walk for what follows it, which must show.
   int allowed_depth = -1;
-  walker.Walk(
+  stats = walker.Walk(
       data, display_path,
       [&](const Item& item) {
         if (allowed_depth >= 0 && item.depth > allowed_depth) return;  // inside it
@@ -227,6 +234,7 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
         // them only with --alert-broken. They are findings of their own kind in JSON.
         report.findings.push_back({e.path, e.name, kind, e.message});
       });
+  if (stats.named_after_top) report.named_after_top = true;
 }
 
 namespace {
@@ -252,6 +260,14 @@ bool KernelKeepsTimes(int fd) {
 }  // namespace
 
 FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
+  bool read = false;
+  FileReport report = ReadFile(w, path, &read);
+  if (read) ScanRead(w, report);
+  return report;
+}
+
+FileReport Engine::ReadFile(Worker& w, const std::string& path, bool* read) const {
+  *read = false;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0 && errno == ELOOP)
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // named on the command line
@@ -261,12 +277,22 @@ FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
     report.error = std::string("cannot open: ") + std::strerror(errno);
     return report;
   }
-  FileReport report = ScanFd(w, fd, path);
+  FileReport report = ReadFd(w, fd, path, read);
   ::close(fd);
   return report;
 }
 
 FileReport Engine::ScanFd(Worker& w, int fd, const std::string& path) const {
+  bool read = false;
+  FileReport report = ReadFd(w, fd, path, &read);
+  if (read) ScanRead(w, report);
+  return report;
+}
+
+FileReport Engine::ReadFd(Worker& w, int fd, const std::string& path, bool* read) const {
+  *read = false;
+  w.read = 0;
+  w.top.reset();
   FileReport report;
   report.path = path;
   struct stat st;
@@ -311,14 +337,53 @@ FileReport Engine::ScanFd(Worker& w, int fd, const std::string& path) const {
   }
   report.kernel_times = KernelKeepsTimes(fd);
   report.size = got;
-  YaraExternals ext;
-  NameParts(path, ext);
-  ext.filepath = path;
-  ext.owner = report.owner;
-  ScanTree(w, ByteView(w.buffer.data(), got), path, ext, report);
-  Cite(report);
-  if (w.buffer.capacity() > (64u << 20)) Bytes().swap(w.buffer);  // do not keep a huge buffer
+  w.read = got;
+  *read = true;
   return report;
+}
+
+YaraExternals Engine::TopExternals(const FileReport& report) {
+  YaraExternals ext;
+  NameParts(report.path, ext);
+  ext.filepath = report.path;
+  ext.owner = report.owner;
+  return ext;
+}
+
+std::string Engine::ContentDigest(Worker& w) const {
+  w.top = ComputeDigests(ByteView(w.buffer.data(), w.read), Wants(HashKind::kMd5), Wants(HashKind::kSha1));
+  return std::string(reinterpret_cast<const char*>(w.top->sha256.data()), w.top->sha256.size());
+}
+
+std::string Engine::ExternalsKey(Worker& w, const FileReport& report) const {
+  YaraExternals ext = TopExternals(report);
+  ext.filetype = FileTypeOf(ByteView(w.buffer.data(), std::min<size_t>(w.read, 64)));
+  std::string key;
+  for (auto& scanner : w.scanners) {
+    std::string k = scanner->ExternalsKey(ext);
+    key += std::to_string(k.size()) + ":" + k;
+  }
+  return key;
+}
+
+void Engine::ScanRead(Worker& w, FileReport& report) const {
+  ScanTree(w, ByteView(w.buffer.data(), w.read), report.path, TopExternals(report), report);
+  Cite(report);
+  DropRead(w);
+}
+
+void Engine::DropRead(Worker& w) const {
+  w.top.reset();
+  w.read = 0;
+  if (w.buffer.capacity() > (64u << 20)) Bytes().swap(w.buffer);  // do not keep a huge buffer
+}
+
+bool Engine::PathsCanShareKeys() const {
+  constexpr uint8_t kFilepath = 1u << 1;  // kYaraExternals[1]
+  static_assert(kYaraExternals[1] == "filepath");
+  for (const auto& rules : yara_)
+    if (rules->external_uses().opaque & kFilepath) return false;
+  return true;
 }
 
 }  // namespace accord::scan

@@ -69,6 +69,9 @@ struct FileReport {
   // A YARA rule set that imports the time module scanned it: its verdict may change with the date,
   // so the scan cache never records it.
   bool clock_dependent = false;
+  // A member was named after this file's name (a raw compressed stream, SZDD, KWAJ:
+  // WalkStats::named_after_top): its findings depend on that name too (scan/memo.h).
+  bool named_after_top = false;
   bool detected() const;  // a finding other than a heuristic limit note
 };
 
@@ -96,6 +99,24 @@ class Engine {
   // A descriptor opened by someone else (clamd's FILDES): read with pread from offset 0, its own
   // offset left as it is, not closed. `path` is what the report and YARA's externals name.
   FileReport ScanFd(Worker& worker, int fd, const std::string& path) const;
+
+  // ScanFile in steps, for a caller that may answer for a file from another with the same bytes
+  // (scan/memo.h). ReadFile opens and reads the file into the worker: the report has its path,
+  // size, owner and stat; `*read` false means the report is already final (an error, or over
+  // --max-filesize). Then, on what was read: ContentDigest is its SHA-256 (32 bytes; the scan
+  // reuses it), ExternalsKey what the YARA rules can tell of its path and owner
+  // (YaraScanner::ExternalsKey of each rule set), and ScanRead finishes the report. Two files with
+  // the same digest and externals key get the same findings but for the path that starts each
+  // finding's (and for the clock: scan::Recordable reports only).
+  FileReport ReadFile(Worker& worker, const std::string& path, bool* read) const;
+  std::string ContentDigest(Worker& worker) const;
+  std::string ExternalsKey(Worker& worker, const FileReport& report) const;
+  void ScanRead(Worker& worker, FileReport& report) const;
+  // Forgets what ReadFile read without scanning it (the worker's buffer shrinks if it is huge).
+  void DropRead(Worker& worker) const;
+  // False if some YARA rule set reads `filepath` other than through predicates: then no two paths
+  // share an externals key, and a memo could never answer.
+  bool PathsCanShareKeys() const;
   // Scans bytes that did not come from a file of their own (a stream, a test).
   FileReport ScanBuffer(Worker& worker, ByteView data, const std::string& display_path) const;
 
@@ -109,6 +130,8 @@ class Engine {
                 FileReport& report) const;
   void ScanTree(Worker& w, ByteView data, const std::string& display_path, const YaraExternals& top,
                 FileReport& report) const;
+  FileReport ReadFd(Worker& w, int fd, const std::string& path, bool* read) const;
+  static YaraExternals TopExternals(const FileReport& report);
 
   bool Wants(HashKind kind) const;
   void Cite(FileReport& report) const;  // marks the findings whose source is a log statement

@@ -40,7 +40,8 @@ struct ReaderOptions {
   // cannot make it allocate or decode gigabytes that are thrown away.
   uint64_t max_total_bytes = uint64_t{400} << 20;
   // The container's own file name (last '!' component, no directories), for members whose
-  // format stores no name: "CLAM.EX_" holds "CLAM.EXE".
+  // format stores no name: "CLAM.EX_" holds "CLAM.EXE". Only the SZDD and KWAJ readers use it; a
+  // reader that does must be named in container.cc's OpenReader (WalkStats::named_after_top).
   std::string_view container_name;
 };
 

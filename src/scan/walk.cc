@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "scan/cache.h"
+#include "scan/memo.h"
 
 namespace accord::scan {
 
@@ -22,7 +23,8 @@ namespace {
 struct WorkItem {
   std::string path;
   FileStamp stamp;
-  bool named = false;  // named on the command line: stat follows its symbolic links
+  bool named = false;    // named on the command line: stat follows its symbolic links
+  bool no_memo = false;  // handed back by the memo (scan/memo.h): scan it, whatever others had
 };
 
 class Queue {
@@ -31,6 +33,13 @@ class Queue {
     std::unique_lock<std::mutex> l(mu_);
     room_.wait(l, [&] { return items_.size() < 4096; });
     items_.push_back(std::move(item));
+    ready_.notify_one();
+  }
+  // A file the memo handed back: first in line, and never waiting for room (the workers, which
+  // pop, call this; at most one per file queued before).
+  void PushAgain(WorkItem item) {
+    std::lock_guard<std::mutex> l(mu_);
+    items_.push_front(std::move(item));
     ready_.notify_one();
   }
   bool Pop(WorkItem* item) {
@@ -235,34 +244,67 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
   Queue queue;
   std::vector<std::thread> workers;
   int n = std::max(1, options.threads);
+  // A file's report goes out: recorded in the cache if it may be, counted, shown.
+  auto finish = [&](const FileReport& r, const FileStamp& stamp, bool same_content) {
+    // Recorded only if the bytes scanned are the file the walk stat'ed, unchanged while read:
+    // the descriptor's own status, not the path's, which a swapped directory could point
+    // elsewhere between the read and a second stat (cache.h).
+    // And only on a file system whose times the kernel keeps (FileReport::kernel_times).
+    if (options.cache && Recordable(r) && r.read_stable && r.kernel_times && StampOf(r.read_stat) == stamp)
+      options.cache->Insert(stamp, r);
+    if (progress) {
+      progress->files.fetch_add(1, std::memory_order_relaxed);
+      progress->bytes.fetch_add(r.size, std::memory_order_relaxed);
+    }
+    std::lock_guard<std::mutex> l(report_mu);
+    if (!r.error.empty()) {
+      ++summary.errors;
+    } else {
+      ++summary.files;
+      summary.bytes_read += r.size;
+      if (same_content)
+        ++summary.same_content;
+      else
+        summary.bytes_scanned += r.bytes_scanned;
+      if (r.detected()) ++summary.infected;
+    }
+    on_report(r);
+  };
   for (int i = 0; i < n; ++i) {
     workers.emplace_back([&] {
       auto worker = engine.NewWorker();
       WorkItem item;
       while (queue.Pop(&item)) {
         if (options.stopped && options.stopped()) continue;  // drain what was queued, unscanned
-        FileReport r = engine.ScanFile(*worker, item.path);
-        // Recorded only if the bytes scanned are the file the walk stat'ed, unchanged while read:
-        // the descriptor's own status, not the path's, which a swapped directory could point
-        // elsewhere between the read and a second stat (cache.h).
-        // And only on a file system whose times the kernel keeps (FileReport::kernel_times).
-        if (options.cache && Recordable(r) && r.read_stable && r.kernel_times &&
-            StampOf(r.read_stat) == item.stamp)
-          options.cache->Insert(item.stamp, r);
-        if (progress) {
-          progress->files.fetch_add(1, std::memory_order_relaxed);
-          progress->bytes.fetch_add(r.size, std::memory_order_relaxed);
+        bool read = false;
+        FileReport r = engine.ReadFile(*worker, item.path, &read);
+        if (!read || !options.memo || item.no_memo) {
+          if (read) engine.ScanRead(*worker, r);
+          finish(r, item.stamp, false);
+          continue;
         }
-        std::lock_guard<std::mutex> l(report_mu);
-        if (!r.error.empty()) {
-          ++summary.errors;
-        } else {
-          ++summary.files;
-          summary.bytes_read += r.size;
-          summary.bytes_scanned += r.bytes_scanned;
-          if (r.detected()) ++summary.infected;
+        uint64_t ticket = 0;
+        auto key_of = [&](const FileReport& x) { return engine.ExternalsKey(*worker, x); };
+        switch (options.memo->Take(engine.ContentDigest(*worker), r, item.stamp, key_of, &ticket)) {
+          case ScanMemo::Claim::kAnswered:
+            engine.DropRead(*worker);
+            finish(r, item.stamp, true);
+            break;
+          case ScanMemo::Claim::kWaiting:  // the thread scanning its bytes will report it
+            engine.DropRead(*worker);
+            break;
+          case ScanMemo::Claim::kScan: {
+            engine.ScanRead(*worker, r);
+            ScanMemo::Completed done = options.memo->Complete(ticket, r);
+            finish(r, item.stamp, false);
+            for (const ScanMemo::Waiter& w : done.answered) finish(w.report, w.stamp, true);
+            // Scanned like any file, by whichever thread is free (read again: the memo kept only
+            // the report of the first read).
+            for (ScanMemo::Waiter& w : done.unanswered)
+              queue.PushAgain({std::move(w.report.path), w.stamp, false, true});
+            break;
+          }
         }
-        on_report(r);
       }
     });
   }

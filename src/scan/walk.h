@@ -12,7 +12,8 @@
 // With a scan cache (scan/cache.h), the walk looks each regular file up by the stat it makes
 // anyway, before anything opens the file: a hit is reported from the cache as its scan reported it
 // (clean, or its findings), unread. A miss is scanned, stat'ed again, and recorded if its report
-// can be (scan::Recordable) and both stats agree.
+// can be (scan::Recordable) and both stats agree. With a memo (scan/memo.h), a file read whose
+// bytes another file of the walk had is answered from that file's report.
 //
 // CountPaths walks the same way (the same rules for links, devices and recursion) but only stats,
 // so that a progress display can show totals; it never opens a file.
@@ -30,11 +31,15 @@
 namespace accord::scan {
 
 class ScanCache;
+class ScanMemo;
 
 struct WalkOptions {
   int threads = 1;
   bool recursive = true;
   ScanCache* cache = nullptr;  // not owned; nullptr: no cache
+  // Files with the same bytes as one scanned earlier in this walk (and the same externals key)
+  // get its report, unscanned (scan/memo.h). Not owned; nullptr: every file is scanned.
+  ScanMemo* memo = nullptr;
   // Polled from the walking and scanning threads; once it returns true no more files are started
   // (those being scanned are reported) and ScanPaths returns. Empty: never.
   std::function<bool()> stopped;
@@ -46,6 +51,10 @@ struct ScanSummary {
   // `cached` (and `infected`), not here.
   uint64_t bytes_read = 0, bytes_scanned = 0;
   uint64_t cached = 0;  // files reported from the cache, unread
+  // Files read but not scanned: they had the bytes of a file scanned earlier in this walk (and
+  // the same externals key), whose findings they got (scan/memo.h). They count in `files` and
+  // `bytes_read`, not in `bytes_scanned`.
+  uint64_t same_content = 0;
 };
 
 // Live counters for a progress display, updated while ScanPaths runs (a cached file counts as

@@ -7,6 +7,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+
+#include "scan/memo.h"
+#include "scan/yara_rules.h"
 
 namespace accord::scan {
 namespace {
@@ -70,6 +74,123 @@ TEST_F(WalkTest, CountingStopsWhenAsked) {
   CountPaths({dir_ + "/t"}, WalkOptions{}, &t, &stop);
   EXPECT_FALSE(t.done.load());
   EXPECT_EQ(t.files.load(), 0u);
+}
+
+// Files with the same bytes, scanned with a memo: each gets the report its own scan gives (the
+// same findings under its own path, members' paths too), though only the first of each content
+// and name class is scanned; rules that read the name still see each name; a report the memo
+// does not keep (damage) leaves every copy to be scanned.
+TEST_F(WalkTest, FilesWithTheSameBytesGetTheReportTheirOwnScanGives) {
+  std::string rules_file = dir_ + "/r.yar";
+  std::ofstream(rules_file) << R"(
+rule Plain { strings: $a = "evil" condition: $a }
+rule ByName { strings: $a = "evil" condition: $a and filename matches /^invoice/ }
+rule NotInKeep { strings: $a = "evil" condition: $a and not filepath contains "/keep/" }
+)";
+  auto rules = YaraRules::Compile({rules_file});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  const std::string mail =
+      "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+      "Content-Disposition: attachment; filename=invoice.txt\nContent-Transfer-Encoding: base64\n\n"
+      "c29tZSBldmlsIGJ5dGVz\n";
+  std::filesystem::create_directories(dir_ + "/m/keep");
+  for (int i = 0; i < 12; ++i) {
+    std::ofstream(dir_ + "/m/copy" + std::to_string(i) + ".bin") << "some evil bytes";
+    std::ofstream(dir_ + "/m/mail" + std::to_string(i) + ".eml") << mail + "--b--\n";
+    std::ofstream(dir_ + "/m/broken" + std::to_string(i) + ".eml") << mail;  // no closing boundary
+  }
+  std::ofstream(dir_ + "/m/invoice.bin") << "some evil bytes";
+  // gzip streams (`printf 'some evil bytes' | gzip -n`): their member is named after the file, so
+  // invoice.txt.gz holds invoice.txt, which ByName finds, and copy.txt.gz holds copy.txt.
+  const std::string gz(
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x2b\xce\xcf\x4d\x55\x48\x2d"
+      "\xcb\xcc\x51\x48\xaa\x2c\x49\x2d\x06\x00\x8d\xff\xdb\x22\x0f\x00\x00\x00",
+      35);
+  for (const char* name : {"/m/copy.txt.gz", "/m/invoice.txt.gz", "/m/keep/invoice.txt.gz"})
+    std::ofstream(dir_ + name) << gz;
+  std::ofstream(dir_ + "/m/keep/copy.bin") << "some evil bytes";
+  std::ofstream(dir_ + "/m/other.bin") << "other bytes";
+  Engine engine({}, {*rules}, ScanOptions{});
+  auto scan = [&](ScanMemo* memo, int threads, ScanSummary* summary) {
+    WalkOptions o;
+    o.threads = threads;
+    o.memo = memo;
+    std::map<std::string, std::vector<std::string>> out;  // path -> "PATH NAME KIND" per finding
+    *summary = ScanPaths(engine, {dir_ + "/m"}, o, [&](const FileReport& r) {
+      auto& lines = out[r.path];
+      EXPECT_TRUE(lines.empty()) << r.path << " reported twice";
+      lines.push_back("sha256 " + r.sha256 + " scanned " + std::to_string(r.bytes_scanned));
+      for (const Finding& f : r.findings) lines.push_back(f.path + " " + f.name + " " + f.kind);
+      std::sort(lines.begin(), lines.end());
+    });
+    return out;
+  };
+  ScanSummary plain, once, twice;
+  auto expected = scan(nullptr, 1, &plain);
+  ASSERT_EQ(expected.size(), 42u);
+  EXPECT_EQ(expected[dir_ + "/m/invoice.txt.gz"][0], dir_ + "/m/invoice.txt.gz!invoice.txt ByName yara");
+  EXPECT_EQ(plain.same_content, 0u);
+  ASSERT_EQ(expected[dir_ + "/m/copy3.bin"].size(), 3u);
+  EXPECT_EQ(expected[dir_ + "/m/copy3.bin"][0], dir_ + "/m/copy3.bin NotInKeep yara");
+  EXPECT_EQ(expected[dir_ + "/m/keep/copy.bin"][0], dir_ + "/m/keep/copy.bin Plain yara");
+  EXPECT_EQ(expected[dir_ + "/m/mail3.eml"][0], dir_ + "/m/mail3.eml!invoice.txt ByName yara");
+  ScanMemo memo;
+  EXPECT_EQ(scan(&memo, 1, &once), expected);
+  // Of the copies, invoice.bin and keep/copy.bin differ for the rules: 11 of 12 copies, 11 of 12
+  // mails answered; the broken mails are each scanned (their report is not kept), and so are the
+  // gzip files, whose members have their names (all three differ for the rules: keep/ is named).
+  EXPECT_EQ(once.same_content, 22u);
+  EXPECT_EQ(once.files, plain.files);
+  EXPECT_EQ(once.bytes_read, plain.bytes_read);
+  EXPECT_LT(once.bytes_scanned, plain.bytes_scanned);
+  for (int round = 0; round < 5; ++round) {  // two threads: copies also wait for each other's scan
+    ScanMemo shared;
+    EXPECT_EQ(scan(&shared, 2, &twice), expected);
+    EXPECT_EQ(twice.same_content, 22u);
+  }
+  // The rules as a database holds them (format version 3, predicates saved): the same.
+  auto loaded = YaraRules::Load(*(*rules)->Save());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  Engine from_db({}, {*loaded}, ScanOptions{});
+  EXPECT_TRUE(from_db.PathsCanShareKeys());
+  ScanMemo again;
+  WalkOptions o;
+  o.memo = &again;
+  size_t reports = 0;
+  ScanSummary s = ScanPaths(from_db, {dir_ + "/m"}, o, [&](const FileReport&) { ++reports; });
+  EXPECT_EQ(reports, 42u);
+  EXPECT_EQ(s.same_content, 22u);
+  EXPECT_EQ(s.infected, plain.infected);
+}
+
+// Two gzip files with the same bytes and names the rules do not tell apart, but whose members,
+// named after them, the rules do: each gets its own verdict.
+TEST_F(WalkTest, MembersNamedAfterTheirFileKeepTheirOwnNames) {
+  std::string rules_file = dir_ + "/r.yar";
+  std::ofstream(rules_file)
+      << "rule Exe { strings: $a = \"evil\" condition: $a and extension == \".exe\" }\n";
+  auto rules = YaraRules::Compile({rules_file});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  const std::string gz(
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x2b\xce\xcf\x4d\x55\x48\x2d"
+      "\xcb\xcc\x51\x48\xaa\x2c\x49\x2d\x06\x00\x8d\xff\xdb\x22\x0f\x00\x00\x00",
+      35);
+  std::filesystem::create_directories(dir_ + "/g");
+  std::ofstream(dir_ + "/g/a.gz") << gz;
+  std::ofstream(dir_ + "/g/b.exe.gz") << gz;
+  Engine engine({}, {*rules}, ScanOptions{});
+  for (int threads : {1, 2}) {
+    ScanMemo memo;
+    WalkOptions o;
+    o.memo = &memo;
+    o.threads = threads;
+    std::vector<std::string> found;
+    ScanSummary s = ScanPaths(engine, {dir_ + "/g"}, o, [&](const FileReport& r) {
+      for (const Finding& f : r.findings) found.push_back(f.path + " " + f.name);
+    });
+    EXPECT_EQ(found, std::vector<std::string>{dir_ + "/g/b.exe.gz!b.exe Exe"});
+    EXPECT_EQ(s.same_content, 0u);
+  }
 }
 
 }  // namespace

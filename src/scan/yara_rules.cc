@@ -12,11 +12,11 @@
 #include <set>
 
 #include "core/fs.h"
+#include "core/limits.h"
 
 namespace accord::scan {
 
 namespace {
-constexpr const char* kExternals[] = {"filename", "filepath", "extension", "filetype", "owner"};
 
 Status YaraInit() {
   static std::once_flag once;
@@ -98,6 +98,7 @@ std::string FileTypeOf(ByteView h) {
 YaraRules::~YaraRules() {
   for (Group& g : groups_)
     if (g.rules) yr_rules_destroy(g.rules);
+  if (probe_) yr_rules_destroy(probe_);
 }
 
 namespace {
@@ -126,7 +127,7 @@ YR_COMPILER* NewCompiler(CompileErrors* errors) {
   YR_COMPILER* compiler = nullptr;
   if (yr_compiler_create(&compiler) != ERROR_SUCCESS) return nullptr;
   yr_compiler_set_callback(compiler, OnCompileMessage, errors);
-  for (const char* name : kExternals) yr_compiler_define_string_variable(compiler, name, "");
+  for (std::string_view name : kYaraExternals) yr_compiler_define_string_variable(compiler, name.data(), "");
   return compiler;
 }
 
@@ -410,7 +411,13 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::CompileInputs(const std::vec
     return ResourceExhausted("libyara: cannot create a compiler");
   CompileErrors errors;
   yr_compiler_set_callback(compiler, OnCompileMessage, &errors);
-  for (const char* name : kExternals) yr_compiler_define_string_variable(compiler, name, "");
+  for (std::string_view name : kYaraExternals) yr_compiler_define_string_variable(compiler, name.data(), "");
+  std::vector<std::optional<Bytes>> before(files.size());  // rule files as read before compiling
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!files[i].from_file) continue;
+    if (Result<Bytes> text = fs::ReadFile(files[i].name, size_t{64} << 20); text.ok())
+      before[i] = std::move(text).value();
+  }
   const bool in_memory =
       std::any_of(files.begin(), files.end(), [](const RuleInput& f) { return !f.from_file; });
   if (in_memory) RefuseIncludes(compiler, &errors);
@@ -428,7 +435,8 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::CompileInputs(const std::vec
       YR_COMPILER* probe = nullptr;
       if (yr_compiler_create(&probe) == ERROR_SUCCESS) {
         yr_compiler_set_callback(probe, OnCompileMessage, &errors);
-        for (const char* name : kExternals) yr_compiler_define_string_variable(probe, name, "");
+        for (std::string_view name : kYaraExternals)
+          yr_compiler_define_string_variable(probe, name.data(), "");
         AddInput(probe, f);
         yr_compiler_destroy(probe);
       }
@@ -458,16 +466,65 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::CompileInputs(const std::vec
   } else {
     out->groups_.push_back({rules, YaraGate{}, out->rule_count_});
   }
+  // How the rules read the externals, from the texts read before they were compiled; a file
+  // that reads otherwise now may have changed in between, and then any use is assumed.
+  YaraExternalUses uses;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!files[i].from_file) {
+      uses.Merge(ExternalUses(files[i].text));
+      continue;
+    }
+    Result<Bytes> now = fs::ReadFile(files[i].name, size_t{64} << 20);
+    if (!before[i] || !now.ok() || *now != *before[i]) {
+      uses.opaque = kAllExternalsOpaque;
+      continue;
+    }
+    uses.Merge(ExternalUses(*now));
+  }
+  out->SetExternalUses(std::move(uses));
   return std::shared_ptr<const YaraRules>(std::move(out));
 }
 
+void YaraRules::SetExternalUses(YaraExternalUses uses) {
+  if (probe_) yr_rules_destroy(probe_);
+  probe_ = nullptr;
+  // What a database may hold (Load refuses more): a predicate over the size makes its variable
+  // opaque instead; more predicates than the count, every variable.
+  std::erase_if(uses.predicates, [&uses](const std::string& p) {
+    if (p.size() <= accord::limits::kMaxYaraExternalPredicateSize) return false;
+    for (size_t v = 0; v < std::size(kYaraExternals); ++v)
+      if (p.starts_with(kYaraExternals[v])) uses.opaque |= uint8_t(1u << v);
+    return true;
+  });
+  if (uses.predicates.size() > accord::limits::kMaxYaraExternalPredicates) {
+    uses.predicates.clear();
+    uses.opaque = kAllExternalsOpaque;
+  }
+  externals_ = std::move(uses);
+  if (externals_.predicates.empty()) return;
+  std::string text;
+  for (size_t i = 0; i < externals_.predicates.size(); ++i)
+    text += "rule p" + std::to_string(i) + " { condition: " + externals_.predicates[i] + " }\n";
+  CompileErrors errors;
+  YR_COMPILER* compiler = NewCompiler(&errors);
+  bool ok = compiler && yr_compiler_add_string(compiler, text.c_str(), "externals") == 0 &&
+            errors.messages.empty() && yr_compiler_get_rules(compiler, &probe_) == ERROR_SUCCESS;
+  if (compiler) yr_compiler_destroy(compiler);
+  if (!ok) {
+    probe_ = nullptr;
+    externals_.predicates.clear();
+    externals_.opaque = kAllExternalsOpaque;
+  }
+}
+
 namespace {
-// SPEC: docs/scan-database.md, section 9 (yara): "ACYG" u32 version=2, u32 groups, u64 rules (not in
-// version 1, which is still read), then per group u64 min_size, u64 max_size, u32 magic count
-// (0xFFFFFFFF: any file) and that many (u8 width, u8 big-endian, u64 value), u64 length and
-// libyara's yr_rules_save image. Little-endian.
+// SPEC: docs/scan-database.md, section 9 (yara): "ACYG" u32 version=3, u32 groups, u64 rules (not in
+// version 1), then (version 3 only) u8 opaque externals, u32 predicates and each as u32 length and
+// text, then per group u64 min_size, u64 max_size, u32 magic count (0xFFFFFFFF: any file) and that
+// many (u8 width, u8 big-endian, u64 value), u64 length and libyara's yr_rules_save image.
+// Little-endian. Versions 1 and 2 and a plain image are still read (every external opaque).
 constexpr std::string_view kGroupedMagic = "ACYG";
-constexpr uint32_t kGroupedVersion = 2, kAnyMagic = 0xFFFFFFFF;
+constexpr uint32_t kGroupedVersion = 3, kAnyMagic = 0xFFFFFFFF;
 constexpr uint64_t kMaxRules = uint64_t{1} << 32;
 constexpr size_t kMaxGroups = 64;
 
@@ -501,17 +558,38 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved) {
     ASSIGN_OR_RETURN(YR_RULES * rules, LoadImage(saved));
     out->groups_.push_back({rules, YaraGate{}, CountRules(rules)});
     out->rule_count_ = out->groups_.back().rule_count;
+    out->SetExternalUses({{}, kAllExternalsOpaque});
     return std::shared_ptr<const YaraRules>(std::move(out));
   }
   ByteView in = saved.substr(4);
   uint64_t version = 0, count = 0;
-  if (!GetLe(in, 4, &version) || (version != 1 && version != kGroupedVersion))
+  if (!GetLe(in, 4, &version) || version < 1 || version > kGroupedVersion)
     return DataLoss("compiled YARA rules: unknown grouped format version");
   if (!GetLe(in, 4, &count) || count == 0 || count > kMaxGroups)
     return DataLoss("compiled YARA rules: bad group count");
   uint64_t total = 0;  // version 1: the first group had every rule
   if (version >= 2 && (!GetLe(in, 8, &total) || total > kMaxRules))
     return DataLoss("compiled YARA rules: bad rule count");
+  YaraExternalUses uses{{}, kAllExternalsOpaque};
+  if (version >= 3) {
+    uint64_t opaque = 0, predicates = 0;
+    if (!GetLe(in, 1, &opaque) || opaque > kAllExternalsOpaque)
+      return DataLoss("compiled YARA rules: bad opaque externals");
+    if (!GetLe(in, 4, &predicates) || predicates > accord::limits::kMaxYaraExternalPredicates)
+      return DataLoss("compiled YARA rules: bad predicate count");
+    uses.opaque = uint8_t(opaque);
+    for (uint64_t p = 0; p < predicates; ++p) {
+      uint64_t length = 0;
+      if (!GetLe(in, 4, &length) || length == 0 || length > accord::limits::kMaxYaraExternalPredicateSize ||
+          length > in.size())
+        return DataLoss("compiled YARA rules: truncated predicate");
+      std::string text(in.substr(0, length));
+      in.remove_prefix(length);
+      if (!IsExternalPredicate(text))
+        return DataLoss("compiled YARA rules: predicate " + std::to_string(p) + " is not one");
+      uses.predicates.push_back(std::move(text));
+    }
+  }
   for (uint64_t i = 0; i < count; ++i) {
     std::string where = "compiled YARA rules, group " + std::to_string(i) + ": ";
     Group g;
@@ -542,23 +620,27 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved) {
   }
   if (!in.empty()) return DataLoss("compiled YARA rules: bytes after the last group");
   out->rule_count_ = total;
+  out->SetExternalUses(std::move(uses));
   return std::shared_ptr<const YaraRules>(std::move(out));
 }
 
 Result<Bytes> YaraRules::Save() const {
   Bytes out;
-  if (groups_.size() > 1 || (groups_.size() == 1 && groups_[0].gate != YaraGate{})) {
-    out.append(kGroupedMagic);
-    PutLe(out, kGroupedVersion, 4);
-    PutLe(out, groups_.size(), 4);
-    PutLe(out, rule_count_, 8);
+  out.append(kGroupedMagic);
+  PutLe(out, kGroupedVersion, 4);
+  PutLe(out, groups_.size(), 4);
+  PutLe(out, rule_count_, 8);
+  PutLe(out, externals_.opaque, 1);
+  PutLe(out, externals_.predicates.size(), 4);
+  for (const std::string& p : externals_.predicates) {
+    PutLe(out, p.size(), 4);
+    out.append(p);
   }
   for (const Group& g : groups_) {
     MemWriter writer;
     YR_STREAM stream{&writer, nullptr, MemWriter::Write};
     int rc = yr_rules_save_stream(g.rules, &stream);
     if (rc != ERROR_SUCCESS) return Internal("libyara: cannot save rules (error " + std::to_string(rc) + ")");
-    if (out.empty()) return std::move(writer.out);  // one ungated group: libyara's own image
     PutLe(out, g.gate.min_size, 8);
     PutLe(out, g.gate.max_size, 8);
     PutLe(out, g.gate.magics ? g.gate.magics->size() : kAnyMagic, 4);
@@ -580,11 +662,48 @@ YaraScanner::YaraScanner(std::shared_ptr<const YaraRules> rules) : rules_(std::m
     if (yr_scanner_create(g.rules, &scanner) != ERROR_SUCCESS) scanner = nullptr;
     scanners_.push_back(scanner);
   }
+  if (rules_->probe_ && yr_scanner_create(rules_->probe_, &probe_) != ERROR_SUCCESS) probe_ = nullptr;
 }
 
 YaraScanner::~YaraScanner() {
   for (YR_SCANNER* s : scanners_)
     if (s) yr_scanner_destroy(s);
+  if (probe_) yr_scanner_destroy(probe_);
+}
+
+namespace {
+int OnProbeMessage(YR_SCAN_CONTEXT*, int message, void* data, void* user) {
+  if (message == CALLBACK_MSG_RULE_MATCHING) {
+    auto* bits = static_cast<std::string*>(user);
+    const char* id = static_cast<YR_RULE*>(data)->identifier;  // "p<i>"
+    size_t i = std::strtoul(id + 1, nullptr, 10);
+    if (i / 8 < bits->size()) (*bits)[i / 8] = char((*bits)[i / 8] | (1 << (i % 8)));
+  }
+  return CALLBACK_CONTINUE;
+}
+}  // namespace
+
+std::string YaraScanner::ExternalsKey(const YaraExternals& ext) {
+  const std::string* values[] = {&ext.filename, &ext.filepath, &ext.extension, &ext.filetype, &ext.owner};
+  const YaraExternalUses& uses = rules_->external_uses();
+  std::string key;
+  for (size_t v = 0; v < std::size(values); ++v) {
+    if (!(uses.opaque & (1u << v))) continue;
+    key += std::to_string(values[v]->size()) + ":" + *values[v];  // length first: no two read alike
+  }
+  const size_t predicates = uses.predicates.size();
+  if (predicates == 0) return key;
+  std::string bits((predicates + 7) / 8, '\0');
+  static const uint8_t kNothing = 0;
+  if (!probe_)
+    return key + "?" + ext.filename + '\0' + ext.filepath + '\0' + ext.extension + '\0' + ext.owner;
+  for (size_t v = 0; v < std::size(values); ++v)
+    yr_scanner_define_string_variable(probe_, kYaraExternals[v].data(), values[v]->c_str());
+  yr_scanner_set_callback(probe_, OnProbeMessage, &bits);
+  yr_scanner_set_flags(probe_, 0);
+  if (yr_scanner_scan_mem(probe_, &kNothing, 0) != ERROR_SUCCESS)
+    return key + "?" + ext.filename + '\0' + ext.filepath + '\0' + ext.extension + '\0' + ext.owner;
+  return key + "p" + bits;
 }
 
 namespace {
@@ -623,7 +742,8 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
         break;
       }
     }
-    for (int v = 0; v < 5; ++v) yr_scanner_define_string_variable(scanner, kExternals[v], values[v]->c_str());
+    for (int v = 0; v < 5; ++v)
+      yr_scanner_define_string_variable(scanner, kYaraExternals[v].data(), values[v]->c_str());
     yr_scanner_set_callback(scanner, OnScanMessage, &out);
     yr_scanner_set_timeout(scanner, timeout);
     yr_scanner_set_flags(scanner, 0);

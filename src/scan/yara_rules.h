@@ -72,11 +72,24 @@ class YaraRules {
   };
   const std::vector<Group>& groups() const { return groups_; }
 
+  // How the rules read the external variables (scan/yara_split.h, ExternalUses): compiled from
+  // the sources, or read from a database; rules saved before databases carried it (format
+  // versions 1 and 2, a plain libyara image) read every variable as opaque.
+  const YaraExternalUses& external_uses() const { return externals_; }
+
  private:
   YaraRules() = default;
   static Result<std::shared_ptr<const YaraRules>> CompileInputs(const std::vector<RuleInput>& inputs,
                                                                 bool grouped);
+  // Sets externals_ and compiles its predicates into probe_, one rule "p<i>" each; a predicate
+  // libyara refuses makes every variable opaque instead (never expected: they come from rules
+  // that compiled).
+  void SetExternalUses(YaraExternalUses uses);
+  friend class YaraScanner;
+
   std::vector<Group> groups_;
+  YaraExternalUses externals_;
+  YR_RULES* probe_ = nullptr;
   size_t rule_count_ = 0;
   size_t file_count_ = 0;
 };
@@ -104,9 +117,17 @@ class YaraScanner {
   // Scans `data` with the externals set. `timeout_seconds` 0 means none.
   Result<Outcome> Scan(ByteView data, const YaraExternals& ext, int timeout_seconds);
 
+  // What of `ext` these rules can tell apart: the value of each predicate of external_uses()
+  // (evaluated by libyara) and the whole value of each opaque variable. Two items with the same
+  // bytes and the same key get the same Outcome from Scan (but for the clock: the time limit,
+  // and rules that import "time"). `filetype` is the caller's to keep equal (it comes from the
+  // bytes).
+  std::string ExternalsKey(const YaraExternals& ext);
+
  private:
   std::shared_ptr<const YaraRules> rules_;
   std::vector<YR_SCAN_CONTEXT*> scanners_;  // one per group; null if libyara could not make it
+  YR_SCAN_CONTEXT* probe_ = nullptr;        // over rules_->probe_
 };
 
 // Compiles one rule source held in memory as rule files are compiled (the five external

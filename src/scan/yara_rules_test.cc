@@ -32,6 +32,24 @@ class YaraTest : public ::testing::Test {
     std::sort(r.begin(), r.end());
     return r;
   }
+  // The same rules as databases of format version 2 held them (docs/scan-database.md): version 3
+  // without the externals' opaque mask and predicates.
+  static Bytes OldFormat(const YaraRules& rules) {
+    Bytes v3 = *rules.Save();
+    auto u32 = [&v3](size_t at) {
+      return uint32_t(uint8_t(v3[at])) | uint32_t(uint8_t(v3[at + 1])) << 8 |
+             uint32_t(uint8_t(v3[at + 2])) << 16 | uint32_t(uint8_t(v3[at + 3])) << 24;
+    };
+    EXPECT_EQ(v3.substr(0, 4), "ACYG");
+    EXPECT_EQ(u32(4), 3u);
+    size_t at = 21;  // magic, version, groups, rules, opaque
+    uint32_t predicates = u32(at);
+    at += 4;
+    for (uint32_t i = 0; i < predicates; ++i) at += 4 + u32(at);
+    Bytes v2 = v3.substr(0, 20) + v3.substr(at);
+    v2[4] = 2;
+    return v2;
+  }
   std::string dir_;
 };
 
@@ -54,6 +72,92 @@ rule ByPath { condition: filepath contains "/mail/" }
   ASSERT_TRUE(miss.ok());
   EXPECT_TRUE(miss->matches.empty());
   EXPECT_EQ(hit->matches[0].source, f);  // each file is its own namespace, named after it
+}
+
+// The externals key: two items with the same bytes and the same key get the same matches. It
+// tells apart exactly what the rules can, checked against libyara's matches over many names, and
+// survives a save and load; rules saved without it (a plain libyara image) tell every name apart.
+TEST_F(YaraTest, TheExternalsKeyTellsApartWhatTheRulesCan) {
+  std::string f = Write("ext.yar", R"(
+rule ByName { strings: $a = "evil" condition: $a and filename matches /^inv.*\.exe$/ }
+rule NotEtc { strings: $a = "evil" condition: $a and not filepath contains "/etc/" }
+rule ByExtension { condition: extension == ".php" or owner == "mallory" }
+rule Plain { strings: $a = "evil" condition: $a }
+)");
+  auto rules = YaraRules::Compile({f});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_EQ((*rules)->external_uses().opaque, 0);
+  EXPECT_EQ((*rules)->external_uses().predicates.size(), 4u);
+  auto saved = (*rules)->Save();
+  ASSERT_TRUE(saved.ok());
+  auto loaded = YaraRules::Load(*saved);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->external_uses().predicates, (*rules)->external_uses().predicates);
+  std::vector<YaraExternals> names;
+  for (const char* path : {"/a/invoice.exe", "/b/invoice.exe", "/etc/invoice.exe", "/a/x.php", "/b/y.php",
+                           "/a/inv.exe", "/a/invoice.exe.txt", "/etc/x.txt", "/a/x.txt"})
+    for (const char* owner : {"alice", "mallory", "bob"}) {
+      std::string p = path;
+      std::string name = p.substr(p.rfind('/') + 1);
+      size_t dot = name.rfind('.');
+      names.push_back({name, p, name.substr(dot), "", owner});
+    }
+  for (const auto& set : {*rules, *loaded}) {
+    YaraScanner scanner(set);
+    std::map<std::string, std::vector<std::string>> by_key;  // key -> the matches of its first item
+    std::set<std::string> keys;
+    for (const YaraExternals& ext : names) {
+      std::string key = scanner.ExternalsKey(ext);
+      keys.insert(key);
+      auto o = scanner.Scan("some evil bytes", ext, 0);
+      ASSERT_TRUE(o.ok());
+      auto [it, first] = by_key.emplace(key, Rules(*o));
+      EXPECT_EQ(it->second, Rules(*o)) << ext.filepath << " " << ext.owner;  // same key, same matches
+    }
+    // The names fall into far fewer classes than there are names, and more than one.
+    EXPECT_GT(keys.size(), 3u);
+    EXPECT_LT(keys.size(), names.size() / 2);
+  }
+  // A database's predicate must be one (here "... or true" where `extension == ".php"` was).
+  Bytes bad = *saved;
+  size_t at = bad.find(R"(extension == ".php")");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 19, "extension  or  true");
+  EXPECT_EQ(YaraRules::Load(bad).status().code(), Code::kDataLoss);
+  // Cut anywhere in the predicates: refused.
+  for (size_t cut = 20; cut < 25 + 4 * 4 + 80; cut += 3)
+    EXPECT_EQ(YaraRules::Load(ByteView(*saved).substr(0, cut)).status().code(), Code::kDataLoss) << cut;
+  // Rules saved before databases held the predicates (format version 2): every name is its own.
+  auto old = YaraRules::Load(OldFormat(**rules));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ((*old)->external_uses().opaque, kAllExternalsOpaque);
+  YaraScanner scanner(*old);
+  EXPECT_NE(scanner.ExternalsKey(names[0]), scanner.ExternalsKey(names[3]));
+  EXPECT_EQ(scanner.ExternalsKey(names[0]), scanner.ExternalsKey(names[0]));
+  // And a plain libyara image (what a database held for one ungated group before version 3).
+  auto whole = YaraRules::Compile({f}, false);
+  ASSERT_TRUE(whole.ok());
+  Bytes v3 = *(*whole)->Save();
+  Bytes plain = OldFormat(**whole).substr(20 + 8 + 8 + 4 + 8);  // header, one ungated group's
+  ASSERT_EQ(plain.substr(0, 4), "YARA");
+  auto raw = YaraRules::Load(plain);
+  ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+  EXPECT_EQ((*raw)->external_uses().opaque, kAllExternalsOpaque);
+  EXPECT_EQ((*raw)->rule_count(), 4u);
+}
+
+// A predicate longer than a database may hold makes its variable opaque, so what is saved loads.
+TEST_F(YaraTest, RulesWithAPredicateTooLongForADatabaseStillLoad) {
+  std::string f =
+      Write("long.yar", "rule Long { strings: $a = \"evil\" condition: $a and not filename == \"" +
+                            std::string(5000, 'x') + "\" and extension == \".exe\" }\n");
+  auto rules = YaraRules::Compile({f});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_EQ((*rules)->external_uses().opaque, 1);  // filename
+  EXPECT_EQ((*rules)->external_uses().predicates, std::vector<std::string>{"extension == \".exe\""});
+  auto loaded = YaraRules::Load(*(*rules)->Save());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->external_uses().opaque, 1);
 }
 
 TEST_F(YaraTest, CompileErrorsNameEveryBadFileAndLine) {
@@ -334,6 +438,35 @@ TEST_F(YaraTest, SignatureBaseGroupedMatchesTheWholeSet) {
     matched += rw->matches.size();
   }
   EXPECT_GT(matched, 0u);
+  // Its rules read the external variables only through predicates (322 distinct ones), so files
+  // with the same bytes and names the rules do not tell apart share a verdict (scan/memo.h):
+  // checked against libyara for names the rules look for and names they do not.
+  const YaraExternalUses& uses = (*grouped)->external_uses();
+  EXPECT_EQ(uses.opaque, 0);
+  EXPECT_GT(uses.predicates.size(), 300u);
+  std::map<std::string, std::vector<std::string>> by_key;
+  std::set<std::string> keys;
+  size_t named = 0;
+  for (const char* path :
+       {"/usr/lib/a.so", "/usr/lib/b.so", "/etc/sudoers.d/x", "/etc/sudoers", "/w/shell.php", "/w/index.php",
+        "/c/Windows/svchost.exe", "/tmp/svchost.exe", "/tmp/x.exe", "/tmp/y.exe", "/root/.ssh/id_rsa",
+        "/home/a/.ssh/authorized_keys", "/tmp/x.jsp", "/tmp/x.txt"}) {
+    std::string p = path, name = p.substr(p.rfind('/') + 1);
+    size_t dot = name.rfind('.');
+    for (size_t b = 0; b < blobs.size(); b += 7) {
+      const std::string& data = blobs[b];
+      YaraExternals ext{name, p, dot == std::string::npos ? "" : name.substr(dot),
+                        FileTypeOf(data.substr(0, 64)), "root"};
+      std::string key = std::to_string(b) + " " + g.ExternalsKey(ext);
+      keys.insert(key);
+      auto o = g.Scan(data, ext, 0);
+      ASSERT_TRUE(o.ok());
+      auto [it, first] = by_key.emplace(key, Rules(*o));
+      EXPECT_EQ(it->second, Rules(*o)) << p << " blob " << b;
+      ++named;
+    }
+  }
+  EXPECT_LT(keys.size(), named);  // some names share a class
 }
 
 }  // namespace

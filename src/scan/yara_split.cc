@@ -623,4 +623,82 @@ std::string KeepOnlyRules(std::string_view text, const YaraSplit& split, const s
   return out;
 }
 
+namespace {
+int ExternalIndex(const Token& t) {
+  if (t.kind != Tok::kIdent) return -1;
+  for (size_t v = 0; v < std::size(kYaraExternals); ++v)
+    if (t.text == kYaraExternals[v]) return int(v);
+  return -1;
+}
+
+// Token k (an external) starts a predicate in the tokens [begin, end) of a condition: its length
+// in tokens (3), or 0 if it is used otherwise.
+size_t PredicateAt(const std::vector<Token>& t, size_t begin, size_t end, size_t k) {
+  static constexpr std::string_view kTextOps[] = {"contains", "icontains", "startswith", "istartswith",
+                                                  "endswith", "iendswith", "iequals"};
+  if (k > begin) {
+    const Token& prev = t[k - 1];
+    if (!Is(prev, Tok::kPunct, "(") && !Is(prev, Tok::kIdent, "and") && !Is(prev, Tok::kIdent, "or") &&
+        !Is(prev, Tok::kIdent, "not"))
+      return 0;
+  }
+  if (k + 2 >= end) return 0;
+  const Token& op = t[k + 1];
+  const Token& lit = t[k + 2];
+  bool text_op = Is(op, Tok::kPunct, "==") || Is(op, Tok::kPunct, "!=");
+  for (auto name : kTextOps) text_op = text_op || Is(op, Tok::kIdent, name);
+  if (!(text_op && lit.kind == Tok::kString) && !(Is(op, Tok::kIdent, "matches") && lit.kind == Tok::kRegex))
+    return 0;
+  if (k + 3 < end) {
+    const Token& next = t[k + 3];
+    if (!Is(next, Tok::kPunct, ")") && !Is(next, Tok::kIdent, "and") && !Is(next, Tok::kIdent, "or"))
+      return 0;
+  }
+  return 3;
+}
+}  // namespace
+
+void YaraExternalUses::Merge(const YaraExternalUses& other) {
+  opaque |= other.opaque;
+  predicates.insert(predicates.end(), other.predicates.begin(), other.predicates.end());
+  std::sort(predicates.begin(), predicates.end());
+  predicates.erase(std::unique(predicates.begin(), predicates.end()), predicates.end());
+}
+
+YaraExternalUses ExternalUses(std::string_view text) {
+  YaraExternalUses uses;
+  YaraSplit split = SplitYaraRules(text);
+  std::vector<Token> t;
+  if (!split.keep_whole.empty() || !Lex(text, &t)) {
+    uses.opaque = kAllExternalsOpaque;
+    return uses;
+  }
+  size_t k = 0;
+  for (const YaraRuleSpan& rule : split.rules) {
+    while (k < t.size() && t[k].begin < rule.cond_begin) ++k;
+    const size_t begin = k;
+    size_t end = k;
+    while (end < t.size() && t[end].end <= rule.cond_end) ++end;
+    for (; k < end; ++k) {
+      int v = ExternalIndex(t[k]);
+      if (v < 0 || (k > begin && Is(t[k - 1], Tok::kPunct, "."))) continue;
+      if (size_t n = PredicateAt(t, begin, end, k); n > 0) {
+        uses.predicates.emplace_back(text.substr(t[k].begin, t[k + n - 1].end - t[k].begin));
+        k += n - 1;
+      } else {
+        uses.opaque |= uint8_t(1u << v);
+      }
+    }
+  }
+  std::sort(uses.predicates.begin(), uses.predicates.end());
+  uses.predicates.erase(std::unique(uses.predicates.begin(), uses.predicates.end()), uses.predicates.end());
+  return uses;
+}
+
+bool IsExternalPredicate(std::string_view text) {
+  std::vector<Token> t;
+  if (!Lex(text, &t) || t.size() != 3 || ExternalIndex(t[0]) < 0) return false;
+  return t[0].begin == 0 && t[2].end == text.size() && PredicateAt(t, 0, t.size(), 0) == 3;
+}
+
 }  // namespace accord::scan

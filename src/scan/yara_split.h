@@ -41,6 +41,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -124,5 +125,37 @@ std::string AssumeNoPe(std::string_view text, const YaraSplit& split, const std:
 // module's objects for every scan, which costs more than the rules on small files: the pe module's
 // ~500 names take ~0.3 ms). `keep` holds indexes into split.rules and must hold their dependencies.
 std::string KeepOnlyRules(std::string_view text, const YaraSplit& split, const std::vector<size_t>& keep);
+
+// The external variables accord declares for every rule set and sets for every file scanned
+// (scan/yara_rules.h), in the order databases record them: bit v of YaraExternalUses::opaque
+// stands for kYaraExternals[v].
+inline constexpr std::string_view kYaraExternals[] = {"filename", "filepath", "extension", "filetype",
+                                                      "owner"};
+inline constexpr uint8_t kAllExternalsOpaque = (1u << std::size(kYaraExternals)) - 1;
+
+// How the conditions of a rule file read the external variables, so that a scanner can tell when
+// two files with the same bytes get the same verdict (scan/memo.h): that is so when every
+// predicate below has the same value for both and every opaque variable the same value.
+//
+// A predicate is an external compared with a literal, `filename matches /\.exe$/i`,
+// `filepath contains "/etc"`, `extension == ".php"` (operators ==, !=, contains, icontains,
+// startswith, istartswith, endswith, iendswith, iequals; `matches` with a regular expression),
+// standing where only `and`, `or`, `not` or parentheses bind it: `(`, `and`, `or`, `not` or the
+// start of the condition before it; `)`, `and`, `or` or the end after it. Those operators bind
+// more loosely than the comparison (libyara's grammar), so the condition reads the variable only
+// through the predicate's truth value. An external used in any other way (the other order, a
+// for-loop variable of that name, an operand of anything else) is opaque: its whole value counts.
+// `pe.filename`-like fields (after a `.`) are not the variable. A file that SplitYaraRules keeps
+// whole (includes, global rules, text it cannot follow) makes every variable opaque.
+// Thread-safety: pure functions.
+struct YaraExternalUses {
+  std::vector<std::string> predicates;  // source text of each, sorted, no two alike
+  uint8_t opaque = 0;                   // bit v: kYaraExternals[v] is read otherwise
+  void Merge(const YaraExternalUses& other);
+};
+YaraExternalUses ExternalUses(std::string_view text);
+// True if `text` is exactly one predicate of that form (nothing before or after it): what a scanner
+// checks of the predicates a database carries before it evaluates them.
+bool IsExternalPredicate(std::string_view text);
 
 }  // namespace accord::scan

@@ -210,5 +210,62 @@ TEST(SplitYaraRules, KeepOnlyRulesKeepsTheImportsOfTheRulesKept) {
   EXPECT_EQ(c.size(), text.size());
 }
 
+// Bit of each external in YaraExternalUses::opaque.
+constexpr uint8_t kFilename = 1, kFilepath = 2, kExtension = 4, kOwner = 16;
+
+TEST(ExternalUses, ComparisonsWithLiteralsArePredicates) {
+  YaraExternalUses u = ExternalUses(R"(
+rule a { meta: filename = "x" strings: $a = "filename" condition: filename == "svchost.exe" and $a }
+rule b { condition: not filepath contains "/etc" or (extension matches /\.(php|jsp)$/i) }
+rule c { condition: uint16(0) == 0x5a4d and not filename iequals "a.exe" and
+         filename == "svchost.exe" }
+rule d { condition: pe.filename == 3 and owner startswith "ro" }
+)");
+  EXPECT_EQ(u.opaque, 0);  // the meta key, the text string and the field pe.filename are not the variable
+  EXPECT_EQ(u.predicates,
+            (std::vector<std::string>{R"(extension matches /\.(php|jsp)$/i)", R"(filename == "svchost.exe")",
+                                      R"(filename iequals "a.exe")", R"(filepath contains "/etc")",
+                                      R"(owner startswith "ro")"}));
+  for (const std::string& p : u.predicates) EXPECT_TRUE(IsExternalPredicate(p)) << p;
+}
+
+TEST(ExternalUses, AnyOtherUseMakesTheVariableOpaque) {
+  struct Case {
+    const char* condition;
+    uint8_t opaque;
+  } cases[] = {
+      {R"("a.exe" == filename)", kFilename},      // the other order
+      {R"(filename == "a" == true)", kFilename},  // binds to something tighter
+      {R"(filename == "a" + 1)", kFilename},
+      {R"(filepath matches "x")", kFilepath},                                // matches takes a regex
+      {R"(extension contains /x/)", kExtension},                             // and only matches does
+      {R"(for any filename in ("a", "b") : (filename == "a"))", kFilename},  // a variable of that name
+      {R"(filename)", kFilename},
+      {R"(1 == 1 and hash.md5(filename) == "x")", kFilename},
+      {R"(filepath == filename)", kFilepath | kFilename},
+      {R"(filename == "a" and owner == extension)", kOwner | kExtension},
+  };
+  for (const Case& c : cases) {
+    YaraExternalUses u = ExternalUses(std::string("rule r { condition: ") + c.condition + " }");
+    EXPECT_EQ(u.opaque, c.opaque) << c.condition;
+  }
+  // A file SplitYaraRules keeps whole: every variable.
+  EXPECT_EQ(ExternalUses("include \"other.yar\"\nrule r { condition: true }").opaque, kAllExternalsOpaque);
+  EXPECT_EQ(ExternalUses("global rule g { condition: true }\nrule r { condition: true }").opaque,
+            kAllExternalsOpaque);
+  EXPECT_EQ(ExternalUses("rule r { condition: \"unterminated }").opaque, kAllExternalsOpaque);
+  EXPECT_EQ(ExternalUses("rule r { condition: true }").opaque, 0);
+}
+
+TEST(ExternalUses, APredicateFromADatabaseIsOneComparisonAndNothingElse) {
+  EXPECT_TRUE(IsExternalPredicate(R"(filename == "a")"));
+  EXPECT_TRUE(IsExternalPredicate(R"(filepath matches /x/is)"));
+  for (const char* bad : {R"(filename == "a" or true)", R"(true or filename == "a")",
+                          R"(filename == "a")"
+                          " ",
+                          R"(pe.x == "a")", R"(filename == 1)", R"(filename)", "", R"(filename == "a)"})
+    EXPECT_FALSE(IsExternalPredicate(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace accord::scan
