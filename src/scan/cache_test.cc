@@ -16,6 +16,7 @@
 
 #include "core/fs.h"
 #include "core/limits.h"
+#include "scan/memo.h"
 #include "scan/report.h"
 #include "scan/walk.h"
 
@@ -279,12 +280,14 @@ class ScanCacheTest : public ::testing::Test {
     std::vector<FileReport> reports;
     std::string warning;
   };
-  Run Scan(const crypto::Hash& fingerprint, int64_t start_ns, ScanOptions options = {}) {
+  Run Scan(const crypto::Hash& fingerprint, int64_t start_ns, ScanOptions options = {},
+           ScanMemo* memo = nullptr) {
     Engine engine({Db()}, {}, options);
     Run run;
     auto cache = ScanCache::Open(cache_, fingerprint, start_ns, &run.warning);
     WalkOptions o;
     o.cache = cache.get();
+    o.memo = memo;
     run.summary =
         ScanPaths(engine, {dir_ + "/tree"}, o, [&](const FileReport& r) { run.reports.push_back(r); });
     EXPECT_TRUE(cache->Save().ok());
@@ -303,6 +306,29 @@ std::string Printed(const std::vector<FileReport>& reports) {
   std::string out;
   for (const FileReport& r : reports) out += FormatText(r, false) + FormatJson(r);
   return out;
+}
+
+// Files the memo answered (scan/memo.h) are recorded as their own scan would have been, and
+// replayed as such: the output is a scan's without the memo.
+TEST_F(ScanCacheTest, FilesTheMemoAnsweredAreRecordedAsTheirOwnScan) {
+  Write("evil1.bin", kEvil);
+  Write("evil2.bin", kEvil);
+  Write("a.txt", kClean);
+  Write("b.txt", kClean);
+  int64_t later = NowNs() + 10 * RacyCleanNs();
+  ScanMemo memo;
+  Run first = Scan(Fp("engine"), later, {}, &memo);
+  EXPECT_EQ(first.summary.same_content, 2u);
+  EXPECT_EQ(first.summary.infected, 2u);
+  ScanMemo memo2;
+  Run second = Scan(Fp("engine"), later, {}, &memo2);
+  EXPECT_EQ(second.summary.cached, 4u);
+  EXPECT_EQ(Printed(second.reports), Printed(first.reports));
+  std::filesystem::remove(cache_);
+  Run plain = Scan(Fp("engine"), later);
+  EXPECT_EQ(plain.summary.same_content, 0u);
+  EXPECT_EQ(Printed(plain.reports), Printed(first.reports));
+  EXPECT_NE(Printed(first.reports).find("evil2.bin: Test.Evil FOUND"), std::string::npos);
 }
 
 TEST_F(ScanCacheTest, SecondScanReportsTheSameFromTheCacheUnread) {
