@@ -62,9 +62,11 @@ inline constexpr size_t kMaxScanCacheRecords = 2'000'000;
 inline constexpr uint32_t kMaxScanCacheAgeDays = 30;
 
 // Files with the same bytes in one `accord scan` (scan/memo.h): at most this many verdicts are kept,
-// one per content and externals key (about 200 bytes each, more with findings), the oldest dropped
-// first (those still being scanned, at most one per thread, are kept beyond it).
+// one per content and externals key (about 400 bytes each for a clean file, more with findings),
+// holding at most kMaxScanMemoBytes, the oldest dropped first (those still being scanned, at most
+// one per thread, are kept beyond it).
 inline constexpr size_t kMaxScanMemoEntries = 65536;
+inline constexpr size_t kMaxScanMemoBytes = 32u << 20;  // and what they hold; 1/64 of it for one
 // One content under at most this many externals keys (or names, for a file whose members are
 // named after it): a further one is scanned without the memo, so a lookup compares at most this many.
 inline constexpr size_t kMaxScanMemoVariants = 16;

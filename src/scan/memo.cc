@@ -2,22 +2,38 @@
 
 #include <algorithm>
 
+#include "core/bytes.h"
+
 namespace accord::scan {
 
-ScanMemo::ScanMemo(size_t max_entries) : max_entries_(std::max<size_t>(1, max_entries)) {}
+ScanMemo::ScanMemo(size_t max_entries, size_t max_bytes)
+    : max_entries_(std::max<size_t>(1, max_entries)), max_bytes_(max_bytes) {}
 
 size_t ScanMemo::size() const {
   std::lock_guard<std::mutex> l(mu_);
   return entries_.size();
 }
 
+size_t ScanMemo::bytes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return bytes_;
+}
+
+size_t ScanMemo::Cost(const Entry& e) {
+  // The list node, the two index nodes, and the heap behind the strings (short ones included).
+  size_t n =
+      sizeof(Entry) + 128 + e.digest.size() + e.path.size() + e.owner.size() + (e.key ? e.key->size() : 0);
+  for (const Finding& f : e.findings)
+    n += sizeof(Finding) + f.path.size() + f.name.size() + f.kind.size() + f.source.size() +
+         f.item_sha256.size() + f.item_digest.size();
+  return n;
+}
+
 void ScanMemo::Answer(const Entry& e, FileReport& report) {
-  // Recordable promised every finding's path starts with the first file's, then "!" or nothing.
-  const size_t prefix = e.report.path.size();
-  report.findings = e.report.findings;
-  for (Finding& f : report.findings) f.path = report.path + f.path.substr(prefix);
-  report.sha256 = e.report.sha256;
-  report.bytes_scanned = e.report.bytes_scanned;
+  report.findings = e.findings;
+  for (Finding& f : report.findings) f.path.insert(0, report.path);
+  report.sha256 = HexEncode(e.digest);
+  report.bytes_scanned = e.bytes_scanned;
   report.clock_dependent = false;
   report.error.clear();
 }
@@ -39,9 +55,14 @@ ScanMemo::Claim ScanMemo::Take(const std::string& digest, FileReport& report, co
   size_t variants = 0;
   for (auto it = first; it != last; ++it, ++variants) {
     Entry& e = *it->second;
-    if (!e.key) e.key = key_of(e.report);
+    if (!e.key) {
+      FileReport first;
+      first.path = e.path;
+      first.owner = e.owner;
+      e.key = key_of(first);
+    }
     if (!mine) mine = key_of(report);
-    if (*e.key != *mine || (e.by_name && Name(e.report.path) != Name(report.path))) continue;
+    if (*e.key != *mine || (e.by_name && Name(e.path) != Name(report.path))) continue;
     if (e.done) {
       Answer(e, report);
       return Claim::kAnswered;
@@ -53,9 +74,11 @@ ScanMemo::Claim ScanMemo::Take(const std::string& digest, FileReport& report, co
   Entry e;
   e.id = next_id_++;
   e.digest = digest;
-  e.report.path = report.path;
-  e.report.owner = report.owner;
+  e.path = report.path;
+  e.owner = report.owner;
   e.key = std::move(mine);
+  e.cost = Cost(e);
+  bytes_ += e.cost;
   auto it = entries_.insert(entries_.end(), std::move(e));
   by_digest_.emplace(digest, it);
   by_id_.emplace(it->id, it);
@@ -71,14 +94,23 @@ ScanMemo::Completed ScanMemo::Complete(uint64_t ticket, const FileReport& report
   if (found == by_id_.end()) return out;
   auto it = found->second;
   Entry& e = *it;
-  if (Recordable(report) && report.path == e.report.path) {
-    std::optional<std::string> key = std::move(e.key);
-    e.report = report;
-    e.key = std::move(key);
-    e.done = true;
+  // Kept if it may be (as the scan cache would), as the first file's, and not too large.
+  bool keep = Recordable(report) && report.path == e.path && report.sha256 == HexEncode(e.digest);
+  if (keep) {
+    e.bytes_scanned = report.bytes_scanned;
     e.by_name = report.named_after_top;
+    e.findings = report.findings;
+    // Recordable promised every finding's path starts with the first file's, then "!" or nothing.
+    for (Finding& f : e.findings) f.path.erase(0, e.path.size());
+    bytes_ -= e.cost;
+    e.cost = Cost(e);
+    bytes_ += e.cost;
+    keep = e.cost <= max_bytes_ / 64;
+  }
+  if (keep) {
+    e.done = true;
     for (Waiter& w : e.waiters) {
-      if (e.by_name && Name(w.report.path) != Name(e.report.path)) {
+      if (e.by_name && Name(w.report.path) != Name(e.path)) {
         out.unanswered.push_back(std::move(w));
         continue;
       }
@@ -97,13 +129,15 @@ ScanMemo::Completed ScanMemo::Complete(uint64_t ticket, const FileReport& report
       break;
     }
   by_id_.erase(found);
+  bytes_ -= it->cost;
   entries_.erase(it);
   return out;
 }
 
 void ScanMemo::Evict() {
   // The oldest contents first; one being scanned is kept (at most one per thread).
-  for (auto it = entries_.begin(); entries_.size() > max_entries_ && it != entries_.end();) {
+  for (auto it = entries_.begin();
+       (entries_.size() > max_entries_ || bytes_ > max_bytes_) && it != entries_.end();) {
     if (!it->done) {
       ++it;
       continue;
@@ -115,6 +149,7 @@ void ScanMemo::Evict() {
         break;
       }
     by_id_.erase(it->id);
+    bytes_ -= it->cost;
     it = entries_.erase(it);
   }
 }

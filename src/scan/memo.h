@@ -18,7 +18,8 @@
 //
 // A file whose content another thread is scanning waits in the memo, not on a thread: the thread
 // that scans the first file completes the others too. At most limits::kMaxScanMemoEntries
-// reports are kept (one per content and key), the oldest dropped first. Keys are computed only
+// reports holding at most limits::kMaxScanMemoBytes are kept (one per content and key), the
+// oldest dropped first; a report holding more than 1/64 of that is not kept. Keys are computed only
 // for a content met twice, under the memo's lock (libyara evaluates the predicates: microseconds).
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -40,7 +41,8 @@ namespace accord::scan {
 
 class ScanMemo {
  public:
-  explicit ScanMemo(size_t max_entries = accord::limits::kMaxScanMemoEntries);
+  explicit ScanMemo(size_t max_entries = accord::limits::kMaxScanMemoEntries,
+                    size_t max_bytes = accord::limits::kMaxScanMemoBytes);
 
   struct Waiter {
     FileReport report;
@@ -64,25 +66,31 @@ class ScanMemo {
   // The scan that Take asked for with `ticket` gave `report`.
   Completed Complete(uint64_t ticket, const FileReport& report);
 
-  size_t size() const;  // contents kept or being scanned
+  size_t size() const;   // reports kept or being scanned
+  size_t bytes() const;  // what they hold, about
 
  private:
   struct Entry {
     uint64_t id = 0;
     std::string digest;
-    FileReport report;               // the first file's: read only until done, then its report
+    std::string path, owner;         // the first file's: its key, its name, its findings' prefix
     std::optional<std::string> key;  // its externals key, once asked
     bool done = false;
     // Its report has members named after the file (FileReport::named_after_top): it answers only
     // for files of the same name (the path's last component).
     bool by_name = false;
+    uint64_t bytes_scanned = 0;
+    std::vector<Finding> findings;  // once done; each path without the first file's path
     std::vector<Waiter> waiters;
+    size_t cost = 0;  // bytes it holds, about (its strings, findings and nodes)
   };
   static void Answer(const Entry& e, FileReport& report);
+  static size_t Cost(const Entry& e);
   void Evict();  // under mu_
 
-  const size_t max_entries_;
+  const size_t max_entries_, max_bytes_;
   mutable std::mutex mu_;
+  size_t bytes_ = 0;  // the entries' costs
   uint64_t next_id_ = 1;
   std::list<Entry> entries_;  // oldest first
   std::unordered_multimap<std::string, std::list<Entry>::iterator> by_digest_;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/bytes.h"
+
 namespace accord::scan {
 namespace {
 
@@ -10,6 +12,12 @@ FileReport Read(const std::string& path) {
   FileReport r;
   r.path = path;
   r.size = 4;
+  return r;
+}
+
+// What the scan of a file read as `r` with content digest `digest` reports, with no finding.
+FileReport Scanned(FileReport r, const std::string& digest) {
+  r.sha256 = HexEncode(digest);
   return r;
 }
 
@@ -25,7 +33,7 @@ TEST(ScanMemo, TheFirstScansTheSameKeyWaitsOrIsAnswered) {
   EXPECT_EQ(memo.Take("E", other, {}, key_of, &unused), ScanMemo::Claim::kScan);  // other bytes
   EXPECT_EQ(memo.size(), 3u);
 
-  a1.sha256 = "ab";
+  a1.sha256 = HexEncode("D");
   a1.bytes_scanned = 9;
   a1.findings.push_back({"/x/a1", "Rule", "yara", "r.yar"});
   a1.findings.push_back({"/x/a1!inner/m", "Sig", "sha256", "h.hsb"});
@@ -34,7 +42,7 @@ TEST(ScanMemo, TheFirstScansTheSameKeyWaitsOrIsAnswered) {
   EXPECT_TRUE(done.unanswered.empty());
   const FileReport& got = done.answered[0].report;
   EXPECT_EQ(got.path, "/y/a2");
-  EXPECT_EQ(got.sha256, "ab");
+  EXPECT_EQ(got.sha256, "44");
   EXPECT_EQ(got.bytes_scanned, 9u);
   ASSERT_EQ(got.findings.size(), 2u);
   EXPECT_EQ(got.findings[0].path, "/y/a2");
@@ -51,7 +59,7 @@ TEST(ScanMemo, TheFirstScansTheSameKeyWaitsOrIsAnswered) {
   FileReport b2 = Read("/y/b2");
   EXPECT_EQ(memo.Take("D", b2, {}, key_of, &unused), ScanMemo::Claim::kWaiting);
   b1.findings.push_back({"/x/b1", "Heuristics.Broken.Mail", "corrupt", "truncated"});
-  done = memo.Complete(t2, b1);
+  done = memo.Complete(t2, Scanned(b1, "D"));
   EXPECT_TRUE(done.answered.empty());
   ASSERT_EQ(done.unanswered.size(), 1u);
   EXPECT_EQ(done.unanswered[0].report.path, "/y/b2");
@@ -68,9 +76,58 @@ TEST(ScanMemo, KeepsOneContentUnderAtMostSoManyKeys) {
     ASSERT_EQ(memo.Take("D", r, {}, key_of, &t), ScanMemo::Claim::kScan);
     // The last is scanned without a place in the memo (ticket 0): Complete keeps nothing of it.
     EXPECT_EQ(t == 0, i == accord::limits::kMaxScanMemoVariants) << i;
-    memo.Complete(t, r);
+    memo.Complete(t, Scanned(r, "D"));
   }
   EXPECT_EQ(memo.size(), accord::limits::kMaxScanMemoVariants);
+}
+
+// A report with members named after its file (a raw gzip stream: a.gz holds "a") answers only for
+// files of the same name; a file of another name that waited for it is handed back.
+TEST(ScanMemo, AReportNamedAfterItsFileAnswersOnlyForThatName) {
+  ScanMemo memo;
+  auto key_of = [](const FileReport&) { return std::string(); };  // no rule tells the names apart
+  uint64_t t = 0, unused = 0;
+  FileReport a = Read("/x/a.gz"), b = Read("/y/b.exe.gz"), same = Read("/y/a.gz");
+  ASSERT_EQ(memo.Take("G", a, {}, key_of, &t), ScanMemo::Claim::kScan);
+  ASSERT_EQ(memo.Take("G", b, {}, key_of, &unused), ScanMemo::Claim::kWaiting);
+  ASSERT_EQ(memo.Take("G", same, {}, key_of, &unused), ScanMemo::Claim::kWaiting);
+  FileReport scanned = Scanned(a, "G");
+  scanned.named_after_top = true;
+  scanned.findings.push_back({"/x/a.gz!a", "Rule", "yara", "r.yar"});
+  ScanMemo::Completed done = memo.Complete(t, scanned);
+  ASSERT_EQ(done.unanswered.size(), 1u);
+  EXPECT_EQ(done.unanswered[0].report.path, "/y/b.exe.gz");
+  ASSERT_EQ(done.answered.size(), 1u);
+  EXPECT_EQ(done.answered[0].report.findings.at(0).path, "/y/a.gz!a");
+  FileReport later = Read("/z/b.exe.gz");
+  EXPECT_EQ(memo.Take("G", later, {}, key_of, &t), ScanMemo::Claim::kScan);
+  EXPECT_NE(t, 0u);
+}
+
+// What the memo holds stays under its budget: a report holding more than 1/64 of it is not kept,
+// and older ones go to make room.
+TEST(ScanMemo, HoldsAtMostItsBudget) {
+  ScanMemo memo(1000, 64 * 4096);
+  auto key_of = [](const FileReport&) { return std::string(); };
+  uint64_t t = 0;
+  FileReport big = Read("/big");
+  ASSERT_EQ(memo.Take("B", big, {}, key_of, &t), ScanMemo::Claim::kScan);
+  FileReport scanned = Scanned(big, "B");
+  for (int i = 0; i < 50; ++i)
+    scanned.findings.push_back({"/big!m" + std::to_string(i), "Rule", "yara", "r.yar"});
+  memo.Complete(t, scanned);
+  FileReport again = Read("/again");
+  EXPECT_EQ(memo.Take("B", again, {}, key_of, &t), ScanMemo::Claim::kScan);  // not kept
+  EXPECT_EQ(memo.size(), 1u);                                                // the second, being scanned
+  memo.Complete(t, Scanned(again, "B"));
+  for (int i = 0; i < 2000; ++i) {
+    std::string d = "content" + std::to_string(i);
+    FileReport r = Read("/" + d);
+    ASSERT_EQ(memo.Take(d, r, {}, key_of, &t), ScanMemo::Claim::kScan);
+    memo.Complete(t, Scanned(r, d));
+    ASSERT_LE(memo.bytes(), size_t{64 * 4096});
+  }
+  EXPECT_GT(memo.size(), 100u);
 }
 
 TEST(ScanMemo, KeepsAtMostItsEntriesOldestFirst) {
@@ -80,7 +137,7 @@ TEST(ScanMemo, KeepsAtMostItsEntriesOldestFirst) {
     FileReport r = Read("/" + d);
     uint64_t t = 0;
     ASSERT_EQ(memo.Take(d, r, {}, key_of, &t), ScanMemo::Claim::kScan);
-    memo.Complete(t, r);
+    memo.Complete(t, Scanned(r, d));
   }
   EXPECT_EQ(memo.size(), 2u);
   uint64_t t = 0;

@@ -191,6 +191,41 @@ TEST_F(WalkTest, MembersNamedAfterTheirFileKeepTheirOwnNames) {
     EXPECT_EQ(found, std::vector<std::string>{dir_ + "/g/b.exe.gz!b.exe Exe"});
     EXPECT_EQ(s.same_content, 0u);
   }
+  // SZDD (ClamAV's clam.exe.szdd) names its member after the file too: a.exe.szdd holds a.exe,
+  // b.dll.szdd holds b.dll.
+  std::ifstream in("/usr/share/clamav-testfiles/clam.exe.szdd", std::ios::binary);
+  const std::string szdd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (szdd.empty()) GTEST_SKIP() << "no clamav-testfiles";
+  std::filesystem::create_directories(dir_ + "/s");
+  std::ofstream(dir_ + "/s/a.exe.szdd") << szdd;
+  std::ofstream(dir_ + "/s/b.dll.szdd") << szdd;
+  std::ofstream(rules_file) << "rule Exe { condition: extension == \".exe\" }\n";
+  auto by_extension = YaraRules::Compile({rules_file});
+  ASSERT_TRUE(by_extension.ok()) << by_extension.status().ToString();
+  Engine engine2({}, {*by_extension}, ScanOptions{});
+  ScanMemo memo;
+  WalkOptions o;
+  o.memo = &memo;
+  std::vector<std::string> found;
+  ScanSummary s = ScanPaths(engine2, {dir_ + "/s"}, o, [&](const FileReport& r) {
+    for (const Finding& f : r.findings) found.push_back(f.path + " " + f.name);
+  });
+  EXPECT_EQ(found, std::vector<std::string>{dir_ + "/s/a.exe.szdd!a.exe Exe"});
+  EXPECT_EQ(s.same_content, 0u);
+}
+
+// Rules that read `filepath` other than through predicates: no two paths share a key, so the
+// memo is of no use (accord scan does not make one).
+TEST_F(WalkTest, RulesThatReadThePathWholeLeaveNothingToShare) {
+  std::string rules_file = dir_ + "/r.yar";
+  std::ofstream(rules_file) << "rule Same { condition: filepath == filename }\n";
+  auto rules = YaraRules::Compile({rules_file});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_FALSE(Engine({}, {*rules}, ScanOptions{}).PathsCanShareKeys());
+  std::ofstream(rules_file) << "rule Name { condition: filename == \"a\" and owner == extension }\n";
+  auto other = YaraRules::Compile({rules_file});
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(Engine({}, {*other}, ScanOptions{}).PathsCanShareKeys());  // owner, extension opaque
 }
 
 }  // namespace
