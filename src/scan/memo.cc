@@ -122,16 +122,20 @@ ScanMemo::Completed ScanMemo::Complete(uint64_t ticket, const FileReport& report
     return out;
   }
   out.unanswered = std::move(e.waiters);
-  auto [first, last] = by_digest_.equal_range(e.digest);
+  Forget(it);
+  return out;
+}
+
+std::list<ScanMemo::Entry>::iterator ScanMemo::Forget(std::list<Entry>::iterator it) {
+  auto [first, last] = by_digest_.equal_range(it->digest);
   for (auto d = first; d != last; ++d)
     if (d->second == it) {
       by_digest_.erase(d);
       break;
     }
-  by_id_.erase(found);
+  by_id_.erase(it->id);
   bytes_ -= it->cost;
-  entries_.erase(it);
-  return out;
+  return entries_.erase(it);
 }
 
 void ScanMemo::Evict() {
@@ -142,15 +146,7 @@ void ScanMemo::Evict() {
       ++it;
       continue;
     }
-    auto [first, last] = by_digest_.equal_range(it->digest);
-    for (auto d = first; d != last; ++d)
-      if (d->second == it) {
-        by_digest_.erase(d);
-        break;
-      }
-    by_id_.erase(it->id);
-    bytes_ -= it->cost;
-    it = entries_.erase(it);
+    it = Forget(it);
   }
 }
 

@@ -87,6 +87,8 @@ class ScanMemo {
   static void Answer(const Entry& e, FileReport& report);
   static size_t Cost(const Entry& e);
   void Evict();  // under mu_
+  // Drops an entry from the list and both indexes (under mu_); the next entry.
+  std::list<Entry>::iterator Forget(std::list<Entry>::iterator it);
 
   const size_t max_entries_, max_bytes_;
   mutable std::mutex mu_;

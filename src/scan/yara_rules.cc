@@ -3,6 +3,7 @@
 #include <yara.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -672,6 +673,16 @@ YaraScanner::~YaraScanner() {
 }
 
 namespace {
+// The values of kYaraExternals, in its order.
+std::array<const std::string*, std::size(kYaraExternals)> ExternalValues(const YaraExternals& ext) {
+  return {&ext.filename, &ext.filepath, &ext.extension, &ext.filetype, &ext.owner};
+}
+void DefineExternals(YR_SCANNER* scanner, const YaraExternals& ext) {
+  const auto values = ExternalValues(ext);
+  for (size_t v = 0; v < values.size(); ++v)
+    yr_scanner_define_string_variable(scanner, kYaraExternals[v].data(), values[v]->c_str());
+}
+
 int OnProbeMessage(YR_SCAN_CONTEXT*, int message, void* data, void* user) {
   if (message == CALLBACK_MSG_RULE_MATCHING) {
     auto* bits = static_cast<std::string*>(user);
@@ -684,26 +695,23 @@ int OnProbeMessage(YR_SCAN_CONTEXT*, int message, void* data, void* user) {
 }  // namespace
 
 std::string YaraScanner::ExternalsKey(const YaraExternals& ext) {
-  const std::string* values[] = {&ext.filename, &ext.filepath, &ext.extension, &ext.filetype, &ext.owner};
   const YaraExternalUses& uses = rules_->external_uses();
-  std::string key;
-  for (size_t v = 0; v < std::size(values); ++v) {
-    if (!(uses.opaque & (1u << v))) continue;
-    key += std::to_string(values[v]->size()) + ":" + *values[v];  // length first: no two read alike
-  }
-  const size_t predicates = uses.predicates.size();
-  if (predicates == 0) return key;
-  std::string bits((predicates + 7) / 8, '\0');
+  std::string bits((uses.predicates.size() + 7) / 8, '\0');
   static const uint8_t kNothing = 0;
-  if (!probe_)
-    return key + "?" + ext.filename + '\0' + ext.filepath + '\0' + ext.extension + '\0' + ext.owner;
-  for (size_t v = 0; v < std::size(values); ++v)
-    yr_scanner_define_string_variable(probe_, kYaraExternals[v].data(), values[v]->c_str());
-  yr_scanner_set_callback(probe_, OnProbeMessage, &bits);
-  yr_scanner_set_flags(probe_, 0);
-  if (yr_scanner_scan_mem(probe_, &kNothing, 0) != ERROR_SUCCESS)
-    return key + "?" + ext.filename + '\0' + ext.filepath + '\0' + ext.extension + '\0' + ext.owner;
-  return key + "p" + bits;
+  bool probed = uses.predicates.empty();
+  if (!probed && probe_) {
+    DefineExternals(probe_, ext);
+    yr_scanner_set_callback(probe_, OnProbeMessage, &bits);
+    yr_scanner_set_flags(probe_, 0);
+    probed = yr_scanner_scan_mem(probe_, &kNothing, 0) == ERROR_SUCCESS;
+  }
+  // Without the predicates' values (libyara could not run them), every variable counts whole.
+  const uint8_t opaque = probed ? uses.opaque : kAllExternalsOpaque;
+  const auto values = ExternalValues(ext);
+  std::string key;
+  for (size_t v = 0; v < values.size(); ++v)
+    if (opaque & (1u << v)) key += std::to_string(values[v]->size()) + ":" + *values[v];  // length first
+  return key + (probed ? "p" + bits : "?");
 }
 
 namespace {
@@ -724,7 +732,6 @@ int OnScanMessage(YR_SCAN_CONTEXT*, int message, void* data, void* user) {
 }  // namespace
 
 Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternals& ext, int timeout_seconds) {
-  const std::string* values[] = {&ext.filename, &ext.filepath, &ext.extension, &ext.filetype, &ext.owner};
   Outcome out;
   ByteView head = data.substr(0, 8);
   const auto& groups = rules_->groups();
@@ -742,8 +749,7 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
         break;
       }
     }
-    for (int v = 0; v < 5; ++v)
-      yr_scanner_define_string_variable(scanner, kYaraExternals[v].data(), values[v]->c_str());
+    DefineExternals(scanner, ext);
     yr_scanner_set_callback(scanner, OnScanMessage, &out);
     yr_scanner_set_timeout(scanner, timeout);
     yr_scanner_set_flags(scanner, 0);
