@@ -538,6 +538,18 @@ struct Database::Mapping {
 
 Database::~Database() = default;
 
+void Database::ReleasePages(ByteView part) const {
+  const auto first = reinterpret_cast<uintptr_t>(part.data());
+  const auto image = reinterpret_cast<uintptr_t>(image_.data());
+  if (mapping_ == nullptr || part.empty() || first < image || part.size() > image_.size() ||
+      first - image > image_.size() - part.size())
+    return;
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (first + page - 1) & ~(page - 1);  // whole pages only: the neighbours stay
+  const uintptr_t end = (first + part.size()) & ~(page - 1);
+  if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 Result<std::shared_ptr<const Database>> Database::Open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

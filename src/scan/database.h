@@ -191,6 +191,12 @@ class Database {
   uint64_t TlshCount() const { return tlsh_.count; }  // TLSH records
   const std::vector<Source>& sources() const { return sources_; }
   ByteView yara_blob() const { return yara_; }
+  // For a scanner that has copied `part` of this database elsewhere (YaraRules::Load copies
+  // yara_blob() into libyara's memory): drops the whole pages inside `part` from this process's
+  // resident memory (madvise MADV_DONTNEED on the mapping). They stay in the page cache; reading
+  // them again faults them back in, the same bytes. Otherwise the rules would count twice in the
+  // scanner's memory. No effect on a database opened from bytes, or if `part` is not in the image.
+  void ReleasePages(ByteView part) const;
   ByteView provenance() const { return provenance_; }  // empty: none (see SetProvenance)
   const std::string& name() const { return name_; }
   uint64_t file_size() const { return image_.size(); }

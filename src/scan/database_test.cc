@@ -9,12 +9,15 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
 
 #include "core/fs.h"
 #include "crypto/sha256.h"
+#include "scan/load.h"
+#include "scan/yara_rules.h"
 
 namespace accord::scan {
 namespace {
@@ -134,6 +137,86 @@ TEST(Database, RoundTripThroughAFile) {
   ASSERT_TRUE(db2.ok());
   EXPECT_EQ((*db2)->SignatureCount(HashKind::kSha1), 1u);
   EXPECT_EQ((*db2)->SignatureCount(HashKind::kSha256), 0u);
+}
+
+// Resident bytes of this process's mapping that holds `at` (/proc/self/smaps), or -1.
+long ResidentBytesOfMappingAt(const void* at) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto p = reinterpret_cast<uintptr_t>(at);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find('-') < line.find(' ')) {
+      inside = p >= lo && p < hi;
+    } else if (inside && line.rfind("Rss:", 0) == 0) {
+      return std::stol(line.substr(4)) * 1024;
+    }
+  }
+  return -1;
+}
+
+// A scanner copies the YARA rules into libyara's memory (YaraRules::Load); the database's pages
+// holding them then leave the process's resident memory, and the bytes read back the same.
+TEST(Database, ReleasedPagesLeaveResidentMemoryAndReadBackTheSame) {
+  TempDir dir;
+  DatabaseBuilder b;
+  Bytes blob(size_t{4} << 20, '\0');
+  std::mt19937_64 rng(7);
+  for (char& c : blob) c = char(rng());
+  b.SetYaraBlob(blob);
+  ASSERT_TRUE(b.Write(dir / "db.accdb").ok());
+  Result<std::shared_ptr<const Database>> db = Database::Open(dir / "db.accdb");
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ByteView view = (*db)->yara_blob();
+  ASSERT_EQ(view, blob);  // every page read, so resident
+  long before = ResidentBytesOfMappingAt(view.data());
+  ASSERT_GE(before, long(blob.size()));
+  (*db)->ReleasePages(view.substr(0, 1));               // less than a page: nothing
+  (*db)->ReleasePages(ByteView(blob).substr(0, 4096));  // not the database's bytes: nothing
+  EXPECT_EQ(ResidentBytesOfMappingAt(view.data()), before);
+  (*db)->ReleasePages(view.substr(0, view.size() / 2));
+  (*db)->ReleasePages(view.substr(view.size() / 2));
+  long after = ResidentBytesOfMappingAt(view.data());
+  EXPECT_LE(after, before - long(blob.size()) + 4 * 4096) << before;  // all but the edge pages
+  EXPECT_EQ(view, blob);
+  EXPECT_TRUE((*db)->Verify().ok());
+  // From bytes, not a file: nothing to release, nothing changes.
+  Result<Bytes> image = b.Build();
+  ASSERT_TRUE(image.ok());
+  Result<std::shared_ptr<const Database>> mem = Database::OpenBytes(*image, "mem");
+  ASSERT_TRUE(mem.ok());
+  (*mem)->ReleasePages((*mem)->yara_blob());
+  EXPECT_EQ((*mem)->yara_blob(), blob);
+}
+
+// What a scanner loads: the database's YARA pages are not resident once the rules are loaded.
+TEST(Database, LoadedSignaturesHoldTheRulesOnceInMemory) {
+  TempDir dir;
+  std::string text;
+  std::mt19937_64 rng(11);
+  for (int r = 0; r < 3000; ++r) {
+    text += "rule R" + std::to_string(r) + " { strings:";
+    for (int k = 0; k < 4; ++k) text += " $s" + std::to_string(k) + " = \"" + std::to_string(rng()) + "\"";
+    text += " condition: 2 of them and filesize < " + std::to_string(r * 100) + " }\n";
+  }
+  std::ofstream(dir / "r.yar") << text;
+  Result<std::shared_ptr<const YaraRules>> rules = YaraRules::Compile({dir / "r.yar"});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  Result<Bytes> saved = (*rules)->Save();
+  ASSERT_TRUE(saved.ok());
+  ASSERT_GT(saved->size(), size_t{1} << 20);
+  DatabaseBuilder b;
+  b.SetYaraBlob(*saved);
+  ASSERT_TRUE(b.Write(dir / "db.accdb").ok());
+  SignatureFiles files;
+  files.databases.push_back(dir / "db.accdb");
+  Result<LoadedSignatures> loaded = LoadSignatures(files);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_EQ(loaded->rules.size(), 1u);
+  EXPECT_EQ(loaded->rules[0]->rule_count(), 3000u);
+  ByteView blob = loaded->databases[0]->yara_blob();
+  EXPECT_LT(ResidentBytesOfMappingAt(blob.data()), long(blob.size() / 8));
+  EXPECT_EQ(blob, *saved);
 }
 
 TEST(Database, LookupsHonourSizeKindAndAllowList) {

@@ -39,6 +39,8 @@ Engine::Engine(std::vector<std::shared_ptr<const Database>> dbs,
     : dbs_(std::move(dbs)), yara_(std::move(yara)), options_(std::move(options)) {
   for (const auto& db : dbs_) {
     tlsh_ = tlsh_ || db->TlshCount() > 0;
+    for (HashKind k : {HashKind::kMd5, HashKind::kSha1, HashKind::kSha256})
+      hash_lookups_ = hash_lookups_ || db->HasKind(k);
     for (const Source& src : db->sources())
       if (src.kind == uint32_t(SourceKind::kLogEntry)) log_sources_.insert(src.name);
   }
@@ -105,14 +107,20 @@ size_t Engine::signature_count() const {
 bool Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const YaraExternals& ext,
                       FileReport& report) const {
   report.bytes_scanned += data.size();
-  // SHA-256 always for the top-level file (reports carry it); MD5 and SHA-1 only if signed.
+  // SHA-256 always for the top-level file (reports carry it); MD5 and SHA-1 only if signed. A
+  // member is hashed if a database looks digests up, or, with a database, once a YARA rule has
+  // matched it (its findings carry the SHA-256): most members are clean.
   bool top = report.sha256.empty();
   Digests d;
   const bool hashed = !dbs_.empty() || top;
-  if (top && w.top)
+  bool have_digests = false;
+  if (top && w.top) {
     d = *w.top;
-  else if (hashed)
+    have_digests = true;
+  } else if (top || hash_lookups_ || tlsh_) {
     d = ComputeDigests(data, Wants(HashKind::kMd5), Wants(HashKind::kSha1));
+    have_digests = true;
+  }
   if (top) report.sha256 = Hex(d.sha256.data(), 32);
   struct {
     HashKind kind;
@@ -122,7 +130,8 @@ bool Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
   } kinds[] = {
       {HashKind::kMd5, d.has_md5, ByteView(reinterpret_cast<const char*>(d.md5.data()), 16), "md5"},
       {HashKind::kSha1, d.has_sha1, ByteView(reinterpret_cast<const char*>(d.sha1.data()), 20), "sha1"},
-      {HashKind::kSha256, true, ByteView(reinterpret_cast<const char*>(d.sha256.data()), 32), "sha256"},
+      {HashKind::kSha256, have_digests, ByteView(reinterpret_cast<const char*>(d.sha256.data()), 32),
+       "sha256"},
   };
   for (const auto& db : dbs_)
     for (const auto& k : kinds)
@@ -182,6 +191,10 @@ bool Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
         continue;
       }
       if (outcome->clock_dependent) report.clock_dependent = true;
+      if (hashed && !have_digests && !outcome->matches.empty()) {
+        d = ComputeDigests(data, false, false);
+        have_digests = true;
+      }
       for (const auto& m : outcome->matches)
         report.findings.push_back(
             {path, m.rule, "yara", m.source, std::nullopt, false, hashed ? Hex(d.sha256.data(), 32) : ""});

@@ -139,7 +139,8 @@ class Engine {
   std::vector<std::shared_ptr<const Database>> dbs_;
   std::vector<std::shared_ptr<const YaraRules>> yara_;
   ScanOptions options_;
-  bool tlsh_ = false;  // some database has TLSH signatures: every item is TLSH-hashed
+  bool tlsh_ = false;          // some database has TLSH signatures: every item is TLSH-hashed
+  bool hash_lookups_ = false;  // some database has hash or allow-list records: every item is hashed
   std::unordered_set<std::string> log_sources_;  // names of the databases' kLogEntry sources
 };
 

@@ -7,7 +7,8 @@ Result<LoadedSignatures> LoadSignatures(const SignatureFiles& files) {
   for (const auto& path : files.databases) {
     ASSIGN_OR_RETURN(std::shared_ptr<const Database> db, Database::Open(path));
     if (!db->yara_blob().empty()) {
-      Result<std::shared_ptr<const YaraRules>> r = YaraRules::Load(db->yara_blob());
+      Result<std::shared_ptr<const YaraRules>> r =
+          YaraRules::Load(db->yara_blob(), [&db](ByteView part) { db->ReleasePages(part); });
       if (!r.ok()) return r.status().WithContext(path);
       out.rules.push_back(*r);
     }

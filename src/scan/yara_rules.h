@@ -13,6 +13,7 @@
 // Thread-safety: YaraRules is immutable after Compile/Load; YaraScanner is owned by one thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,8 +59,12 @@ class YaraRules {
   };
   static Result<std::shared_ptr<const YaraRules>> CompileSources(const std::vector<RuleSource>& sources);
   // From the bytes that Save produced (a database section; docs/scan-database.md), or from a
-  // plain yr_rules_save image (one group). DataLoss when damaged.
-  static Result<std::shared_ptr<const YaraRules>> Load(ByteView saved);
+  // plain yr_rules_save image (one group). DataLoss when damaged. `done`, if given, is called with
+  // each part of `saved` once libyara has copied it (every group's image, in order), so that a
+  // caller whose bytes are a file mapping can drop those pages as it goes
+  // (Database::ReleasePages): the rules then count once in memory, not twice, at the peak too.
+  static Result<std::shared_ptr<const YaraRules>> Load(ByteView saved,
+                                                       const std::function<void(ByteView)>& done = nullptr);
   Result<Bytes> Save() const;
 
   size_t rule_count() const { return rule_count_; }
@@ -114,7 +119,9 @@ class YaraScanner {
     // machine's clock ("time"): the same bytes may be judged otherwise tomorrow.
     bool clock_dependent = false;
   };
-  // Scans `data` with the externals set. `timeout_seconds` 0 means none.
+  // Scans `data` with the externals set. `timeout_seconds` 0 means none. `data` must be memory
+  // that stays readable (a buffer, not a mapping of a file that may shrink): libyara's catching of
+  // SIGBUS is off.
   Result<Outcome> Scan(ByteView data, const YaraExternals& ext, int timeout_seconds);
 
   // What of `ext` these rules can tell apart: the value of each predicate of external_uses()

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <yara.h>
 
 #include <filesystem>
 #include <fstream>
@@ -247,6 +248,10 @@ rule MzSmall { strings: $a = "EVIL" condition: uint16(0) == 0x5a4d and filesize 
 rule Any { strings: $a = "EVIL" condition: $a }
 rule ElfOrMz { strings: $a = "EVIL" condition: (uint16(0) == 0x5a4d or uint32(0) == 0x464c457f) and $a }
 rule NotPe { condition: not pe.is_pe and filesize > 3MB }
+rule Mid { strings: $a = "EVIL" condition: filesize < 200KB and $a }
+rule UpTo64K { strings: $a = "EVIL" condition: filesize <= 65536 and $a }
+rule Under256K { strings: $a = "EVIL" condition: $a and filesize < 256KB }
+rule Under64K { strings: $a = "EVIL" condition: $a and filesize < 64KB }
 )");
   std::string b = Write("b.yar", R"(
 rule Base { strings: $a = "EVIL" condition: filesize < 10KB and $a }
@@ -266,7 +271,16 @@ rule Uses { condition: Base or filesize > 3MB }
   EXPECT_EQ((*loaded)->rule_count(), (*whole)->rule_count());
   YaraScanner g(*grouped), w(*whole), l(*loaded);
   std::map<std::string, std::vector<std::string>> expected = {
-      {"xx/5120", {"Any", "Base", "SmallOnly", "Uses"}},
+      {"xx/5120", {"Any", "Base", "Mid", "SmallOnly", "Under256K", "Under64K", "UpTo64K", "Uses"}},
+      // Size classes of their own for items of 64 KiB and 256 KiB up (yara_rules.cc): a rule
+      // bounded at a class's edge is in the class below it only, or in both for `<=`.
+      {"xx/65535", {"Any", "Mid", "SmallOnly", "Under256K", "Under64K", "UpTo64K"}},
+      {"xx/65536", {"Any", "Mid", "SmallOnly", "Under256K", "UpTo64K"}},
+      {"xx/65537", {"Any", "Mid", "SmallOnly", "Under256K"}},
+      {"xx/204799", {"Any", "Mid", "Under256K"}},
+      {"xx/262143", {"Any", "Under256K"}},
+      {"xx/262144", {"Any"}},
+      {"MZ/262144", {"Any", "ElfOrMz", "MzOnly", "MzSmall"}},
       {"MZ/4194304", {"Any", "ElfOrMz", "MzOnly", "NotPe", "Uses"}},
       {"MZ/1572864", {"Any", "ElfOrMz", "MzOnly", "MzSmall"}},
       {"\x7f"
@@ -277,7 +291,8 @@ rule Uses { condition: Base or filesize > 3MB }
   for (std::string head : {"xx", "MZ",
                            "\x7f"
                            "ELF"}) {
-    for (size_t size : {5120, 51200, 1048575, 1048576, 1572864, 2097152, 4194304}) {
+    for (size_t size : {5120, 51200, 65535, 65536, 65537, 102399, 102400, 204799, 204800, 262143, 262144,
+                        1048575, 1048576, 1572864, 2097152, 4194304}) {
       for (bool evil : {true, false}) {
         std::string data = head + std::string(size - head.size(), 'x');
         if (evil) data.replace(size / 2, 4, "EVIL");
@@ -293,7 +308,28 @@ rule Uses { condition: Base or filesize > 3MB }
       }
     }
   }
-  EXPECT_EQ(checked, 4);
+  EXPECT_EQ(checked, 11);
+  // What the classes are for: an item is not scanned with rules bounded below its class.
+  auto scanned_with = [&](const YaraRules& rules, size_t size) {
+    std::set<std::string> names;
+    for (const auto& group : rules.groups()) {
+      if (!group.gate.Admits(size, "xx")) continue;
+      YR_RULE* rule;
+      yr_rules_foreach(group.rules, rule) {
+        names.insert(rule->identifier);
+      }
+    }
+    return names;
+  };
+  for (const YaraRules* rules : {grouped->get(), loaded->get()}) {
+    EXPECT_TRUE(scanned_with(*rules, 5120).contains("Under64K"));
+    EXPECT_FALSE(scanned_with(*rules, 100 << 10).contains("Under64K"));
+    EXPECT_TRUE(scanned_with(*rules, 100 << 10).contains("UpTo64K"));  // 65,536 bytes is in that class
+    EXPECT_TRUE(scanned_with(*rules, 100 << 10).contains("Mid"));
+    EXPECT_FALSE(scanned_with(*rules, 300 << 10).contains("Mid"));
+    EXPECT_FALSE(scanned_with(*rules, 300 << 10).contains("Under256K"));
+    EXPECT_TRUE(scanned_with(*rules, 300 << 10).contains("Any"));
+  }
 }
 
 TEST_F(YaraTest, DamagedGroupedRulesAreRefused) {
@@ -429,6 +465,12 @@ TEST_F(YaraTest, SignatureBaseGroupedMatchesTheWholeSet) {
   blobs.push_back(big);
   std::ifstream self("/proc/self/exe", std::ios::binary);
   blobs.emplace_back((std::istreambuf_iterator<char>(self)), std::istreambuf_iterator<char>());
+  // Items of each size class (64 KiB, 256 KiB and 1 MiB bound them), program text and zeros.
+  for (size_t size : {size_t{40} << 10, size_t{100} << 10, size_t{300} << 10, size_t{700} << 10}) {
+    std::string part = blobs.back().substr(blobs.back().size() / 3, size);
+    part.resize(size, '\0');
+    blobs.push_back(part);
+  }
   size_t matched = 0;
   for (const auto& data : blobs) {
     YaraExternals ext{"x.exe", "/tmp/x.exe", ".exe", FileTypeOf(data.substr(0, 64)), ""};
