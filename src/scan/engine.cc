@@ -274,20 +274,19 @@ bool KernelKeepsTimes(int fd) {
 
 FileReport Engine::ScanFile(Worker& w, const std::string& path) const {
   bool read = false;
-  FileReport report = ReadFile(w, path, &read);
+  FileReport report = ReadFile(w, path, true, &read);
   if (read) ScanRead(w, report);
   return report;
 }
 
-FileReport Engine::ReadFile(Worker& w, const std::string& path, bool* read) const {
+FileReport Engine::ReadFile(Worker& w, const std::string& path, bool named, bool* read) const {
   *read = false;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0 && errno == ELOOP)
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // named on the command line
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | (named ? 0 : O_NOFOLLOW));
   if (fd < 0) {
     FileReport report;
     report.path = path;
-    report.error = std::string("cannot open: ") + std::strerror(errno);
+    report.error = !named && errno == ELOOP ? std::string("cannot open: now a symbolic link, not followed")
+                                            : std::string("cannot open: ") + std::strerror(errno);
     return report;
   }
   FileReport report = ReadFd(w, fd, path, read);

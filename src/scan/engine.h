@@ -108,7 +108,11 @@ class Engine {
   // (YaraScanner::ExternalsKey of each rule set), and ScanRead finishes the report. Two files with
   // the same digest and externals key get the same findings but for the path that starts each
   // finding's (and for the clock: scan::Recordable reports only).
-  FileReport ReadFile(Worker& worker, const std::string& path, bool* read) const;
+  // `named`: the path was given by the user (a symbolic link there is followed, as ScanFile
+  // does); otherwise it was met in a walk, and a symbolic link found there now (swapped in since
+  // the walk's stat) is an error, not read: a user who can write the tree must not make the
+  // scanner read, hash and name under their path a file it would not walk into.
+  FileReport ReadFile(Worker& worker, const std::string& path, bool named, bool* read) const;
   std::string ContentDigest(Worker& worker) const;
   std::string ExternalsKey(Worker& worker, const FileReport& report) const;
   void ScanRead(Worker& worker, FileReport& report) const;

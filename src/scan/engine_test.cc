@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -162,6 +163,54 @@ TEST_F(EngineTest, ScanFileReadsWhatIsThere) {
   EXPECT_TRUE(r.detected());
   FileReport missing = engine.ScanFile(*w, dir_ + "/nope");
   EXPECT_NE(missing.error.find("cannot open"), std::string::npos);
+}
+
+// With a database of YARA rules only, a member is not hashed unless a rule matches it; the
+// findings about it carry its SHA-256 all the same (and a scan without a database, none).
+TEST_F(EngineTest, MembersAYaraRuleMatchesCarryTheirDigest) {
+  auto image = DatabaseBuilder().Build();
+  ASSERT_TRUE(image.ok());
+  auto db = Database::OpenBytes(std::move(image).value(), "empty");
+  ASSERT_TRUE(db.ok());
+  auto rules = YaraRules::Compile({dir_ + "/r.yar"});
+  ASSERT_TRUE(rules.ok());
+  const std::string sha = HexEncode(crypto::AsView(crypto::Sha256(kEvil)));
+  Engine with_db({*db}, {*rules}, ScanOptions{});
+  auto w = with_db.NewWorker();
+  FileReport r = with_db.ScanBuffer(*w, Zip({{"clean.txt", "nothing here"}, {"dir/x.bin", kEvil}}), "a.zip");
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].path, "a.zip!dir/x.bin");
+  EXPECT_EQ(r.findings[0].kind, "yara");
+  EXPECT_EQ(r.findings[0].item_sha256, sha);
+  Engine rules_only({}, {*rules}, ScanOptions{});
+  auto w2 = rules_only.NewWorker();
+  FileReport r2 = rules_only.ScanBuffer(*w2, Zip("dir/x.bin", kEvil), "a.zip");
+  ASSERT_EQ(r2.findings.size(), 1u);
+  EXPECT_EQ(r2.findings[0].item_sha256, "");
+}
+
+// A walk stat'ed a regular file; by the time a worker opens it, it is a symbolic link to a file
+// the walk would not enter. Read as met in a walk, the link is refused, nothing of its target is
+// read or reported; named by the user, it is followed.
+TEST_F(EngineTest, ALinkMetInAWalkIsNotFollowed) {
+  Engine engine = Make();
+  auto w = engine.NewWorker();
+  std::string target = dir_ + "/evil.bin", link = dir_ + "/swapped";
+  std::ofstream(target) << kEvil;
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  bool read = true;
+  FileReport walked = engine.ReadFile(*w, link, false, &read);
+  EXPECT_FALSE(read);
+  EXPECT_EQ(walked.error, "cannot open: now a symbolic link, not followed");
+  EXPECT_EQ(walked.size, 0u);
+  EXPECT_TRUE(walked.sha256.empty());
+  EXPECT_FALSE(walked.detected());
+  FileReport named = engine.ReadFile(*w, link, true, &read);
+  EXPECT_TRUE(read);
+  EXPECT_TRUE(named.error.empty());
+  engine.ScanRead(*w, named);
+  EXPECT_TRUE(named.detected());
+  EXPECT_TRUE(engine.ScanFile(*w, link).detected());  // ScanFile: a path the caller names
 }
 
 // Text-like bytes, the kind of input TLSH separates well.

@@ -277,7 +277,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       while (queue.Pop(&item)) {
         if (options.stopped && options.stopped()) continue;  // drain what was queued, unscanned
         bool read = false;
-        FileReport r = engine.ReadFile(*worker, item.path, &read);
+        FileReport r = engine.ReadFile(*worker, item.path, item.named, &read);
         if (!read || !options.memo || item.no_memo) {
           if (read) engine.ScanRead(*worker, r);
           finish(r, item.stamp, false);

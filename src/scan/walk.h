@@ -2,8 +2,9 @@
 //
 // Directories are read with openat/fdopendir, so names are bytes (newlines, non-UTF-8 and all).
 // Symbolic links met during a walk are not followed (a link named on the command line is), so a
-// symlink loop cannot trap the walk; each is counted. Unreadable files and directories are
-// reported as errors, never skipped in silence.
+// symlink loop cannot trap the walk; each is counted. A file the walk met that is a symbolic link
+// by the time a worker opens it is reported as an error, not read (Engine::ReadFile). Unreadable
+// files and directories are reported as errors, never skipped in silence.
 //
 // Each directory entry is stat'ed relative to its directory (fstatat), so a stat resolves one name,
 // not the whole path; entries whose type the directory gives (d_type: directories, links) are not

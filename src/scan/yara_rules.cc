@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <span>
+#include <system_error>
 #include <thread>
 
 #include "core/fs.h"
@@ -632,18 +633,29 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved,
   // of it allocation and page faults, and the groups are independent, so two threads load them.
   std::vector<Result<YR_RULES*>> loaded(images.size(), Internal("not loaded"));
   std::atomic<size_t> next{0};
-  auto load = [&] {
-    for (size_t i; (i = next++) < images.size();) {
-      loaded[i] = LoadImage(images[i]);
-      if (done && loaded[i].ok()) done(images[i]);
+  std::atomic<bool> threw{false};
+  auto load = [&]() noexcept {
+    try {
+      for (size_t i; (i = next++) < images.size();) {
+        loaded[i] = LoadImage(images[i]);
+        if (done && loaded[i].ok()) done(images[i]);
+      }
+    } catch (...) {  // out of memory for a message: the group stays "not loaded"
+      threw = true;
     }
   };
   {
     std::vector<std::jthread> helpers;
-    if (images.size() > 1 && std::thread::hardware_concurrency() > 1) helpers.emplace_back(load);
+    if (images.size() > 1 && std::thread::hardware_concurrency() > 1) {
+      try {
+        helpers.emplace_back(load);
+      } catch (const std::system_error&) {  // no thread to be had: this one loads them all
+      }
+    }
     load();
   }
-  Status failed = Status::Ok();
+  Status failed =
+      threw ? ResourceExhausted("compiled YARA rules: out of memory while loading") : Status::Ok();
   for (size_t i = 0; i < images.size(); ++i) {
     Group& g = out->groups_[i];
     if (!loaded[i].ok()) {
@@ -790,9 +802,7 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
     DefineExternals(scanner, ext);
     yr_scanner_set_callback(scanner, OnScanMessage, &out);
     yr_scanner_set_timeout(scanner, timeout);
-    // The data is always a buffer of ours, never a file mapping, so there is no SIGBUS or SIGSEGV
-    // for libyara's try/catch to turn into an error; it would cost two sigaction calls per scan.
-    yr_scanner_set_flags(scanner, SCAN_FLAGS_NO_TRYCATCH);
+    yr_scanner_set_flags(scanner, 0);
     int rc = yr_scanner_scan_mem(scanner, reinterpret_cast<const uint8_t*>(data.data()), data.size());
     if (rc == ERROR_SCAN_TIMEOUT) {
       out.timed_out = true;

@@ -59,9 +59,10 @@ class YaraRules {
   };
   static Result<std::shared_ptr<const YaraRules>> CompileSources(const std::vector<RuleSource>& sources);
   // From the bytes that Save produced (a database section; docs/scan-database.md), or from a
-  // plain yr_rules_save image (one group). DataLoss when damaged. `done`, if given, is called with
-  // each part of `saved` once libyara has copied it (every group's image, in order), so that a
-  // caller whose bytes are a file mapping can drop those pages as it goes
+  // plain yr_rules_save image (one group). DataLoss when damaged. The groups are loaded on two
+  // threads. `done`, if given, is called with each part of `saved` once libyara has copied it
+  // (each group's image, in no set order, from either thread, possibly at the same time), so
+  // that a caller whose bytes are a file mapping can drop those pages as it goes
   // (Database::ReleasePages): the rules then count once in memory, not twice, at the peak too.
   static Result<std::shared_ptr<const YaraRules>> Load(ByteView saved,
                                                        const std::function<void(ByteView)>& done = nullptr);
@@ -119,9 +120,7 @@ class YaraScanner {
     // machine's clock ("time"): the same bytes may be judged otherwise tomorrow.
     bool clock_dependent = false;
   };
-  // Scans `data` with the externals set. `timeout_seconds` 0 means none. `data` must be memory
-  // that stays readable (a buffer, not a mapping of a file that may shrink): libyara's catching of
-  // SIGBUS is off.
+  // Scans `data` with the externals set. `timeout_seconds` 0 means none.
   Result<Outcome> Scan(ByteView data, const YaraExternals& ext, int timeout_seconds);
 
   // What of `ext` these rules can tell apart: the value of each predicate of external_uses()

@@ -464,12 +464,19 @@ TEST_F(YaraTest, SignatureBaseGroupedMatchesTheWholeSet) {
   big.resize(std::max<size_t>(big.size(), 2 << 20), '\0');
   blobs.push_back(big);
   std::ifstream self("/proc/self/exe", std::ios::binary);
-  blobs.emplace_back((std::istreambuf_iterator<char>(self)), std::istreambuf_iterator<char>());
-  // Items of each size class (64 KiB, 256 KiB and 1 MiB bound them), program text and zeros.
+  const std::string program((std::istreambuf_iterator<char>(self)), std::istreambuf_iterator<char>());
+  blobs.push_back(program);
+  // Items of each size class (64 KiB, 256 KiB and 1 MiB bound them): the program's bytes, and
+  // the rules' own text, whose strings they are.
+  ASSERT_GT(program.size(), size_t{2} << 20);
+  std::string rules_text;
+  for (const auto& e : std::filesystem::directory_iterator(sb)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    rules_text.append((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
   for (size_t size : {size_t{40} << 10, size_t{100} << 10, size_t{300} << 10, size_t{700} << 10}) {
-    std::string part = blobs.back().substr(blobs.back().size() / 3, size);
-    part.resize(size, '\0');
-    blobs.push_back(part);
+    blobs.push_back(program.substr(program.size() / 3, size));
+    blobs.push_back(rules_text.substr(rules_text.size() / 2, size));
   }
   size_t matched = 0;
   for (const auto& data : blobs) {
