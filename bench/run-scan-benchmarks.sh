@@ -2,7 +2,8 @@
 # accord scan beside its peers, same corpus, same signatures, same run (docs/benchmarks.md):
 #   1. YARA: the signature-base rules with the five external variables, accord vs `yara -r -p 2`
 #      (and accord again with --scan-duplicates: every copy of the same bytes scanned, as yara
-#      does; and with --max-recursion 0: the files themselves only, as yara reads them);
+#      does; and with --max-recursion 0: the files themselves only, as yara reads them); then
+#      yara and accord alternately until SCAN_BENCH_PAIRS pairs (default 3), and the median ratio;
 #   2. hashes: 1,000,000 random SHA-256 .hsb signatures plus clam.exe's, accord vs clamscan;
 #   3. a second accord scan of the unchanged corpus, answered by the scan cache the first wrote
 #      (docs/scan-cache.md: every file, those with detections and limit notes too). The first scans
@@ -60,6 +61,19 @@ same0=$(cmp -s <(awk '{print $2 " " $1}' "$work/yara -r -p 2.out" | sort -u) \
   <(grep -v -e Heuristics -e '!' "$work/accord scan -j 2 --max-recursion 0.out" | sed 's/: \([^ ]*\) FOUND$/ \1/' | sort -u) \
   && echo yes || echo NO)
 echo "  the same rules on every file itself: $same0"
+# This VM's timings drift by +-15% from one minute to the next: yara and accord again, alternately,
+# SCAN_BENCH_PAIRS pairs in all (the first pair above included), and the median of the ratios.
+secs() { tail -n 1 "$work/$1.time" | cut -d' ' -f1; }
+ratio() { awk -v a="$(secs "$1")" -v y="$(secs "$2")" 'BEGIN { printf "%.2f", a / y }'; }
+ratios=("$(ratio "accord scan -j 2 (yara db)" "yara -r -p 2")")
+for ((pair = 2; pair <= ${SCAN_BENCH_PAIRS:-3}; pair++)); do
+  measure "yara -r -p 2 (pair $pair)" yara -r -p 2 -w "${ext[@]}" "$data"/signature-base/yara/*.yar "$corpus"
+  measure "accord scan -j 2 (pair $pair)" "$accord" scan --unverified -d "$work/sb.accdb" -r -j 2 -i --no-summary \
+    --no-cache "$corpus"
+  ratios+=("$(ratio "accord scan -j 2 (pair $pair)" "yara -r -p 2 (pair $pair)")")
+done
+echo "  accord / yara, pair by pair: ${ratios[*]}; median" \
+     "$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }')x"
 
 echo
 echo "== 2. hashes: 1,000,000 random SHA-256 + clam.exe"
