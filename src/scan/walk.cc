@@ -278,7 +278,9 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
         if (options.stopped && options.stopped()) continue;  // drain what was queued, unscanned
         bool read = false;
         FileReport r = engine.ReadFile(*worker, item.path, item.named, &read);
-        if (!read || !options.memo || item.no_memo) {
+        // A path named on the command line is scanned itself: the memo may hand a file back to
+        // the queue (below), which would then open it as a walked one, not following a link.
+        if (!read || !options.memo || item.no_memo || item.named) {
           if (read) engine.ScanRead(*worker, r);
           finish(r, item.stamp, false);
           continue;

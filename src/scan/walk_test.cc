@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -52,6 +53,19 @@ class WalkTest : public ::testing::Test {
 
   std::string dir_;
 };
+
+// ScanPaths with a memo of its own on `threads` threads; `found` gets "PATH NAME" for each finding.
+ScanSummary ScanWithMemo(const Engine& engine, const std::vector<std::string>& paths, int threads,
+                         std::vector<std::string>* found) {
+  ScanMemo memo;
+  WalkOptions o;
+  o.memo = &memo;
+  o.threads = threads;
+  found->clear();
+  return ScanPaths(engine, paths, o, [&](const FileReport& r) {
+    for (const Finding& f : r.findings) found->push_back(f.path + " " + f.name);
+  });
+}
 
 TEST_F(WalkTest, CountingSeesWhatTheScanScans) {
   for (bool recursive : {true, false}) {
@@ -180,14 +194,8 @@ TEST_F(WalkTest, MembersNamedAfterTheirFileKeepTheirOwnNames) {
   std::ofstream(dir_ + "/g/b.exe.gz") << gz;
   Engine engine({}, {*rules}, ScanOptions{});
   for (int threads : {1, 2}) {
-    ScanMemo memo;
-    WalkOptions o;
-    o.memo = &memo;
-    o.threads = threads;
     std::vector<std::string> found;
-    ScanSummary s = ScanPaths(engine, {dir_ + "/g"}, o, [&](const FileReport& r) {
-      for (const Finding& f : r.findings) found.push_back(f.path + " " + f.name);
-    });
+    ScanSummary s = ScanWithMemo(engine, {dir_ + "/g"}, threads, &found);
     EXPECT_EQ(found, std::vector<std::string>{dir_ + "/g/b.exe.gz!b.exe Exe"});
     EXPECT_EQ(s.same_content, 0u);
   }
@@ -212,6 +220,30 @@ TEST_F(WalkTest, MembersNamedAfterTheirFileKeepTheirOwnNames) {
   });
   EXPECT_EQ(found, std::vector<std::string>{dir_ + "/s/a.exe.szdd!a.exe Exe"});
   EXPECT_EQ(s.same_content, 0u);
+}
+
+// Paths named on the command line are scanned themselves, links among them followed; only files
+// met in a walk share a scan (a file the memo hands back is reopened as a walked one).
+TEST_F(WalkTest, NamedPathsAreScannedThemselves) {
+  std::string rules_file = dir_ + "/r.yar";
+  std::ofstream(rules_file) << "rule Marked { strings: $a = \"MARK\" condition: $a }\n";
+  auto rules = YaraRules::Compile({rules_file});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  Engine engine({}, {*rules}, ScanOptions{});
+  std::filesystem::create_directories(dir_ + "/n");
+  for (const char* name : {"a", "b"}) std::ofstream(dir_ + "/n/" + name) << "the MARK";
+  ASSERT_EQ(::symlink((dir_ + "/n/a").c_str(), (dir_ + "/link").c_str()), 0);
+  for (int threads : {1, 2}) {
+    std::vector<std::string> found;
+    ScanSummary named = ScanWithMemo(engine, {dir_ + "/n/a", dir_ + "/n/b", dir_ + "/link"}, threads, &found);
+    std::sort(found.begin(), found.end());
+    EXPECT_EQ(found,
+              (std::vector<std::string>{dir_ + "/link Marked", dir_ + "/n/a Marked", dir_ + "/n/b Marked"}));
+    EXPECT_EQ(named.errors, 0u);
+    EXPECT_EQ(named.same_content, 0u);
+    ScanSummary walked = ScanWithMemo(engine, {dir_ + "/n"}, threads, &found);
+    EXPECT_EQ(walked.same_content, 1u) << threads;
+  }
 }
 
 // Rules that read `filepath` other than through predicates: no two paths share a key, so the

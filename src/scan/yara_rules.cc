@@ -226,9 +226,10 @@ bool CompilesAlone(const std::string& text, const std::string& name) {
 // `whole_set`, which is those files compiled at once). Groups of two kinds, one per size class
 // of that kind, each with only the rules whose conditions admit that class's sizes: for "MZ"
 // items (classes kMzBounds), the rules that need "MZ" and those that need pe; for every item
-// (classes kAnyBounds), the rest, with the rules that need pe rewritten by AssumeNoPe (false on "MZ" items,
-// pe-free on the others). So the group most items get imports no pe module, whose objects cost more than the
-// rules on small items. The groups must hold exactly the rules of `whole_set` (namespace and name).
+// (classes kAnyBounds), the rest, with the rules that need pe rewritten by AssumeNoPe (false on
+// "MZ" items, pe-free on the others). So the group most items get imports no pe module, whose
+// objects cost more than the rules on small items. The groups must hold exactly the rules of
+// `whole_set` (namespace and name).
 std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vector<RuleInput>& files,
                                                                 YR_RULES* whole_set) {
   struct Plan {

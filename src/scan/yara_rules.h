@@ -59,8 +59,8 @@ class YaraRules {
   };
   static Result<std::shared_ptr<const YaraRules>> CompileSources(const std::vector<RuleSource>& sources);
   // From the bytes that Save produced (a database section; docs/scan-database.md), or from a
-  // plain yr_rules_save image (one group). DataLoss when damaged. The groups are loaded on two
-  // threads. `done`, if given, is called with each part of `saved` once libyara has copied it
+  // plain yr_rules_save image (one group). DataLoss when damaged. The groups are loaded on up to
+  // two threads. `done`, if given, is called with each part of `saved` once libyara has copied it
   // (each group's image, in no set order, from either thread, possibly at the same time), so
   // that a caller whose bytes are a file mapping can drop those pages as it goes
   // (Database::ReleasePages): the rules then count once in memory, not twice, at the peak too.
