@@ -178,8 +178,12 @@ int Scan(ScanArgs& a) {
   std::vector<std::shared_ptr<const YaraRules>> rules = std::move(loaded->rules);
   if (a.paths.empty()) a.paths.push_back(".");
   a.limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
-  std::unique_ptr<scan::ScanCache> cache = OpenCache(a, dbs, rules, scan::ScanOptions{a.limits}, start_ns);
-  scan::Engine engine(std::move(dbs), std::move(rules), scan::ScanOptions{a.limits});
+  scan::ScanOptions options{a.limits};
+  std::unique_ptr<scan::ScanCache> cache = OpenCache(a, dbs, rules, options, start_ns);
+  // A clean file's SHA-256 is shown only by --json and recorded only by the cache: without
+  // either, files are hashed only when something needs it (ScanOptions::file_digests).
+  options.file_digests = a.json || cache != nullptr;
+  scan::Engine engine(std::move(dbs), std::move(rules), options);
 
   scan::WalkOptions wo;
   wo.threads = a.threads > 0 ? a.threads : int(std::max(1u, std::thread::hardware_concurrency()));

@@ -611,7 +611,11 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
       }
       return;
     }
-    if (archive_entry_filetype(entry) != AE_IFREG) continue;
+    // Directories, links, devices, fifos and sockets hold no bytes of their own. An entry of no
+    // type is data: ar headers carry bare permissions ("644", as binutils writes static libraries
+    // in deterministic mode), which libarchive passes on as the mode, type bits and all.
+    const auto type = archive_entry_filetype(entry);
+    if (type != AE_IFREG && type != 0) continue;
     if (raw_name_needed && depth == 0) stats_.named_after_top = true;
     std::string name = raw_name_needed ? DecompressedName(path)
                                        : CleanMemberName(archive_entry_pathname_utf8(entry) != nullptr

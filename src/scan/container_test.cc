@@ -4,10 +4,13 @@
 #include <archive_entry.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -205,6 +208,43 @@ TEST(ContainerTest, DebianPackageIsArOfCompressedTars) {
   Walked w = Walk(deb, "x.deb");
   EXPECT_THAT(w.events, IsEmpty());
   EXPECT_EQ(w.data["x.deb!data.tar.xz!usr/bin/x"], kExe) << ::testing::PrintToString(w.paths);
+}
+
+// A static library as binutils' `ar rcD` writes it (Debian's default): a symbol table "/",
+// members named "NAME/" whose headers give bare permissions ("644"), no file type. Every member
+// is visited, with its bytes.
+Bytes ArHeader(const std::string& name, const std::string& mode, size_t size) {
+  char h[61];
+  std::snprintf(h, sizeof h, "%-16s%-12s%-6s%-6s%-8s%-10zu`\n", name.c_str(), "0", "0", "0", mode.c_str(),
+                size);
+  return Bytes(h, 60);
+}
+TEST(ContainerTest, StaticLibraryMembersWithBarePermissionsAreVisited) {
+  const Bytes symbols("\0\0\0\0", 4), a = "first object " + std::string(kExe), b = "second object";
+  Bytes lib =
+      "!<arch>\n" + ArHeader("/", "0", symbols.size()) + symbols + ArHeader("a.o/", "644", a.size()) + a;
+  if (a.size() % 2) lib += "\n";
+  lib += ArHeader("b.o/", "644", b.size()) + b;
+  if (b.size() % 2) lib += "\n";
+  Walked w = Walk(lib, "libx.a");
+  EXPECT_THAT(w.events, IsEmpty());
+  EXPECT_EQ(w.data["libx.a!a.o"], a) << ::testing::PrintToString(w.paths);
+  EXPECT_EQ(w.data["libx.a!b.o"], b) << ::testing::PrintToString(w.paths);
+  // The same with binutils' own ar, when it is installed.
+  char dir[] = "/tmp/accord-ar-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string d = dir;
+  std::ofstream(d + "/a.o", std::ios::binary) << a;
+  std::ofstream(d + "/b.o", std::ios::binary) << b;
+  if (std::system(("cd " + d + " && ar rcD libx.a a.o b.o 2>/dev/null").c_str()) == 0) {
+    std::ifstream in(d + "/libx.a", std::ios::binary);
+    const Bytes made((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Walked by_ar = Walk(made, "libx.a");
+    EXPECT_THAT(by_ar.events, IsEmpty());
+    EXPECT_EQ(by_ar.data["libx.a!a.o"], a) << ::testing::PrintToString(by_ar.paths);
+    EXPECT_EQ(by_ar.data["libx.a!b.o"], b) << ::testing::PrintToString(by_ar.paths);
+  }
+  std::filesystem::remove_all(d);
 }
 
 TEST(ContainerTest, ZipAppendedToAnExecutableIsOpened) {

@@ -8,11 +8,16 @@
 
 #include <chrono>
 #include <cstring>
+#include <unordered_map>
+#include <utility>
 
 #include "scan/digest.h"
 #include "scan/tlsh.h"
 
 namespace accord::scan {
+namespace {
+constexpr size_t kKeptBuffer = size_t{64} << 20;  // a worker's read buffer over this is freed after use
+}  // namespace
 
 bool FileReport::detected() const {
   // Signature hits; limits, encryption and damage are reported but are not detections.
@@ -28,10 +33,20 @@ class Engine::Worker {
   }
   std::vector<std::unique_ptr<YaraScanner>> scanners;
   TlshHasher tlsh;
-  Bytes buffer;                // the file being scanned; reused from file to file
+  // The file being scanned, reused from file to file. It grows without zero-filling or copying
+  // what it held (std::string::resize does both): ReadFd overwrites the bytes it scans.
+  std::unique_ptr<char[]> buffer;
+  size_t capacity = 0;         // of buffer
   size_t read = 0;             // bytes of it read (ReadFile)
   std::optional<Digests> top;  // ContentDigest's digests of them, for the scan to reuse
   std::chrono::steady_clock::time_point deadline;
+  // OwnerName, asked once per user and worker (glibc reads /etc/passwd again on every call).
+  const std::string& Owner(uid_t uid) {
+    auto it = owners.find(uid);
+    if (it == owners.end()) it = owners.emplace(uid, OwnerName(uid)).first;
+    return it->second;
+  }
+  std::unordered_map<uid_t, std::string> owners;
 };
 
 Engine::Engine(std::vector<std::shared_ptr<const Database>> dbs,
@@ -104,24 +119,24 @@ size_t Engine::signature_count() const {
   return n;
 }
 
-bool Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const YaraExternals& ext,
+bool Engine::ScanItem(Worker& w, ByteView data, bool top, const std::string& path, const YaraExternals& ext,
                       FileReport& report) const {
   report.bytes_scanned += data.size();
-  // SHA-256 always for the top-level file (reports carry it); MD5 and SHA-1 only if signed. A
-  // member is hashed if a database looks digests up, or, with a database, once a YARA rule has
-  // matched it (its findings carry the SHA-256): most members are clean.
-  bool top = report.sha256.empty();
+  // SHA-256 for the top-level file, whose report carries it (unless file_digests is off); MD5
+  // and SHA-1 only if signed. Any item is hashed if a database looks digests up, or once a
+  // signature matched it (its findings carry the SHA-256: a member's with a database, the top's
+  // always): most items are clean.
   Digests d;
   const bool hashed = !dbs_.empty() || top;
   bool have_digests = false;
   if (top && w.top) {
     d = *w.top;
     have_digests = true;
-  } else if (top || hash_lookups_ || tlsh_) {
+  } else if ((top && options_.file_digests) || hash_lookups_ || tlsh_) {
     d = ComputeDigests(data, Wants(HashKind::kMd5), Wants(HashKind::kSha1));
     have_digests = true;
   }
-  if (top) report.sha256 = Hex(d.sha256.data(), 32);
+  if (top && have_digests) report.sha256 = Hex(d.sha256.data(), 32);
   struct {
     HashKind kind;
     bool present;
@@ -194,6 +209,7 @@ bool Engine::ScanItem(Worker& w, ByteView data, const std::string& path, const Y
       if (hashed && !have_digests && !outcome->matches.empty()) {
         d = ComputeDigests(data, false, false);
         have_digests = true;
+        if (top) report.sha256 = Hex(d.sha256.data(), 32);
       }
       for (const auto& m : outcome->matches)
         report.findings.push_back(
@@ -226,6 +242,7 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
   // members are not scanned. The walk's notes are all reported, those about its members too: a
   // limit it uses up (scan size, time) stops the walk for what follows it, which must show.
   int allowed_depth = -1;
+  bool first = true;  // the walk visits the buffer itself first
   stats = walker.Walk(
       data, display_path,
       [&](const Item& item) {
@@ -237,7 +254,8 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
           NameParts(path, ext);
           ext.owner.clear();
         }
-        if (!ScanItem(w, item.data, path, ext, report)) allowed_depth = item.depth;
+        bool top = std::exchange(first, false);
+        if (!ScanItem(w, item.data, top, path, ext, report)) allowed_depth = item.depth;
       },
       [&](const Event& e) {
         const char* kind = e.kind == EventKind::kLimitExceeded ? "limit"
@@ -313,7 +331,7 @@ FileReport Engine::ReadFd(Worker& w, int fd, const std::string& path, bool* read
     return report;
   }
   report.size = uint64_t(st.st_size);
-  report.owner = OwnerName(st.st_uid);
+  report.owner = w.Owner(st.st_uid);
   if (report.size > options_.limits.max_file_size) {
     report.read_stable = true;  // nothing read: the decision rests on this descriptor's size alone
     report.read_stat = st;
@@ -325,12 +343,17 @@ FileReport Engine::ReadFd(Worker& w, int fd, const std::string& path, bool* read
   }
   // pread(2) into our own buffer, not mmap: a file truncated while we scan it cannot SIGBUS us,
   // and we scan exactly the bytes we read; pread leaves the descriptor's offset (a client's, for
-  // FILDES) where it was. The buffer only grows (resizing it down and up again would zero-fill it
-  // for every file).
-  if (w.buffer.size() < report.size) w.buffer.resize(report.size);
+  // FILDES) where it was. The buffer only grows, at least twofold up to kKeptBuffer (the old one
+  // freed first: its bytes are not needed), and only the bytes read are ever scanned.
+  if (w.capacity < report.size) {
+    size_t capacity = std::max<size_t>(report.size, std::min(2 * w.capacity, kKeptBuffer));
+    w.buffer.reset();
+    w.buffer = std::make_unique_for_overwrite<char[]>(capacity);
+    w.capacity = capacity;
+  }
   size_t got = 0;
   while (got < report.size) {
-    ssize_t n = ::pread(fd, w.buffer.data() + got, report.size - got, off_t(got));
+    ssize_t n = ::pread(fd, w.buffer.get() + got, report.size - got, off_t(got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       report.error = std::string("read failed: ") + std::strerror(errno);
@@ -363,13 +386,13 @@ YaraExternals Engine::TopExternals(const FileReport& report) {
 }
 
 std::string Engine::ContentDigest(Worker& w) const {
-  w.top = ComputeDigests(ByteView(w.buffer.data(), w.read), Wants(HashKind::kMd5), Wants(HashKind::kSha1));
+  w.top = ComputeDigests(ByteView(w.buffer.get(), w.read), Wants(HashKind::kMd5), Wants(HashKind::kSha1));
   return std::string(reinterpret_cast<const char*>(w.top->sha256.data()), w.top->sha256.size());
 }
 
 std::string Engine::ExternalsKey(Worker& w, const FileReport& report) const {
   YaraExternals ext = TopExternals(report);
-  ext.filetype = FileTypeOf(ByteView(w.buffer.data(), std::min<size_t>(w.read, 64)));
+  ext.filetype = FileTypeOf(ByteView(w.buffer.get(), std::min<size_t>(w.read, 64)));
   std::string key;
   for (auto& scanner : w.scanners) {
     std::string k = scanner->ExternalsKey(ext);
@@ -379,7 +402,7 @@ std::string Engine::ExternalsKey(Worker& w, const FileReport& report) const {
 }
 
 void Engine::ScanRead(Worker& w, FileReport& report) const {
-  ScanTree(w, ByteView(w.buffer.data(), w.read), report.path, TopExternals(report), report);
+  ScanTree(w, ByteView(w.buffer.get(), w.read), report.path, TopExternals(report), report);
   Cite(report);
   DropRead(w);
 }
@@ -387,7 +410,10 @@ void Engine::ScanRead(Worker& w, FileReport& report) const {
 void Engine::DropRead(Worker& w) const {
   w.top.reset();
   w.read = 0;
-  if (w.buffer.capacity() > (64u << 20)) Bytes().swap(w.buffer);  // do not keep a huge buffer
+  if (w.capacity > kKeptBuffer) {  // do not keep a huge buffer
+    w.buffer.reset();
+    w.capacity = 0;
+  }
 }
 
 bool Engine::PathsCanShareKeys() const {

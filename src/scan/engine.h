@@ -79,6 +79,10 @@ struct ScanOptions {
   // Every cap, with clamscan's defaults: file size, bytes extracted per top-level file, depth,
   // members per container, time per top-level file, compression ratio (container.h).
   ContainerLimits limits;
+  // Every file's report carries its SHA-256 (FileReport::sha256), as --json and the scan cache
+  // need. Off, a file is hashed only when something needs it: a database that looks digests up,
+  // a finding (each carries it), or the caller (ContentDigest). Off changes no verdict.
+  bool file_digests = true;
 };
 
 class Engine {
@@ -130,7 +134,9 @@ class Engine {
  private:
   // False if the item is allow-listed (.fp/.sfp): then nothing is reported for it, nor for
   // anything inside it (ScanTree), as ClamAV treats an allow-listed file as clean with its members.
-  bool ScanItem(Worker& w, ByteView data, const std::string& path, const YaraExternals& ext,
+  // `top`: the item is the file or buffer itself (ScanTree's first), whose SHA-256 the report
+  // carries.
+  bool ScanItem(Worker& w, ByteView data, bool top, const std::string& path, const YaraExternals& ext,
                 FileReport& report) const;
   void ScanTree(Worker& w, ByteView data, const std::string& display_path, const YaraExternals& top,
                 FileReport& report) const;

@@ -57,7 +57,9 @@ class EngineTest : public ::testing::Test {
   Engine Make(bool allow_evil = false, const std::string& allow_list = "") {
     DatabaseBuilder b;
     EXPECT_TRUE(AddHashFile(b, dir_ + "/t.hsb").ok());
-    if (!allow_list.empty()) EXPECT_TRUE(AddHashFile(b, allow_list).ok());
+    if (!allow_list.empty()) {
+      EXPECT_TRUE(AddHashFile(b, allow_list).ok());
+    }
     if (allow_evil) {
       std::ofstream(dir_ + "/ok.sfp")
           << HexEncode(crypto::AsView(crypto::Sha256(kEvil))) << ":*:Known.Good\n";
@@ -163,6 +165,77 @@ TEST_F(EngineTest, ScanFileReadsWhatIsThere) {
   EXPECT_TRUE(r.detected());
   FileReport missing = engine.ScanFile(*w, dir_ + "/nope");
   EXPECT_NE(missing.error.find("cannot open"), std::string::npos);
+}
+
+// One worker reads files of growing and shrinking sizes into the buffer it reuses (grown without
+// being cleared): each scan sees exactly its own file's bytes, never what an earlier, longer file
+// left beyond them, and its digest is of those bytes.
+TEST_F(EngineTest, AReusedReadBufferHoldsOnlyEachFilesOwnBytes) {
+  Engine engine = Make();
+  auto w = engine.NewWorker();
+  const std::string big = std::string(300000, 'x') + "MARK", small(1000, 'x'),
+                    bigger = std::string(700000, 'y') + "MAR", biggest = "MARK" + std::string(2000000, 'z');
+  struct Case {
+    std::string name, bytes;
+    bool marked;
+  } cases[] = {{"big", big, true},         {"small", small, false},  {"bigger", bigger, false},
+               {"biggest", biggest, true}, {"small2", small, false}, {"empty", "", false}};
+  for (const Case& c : cases) {
+    std::string p = dir_ + "/" + c.name;
+    std::ofstream(p, std::ios::binary) << c.bytes;
+    FileReport r = engine.ScanFile(*w, p);
+    EXPECT_TRUE(r.error.empty()) << c.name << ": " << r.error;
+    EXPECT_EQ(r.size, c.bytes.size()) << c.name;
+    EXPECT_EQ(r.bytes_scanned, c.bytes.size()) << c.name;
+    EXPECT_EQ(r.sha256, HexEncode(crypto::AsView(crypto::Sha256(c.bytes)))) << c.name;
+    EXPECT_EQ(r.detected(), c.marked) << c.name;
+  }
+}
+
+// ScanOptions::file_digests off (text output without a cache): a clean file is not hashed and its
+// report names no SHA-256; a file a rule matched is, and its report and findings carry it; with a
+// database that looks digests up, every file is hashed as before. No verdict changes.
+TEST_F(EngineTest, WithoutFileDigestsOnlyFilesWithFindingsNameTheirDigest) {
+  auto rules = YaraRules::Compile({dir_ + "/r.yar"});
+  ASSERT_TRUE(rules.ok());
+  ScanOptions lean;
+  lean.file_digests = false;
+  std::string clean = dir_ + "/clean.txt", marked = dir_ + "/marked.txt";
+  std::ofstream(clean) << "nothing here";
+  std::ofstream(marked) << kEvil;
+  const std::string sha_clean = HexEncode(crypto::AsView(crypto::Sha256(std::string("nothing here"))));
+  const std::string sha_marked = HexEncode(crypto::AsView(crypto::Sha256(kEvil)));
+  Engine rules_only({}, {*rules}, lean);
+  auto w = rules_only.NewWorker();
+  FileReport c = rules_only.ScanFile(*w, clean);
+  EXPECT_FALSE(c.detected());
+  EXPECT_EQ(c.sha256, "");
+  FileReport m = rules_only.ScanFile(*w, marked);
+  ASSERT_EQ(m.findings.size(), 1u);
+  EXPECT_EQ(m.findings[0].name, "Marked");
+  EXPECT_EQ(m.findings[0].item_sha256, sha_marked);
+  EXPECT_EQ(m.sha256, sha_marked);
+  // A member's finding is the member's: the container file itself stays unhashed.
+  FileReport z = rules_only.ScanBuffer(*w, Zip("x.bin", kEvil), "a.zip");
+  ASSERT_EQ(z.findings.size(), 1u);
+  EXPECT_EQ(z.sha256, "");
+  // A database with hash signatures: every file is hashed, clean ones too.
+  DatabaseBuilder b;
+  ASSERT_TRUE(AddHashFile(b, dir_ + "/t.hsb").ok());
+  auto image = b.Build();
+  ASSERT_TRUE(image.ok());
+  auto db = Database::OpenBytes(std::move(image).value(), "test");
+  ASSERT_TRUE(db.ok());
+  Engine with_hashes({*db}, {*rules}, lean);
+  auto w2 = with_hashes.NewWorker();
+  EXPECT_EQ(with_hashes.ScanFile(*w2, clean).sha256, sha_clean);
+  FileReport h = with_hashes.ScanFile(*w2, marked);
+  EXPECT_EQ(h.sha256, sha_marked);
+  EXPECT_EQ(h.findings.size(), 2u);  // Test.Evil and Marked
+  // The default: every file's report names its digest.
+  Engine full({}, {*rules}, ScanOptions{});
+  auto w3 = full.NewWorker();
+  EXPECT_EQ(full.ScanFile(*w3, clean).sha256, sha_clean);
 }
 
 // With a database of YARA rules only, a member is not hashed unless a rule matches it; the

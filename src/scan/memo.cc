@@ -6,6 +6,23 @@
 
 namespace accord::scan {
 
+void SizeCensus::Add(uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  ++counts_[size];
+}
+
+void SizeCensus::Finish() {
+  std::lock_guard<std::mutex> l(mu_);
+  finished_ = true;
+}
+
+bool SizeCensus::Unique(uint64_t size) const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!finished_) return false;
+  auto it = counts_.find(size);
+  return it != counts_.end() && it->second == 1;
+}
+
 ScanMemo::ScanMemo(size_t max_entries, size_t max_bytes)
     : max_entries_(std::max<size_t>(1, max_entries)), max_bytes_(max_bytes) {}
 

@@ -39,6 +39,25 @@
 
 namespace accord::scan {
 
+// How many walked files have each size, for the memo: a file no other walked file matches in
+// size cannot have another's bytes, so ScanPaths scans it without hashing it for the memo (most
+// bytes of a tree are in files of sizes met once). Files are counted as the walk queues them;
+// Unique answers true only after Finish, once the walk is over (a file still to come could match
+// before). A file whose size changed after the walk's stat is then merely scanned itself: leaving
+// a file out of the memo never changes its report.
+// Thread-safety: every method may be called from any thread.
+class SizeCensus {
+ public:
+  void Add(uint64_t size);
+  void Finish();                     // no more Add
+  bool Unique(uint64_t size) const;  // Finish was called, and Add(size) exactly once
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<uint64_t, uint32_t> counts_;
+  bool finished_ = false;
+};
+
 class ScanMemo {
  public:
   explicit ScanMemo(size_t max_entries = accord::limits::kMaxScanMemoEntries,

@@ -21,6 +21,22 @@ FileReport Scanned(FileReport r, const std::string& digest) {
   return r;
 }
 
+// A size is unique only once the walk is over, and only if one file had it; a size never walked
+// is not (the file's size changed since the walk: it may be anyone's).
+TEST(SizeCensus, ASizeIsUniqueOnlyOnceTheWalkIsOverAndOnlyOnce) {
+  SizeCensus c;
+  c.Add(10);
+  c.Add(20);
+  c.Add(20);
+  c.Add(0);
+  EXPECT_FALSE(c.Unique(10));  // a file still to come may have 10 bytes
+  c.Finish();
+  EXPECT_TRUE(c.Unique(10));
+  EXPECT_TRUE(c.Unique(0));
+  EXPECT_FALSE(c.Unique(20));
+  EXPECT_FALSE(c.Unique(30));
+}
+
 TEST(ScanMemo, TheFirstScansTheSameKeyWaitsOrIsAnswered) {
   ScanMemo memo;
   // The key: the name's first letter, as a rule reading `filename startswith "a"` would see it.

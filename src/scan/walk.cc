@@ -154,11 +154,12 @@ void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v)
 
 class ScanVisitor : public TreeVisitor {
  public:
-  ScanVisitor(Queue& queue, ScanCache* cache, const std::function<void(const FileReport&)>& report,
-              std::mutex& report_mu, ScanSummary& summary, Progress* progress,
-              const std::function<bool()>& stopped)
+  ScanVisitor(Queue& queue, SizeCensus& census, ScanCache* cache,
+              const std::function<void(const FileReport&)>& report, std::mutex& report_mu,
+              ScanSummary& summary, Progress* progress, const std::function<bool()>& stopped)
       : stopped_(stopped),
         queue_(queue),
+        census_(census),
         cache_(cache),
         report_(report),
         report_mu_(report_mu),
@@ -197,6 +198,7 @@ class ScanVisitor : public TreeVisitor {
       report_(r);
       return;
     }
+    if (!named) census_.Add(stamp.size);  // a named path never shares a scan (ScanPaths)
     queue_.Push({std::move(path), stamp, named});
   }
   bool Stopped() const override { return stopped_ && stopped_(); }
@@ -212,6 +214,7 @@ class ScanVisitor : public TreeVisitor {
   std::unordered_map<uid_t, std::string> owners_;
   const std::function<bool()>& stopped_;
   Queue& queue_;
+  SizeCensus& census_;
   ScanCache* cache_;
   const std::function<void(const FileReport&)>& report_;
   std::mutex& report_mu_;
@@ -242,6 +245,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
   ScanSummary summary;
   std::mutex report_mu;
   Queue queue;
+  SizeCensus census;
   std::vector<std::thread> workers;
   int n = std::max(1, options.threads);
   // A file's report goes out: recorded in the cache if it may be, counted, shown.
@@ -279,8 +283,9 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
         bool read = false;
         FileReport r = engine.ReadFile(*worker, item.path, item.named, &read);
         // A path named on the command line is scanned itself: the memo may hand a file back to
-        // the queue (below), which would then open it as a walked one, not following a link.
-        if (!read || !options.memo || item.no_memo || item.named) {
+        // the queue (below), which would then open it as a walked one, not following a link. So
+        // is a file of a size no other walked file has: no need to hash it for the memo.
+        if (!read || !options.memo || item.no_memo || item.named || census.Unique(item.stamp.size)) {
           if (read) engine.ScanRead(*worker, r);
           finish(r, item.stamp, false);
           continue;
@@ -310,8 +315,9 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       }
     });
   }
-  ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress, options.stopped);
+  ScanVisitor visitor(queue, census, options.cache, on_report, report_mu, summary, progress, options.stopped);
   Walk(paths, options.recursive, visitor);
+  census.Finish();
   queue.Close();
   for (auto& t : workers) t.join();
   return summary;
