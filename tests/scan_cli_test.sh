@@ -56,6 +56,20 @@ z=[o for o in objs if o[\"path\"]==\"tree/inner.zip\"][0]
 assert z[\"matches\"][0][\"container\"]==\"tree/inner.zip\", z
 "'
 
+# YARA rules only, no cache, no memo (which hashes files for itself): text output hashes only
+# what needs it, --json still names every file's SHA-256 (ScanOptions::file_digests).
+"$accord" scan --yara rules.yar -r --json --no-cache --scan-duplicates tree > out-yara.json
+clean_sha=$(sha256sum tree/clean.txt | cut -d' ' -f1)
+check "--json --no-cache with rules only names a clean file's SHA-256" 'python3 -c "
+import json
+objs=[json.loads(l) for l in open(\"out-yara.json\")]
+assert all(len(o.get(\"sha256\", \"\"))==64 for o in objs), objs
+c=[o for o in objs if o[\"path\"]==\"tree/clean.txt\"][0]
+assert c[\"sha256\"]==\"'"$clean_sha"'\", c
+"'
+"$accord" scan --yara rules.yar -r --no-cache tree > out-yara.txt
+check "text output without a cache finds the same" 'grep -q "^tree/marked.txt: Marker FOUND$" out-yara.txt && grep -q "^tree/clean.txt: OK$" out-yara.txt'
+
 # Databases.
 "$accord" db build -o sigs.accdb --hashes sigs.hsb --hashes sigs.hdb --yara rules.yar > build.txt
 check "db build reports its contents" 'grep -q "1 MD5, 0 SHA-1, 1 SHA-256 signatures" build.txt && grep -q "1 YARA rules" build.txt'

@@ -109,7 +109,7 @@ struct ScanArgs {
   bool recursive = false, infected_only = false, json = false, no_summary = false;
   std::string cache_path;  // --cache FILE; "" for the default (scan/cache.h)
   bool no_cache = false;
-  bool scan_duplicates = false;  // --scan-duplicates: no ScanMemo
+  bool scan_duplicates = false;  // --scan-duplicates: no ScanMemo, no MemberMemo
   bool unverified = false;       // --unverified: accept databases that no verified update built
   std::string policy;            // --policy: the databases must have been verified against this one
   scan::ContainerLimits limits;
@@ -183,6 +183,7 @@ int Scan(ScanArgs& a) {
   // A clean file's SHA-256 is shown only by --json and recorded only by the cache: without
   // either, files are hashed only when something needs it (ScanOptions::file_digests).
   options.file_digests = a.json || cache != nullptr;
+  options.share_member_scans = !a.scan_duplicates;  // --scan-duplicates: every copy scanned
   scan::Engine engine(std::move(dbs), std::move(rules), options);
 
   scan::WalkOptions wo;
@@ -250,6 +251,9 @@ int Scan(ScanArgs& a) {
     if (cache) std::printf("Cached files: %llu\n", (unsigned long long)summary.cached);
     if (wo.memo)
       std::printf("Same content as a scanned file: %llu\n", (unsigned long long)summary.same_content);
+    if (engine.shares_member_scans())
+      std::printf("Members with the content of a scanned member: %llu\n",
+                  (unsigned long long)engine.shared_member_scans());
   }
   std::fflush(stdout);
   if (summary.infected > 0) return kFound;
@@ -314,8 +318,8 @@ void AddScanCommands(CLI::App& app, int& rc) {
       ->allow_extra_args(false);
   sc->add_flag("--no-cache", s.no_cache, "scan every file, and neither read nor write a cache");
   sc->add_flag("--scan-duplicates", s.scan_duplicates,
-               "scan every file with the same bytes as one scanned earlier in this run (by default it "
-               "gets that file's findings when the YARA rules cannot tell their names apart)");
+               "scan every file and member with the same bytes as one scanned earlier in this run (by "
+               "default it gets that one's findings when the YARA rules cannot tell their names apart)");
   sc->add_option("--policy", s.policy,
                  "the trust policy (C2SP tlog-policy) every -d database must have been verified against by "
                  "`accord update`")

@@ -70,6 +70,15 @@ inline constexpr size_t kMaxScanMemoBytes = 32u << 20;  // and what they hold; 1
 // One content under at most this many externals keys (or names, for a file whose members are
 // named after it): a further one is scanned without the memo, so a lookup compares at most this many.
 inline constexpr size_t kMaxScanMemoVariants = 16;
+// The sizes `accord scan` counts to skip hashing files of a size met once (scan/memo.h, SizeCensus):
+// at most this many distinct sizes (about 40 bytes each); a size met past it is hashed as before.
+inline constexpr size_t kMaxSizeCensusSizes = 262144;
+// Members of containers with the same bytes in one Engine's life (scan/member_memo.h): at most
+// this many contents are remembered (about 300 bytes each: a digest, the first member's external
+// variables, its YARA outcome), holding at most kMaxMemberMemoBytes; past either, new contents are
+// scanned without being remembered.
+inline constexpr size_t kMaxMemberMemoEntries = 32768;
+inline constexpr size_t kMaxMemberMemoBytes = 16u << 20;
 // The predicates over YARA's external variables a rule set carries (scan/yara_split.h,
 // ExternalUses; a database's YARA section): at most this many, each at most this long.
 inline constexpr size_t kMaxYaraExternalPredicates = 65536;

@@ -479,10 +479,12 @@ Status Fingerprint::AddYaraRules(const YaraRules& rules) {
 void Fingerprint::AddOptions(const ScanOptions& o) {
   // The bindings name every field, so a new option or limit stops the build here until it is in
   // the fingerprint (a size check would miss one that fits in padding).
-  // file_digests changes no verdict, only whether a clean file's report names its SHA-256; a
-  // scan with a cache has them on (the cache records them).
-  const auto& [limits, file_digests] = o;
+  // Neither changes a verdict: file_digests, only whether a clean file's report names its
+  // SHA-256 (a scan with a cache has them on: the cache records them); share_member_scans, only
+  // whether a member with another's bytes is scanned again.
+  const auto& [limits, file_digests, share_member_scans] = o;
   (void)file_digests;
+  (void)share_member_scans;
   const auto& [recursion, file_size, scan_size, files, scan_time, ratio, ratio_floor] = limits;
   Bytes v;
   for (uint64_t x :

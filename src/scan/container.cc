@@ -611,10 +611,15 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
       }
       return;
     }
-    // Directories, links, devices, fifos and sockets hold no bytes of their own. An entry of no
-    // type is data: ar headers carry bare permissions ("644", as binutils writes static libraries
-    // in deterministic mode), which libarchive passes on as the mode, type bits and all.
+    // Directories, links, devices, fifos and sockets hold no bytes of their own, nor does a hard
+    // link of no size (its bytes are its target's, an earlier member); a hard link with bytes
+    // (pax gives it a size) is data, which extractors write. Another entry of no type is data
+    // too: ar headers carry bare permissions ("644", as binutils writes static libraries in
+    // deterministic mode), which libarchive passes on as the mode, type bits and all.
     const auto type = archive_entry_filetype(entry);
+    if (archive_entry_hardlink(entry) != nullptr && archive_entry_size_is_set(entry) &&
+        archive_entry_size(entry) == 0)
+      continue;
     if (type != AE_IFREG && type != 0) continue;
     if (raw_name_needed && depth == 0) stats_.named_after_top = true;
     std::string name = raw_name_needed ? DecompressedName(path)

@@ -4,15 +4,17 @@
 #include <archive_entry.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -219,32 +221,109 @@ Bytes ArHeader(const std::string& name, const std::string& mode, size_t size) {
                 size);
   return Bytes(h, 60);
 }
+const Bytes kObjectA = "first object " + std::string(kExe), kObjectB = "second object";
 TEST(ContainerTest, StaticLibraryMembersWithBarePermissionsAreVisited) {
-  const Bytes symbols("\0\0\0\0", 4), a = "first object " + std::string(kExe), b = "second object";
-  Bytes lib =
-      "!<arch>\n" + ArHeader("/", "0", symbols.size()) + symbols + ArHeader("a.o/", "644", a.size()) + a;
-  if (a.size() % 2) lib += "\n";
-  lib += ArHeader("b.o/", "644", b.size()) + b;
-  if (b.size() % 2) lib += "\n";
+  const Bytes symbols("\0\0\0\0", 4);
+  Bytes lib = "!<arch>\n" + ArHeader("/", "0", symbols.size()) + symbols +
+              ArHeader("a.o/", "644", kObjectA.size()) + kObjectA;
+  if (kObjectA.size() % 2) lib += "\n";
+  lib += ArHeader("b.o/", "644", kObjectB.size()) + kObjectB;
+  if (kObjectB.size() % 2) lib += "\n";
   Walked w = Walk(lib, "libx.a");
   EXPECT_THAT(w.events, IsEmpty());
-  EXPECT_EQ(w.data["libx.a!a.o"], a) << ::testing::PrintToString(w.paths);
-  EXPECT_EQ(w.data["libx.a!b.o"], b) << ::testing::PrintToString(w.paths);
-  // The same with binutils' own ar, when it is installed.
-  char dir[] = "/tmp/accord-ar-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string d = dir;
-  std::ofstream(d + "/a.o", std::ios::binary) << a;
-  std::ofstream(d + "/b.o", std::ios::binary) << b;
-  if (std::system(("cd " + d + " && ar rcD libx.a a.o b.o 2>/dev/null").c_str()) == 0) {
-    std::ifstream in(d + "/libx.a", std::ios::binary);
-    const Bytes made((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    Walked by_ar = Walk(made, "libx.a");
-    EXPECT_THAT(by_ar.events, IsEmpty());
-    EXPECT_EQ(by_ar.data["libx.a!a.o"], a) << ::testing::PrintToString(by_ar.paths);
-    EXPECT_EQ(by_ar.data["libx.a!b.o"], b) << ::testing::PrintToString(by_ar.paths);
+  EXPECT_EQ(w.data["libx.a!a.o"], kObjectA) << ::testing::PrintToString(w.paths);
+  EXPECT_EQ(w.data["libx.a!b.o"], kObjectB) << ::testing::PrintToString(w.paths);
+}
+
+// The same, made by binutils' own ar (an independent writer), when it is installed.
+TEST(ContainerTest, StaticLibraryMadeByGnuArIsWalked) {
+  const std::string d = ::testing::TempDir() + "accord-ar-" + std::to_string(::getpid());
+  std::filesystem::create_directories(d);
+  std::ofstream(d + "/a.o", std::ios::binary) << kObjectA;
+  std::ofstream(d + "/b.o", std::ios::binary) << kObjectB;
+  const std::string cmd = "cd '" + d + "' && ar rcD libx.a a.o b.o";
+  if (std::system(cmd.c_str()) != 0) {
+    std::filesystem::remove_all(d);
+    GTEST_SKIP() << "no GNU ar";
   }
+  std::ifstream in(d + "/libx.a", std::ios::binary);
+  const Bytes made((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::filesystem::remove_all(d);
+  Walked w = Walk(made, "libx.a");
+  EXPECT_THAT(w.events, IsEmpty());
+  EXPECT_EQ(w.data["libx.a!a.o"], kObjectA) << ::testing::PrintToString(w.paths);
+  EXPECT_EQ(w.data["libx.a!b.o"], kObjectB) << ::testing::PrintToString(w.paths);
+}
+
+// A tar hard link has no bytes of its own (they are its target's, visited before it): it is not
+// an item, and it uses up none of a container's --max-files.
+TEST(ContainerTest, TarHardLinksAreNotMembers) {
+  for (const char* format : {"gnutar", "ustar", "pax"}) {
+    struct archive* a = archive_write_new();
+    ASSERT_EQ(archive_write_set_format_by_name(a, format), ARCHIVE_OK);
+    std::vector<char> out(1 << 20);
+    size_t used = 0;
+    ASSERT_EQ(archive_write_open_memory(a, out.data(), out.size(), &used), ARCHIVE_OK);
+    auto add = [&](const char* name, const std::string& data, const char* link) {
+      struct archive_entry* e = archive_entry_new();
+      archive_entry_set_pathname(e, name);
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, 0644);
+      if (link) {
+        archive_entry_set_hardlink(e, link);
+        archive_entry_set_size(e, 0);
+      } else {
+        archive_entry_set_size(e, la_int64_t(data.size()));
+      }
+      ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+      if (!link) archive_write_data(a, data.data(), data.size());
+      archive_entry_free(e);
+    };
+    add("a", "first", nullptr);
+    add("l1", "", "a");
+    add("l2", "", "a");
+    add("l3", "", "a");
+    add("z", kExe, nullptr);
+    archive_write_close(a);
+    archive_write_free(a);
+    ContainerLimits limits;
+    limits.max_files = 2;  // a and z; the links count for nothing
+    Walked w = Walk(Bytes(out.data(), used), "t.tar", limits);
+    EXPECT_THAT(w.events, IsEmpty()) << format;
+    EXPECT_EQ(w.paths, (std::vector<std::string>{"t.tar", "t.tar!a", "t.tar!z"})) << format;
+    EXPECT_EQ(w.data["t.tar!z"], kExe) << format;
+  }
+  // A pax hard link that carries bytes (a `size` record): they are data, and scanned.
+  auto block = [](const std::string& name, char type, size_t size, const std::string& link) {
+    Bytes h(512, '\0');
+    std::memcpy(&h[0], name.data(), name.size());
+    std::memcpy(&h[100], "0000644", 7);
+    std::memcpy(&h[108], "0000000", 7);
+    std::memcpy(&h[116], "0000000", 7);
+    std::snprintf(&h[124], 12, "%011zo", size);
+    std::memcpy(&h[136], "00000000000", 11);
+    h[156] = type;
+    std::memcpy(&h[157], link.data(), link.size());
+    std::memcpy(&h[257],
+                "ustar\0"
+                "00",
+                8);
+    std::memset(&h[148], ' ', 8);
+    unsigned sum = 0;
+    for (unsigned char c : h) sum += c;
+    std::snprintf(&h[148], 8, "%06o", sum);
+    return h;
+  };
+  auto padded = [](Bytes b) {
+    b.resize((b.size() + 511) / 512 * 512, '\0');
+    return b;
+  };
+  const std::string record = "11 size=17\n", payload = std::string(kExe).substr(0, 17);
+  Bytes tar = block("a", '0', 5, "") + padded("first") + block("PaxHeader/l", 'x', record.size(), "") +
+              padded(record) + block("l", '1', 0, "a") + padded(payload) + Bytes(1024, '\0');
+  Walked w = Walk(tar, "p.tar");
+  EXPECT_THAT(w.events, IsEmpty());
+  EXPECT_EQ(w.data["p.tar!l"], payload) << ::testing::PrintToString(w.paths);
 }
 
 TEST(ContainerTest, ZipAppendedToAnExecutableIsOpened) {

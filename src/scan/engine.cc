@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "scan/digest.h"
+#include "scan/member_memo.h"
 #include "scan/tlsh.h"
 
 namespace accord::scan {
@@ -40,13 +41,21 @@ class Engine::Worker {
   size_t read = 0;             // bytes of it read (ReadFile)
   std::optional<Digests> top;  // ContentDigest's digests of them, for the scan to reuse
   std::chrono::steady_clock::time_point deadline;
-  // OwnerName, asked once per user and worker (glibc reads /etc/passwd again on every call).
+  // OwnerName, asked once per user and worker (glibc reads /etc/passwd again on every call), and
+  // again after kOwnerNamesKept: a long-lived worker (scand's) sees a user renamed.
   const std::string& Owner(uid_t uid) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - owners_since > kOwnerNamesKept) {
+      owners.clear();
+      owners_since = now;
+    }
     auto it = owners.find(uid);
     if (it == owners.end()) it = owners.emplace(uid, OwnerName(uid)).first;
     return it->second;
   }
+  static constexpr std::chrono::seconds kOwnerNamesKept{10};
   std::unordered_map<uid_t, std::string> owners;
+  std::chrono::steady_clock::time_point owners_since;
 };
 
 Engine::Engine(std::vector<std::shared_ptr<const Database>> dbs,
@@ -59,6 +68,18 @@ Engine::Engine(std::vector<std::shared_ptr<const Database>> dbs,
     for (const Source& src : db->sources())
       if (src.kind == uint32_t(SourceKind::kLogEntry)) log_sources_.insert(src.name);
   }
+  if (options_.share_member_scans && !yara_.empty()) member_memo_ = std::make_unique<MemberMemo>();
+}
+
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+
+bool Engine::shares_member_scans() const {
+  return member_memo_ != nullptr;
+}
+
+uint64_t Engine::shared_member_scans() const {
+  return member_memo_ ? member_memo_->shared() : 0;
 }
 
 void Engine::Cite(FileReport& report) const {
@@ -198,8 +219,55 @@ bool Engine::ScanItem(Worker& w, ByteView data, bool top, const std::string& pat
       report.findings.push_back({path, std::string(kMaxScanTime), "limit", ""});
       return true;
     }
-    for (auto& scanner : w.scanners) {
-      auto outcome = scanner->Scan(data, e, timed ? std::max(1, left) : 0);
+    // A member with the bytes of one scanned before, and an externals key the rules cannot tell
+    // from its: that member's outcomes (scan/member_memo.h).
+    std::vector<Result<YaraScanner::Outcome>> outcomes;
+    std::string digest;
+    bool first = false;
+    if (!top && member_memo_) {
+      if (!have_digests) {
+        d = ComputeDigests(data, false, false);
+        have_digests = true;
+      }
+      digest.assign(reinterpret_cast<const char*>(d.sha256.data()), d.sha256.size());
+      MemberMemo::Claim claim = member_memo_->Take(digest, e);
+      first = claim.kind == MemberMemo::Claim::Kind::kFirst;
+      if (claim.kind == MemberMemo::Claim::Kind::kSeen && claim.outcomes->size() == w.scanners.size()) {
+        if (!claim.first_key) {
+          claim.first_key = KeyOf(w, claim.first);
+          member_memo_->RememberKey(digest, *claim.first_key);
+        }
+        if (*claim.first_key == KeyOf(w, e)) {
+          for (const auto& o : *claim.outcomes) outcomes.emplace_back(o);
+          member_memo_->CountShared();
+        }
+      }
+    }
+    if (outcomes.empty()) {
+      // Whatever happens (an exception out of a scan), the memo's entry for these bytes is
+      // completed, kept or not: later members must not wait on it for ever.
+      struct Unclaim {
+        MemberMemo* memo;
+        const std::string& digest;
+        bool* pending;
+        ~Unclaim() {
+          if (*pending) memo->Complete(digest, std::nullopt);
+        }
+      } unclaim{member_memo_.get(), digest, &first};
+      for (auto& scanner : w.scanners)
+        outcomes.push_back(scanner->Scan(data, e, timed ? std::max(1, left) : 0));
+      if (first) {
+        bool reusable = true;
+        MemberMemo::Outcomes kept;
+        for (const auto& o : outcomes) {
+          reusable = reusable && o.ok() && !o->timed_out && !o->clock_dependent;
+          if (reusable) kept.push_back(*o);
+        }
+        member_memo_->Complete(digest, reusable ? std::optional(std::move(kept)) : std::nullopt);
+        first = false;
+      }
+    }
+    for (auto& outcome : outcomes) {
       if (!outcome.ok()) {
         report.findings.push_back(
             {path, "Heuristics.Broken.YaraScan", "corrupt", outcome.status().message()});
@@ -254,8 +322,8 @@ void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path,
           NameParts(path, ext);
           ext.owner.clear();
         }
-        bool top = std::exchange(first, false);
-        if (!ScanItem(w, item.data, top, path, ext, report)) allowed_depth = item.depth;
+        const bool is_top = std::exchange(first, false);
+        if (!ScanItem(w, item.data, is_top, path, ext, report)) allowed_depth = item.depth;
       },
       [&](const Event& e) {
         const char* kind = e.kind == EventKind::kLimitExceeded ? "limit"
@@ -390,15 +458,19 @@ std::string Engine::ContentDigest(Worker& w) const {
   return std::string(reinterpret_cast<const char*>(w.top->sha256.data()), w.top->sha256.size());
 }
 
-std::string Engine::ExternalsKey(Worker& w, const FileReport& report) const {
-  YaraExternals ext = TopExternals(report);
-  ext.filetype = FileTypeOf(ByteView(w.buffer.get(), std::min<size_t>(w.read, 64)));
+std::string Engine::KeyOf(Worker& w, const YaraExternals& ext) {
   std::string key;
   for (auto& scanner : w.scanners) {
     std::string k = scanner->ExternalsKey(ext);
     key += std::to_string(k.size()) + ":" + k;
   }
   return key;
+}
+
+std::string Engine::ExternalsKey(Worker& w, const FileReport& report) const {
+  YaraExternals ext = TopExternals(report);
+  ext.filetype = FileTypeOf(ByteView(w.buffer.get(), std::min<size_t>(w.read, 64)));
+  return KeyOf(w, ext);
 }
 
 void Engine::ScanRead(Worker& w, FileReport& report) const {

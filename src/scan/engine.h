@@ -25,6 +25,8 @@
 
 namespace accord::scan {
 
+class MemberMemo;
+
 struct Finding {
   std::string path;    // display path of the item the finding is about
   std::string name;    // signature name, rule name, or Heuristics.* name
@@ -83,6 +85,11 @@ struct ScanOptions {
   // need. Off, a file is hashed only when something needs it: a database that looks digests up,
   // a finding (each carries it), or the caller (ContentDigest). Off changes no verdict.
   bool file_digests = true;
+  // Members of containers with the same bytes and externals key as one scanned earlier by this
+  // engine get its YARA outcome unscanned (scan/member_memo.h). Off (--scan-duplicates), every
+  // member is scanned. Changes no verdict (a member answered so is not cut short by its time
+  // limit: its outcome is the complete one).
+  bool share_member_scans = true;
 };
 
 class Engine {
@@ -91,6 +98,8 @@ class Engine {
   // (each database's compiled rules and any compiled from files).
   Engine(std::vector<std::shared_ptr<const Database>> dbs, std::vector<std::shared_ptr<const YaraRules>> yara,
          ScanOptions options);
+  ~Engine();
+  Engine(Engine&&) noexcept;
 
   class Worker;  // a thread's scratch state: its YARA scanners, TLSH hasher and read buffer
   struct WorkerDeleter {
@@ -129,6 +138,10 @@ class Engine {
   FileReport ScanBuffer(Worker& worker, ByteView data, const std::string& display_path) const;
 
   const ScanOptions& options() const { return options_; }
+  // Whether this engine has a member memo (ScanOptions::share_member_scans and YARA rules), and
+  // how many members it answered so far.
+  bool shares_member_scans() const;
+  uint64_t shared_member_scans() const;
   size_t signature_count() const;
 
  private:
@@ -142,6 +155,8 @@ class Engine {
                 FileReport& report) const;
   FileReport ReadFd(Worker& w, int fd, const std::string& path, bool* read) const;
   static YaraExternals TopExternals(const FileReport& report);
+  // YaraScanner::ExternalsKey of each of the worker's rule sets, length-prefixed.
+  static std::string KeyOf(Worker& w, const YaraExternals& ext);
 
   bool Wants(HashKind kind) const;
   void Cite(FileReport& report) const;  // marks the findings whose source is a log statement
@@ -152,6 +167,7 @@ class Engine {
   bool tlsh_ = false;          // some database has TLSH signatures: every item is TLSH-hashed
   bool hash_lookups_ = false;  // some database has hash or allow-list records: every item is hashed
   std::unordered_set<std::string> log_sources_;  // names of the databases' kLogEntry sources
+  std::unique_ptr<MemberMemo> member_memo_;      // null: every member is scanned
 };
 
 }  // namespace accord::scan

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -169,17 +170,20 @@ TEST_F(EngineTest, ScanFileReadsWhatIsThere) {
 
 // One worker reads files of growing and shrinking sizes into the buffer it reuses (grown without
 // being cleared): each scan sees exactly its own file's bytes, never what an earlier, longer file
-// left beyond them, and its digest is of those bytes.
+// left beyond them ("...MAR" after "...MARK": not one byte more), and its digest is of those
+// bytes. The first file is empty, read into no buffer yet.
 TEST_F(EngineTest, AReusedReadBufferHoldsOnlyEachFilesOwnBytes) {
   Engine engine = Make();
   auto w = engine.NewWorker();
   const std::string big = std::string(300000, 'x') + "MARK", small(1000, 'x'),
-                    bigger = std::string(700000, 'y') + "MAR", biggest = "MARK" + std::string(2000000, 'z');
+                    bigger = std::string(700000, 'y') + "MAR", biggest = "MARK" + std::string(2000000, 'z'),
+                    mark = std::string(5000, 'x') + "MARK", mar = std::string(5000, 'x') + "MAR";
   struct Case {
     std::string name, bytes;
     bool marked;
-  } cases[] = {{"big", big, true},         {"small", small, false},  {"bigger", bigger, false},
-               {"biggest", biggest, true}, {"small2", small, false}, {"empty", "", false}};
+  } cases[] = {{"empty0", "", false},     {"big", big, true},         {"small", small, false},
+               {"bigger", bigger, false}, {"biggest", biggest, true}, {"small2", small, false},
+               {"mark", mark, true},      {"mar", mar, false},        {"empty", "", false}};
   for (const Case& c : cases) {
     std::string p = dir_ + "/" + c.name;
     std::ofstream(p, std::ios::binary) << c.bytes;
@@ -236,6 +240,42 @@ TEST_F(EngineTest, WithoutFileDigestsOnlyFilesWithFindingsNameTheirDigest) {
   Engine full({}, {*rules}, ScanOptions{});
   auto w3 = full.NewWorker();
   EXPECT_EQ(full.ScanFile(*w3, clean).sha256, sha_clean);
+}
+
+// Members with the same bytes: the second gets the first's YARA outcome unscanned when the rules
+// cannot tell their names apart, and is scanned when they can; every member keeps its own path.
+// --scan-duplicates (share_member_scans off) scans them all, with the same findings.
+TEST_F(EngineTest, MembersWithTheSameBytesShareAScanUnlessTheirNamesDiffer) {
+  std::ofstream(dir_ + "/n.yar")
+      << "rule Marked { strings: $a = \"MARK\" condition: $a }\n"
+      << "rule NamedA { strings: $a = \"MARK\" condition: $a and filename == \"a.bin\" }\n";
+  auto rules = YaraRules::Compile({dir_ + "/n.yar"});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  const std::string zip = Zip(
+      {{"x/b.bin", kEvil}, {"y/b.bin", kEvil}, {"a.bin", kEvil}, {"z/b.bin", "clean"}, {"w/b.bin", "clean"}});
+  auto lines = [](const FileReport& r) {
+    std::vector<std::string> out;
+    for (const Finding& f : r.findings) out.push_back(f.path + " " + f.name);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::vector<std::string> want = {"m.zip!a.bin Marked", "m.zip!a.bin NamedA", "m.zip!x/b.bin Marked",
+                                         "m.zip!y/b.bin Marked"};
+  Engine shared({}, {*rules}, ScanOptions{});
+  auto w = shared.NewWorker();
+  EXPECT_EQ(lines(shared.ScanBuffer(*w, zip, "m.zip")), want);
+  // y/b.bin from x/b.bin's scan, w/b.bin from z/b.bin's; a.bin's name sets NamedA apart.
+  EXPECT_EQ(shared.shared_member_scans(), 2u);
+  // Another file's members: the memo lives as long as the engine.
+  EXPECT_EQ(lines(shared.ScanBuffer(*w, Zip("q/b.bin", kEvil), "n.zip")),
+            std::vector<std::string>{"n.zip!q/b.bin Marked"});
+  EXPECT_EQ(shared.shared_member_scans(), 3u);
+  ScanOptions every;
+  every.share_member_scans = false;
+  Engine each({}, {*rules}, every);
+  auto w2 = each.NewWorker();
+  EXPECT_EQ(lines(each.ScanBuffer(*w2, zip, "m.zip")), want);
+  EXPECT_EQ(each.shared_member_scans(), 0u);
 }
 
 // With a database of YARA rules only, a member is not hashed unless a rule matches it; the

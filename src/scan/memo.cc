@@ -8,7 +8,12 @@ namespace accord::scan {
 
 void SizeCensus::Add(uint64_t size) {
   std::lock_guard<std::mutex> l(mu_);
-  ++counts_[size];
+  auto it = counts_.find(size);
+  if (it == counts_.end()) {
+    if (counts_.size() < accord::limits::kMaxSizeCensusSizes) counts_.emplace(size, 1);
+  } else if (it->second < UINT32_MAX) {
+    ++it->second;
+  }
 }
 
 void SizeCensus::Finish() {

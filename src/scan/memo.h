@@ -39,12 +39,13 @@
 
 namespace accord::scan {
 
-// How many walked files have each size, for the memo: a file no other walked file matches in
-// size cannot have another's bytes, so ScanPaths scans it without hashing it for the memo (most
-// bytes of a tree are in files of sizes met once). Files are counted as the walk queues them;
-// Unique answers true only after Finish, once the walk is over (a file still to come could match
-// before). A file whose size changed after the walk's stat is then merely scanned itself: leaving
-// a file out of the memo never changes its report.
+// How many files of a tree have each size, for the memo: a file no other file matches in size
+// cannot have another's bytes, so ScanPaths scans it without hashing it for the memo (most bytes
+// of a tree are in files of sizes met once). A walk that only stats fills it beside the scan;
+// Unique answers true only after Finish, once that walk is over. It is a hint, never a verdict: a
+// file it calls unique wrongly (created after the census, or changed in size) is merely scanned
+// itself, and leaving a file out of the memo never changes its report. At most
+// limits::kMaxSizeCensusSizes sizes are counted; a size met past that is never unique.
 // Thread-safety: every method may be called from any thread.
 class SizeCensus {
  public:
@@ -54,7 +55,7 @@ class SizeCensus {
 
  private:
   mutable std::mutex mu_;
-  std::unordered_map<uint64_t, uint32_t> counts_;
+  std::unordered_map<uint64_t, uint32_t> counts_;  // saturating
   bool finished_ = false;
 };
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/bytes.h"
+#include "scan/member_memo.h"
 
 namespace accord::scan {
 namespace {
@@ -35,6 +36,62 @@ TEST(SizeCensus, ASizeIsUniqueOnlyOnceTheWalkIsOverAndOnlyOnce) {
   EXPECT_TRUE(c.Unique(0));
   EXPECT_FALSE(c.Unique(20));
   EXPECT_FALSE(c.Unique(30));
+}
+
+// Past its cap, a new size is not counted, and so never unique; those counted stay as they were.
+TEST(SizeCensus, ASizeMetPastTheCapIsNeverUnique) {
+  SizeCensus c;
+  for (uint64_t s = 0; s < accord::limits::kMaxSizeCensusSizes; ++s) c.Add(s);
+  c.Add(uint64_t{1} << 40);
+  c.Finish();
+  EXPECT_TRUE(c.Unique(7));
+  EXPECT_FALSE(c.Unique(uint64_t{1} << 40));
+}
+
+// The first member of a content is scanned; while it is, others are scanned too; once complete,
+// others get its outcomes and externals (and its key, once a caller gave it). Outcomes that may not
+// be reused are not; past the cap, nothing new is remembered.
+TEST(MemberMemo, TheFirstIsScannedTheOthersGetItsOutcomes) {
+  using Kind = MemberMemo::Claim::Kind;
+  MemberMemo m(2);
+  YaraExternals a, b;
+  a.filename = "a.o";
+  b.filename = "b.o";
+  EXPECT_EQ(m.Take("D1", a).kind, Kind::kFirst);
+  EXPECT_EQ(m.Take("D1", b).kind, Kind::kScanIt);  // still being scanned
+  YaraScanner::Outcome o;
+  o.matches.push_back({"Rule", "r.yar"});
+  m.Complete("D1", MemberMemo::Outcomes{o});
+  MemberMemo::Claim c = m.Take("D1", b);
+  ASSERT_EQ(c.kind, Kind::kSeen);
+  EXPECT_EQ(c.first.filename, "a.o");
+  EXPECT_FALSE(c.first_key.has_value());
+  ASSERT_EQ(c.outcomes->size(), 1u);
+  EXPECT_EQ((*c.outcomes)[0].matches[0].rule, "Rule");
+  m.RememberKey("D1", "key-a");
+  EXPECT_EQ(m.Take("D1", b).first_key, std::optional<std::string>("key-a"));
+  EXPECT_EQ(m.Take("D2", a).kind, Kind::kFirst);
+  m.Complete("D2", std::nullopt);  // timed out, say: not kept
+  EXPECT_EQ(m.Take("D2", b).kind, Kind::kScanIt);
+  EXPECT_EQ(m.Take("D3", a).kind, Kind::kScanIt);  // two contents: full
+  EXPECT_EQ(m.shared(), 0u);
+  m.CountShared();
+  EXPECT_EQ(m.shared(), 1u);
+}
+
+// Past its byte budget, a content is not remembered, nor an outcome kept.
+TEST(MemberMemo, HoldsAtMostItsBytes) {
+  using Kind = MemberMemo::Claim::Kind;
+  MemberMemo m(100, 1000);
+  YaraExternals small, big;
+  small.filename = "a.o";
+  big.filepath = std::string(2000, 'p');  // a member's path is the archive's to choose
+  EXPECT_EQ(m.Take("D1", big).kind, Kind::kScanIt);
+  EXPECT_EQ(m.Take("D2", small).kind, Kind::kFirst);
+  YaraScanner::Outcome o;
+  o.matches.push_back({std::string(2000, 'r'), "r.yar"});
+  m.Complete("D2", MemberMemo::Outcomes{o});
+  EXPECT_EQ(m.Take("D2", small).kind, Kind::kScanIt);  // its outcome did not fit: not kept
 }
 
 TEST(ScanMemo, TheFirstScansTheSameKeyWaitsOrIsAnswered) {

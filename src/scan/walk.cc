@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -154,12 +156,11 @@ void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v)
 
 class ScanVisitor : public TreeVisitor {
  public:
-  ScanVisitor(Queue& queue, SizeCensus& census, ScanCache* cache,
-              const std::function<void(const FileReport&)>& report, std::mutex& report_mu,
-              ScanSummary& summary, Progress* progress, const std::function<bool()>& stopped)
+  ScanVisitor(Queue& queue, ScanCache* cache, const std::function<void(const FileReport&)>& report,
+              std::mutex& report_mu, ScanSummary& summary, Progress* progress,
+              const std::function<bool()>& stopped)
       : stopped_(stopped),
         queue_(queue),
-        census_(census),
         cache_(cache),
         report_(report),
         report_mu_(report_mu),
@@ -198,7 +199,6 @@ class ScanVisitor : public TreeVisitor {
       report_(r);
       return;
     }
-    if (!named) census_.Add(stamp.size);  // a named path never shares a scan (ScanPaths)
     queue_.Push({std::move(path), stamp, named});
   }
   bool Stopped() const override { return stopped_ && stopped_(); }
@@ -214,12 +214,31 @@ class ScanVisitor : public TreeVisitor {
   std::unordered_map<uid_t, std::string> owners_;
   const std::function<bool()>& stopped_;
   Queue& queue_;
-  SizeCensus& census_;
   ScanCache* cache_;
   const std::function<void(const FileReport&)>& report_;
   std::mutex& report_mu_;
   ScanSummary& summary_;
   Progress* progress_;
+};
+
+// The sizes of the files a walk meets, for SizeCensus (those named on the command line never
+// share a scan: ScanPaths).
+class CensusVisitor : public TreeVisitor {
+ public:
+  CensusVisitor(SizeCensus& census, const std::atomic<bool>& stop, const std::function<bool()>& stopped)
+      : census_(census), stop_(stop), stopped_(stopped) {}
+  void Error(const std::string&, const std::string&) override {}
+  void Directory() override {}
+  void Symlink() override {}
+  void File(std::string, const struct stat& st, bool named) override {
+    if (!named) census_.Add(uint64_t(st.st_size));
+  }
+  bool Stopped() const override { return stop_.load(std::memory_order_relaxed) || (stopped_ && stopped_()); }
+
+ private:
+  SizeCensus& census_;
+  const std::atomic<bool>& stop_;
+  const std::function<bool()>& stopped_;  // the scan's (WalkOptions::stopped)
 };
 
 class CountVisitor : public TreeVisitor {
@@ -284,7 +303,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
         FileReport r = engine.ReadFile(*worker, item.path, item.named, &read);
         // A path named on the command line is scanned itself: the memo may hand a file back to
         // the queue (below), which would then open it as a walked one, not following a link. So
-        // is a file of a size no other walked file has: no need to hash it for the memo.
+        // is a file of a size no other file in the tree has: no need to hash it for the memo.
         if (!read || !options.memo || item.no_memo || item.named || census.Unique(item.stamp.size)) {
           if (read) engine.ScanRead(*worker, r);
           finish(r, item.stamp, false);
@@ -315,11 +334,27 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       }
     });
   }
-  ScanVisitor visitor(queue, census, options.cache, on_report, report_mu, summary, progress, options.stopped);
+  // The census walks the tree beside the scan, only stat'ing: it is over long before the scan
+  // is, so that most files of a size met once are scanned unhashed (SizeCensus).
+  std::atomic<bool> census_stop{false};
+  std::thread census_walk;
+  if (options.memo) {
+    try {
+      census_walk = std::thread([&] {
+        CensusVisitor v(census, census_stop, options.stopped);
+        Walk(paths, options.recursive, v);
+        if (!census_stop.load()) census.Finish();
+      });
+    } catch (const std::system_error&) {
+      // No thread for it: no census, and every file is hashed for the memo, as before.
+    }
+  }
+  ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress, options.stopped);
   Walk(paths, options.recursive, visitor);
-  census.Finish();
   queue.Close();
   for (auto& t : workers) t.join();
+  census_stop.store(true);
+  if (census_walk.joinable()) census_walk.join();
   return summary;
 }
 
