@@ -264,7 +264,29 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
   ScanSummary summary;
   std::mutex report_mu;
   Queue queue;
+  // The census walks the tree beside the scan, only stat'ing, once workers have read
+  // kCensusAfterReads files for the memo (a rescan the cache answers but for a few files it may
+  // not record walks the tree once): it is over long before the scan is, so that most files of
+  // a size met once are scanned unhashed.
+  constexpr uint64_t kCensusAfterReads = 64;
+  std::atomic<uint64_t> memo_reads{0};
   SizeCensus census;
+  std::atomic<bool> census_stop{false};
+  std::thread census_walk;
+  std::once_flag census_once;
+  auto start_census = [&] {
+    std::call_once(census_once, [&] {
+      try {
+        census_walk = std::thread([&] {
+          CensusVisitor v(census, census_stop, options.stopped);
+          Walk(paths, options.recursive, v);
+          if (!census_stop.load()) census.Finish();
+        });
+      } catch (const std::system_error&) {
+        // No thread for it: no census, and every file is hashed for the memo, as before.
+      }
+    });
+  };
   std::vector<std::thread> workers;
   int n = std::max(1, options.threads);
   // A file's report goes out: recorded in the cache if it may be, counted, shown.
@@ -304,7 +326,9 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
         // A path named on the command line is scanned itself: the memo may hand a file back to
         // the queue (below), which would then open it as a walked one, not following a link. So
         // is a file of a size no other file in the tree has: no need to hash it for the memo.
-        if (!read || !options.memo || item.no_memo || item.named || census.Unique(item.stamp.size)) {
+        const bool memo = read && options.memo && !item.no_memo && !item.named;
+        if (memo && memo_reads.fetch_add(1) + 1 >= kCensusAfterReads) start_census();
+        if (!memo || census.Unique(item.stamp.size)) {
           if (read) engine.ScanRead(*worker, r);
           finish(r, item.stamp, false);
           continue;
@@ -334,27 +358,12 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       }
     });
   }
-  // The census walks the tree beside the scan, only stat'ing: it is over long before the scan
-  // is, so that most files of a size met once are scanned unhashed (SizeCensus).
-  std::atomic<bool> census_stop{false};
-  std::thread census_walk;
-  if (options.memo) {
-    try {
-      census_walk = std::thread([&] {
-        CensusVisitor v(census, census_stop, options.stopped);
-        Walk(paths, options.recursive, v);
-        if (!census_stop.load()) census.Finish();
-      });
-    } catch (const std::system_error&) {
-      // No thread for it: no census, and every file is hashed for the memo, as before.
-    }
-  }
   ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress, options.stopped);
   Walk(paths, options.recursive, visitor);
   queue.Close();
   for (auto& t : workers) t.join();
   census_stop.store(true);
-  if (census_walk.joinable()) census_walk.join();
+  if (census_walk.joinable()) census_walk.join();  // started, if at all, by a worker joined above
   return summary;
 }
 
