@@ -87,8 +87,12 @@ Result<scand::LoadedEngine> Load(const ScandArgs& a) {
       return Unavailable(a.files.databases[i] + ": replaced while it was being loaded; loading it again");
   scan::ContainerLimits limits = a.scan_limits;
   limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
-  auto engine = std::make_shared<const scan::Engine>(std::move(sigs.databases), std::move(sigs.rules),
-                                                     scan::ScanOptions{limits});
+  // No member memo: a daemon's engine serves every client for as long as it runs, and a reply
+  // answered from another client's member would tell, by its speed, what that client scanned.
+  scan::ScanOptions options{limits};
+  options.share_member_scans = false;
+  auto engine =
+      std::make_shared<const scan::Engine>(std::move(sigs.databases), std::move(sigs.rules), options);
   time_t newest = 0;
   for (const auto* list : {&a.files.databases, &a.files.hash_files, &a.files.tlsh_files, &a.files.yara})
     for (const auto& p : *list) {
