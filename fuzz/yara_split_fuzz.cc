@@ -8,7 +8,8 @@
 // not "MZ" (AssumeNoPe) keeps the lines. ExternalUses: every predicate is one
 // (IsExternalPredicate), occurs in the text, and predicates are sorted and unique; a file kept
 // whole makes every external opaque; IsExternalPredicate of the text agrees with ExternalUses of
-// a rule whose condition is that text.
+// a rule whose condition is that text. Needs (literals) are well-formed; HexStringLiteral and
+// RegexLiteral of the text never spell more bytes than it has.
 #include <algorithm>
 #include <string>
 
@@ -93,5 +94,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     scan::YaraExternalUses one = scan::ExternalUses("rule r { condition: " + text + " }");
     FUZZ_CHECK(one.opaque == 0 && one.predicates.size() == 1 && one.predicates[0] == text);
   }
+  // Needs: none in a file kept whole; else sorted, unique literals, each with at least
+  // kMinYaraLiteral bytes other than zeros, no longer than the text (a wide form, twice).
+  for (const scan::YaraRuleSpan& r : split.rules) {
+    if (!r.needs) continue;
+    FUZZ_CHECK(split.keep_whole.empty() && !r.needs->empty());
+    FUZZ_CHECK(std::is_sorted(r.needs->begin(), r.needs->end()));
+    FUZZ_CHECK(std::adjacent_find(r.needs->begin(), r.needs->end()) == r.needs->end());
+    for (const scan::YaraLiteral& l : *r.needs) {
+      FUZZ_CHECK(l.bytes.size() - size_t(std::count(l.bytes.begin(), l.bytes.end(), '\0')) >=
+                 scan::kMinYaraLiteral);
+      FUZZ_CHECK(l.bytes.size() <= 2 * text.size());
+    }
+  }
+  // The literal of the text read as a hex string's body or a regular expression: bytes it
+  // spells out, so never more of them than it has (two hex digits a byte).
+  FUZZ_CHECK(scan::HexStringLiteral(text).size() <= text.size() / 2);
+  FUZZ_CHECK(scan::RegexLiteral(text).size() <= text.size());
   return 0;
 }

@@ -8,7 +8,7 @@ packages=(
   # libraries
   libsodium-dev libssl-dev nlohmann-json3-dev libcli11-dev
   # the scanner: YARA rules, containers
-  libyara-dev libarchive-dev zlib1g-dev libmspack-dev libucl-dev liblzma-dev
+  libyara-dev libhyperscan-dev libarchive-dev zlib1g-dev libmspack-dev libucl-dev liblzma-dev
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # the peers the scanner is checked and measured against, and ClamAV's test files

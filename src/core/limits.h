@@ -83,6 +83,11 @@ inline constexpr size_t kMaxMemberMemoBytes = 16u << 20;
 // ExternalUses; a database's YARA section): at most this many, each at most this long.
 inline constexpr size_t kMaxYaraExternalPredicates = 65536;
 inline constexpr size_t kMaxYaraExternalPredicateSize = 4096;
+// The literals a database's YARA group may carry (the rules' needs, scan/yara_split.h) and the
+// bytes of one: signature-base's largest group needs ~15,000; a literal is a string of a rule,
+// which libyara caps far below.
+inline constexpr size_t kMaxYaraGroupLiterals = 1 << 20;
+inline constexpr size_t kMaxYaraLiteralSize = 64 * 1024;
 
 // Canonical JSON (core/canonical_json.h): statements and their bodies are small; deeper nesting
 // or larger documents are refused before they are parsed further.

@@ -1,5 +1,6 @@
 #include "scan/yara_rules.h"
 
+#include <hs/hs.h>
 #include <yara.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 
 #include "core/fs.h"
 #include "core/limits.h"
+#include "crypto/sha256.h"
 
 namespace accord::scan {
 
@@ -104,6 +106,65 @@ YaraRules::~YaraRules() {
   for (Group& g : groups_)
     if (g.rules) yr_rules_destroy(g.rules);
   if (probe_) yr_rules_destroy(probe_);
+  if (prefilter_) hs_free_database(prefilter_);
+}
+
+namespace {
+// What a serialized prefilter must have been compiled from: the literals in the order their
+// Hyperscan ids number them, each as caseless, length and bytes.
+crypto::Hash LiteralsDigest(const std::map<YaraLiteral, uint64_t>& literals) {
+  crypto::Sha256Stream h;
+  for (const auto& [l, groups] : literals) {
+    char head[5] = {char(l.caseless ? 1 : 0)};
+    for (int i = 0; i < 4; ++i) head[1 + i] = char((l.bytes.size() >> (8 * i)) & 0xFF);
+    h.Update(std::string_view(head, sizeof head));
+    h.Update(l.bytes);
+  }
+  return h.Finish();
+}
+}  // namespace
+
+void YaraRules::BuildPrefilter(ByteView serialized) {
+  if (prefilter_) hs_free_database(prefilter_);
+  prefilter_ = nullptr;
+  literal_groups_.clear();
+  filtered_groups_ = 0;
+  std::map<YaraLiteral, uint64_t> groups_of;
+  for (size_t g = 0; g < groups_.size() && g < 64; ++g) {
+    filtered_groups_ |= groups_[g].when_none_of;
+    if (groups_[g].needs.empty()) continue;
+    filtered_groups_ |= uint64_t{1} << g;
+    for (const YaraLiteral& l : groups_[g].needs) groups_of[l] |= uint64_t{1} << g;
+  }
+  if (groups_of.empty() || groups_.size() > 64 || hs_valid_platform() != HS_SUCCESS) {
+    filtered_groups_ = 0;
+    return;
+  }
+  std::vector<const char*> patterns;
+  std::vector<size_t> lengths;
+  std::vector<unsigned> flags, ids;
+  for (const auto& [literal, mask] : groups_of) {
+    ids.push_back(unsigned(patterns.size()));
+    patterns.push_back(literal.bytes.data());
+    lengths.push_back(literal.bytes.size());
+    flags.push_back(HS_FLAG_SINGLEMATCH | (literal.caseless ? HS_FLAG_CASELESS : 0));
+    literal_groups_.push_back(mask);
+  }
+  prefilter_digest_ = LiteralsDigest(groups_of);
+  const size_t d = prefilter_digest_.size();
+  if (serialized.size() > d && serialized.substr(0, d) == crypto::AsView(prefilter_digest_) &&
+      hs_deserialize_database(serialized.data() + d, serialized.size() - d, &prefilter_) == HS_SUCCESS)
+    return;  // else (other literals, another Hyperscan version or CPU) compiled again
+  prefilter_ = nullptr;
+  hs_compile_error_t* error = nullptr;
+  if (hs_compile_lit_multi(patterns.data(), flags.data(), ids.data(), lengths.data(),
+                           unsigned(patterns.size()), HS_MODE_BLOCK, nullptr, &prefilter_,
+                           &error) != HS_SUCCESS) {
+    if (error) hs_free_compile_error(error);
+    prefilter_ = nullptr;
+    literal_groups_.clear();
+    filtered_groups_ = 0;
+  }
 }
 
 namespace {
@@ -115,8 +176,10 @@ namespace {
 // decompressed documentation, dropping the rules bounded below the item's class takes 37-40% off
 // items of 64 KiB to 1 MiB (nothing below 64 KiB). Each class compiles the rules that admit it, so
 // a rule without a bound is in every class: the "MZ" groups, whose ~3,000 rules are as many again
-// and run only on the few programs, keep two classes.
-constexpr uint64_t kAnyBounds[] = {0, uint64_t{64} << 10, uint64_t{256} << 10, uint64_t{1} << 20};
+// and run only on the few programs, keep two classes. Since most small items run only the rules
+// that need no literal (YaraRules::Group::when_none_of), the class under 64 KiB was merged into
+// the next: on the benchmark corpus, the same time, and 12 MB less memory (docs/benchmarks.md).
+constexpr uint64_t kAnyBounds[] = {0, uint64_t{256} << 10, uint64_t{1} << 20};
 constexpr uint64_t kMzBounds[] = {0, uint64_t{1} << 20};
 constexpr YaraMagic kMz{16, false, 0x5a4d};
 
@@ -238,16 +301,28 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
     std::vector<size_t> whole;                    // files compiled whole
     size_t rules = 0;
     bool mz_only = false;  // for "MZ" items; else for every item
+    // Each size class's plan has all its rules, and runs on items in which one of `needs` (the
+    // literals its rules need) occurs. Each kind (every item, "MZ" items) has one plan more, of
+    // any size, `when_none`: the rules of its classes that need none, for the other items.
+    bool when_none = false;
+    std::set<YaraLiteral> needs;
+    std::vector<size_t> partners;  // when_none: its kind's class plans
   };
   std::vector<std::vector<bool>> needs_pe(files.size());  // file -> rule -> it or a rule it names uses pe
   std::vector<Plan> plans;
   auto add_classes = [&plans](std::span<const uint64_t> bounds, bool mz_only) {
-    for (size_t c = 0; c < bounds.size(); ++c) {
+    std::vector<size_t> classes;
+    for (size_t c = 0; c <= bounds.size(); ++c) {
       Plan& plan = plans.emplace_back();
-      plan.gate.min_size = bounds[c];
+      plan.when_none = c == bounds.size();
+      plan.gate.min_size = plan.when_none ? 0 : bounds[c];
       plan.gate.max_size = c + 1 < bounds.size() ? bounds[c + 1] : YaraGate::kNoSizeLimit;
       if (mz_only) plan.gate.magics = std::vector<YaraMagic>{kMz};
       plan.mz_only = mz_only;
+      if (plan.when_none)
+        plan.partners = classes;
+      else
+        classes.push_back(plans.size() - 1);
     }
   };
   add_classes(kAnyBounds, false);
@@ -295,8 +370,24 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
         // Cannot match a file of this class. (A rule no file can match, `filesize < 0`, stays in
         // the first: every rule is in some group, as the check at the end wants.)
         if (plan.gate.min_size > 0 && rule.gate.max_size <= plan.gate.min_size) continue;
-        if (plan.mz_only ? mz || pe : !mz) plan.parts[f].push_back(r);
+        if (plan.when_none && rule.needs) continue;
+        if (plan.mz_only ? mz || pe : !mz) {
+          plan.parts[f].push_back(r);
+          if (rule.needs) plan.needs.insert(rule.needs->begin(), rule.needs->end());
+        }
       }
+    }
+  }
+  // The rules that need none run alone on the items where none of their class's needs occurs;
+  // where no class of the kind has needs, there is no such group.
+  for (Plan& plan : plans)
+    if (plan.needs.size() > accord::limits::kMaxYaraGroupLiterals) plan.needs.clear();
+  for (Plan& plan : plans) {
+    if (!plan.when_none) continue;
+    std::erase_if(plan.partners, [&plans](size_t p) { return plans[p].needs.empty(); });
+    if (plan.partners.empty()) {
+      plan.parts.clear();
+      plan.whole.clear();
     }
   }
   // A rule is compiled with the rules it names; such a rule may then be in two groups that both
@@ -308,6 +399,7 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
     }
   }
   std::vector<YaraRules::Group> groups;
+  std::vector<size_t> group_of(plans.size(), SIZE_MAX);  // plan -> its group
   auto fail = [&groups]() -> std::optional<std::vector<YaraRules::Group>> {
     for (auto& g : groups) yr_rules_destroy(g.rules);
     return std::nullopt;
@@ -357,7 +449,14 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
     ok = ok && errors.messages.empty() && yr_compiler_get_rules(compiler, &rules) == ERROR_SUCCESS;
     yr_compiler_destroy(compiler);
     if (!ok) return fail();
-    YaraRules::Group g{rules, plan.gate, CountRules(rules)};
+    YaraRules::Group g{rules, plan.gate, CountRules(rules), {plan.needs.begin(), plan.needs.end()}, 0};
+    for (size_t partner : plan.partners)  // plans before this one: their groups are made
+      if (group_of[partner] < 64) g.when_none_of |= uint64_t{1} << group_of[partner];
+    if (plan.when_none && g.when_none_of == 0) {  // never expected: each partner has rules
+      yr_rules_destroy(rules);
+      return fail();
+    }
+    group_of[p] = groups.size();
     groups.push_back(std::move(g));
     if (plan.whole.empty() && groups.back().rule_count != plan.rules) return fail();  // lost or added a rule
   }
@@ -478,8 +577,9 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::CompileInputs(const std::vec
     yr_rules_destroy(rules);
     out->groups_ = std::move(*gated);
   } else {
-    out->groups_.push_back({rules, YaraGate{}, out->rule_count_});
+    out->groups_.push_back({rules, YaraGate{}, out->rule_count_, {}});
   }
+  out->BuildPrefilter();
   // How the rules read the externals, from the texts read before they were compiled; a file
   // that reads otherwise now may have changed in between, and then any use is assumed.
   YaraExternalUses uses;
@@ -532,13 +632,16 @@ void YaraRules::SetExternalUses(YaraExternalUses uses) {
 }
 
 namespace {
-// SPEC: docs/scan-database.md, section 9 (yara): "ACYG" u32 version=3, u32 groups, u64 rules (not in
-// version 1), then (version 3 only) u8 opaque externals, u32 predicates and each as u32 length and
-// text, then per group u64 min_size, u64 max_size, u32 magic count (0xFFFFFFFF: any file) and that
-// many (u8 width, u8 big-endian, u64 value), u64 length and libyara's yr_rules_save image.
-// Little-endian. Versions 1 and 2 and a plain image are still read (every external opaque).
+// SPEC: docs/scan-database.md, section 9 (yara): "ACYG" u32 version=4, u32 groups, u64 rules (not in
+// version 1), then (versions 3 and 4) u8 opaque externals, u32 predicates and each as u32 length
+// and text, then per group u64 min_size, u64 max_size, u32 magic count (0xFFFFFFFF: any file) and
+// that many (u8 width, u8 big-endian, u64 value), (version 4) u64 when-none-of, u32 literals and
+// each as u8 caseless, u32 length and bytes, then u64 length and libyara's yr_rules_save image;
+// (version 4) last, u64 length and the prefilter: the SHA-256 of the literals it was compiled
+// from (LiteralsDigest) and what hs_serialize_database wrote. Little-endian. Versions 1 to 3 and a
+// plain image are still read (no needs; versions 1, 2 and the image: every external opaque).
 constexpr std::string_view kGroupedMagic = "ACYG";
-constexpr uint32_t kGroupedVersion = 3, kAnyMagic = 0xFFFFFFFF;
+constexpr uint32_t kGroupedVersion = 4, kAnyMagic = 0xFFFFFFFF;
 constexpr uint64_t kMaxRules = uint64_t{1} << 32;
 constexpr size_t kMaxGroups = 64;
 
@@ -572,7 +675,7 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved,
   if (saved.substr(0, 4) != kGroupedMagic) {
     ASSIGN_OR_RETURN(YR_RULES * rules, LoadImage(saved));
     if (done) done(saved);
-    out->groups_.push_back({rules, YaraGate{}, CountRules(rules)});
+    out->groups_.push_back({rules, YaraGate{}, CountRules(rules), {}});
     out->rule_count_ = out->groups_.back().rule_count;
     out->SetExternalUses({{}, kAllExternalsOpaque});
     return std::shared_ptr<const YaraRules>(std::move(out));
@@ -587,7 +690,7 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved,
   if (version >= 2 && (!GetLe(in, 8, &total) || total > kMaxRules))
     return DataLoss("compiled YARA rules: bad rule count");
   YaraExternalUses uses{{}, kAllExternalsOpaque};
-  if (version >= 3) {
+  if (version >= 3) {  // and 4
     uint64_t opaque = 0, predicates = 0;
     if (!GetLe(in, 1, &opaque) || opaque > kAllExternalsOpaque)
       return DataLoss("compiled YARA rules: bad opaque externals");
@@ -624,10 +727,40 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved,
         g.gate.magics->push_back({uint8_t(width), be == 1, value});
       }
     }
+    if (version >= 4) {
+      uint64_t literals = 0;
+      if (!GetLe(in, 8, &g.when_none_of)) return DataLoss(where + "truncated");
+      if (!GetLe(in, 4, &literals) || literals > accord::limits::kMaxYaraGroupLiterals)
+        return DataLoss(where + "bad literal count");
+      const char* literals_begin = in.data();
+      for (uint64_t l = 0; l < literals; ++l) {
+        uint64_t caseless = 0, length = 0;
+        if (!GetLe(in, 1, &caseless) || caseless > 1 || !GetLe(in, 4, &length) || length == 0 ||
+            length > accord::limits::kMaxYaraLiteralSize || length > in.size())
+          return DataLoss(where + "bad literal");
+        g.needs.push_back({std::string(in.substr(0, length)), caseless == 1});
+        in.remove_prefix(length);
+      }
+      // when-none-of names earlier groups with needs, and then the group needs none itself.
+      bool partners_ok = g.when_none_of == 0 || g.needs.empty();
+      for (size_t p = 0; p < 64; ++p)
+        if (g.when_none_of >> p & 1)
+          partners_ok = partners_ok && p < out->groups_.size() && !out->groups_[p].needs.empty();
+      if (!partners_ok) return DataLoss(where + "bad when-none-of groups");
+      if (done && literals > 0) done(ByteView(literals_begin, size_t(in.data() - literals_begin)));
+    }
     if (!GetLe(in, 8, &length) || length > in.size()) return DataLoss(where + "truncated");
     images.push_back(in.substr(0, length));
     in.remove_prefix(length);
     out->groups_.push_back(std::move(g));
+  }
+  ByteView prefilter;
+  if (version >= 4) {
+    uint64_t length = 0;
+    if (!GetLe(in, 8, &length) || length > in.size())
+      return DataLoss("compiled YARA rules: truncated prefilter");
+    prefilter = in.substr(0, length);
+    in.remove_prefix(length);
   }
   if (!in.empty()) return DataLoss("compiled YARA rules: bytes after the last group");
   // libyara copies each image into memory of its own: ~0.3 s for signature-base's groups, most
@@ -673,6 +806,8 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved,
   if (!failed.ok()) return failed;  // ~YaraRules destroys the groups loaded
   out->rule_count_ = total;
   out->SetExternalUses(std::move(uses));
+  out->BuildPrefilter(prefilter);
+  if (done && !prefilter.empty()) done(prefilter);  // Hyperscan copied it (or compiled anew)
   return std::shared_ptr<const YaraRules>(std::move(out));
 }
 
@@ -702,8 +837,24 @@ Result<Bytes> YaraRules::Save() const {
         PutLe(out, m.big_endian ? 1 : 0, 1);
         PutLe(out, m.value, 8);
       }
+    PutLe(out, g.when_none_of, 8);
+    PutLe(out, g.needs.size(), 4);
+    for (const YaraLiteral& l : g.needs) {
+      PutLe(out, l.caseless ? 1 : 0, 1);
+      PutLe(out, l.bytes.size(), 4);
+      out.append(l.bytes);
+    }
     PutLe(out, writer.out.size(), 8);
     out.append(writer.out);
+  }
+  char* bytes = nullptr;
+  size_t length = 0;
+  if (prefilter_ && hs_serialize_database(prefilter_, &bytes, &length) != HS_SUCCESS) bytes = nullptr;
+  PutLe(out, bytes ? prefilter_digest_.size() + length : 0, 8);
+  if (bytes) {
+    out.append(crypto::AsView(prefilter_digest_));
+    out.append(bytes, length);
+    std::free(bytes);
   }
   return out;
 }
@@ -715,12 +866,14 @@ YaraScanner::YaraScanner(std::shared_ptr<const YaraRules> rules) : rules_(std::m
     scanners_.push_back(scanner);
   }
   if (rules_->probe_ && yr_scanner_create(rules_->probe_, &probe_) != ERROR_SUCCESS) probe_ = nullptr;
+  if (rules_->prefilter_ && hs_alloc_scratch(rules_->prefilter_, &scratch_) != HS_SUCCESS) scratch_ = nullptr;
 }
 
 YaraScanner::~YaraScanner() {
   for (YR_SCANNER* s : scanners_)
     if (s) yr_scanner_destroy(s);
   if (probe_) yr_scanner_destroy(probe_);
+  if (scratch_) hs_free_scratch(scratch_);
 }
 
 namespace {
@@ -782,13 +935,44 @@ int OnScanMessage(YR_SCAN_CONTEXT*, int message, void* data, void* user) {
 }
 }  // namespace
 
+namespace {
+struct PrefilterHits {
+  const std::vector<uint64_t>* literal_groups;
+  uint64_t wanted = 0, hit = 0;
+};
+int OnLiteral(unsigned id, unsigned long long, unsigned long long, unsigned, void* user) {
+  auto* h = static_cast<PrefilterHits*>(user);
+  if (id < h->literal_groups->size()) h->hit |= (*h->literal_groups)[id];
+  return (h->hit & h->wanted) == h->wanted ? 1 : 0;  // every group wanted is hit: stop
+}
+}  // namespace
+
 Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternals& ext, int timeout_seconds) {
   Outcome out;
   ByteView head = data.substr(0, 8);
   const auto& groups = rules_->groups();
   const auto start = std::chrono::steady_clock::now();
+  // Bit g: one of group g's needs occurs in the data, or it is not known that none does (no
+  // prefilter, or more data than Hyperscan takes at once): then the groups of all rules run, and
+  // not those of the rules that need none.
+  uint64_t hit = ~uint64_t{0};
+  uint64_t admitted = 0;
+  for (size_t i = 0; i < groups.size() && i < 64; ++i)
+    if (groups[i].gate.Admits(data.size(), head)) admitted |= uint64_t{1} << i;
+  if (const uint64_t wanted = admitted & rules_->filtered_groups_;
+      wanted && scratch_ && data.size() <= UINT32_MAX) {
+    PrefilterHits hits{&rules_->literal_groups_, wanted, 0};
+    hs_error_t rc =
+        hs_scan(rules_->prefilter_, data.data(), unsigned(data.size()), 0, scratch_, OnLiteral, &hits);
+    if (rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED) hit = hits.hit | ~wanted;
+  }
   for (size_t i = 0; i < groups.size(); ++i) {
     if (!groups[i].gate.Admits(data.size(), head)) continue;
+    if (const uint64_t partners = groups[i].when_none_of) {
+      if ((admitted & partners & ~hit) == 0) continue;  // every partner that runs has all its rules
+    } else if (!groups[i].needs.empty() && i < 64 && !(hit >> i & 1)) {
+      continue;
+    }
     YR_SCANNER* scanner = scanners_[i];
     if (!scanner) return ResourceExhausted("libyara: no scanner");
     int timeout = timeout_seconds;  // the item's time, shared by the groups that scan it

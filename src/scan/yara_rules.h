@@ -9,7 +9,10 @@
 // Rules are compiled in groups by what a file must look like for them to match (leading magic
 // number, size bound: scan/yara_split.h); a scanner runs only the groups whose gate admits the
 // file, so libyara's pass over the bytes uses a smaller automaton and skips rules that cannot
-// match. The matches are exactly libyara's over the whole set (tested against the `yara` program).
+// match. Most rules also need one of a few literals to match (YaraRuleSpan::needs): a Hyperscan
+// pass over the item finds whether one occurs, and where none does only the rules that need none
+// run (Group::when_none_of). The matches are exactly libyara's over the whole set (tested against
+// the `yara` program).
 // Thread-safety: YaraRules is immutable after Compile/Load; YaraScanner is owned by one thread.
 #pragma once
 
@@ -20,10 +23,13 @@
 
 #include "core/bytes.h"
 #include "core/status.h"
+#include "crypto/sha256.h"
 #include "scan/yara_split.h"
 
 struct YR_RULES;
 struct YR_SCAN_CONTEXT;  // libyara's YR_SCANNER
+struct hs_database;      // Hyperscan's
+struct hs_scratch;
 
 namespace accord::scan {
 
@@ -61,7 +67,8 @@ class YaraRules {
   // From the bytes that Save produced (a database section; docs/scan-database.md), or from a
   // plain yr_rules_save image (one group). DataLoss when damaged. The groups are loaded on up to
   // two threads. `done`, if given, is called with each part of `saved` once libyara has copied it
-  // (each group's image, in no set order, from either thread, possibly at the same time), so
+  // (each group's image, in no set order, from either thread, possibly at the same time; and the
+  // groups' literals and the prefilter, from the calling thread, once read), so
   // that a caller whose bytes are a file mapping can drop those pages as it goes
   // (Database::ReleasePages): the rules then count once in memory, not twice, at the peak too.
   static Result<std::shared_ptr<const YaraRules>> Load(ByteView saved,
@@ -75,6 +82,14 @@ class YaraRules {
     YR_RULES* rules = nullptr;
     YaraGate gate;
     size_t rule_count = 0;
+    // Empty: the group runs on every item its gate admits. Else only on items in which one of
+    // these occurs (the literals YaraRuleSpan::needs gives its rules).
+    std::vector<YaraLiteral> needs;
+    // Not 0: the group holds the rules of these groups (bit g: groups()[g], earlier groups with
+    // needs, a kind's size classes) that need no literal, and runs only on items that one of
+    // them admits but for which it does not run (none of its needs occurs); its own needs are
+    // empty. So every item runs either its class's whole group or only the rules that need none.
+    uint64_t when_none_of = 0;
   };
   const std::vector<Group>& groups() const { return groups_; }
 
@@ -91,9 +106,19 @@ class YaraRules {
   // libyara refuses makes every variable opaque instead (never expected: they come from rules
   // that compiled).
   void SetExternalUses(YaraExternalUses uses);
+  // Compiles the groups' needs into prefilter_ (Hyperscan, literal mode), or loads what Save
+  // serialized of it (`serialized`, if Hyperscan takes it: the same version and CPU features):
+  // literal i, in the order of the needs, stands for the groups in literal_groups_[i]. Without
+  // Hyperscan (a CPU it does not support) or on any failure there is none, and every group runs
+  // on every item its gate admits.
+  void BuildPrefilter(ByteView serialized = {});
   friend class YaraScanner;
 
   std::vector<Group> groups_;
+  hs_database* prefilter_ = nullptr;
+  crypto::Hash prefilter_digest_{};       // of the literals it was compiled from (Save stores it)
+  std::vector<uint64_t> literal_groups_;  // bit g: groups_[g]
+  uint64_t filtered_groups_ = 0;          // bit g: groups_[g].needs is not empty
   YaraExternalUses externals_;
   YR_RULES* probe_ = nullptr;
   size_t rule_count_ = 0;
@@ -134,6 +159,7 @@ class YaraScanner {
   std::shared_ptr<const YaraRules> rules_;
   std::vector<YR_SCAN_CONTEXT*> scanners_;  // one per group; null if libyara could not make it
   YR_SCAN_CONTEXT* probe_ = nullptr;        // over rules_->probe_
+  hs_scratch* scratch_ = nullptr;           // for rules_->prefilter_; null: no prefilter
 };
 
 // Compiles one rule source held in memory as rule files are compiled (the five external

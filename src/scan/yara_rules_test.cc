@@ -33,22 +33,37 @@ class YaraTest : public ::testing::Test {
     std::sort(r.begin(), r.end());
     return r;
   }
-  // The same rules as databases of format version 2 held them (docs/scan-database.md): version 3
-  // without the externals' opaque mask and predicates.
+  // The same rules as databases of format version 2 held them (docs/scan-database.md): version 4
+  // without the externals' opaque mask and predicates, the groups' needs and the prefilter.
   static Bytes OldFormat(const YaraRules& rules) {
-    Bytes v3 = *rules.Save();
-    auto u32 = [&v3](size_t at) {
-      return uint32_t(uint8_t(v3[at])) | uint32_t(uint8_t(v3[at + 1])) << 8 |
-             uint32_t(uint8_t(v3[at + 2])) << 16 | uint32_t(uint8_t(v3[at + 3])) << 24;
+    Bytes v4 = *rules.Save();
+    auto le = [&v4](size_t at, int bytes) {
+      uint64_t v = 0;
+      for (int i = bytes - 1; i >= 0; --i) v = v << 8 | uint8_t(v4[at + i]);
+      return v;
     };
-    EXPECT_EQ(v3.substr(0, 4), "ACYG");
-    EXPECT_EQ(u32(4), 3u);
+    EXPECT_EQ(v4.substr(0, 4), "ACYG");
+    EXPECT_EQ(le(4, 4), 4u);
+    const uint64_t groups = le(8, 4);
     size_t at = 21;  // magic, version, groups, rules, opaque
-    uint32_t predicates = u32(at);
+    const uint64_t predicates = le(at, 4);
     at += 4;
-    for (uint32_t i = 0; i < predicates; ++i) at += 4 + u32(at);
-    Bytes v2 = v3.substr(0, 20) + v3.substr(at);
+    for (uint64_t i = 0; i < predicates; ++i) at += 4 + le(at, 4);
+    Bytes v2 = v4.substr(0, 20);
     v2[4] = 2;
+    for (uint64_t g = 0; g < groups; ++g) {
+      const uint64_t magics = le(at + 16, 4);
+      const size_t gate = 20 + (magics == 0xFFFFFFFF ? 0 : 10 * magics);
+      v2 += v4.substr(at, gate);
+      at += gate + 8;  // when-none-of
+      const uint64_t literals = le(at, 4);
+      at += 4;
+      for (uint64_t l = 0; l < literals; ++l) at += 5 + le(at + 1, 4);
+      const uint64_t image = le(at, 8);
+      v2 += v4.substr(at, 8 + image);
+      at += 8 + image;
+    }
+    EXPECT_EQ(at + 8 + le(at, 8), v4.size());  // the prefilter, last
     return v2;
   }
   std::string dir_;
@@ -272,8 +287,8 @@ rule Uses { condition: Base or filesize > 3MB }
   YaraScanner g(*grouped), w(*whole), l(*loaded);
   std::map<std::string, std::vector<std::string>> expected = {
       {"xx/5120", {"Any", "Base", "Mid", "SmallOnly", "Under256K", "Under64K", "UpTo64K", "Uses"}},
-      // Size classes of their own for items of 64 KiB and 256 KiB up (yara_rules.cc): a rule
-      // bounded at a class's edge is in the class below it only, or in both for `<=`.
+      // Rules bounded near the size classes' edges (256 KiB and 1 MiB, yara_rules.cc), and at
+      // an edge: a rule bounded there is in the class below it only, or in both for `<=`.
       {"xx/65535", {"Any", "Mid", "SmallOnly", "Under256K", "Under64K", "UpTo64K"}},
       {"xx/65536", {"Any", "Mid", "SmallOnly", "Under256K", "UpTo64K"}},
       {"xx/65537", {"Any", "Mid", "SmallOnly", "Under256K"}},
@@ -323,12 +338,14 @@ rule Uses { condition: Base or filesize > 3MB }
   };
   for (const YaraRules* rules : {grouped->get(), loaded->get()}) {
     EXPECT_TRUE(scanned_with(*rules, 5120).contains("Under64K"));
-    EXPECT_FALSE(scanned_with(*rules, 100 << 10).contains("Under64K"));
-    EXPECT_TRUE(scanned_with(*rules, 100 << 10).contains("UpTo64K"));  // 65,536 bytes is in that class
     EXPECT_TRUE(scanned_with(*rules, 100 << 10).contains("Mid"));
+    EXPECT_TRUE(scanned_with(*rules, 100 << 10).contains("Under256K"));
     EXPECT_FALSE(scanned_with(*rules, 300 << 10).contains("Mid"));
+    EXPECT_FALSE(scanned_with(*rules, 300 << 10).contains("Under64K"));
     EXPECT_FALSE(scanned_with(*rules, 300 << 10).contains("Under256K"));
     EXPECT_TRUE(scanned_with(*rules, 300 << 10).contains("Any"));
+    EXPECT_FALSE(scanned_with(*rules, 300 << 10).contains("SmallOnly"));
+    EXPECT_FALSE(scanned_with(*rules, 2 << 20).contains("Mid"));
   }
 }
 
@@ -441,6 +458,83 @@ TEST_F(YaraTest, IncludedRulesAreInTheGroups) {
     ASSERT_TRUE(rg.ok() && rw.ok());
     EXPECT_EQ(Rules(*rg), Rules(*rw)) << data.substr(0, 8);
     EXPECT_FALSE(Rules(*rg).empty());
+  }
+}
+
+// Rules that need literals run only on items in which one occurs (Hyperscan finds them); the
+// others run on every item. Checked against libyara over the whole set, on items with and
+// without each literal, in each form the modifiers give it, and through a database.
+TEST_F(YaraTest, RulesRunOnlyWhereTheLiteralsTheyNeedOccur) {
+  std::string f = Write("n.yar", R"(
+rule Text { strings: $a = "needle-literal-one" condition: $a }
+rule Wide { strings: $a = "widewidewide" wide condition: $a }
+rule NoCase { strings: $a = "CaseLessNeedle" nocase condition: $a }
+rule Both { strings: $a = "alpha-literal" $b = "beta-literal" condition: $a and $b }
+rule Hex { strings: $a = { 6E 65 65 64 6C 65 [1-3] 74 77 6F 2D 68 65 78 2D 74 61 69 6C } condition: $a }
+rule Regex { strings: $a = /regex-(x|y)+-needle-[0-9]{2}/ condition: $a }
+rule Large { strings: $a = "needle-literal-one" condition: $a and filesize > 70000 }
+rule Small { condition: filesize < 100 }
+rule Short { strings: $a = "abc" condition: $a }
+rule Either { strings: $a = "needle-literal-one" condition: $a or filesize == 7 }
+rule Named { condition: Text and filesize > 20 }
+)");
+  auto grouped = YaraRules::Compile({f});
+  auto whole = YaraRules::Compile({f}, false);
+  ASSERT_TRUE(grouped.ok() && whole.ok()) << grouped.status().ToString();
+  size_t with_needs = 0, when_none = 0;
+  for (const auto& g : (*grouped)->groups()) {
+    with_needs += !g.needs.empty();
+    when_none += g.when_none_of != 0;
+  }
+  EXPECT_GT(with_needs, 0u);
+  EXPECT_GT(when_none, 0u);
+  auto saved = (*grouped)->Save();
+  ASSERT_TRUE(saved.ok());
+  auto loaded = YaraRules::Load(*saved);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_EQ((*loaded)->groups().size(), (*grouped)->groups().size());
+  for (size_t i = 0; i < (*loaded)->groups().size(); ++i) {
+    EXPECT_EQ((*loaded)->groups()[i].needs, (*grouped)->groups()[i].needs);
+    EXPECT_EQ((*loaded)->groups()[i].when_none_of, (*grouped)->groups()[i].when_none_of);
+  }
+  const std::string pad(80000, 'p');
+  const std::map<std::string, std::vector<std::string>> items = {
+      {"", {"Small"}},
+      {"abc", {"Short", "Small"}},
+      {"1234567", {"Either", "Small"}},
+      {"xx needle-literal-one xx", {"Either", "Small", "Named", "Text"}},
+      {std::string("w\0i\0d\0e\0w\0i\0d\0e\0w\0i\0d\0e\0", 24), {"Small", "Wide"}},
+      {"widewidewide", {"Small"}},
+      {"..cASElessNEEDLE..", {"NoCase", "Small"}},
+      {"alpha-literal beta-literal", {"Both", "Small"}},
+      {"alpha-literal only", {"Small"}},
+      {"needle--two-hex-tail", {"Hex", "Small"}},
+      {"needle--two-hex-tai", {"Small"}},
+      {"regex-xyyx-needle-42", {"Regex", "Small"}},
+      {"regex-xyyx-needle-4", {"Small"}},
+      {pad + "needle-literal-one", {"Either", "Large", "Named", "Text"}},
+      {pad + "abc", {"Short"}},
+      {pad, {}},
+      {"MZ" + pad + "needle-literal-one", {"Either", "Large", "Named", "Text"}},
+      {"MZ" + pad, {}},
+  };
+  // A stored prefilter Hyperscan refuses (here its last byte is changed: its checksum fails) is
+  // compiled again from the literals.
+  Bytes damaged = *saved;
+  damaged.back() = char(damaged.back() ^ 1);
+  auto recompiled = YaraRules::Load(damaged);
+  ASSERT_TRUE(recompiled.ok()) << recompiled.status().ToString();
+  YaraScanner g(*grouped), w(*whole), l(*loaded), r(*recompiled);
+  for (const auto& [data, expected] : items) {
+    auto rg = g.Scan(data, {}, 0), rw = w.Scan(data, {}, 0), rl = l.Scan(data, {}, 0),
+         rr = r.Scan(data, {}, 0);
+    ASSERT_TRUE(rg.ok() && rw.ok() && rl.ok() && rr.ok());
+    std::vector<std::string> want = expected;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(Rules(*rw), want) << data.substr(0, 40);  // libyara over the whole set
+    EXPECT_EQ(Rules(*rg), want) << data.substr(0, 40);
+    EXPECT_EQ(Rules(*rl), want) << data.substr(0, 40);
+    EXPECT_EQ(Rules(*rr), want) << data.substr(0, 40);
   }
 }
 

@@ -360,9 +360,419 @@ YaraGate Gate(const Span& t, size_t lo, size_t hi, int depth) {
   return none;
 }
 
+// ---- Literals and needs (YaraRuleSpan::needs) ----
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The longest of the runs a scan of the pattern cuts: Add extends the current run, Cut ends it.
+struct Runs {
+  std::string best, cur;
+  void Add(char c) { cur.push_back(c); }
+  void Cut() {
+    if (cur.size() > best.size()) best = cur;
+    cur.clear();
+  }
+  void Offer(const std::string& s) {
+    Cut();
+    if (s.size() > best.size()) best = s;
+  }
+};
+
+// A regular expression's quantifier at s[*i], if any: consumes it (and a lazy `?` after it) and
+// sets *min to its least count. False (and *i unchanged) if there is none; *bad if it is malformed.
+bool Quantifier(std::string_view s, size_t* i, uint64_t* min, bool* bad) {
+  size_t k = *i;
+  if (k >= s.size()) return false;
+  char c = s[k];
+  if (c == '*' || c == '?') {
+    *min = 0;
+    ++k;
+  } else if (c == '+') {
+    *min = 1;
+    ++k;
+  } else if (c == '{') {
+    size_t close = s.find('}', k);
+    if (close == std::string_view::npos) return *bad = true, false;
+    std::string_view body = s.substr(k + 1, close - k - 1);
+    size_t comma = body.find(',');
+    std::string_view lo = body.substr(0, comma);
+    if (body.empty() || lo.size() > 9) return *bad = true, false;
+    for (char d : body)
+      if (!(d >= '0' && d <= '9') && d != ',') return *bad = true, false;
+    if (comma != std::string_view::npos && body.find(',', comma + 1) != std::string_view::npos)
+      return *bad = true, false;
+    *min = 0;
+    for (char d : lo) *min = *min * 10 + uint64_t(d - '0');
+    k = close + 1;
+  } else {
+    return false;
+  }
+  if (k < s.size() && s[k] == '?') ++k;  // lazy
+  *i = k;
+  return true;
+}
+
+// A sequence of a regular expression from s[*i] to the `)` that closes it (depth > 0) or the end:
+// its necessary runs into `runs`. Sets *alternation if a `|` stands in it at its own level; false
+// on anything it does not know (then the pattern has no literal).
+bool RegexSequence(std::string_view s, size_t* i, int depth, Runs* runs, bool* alternation) {
+  while (*i < s.size()) {
+    char c = s[*i];
+    if (c == ')') {
+      if (depth == 0) return false;
+      return true;  // the caller consumes it
+    }
+    if (c == '|') {
+      *alternation = true;
+      runs->Cut();
+      ++*i;
+      continue;
+    }
+    std::optional<char> literal;
+    if (c == '(') {
+      if (depth >= 32 || (*i + 1 < s.size() && s[*i + 1] == '?')) return false;
+      ++*i;
+      Runs inner;
+      bool alt = false;
+      if (!RegexSequence(s, i, depth + 1, &inner, &alt) || *i >= s.size() || s[*i] != ')') return false;
+      ++*i;
+      inner.Cut();
+      uint64_t min = 1;
+      bool bad = false;
+      if (!Quantifier(s, i, &min, &bad) && bad) return false;
+      runs->Cut();
+      if (!alt && min > 0) runs->Offer(inner.best);
+      continue;
+    }
+    if (c == '[') {
+      size_t k = *i + 1;
+      if (k < s.size() && s[k] == '^') ++k;
+      if (k < s.size() && s[k] == ']') ++k;
+      while (k < s.size() && s[k] != ']') k += (s[k] == '\\') ? 2 : 1;
+      if (k >= s.size()) return false;
+      *i = k + 1;
+    } else if (c == '\\') {
+      if (*i + 1 >= s.size()) return false;
+      char e = s[*i + 1];
+      *i += 2;
+      if (e == 'x') {
+        if (*i + 1 >= s.size() || HexValue(s[*i]) < 0 || HexValue(s[*i + 1]) < 0) return false;
+        literal = char(HexValue(s[*i]) * 16 + HexValue(s[*i + 1]));
+        *i += 2;
+      } else if (e == 'n' || e == 't' || e == 'r' || e == 'f' || e == 'a') {
+        literal = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'f' ? '\f' : '\a';
+      } else if (std::string_view("wWsSdDbB").find(e) != std::string_view::npos) {
+        // a class or an assertion
+      } else if (std::isalnum(static_cast<unsigned char>(e))) {
+        return false;
+      } else {
+        literal = e;
+      }
+    } else if (c == '.' || c == '^' || c == '$') {
+      ++*i;
+    } else if (c == '*' || c == '+' || c == '?' || c == '{' || c == ']' || c == '}') {
+      return false;  // a quantifier with nothing before it, or a stray bracket
+    } else {
+      literal = c;
+      ++*i;
+    }
+    uint64_t min = 1;
+    bool bad = false;
+    bool quantified = Quantifier(s, i, &min, &bad);
+    if (bad) return false;
+    if (!literal) {
+      runs->Cut();
+      continue;
+    }
+    if (quantified && min == 0) {
+      runs->Cut();
+      continue;
+    }
+    runs->Add(*literal);
+    if (quantified) runs->Cut();
+  }
+  return depth == 0;
+}
+
+// YARA text string escapes: \" \\ \t \n \r \xHH. nullopt on any other.
+std::optional<std::string> Unescape(std::string_view quoted) {
+  if (quoted.size() < 2) return std::nullopt;
+  std::string_view s = quoted.substr(1, quoted.size() - 2);
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (++i >= s.size()) return std::nullopt;
+    static constexpr std::string_view kEscaped = "\"\\tnr", kMeans = "\"\\\t\n\r";
+    if (s[i] == 'x') {
+      if (i + 2 >= s.size() || HexValue(s[i + 1]) < 0 || HexValue(s[i + 2]) < 0) return std::nullopt;
+      out.push_back(char(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else if (size_t k = kEscaped.find(s[i]); k != std::string_view::npos) {
+      out.push_back(kMeans[k]);
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+std::string Widen(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    out.push_back(c);
+    out.push_back('\0');
+  }
+  return out;
+}
+
+struct StringDef {
+  std::string_view id;            // without the '$'; "" for an anonymous string
+  std::vector<YaraLiteral> lits;  // one of them occurs wherever the string matches; empty: none known
+  size_t strength = 0;            // the literal's bytes other than zeros (0: none)
+};
+
+// The strings of a rule, from the tokens [lo, hi) of its strings section; nullopt if it cannot
+// follow them.
+std::optional<std::vector<StringDef>> ParseStrings(std::string_view text, const std::vector<Token>& t,
+                                                   size_t lo, size_t hi) {
+  std::vector<StringDef> out;
+  size_t i = lo;
+  while (i < hi) {
+    if (t[i].kind != Tok::kStrRef || t[i].text[0] != '$' || t[i].text.ends_with('*') || i + 2 >= hi ||
+        !Is(t[i + 1], Tok::kPunct, "="))
+      return std::nullopt;
+    StringDef d;
+    d.id = t[i].text.substr(1);
+    i += 2;
+    std::string lit;
+    bool caseless = false;
+    if (t[i].kind == Tok::kString) {
+      lit = Unescape(t[i].text).value_or("");
+      ++i;
+    } else if (t[i].kind == Tok::kRegex) {
+      std::string_view r = t[i].text;
+      size_t close = r.rfind('/');
+      if (close == 0) return std::nullopt;
+      caseless = r.substr(close).find('i') != std::string_view::npos;
+      lit = RegexLiteral(r.substr(1, close - 1));
+      ++i;
+    } else if (Is(t[i], Tok::kPunct, "{")) {
+      size_t j = i + 1;
+      while (j < hi && !Is(t[j], Tok::kPunct, "}")) ++j;
+      if (j >= hi) return std::nullopt;
+      lit = HexStringLiteral(text.substr(t[i].end, t[j].begin - t[i].end));
+      i = j + 1;
+    } else {
+      return std::nullopt;
+    }
+    bool ascii = false, wide = false, known = true;
+    for (; i < hi && !(t[i].kind == Tok::kStrRef && t[i].text[0] == '$'); ++i) {
+      if (Is(t[i], Tok::kIdent, "ascii"))
+        ascii = true;
+      else if (Is(t[i], Tok::kIdent, "wide"))
+        wide = true;
+      else if (Is(t[i], Tok::kIdent, "nocase"))
+        caseless = true;
+      else if (!Is(t[i], Tok::kIdent, "fullword") && !Is(t[i], Tok::kIdent, "private"))
+        known = false;  // xor, base64, base64wide (and their arguments), or what we do not know
+    }
+    // Zeros are the commonest bytes of binary files: they do not count.
+    const size_t strength = lit.size() - size_t(std::count(lit.begin(), lit.end(), '\0'));
+    if (known && strength >= kMinYaraLiteral) {
+      if (ascii || !wide) d.lits.push_back({lit, caseless});
+      if (wide) d.lits.push_back({Widen(lit), caseless});
+      d.strength = strength;
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+using NeedSet = std::optional<std::vector<size_t>>;  // indexes of strings, one of which matches
+
+size_t Strength(const std::vector<size_t>& set, const std::vector<StringDef>& strs) {
+  size_t s = SIZE_MAX;
+  for (size_t i : set) s = std::min(s, strs[i].strength);
+  return s;
+}
+
+// The better of two sets that are both necessary: the one whose weakest literal is longest, then
+// the smaller.
+const NeedSet& Better(const NeedSet& a, const NeedSet& b, const std::vector<StringDef>& strs) {
+  if (!a) return b;
+  if (!b) return a;
+  size_t sa = Strength(*a, strs), sb = Strength(*b, strs);
+  if (sa != sb) return sa > sb ? a : b;
+  return a->size() <= b->size() ? a : b;
+}
+
+// The strings a `$`/`#` reference names: one (`$a`), or a set (`$a*`, `$*`); empty if none.
+std::vector<size_t> Named(std::string_view ref, const std::vector<StringDef>& strs) {
+  std::string_view id = ref.substr(1);
+  std::vector<size_t> out;
+  bool wildcard = id.ends_with('*');
+  if (wildcard) id.remove_suffix(1);
+  for (size_t i = 0; i < strs.size(); ++i)
+    if (wildcard ? strs[i].id.starts_with(id) : (!id.empty() && strs[i].id == id)) out.push_back(i);
+  return out;
+}
+
+NeedSet One(std::string_view ref, const std::vector<StringDef>& strs) {
+  if (ref.ends_with('*')) return std::nullopt;
+  std::vector<size_t> s = Named(ref, strs);
+  if (s.size() != 1 || strs[s[0]].lits.empty()) return std::nullopt;
+  return s;
+}
+
+bool IsComparison(const Token& k) {
+  static constexpr std::string_view kOps[] = {"==", "!=", "<", "<=", ">", ">="};
+  if (k.kind == Tok::kPunct) return std::find(std::begin(kOps), std::end(kOps), k.text) != std::end(kOps);
+  static constexpr std::string_view kWords[] = {"contains", "icontains", "startswith", "istartswith",
+                                                "endswith", "iendswith", "iequals",    "matches",
+                                                "of",       "for",       "not",        "defined"};
+  return k.kind == Tok::kIdent && std::find(std::begin(kWords), std::end(kWords), k.text) != std::end(kWords);
+}
+
+// Index of the bracket closing the one at x[i], or n.
+size_t Closing(const Token* x, size_t n, size_t i) {
+  int d = 0;
+  for (size_t k = i; k < n; ++k) {
+    if (x[k].kind == Tok::kPunct && (x[k].text == "(" || x[k].text == "[")) ++d;
+    if (x[k].kind == Tok::kPunct && (x[k].text == ")" || x[k].text == "]") && --d == 0) return k;
+  }
+  return n;
+}
+
+NeedSet Need(const Span& t, size_t lo, size_t hi, const std::vector<StringDef>& strs, int depth) {
+  if (lo >= hi || depth > kMaxGateDepth) return std::nullopt;
+  std::vector<std::pair<size_t, size_t>> parts;
+  if (!SplitAt(t, lo, hi, "or", &parts)) return std::nullopt;
+  if (parts.size() > 1) {
+    std::vector<size_t> all;
+    for (const auto& [a, b] : parts) {
+      NeedSet n = Need(t, a, b, strs, depth + 1);
+      if (!n) return std::nullopt;
+      all.insert(all.end(), n->begin(), n->end());
+    }
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    return all;
+  }
+  parts.clear();
+  SplitAt(t, lo, hi, "and", &parts);
+  if (parts.size() > 1) {
+    NeedSet best;
+    for (const auto& [a, b] : parts) {
+      NeedSet n = Need(t, a, b, strs, depth + 1);
+      best = Better(best, n, strs);
+    }
+    return best;
+  }
+  const size_t n = hi - lo;
+  const Token* x = &t[lo];
+  if (Is(x[0], Tok::kPunct, "(") && Closing(x, n, 0) == n - 1)
+    return Need(t, lo + 1, hi - 1, strs, depth + 1);
+  // $a, $a at E, $a in (R)
+  if (x[0].kind == Tok::kStrRef && x[0].text[0] == '$') {
+    if (n == 1) return One(x[0].text, strs);
+    if (Is(x[1], Tok::kIdent, "at")) {
+      int d = 0;
+      for (size_t k = 2; k < n; ++k) {
+        if (x[k].kind == Tok::kPunct && (x[k].text == "(" || x[k].text == "[")) ++d;
+        if (x[k].kind == Tok::kPunct && (x[k].text == ")" || x[k].text == "]")) --d;
+        if (d == 0 && IsComparison(x[k])) return std::nullopt;
+      }
+      return n > 2 ? One(x[0].text, strs) : std::nullopt;
+    }
+    if (n >= 4 && Is(x[1], Tok::kIdent, "in") && Is(x[2], Tok::kPunct, "(") && Closing(x, n, 2) == n - 1)
+      return One(x[0].text, strs);
+    return std::nullopt;
+  }
+  // #a > N, #a >= N, #a == N; N < #a, N <= #a, N == #a
+  if (n == 3) {
+    const Token *count = nullptr, *num = nullptr;
+    std::string_view op;
+    if (x[0].kind == Tok::kStrRef && x[0].text[0] == '#' && x[2].kind == Tok::kNumber) {
+      count = &x[0], num = &x[2], op = x[1].text;
+    } else if (x[2].kind == Tok::kStrRef && x[2].text[0] == '#' && x[0].kind == Tok::kNumber) {
+      count = &x[2], num = &x[0];
+      op = x[1].text == "<" ? ">" : x[1].text == "<=" ? ">=" : x[1].text == "==" ? "==" : "";
+    }
+    if (count && x[1].kind == Tok::kPunct) {
+      std::optional<uint64_t> v = ParseNumber(num->text);
+      if (v && (op == ">" || ((op == ">=" || op == "==") && *v >= 1)))
+        return One("$" + std::string(count->text.substr(1)), strs);
+      return std::nullopt;
+    }
+  }
+  // Q of them, Q of ($a, $b*, ...)
+  if (n >= 3 && Is(x[1], Tok::kIdent, "of")) {
+    std::vector<size_t> set;
+    if (n == 3 && Is(x[2], Tok::kIdent, "them")) {
+      for (size_t i = 0; i < strs.size(); ++i) set.push_back(i);
+    } else if (Is(x[2], Tok::kPunct, "(") && Closing(x, n, 2) == n - 1) {
+      // libyara counts every string each item names, a string named twice ($a, $a*) twice: the
+      // set is a multiset.
+      for (size_t k = 3; k + 1 < n; k += 2) {
+        if (x[k].kind != Tok::kStrRef || x[k].text[0] != '$') return std::nullopt;
+        if (!Is(x[k + 1], Tok::kPunct, k + 2 == n ? ")" : ",")) return std::nullopt;
+        std::vector<size_t> named = Named(x[k].text, strs);
+        if (named.empty()) return std::nullopt;
+        set.insert(set.end(), named.begin(), named.end());
+      }
+    } else {
+      return std::nullopt;
+    }
+    uint64_t q = 0;
+    if (Is(x[0], Tok::kIdent, "any"))
+      q = 1;
+    else if (Is(x[0], Tok::kIdent, "all"))
+      q = set.size();
+    else if (x[0].kind == Tok::kNumber)
+      q = ParseNumber(x[0].text).value_or(0);
+    if (q == 0 || q > set.size()) return std::nullopt;
+    // At least q of the set match, so one of any set.size() - q + 1 of them does: the strongest.
+    size_t k = set.size() - q + 1;
+    std::erase_if(set, [&strs](size_t i) { return strs[i].lits.empty(); });
+    if (set.size() < k) return std::nullopt;
+    std::stable_sort(set.begin(), set.end(),
+                     [&strs](size_t a, size_t b) { return strs[a].strength > strs[b].strength; });
+    set.resize(k);
+    std::sort(set.begin(), set.end());
+    set.erase(std::unique(set.begin(), set.end()), set.end());
+    return set;
+  }
+  return std::nullopt;
+}
+
+// The needs of a rule: strings section tokens [s_lo, s_hi) (empty if none), condition [c_lo, c_hi).
+std::optional<std::vector<YaraLiteral>> RuleNeeds(std::string_view text, const Span& t, size_t s_lo,
+                                                  size_t s_hi, size_t c_lo, size_t c_hi) {
+  std::optional<std::vector<StringDef>> strs = ParseStrings(text, t, s_lo, s_hi);
+  if (!strs || strs->empty()) return std::nullopt;
+  NeedSet set = Need(t, c_lo, c_hi, *strs, 0);
+  if (!set || set->empty()) return std::nullopt;
+  std::vector<YaraLiteral> out;
+  for (size_t i : *set) out.insert(out.end(), (*strs)[i].lits.begin(), (*strs)[i].lits.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 YaraSplit Whole(YaraSplit split, std::string why) {
   split.keep_whole = std::move(why);
-  for (auto& r : split.rules) r.gate = YaraGate{};
+  for (auto& r : split.rules) {
+    r.gate = YaraGate{};
+    r.needs.reset();
+  }
   return split;
 }
 
@@ -389,6 +799,69 @@ bool YaraGate::Admits(uint64_t size, std::string_view head) const {
   for (const YaraMagic& m : *magics)
     if (m.Matches(head)) return true;
   return false;
+}
+
+std::string HexStringLiteral(std::string_view text) {
+  // Comments first (a bracket in one is not one), each as a space.
+  std::string body;
+  for (size_t i = 0; i < text.size();) {
+    if (text.substr(i, 2) == "//") {
+      while (i < text.size() && text[i] != '\n') ++i;
+      body.push_back(' ');
+    } else if (text.substr(i, 2) == "/*") {
+      size_t close = text.find("*/", i + 2);
+      if (close == std::string_view::npos) return "";
+      i = close + 2;
+      body.push_back(' ');
+    } else {
+      body.push_back(text[i++]);
+    }
+  }
+  Runs runs;
+  size_t i = 0, n = body.size();
+  auto nibble = [](char c) { return c == '?' || HexValue(c) >= 0; };
+  while (i < n) {
+    char c = body[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v') {
+      ++i;
+    } else if (HexValue(c) >= 0 && i + 1 < n && HexValue(body[i + 1]) >= 0) {
+      runs.Add(char(HexValue(c) * 16 + HexValue(body[i + 1])));
+      i += 2;
+    } else if (nibble(c) && i + 1 < n && nibble(body[i + 1])) {  // ??, ?X, X?
+      runs.Cut();
+      i += 2;
+    } else if (c == '~' && i + 2 < n && nibble(body[i + 1]) && nibble(body[i + 2])) {
+      runs.Cut();
+      i += 3;
+    } else if (c == '[') {
+      size_t close = body.find(']', i);
+      if (close == std::string_view::npos) return "";
+      runs.Cut();
+      i = close + 1;
+    } else if (c == '(') {  // alternatives: none of their bytes is certain
+      int d = 0;
+      for (; i < n; ++i) {
+        if (body[i] == '(') ++d;
+        if (body[i] == ')' && --d == 0) break;
+      }
+      if (i >= n) return "";
+      runs.Cut();
+      ++i;
+    } else {
+      return "";
+    }
+  }
+  runs.Cut();
+  return runs.best;
+}
+
+std::string RegexLiteral(std::string_view pattern) {
+  Runs runs;
+  size_t i = 0;
+  bool alternation = false;
+  if (!RegexSequence(pattern, &i, 0, &runs, &alternation) || alternation) return "";
+  runs.Cut();
+  return runs.best;
 }
 
 YaraGate YaraConditionGate(std::string_view condition) {
@@ -424,7 +897,7 @@ YaraSplit SplitYaraRules(std::string_view text) {
     while (i < t.size() && !Is(t[i], Tok::kPunct, "{")) ++i;  // tags
     if (i >= t.size()) return Whole(std::move(split), "rule without a body");
     int depth = 0;
-    size_t cond = 0;
+    size_t cond = 0, strings = 0;
     size_t close = i;
     for (; close < t.size(); ++close) {
       if (Is(t[close], Tok::kPunct, "{")) ++depth;
@@ -432,6 +905,9 @@ YaraSplit SplitYaraRules(std::string_view text) {
       if (depth == 1 && Is(t[close], Tok::kIdent, "condition") && close + 1 < t.size() &&
           Is(t[close + 1], Tok::kPunct, ":"))
         cond = close + 2;
+      if (depth == 1 && cond == 0 && Is(t[close], Tok::kIdent, "strings") && close + 1 < t.size() &&
+          Is(t[close + 1], Tok::kPunct, ":"))
+        strings = close + 2;
     }
     if (close >= t.size() || cond == 0 || cond > close)
       return Whole(std::move(split), "rule " + rule.name + " without an end or a condition");
@@ -439,6 +915,7 @@ YaraSplit SplitYaraRules(std::string_view text) {
     rule.cond_begin = cond < close ? t[cond].begin : t[close].begin;
     rule.cond_end = t[close].begin;
     rule.gate = Gate(t, cond, close, 0);
+    if (strings > 0 && strings <= cond - 2) rule.needs = RuleNeeds(text, t, strings, cond - 2, cond, close);
     for (size_t k = i; k + 1 < close; ++k)
       if (t[k].kind == Tok::kIdent && Is(t[k + 1], Tok::kPunct, ".") &&
           (k == 0 || !Is(t[k - 1], Tok::kPunct, ".")))

@@ -76,10 +76,40 @@ struct YaraGate {
   bool Admits(uint64_t size, std::string_view head) const;
 };
 
+// A byte string that occurs in every data a rule matches, or one of a set of them does (see
+// YaraRuleSpan::needs).
+struct YaraLiteral {
+  std::string bytes;
+  bool caseless = false;  // ASCII letters match either case (YARA's nocase, a regex's /i)
+
+  bool operator==(const YaraLiteral&) const = default;
+  auto operator<=>(const YaraLiteral&) const = default;
+};
+
+// Literals with fewer bytes other than zeros than this are too common to tell files apart: a string
+// whose literal has fewer has none.
+inline constexpr size_t kMinYaraLiteral = 8;
+
 struct YaraRuleSpan {
   std::string name;
   size_t begin = 0, end = 0;  // byte range of the rule in the file, modifiers to closing brace
   YaraGate gate;
+  // Literals at least one of which occurs in any data on which the rule's condition is true, so
+  // that a scanner that finds none of them there need not run the rule (nullopt: no such set is
+  // known; the rule runs on every item its gate admits). Derived as the gate is, from forms whose
+  // meaning is certain (see RuleNeeds in the .cc):
+  //   - a string's literal: the longest run of bytes every match of it contains: a text string's
+  //     bytes, a hex string's longest run of fixed bytes outside alternatives, a regular
+  //     expression's longest run of characters that every match contains once (none with a `|`
+  //     outside brackets' groups...); `wide` interleaves zeros, `ascii wide` gives both,
+  //     `nocase` and /i make it caseless; `xor`, `base64`, `base64wide`, or anything else give
+  //     none; with fewer than kMinYaraLiteral bytes other than zeros, none;
+  //   - `$a`, `$a at E`, `$a in (R)`, `#a > N` (N >= 0), `#a >= N`, `#a == N` (N >= 1), and
+  //     `Q of S` (S = them or ($a, $b*, ...), Q = any, all or a number >= 1: then one of any
+  //     |S| - Q + 1 of its strings matches, the strongest are taken) need their strings;
+  //   - `and` needs what either side needs (the stronger side), `or` what both sides need (the
+  //     union); anything else (`not`, `for`, rules, modules, comparisons) needs nothing.
+  std::optional<std::vector<YaraLiteral>> needs;
   size_t cond_begin = 0, cond_end = 0;  // byte range of the condition (after `condition:`)
   std::vector<size_t> uses;             // the rules of this file its condition names (indexes)
   std::vector<std::string> modules;     // the imported modules its body names (`pe.`...), sorted
@@ -102,6 +132,12 @@ YaraSplit SplitYaraRules(std::string_view text);
 
 // The gate of a condition given as source text (what follows `condition:`), for tests and tools.
 YaraGate YaraConditionGate(std::string_view condition);
+
+// The literal of a hex string (the text between its braces) or of a regular expression (the text
+// between its slashes): the longest run of bytes every match contains, "" if none is known. For
+// tests and tools; the rules' `needs` use them.
+std::string HexStringLiteral(std::string_view body);
+std::string RegexLiteral(std::string_view pattern);
 
 // The rules `keep` needs compiled with them: `keep` and, transitively, the rules they name.
 std::vector<size_t> WithDependencies(const YaraSplit& split, const std::vector<size_t>& keep);

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace accord::scan {
 namespace {
@@ -18,6 +21,154 @@ YaraGate Gate(uint64_t max_size, std::optional<std::vector<YaraMagic>> magics = 
   return g;
 }
 constexpr uint64_t kNone = YaraGate::kNoSizeLimit;
+
+// The literals one rule needs ("" names a rule with no known needs), given its strings section
+// and condition.
+std::optional<std::vector<YaraLiteral>> Needs(std::string_view strings, std::string_view condition) {
+  std::string text =
+      "rule r {\n strings:\n" + std::string(strings) + "\n condition:\n  " + std::string(condition) + "\n}\n";
+  YaraSplit split = SplitYaraRules(text);
+  EXPECT_EQ(split.rules.size(), 1u) << text;
+  if (split.rules.size() != 1) return std::nullopt;
+  return split.rules[0].needs;
+}
+
+std::vector<std::string> Bytes(const std::optional<std::vector<YaraLiteral>>& needs) {
+  std::vector<std::string> out;
+  if (needs)
+    for (const YaraLiteral& l : *needs) out.push_back(l.bytes + (l.caseless ? " (nocase)" : ""));
+  return out;
+}
+
+using Strs = std::vector<std::string>;
+
+TEST(YaraLiterals, HexStringsGiveTheirLongestRunOfFixedBytes) {
+  EXPECT_EQ(HexStringLiteral(" 41 42 43 44 ?? 45 46 "), "ABCD");
+  EXPECT_EQ(HexStringLiteral("41 42 [2-4] 43 44 45 46 47"), "CDEFG");
+  EXPECT_EQ(HexStringLiteral("41 4? 43 44 45 46 47 48"), "CDEFGH");     // a masked nibble cuts
+  EXPECT_EQ(HexStringLiteral("41 42 43 ( 44 45 | 46 ) 47 48"), "ABC");  // alternatives cut
+  EXPECT_EQ(HexStringLiteral("41 42 // a comment\n 43 /* and */ 44"), "ABCD");
+  // A bracket in a comment is not one: here every byte of the second line is in an alternative.
+  EXPECT_EQ(HexStringLiteral("99 ( 00 // )\n 41 42 43 44 45 46 47 48 ( 02 | 03 // (\n ) | 01 ) 98"), "\x99");
+  EXPECT_EQ(HexStringLiteral("41 42 ~43 44"), "AB");
+  EXPECT_EQ(HexStringLiteral("?? ?? [-]"), "");
+  EXPECT_EQ(HexStringLiteral("41 42 43 4"), "");  // not a hex string
+  EXPECT_EQ(HexStringLiteral("41 42 ( 43"), "");  // unbalanced
+}
+
+TEST(YaraLiterals, RegexesGiveCharactersEveryMatchHas) {
+  EXPECT_EQ(RegexLiteral("abc"), "abc");
+  EXPECT_EQ(RegexLiteral("ab?cdef"), "cdef");  // b is optional
+  EXPECT_EQ(RegexLiteral("abcd*ef"), "abc");   // d* may be none
+  EXPECT_EQ(RegexLiteral("abc+def"), "abc");   // c at least once, then a cut
+  EXPECT_EQ(RegexLiteral("ab{0,3}cdefg"), "cdefg");
+  EXPECT_EQ(RegexLiteral("abc{2}de"), "abc");
+  EXPECT_EQ(RegexLiteral("xy.*?abcde"), "abcde");  // lazy: one quantifier, not two
+  EXPECT_EQ(RegexLiteral("a[bc]defg"), "defg");
+  EXPECT_EQ(RegexLiteral("[]x]abcd"), "abcd");
+  EXPECT_EQ(RegexLiteral("ab\\.cd\\x41\\/e"), "ab.cdA/e");
+  EXPECT_EQ(RegexLiteral("ab\\dcdef"), "cdef");
+  EXPECT_EQ(RegexLiteral("(abcdef)?xy"), "xy");  // an optional group gives nothing
+  EXPECT_EQ(RegexLiteral("(abc|def)ghij"), "ghij");
+  EXPECT_EQ(RegexLiteral("x(abcdef)+y"), "abcdef");
+  EXPECT_EQ(RegexLiteral("abcdef|ghijkl"), "");  // either may match
+  EXPECT_EQ(RegexLiteral("abc\\q"), "");         // an escape we do not know
+  EXPECT_EQ(RegexLiteral("abc)"), "");
+  EXPECT_EQ(RegexLiteral("(?:abc)"), "");
+  EXPECT_EQ(RegexLiteral("ab{x}"), "");
+}
+
+TEST(YaraNeeds, StringsGiveLiteralsWithTheirModifiers) {
+  EXPECT_EQ(Bytes(Needs("  $a = \"powershell\"", "$a")), Strs{"powershell"});
+  EXPECT_EQ(Bytes(Needs("  $a = \"powershell\" nocase", "$a")), Strs{"powershell (nocase)"});
+  EXPECT_EQ(Bytes(Needs("  $a = \"power\\x00\\\"shell\" wide", "$a")),
+            Strs{std::string("p\0o\0w\0e\0r\0\0\0\"\0s\0h\0e\0l\0l\0", 24)});
+  EXPECT_EQ(Bytes(Needs("  $a = \"powershell\" ascii wide fullword private", "$a")).size(), 2u);
+  EXPECT_EQ(Bytes(Needs("  $a = \"tab\\t back\\\\ nl\\n cr\\r\"", "$a")), Strs{"tab\t back\\ nl\n cr\r"});
+  EXPECT_EQ(Bytes(Needs("  $a = /Invoke-[A-Z]+Mimikatz/i", "$a")), Strs{"Mimikatz (nocase)"});
+  EXPECT_EQ(Bytes(Needs("  $a = { 4D 5A 90 00 03 00 00 00 04 00 00 00 FF FF 00 00 B8 ?? 40 }", "$a")),
+            Strs{std::string("MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0\xb8", 17)});
+  // Too few bytes other than zeros, or modifiers whose bytes differ from the text: none.
+  EXPECT_FALSE(Needs("  $a = \"cmd.exe\"", "$a"));
+  EXPECT_FALSE(Needs("  $a = { 00 00 00 00 01 02 03 00 00 00 }", "$a"));
+  EXPECT_FALSE(Needs("  $a = \"powershell\" xor", "$a"));
+  EXPECT_FALSE(Needs("  $a = \"powershell\" xor(1-255)", "$a"));
+  EXPECT_FALSE(Needs("  $a = \"powershell\" base64", "$a"));
+  EXPECT_FALSE(Needs("  $a = \"powershell\" base64wide", "$a"));
+  EXPECT_FALSE(Needs("  $a = \"powershell\\q\"", "$a"));
+  EXPECT_FALSE(Needs("", "filesize < 10"));
+}
+
+TEST(YaraNeeds, ConditionsNeedWhatEveryWayToBeTrueNeeds) {
+  const char* strs =
+      "  $a = \"aaaaaaaaaa\"\n  $b = \"bbbbbbbbbbbb\"\n  $c = \"cccccccccccccc\"\n  $d = \"dddd\"\n"
+      "  $x1 = \"x1x1x1x1x1\"\n  $x2 = \"x2x2x2x2x2x2\"";
+  auto n = [&](std::string_view cond) { return Bytes(Needs(strs, cond)); };
+  EXPECT_EQ(n("$a"), Strs{"aaaaaaaaaa"});
+  EXPECT_EQ(n("$a at 0"), Strs{"aaaaaaaaaa"});
+  EXPECT_EQ(n("$a at pe.entry_point + 4"), Strs{"aaaaaaaaaa"});
+  EXPECT_EQ(n("$a in (0..filesize)"), Strs{"aaaaaaaaaa"});
+  EXPECT_EQ(n("#a > 0"), Strs{"aaaaaaaaaa"});
+  EXPECT_EQ(n("#a >= 2"), Strs{"aaaaaaaaaa"});
+  EXPECT_EQ(n("#a == 1"), Strs{"aaaaaaaaaa"});
+  EXPECT_EQ(n("0 < #a"), Strs{"aaaaaaaaaa"});
+  // `and`: either side's needs, the stronger (longer literals); `or`: both sides'.
+  EXPECT_EQ(n("$a and $b"), Strs{"bbbbbbbbbbbb"});
+  EXPECT_EQ(n("uint16(0) == 0x5a4d and filesize < 100KB and $a"), Strs{"aaaaaaaaaa"});
+  EXPECT_EQ(n("$a or $b"), (Strs{"aaaaaaaaaa", "bbbbbbbbbbbb"}));
+  EXPECT_EQ(n("$a and $b or $c"), (Strs{"bbbbbbbbbbbb", "cccccccccccccc"}));    // (a and b) or c
+  EXPECT_EQ(n("$a and ($b or $c)"), (Strs{"bbbbbbbbbbbb", "cccccccccccccc"}));  // all 12 bytes or more
+  EXPECT_EQ(n("($a or $b) and $c"), Strs{"cccccccccccccc"});
+  EXPECT_EQ(n("((($a)))"), Strs{"aaaaaaaaaa"});
+  // Q of S: one of any |S| - Q + 1 of its strings matches; the strongest are taken.
+  EXPECT_EQ(n("any of ($x*)"), (Strs{"x1x1x1x1x1", "x2x2x2x2x2x2"}));
+  EXPECT_EQ(n("all of ($x*)"), Strs{"x2x2x2x2x2x2"});
+  EXPECT_EQ(n("2 of ($a, $b, $c)"), (Strs{"bbbbbbbbbbbb", "cccccccccccccc"}));
+  EXPECT_EQ(n("all of them"), Strs{"cccccccccccccc"});
+  EXPECT_EQ(n("5 of them"), (Strs{"bbbbbbbbbbbb", "cccccccccccccc"}));  // $d has no literal
+  EXPECT_EQ(n("6 of them"), Strs{"cccccccccccccc"});
+  // libyara counts a string named twice twice: two of ($a, $a*, $b) are $a alone.
+  EXPECT_EQ(n("2 of ($a, $a*, $b)"), (Strs{"aaaaaaaaaa", "bbbbbbbbbbbb"}));
+  EXPECT_EQ(n("2 of ($a, $a, $b)"), (Strs{"aaaaaaaaaa", "bbbbbbbbbbbb"}));
+  EXPECT_EQ(n("3 of ($a, $a, $b)"), Strs{"bbbbbbbbbbbb"});
+  // Ways to be true without a string: no needs.
+  for (const char* cond : {"$a or filesize < 10",
+                           "not $a",
+                           "$d",
+                           "any of them",
+                           "1 of ($a, $d)",
+                           "7 of them",
+                           "0 of them",
+                           "none of them",
+                           "#a == 0",
+                           "#a >= 0",
+                           "#a < 3",
+                           "$a == 0",
+                           "$a at 0 == false",
+                           "for any of ($a, $b) : ($ at 0)",
+                           "for all i in (1..#a) : (@a[i] < 10)",
+                           "$a or other_rule",
+                           "pe.imphash() == \"x\" or $a",
+                           "@a[1] == 0",
+                           "!a[1] == 10",
+                           "50% of them",
+                           "$e",
+                           "$a*",
+                           "any of ($e*)",
+                           "2 of ($a, $b"}) {
+    EXPECT_TRUE(n(cond).empty()) << cond;
+  }
+}
+
+TEST(YaraNeeds, FilesKeptWholeHaveNone) {
+  YaraSplit split = SplitYaraRules(
+      "rule r { strings: $a = \"aaaaaaaaaa\" condition: $a }\n"
+      "rule r { strings: $a = \"aaaaaaaaaa\" condition: $a }\n");
+  ASSERT_EQ(split.rules.size(), 2u);
+  EXPECT_FALSE(split.keep_whole.empty());
+  EXPECT_FALSE(split.rules[0].needs);
+  EXPECT_TRUE(SplitYaraRules("rule r { strings: $a = \"aaaaaaaaaa\" condition: $a }").rules.at(0).needs);
+}
 
 TEST(YaraConditionGate, TopLevelConjunctsGiveTheGate) {
   EXPECT_EQ(YaraConditionGate("uint16(0) == 0x5a4d and filesize < 200KB and 3 of them"),
