@@ -84,8 +84,8 @@ inline constexpr size_t kMaxMemberMemoBytes = 16u << 20;
 inline constexpr size_t kMaxYaraExternalPredicates = 65536;
 inline constexpr size_t kMaxYaraExternalPredicateSize = 4096;
 // The literals a database's YARA group may carry (the rules' needs, scan/yara_split.h) and the
-// bytes of one: signature-base's largest group needs ~15,000; a literal is a string of a rule,
-// which libyara caps far below.
+// bytes of one: signature-base's largest group needs ~7,600; a rule's literal is cut to
+// kMaxYaraLiteral (scan/yara_split.h) bytes, far below.
 inline constexpr size_t kMaxYaraGroupLiterals = 1 << 20;
 inline constexpr size_t kMaxYaraLiteralSize = 64 * 1024;
 

@@ -388,6 +388,7 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
     if (plan.partners.empty()) {
       plan.parts.clear();
       plan.whole.clear();
+      plan.rules = 0;  // (the files kept whole counted theirs)
     }
   }
   // A rule is compiled with the rules it names; such a rule may then be in two groups that both
@@ -985,6 +986,7 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
       }
     }
     DefineExternals(scanner, ext);
+    out.rules_run += groups[i].rule_count;
     yr_scanner_set_callback(scanner, OnScanMessage, &out);
     yr_scanner_set_timeout(scanner, timeout);
     yr_scanner_set_flags(scanner, 0);

@@ -82,13 +82,14 @@ class YaraRules {
     YR_RULES* rules = nullptr;
     YaraGate gate;
     size_t rule_count = 0;
-    // Empty: the group runs on every item its gate admits. Else only on items in which one of
-    // these occurs (the literals YaraRuleSpan::needs gives its rules).
+    // Empty (and when_none_of 0): the group runs on every item its gate admits. Else only on
+    // items in which one of these occurs (the literals YaraRuleSpan::needs gives its rules).
     std::vector<YaraLiteral> needs;
     // Not 0: the group holds the rules of these groups (bit g: groups()[g], earlier groups with
     // needs, a kind's size classes) that need no literal, and runs only on items that one of
     // them admits but for which it does not run (none of its needs occurs); its own needs are
-    // empty. So every item runs either its class's whole group or only the rules that need none.
+    // empty. So every item runs either its class's whole group or only the rules that need none
+    // (and, without a prefilter, the whole group: these never run).
     uint64_t when_none_of = 0;
   };
   const std::vector<Group>& groups() const { return groups_; }
@@ -107,10 +108,11 @@ class YaraRules {
   // that compiled).
   void SetExternalUses(YaraExternalUses uses);
   // Compiles the groups' needs into prefilter_ (Hyperscan, literal mode), or loads what Save
-  // serialized of it (`serialized`, if Hyperscan takes it: the same version and CPU features):
-  // literal i, in the order of the needs, stands for the groups in literal_groups_[i]. Without
-  // Hyperscan (a CPU it does not support) or on any failure there is none, and every group runs
-  // on every item its gate admits.
+  // serialized of it (`serialized`, if it was made from the same literals and Hyperscan takes
+  // it: the same version and CPU features): literal i, in sorted order, stands for the groups in
+  // literal_groups_[i]. Without Hyperscan (a CPU it does not support) or on any failure there is
+  // none, and every group with needs runs on every item its gate admits (those of the rules that
+  // need none, never).
   void BuildPrefilter(ByteView serialized = {});
   friend class YaraScanner;
 
@@ -144,6 +146,7 @@ class YaraScanner {
     // The rules that scanned it import a module whose answers change with the date or the
     // machine's clock ("time"): the same bytes may be judged otherwise tomorrow.
     bool clock_dependent = false;
+    size_t rules_run = 0;  // the rules of the groups libyara ran on it (a rule in two, twice)
   };
   // Scans `data` with the externals set. `timeout_seconds` 0 means none.
   Result<Outcome> Scan(ByteView data, const YaraExternals& ext, int timeout_seconds);

@@ -153,7 +153,6 @@ rule Plain { strings: $a = "evil" condition: $a }
   // And a plain libyara image (what a database held for one ungated group before version 3).
   auto whole = YaraRules::Compile({f}, false);
   ASSERT_TRUE(whole.ok());
-  Bytes v3 = *(*whole)->Save();
   Bytes plain = OldFormat(**whole).substr(20 + 8 + 8 + 4 + 8);  // header, one ungated group's
   ASSERT_EQ(plain.substr(0, 4), "YARA");
   auto raw = YaraRules::Load(plain);
@@ -518,6 +517,48 @@ rule Named { condition: Text and filesize > 20 }
       {"MZ" + pad + "needle-literal-one", {"Either", "Large", "Named", "Text"}},
       {"MZ" + pad, {}},
   };
+  // Damaged needs are refused: a group with literals that also says when-none-of, one whose
+  // when-none-of names itself, a literal neither caseless nor not, a literal of no bytes.
+  {
+    const Bytes& v4 = *saved;
+    auto le = [&v4](size_t at, int bytes) {
+      uint64_t v = 0;
+      for (int i = bytes - 1; i >= 0; --i) v = v << 8 | uint8_t(v4[at + i]);
+      return v;
+    };
+    size_t at = 25 + 0;  // magic, version, groups, rules, opaque, predicate count
+    for (uint64_t p = 0, n = le(21, 4); p < n; ++p) at += 4 + le(at, 4);
+    std::vector<size_t> when_none_at;  // each group's when-none-of field
+    for (uint64_t g = 0, n = le(8, 4); g < n; ++g) {
+      const uint64_t magics = le(at + 16, 4);
+      at += 20 + (magics == 0xFFFFFFFF ? 0 : 10 * magics);
+      when_none_at.push_back(at);
+      at += 8;
+      const uint64_t literals = le(at, 4);
+      at += 4;
+      for (uint64_t i = 0; i < literals; ++i) at += 5 + le(at + 1, 4);
+      at += 8 + le(at, 8);
+    }
+    ASSERT_EQ(at + 8 + le(at, 8), v4.size());
+    ASSERT_GT(le(when_none_at[0] + 8, 4), 0u);  // the first class group has literals
+    const size_t first_literal = when_none_at[0] + 12;
+    auto refused = [](Bytes bad) { return YaraRules::Load(bad).status().code() == Code::kDataLoss; };
+    Bytes bad = v4;
+    bad[when_none_at[0]] = 2;
+    EXPECT_TRUE(refused(bad));
+    for (size_t g = 0; g < when_none_at.size(); ++g) {
+      if (le(when_none_at[g], 8) == 0) continue;
+      bad = v4;
+      bad[when_none_at[g] + g / 8] = char(bad[when_none_at[g] + g / 8] | (1 << (g % 8)));
+      EXPECT_TRUE(refused(bad)) << g;
+    }
+    bad = v4;
+    bad[first_literal] = 2;
+    EXPECT_TRUE(refused(bad));
+    bad = v4;
+    for (int i = 1; i <= 4; ++i) bad[first_literal + i] = 0;
+    EXPECT_TRUE(refused(bad));
+  }
   // A stored prefilter Hyperscan refuses (here its last byte is changed: its checksum fails) is
   // compiled again from the literals.
   Bytes damaged = *saved;
@@ -525,6 +566,21 @@ rule Named { condition: Text and filesize > 20 }
   auto recompiled = YaraRules::Load(damaged);
   ASSERT_TRUE(recompiled.ok()) << recompiled.status().ToString();
   YaraScanner g(*grouped), w(*whole), l(*loaded), r(*recompiled);
+  // What the prefilter is for: an item without the literals runs only the rules that need none
+  // (here Small, Short, Either and Named, with Text, which Named names), one with them its class.
+  size_t need_none = 0, first_class = 0;
+  for (const auto& group : (*grouped)->groups()) {
+    if (group.when_none_of != 0 && !group.gate.magics) need_none = group.rule_count;
+    if (group.gate.min_size == 0 && group.when_none_of == 0 && !group.gate.magics)
+      first_class = group.rule_count;
+  }
+  EXPECT_EQ(need_none, 5u);
+  EXPECT_EQ(first_class, 11u);
+  for (YaraScanner* s : {&g, &l, &r}) {
+    EXPECT_EQ(s->Scan("abc", {}, 0)->rules_run, need_none);
+    EXPECT_EQ(s->Scan("xx needle-literal-one xx", {}, 0)->rules_run, first_class);
+    EXPECT_EQ(s->Scan("..cASElessNEEDLE..", {}, 0)->rules_run, first_class);
+  }
   for (const auto& [data, expected] : items) {
     auto rg = g.Scan(data, {}, 0), rw = w.Scan(data, {}, 0), rl = l.Scan(data, {}, 0),
          rr = r.Scan(data, {}, 0);
@@ -535,6 +591,26 @@ rule Named { condition: Text and filesize > 20 }
     EXPECT_EQ(Rules(*rg), want) << data.substr(0, 40);
     EXPECT_EQ(Rules(*rl), want) << data.substr(0, 40);
     EXPECT_EQ(Rules(*rr), want) << data.substr(0, 40);
+  }
+}
+
+// A file kept whole (a global rule after another rule) joins every group of any item, and the
+// other files are still split.
+TEST_F(YaraTest, AFileKeptWholeLeavesTheOthersGrouped) {
+  std::string a =
+      Write("a.yar", "rule First { condition: filesize < 5 }\nglobal rule G { condition: true }\n");
+  std::string b = Write("b.yar",
+                        "rule Small { strings: $a = \"EVIL\" condition: $a and filesize < 100KB }\n"
+                        "rule Large { strings: $a = \"EVIL\" condition: $a and filesize > 2MB }\n");
+  auto grouped = YaraRules::Compile({a, b});
+  auto whole = YaraRules::Compile({a, b}, false);
+  ASSERT_TRUE(grouped.ok() && whole.ok());
+  EXPECT_GT((*grouped)->groups().size(), 1u);
+  YaraScanner g(*grouped), w(*whole);
+  for (size_t size : {size_t{3}, size_t{50} << 10, size_t{3} << 20}) {
+    std::string data(size, 'x');
+    if (size > 4) data.replace(size / 2, 4, "EVIL");
+    EXPECT_EQ(Rules(*g.Scan(data, {}, 0)), Rules(*w.Scan(data, {}, 0))) << size;
   }
 }
 
@@ -560,7 +636,7 @@ TEST_F(YaraTest, SignatureBaseGroupedMatchesTheWholeSet) {
   std::ifstream self("/proc/self/exe", std::ios::binary);
   const std::string program((std::istreambuf_iterator<char>(self)), std::istreambuf_iterator<char>());
   blobs.push_back(program);
-  // Items of each size class (64 KiB, 256 KiB and 1 MiB bound them): the program's bytes, and
+  // Items of several sizes (256 KiB and 1 MiB bound the classes): the program's bytes, and
   // the rules' own text, whose strings they are.
   ASSERT_GT(program.size(), size_t{2} << 20);
   std::string rules_text;

@@ -584,6 +584,7 @@ std::optional<std::vector<StringDef>> ParseStrings(std::string_view text, const 
       else if (!Is(t[i], Tok::kIdent, "fullword") && !Is(t[i], Tok::kIdent, "private"))
         known = false;  // xor, base64, base64wide (and their arguments), or what we do not know
     }
+    if (lit.size() > kMaxYaraLiteral) lit.resize(kMaxYaraLiteral);
     // Zeros are the commonest bytes of binary files: they do not count.
     const size_t strength = lit.size() - size_t(std::count(lit.begin(), lit.end(), '\0'));
     if (known && strength >= kMinYaraLiteral) {

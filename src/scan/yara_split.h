@@ -87,8 +87,10 @@ struct YaraLiteral {
 };
 
 // Literals with fewer bytes other than zeros than this are too common to tell files apart: a string
-// whose literal has fewer has none.
+// whose literal has fewer has none. A longer literal than kMaxYaraLiteral is cut to its first
+// kMaxYaraLiteral bytes (a piece of a literal every match contains is one too).
 inline constexpr size_t kMinYaraLiteral = 8;
+inline constexpr size_t kMaxYaraLiteral = 1024;
 
 struct YaraRuleSpan {
   std::string name;

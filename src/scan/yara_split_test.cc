@@ -97,6 +97,13 @@ TEST(YaraNeeds, StringsGiveLiteralsWithTheirModifiers) {
   EXPECT_FALSE(Needs("  $a = \"powershell\" base64wide", "$a"));
   EXPECT_FALSE(Needs("  $a = \"powershell\\q\"", "$a"));
   EXPECT_FALSE(Needs("", "filesize < 10"));
+  // A literal longer than kMaxYaraLiteral is cut to its first bytes.
+  std::string hex;
+  for (int i = 0; i < 3000; ++i) hex += "4" + std::string(1, "123456789"[i % 9]) + " ";
+  auto cut = Needs("  $a = { " + hex + "}", "$a");
+  ASSERT_TRUE(cut && cut->size() == 1);
+  EXPECT_EQ((*cut)[0].bytes.size(), kMaxYaraLiteral);
+  EXPECT_EQ((*cut)[0].bytes.substr(0, 3), "ABC");
 }
 
 TEST(YaraNeeds, ConditionsNeedWhatEveryWayToBeTrueNeeds) {
