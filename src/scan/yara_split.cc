@@ -6,6 +6,8 @@
 #include <set>
 #include <tuple>
 
+#include "core/bytes.h"
+
 namespace accord::scan {
 
 namespace {
@@ -362,13 +364,6 @@ YaraGate Gate(const Span& t, size_t lo, size_t hi, int depth) {
 
 // ---- Literals and needs (YaraRuleSpan::needs) ----
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The longest of the runs a scan of the pattern cuts: Add extends the current run, Cut ends it.
 struct Runs {
   std::string best, cur;
@@ -461,8 +456,8 @@ bool RegexSequence(std::string_view s, size_t* i, int depth, Runs* runs, bool* a
       char e = s[*i + 1];
       *i += 2;
       if (e == 'x') {
-        if (*i + 1 >= s.size() || HexValue(s[*i]) < 0 || HexValue(s[*i + 1]) < 0) return false;
-        literal = char(HexValue(s[*i]) * 16 + HexValue(s[*i + 1]));
+        if (*i + 1 >= s.size() || HexDigitValue(s[*i]) < 0 || HexDigitValue(s[*i + 1]) < 0) return false;
+        literal = char(HexDigitValue(s[*i]) * 16 + HexDigitValue(s[*i + 1]));
         *i += 2;
       } else if (e == 'n' || e == 't' || e == 'r' || e == 'f' || e == 'a') {
         literal = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'f' ? '\f' : '\a';
@@ -512,8 +507,9 @@ std::optional<std::string> Unescape(std::string_view quoted) {
     if (++i >= s.size()) return std::nullopt;
     static constexpr std::string_view kEscaped = "\"\\tnr", kMeans = "\"\\\t\n\r";
     if (s[i] == 'x') {
-      if (i + 2 >= s.size() || HexValue(s[i + 1]) < 0 || HexValue(s[i + 2]) < 0) return std::nullopt;
-      out.push_back(char(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      if (i + 2 >= s.size() || HexDigitValue(s[i + 1]) < 0 || HexDigitValue(s[i + 2]) < 0)
+        return std::nullopt;
+      out.push_back(char(HexDigitValue(s[i + 1]) * 16 + HexDigitValue(s[i + 2])));
       i += 2;
     } else if (size_t k = kEscaped.find(s[i]); k != std::string_view::npos) {
       out.push_back(kMeans[k]);
@@ -820,13 +816,13 @@ std::string HexStringLiteral(std::string_view text) {
   }
   Runs runs;
   size_t i = 0, n = body.size();
-  auto nibble = [](char c) { return c == '?' || HexValue(c) >= 0; };
+  auto nibble = [](char c) { return c == '?' || HexDigitValue(c) >= 0; };
   while (i < n) {
     char c = body[i];
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v') {
       ++i;
-    } else if (HexValue(c) >= 0 && i + 1 < n && HexValue(body[i + 1]) >= 0) {
-      runs.Add(char(HexValue(c) * 16 + HexValue(body[i + 1])));
+    } else if (HexDigitValue(c) >= 0 && i + 1 < n && HexDigitValue(body[i + 1]) >= 0) {
+      runs.Add(char(HexDigitValue(c) * 16 + HexDigitValue(body[i + 1])));
       i += 2;
     } else if (nibble(c) && i + 1 < n && nibble(body[i + 1])) {  // ??, ?X, X?
       runs.Cut();
