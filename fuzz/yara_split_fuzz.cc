@@ -95,7 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(one.opaque == 0 && one.predicates.size() == 1 && one.predicates[0] == text);
   }
   // Needs: none in a file kept whole; else sorted, unique literals, each with at least
-  // kMinYaraLiteral bytes other than zeros, no longer than the text (a wide form, twice).
+  // kMinYaraLiteral bytes other than zeros, at most kMaxYaraLiteral bytes, and no more than the
+  // text makes (a wide form, twice; the widened base64 text of a wide form, 16/3 times).
   for (const scan::YaraRuleSpan& r : split.rules) {
     if (!r.needs) continue;
     FUZZ_CHECK(split.keep_whole.empty() && !r.needs->empty());
@@ -104,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const scan::YaraLiteral& l : *r.needs) {
       FUZZ_CHECK(l.bytes.size() - size_t(std::count(l.bytes.begin(), l.bytes.end(), '\0')) >=
                  scan::kMinYaraLiteral);
-      FUZZ_CHECK(l.bytes.size() <= 2 * text.size());
+      FUZZ_CHECK(l.bytes.size() <= scan::kMaxYaraLiteral && 3 * l.bytes.size() <= 16 * text.size());
     }
   }
   // The literal of the text read as a hex string's body or a regular expression: bytes it

@@ -131,7 +131,6 @@ void YaraRules::BuildPrefilter(ByteView serialized) {
   filtered_groups_ = 0;
   std::map<YaraLiteral, uint64_t> groups_of;
   for (size_t g = 0; g < groups_.size() && g < 64; ++g) {
-    filtered_groups_ |= groups_[g].when_none_of;
     if (groups_[g].needs.empty()) continue;
     filtered_groups_ |= uint64_t{1} << g;
     for (const YaraLiteral& l : groups_[g].needs) groups_of[l] |= uint64_t{1} << g;
@@ -181,6 +180,17 @@ namespace {
 // the next: on the benchmark corpus, the same time, and 12 MB less memory (docs/benchmarks.md).
 constexpr uint64_t kAnyBounds[] = {0, uint64_t{256} << 10, uint64_t{1} << 20};
 constexpr uint64_t kMzBounds[] = {0, uint64_t{1} << 20};
+// A class of items under kSplitBelow (of the kind "any item": its first class) is not one group
+// but up to kSplitGroups, each with some of its rules that need literals, and runs, beside the
+// rules that need none, only the groups whose literals occur. On a small item libyara's pass costs
+// what its automaton's size makes it cost (cache misses), and most small items that contain any
+// literal contain one or two (on the benchmark corpus: "function", "security", ELF's
+// ".shstrtab\0.text"): so they run ~200 rules instead of ~2,600. Large items contain literals of
+// most groups, and two libyara passes over them cost more than one pass of all rules, so their
+// classes stay whole. Rules that share a literal are in the same group (an item with it runs one
+// group, not several), spread so that the groups have about as many rules.
+constexpr uint64_t kSplitBelow = uint64_t{256} << 10;
+constexpr size_t kSplitGroups = 16;
 constexpr YaraMagic kMz{16, false, 0x5a4d};
 
 // True if every file the gate admits starts with "MZ" (uint16(0) == 0x5a4d, uint16be(0) ==
@@ -306,7 +316,8 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
     // any size, `when_none`: the rules of its classes that need none, for the other items.
     bool when_none = false;
     std::set<YaraLiteral> needs;
-    std::vector<size_t> partners;  // when_none: its kind's class plans
+    std::vector<size_t> partners;  // when_none: its kind's class plans (but the split ones)
+    bool split = false;            // a class split into plans of its own (split_class): not compiled
   };
   std::vector<std::vector<bool>> needs_pe(files.size());  // file -> rule -> it or a rule it names uses pe
   std::vector<Plan> plans;
@@ -329,6 +340,56 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
   add_classes(kMzBounds, true);
   std::vector<std::string> texts(files.size());
   std::vector<YaraSplit> splits(files.size());
+  // The rules of class plan `cls` that need literals, as up to kSplitGroups plans: the rules that
+  // share a literal (transitively) stay together, and such sets go, largest first, to the plan with
+  // the fewest rules so far. Its rules that need none are in its kind's when_none plan.
+  auto split_class = [&splits](const Plan& cls) {
+    std::vector<std::pair<size_t, size_t>> rules;  // (file, rule), each with needs
+    std::vector<size_t> node_of;                   // rules[i] -> a node of its set
+    std::vector<size_t> parent;                    // union-find over the literals' nodes
+    std::map<YaraLiteral, size_t> node_of_literal;
+    auto find = [&parent](size_t x) {
+      while (parent[x] != x) x = parent[x] = parent[parent[x]];
+      return x;
+    };
+    for (const auto& [f, in_file] : cls.parts) {
+      for (size_t r : in_file) {
+        const std::optional<std::vector<YaraLiteral>>& needs = splits[f].rules[r].needs;
+        if (!needs) continue;
+        size_t root = parent.size();
+        parent.push_back(root);  // the rule's own node: a rule that needs no literal it can have
+        for (const YaraLiteral& l : *needs) {
+          auto [it, fresh] = node_of_literal.try_emplace(l, parent.size());
+          if (fresh) parent.push_back(it->second);
+          parent[find(it->second)] = find(root);
+        }
+        rules.emplace_back(f, r);
+        node_of.push_back(root);
+      }
+    }
+    std::map<size_t, std::vector<size_t>> sets;  // root -> indexes into rules
+    for (size_t i = 0; i < rules.size(); ++i) sets[find(node_of[i])].push_back(i);
+    std::vector<const std::vector<size_t>*> order;
+    for (const auto& [root, members] : sets) order.push_back(&members);
+    std::stable_sort(order.begin(), order.end(),
+                     [](const auto* a, const auto* b) { return a->size() > b->size(); });
+    std::vector<Plan> out(std::min(kSplitGroups, order.size()));
+    std::vector<size_t> count(out.size(), 0);
+    for (const std::vector<size_t>* members : order) {
+      const size_t least = size_t(std::min_element(count.begin(), count.end()) - count.begin());
+      for (size_t i : *members) {
+        const auto [f, r] = rules[i];
+        out[least].parts[f].push_back(r);
+        out[least].needs.insert(splits[f].rules[r].needs->begin(), splits[f].rules[r].needs->end());
+      }
+      count[least] += members->size();
+    }
+    for (Plan& plan : out) {
+      plan.gate = cls.gate;
+      for (auto& [f, in_file] : plan.parts) std::sort(in_file.begin(), in_file.end());
+    }
+    return out;
+  };
   for (size_t f = 0; f < files.size(); ++f) {
     if (files[f].from_file) {
       Result<Bytes> text = fs::ReadFile(files[f].name, size_t{64} << 20);
@@ -378,17 +439,35 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
       }
     }
   }
-  // The rules that need none run alone on the items where none of their class's needs occurs;
-  // where no class of the kind has needs, there is no such group.
   for (Plan& plan : plans)
     if (plan.needs.size() > accord::limits::kMaxYaraGroupLiterals) plan.needs.clear();
-  for (Plan& plan : plans) {
+  // The classes of small items, split by the literals their rules need (kSplitBelow).
+  for (size_t p = 0, n = plans.size(); p < n; ++p) {
+    if (plans[p].when_none || plans[p].mz_only || plans[p].gate.max_size > kSplitBelow ||
+        plans[p].needs.empty() || !plans[p].whole.empty())
+      continue;
+    std::vector<Plan> parts = split_class(plans[p]);
+    if (parts.size() < 2) continue;
+    plans[p].split = true;
+    for (Plan& part : parts) plans.push_back(std::move(part));
+    for (Plan& plan : plans)
+      if (plan.when_none) std::erase(plan.partners, p);
+  }
+  // The rules that need none run alone on the items where none of their class's needs occurs,
+  // and on every item of a split class; where no class of the kind has needs, there is no such
+  // group.
+  for (size_t p = 0; p < plans.size(); ++p) {
+    Plan& plan = plans[p];
     if (!plan.when_none) continue;
-    std::erase_if(plan.partners, [&plans](size_t p) { return plans[p].needs.empty(); });
-    if (plan.partners.empty()) {
+    bool needed = false;
+    for (size_t c = 0; c < plans.size(); ++c)
+      needed = needed || (plans[c].mz_only == plan.mz_only && !plans[c].when_none &&
+                          (plans[c].split || (!plans[c].needs.empty() && c < p)));
+    if (!needed) {
       plan.parts.clear();
       plan.whole.clear();
       plan.rules = 0;  // (the files kept whole counted theirs)
+      plan.partners.clear();
     }
   }
   // A rule is compiled with the rules it names; such a rule may then be in two groups that both
@@ -407,7 +486,7 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
   };
   for (size_t p = 0; p < plans.size(); ++p) {
     Plan& plan = plans[p];
-    if (plan.rules == 0 && plan.whole.empty()) continue;
+    if (plan.split || (plan.rules == 0 && plan.whole.empty())) continue;
     CompileErrors errors;
     YR_COMPILER* compiler = NewCompiler(&errors);
     if (!compiler) return fail();
@@ -453,10 +532,8 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
     YaraRules::Group g{rules, plan.gate, CountRules(rules), {plan.needs.begin(), plan.needs.end()}, 0};
     for (size_t partner : plan.partners)  // plans before this one: their groups are made
       if (group_of[partner] < 64) g.when_none_of |= uint64_t{1} << group_of[partner];
-    if (plan.when_none && g.when_none_of == 0) {  // never expected: each partner has rules
-      yr_rules_destroy(rules);
-      return fail();
-    }
+    // A kind whose classes are all split, or have no rules: its group of the rules that need none
+    // runs on every item of the kind, as an ordinary group (when-none-of 0, no needs).
     group_of[p] = groups.size();
     groups.push_back(std::move(g));
     if (plan.whole.empty() && groups.back().rule_count != plan.rules) return fail();  // lost or added a rule
@@ -633,16 +710,19 @@ void YaraRules::SetExternalUses(YaraExternalUses uses) {
 }
 
 namespace {
-// SPEC: docs/scan-database.md, section 9 (yara): "ACYG" u32 version=4, u32 groups, u64 rules (not in
-// version 1), then (versions 3 and 4) u8 opaque externals, u32 predicates and each as u32 length
+// SPEC: docs/scan-database.md, section 9 (yara): "ACYG" u32 version=5, u32 groups, u64 rules (not in
+// version 1), then (versions 3 to 5) u8 opaque externals, u32 predicates and each as u32 length
 // and text, then per group u64 min_size, u64 max_size, u32 magic count (0xFFFFFFFF: any file) and
-// that many (u8 width, u8 big-endian, u64 value), (version 4) u64 when-none-of, u32 literals and
-// each as u8 caseless, u32 length and bytes, then u64 length and libyara's yr_rules_save image;
-// (version 4) last, u64 length and the prefilter: the SHA-256 of the literals it was compiled
-// from (LiteralsDigest) and what hs_serialize_database wrote. Little-endian. Versions 1 to 3 and a
-// plain image are still read (no needs; versions 1, 2 and the image: every external opaque).
+// that many (u8 width, u8 big-endian, u64 value), (versions 4 and 5) u64 when-none-of, u32
+// literals and each as u8 caseless, u32 length and bytes, then u64 length and libyara's
+// yr_rules_save image; (versions 4 and 5) last, u64 length and the prefilter: the SHA-256 of the
+// literals it was compiled from (LiteralsDigest) and what hs_serialize_database wrote.
+// Little-endian. Version 5 is version 4's layout with when-none-of naming every class group of
+// the kind that is not split (version 4: those with needs; read as version 5 names them).
+// Versions 1 to 3 and a plain image are still read (no needs; versions 1, 2 and the image: every
+// external opaque).
 constexpr std::string_view kGroupedMagic = "ACYG";
-constexpr uint32_t kGroupedVersion = 4, kAnyMagic = 0xFFFFFFFF;
+constexpr uint32_t kGroupedVersion = 5, kAnyMagic = 0xFFFFFFFF;
 constexpr uint64_t kMaxRules = uint64_t{1} << 32;
 constexpr size_t kMaxGroups = 64;
 
@@ -742,12 +822,21 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved,
         g.needs.push_back({std::string(in.substr(0, length)), caseless == 1});
         in.remove_prefix(length);
       }
-      // when-none-of names earlier groups with needs, and then the group needs none itself.
+      // when-none-of names earlier groups that are not such groups themselves (version 4: with
+      // needs), and then the group needs none itself.
       bool partners_ok = g.when_none_of == 0 || g.needs.empty();
       for (size_t p = 0; p < 64; ++p)
         if (g.when_none_of >> p & 1)
-          partners_ok = partners_ok && p < out->groups_.size() && !out->groups_[p].needs.empty();
+          partners_ok = partners_ok && p < out->groups_.size() && out->groups_[p].when_none_of == 0 &&
+                        (version > 4 || !out->groups_[p].needs.empty());
       if (!partners_ok) return DataLoss(where + "bad when-none-of groups");
+      // Version 4 left out of when-none-of the class groups of its kind (the same magics) that
+      // had no needs, and every item of the kind was admitted by one class group: those run
+      // whole, so they are partners as version 5 names them.
+      if (version == 4 && g.when_none_of != 0)
+        for (size_t p = 0; p < out->groups_.size(); ++p)
+          if (out->groups_[p].when_none_of == 0 && out->groups_[p].gate.magics == g.gate.magics)
+            g.when_none_of |= uint64_t{1} << p;
       if (done && literals > 0) done(ByteView(literals_begin, size_t(in.data() - literals_begin)));
     }
     if (!GetLe(in, 8, &length) || length > in.size()) return DataLoss(where + "truncated");
@@ -953,9 +1042,9 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
   ByteView head = data.substr(0, 8);
   const auto& groups = rules_->groups();
   const auto start = std::chrono::steady_clock::now();
-  // Bit g: one of group g's needs occurs in the data, or it is not known that none does (no
-  // prefilter, or more data than Hyperscan takes at once): then the groups of all rules run, and
-  // not those of the rules that need none.
+  // Bit g: group g runs: it has no needs, one of its needs occurs in the data, or it is not known
+  // that none does (no prefilter, or more data than Hyperscan takes at once). A group of the rules
+  // that need none (when_none_of) runs where none of its partners that admit the item runs.
   uint64_t hit = ~uint64_t{0};
   uint64_t admitted = 0;
   for (size_t i = 0; i < groups.size() && i < 64; ++i)
@@ -970,7 +1059,7 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
   for (size_t i = 0; i < groups.size(); ++i) {
     if (!groups[i].gate.Admits(data.size(), head)) continue;
     if (const uint64_t partners = groups[i].when_none_of) {
-      if ((admitted & partners & ~hit) == 0) continue;  // every partner that runs has all its rules
+      if ((admitted & partners & hit) != 0) continue;  // a partner runs: it has all its rules
     } else if (!groups[i].needs.empty() && i < 64 && !(hit >> i & 1)) {
       continue;
     }

@@ -85,11 +85,14 @@ class YaraRules {
     // Empty (and when_none_of 0): the group runs on every item its gate admits. Else only on
     // items in which one of these occurs (the literals YaraRuleSpan::needs gives its rules).
     std::vector<YaraLiteral> needs;
-    // Not 0: the group holds the rules of these groups (bit g: groups()[g], earlier groups with
-    // needs, a kind's size classes) that need no literal, and runs only on items that one of
-    // them admits but for which it does not run (none of its needs occurs); its own needs are
-    // empty. So every item runs either its class's whole group or only the rules that need none
-    // (and, without a prefilter, the whole group: these never run).
+    // Not 0: the group holds the rules of its kind (every item, or "MZ" items) that need no
+    // literal, and names its partners, the kind's size classes compiled whole (bit g:
+    // groups()[g], earlier groups, each with when_none_of 0); its own needs are empty. It runs on
+    // an item it admits unless a partner that admits the item runs (it has no needs, or one of
+    // them occurs): so an item of such a class runs either the class's whole group or only the
+    // rules that need none (without a prefilter, the whole group). A class of small items is
+    // split instead (groups with needs, of some of its rules each, no partners): an item of it
+    // runs the rules that need none and each of those groups whose literals occur in it.
     uint64_t when_none_of = 0;
   };
   const std::vector<Group>& groups() const { return groups_; }

@@ -33,37 +33,54 @@ class YaraTest : public ::testing::Test {
     std::sort(r.begin(), r.end());
     return r;
   }
-  // The same rules as databases of format version 2 held them (docs/scan-database.md): version 4
+  static uint64_t Le(const Bytes& b, size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | uint8_t(b[at + i]);
+    return v;
+  }
+  // Where the fields of a version 5 (or 4) save are (docs/scan-database.md): per group, the offset
+  // of its gate, of its when-none-of and of its image's length; and the prefilter's length's.
+  struct Layout {
+    size_t groups_at = 0;  // the first group's gate
+    std::vector<size_t> gate_at, when_none_at, image_at;
+    size_t prefilter_at = 0;
+  };
+  static Layout Walk(const Bytes& v5) {
+    Layout l;
+    EXPECT_EQ(v5.substr(0, 4), "ACYG");
+    size_t at = 21;  // magic, version, groups, rules, opaque
+    const uint64_t predicates = Le(v5, at, 4);
+    at += 4;
+    for (uint64_t i = 0; i < predicates; ++i) at += 4 + Le(v5, at, 4);
+    l.groups_at = at;
+    for (uint64_t g = 0, n = Le(v5, 8, 4); g < n; ++g) {
+      l.gate_at.push_back(at);
+      const uint64_t magics = Le(v5, at + 16, 4);
+      at += 20 + (magics == 0xFFFFFFFF ? 0 : 10 * magics);
+      l.when_none_at.push_back(at);
+      at += 8;
+      const uint64_t literals = Le(v5, at, 4);
+      at += 4;
+      for (uint64_t i = 0; i < literals; ++i) at += 5 + Le(v5, at + 1, 4);
+      l.image_at.push_back(at);
+      at += 8 + Le(v5, at, 8);
+    }
+    l.prefilter_at = at;
+    EXPECT_EQ(at + 8 + Le(v5, at, 8), v5.size());  // the prefilter, last
+    return l;
+  }
+  // The same rules as databases of format version 2 held them (docs/scan-database.md): version 5
   // without the externals' opaque mask and predicates, the groups' needs and the prefilter.
   static Bytes OldFormat(const YaraRules& rules) {
-    Bytes v4 = *rules.Save();
-    auto le = [&v4](size_t at, int bytes) {
-      uint64_t v = 0;
-      for (int i = bytes - 1; i >= 0; --i) v = v << 8 | uint8_t(v4[at + i]);
-      return v;
-    };
-    EXPECT_EQ(v4.substr(0, 4), "ACYG");
-    EXPECT_EQ(le(4, 4), 4u);
-    const uint64_t groups = le(8, 4);
-    size_t at = 21;  // magic, version, groups, rules, opaque
-    const uint64_t predicates = le(at, 4);
-    at += 4;
-    for (uint64_t i = 0; i < predicates; ++i) at += 4 + le(at, 4);
-    Bytes v2 = v4.substr(0, 20);
+    Bytes v5 = *rules.Save();
+    EXPECT_EQ(Le(v5, 4, 4), 5u);
+    const Layout l = Walk(v5);
+    Bytes v2 = v5.substr(0, 20);
     v2[4] = 2;
-    for (uint64_t g = 0; g < groups; ++g) {
-      const uint64_t magics = le(at + 16, 4);
-      const size_t gate = 20 + (magics == 0xFFFFFFFF ? 0 : 10 * magics);
-      v2 += v4.substr(at, gate);
-      at += gate + 8;  // when-none-of
-      const uint64_t literals = le(at, 4);
-      at += 4;
-      for (uint64_t l = 0; l < literals; ++l) at += 5 + le(at + 1, 4);
-      const uint64_t image = le(at, 8);
-      v2 += v4.substr(at, 8 + image);
-      at += 8 + image;
+    for (size_t g = 0; g < l.gate_at.size(); ++g) {
+      v2 += v5.substr(l.gate_at[g], l.when_none_at[g] - l.gate_at[g]);
+      v2 += v5.substr(l.image_at[g], 8 + Le(v5, l.image_at[g], 8));
     }
-    EXPECT_EQ(at + 8 + le(at, 8), v4.size());  // the prefilter, last
     return v2;
   }
   std::string dir_;
@@ -476,6 +493,10 @@ rule Small { condition: filesize < 100 }
 rule Short { strings: $a = "abc" condition: $a }
 rule Either { strings: $a = "needle-literal-one" condition: $a or filesize == 7 }
 rule Named { condition: Text and filesize > 20 }
+rule Xor { strings: $a = "xor-needle-text" xor(1-255) condition: $a }
+rule Base64 { strings: $a = "base64 needle text" base64 condition: $a }
+rule XorWide { strings: $a = "wide-xor-needle" xor(0x30-0x40) wide condition: $a }
+rule Base64Wide { strings: $a = "wide base64 needle" base64wide wide condition: $a }
 )");
   auto grouped = YaraRules::Compile({f});
   auto whole = YaraRules::Compile({f}, false);
@@ -496,7 +517,16 @@ rule Named { condition: Text and filesize > 20 }
     EXPECT_EQ((*loaded)->groups()[i].needs, (*grouped)->groups()[i].needs);
     EXPECT_EQ((*loaded)->groups()[i].when_none_of, (*grouped)->groups()[i].when_none_of);
   }
-  const std::string pad(80000, 'p');
+  const std::string pad(80000, 'p'), big(300000, 'b');  // under 256 KiB, and over
+  auto wide = [](std::string_view t) {
+    std::string w;
+    for (char c : t) w += std::string{c, '\0'};
+    return w;
+  };
+  auto xored = [](std::string t, int key) {
+    for (char& c : t) c = char(c ^ key);
+    return t;
+  };
   const std::map<std::string, std::vector<std::string>> items = {
       {"", {"Small"}},
       {"abc", {"Short", "Small"}},
@@ -511,6 +541,17 @@ rule Named { condition: Text and filesize > 20 }
       {"needle--two-hex-tai", {"Small"}},
       {"regex-xyyx-needle-42", {"Regex", "Small"}},
       {"regex-xyyx-needle-4", {"Small"}},
+      {"\x39\x2e\x33\x6c\x2f\x24\x24\x25\x2d\x24\x6c\x35\x24\x39\x35", {"Small", "Xor"}},  // key 0x41
+      {"xor-needle-text", {"Small"}},                                                      // key 0: not asked
+      {"eHggYmFzZTY0IG5lZWRsZSB0ZXh0IHl5", {"Base64", "Small"}},  // base64 of "xx base64 needle text yy"
+      {"base64 needle text", {"Small"}},
+      {xored(wide("wide-xor-needle"), 0x35), {"Small", "XorWide"}},
+      {xored("wide-xor-needle", 0x35), {"Small"}},
+      // base64 of "xx wide base64 needle yy" in UTF-16LE, widened
+      {wide("eAB4ACAAdwBpAGQAZQAgAGIAYQBzAGUANgA0ACAAbgBlAGUAZABsAGUAIAB5AHkA"), {"Base64Wide"}},
+      {"eAB4ACAAdwBpAGQAZQAgAGIAYQBzAGUANgA0ACAAbgBlAGUAZABsAGUAIAB5AHkA", {"Small"}},
+      {big + "needle-literal-one", {"Either", "Large", "Named", "Text"}},
+      {big + "abc", {"Short"}},
       {pad + "needle-literal-one", {"Either", "Large", "Named", "Text"}},
       {pad + "abc", {"Short"}},
       {pad, {}},
@@ -520,42 +561,25 @@ rule Named { condition: Text and filesize > 20 }
   // Damaged needs are refused: a group with literals that also says when-none-of, one whose
   // when-none-of names itself, a literal neither caseless nor not, a literal of no bytes.
   {
-    const Bytes& v4 = *saved;
-    auto le = [&v4](size_t at, int bytes) {
-      uint64_t v = 0;
-      for (int i = bytes - 1; i >= 0; --i) v = v << 8 | uint8_t(v4[at + i]);
-      return v;
-    };
-    size_t at = 25 + 0;  // magic, version, groups, rules, opaque, predicate count
-    for (uint64_t p = 0, n = le(21, 4); p < n; ++p) at += 4 + le(at, 4);
-    std::vector<size_t> when_none_at;  // each group's when-none-of field
-    for (uint64_t g = 0, n = le(8, 4); g < n; ++g) {
-      const uint64_t magics = le(at + 16, 4);
-      at += 20 + (magics == 0xFFFFFFFF ? 0 : 10 * magics);
-      when_none_at.push_back(at);
-      at += 8;
-      const uint64_t literals = le(at, 4);
-      at += 4;
-      for (uint64_t i = 0; i < literals; ++i) at += 5 + le(at + 1, 4);
-      at += 8 + le(at, 8);
-    }
-    ASSERT_EQ(at + 8 + le(at, 8), v4.size());
+    const Bytes& v5 = *saved;
+    auto le = [&v5](size_t at, int bytes) { return Le(v5, at, bytes); };
+    const std::vector<size_t> when_none_at = Walk(v5).when_none_at;
     ASSERT_GT(le(when_none_at[0] + 8, 4), 0u);  // the first class group has literals
     const size_t first_literal = when_none_at[0] + 12;
     auto refused = [](Bytes bad) { return YaraRules::Load(bad).status().code() == Code::kDataLoss; };
-    Bytes bad = v4;
+    Bytes bad = v5;
     bad[when_none_at[0]] = 2;
     EXPECT_TRUE(refused(bad));
     for (size_t g = 0; g < when_none_at.size(); ++g) {
       if (le(when_none_at[g], 8) == 0) continue;
-      bad = v4;
+      bad = v5;
       bad[when_none_at[g] + g / 8] = char(bad[when_none_at[g] + g / 8] | (1 << (g % 8)));
       EXPECT_TRUE(refused(bad)) << g;
     }
-    bad = v4;
+    bad = v5;
     bad[first_literal] = 2;
     EXPECT_TRUE(refused(bad));
-    bad = v4;
+    bad = v5;
     for (int i = 1; i <= 4; ++i) bad[first_literal + i] = 0;
     EXPECT_TRUE(refused(bad));
   }
@@ -567,19 +591,25 @@ rule Named { condition: Text and filesize > 20 }
   ASSERT_TRUE(recompiled.ok()) << recompiled.status().ToString();
   YaraScanner g(*grouped), w(*whole), l(*loaded), r(*recompiled);
   // What the prefilter is for: an item without the literals runs only the rules that need none
-  // (here Small, Short, Either and Named, with Text, which Named names), one with them its class.
-  size_t need_none = 0, first_class = 0;
+  // (here Small, Short, Either and Named, with Text, which Named names). An item under 256 KiB with
+  // literals also runs the rules that need them (those that share one are in one group: Text and
+  // Large); a larger one with a literal, its class's group of all rules (but Small) instead.
+  size_t need_none = 0, second_class = 0, split = 0;
   for (const auto& group : (*grouped)->groups()) {
     if (group.when_none_of != 0 && !group.gate.magics) need_none = group.rule_count;
-    if (group.gate.min_size == 0 && group.when_none_of == 0 && !group.gate.magics)
-      first_class = group.rule_count;
+    if (group.gate.min_size == 256 << 10 && !group.gate.magics) second_class = group.rule_count;
+    split += group.gate.max_size == 256 << 10 && !group.needs.empty();
   }
   EXPECT_EQ(need_none, 5u);
-  EXPECT_EQ(first_class, 11u);
+  EXPECT_EQ(second_class, 14u);
+  EXPECT_EQ(split, 10u);  // Text and Large; Wide; NoCase; Both; Hex; Regex; Xor; Base64; XorWide; Base64Wide
   for (YaraScanner* s : {&g, &l, &r}) {
     EXPECT_EQ(s->Scan("abc", {}, 0)->rules_run, need_none);
-    EXPECT_EQ(s->Scan("xx needle-literal-one xx", {}, 0)->rules_run, first_class);
-    EXPECT_EQ(s->Scan("..cASElessNEEDLE..", {}, 0)->rules_run, first_class);
+    EXPECT_EQ(s->Scan("xx needle-literal-one xx", {}, 0)->rules_run, need_none + 2);
+    EXPECT_EQ(s->Scan("..cASElessNEEDLE..", {}, 0)->rules_run, need_none + 1);
+    EXPECT_EQ(s->Scan("eHggYmFzZTY0IG5lZWRsZSB0ZXh0IHl5", {}, 0)->rules_run, need_none + 1);
+    EXPECT_EQ(s->Scan(big + "abc", {}, 0)->rules_run, need_none);
+    EXPECT_EQ(s->Scan(big + "..cASElessNEEDLE..", {}, 0)->rules_run, second_class);
   }
   for (const auto& [data, expected] : items) {
     auto rg = g.Scan(data, {}, 0), rw = w.Scan(data, {}, 0), rl = l.Scan(data, {}, 0),
@@ -592,6 +622,44 @@ rule Named { condition: Text and filesize > 20 }
     EXPECT_EQ(Rules(*rl), want) << data.substr(0, 40);
     EXPECT_EQ(Rules(*rr), want) << data.substr(0, 40);
   }
+}
+
+// A database of format version 4 names as partners of the group of the rules that need none only
+// the classes with needs; read now, the classes without are its partners too, so that their items
+// run their class's group alone, as they did. Version 5 names them itself.
+TEST_F(YaraTest, Version4WhenNoneOfIsReadAsVersion5) {
+  std::string f = Write("mz.yar", R"(
+rule MzNeed { strings: $a = "mz-needle-literal" condition: uint16(0) == 0x5a4d and filesize < 1MB and $a }
+rule MzNone { condition: uint16(0) == 0x5a4d and filesize > 5 }
+)");
+  auto grouped = YaraRules::Compile({f});
+  ASSERT_TRUE(grouped.ok()) << grouped.status().ToString();
+  // "MZ" items under 1 MiB (MzNeed, MzNone), of 1 MiB or more (MzNone), the rules that need none.
+  const auto& groups = (*grouped)->groups();
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_FALSE(groups[0].needs.empty());
+  EXPECT_TRUE(groups[1].needs.empty());
+  EXPECT_EQ(groups[2].when_none_of, 3u);
+  Bytes v5 = *(*grouped)->Save();
+  const size_t when_none = Walk(v5).when_none_at[2];
+  Bytes v4 = v5;
+  v4[4] = 4;
+  v4[when_none] = 1;  // what version 4 wrote: the class with needs only
+  auto old = YaraRules::Load(v4);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ((*old)->groups()[2].when_none_of, 3u);
+  const std::string large = "MZ" + std::string(2 << 20, 'x'), small = "MZ" + std::string(100, 'x');
+  for (const std::shared_ptr<const YaraRules>& rules : {*grouped, *old}) {
+    YaraScanner s(rules);
+    EXPECT_EQ(s.Scan(large, {}, 0)->rules_run, 1u);  // the large class alone
+    EXPECT_EQ(s.Scan(small, {}, 0)->rules_run, 1u);  // the rules that need none
+    EXPECT_EQ(s.Scan(small + "mz-needle-literal", {}, 0)->rules_run, 2u);
+    EXPECT_EQ(Rules(*s.Scan(small + "mz-needle-literal", {}, 0)),
+              (std::vector<std::string>{"MzNeed", "MzNone"}));
+  }
+  // Version 4 named no class without needs.
+  v4[when_none] = 3;
+  EXPECT_EQ(YaraRules::Load(v4).status().code(), Code::kDataLoss);
 }
 
 // A file kept whole (a global rule after another rule) joins every group of any item, and the

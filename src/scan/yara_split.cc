@@ -529,6 +529,26 @@ std::string Widen(std::string_view s) {
   return out;
 }
 
+constexpr std::string_view kBase64Alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// The characters of the base64 text of `plain` preceded by `align` (0-2) unknown bytes that do not
+// depend on the bytes before or after it: those whose six bits all come from `plain` (libyara's
+// base64 modifier searches for exactly these, for each alignment).
+std::string Base64Determined(std::string_view plain, int align, std::string_view alphabet) {
+  const size_t bits = 8 * (size_t(align) + plain.size());
+  std::string out;
+  for (size_t j = (8 * size_t(align) + 5) / 6; 6 * j + 6 <= bits; ++j) {
+    unsigned v = 0;
+    for (size_t b = 6 * j; b < 6 * j + 6; ++b) {
+      const size_t byte = b / 8 - size_t(align);  // b >= 8 * align: a byte of plain
+      v = v << 1 | ((static_cast<unsigned char>(plain[byte]) >> (7 - b % 8)) & 1);
+    }
+    out.push_back(alphabet[v]);
+  }
+  return out;
+}
+
 struct StringDef {
   std::string_view id;            // without the '$'; "" for an anonymous string
   std::vector<YaraLiteral> lits;  // one of them occurs wherever the string matches; empty: none known
@@ -569,23 +589,83 @@ std::optional<std::vector<StringDef>> ParseStrings(std::string_view text, const 
     } else {
       return std::nullopt;
     }
-    bool ascii = false, wide = false, known = true;
+    bool ascii = false, wide = false, known = true, base64 = false, base64wide = false;
+    int xor_lo = -1, xor_hi = -1;  // the keys of `xor` (-1: none)
+    std::string alphabet(kBase64Alphabet);
     for (; i < hi && !(t[i].kind == Tok::kStrRef && t[i].text[0] == '$'); ++i) {
-      if (Is(t[i], Tok::kIdent, "ascii"))
+      if (Is(t[i], Tok::kIdent, "ascii")) {
         ascii = true;
-      else if (Is(t[i], Tok::kIdent, "wide"))
+      } else if (Is(t[i], Tok::kIdent, "wide")) {
         wide = true;
-      else if (Is(t[i], Tok::kIdent, "nocase"))
+      } else if (Is(t[i], Tok::kIdent, "nocase")) {
         caseless = true;
-      else if (!Is(t[i], Tok::kIdent, "fullword") && !Is(t[i], Tok::kIdent, "private"))
-        known = false;  // xor, base64, base64wide (and their arguments), or what we do not know
+      } else if (Is(t[i], Tok::kIdent, "xor")) {  // xor, xor(K), xor(A-B): keys 0-255, K, A to B
+        xor_lo = 0, xor_hi = 255;
+        if (i + 1 < hi && Is(t[i + 1], Tok::kPunct, "(")) {
+          std::optional<uint64_t> a, b;
+          if (i + 3 < hi && t[i + 2].kind == Tok::kNumber && Is(t[i + 3], Tok::kPunct, ")")) {
+            a = b = ParseNumber(t[i + 2].text);
+            i += 3;
+          } else if (i + 5 < hi && t[i + 2].kind == Tok::kNumber && Is(t[i + 3], Tok::kPunct, "-") &&
+                     t[i + 4].kind == Tok::kNumber && Is(t[i + 5], Tok::kPunct, ")")) {
+            a = ParseNumber(t[i + 2].text), b = ParseNumber(t[i + 4].text);
+            i += 5;
+          }
+          known = known && a && b && *a <= *b && *b <= 255;
+          if (known) xor_lo = int(*a), xor_hi = int(*b);
+        }
+      } else if (Is(t[i], Tok::kIdent, "base64") || Is(t[i], Tok::kIdent, "base64wide")) {
+        (t[i].text == "base64" ? base64 : base64wide) = true;
+        if (i + 1 < hi && Is(t[i + 1], Tok::kPunct, "(")) {  // base64("64-character alphabet")
+          std::optional<std::string> a;
+          if (i + 3 < hi && t[i + 2].kind == Tok::kString && Is(t[i + 3], Tok::kPunct, ")"))
+            a = Unescape(t[i + 2].text);
+          known = known && a && a->size() == kBase64Alphabet.size();
+          if (known) alphabet = *a;
+          i += 3;
+        }
+      } else if (!Is(t[i], Tok::kIdent, "fullword") && !Is(t[i], Tok::kIdent, "private")) {
+        known = false;  // what we do not know
+      }
     }
+    // The forms a match has: the text, its wide form, each XORed with each key, or the base64
+    // text of either (libyara's three alignments, and that text widened for base64wide).
+    // libyara refuses xor or base64 with nocase, and xor with base64.
     if (lit.size() > kMaxYaraLiteral) lit.resize(kMaxYaraLiteral);
-    // Zeros are the commonest bytes of binary files: they do not count.
-    const size_t strength = lit.size() - size_t(std::count(lit.begin(), lit.end(), '\0'));
-    if (known && strength >= kMinYaraLiteral) {
-      if (ascii || !wide) d.lits.push_back({lit, caseless});
-      if (wide) d.lits.push_back({Widen(lit), caseless});
+    std::vector<std::string> plain;
+    if (ascii || !wide) plain.push_back(lit);
+    if (wide) plain.push_back(Widen(lit));
+    std::vector<YaraLiteral> forms;
+    if ((base64 || base64wide) && !caseless && xor_lo < 0) {
+      for (const std::string& p : plain) {
+        for (int align = 0; align < 3; ++align) {
+          std::string text = Base64Determined(p, align, alphabet);
+          if (base64) forms.push_back({text, false});
+          if (base64wide) forms.push_back({Widen(text), false});
+        }
+      }
+    } else if (xor_lo >= 0 && !caseless && !base64 && !base64wide) {
+      for (const std::string& p : plain) {
+        for (int key = xor_lo; key <= xor_hi; ++key) {
+          std::string x = p;
+          for (char& c : x) c = char(c ^ key);
+          forms.push_back({std::move(x), false});
+        }
+      }
+    } else if (!base64 && !base64wide && xor_lo < 0) {
+      for (const std::string& p : plain) forms.push_back({p, caseless});
+    }
+    // Zeros are the commonest bytes of binary files: they do not count. The weakest form counts.
+    size_t strength = SIZE_MAX;
+    for (YaraLiteral& f : forms) {
+      if (f.bytes.size() > kMaxYaraLiteral) f.bytes.resize(kMaxYaraLiteral);
+      strength =
+          std::min(strength, f.bytes.size() - size_t(std::count(f.bytes.begin(), f.bytes.end(), '\0')));
+    }
+    if (known && !forms.empty() && strength >= kMinYaraLiteral) {
+      std::sort(forms.begin(), forms.end());
+      forms.erase(std::unique(forms.begin(), forms.end()), forms.end());
+      d.lits = std::move(forms);
       d.strength = strength;
     }
     out.push_back(std::move(d));

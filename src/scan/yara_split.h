@@ -104,8 +104,11 @@ struct YaraRuleSpan {
   //     bytes, a hex string's longest run of fixed bytes outside alternatives, a regular
   //     expression's longest run of characters that every match contains once (none with a `|`
   //     outside brackets' groups...); `wide` interleaves zeros, `ascii wide` gives both,
-  //     `nocase` and /i make it caseless; `xor`, `base64`, `base64wide`, or anything else give
-  //     none; with fewer than kMinYaraLiteral bytes other than zeros, none;
+  //     `nocase` and /i make it caseless; `xor` (its keys) gives each form XORed with each key,
+  //     `base64` and `base64wide` (its alphabet) the base64 text of each form at each of the three
+  //     alignments, only the characters that do not depend on the neighbouring bytes (what libyara
+  //     searches for), that text widened for base64wide; anything else gives none; with fewer than
+  //     kMinYaraLiteral bytes other than zeros (in the weakest of its forms), none;
   //   - `$a`, `$a at E`, `$a in (R)`, `#a > N` (N >= 0), `#a >= N`, `#a == N` (N >= 1), and
   //     `Q of S` (S = them or ($a, $b*, ...), Q = any, all or a number >= 1: then one of any
   //     |S| - Q + 1 of its strings matches, the strongest are taken) need their strings;

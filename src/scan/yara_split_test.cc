@@ -91,11 +91,38 @@ TEST(YaraNeeds, StringsGiveLiteralsWithTheirModifiers) {
   // Too few bytes other than zeros, or modifiers whose bytes differ from the text: none.
   EXPECT_FALSE(Needs("  $a = \"cmd.exe\"", "$a"));
   EXPECT_FALSE(Needs("  $a = { 00 00 00 00 01 02 03 00 00 00 }", "$a"));
-  EXPECT_FALSE(Needs("  $a = \"powershell\" xor", "$a"));
-  EXPECT_FALSE(Needs("  $a = \"powershell\" xor(1-255)", "$a"));
-  EXPECT_FALSE(Needs("  $a = \"powershell\" base64", "$a"));
-  EXPECT_FALSE(Needs("  $a = \"powershell\" base64wide", "$a"));
   EXPECT_FALSE(Needs("  $a = \"powershell\\q\"", "$a"));
+  EXPECT_FALSE(Needs("  $a = \"powershell\" xor(1-256)", "$a"));  // libyara refuses these
+  EXPECT_FALSE(Needs("  $a = \"powershell\" xor(9-8)", "$a"));
+  EXPECT_FALSE(Needs("  $a = \"powershell\" xor nocase", "$a"));
+  EXPECT_FALSE(Needs("  $a = \"powershell\" base64(\"short\")", "$a"));
+  // xor: the text XORed with every key (`wide`: the wide text); the key that zeros a letter
+  // weakens the literal: "aaaaaaaab" XORed with 'a' has one byte other than zero.
+  auto x = Bytes(Needs("  $a = \"powershell\" xor", "$a"));
+  ASSERT_EQ(x.size(), 256u);
+  EXPECT_TRUE(std::count(x.begin(), x.end(), "powershell"));
+  EXPECT_TRUE(std::count(x.begin(), x.end(), "POWERSHELL"));  // key 0x20
+  EXPECT_EQ(Bytes(Needs("  $a = \"powershell\" xor(0x20)", "$a")), Strs{"POWERSHELL"});
+  auto xw = Bytes(Needs("  $a = \"powershell\" xor(1-2) ascii wide", "$a"));
+  ASSERT_EQ(xw.size(), 4u);
+  EXPECT_TRUE(std::count(xw.begin(), xw.end(), std::string("q\1n\1v\1d\1s\1r\1i\1d\1m\1m\1", 20)));
+  EXPECT_TRUE(std::count(xw.begin(), xw.end(), "rmugpqjgnn"));  // key 2
+  EXPECT_FALSE(Needs("  $a = \"aaaaaaaaaaaaab\" xor", "$a"));
+  // base64: the three texts YARA's documentation gives for "This program cannot"
+  // (https://yara.readthedocs.io/en/stable/writingrules.html#base64-strings).
+  EXPECT_EQ(Bytes(Needs("  $a = \"This program cannot\" base64", "$a")),
+            (Strs{"RoaXMgcHJvZ3JhbSBjYW5ub3", "UaGlzIHByb2dyYW0gY2Fubm90", "VGhpcyBwcm9ncmFtIGNhbm5vd"}));
+  auto b64w = Bytes(Needs("  $a = \"This program cannot\" base64wide", "$a"));
+  ASSERT_EQ(b64w.size(), 3u);
+  EXPECT_EQ(
+      b64w[2],
+      std::string("V\0G\0h\0p\0c\0y\0B\0w\0c\0m\0009\0n\0c\0m\0F\0t\0I\0G\0N\0h\0b\0m\0005\0v\0d\0", 50));
+  EXPECT_EQ(Bytes(Needs("  $a = \"This program cannot\" base64 base64wide ascii wide", "$a")).size(), 12u);
+  // A custom alphabet: the standard one rotated by one letter.
+  EXPECT_EQ(Bytes(Needs("  $a = \"This program cannot\" "
+                        "base64(\"BCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/A\")",
+                        "$a"))[2],
+            "WHiqdzCxdn+odnGuJHOicn6we");
   EXPECT_FALSE(Needs("", "filesize < 10"));
   // A literal longer than kMaxYaraLiteral is cut to its first bytes.
   std::string hex;
