@@ -637,15 +637,73 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
     }
 
     Cap cap = MemberCap(budget);
+    // An ar member (a static library's object file, a .deb's parts) is stored as it is, and from
+    // memory libarchive hands out the bytes where they lie: scanned there, not copied (a 31 MB
+    // object held twice was what a scan's memory peaked at). Any other first block (never expected
+    // from memory) is copied and the member read on as below.
     Bytes member;
-    if (archive_entry_size_is_set(entry)) {
+    bool over_cap = false, fatal = false, damaged = false;
+    std::string damage;
+    const bool by_block = format == "ar" && archive_filter_count(a) == 1 && archive_entry_size_is_set(entry);
+    if (by_block) {
+      const void* block = nullptr;
+      size_t size = 0;
+      la_int64_t offset = 0;
+      const int rb = archive_read_data_block(a, &block, &size, &offset);
+      const char* at = static_cast<const char*>(block);
+      const auto declared = static_cast<uint64_t>(std::max<la_int64_t>(archive_entry_size(entry), 0));
+      if (rb == ARCHIVE_OK && offset == 0 && size == declared && at >= data.data() &&
+          size <= size_t(data.data() + data.size() - at)) {
+        ByteView in_place(at, size);
+        over_cap = in_place.size() > cap.bytes;
+        if (over_cap) in_place = in_place.substr(0, static_cast<size_t>(cap.bytes));
+        stats_.bytes_extracted += in_place.size();
+        budget.produced += in_place.size();
+        const bool go_on = !over_cap || CapHit(cap, member_path, in_place.size());
+        VisitItem(in_place, member_path, depth + 1, format, over_cap || stopped_);
+        if (!go_on || stopped_) return;
+        continue;
+      }
+      if (rb == ARCHIVE_OK || rb == ARCHIVE_WARN) {
+        // Where libarchive put the block: zeros before it (a hole), the block, then the rest
+        // block by block, as archive_read_data would have.
+        for (int r = rb;; r = archive_read_data_block(a, &block, &size, &offset)) {
+          if (r == ARCHIVE_EOF) break;
+          if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+            damaged = true;
+            fatal = r <= ARCHIVE_FATAL;
+            damage = ErrorText(a);
+            break;
+          }
+          const uint64_t end = uint64_t(std::max<la_int64_t>(offset, 0)) + size;
+          if (uint64_t(std::max<la_int64_t>(offset, 0)) < member.size()) {
+            damaged = true;
+            damage = "blocks out of order";
+            break;
+          }
+          const uint64_t keep = std::min<uint64_t>(end, cap.bytes + 1);
+          if (keep > member.size()) {
+            const uint64_t hole = std::min<uint64_t>(uint64_t(offset), keep) - member.size();
+            member.append(static_cast<size_t>(hole), '\0');
+            member.append(static_cast<const char*>(block), static_cast<size_t>(keep - member.size()));
+          }
+          if (member.size() > cap.bytes) {
+            member.resize(cap.bytes);
+            over_cap = true;
+            break;
+          }
+        }
+      } else if (rb != ARCHIVE_EOF) {
+        damaged = true;
+        fatal = rb <= ARCHIVE_FATAL;
+        damage = ErrorText(a);
+      }
+    } else if (archive_entry_size_is_set(entry)) {
       // The declared size may lie; the cap bounds what a lie can reserve.
       uint64_t declared = static_cast<uint64_t>(std::max<la_int64_t>(archive_entry_size(entry), 0));
       member.reserve(static_cast<size_t>(std::min(declared, cap.bytes)));
     }
-    bool over_cap = false, fatal = false, damaged = false;
-    std::string damage;
-    for (;;) {
+    for (; !by_block;) {
       if (TimeUp(member_path)) break;
       // One byte past the cap tells a member that fits exactly from one that does not.
       size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_.size(), cap.bytes - member.size() + 1));

@@ -235,6 +235,40 @@ TEST(ContainerTest, StaticLibraryMembersWithBarePermissionsAreVisited) {
   EXPECT_EQ(w.data["libx.a!b.o"], kObjectB) << ::testing::PrintToString(w.paths);
 }
 
+// A static library's members are scanned where they lie in the library's bytes, not copied; a
+// member over the size cap is scanned up to it and reported; one cut short is reported damaged.
+// (libarchive hands out its own copy while its format bidders read ahead past the data's end:
+// under ~50 KB.)
+TEST(ContainerTest, StaticLibraryMembersAreScannedInPlace) {
+  const Bytes big = kObjectA + Bytes(100000, 'o');
+  Bytes lib = "!<arch>\n" + ArHeader("a.o/", "644", big.size()) + big;
+  lib += ArHeader("b.o/", "644", kObjectB.size()) + kObjectB;
+  if (kObjectB.size() % 2) lib += "\n";
+  std::map<std::string, ByteView> seen;
+  Walker walker(ContainerLimits{});
+  walker.Walk(
+      lib, "libx.a", [&](const Item& item) { seen[std::string(item.path)] = item.data; },
+      [](const Event&) {});
+  ASSERT_EQ(seen.size(), 3u);
+  for (const char* m : {"libx.a!a.o", "libx.a!b.o"}) {
+    const ByteView v = seen[m];
+    EXPECT_TRUE(v.data() >= lib.data() && v.data() + v.size() <= lib.data() + lib.size()) << m;
+  }
+  EXPECT_EQ(seen["libx.a!a.o"], big);
+  ContainerLimits small;
+  small.max_file_size = 10;
+  Walked capped = Walk(lib, "libx.a", small);
+  EXPECT_EQ(capped.data["libx.a!a.o"], big.substr(0, 10));
+  EXPECT_TRUE(capped.truncated["libx.a!a.o"]);
+  ASSERT_FALSE(capped.events.empty());
+  EXPECT_EQ(capped.events[0].name, "Heuristics.Limits.Exceeded.MaxFileSize");
+  Walked cut = Walk(lib.substr(0, lib.size() - 1 - kObjectB.size() + 3), "libx.a");  // ends "sec"
+  ASSERT_EQ(cut.events.size(), 1u) << ::testing::PrintToString(cut.paths);
+  EXPECT_EQ(cut.events[0].path, "libx.a!b.o");
+  EXPECT_EQ(cut.events[0].name, "Heuristics.Broken.Ar");
+  EXPECT_EQ(cut.data["libx.a!b.o"], kObjectB.substr(0, 3));
+}
+
 // The same, made by binutils' own ar (an independent writer), when it is installed.
 TEST(ContainerTest, StaticLibraryMadeByGnuArIsWalked) {
   const std::string d = ::testing::TempDir() + "accord-ar-" + std::to_string(::getpid());
