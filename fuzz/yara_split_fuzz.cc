@@ -95,7 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(one.opaque == 0 && one.predicates.size() == 1 && one.predicates[0] == text);
   }
   // Needs: none in a file kept whole; else sorted, unique literals, each with at least
-  // kMinYaraLiteral bytes other than zeros, at most kMaxYaraLiteral bytes, and no more than the
+  // kMinYaraLiteral bytes other than zeros, at most kMaxYaraLiteral bytes (kMaxYaraEncodedLiteral for
+  // xor and base64 forms), and no more than the
   // text makes (a wide form, twice; the widened base64 text of a wide form, 16/3 times).
   for (const scan::YaraRuleSpan& r : split.rules) {
     if (!r.needs) continue;

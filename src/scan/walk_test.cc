@@ -162,7 +162,7 @@ rule NotInKeep { strings: $a = "evil" condition: $a and not filepath contains "/
     EXPECT_EQ(scan(&shared, 2, &twice), expected);
     EXPECT_EQ(twice.same_content, 22u);
   }
-  // The rules as a database holds them (format version 4, predicates saved): the same.
+  // The rules as a database holds them (format version 5, predicates saved): the same.
   auto loaded = YaraRules::Load(*(*rules)->Save());
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   Engine from_db({}, {*loaded}, ScanOptions{});

@@ -297,7 +297,9 @@ bool CompilesAlone(const std::string& text, const std::string& name) {
 // The groups, compiled from `files` (each in its namespace, other rules and unused imports
 // blanked), or nullopt when they cannot be made exactly (then every item is scanned with
 // `whole_set`, which is those files compiled at once). Groups of two kinds, one per size class
-// of that kind, each with only the rules whose conditions admit that class's sizes: for "MZ"
+// of that kind (the class of small items split in several, split_class), each with only the
+// rules whose conditions admit that class's sizes, and per kind one of its rules that need no
+// literal (when_none): for "MZ"
 // items (classes kMzBounds), the rules that need "MZ" and those that need pe; for every item
 // (classes kAnyBounds), the rest, with the rules that need pe rewritten by AssumeNoPe (false on
 // "MZ" items, pe-free on the others). So the group most items get imports no pe module, whose
@@ -443,8 +445,9 @@ std::optional<std::vector<YaraRules::Group>> CompileGatedGroups(const std::vecto
     if (plan.needs.size() > accord::limits::kMaxYaraGroupLiterals) plan.needs.clear();
   // The classes of small items, split by the literals their rules need (kSplitBelow).
   for (size_t p = 0, n = plans.size(); p < n; ++p) {
+    // (Its files kept whole are in the when_none plan too, which runs on every item it admits.)
     if (plans[p].when_none || plans[p].mz_only || plans[p].gate.max_size > kSplitBelow ||
-        plans[p].needs.empty() || !plans[p].whole.empty())
+        plans[p].needs.empty())
       continue;
     std::vector<Plan> parts = split_class(plans[p]);
     if (parts.size() < 2) continue;
@@ -771,7 +774,7 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved,
   if (version >= 2 && (!GetLe(in, 8, &total) || total > kMaxRules))
     return DataLoss("compiled YARA rules: bad rule count");
   YaraExternalUses uses{{}, kAllExternalsOpaque};
-  if (version >= 3) {  // and 4
+  if (version >= 3) {  // and 4 and 5
     uint64_t opaque = 0, predicates = 0;
     if (!GetLe(in, 1, &opaque) || opaque > kAllExternalsOpaque)
       return DataLoss("compiled YARA rules: bad opaque externals");
@@ -822,17 +825,19 @@ Result<std::shared_ptr<const YaraRules>> YaraRules::Load(ByteView saved,
         g.needs.push_back({std::string(in.substr(0, length)), caseless == 1});
         in.remove_prefix(length);
       }
-      // when-none-of names earlier groups that are not such groups themselves (version 4: with
-      // needs), and then the group needs none itself.
+      // when-none-of names earlier groups of the same kind (magics) that are not such groups
+      // themselves (version 4: with needs), and then the group needs none itself.
       bool partners_ok = g.when_none_of == 0 || g.needs.empty();
       for (size_t p = 0; p < 64; ++p)
         if (g.when_none_of >> p & 1)
           partners_ok = partners_ok && p < out->groups_.size() && out->groups_[p].when_none_of == 0 &&
+                        out->groups_[p].gate.magics == g.gate.magics &&
                         (version > 4 || !out->groups_[p].needs.empty());
       if (!partners_ok) return DataLoss(where + "bad when-none-of groups");
       // Version 4 left out of when-none-of the class groups of its kind (the same magics) that
-      // had no needs, and every item of the kind was admitted by one class group: those run
-      // whole, so they are partners as version 5 names them.
+      // had no needs: those run whole, so they are partners as version 5 names them. (A class
+      // with no rules had no group: the rules that need none now run on its items, where
+      // version 4 ran none; no rule can match there.)
       if (version == 4 && g.when_none_of != 0)
         for (size_t p = 0; p < out->groups_.size(); ++p)
           if (out->groups_[p].when_none_of == 0 && out->groups_[p].gate.magics == g.gate.magics)

@@ -115,7 +115,7 @@ class YaraRules {
   // it: the same version and CPU features): literal i, in sorted order, stands for the groups in
   // literal_groups_[i]. Without Hyperscan (a CPU it does not support) or on any failure there is
   // none, and every group with needs runs on every item its gate admits (those of the rules that
-  // need none, never).
+  // need none, only on items that no class group compiled whole admits: the small ones).
   void BuildPrefilter(ByteView serialized = {});
   friend class YaraScanner;
 

@@ -669,16 +669,27 @@ TEST_F(YaraTest, AFileKeptWholeLeavesTheOthersGrouped) {
       Write("a.yar", "rule First { condition: filesize < 5 }\nglobal rule G { condition: true }\n");
   std::string b = Write("b.yar",
                         "rule Small { strings: $a = \"EVIL\" condition: $a and filesize < 100KB }\n"
-                        "rule Large { strings: $a = \"EVIL\" condition: $a and filesize > 2MB }\n");
+                        "rule Large { strings: $a = \"EVIL\" condition: $a and filesize > 2MB }\n"
+                        "rule Needle { strings: $a = \"a-needle-literal\" condition: $a }\n");
   auto grouped = YaraRules::Compile({a, b});
   auto whole = YaraRules::Compile({a, b}, false);
   ASSERT_TRUE(grouped.ok() && whole.ok());
   EXPECT_GT((*grouped)->groups().size(), 1u);
+  // The class of small items is still split by literals (the file kept whole is with the rules
+  // that need none, which run on every small item).
+  size_t split = 0;
+  for (const auto& group : (*grouped)->groups())
+    split += group.gate.max_size == 256 << 10 && !group.needs.empty();
+  EXPECT_EQ(split, 1u);
   YaraScanner g(*grouped), w(*whole);
   for (size_t size : {size_t{3}, size_t{50} << 10, size_t{3} << 20}) {
-    std::string data(size, 'x');
-    if (size > 4) data.replace(size / 2, 4, "EVIL");
-    EXPECT_EQ(Rules(*g.Scan(data, {}, 0)), Rules(*w.Scan(data, {}, 0))) << size;
+    for (bool needle : {false, true}) {
+      std::string data(size, 'x');
+      if (size > 4) data.replace(size / 2, 4, "EVIL");
+      if (needle) data += "a-needle-literal";
+      EXPECT_EQ(Rules(*g.Scan(data, {}, 0)), Rules(*w.Scan(data, {}, 0))) << size << needle;
+      EXPECT_FALSE(Rules(*g.Scan(data, {}, 0)).empty());  // First, Small or Large
+    }
   }
 }
 

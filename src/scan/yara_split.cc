@@ -656,9 +656,10 @@ std::optional<std::vector<StringDef>> ParseStrings(std::string_view text, const 
       for (const std::string& p : plain) forms.push_back({p, caseless});
     }
     // Zeros are the commonest bytes of binary files: they do not count. The weakest form counts.
+    const size_t longest = base64 || base64wide || xor_lo >= 0 ? kMaxYaraEncodedLiteral : kMaxYaraLiteral;
     size_t strength = SIZE_MAX;
     for (YaraLiteral& f : forms) {
-      if (f.bytes.size() > kMaxYaraLiteral) f.bytes.resize(kMaxYaraLiteral);
+      if (f.bytes.size() > longest) f.bytes.resize(longest);
       strength =
           std::min(strength, f.bytes.size() - size_t(std::count(f.bytes.begin(), f.bytes.end(), '\0')));
     }

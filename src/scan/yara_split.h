@@ -91,6 +91,10 @@ struct YaraLiteral {
 // kMaxYaraLiteral bytes (a piece of a literal every match contains is one too).
 inline constexpr size_t kMinYaraLiteral = 8;
 inline constexpr size_t kMaxYaraLiteral = 1024;
+// A string with `xor` or `base64` has many forms (up to 512 and 12), each a literal: those are cut
+// to their first kMaxYaraEncodedLiteral bytes, so that one rule of many such strings cannot make
+// a database of hundreds of MB.
+inline constexpr size_t kMaxYaraEncodedLiteral = 32;
 
 struct YaraRuleSpan {
   std::string name;

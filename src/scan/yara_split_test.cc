@@ -113,10 +113,13 @@ TEST(YaraNeeds, StringsGiveLiteralsWithTheirModifiers) {
   EXPECT_EQ(Bytes(Needs("  $a = \"This program cannot\" base64", "$a")),
             (Strs{"RoaXMgcHJvZ3JhbSBjYW5ub3", "UaGlzIHByb2dyYW0gY2Fubm90", "VGhpcyBwcm9ncmFtIGNhbm5vd"}));
   auto b64w = Bytes(Needs("  $a = \"This program cannot\" base64wide", "$a"));
-  ASSERT_EQ(b64w.size(), 3u);
-  EXPECT_EQ(
-      b64w[2],
-      std::string("V\0G\0h\0p\0c\0y\0B\0w\0c\0m\0009\0n\0c\0m\0F\0t\0I\0G\0N\0h\0b\0m\0005\0v\0d\0", 50));
+  ASSERT_EQ(b64w.size(), 3u);  // widened, and cut to kMaxYaraEncodedLiteral (32) bytes
+  EXPECT_EQ(b64w[2], std::string("V\0G\0h\0p\0c\0y\0B\0w\0c\0m\0009\0n\0c\0m\0F\0t\0", 32));
+  // Each XORed form is cut too; the key 'q' zeros the whole text: no needs for it.
+  auto long_xor = Needs("  $a = \"" + std::string(100, 'q') + "\" xor(1-2)", "$a");
+  ASSERT_TRUE(long_xor && long_xor->size() == 2u);
+  EXPECT_EQ((*long_xor)[0].bytes, std::string(kMaxYaraEncodedLiteral, 'q' ^ 1));
+  EXPECT_FALSE(Needs("  $a = \"" + std::string(100, 'q') + "\" xor", "$a"));
   EXPECT_EQ(Bytes(Needs("  $a = \"This program cannot\" base64 base64wide ascii wide", "$a")).size(), 12u);
   // A custom alphabet: the standard one rotated by one letter.
   EXPECT_EQ(Bytes(Needs("  $a = \"This program cannot\" "
