@@ -182,10 +182,10 @@ constexpr uint64_t kAnyBounds[] = {0, uint64_t{256} << 10, uint64_t{1} << 20};
 constexpr uint64_t kMzBounds[] = {0, uint64_t{1} << 20};
 // A class of items under kSplitBelow (of the kind "any item": its first class) is not one group
 // but up to kSplitGroups, each with some of its rules that need literals, and runs, beside the
-// rules that need none, only the groups whose literals occur. On a small item libyara's pass costs
-// what its automaton's size makes it cost (cache misses), and most small items that contain any
+// rules that need none, only the groups whose literals occur. libyara's pass costs what its
+// atoms' hits in the data cost, more with more rules, and most small items that contain any
 // literal contain one or two (on the benchmark corpus: "function", "security", ELF's
-// ".shstrtab\0.text"): so they run ~200 rules instead of ~2,600. Large items contain literals of
+// ".shstrtab\0.text"): so they run ~410 rules instead of ~2,860. Large items contain literals of
 // most groups, and two libyara passes over them cost more than one pass of all rules, so their
 // classes stay whole. Rules that share a literal are in the same group (an item with it runs one
 // group, not several), spread so that the groups have about as many rules.
