@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -640,8 +641,9 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
     // An ar member (a static library's object file, a .deb's parts) is stored as it is, and from
     // memory libarchive hands out the bytes where they lie: scanned there, not copied (a 31 MB
     // object held twice was what a scan's memory peaked at). Any other first block (never expected
-    // from memory) is copied and the member read on as below.
+    // from memory) is copied and the member read on block by block.
     Bytes member;
+    std::optional<ByteView> in_place;  // else `member`
     bool over_cap = false, fatal = false, damaged = false;
     std::string damage;
     const bool by_block = format == "ar" && archive_filter_count(a) == 1 && archive_entry_size_is_set(entry);
@@ -654,17 +656,10 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
       const auto declared = static_cast<uint64_t>(std::max<la_int64_t>(archive_entry_size(entry), 0));
       if (rb == ARCHIVE_OK && offset == 0 && size == declared && at >= data.data() &&
           size <= size_t(data.data() + data.size() - at)) {
-        ByteView in_place(at, size);
-        over_cap = in_place.size() > cap.bytes;
-        if (over_cap) in_place = in_place.substr(0, static_cast<size_t>(cap.bytes));
-        stats_.bytes_extracted += in_place.size();
-        budget.produced += in_place.size();
-        const bool go_on = !over_cap || CapHit(cap, member_path, in_place.size());
-        VisitItem(in_place, member_path, depth + 1, format, over_cap || stopped_);
-        if (!go_on || stopped_) return;
-        continue;
-      }
-      if (rb == ARCHIVE_OK || rb == ARCHIVE_WARN) {
+        in_place = ByteView(at, size);
+        over_cap = size > cap.bytes;
+        if (over_cap) in_place = in_place->substr(0, static_cast<size_t>(cap.bytes));
+      } else if (rb == ARCHIVE_OK || rb == ARCHIVE_WARN) {
         // Where libarchive put the block: zeros before it (a hole), the block, then the rest
         // block by block, as archive_read_data would have.
         for (int r = rb;; r = archive_read_data_block(a, &block, &size, &offset)) {
@@ -744,18 +739,18 @@ void WalkState::OpenArchive(ByteView whole, const std::string& path, int depth, 
         }
       }
     }
-    stats_.bytes_extracted += member.size();
-    budget.produced += member.size();
+    const ByteView item = in_place.value_or(ByteView(member));
+    stats_.bytes_extracted += item.size();
+    budget.produced += item.size();
     bool go_on = true;
-    if (over_cap) go_on = CapHit(cap, member_path, member.size());
+    if (over_cap) go_on = CapHit(cap, member_path, item.size());
     if (damaged) {
-      broken(member_path,
-             IsUnsupportedError(damage)
-                 ? "member not extracted: " + damage
-                 : "member damaged after " + std::to_string(member.size()) + " bytes: " + damage);
+      broken(member_path, IsUnsupportedError(damage)
+                              ? "member not extracted: " + damage
+                              : "member damaged after " + std::to_string(item.size()) + " bytes: " + damage);
     }
-    if (!member.empty() || !damaged) {
-      VisitItem(member, member_path, depth + 1, format, over_cap || damaged || stopped_);
+    if (!item.empty() || !damaged) {
+      VisitItem(item, member_path, depth + 1, format, over_cap || damaged || stopped_);
     }
     if (!go_on || fatal || stopped_) return;
   }
