@@ -88,6 +88,12 @@ inline constexpr size_t kMaxYaraExternalPredicateSize = 4096;
 // kMaxYaraLiteral (scan/yara_split.h) bytes, far below.
 inline constexpr size_t kMaxYaraGroupLiterals = 1 << 20;
 inline constexpr size_t kMaxYaraLiteralSize = 64 * 1024;
+// libyara scanners a memory fault interrupted (scan/fault_guard.h), kept aside unfreed (their
+// state is unknown; each holds up to a few MB: its match tables and a 580 KB notebook). Once this
+// many have faulted in a process, its YARA scans are refused with an error until it restarts:
+// a file made to fault libyara again and again cannot exhaust the memory. (Going back to
+// libyara's own guard is not safe: Debian's 4.2.3 swaps the handlers without a lock.)
+inline constexpr size_t kMaxYaraFaultedScanners = 16;
 
 // Canonical JSON (core/canonical_json.h): statements and their bodies are small; deeper nesting
 // or larger documents are refused before they are parsed further.

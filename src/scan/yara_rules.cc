@@ -20,6 +20,7 @@
 #include "core/fs.h"
 #include "core/limits.h"
 #include "crypto/sha256.h"
+#include "scan/fault_guard.h"
 
 namespace accord::scan {
 
@@ -964,6 +965,54 @@ YaraScanner::YaraScanner(std::shared_ptr<const YaraRules> rules) : rules_(std::m
   if (rules_->prefilter_ && hs_alloc_scratch(rules_->prefilter_, &scratch_) != HS_SUCCESS) scratch_ = nullptr;
 }
 
+namespace {
+// One libyara scan, run by RunGuarded (scan/fault_guard.h) instead of under libyara's own guard.
+struct GuardedScan {
+  YR_SCANNER* scanner;
+  const uint8_t* data;
+  size_t size;
+  int rc = ERROR_SUCCESS;
+};
+void RunScan(void* p) {
+  auto* s = static_cast<GuardedScan*>(p);
+  s->rc = yr_scanner_scan_mem(s->scanner, s->data, s->size);
+}
+
+// The scanners a fault interrupted, kept reachable and never freed: freeing one would walk
+// state the fault left half-changed, and libyara frees its per-scan notebook only at a scan's end.
+// A plain array, never destroyed (not even at exit).
+std::mutex g_faulted_mu;
+YR_SCANNER* g_faulted[accord::limits::kMaxYaraFaultedScanners];
+std::atomic<size_t> g_faulted_count{0};
+
+// Matching rules only (the default also calls back for every rule that does not match), and no
+// signal handlers of libyara's own around each scan: RunGuarded's stay installed.
+constexpr int kScanFlags = SCAN_FLAGS_REPORT_RULES_MATCHING | SCAN_FLAGS_NO_TRYCATCH;
+constexpr int kRefused = -1;  // ScanGuarded's result past the cap
+
+// Scans under RunGuarded. A scanner a fault interrupted is set aside (g_faulted) and *scanner is
+// a new one over `rules`, or null if libyara cannot make one. Returns libyara's result;
+// ERROR_INTERNAL_FATAL_ERROR with the signal in *fault; or kRefused, without scanning, once
+// limits::kMaxYaraFaultedScanners scanners have faulted in this process.
+int ScanGuarded(YR_SCANNER** scanner, YR_RULES* rules, const uint8_t* data, size_t size, int* fault) {
+  if (g_faulted_count.load(std::memory_order_relaxed) >= accord::limits::kMaxYaraFaultedScanners)
+    return kRefused;
+  yr_scanner_set_flags(*scanner, kScanFlags);
+  GuardedScan scan{*scanner, data, size};
+  if (RunGuarded(RunScan, &scan, fault)) return scan.rc;
+  {
+    // Scans already under way when the count reaches the cap may fault too (one a thread): those
+    // scanners are not kept anywhere, and not freed either.
+    std::lock_guard<std::mutex> l(g_faulted_mu);
+    const size_t n = g_faulted_count.load();
+    if (n < std::size(g_faulted)) g_faulted[n] = *scanner;
+    g_faulted_count.store(n + 1);
+  }
+  if (yr_scanner_create(rules, scanner) != ERROR_SUCCESS) *scanner = nullptr;
+  return ERROR_INTERNAL_FATAL_ERROR;
+}
+}  // namespace
+
 YaraScanner::~YaraScanner() {
   for (YR_SCANNER* s : scanners_)
     if (s) yr_scanner_destroy(s);
@@ -1001,8 +1050,8 @@ std::string YaraScanner::ExternalsKey(const YaraExternals& ext) {
   if (!probed && probe_) {
     DefineExternals(probe_, ext);
     yr_scanner_set_callback(probe_, OnProbeMessage, &bits);
-    yr_scanner_set_flags(probe_, 0);
-    probed = yr_scanner_scan_mem(probe_, &kNothing, 0) == ERROR_SUCCESS;
+    int fault = 0;
+    probed = ScanGuarded(&probe_, rules_->probe_, &kNothing, 0, &fault) == ERROR_SUCCESS;
   }
   // Without the predicates' values (libyara could not run them), every variable counts whole.
   const uint8_t opaque = probed ? uses.opaque : kAllExternalsOpaque;
@@ -1068,7 +1117,7 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
     } else if (!groups[i].needs.empty() && i < 64 && !(hit >> i & 1)) {
       continue;
     }
-    YR_SCANNER* scanner = scanners_[i];
+    YR_SCANNER*& scanner = scanners_[i];
     if (!scanner) return ResourceExhausted("libyara: no scanner");
     int timeout = timeout_seconds;  // the item's time, shared by the groups that scan it
     if (timeout > 0) {
@@ -1083,8 +1132,14 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
     out.rules_run += groups[i].rule_count;
     yr_scanner_set_callback(scanner, OnScanMessage, &out);
     yr_scanner_set_timeout(scanner, timeout);
-    yr_scanner_set_flags(scanner, 0);
-    int rc = yr_scanner_scan_mem(scanner, reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    int fault = 0;
+    int rc = ScanGuarded(&scanner, groups[i].rules, reinterpret_cast<const uint8_t*>(data.data()),
+                         data.size(), &fault);
+    if (fault != 0)
+      return Internal("libyara faulted (signal " + std::to_string(fault) + ") scanning this item");
+    if (rc == kRefused)
+      return Internal("libyara has faulted " + std::to_string(accord::limits::kMaxYaraFaultedScanners) +
+                      " times in this process: YARA scans are refused until it is restarted");
     if (rc == ERROR_SCAN_TIMEOUT) {
       out.timed_out = true;
       break;

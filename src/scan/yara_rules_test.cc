@@ -2,14 +2,21 @@
 // survive a save/load through a database, and the same verdicts as Debian's yara program.
 #include "scan/yara_rules.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <yara.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+
+#include "core/limits.h"
 
 namespace accord::scan {
 namespace {
@@ -110,6 +117,75 @@ rule ByPath { condition: filepath contains "/mail/" }
 // The externals key: two items with the same bytes and the same key get the same matches. It
 // tells apart exactly what the rules can, checked against libyara's matches over many names, and
 // survives a save and load; rules saved without it (a plain libyara image) tell every name apart.
+// A fault inside libyara (here: the data is a mapping of a file cut short after it was mapped)
+// ends that scan with an error; the scanner then goes on scanning (scan/fault_guard.h). Once
+// limits::kMaxYaraFaultedScanners scanners have faulted in a process, its YARA scans are refused
+// (in a child process: the count is the process's).
+class YaraFaultTest : public YaraTest {
+ protected:
+  void SetUp() override {
+    YaraTest::SetUp();
+    std::string f = Write("f.yar", "rule Needle { strings: $a = \"needle\" condition: $a }");
+    auto rules = YaraRules::Compile({f}, false);  // one group, no prefilter: libyara reads first
+    ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+    rules_ = *rules;
+    const std::string path = Write("data", std::string(1 << 16, 'x'));
+    fd_ = open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd_, 0);
+    map_ = mmap(nullptr, 1 << 16, PROT_READ, MAP_SHARED, fd_, 0);
+    ASSERT_NE(map_, MAP_FAILED);
+    ASSERT_EQ(ftruncate(fd_, 0), 0);
+  }
+  void TearDown() override {
+    if (map_ != MAP_FAILED) munmap(map_, 1 << 16);
+    if (fd_ >= 0) close(fd_);
+    YaraTest::TearDown();
+  }
+  ByteView Cut() const { return ByteView(static_cast<const char*>(map_), 1 << 16); }
+  // Scans the cut data (an error naming `why`), then good data (found) and other data (nothing).
+  static void FaultThenScan(YaraScanner& s, ByteView cut, const std::string& why) {
+    auto faulted = s.Scan(cut, {}, 0);
+    ASSERT_FALSE(faulted.ok());
+    EXPECT_NE(faulted.status().ToString().find(why), std::string::npos) << faulted.status().ToString();
+    auto after = s.Scan("a needle here", {}, 0);
+    ASSERT_TRUE(after.ok()) << after.status().ToString();
+    EXPECT_EQ(Rules(*after), std::vector<std::string>{"Needle"});
+    EXPECT_EQ(Rules(*s.Scan("nothing", {}, 0)), std::vector<std::string>{});
+  }
+  std::shared_ptr<const YaraRules> rules_;
+  int fd_ = -1;
+  void* map_ = MAP_FAILED;
+};
+
+TEST_F(YaraFaultTest, AFaultInALibyaraScanIsAnErrorAndTheScannerGoesOn) {
+  YaraScanner s(rules_);
+  const std::string ours = "libyara faulted (signal " + std::to_string(SIGBUS) + ") scanning this item";
+  FaultThenScan(s, Cut(), ours);
+  FaultThenScan(s, Cut(), ours);
+}
+
+TEST_F(YaraFaultTest, PastTheCapYaraScansAreRefused) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        YaraScanner s(rules_);
+        const std::string ours = "libyara faulted (signal " + std::to_string(SIGBUS) + ")";
+        for (size_t i = 0; i + 1 < accord::limits::kMaxYaraFaultedScanners; ++i)
+          FaultThenScan(s, Cut(), ours);
+        auto last = s.Scan(Cut(), {}, 0);
+        if (last.ok() || last.status().ToString().find(ours) == std::string::npos) std::_Exit(6);
+        for (const ByteView data : {Cut(), ByteView("a needle here")}) {
+          auto refused = s.Scan(data, {}, 0);
+          if (refused.ok() || refused.status().ToString().find("YARA scans are refused") == std::string::npos)
+            std::_Exit(3);
+        }
+        YaraScanner fresh(rules_);  // the count is the process's
+        if (fresh.Scan("a needle here", {}, 0).ok()) std::_Exit(4);
+        std::_Exit(::testing::Test::HasFailure() ? 5 : 0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 TEST_F(YaraTest, TheExternalsKeyTellsApartWhatTheRulesCan) {
   std::string f = Write("ext.yar", R"(
 rule ByName { strings: $a = "evil" condition: $a and filename matches /^inv.*\.exe$/ }
