@@ -114,9 +114,6 @@ rule ByPath { condition: filepath contains "/mail/" }
   EXPECT_EQ(hit->matches[0].source, f);  // each file is its own namespace, named after it
 }
 
-// The externals key: two items with the same bytes and the same key get the same matches. It
-// tells apart exactly what the rules can, checked against libyara's matches over many names, and
-// survives a save and load; rules saved without it (a plain libyara image) tell every name apart.
 // A fault inside libyara (here: the data is a mapping of a file cut short after it was mapped)
 // ends that scan with an error; the scanner then goes on scanning (scan/fault_guard.h). Once
 // limits::kMaxYaraFaultedScanners scanners have faulted in a process, its YARA scans are refused
@@ -186,6 +183,9 @@ TEST_F(YaraFaultTest, PastTheCapYaraScansAreRefused) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// The externals key: two items with the same bytes and the same key get the same matches. It
+// tells apart exactly what the rules can, checked against libyara's matches over many names, and
+// survives a save and load; rules saved without it (a plain libyara image) tell every name apart.
 TEST_F(YaraTest, TheExternalsKeyTellsApartWhatTheRulesCan) {
   std::string f = Write("ext.yar", R"(
 rule ByName { strings: $a = "evil" condition: $a and filename matches /^inv.*\.exe$/ }
