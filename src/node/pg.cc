@@ -129,35 +129,37 @@ void Params::Arrays(std::vector<const char*>& values, std::vector<int>& lengths,
 }
 
 int64_t Rows::Int(int row, int col) const {
-  int n = PQgetlength(r_.get(), row, col);
+  int n = Pq().getlength(r_.get(), row, col);
   if (IsNull(row, col) || (n != 2 && n != 4 && n != 8)) return 0;
-  return BigEndian(PQgetvalue(r_.get(), row, col), n);
+  return BigEndian(Pq().getvalue(r_.get(), row, col), n);
 }
 
 bool Rows::Bool(int row, int col) const {
-  return !IsNull(row, col) && PQgetlength(r_.get(), row, col) == 1 && PQgetvalue(r_.get(), row, col)[0] != 0;
+  return !IsNull(row, col) && Pq().getlength(r_.get(), row, col) == 1 &&
+         Pq().getvalue(r_.get(), row, col)[0] != 0;
 }
 
 std::string Rows::Bytes(int row, int col) const {
-  return std::string(PQgetvalue(r_.get(), row, col), size_t(PQgetlength(r_.get(), row, col)));
+  return std::string(Pq().getvalue(r_.get(), row, col), size_t(Pq().getlength(r_.get(), row, col)));
 }
 
 uint64_t Rows::Affected() const {
-  const char* n = PQcmdTuples(r_.get());
+  const char* n = Pq().cmdTuples(r_.get());
   return n && *n ? std::strtoull(n, nullptr, 10) : 0;
 }
 
 Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& conninfo, const std::string& schema,
                                             int lock_timeout_ms) {
+  RETURN_IF_ERROR(LibPq::Load().status());
   // expand_dbname: the first "dbname" is the whole conninfo, parsed as libpq parses any.
   const char* keys[] = {"dbname", "fallback_application_name", nullptr};
   const char* values[] = {conninfo.c_str(), "accord", nullptr};
-  ConnPtr c(PQconnectdbParams(keys, values, 1));
+  ConnPtr c(Pq().connectdbParams(keys, values, 1));
   if (!c) return Unavailable("PostgreSQL: out of memory");
-  if (PQstatus(c.get()) != CONNECTION_OK)
-    return Unavailable("PostgreSQL: cannot connect: " + Trimmed(PQerrorMessage(c.get())));
+  if (Pq().status(c.get()) != CONNECTION_OK)
+    return Unavailable("PostgreSQL: cannot connect: " + Trimmed(Pq().errorMessage(c.get())));
   // NOTICEs ("relation ... already exists, skipping") are for people at a psql prompt.
-  PQsetNoticeProcessor(
+  Pq().setNoticeProcessor(
       c.get(), [](void*, const char*) {}, nullptr);
   auto conn = std::unique_ptr<Conn>(new Conn(std::move(c)));
   // - idle_in_transaction_session_timeout: a process that stops in the middle of a transaction
@@ -184,7 +186,7 @@ Result<std::unique_ptr<Conn>> Conn::Connect(const std::string& conninfo, const s
 }
 
 Status Conn::Error(std::string_view what, const PGresult* r) const {
-  std::string m = r ? Trimmed(PQresultErrorMessage(r)) : Trimmed(PQerrorMessage(c_.get()));
+  std::string m = r ? Trimmed(Pq().resultErrorMessage(r)) : Trimmed(Pq().errorMessage(c_.get()));
   std::string msg = "PostgreSQL: " + std::string(what) + ": " + m;
   return ok() ? Internal(msg) : Unavailable(msg);
 }
@@ -194,8 +196,8 @@ Result<const std::string*> Conn::Prepare(std::string_view what, const std::strin
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "accord_" + std::to_string(prepared_.size());
-    ResultPtr r(PQprepare(c_.get(), name.c_str(), sql.c_str(), params.size(), params.types().data()));
-    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return Error(what, r.get());
+    ResultPtr r(Pq().prepare(c_.get(), name.c_str(), sql.c_str(), params.size(), params.types().data()));
+    if (!r || Pq().resultStatus(r.get()) != PGRES_COMMAND_OK) return Error(what, r.get());
     it = prepared_.emplace(sql, std::move(name)).first;
   }
   return &it->second;
@@ -206,9 +208,9 @@ Result<Rows> Conn::Exec(std::string_view what, const std::string& sql, const Par
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   params.Arrays(values, lengths, formats);
-  ResultPtr r(PQexecPrepared(c_.get(), name->c_str(), params.size(), values.data(), lengths.data(),
-                             formats.data(), /*resultFormat=binary*/ 1));
-  ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  ResultPtr r(Pq().execPrepared(c_.get(), name->c_str(), params.size(), values.data(), lengths.data(),
+                                formats.data(), /*resultFormat=binary*/ 1));
+  ExecStatusType st = r ? Pq().resultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return Error(what, r.get());
   return Rows(std::move(r));
 }
@@ -225,31 +227,31 @@ Status Conn::ExecMany(const std::vector<Command>& commands) {
   std::vector<int> lengths, formats;
   for (size_t start = 0; start < commands.size(); start += kDepth) {
     size_t end = std::min(commands.size(), start + kDepth);
-    if (PQenterPipelineMode(c_.get()) != 1) return Error("enter pipeline mode", nullptr);
+    if (Pq().enterPipelineMode(c_.get()) != 1) return Error("enter pipeline mode", nullptr);
     Status first;
     size_t sent = start;
     for (; sent < end; ++sent) {
       const Params& p = commands[sent].params;
       p.Arrays(values, lengths, formats);
-      if (PQsendQueryPrepared(c_.get(), names[sent]->c_str(), p.size(), values.data(), lengths.data(),
-                              formats.data(), 1) != 1) {
+      if (Pq().sendQueryPrepared(c_.get(), names[sent]->c_str(), p.size(), values.data(), lengths.data(),
+                                 formats.data(), 1) != 1) {
         first = Error(commands[sent].what, nullptr);
         break;
       }
     }
-    if (PQpipelineSync(c_.get()) != 1 && first.ok()) first = Error("pipeline sync", nullptr);
+    if (Pq().pipelineSync(c_.get()) != 1 && first.ok()) first = Error("pipeline sync", nullptr);
     // Each command's result is followed by a NULL; a command after a failed one is answered
     // PGRES_PIPELINE_ABORTED; the sync's own result comes last.
     for (size_t i = start; i < sent; ++i) {
-      ResultPtr r(PQgetResult(c_.get()));
-      ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+      ResultPtr r(Pq().getResult(c_.get()));
+      ExecStatusType st = r ? Pq().resultStatus(r.get()) : PGRES_FATAL_ERROR;
       if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED && first.ok())
         first = Error(commands[i].what, r.get());
       if (!r) break;  // the connection is gone
-      ResultPtr end_of_command(PQgetResult(c_.get()));
+      ResultPtr end_of_command(Pq().getResult(c_.get()));
     }
-    ResultPtr sync(PQgetResult(c_.get()));
-    if (PQexitPipelineMode(c_.get()) != 1 && first.ok()) first = Error("leave pipeline mode", nullptr);
+    ResultPtr sync(Pq().getResult(c_.get()));
+    if (Pq().exitPipelineMode(c_.get()) != 1 && first.ok()) first = Error("leave pipeline mode", nullptr);
     if (!first.ok()) return first;
   }
   return Status::Ok();
@@ -258,25 +260,25 @@ Status Conn::ExecMany(const std::vector<Command>& commands) {
 Result<bool> Conn::WaitForNotification(int timeout_ms) {
   auto drain = [&] {
     bool any = false;
-    while (PGnotify* n = PQnotifies(c_.get())) {
+    while (PGnotify* n = Pq().notifies(c_.get())) {
       any = true;
-      PQfreemem(n);
+      Pq().freemem(n);
     }
     return any;
   };
-  if (PQconsumeInput(c_.get()) != 1) return Error("wait for notifications", nullptr);
+  if (Pq().consumeInput(c_.get()) != 1) return Error("wait for notifications", nullptr);
   if (drain()) return true;
-  pollfd p{PQsocket(c_.get()), POLLIN, 0};
+  pollfd p{Pq().socket(c_.get()), POLLIN, 0};
   if (p.fd < 0) return Unavailable("PostgreSQL: wait for notifications: no connection");
   int r = poll(&p, 1, timeout_ms);
   if (r < 0 && errno != EINTR) return Internal(std::string("poll: ") + std::strerror(errno));
-  if (r > 0 && PQconsumeInput(c_.get()) != 1) return Error("wait for notifications", nullptr);
+  if (r > 0 && Pq().consumeInput(c_.get()) != 1) return Error("wait for notifications", nullptr);
   return drain();
 }
 
 Status Conn::Run(std::string_view what, const char* sql) {
-  ResultPtr r(PQexec(c_.get(), sql));
-  ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  ResultPtr r(Pq().exec(c_.get(), sql));
+  ExecStatusType st = r ? Pq().resultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return Error(what, r.get());
   return Status::Ok();
 }

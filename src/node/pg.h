@@ -10,8 +10,6 @@
 // Thread-safety: a PgConn is used by one thread at a time; PgPool is safe to call from any thread.
 #pragma once
 
-#include <libpq-fe.h>
-
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -23,6 +21,7 @@
 
 #include "core/bytes.h"
 #include "core/status.h"
+#include "node/libpq.h"
 
 namespace accord::node::pg {
 
@@ -40,12 +39,18 @@ inline constexpr int kLeaseLockTimeoutMs = 1000;
 // rules beyond double quotes.
 bool ValidSchemaName(std::string_view name);
 
+// libpq's functions (libpq.h): loaded by the first Conn::Connect, so used only where a connection
+// or a result exists.
+inline const LibPq& Pq() {
+  return LibPq::Get();
+}
+
 struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { Pq().clear(r); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 struct ConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
+  void operator()(PGconn* c) const { Pq().finish(c); }
 };
 using ConnPtr = std::unique_ptr<PGconn, ConnDeleter>;
 
@@ -70,8 +75,8 @@ class Params {
 class Rows {
  public:
   explicit Rows(ResultPtr r) : r_(std::move(r)) {}
-  int size() const { return PQntuples(r_.get()); }
-  bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  int size() const { return Pq().ntuples(r_.get()); }
+  bool IsNull(int row, int col) const { return Pq().getisnull(r_.get(), row, col) != 0; }
   // An int2, int4 or int8 column (0 for NULL or any other width).
   int64_t Int(int row, int col) const;
   bool Bool(int row, int col) const;
@@ -122,11 +127,11 @@ class Conn {
   // (all are consumed), false on timeout. Unavailable if the connection is lost.
   Result<bool> WaitForNotification(int timeout_ms);
   // False once the server or network has dropped the connection.
-  bool ok() const { return PQstatus(c_.get()) == CONNECTION_OK; }
+  bool ok() const { return Pq().status(c_.get()) == CONNECTION_OK; }
   // Connected and outside any transaction: fit for the next caller.
   bool reusable() const {
-    return ok() && PQtransactionStatus(c_.get()) == PQTRANS_IDLE &&
-           PQpipelineStatus(c_.get()) == PQ_PIPELINE_OFF;
+    return ok() && Pq().transactionStatus(c_.get()) == PQTRANS_IDLE &&
+           Pq().pipelineStatus(c_.get()) == PQ_PIPELINE_OFF;
   }
 
   // Creates the schema and its tables if absent, under an advisory lock so that processes that
