@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -344,6 +346,81 @@ Status AppendFile::Sync() {
 Status AppendFile::Truncate() {
   if (::ftruncate(fd_, 0) != 0) return Errno("truncate", path_);
   return Status::Ok();
+}
+
+int OpenBeneath(int dirfd, const std::string& rel, int flags) {
+  flags |= O_CLOEXEC;
+  if (rel.empty() || rel.front() == '/' || rel.find('\0') != std::string::npos) {
+    errno = EXDEV;
+    return -1;
+  }
+  static std::atomic<bool> no_openat2{false};
+  if (!no_openat2.load(std::memory_order_relaxed)) {
+    struct open_how how {};
+    how.flags = uint64_t(flags);
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
+    for (;;) {
+      long fd = ::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how);
+      if (fd >= 0) return int(fd);
+      if (errno == EINTR) continue;
+      if (errno != ENOSYS && errno != EPERM) return -1;
+      break;
+    }
+    // ENOSYS: no openat2 here, for the rest of the process. EPERM: a seccomp filter's answer,
+    // or the file's own (O_NOATIME on another's file), which the way below gives again; if that
+    // way opens it, openat2 is what was refused.
+    const bool refused = errno == EPERM;
+    if (!refused) no_openat2.store(true, std::memory_order_relaxed);
+    int fd = OpenBeneathStepwise(dirfd, rel, flags);
+    if (fd >= 0 && refused) no_openat2.store(true, std::memory_order_relaxed);
+    return fd;
+  }
+  return OpenBeneathStepwise(dirfd, rel, flags);
+}
+
+int OpenBeneathStepwise(int dirfd, const std::string& rel, int flags) {
+  flags |= O_CLOEXEC;
+  if (rel.empty() || rel.front() == '/' || rel.find('\0') != std::string::npos) {
+    errno = EXDEV;
+    return -1;
+  }
+  // One component at a time: each directory opened with O_NOFOLLOW relative to the one before,
+  // ".." refused.
+  int cur = dirfd;
+  size_t pos = 0;
+  for (;;) {
+    size_t slash = rel.find('/', pos);
+    const bool last = slash == std::string::npos;
+    std::string name = rel.substr(pos, last ? std::string::npos : slash - pos);
+    if (name == "..") {
+      if (cur != dirfd) ::close(cur);
+      errno = EXDEV;
+      return -1;
+    }
+    int next;
+    if (name.empty() || name == ".") {
+      next = last ? ::openat(cur, ".", flags | O_NOFOLLOW) : ::dup(cur);
+    } else {
+      do {
+        next = ::openat(cur, name.c_str(),
+                        last ? (flags | O_NOFOLLOW) : (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      } while (next < 0 && errno == EINTR);
+    }
+    int e = errno;
+    if (next < 0 && e == ENOTDIR && !last) {
+      // O_DIRECTORY|O_NOFOLLOW on a symbolic link may say ENOTDIR: it is ELOOP, as openat2 says.
+      struct stat st;
+      if (::fstatat(cur, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
+    }
+    if (cur != dirfd) ::close(cur);
+    if (next < 0) {
+      errno = e;
+      return -1;
+    }
+    if (last) return next;
+    cur = next;
+    pos = slash + 1;
+  }
 }
 
 }  // namespace accord::fs

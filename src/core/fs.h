@@ -49,6 +49,17 @@ std::string JoinPath(const std::string& a, const std::string& b);
 Result<std::string> Absolute(const std::string& path);
 Result<std::string> RealPath(const std::string& path);
 
+// openat(dirfd, rel, flags) that follows no symbolic link anywhere in `rel` (any component, the
+// last included) and never leaves `dirfd` (`rel` is relative, without ".."; an absolute one or a
+// ".." fails with EXDEV or ELOOP): a directory of the tree swapped for a symbolic link after the
+// walk listed it cannot lead the open elsewhere. Through openat2(2) with RESOLVE_NO_SYMLINKS and
+// RESOLVE_BENEATH (Linux 5.6); where the kernel or a seccomp filter refuses openat2 (ENOSYS,
+// EPERM), one component at a time with O_NOFOLLOW. Returns the descriptor, or -1 with errno set
+// (ELOOP: a symbolic link in the way). O_CLOEXEC is always added.
+int OpenBeneath(int dirfd, const std::string& rel, int flags);
+// OpenBeneath's way without openat2 (what it falls back on; for tests).
+int OpenBeneathStepwise(int dirfd, const std::string& rel, int flags);
+
 // A file written only at its end and made durable with fdatasync(2): the log's journal.
 // Thread-safety: one user at a time.
 class AppendFile {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -328,6 +329,54 @@ TEST_F(FsTest, ParentCannotTakeALockAChildHoldsUntilTheChildExits) {
   ::close(go[1]);
   auto after_exit = FileLock::Acquire(path, "log");
   EXPECT_TRUE(after_exit.ok()) << after_exit.status().ToString();
+}
+
+}  // namespace
+}  // namespace accord::fs
+
+namespace accord::fs {
+namespace {
+
+// OpenBeneath and its fallback: a file under real directories opens; a symbolic link anywhere on
+// the way (the last component, a directory in the middle, a link to a directory inside the tree
+// too), an absolute path or ".." does not.
+TEST_F(FsTest, OpenBeneathFollowsNoSymbolicLink) {
+  ASSERT_TRUE(MakeDirs(dir_ + "/root/a/b").ok());
+  ASSERT_TRUE(MakeDirs(dir_ + "/outside/b").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/root/a/b/f", "inside").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/outside/b/f", "outside").ok());
+  ASSERT_EQ(::symlink((dir_ + "/outside").c_str(), (dir_ + "/root/swapped").c_str()), 0);
+  ASSERT_EQ(::symlink("a", (dir_ + "/root/inner").c_str()), 0);
+  ASSERT_EQ(::symlink("b/f", (dir_ + "/root/a/leaf").c_str()), 0);
+  int root = ::open((dir_ + "/root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root, 0);
+  for (auto open : {&OpenBeneath, &OpenBeneathStepwise}) {
+    SCOPED_TRACE(open == &OpenBeneath ? "OpenBeneath" : "OpenBeneathStepwise");
+    int fd = open(root, "a/b/f", O_RDONLY);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    char buf[16] = {};
+    EXPECT_EQ(::read(fd, buf, sizeof buf), 6);
+    EXPECT_STREQ(buf, "inside");
+    EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+    ::close(fd);
+    fd = open(root, "a/b", O_RDONLY | O_DIRECTORY);
+    EXPECT_GE(fd, 0);
+    ::close(fd);
+    for (const char* rel : {"swapped/b/f", "inner/b/f", "a/leaf", "swapped"}) {
+      errno = 0;
+      EXPECT_EQ(open(root, rel, O_RDONLY), -1) << rel;
+      EXPECT_EQ(errno, ELOOP) << rel << ": " << std::strerror(errno);
+    }
+    for (const char* rel : {"a/../../outside/b/f", "..", "/etc/passwd", ""}) {
+      errno = 0;
+      EXPECT_EQ(open(root, rel, O_RDONLY), -1) << rel;
+      EXPECT_EQ(errno, EXDEV) << rel << ": " << std::strerror(errno);
+    }
+    errno = 0;
+    EXPECT_EQ(open(root, "a/missing", O_RDONLY), -1);
+    EXPECT_EQ(errno, ENOENT);
+  }
+  ::close(root);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/fs.h"
 #include "scan/digest.h"
 #include "scan/member_memo.h"
 #include "scan/tlsh.h"
@@ -373,6 +374,23 @@ FileReport Engine::ReadFile(Worker& w, const std::string& path, bool named, bool
     report.path = path;
     report.error = !named && errno == ELOOP ? std::string("cannot open: now a symbolic link, not followed")
                                             : std::string("cannot open: ") + std::strerror(errno);
+    return report;
+  }
+  FileReport report = ReadFd(w, fd, path, read);
+  ::close(fd);
+  return report;
+}
+
+FileReport Engine::ReadFileBeneath(Worker& w, int dirfd, const std::string& rel, const std::string& path,
+                                   bool* read) const {
+  *read = false;
+  int fd = fs::OpenBeneath(dirfd, rel, O_RDONLY | O_NONBLOCK);
+  if (fd < 0) {
+    FileReport report;
+    report.path = path;
+    report.error = errno == ELOOP
+                       ? std::string("cannot open: a symbolic link now stands in its path, not followed")
+                       : std::string("cannot open: ") + std::strerror(errno);
     return report;
   }
   FileReport report = ReadFd(w, fd, path, read);

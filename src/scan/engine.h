@@ -126,6 +126,11 @@ class Engine {
   // the walk's stat) is an error, not read: a user who can write the tree must not make the
   // scanner read, hash and name under their path a file it would not walk into.
   FileReport ReadFile(Worker& worker, const std::string& path, bool named, bool* read) const;
+  // ReadFile of a file met in a walk, opened as `rel` under the directory `dirfd` (fs::OpenBeneath:
+  // no symbolic link followed anywhere on the way, so a directory of the tree swapped for one
+  // since the walk cannot lead the scan out of it; that is an error, not read). `path` names it.
+  FileReport ReadFileBeneath(Worker& worker, int dirfd, const std::string& rel, const std::string& path,
+                             bool* read) const;
   std::string ContentDigest(Worker& worker) const;
   std::string ExternalsKey(Worker& worker, const FileReport& report) const;
   void ScanRead(Worker& worker, FileReport& report) const;

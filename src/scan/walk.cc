@@ -10,24 +10,41 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
 
+#include "core/fs.h"
 #include "scan/cache.h"
 #include "scan/memo.h"
 
 namespace accord::scan {
 
 namespace {
+// A directory named on the command line, open for as long as a walk or a file of it needs it:
+// everything under it is opened relative to it, following no symbolic link (fs::OpenBeneath).
+struct Root {
+  explicit Root(int fd) : fd(fd) {}
+  ~Root() { ::close(fd); }
+  Root(const Root&) = delete;
+  Root& operator=(const Root&) = delete;
+  const int fd;
+};
+using RootPtr = std::shared_ptr<const Root>;
+
 // A file for the workers: its path, and the stat the walk made (the cache's key).
 struct WorkItem {
   std::string path;
   FileStamp stamp;
   bool named = false;    // named on the command line: stat follows its symbolic links
   bool no_memo = false;  // handed back by the memo (scan/memo.h): scan it, whatever others had
+  RootPtr root;          // met in a walk: opened as `rel` under `root` (else by `path`)
+  std::string rel;
 };
+
+constexpr const char* kLinkInTheWay = "a symbolic link now stands in its path, not followed";
 
 class Queue {
  public:
@@ -74,20 +91,26 @@ class TreeVisitor {
   virtual void Error(const std::string& path, const std::string& what) = 0;
   virtual void Directory() = 0;
   virtual void Symlink() = 0;
-  // A regular file, with its stat; `named`: given on the command line (links followed).
-  virtual void File(std::string path, const struct stat& st, bool named) = 0;
+  // A regular file, with its stat; `named`: given on the command line (links followed). A file
+  // met in a walk is `rel` under `root`.
+  virtual void File(std::string path, const struct stat& st, bool named, const RootPtr& root,
+                    std::string rel) = 0;
   virtual bool Stopped() const { return false; }
 };
 
-// A directory met during the walk is opened without following a symbolic link put in its place
-// since; one named on the command line follows links, as stat did.
-void Dir(const std::string& path, bool recursive, bool named, TreeVisitor& v) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (named ? 0 : O_NOFOLLOW));
+// The directory `rel` under `root` ("" for the root itself, named on the command line and opened
+// following links, as stat did): opened relative to the root, following no symbolic link put
+// anywhere on its way since the walk listed it (fs::OpenBeneath), so that the walk and the files
+// it queues stay in the tree.
+void Dir(const RootPtr& root, const std::string& rel, const std::string& path, bool recursive,
+         TreeVisitor& v) {
+  int fd = rel.empty() ? ::openat(root->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                       : fs::OpenBeneath(root->fd, rel, O_RDONLY | O_DIRECTORY);
   DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
   if (!d) {
     int e = errno;
     if (fd >= 0) ::close(fd);
-    v.Error(path, std::string("cannot open directory: ") + std::strerror(e));
+    v.Error(path, std::string("cannot open directory: ") + (e == ELOOP ? kLinkInTheWay : std::strerror(e)));
     return;
   }
   v.Directory();
@@ -125,14 +148,15 @@ void Dir(const std::string& path, bool recursive, bool named, TreeVisitor& v) {
   for (Entry& e : entries) {
     if (v.Stopped()) return;
     std::string child = path.back() == '/' ? path + e.name : path + "/" + e.name;
+    std::string child_rel = rel.empty() ? e.name : rel + "/" + e.name;
     if (e.error != 0) {
       v.Error(child, std::string("cannot stat: ") + std::strerror(e.error));
     } else if (e.type == DT_LNK) {
       v.Symlink();
     } else if (e.type == DT_DIR) {
-      if (recursive) Dir(child, recursive, false, v);
+      if (recursive) Dir(root, child_rel, child, recursive, v);
     } else if (e.type == DT_REG) {
-      v.File(std::move(child), e.st, false);
+      v.File(std::move(child), e.st, false, root, std::move(child_rel));
     }
     // Devices, FIFOs and sockets are not files to scan (reading a FIFO could block forever).
   }
@@ -145,9 +169,21 @@ void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v)
     if (::stat(path.c_str(), &st) != 0) {
       v.Error(path, std::string("cannot open: ") + std::strerror(errno));
     } else if (S_ISDIR(st.st_mode)) {
-      Dir(path, recursive, true, v);
+      int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) {
+        v.Error(path, std::string("cannot open directory: ") + std::strerror(errno));
+        continue;
+      }
+      RootPtr root;
+      try {
+        root = std::make_shared<const Root>(fd);
+      } catch (...) {
+        ::close(fd);
+        throw;
+      }
+      Dir(root, "", path, recursive, v);
     } else if (S_ISREG(st.st_mode)) {
-      v.File(path, st, true);
+      v.File(path, st, true, nullptr, "");
     } else {
       v.Error(path, "not a regular file or directory");
     }
@@ -183,7 +219,8 @@ class ScanVisitor : public TreeVisitor {
     std::lock_guard<std::mutex> l(report_mu_);
     ++summary_.symlinks_skipped;
   }
-  void File(std::string path, const struct stat& st, bool named) override {
+  void File(std::string path, const struct stat& st, bool named, const RootPtr& root,
+            std::string rel) override {
     FileStamp stamp = StampOf(st);
     FileReport r;
     // Unchanged since its scan, under the same path and owner's name: that scan's report.
@@ -199,7 +236,7 @@ class ScanVisitor : public TreeVisitor {
       report_(r);
       return;
     }
-    queue_.Push({std::move(path), stamp, named});
+    queue_.Push({std::move(path), stamp, named, false, root, std::move(rel)});
   }
   bool Stopped() const override { return stopped_ && stopped_(); }
 
@@ -230,7 +267,7 @@ class CensusVisitor : public TreeVisitor {
   void Error(const std::string&, const std::string&) override {}
   void Directory() override {}
   void Symlink() override {}
-  void File(std::string, const struct stat& st, bool named) override {
+  void File(std::string, const struct stat& st, bool named, const RootPtr&, std::string) override {
     if (!named) census_.Add(uint64_t(st.st_size));
   }
   bool Stopped() const override { return stop_.load(std::memory_order_relaxed) || (stopped_ && stopped_()); }
@@ -247,7 +284,7 @@ class CountVisitor : public TreeVisitor {
   void Error(const std::string&, const std::string&) override {}
   void Directory() override {}
   void Symlink() override {}
-  void File(std::string, const struct stat& st, bool) override {
+  void File(std::string, const struct stat& st, bool, const RootPtr&, std::string) override {
     totals_->files.fetch_add(1, std::memory_order_relaxed);
     totals_->bytes.fetch_add(uint64_t(st.st_size), std::memory_order_relaxed);
   }
@@ -287,6 +324,18 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       }
     });
   };
+  // The work items of the files waiting for the memo to answer for their bytes (Claim::kWaiting),
+  // by path: one the memo hands back is opened as the walk met it (its root kept open meanwhile).
+  std::mutex parked_mu;
+  std::unordered_multimap<std::string, WorkItem> parked;
+  auto Unpark = [&](const std::string& path) {
+    std::lock_guard<std::mutex> l(parked_mu);
+    auto it = parked.find(path);
+    if (it == parked.end()) return WorkItem{};
+    WorkItem item = std::move(it->second);
+    parked.erase(it);
+    return item;
+  };
   std::vector<std::thread> workers;
   int n = std::max(1, options.threads);
   // A file's report goes out: recorded in the cache if it may be, counted, shown.
@@ -322,7 +371,8 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
       while (queue.Pop(&item)) {
         if (options.stopped && options.stopped()) continue;  // drain what was queued, unscanned
         bool read = false;
-        FileReport r = engine.ReadFile(*worker, item.path, item.named, &read);
+        FileReport r = item.root ? engine.ReadFileBeneath(*worker, item.root->fd, item.rel, item.path, &read)
+                                 : engine.ReadFile(*worker, item.path, item.named, &read);
         // A path named on the command line is scanned itself: the memo may hand a file back to
         // the queue (below), which would then open it as a walked one, not following a link. So
         // is a file of a size no other file in the tree has: no need to hash it for the memo.
@@ -335,7 +385,16 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
         }
         uint64_t ticket = 0;
         auto key_of = [&](const FileReport& x) { return engine.ExternalsKey(*worker, x); };
-        switch (options.memo->Take(engine.ContentDigest(*worker), r, item.stamp, key_of, &ticket)) {
+        // Parked before the memo may make it wait, so that the thread that answers for its bytes
+        // finds it whenever that is (items of one path are alike: each is taken out once).
+        {
+          std::lock_guard<std::mutex> l(parked_mu);
+          parked.emplace(item.path, item);
+        }
+        ScanMemo::Claim claim =
+            options.memo->Take(engine.ContentDigest(*worker), r, item.stamp, key_of, &ticket);
+        if (claim != ScanMemo::Claim::kWaiting) (void)Unpark(item.path);
+        switch (claim) {
           case ScanMemo::Claim::kAnswered:
             engine.DropRead(*worker);
             finish(r, item.stamp, true);
@@ -347,11 +406,18 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
             engine.ScanRead(*worker, r);
             ScanMemo::Completed done = options.memo->Complete(ticket, r);
             finish(r, item.stamp, false);
-            for (const ScanMemo::Waiter& w : done.answered) finish(w.report, w.stamp, true);
+            for (const ScanMemo::Waiter& w : done.answered) {
+              finish(w.report, w.stamp, true);
+              (void)Unpark(w.report.path);
+            }
             // Scanned like any file, by whichever thread is free (read again: the memo kept only
-            // the report of the first read).
-            for (ScanMemo::Waiter& w : done.unanswered)
-              queue.PushAgain({std::move(w.report.path), w.stamp, false, true});
+            // the report of the first read), opened as the walk met it.
+            for (ScanMemo::Waiter& w : done.unanswered) {
+              WorkItem again = Unpark(w.report.path);
+              if (again.path.empty()) again = {std::move(w.report.path), w.stamp, false, false, nullptr, ""};
+              again.no_memo = true;
+              queue.PushAgain(std::move(again));
+            }
             break;
           }
         }

@@ -2,9 +2,15 @@
 //
 // Directories are read with openat/fdopendir, so names are bytes (newlines, non-UTF-8 and all).
 // Symbolic links met during a walk are not followed (a link named on the command line is), so a
-// symlink loop cannot trap the walk; each is counted. A file the walk met that is a symbolic link
-// by the time a worker opens it is reported as an error, not read (Engine::ReadFile). Unreadable
-// files and directories are reported as errors, never skipped in silence.
+// symlink loop cannot trap the walk; each is counted. A directory named on the command line is
+// opened once (following links, as named) and held open while anything under it is walked or
+// queued; everything under it is opened relative to it, following no symbolic link anywhere on
+// the way (fs::OpenBeneath). So a file, or a directory on its way, swapped for a symbolic link
+// after the walk met it cannot lead the walk or a worker out of the tree: that file or directory
+// is reported as an error ("a symbolic link now stands in its path, not followed"), not read
+// (Engine::ReadFileBeneath). Unreadable files and directories are reported as errors, never
+// skipped in silence. Descriptors: one per directory named, one for the directory being listed,
+// and one per file being read.
 //
 // Each directory entry is stat'ed relative to its directory (fstatat), so a stat resolves one name,
 // not the whole path; entries whose type the directory gives (d_type: directories, links) are not

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "scan/memo.h"
 #include "scan/yara_rules.h"
@@ -224,6 +226,66 @@ TEST_F(WalkTest, MembersNamedAfterTheirFileKeepTheirOwnNames) {
 
 // Paths named on the command line are scanned themselves, links among them followed; only files
 // met in a walk share a scan (a file the memo hands back is reopened as a walked one).
+// Directories of the tree swapped for symbolic links to a directory outside it after the walk
+// listed them: neither the walk nor a worker follows them out. A worker swaps `a` before it
+// opens a/x, the walk's first file; the walk swaps `b` while it lists b, before it enters b/c.
+// Outside, x and c/y hold what the rule finds; inside, nothing does.
+TEST_F(WalkTest, DirectoriesSwappedForLinksLeadNowhere) {
+  std::string rules_file = dir_ + "/r.yar";
+  std::ofstream(rules_file) << "rule Evil { strings: $a = \"evil\" condition: $a }\n";
+  auto rules = YaraRules::Compile({rules_file});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  std::filesystem::create_directories(dir_ + "/s/a");
+  std::filesystem::create_directories(dir_ + "/s/b/c");
+  std::filesystem::create_directories(dir_ + "/out/c");
+  std::ofstream(dir_ + "/s/a/x") << "plain";
+  std::ofstream(dir_ + "/s/b/c/y") << "plain";
+  std::ofstream(dir_ + "/out/x") << "evil";
+  std::ofstream(dir_ + "/out/c/y") << "evil";
+  auto swap = [&](const std::string& name) {
+    std::string d = dir_ + "/s/" + name;
+    EXPECT_EQ(::rename(d.c_str(), (d + ".real").c_str()), 0);
+    EXPECT_EQ(::symlink((dir_ + "/out").c_str(), d.c_str()), 0);
+  };
+  // Whether the process has `dir` open (the walk holds a directory open while it lists it).
+  auto open_now = [](const std::string& dir) {
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      if (std::filesystem::read_symlink(e.path(), ec) == dir) return true;
+    }
+    return false;
+  };
+  Engine engine({}, {*rules}, ScanOptions{});
+  const std::thread::id walker = std::this_thread::get_id();
+  std::atomic<bool> swapped_a{false}, swapped_b{false};
+  WalkOptions o;
+  o.threads = 1;
+  o.stopped = [&] {
+    if (std::this_thread::get_id() != walker) {
+      if (!swapped_a.exchange(true)) swap("a");
+    } else if (!swapped_b.load() && open_now(dir_ + "/s/b")) {
+      swapped_b = true;
+      swap("b");
+    }
+    return false;
+  };
+  std::map<std::string, std::string> errors;
+  std::vector<std::string> found;
+  ScanSummary summary = ScanPaths(engine, {dir_ + "/s"}, o, [&](const FileReport& r) {
+    if (!r.error.empty()) errors[r.path] = r.error;
+    for (const Finding& f : r.findings) found.push_back(f.path + " " + f.name);
+  });
+  ASSERT_TRUE(swapped_a.load());
+  ASSERT_TRUE(swapped_b.load());
+  EXPECT_TRUE(found.empty()) << found.front();
+  EXPECT_EQ(errors[dir_ + "/s/a/x"], "cannot open: a symbolic link now stands in its path, not followed");
+  EXPECT_EQ(errors[dir_ + "/s/b/c"],
+            "cannot open directory: a symbolic link now stands in its path, not followed");
+  EXPECT_EQ(errors.size(), 2u);
+  EXPECT_EQ(summary.errors, 2u);
+  EXPECT_EQ(summary.files, 0u);
+}
+
 TEST_F(WalkTest, NamedPathsAreScannedThemselves) {
   std::string rules_file = dir_ + "/r.yar";
   std::ofstream(rules_file) << "rule Marked { strings: $a = \"MARK\" condition: $a }\n";
