@@ -348,9 +348,23 @@ Status AppendFile::Truncate() {
   return Status::Ok();
 }
 
+namespace {
+// A path OpenBeneath takes: relative, not empty, no NUL, no ".." component.
+bool Beneath(const std::string& rel) {
+  if (rel.empty() || rel.front() == '/' || rel.find('\0') != std::string::npos) return false;
+  for (size_t pos = 0;;) {
+    size_t slash = rel.find('/', pos);
+    if (rel.compare(pos, slash == std::string::npos ? std::string::npos : slash - pos, "..") == 0)
+      return false;
+    if (slash == std::string::npos) return true;
+    pos = slash + 1;
+  }
+}
+}  // namespace
+
 int OpenBeneath(int dirfd, const std::string& rel, int flags) {
   flags |= O_CLOEXEC;
-  if (rel.empty() || rel.front() == '/' || rel.find('\0') != std::string::npos) {
+  if (!Beneath(rel)) {
     errno = EXDEV;
     return -1;
   }
@@ -380,34 +394,29 @@ int OpenBeneath(int dirfd, const std::string& rel, int flags) {
 
 int OpenBeneathStepwise(int dirfd, const std::string& rel, int flags) {
   flags |= O_CLOEXEC;
-  if (rel.empty() || rel.front() == '/' || rel.find('\0') != std::string::npos) {
+  if (!Beneath(rel)) {
     errno = EXDEV;
     return -1;
   }
-  // One component at a time: each directory opened with O_NOFOLLOW relative to the one before,
-  // ".." refused.
+  // One component at a time: each directory on the way opened with O_PATH (search permission is
+  // enough, as for openat2) and O_NOFOLLOW relative to the one before.
   int cur = dirfd;
   size_t pos = 0;
   for (;;) {
     size_t slash = rel.find('/', pos);
     const bool last = slash == std::string::npos;
     std::string name = rel.substr(pos, last ? std::string::npos : slash - pos);
-    if (name == "..") {
-      if (cur != dirfd) ::close(cur);
-      errno = EXDEV;
-      return -1;
-    }
     int next;
     if (name.empty() || name == ".") {
-      next = last ? ::openat(cur, ".", flags | O_NOFOLLOW) : ::dup(cur);
+      next = last ? ::openat(cur, ".", flags | O_NOFOLLOW) : ::fcntl(cur, F_DUPFD_CLOEXEC, 0);
     } else {
       do {
         next = ::openat(cur, name.c_str(),
-                        last ? (flags | O_NOFOLLOW) : (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                        last ? (flags | O_NOFOLLOW) : (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       } while (next < 0 && errno == EINTR);
     }
     int e = errno;
-    if (next < 0 && e == ENOTDIR && !last) {
+    if (next < 0 && e == ENOTDIR && (!last || (flags & O_DIRECTORY))) {
       // O_DIRECTORY|O_NOFOLLOW on a symbolic link may say ENOTDIR: it is ELOOP, as openat2 says.
       struct stat st;
       if (::fstatat(cur, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;

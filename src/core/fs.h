@@ -50,8 +50,8 @@ Result<std::string> Absolute(const std::string& path);
 Result<std::string> RealPath(const std::string& path);
 
 // openat(dirfd, rel, flags) that follows no symbolic link anywhere in `rel` (any component, the
-// last included) and never leaves `dirfd` (`rel` is relative, without ".."; an absolute one or a
-// ".." fails with EXDEV or ELOOP): a directory of the tree swapped for a symbolic link after the
+// last included) and never leaves `dirfd`: an empty or absolute `rel`, or one with a ".."
+// component, fails with EXDEV. So a directory of a tree swapped for a symbolic link after a
 // walk listed it cannot lead the open elsewhere. Through openat2(2) with RESOLVE_NO_SYMLINKS and
 // RESOLVE_BENEATH (Linux 5.6); where the kernel or a seccomp filter refuses openat2 (ENOSYS,
 // EPERM), one component at a time with O_NOFOLLOW. Returns the descriptor, or -1 with errno set

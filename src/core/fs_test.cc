@@ -367,7 +367,15 @@ TEST_F(FsTest, OpenBeneathFollowsNoSymbolicLink) {
       EXPECT_EQ(open(root, rel, O_RDONLY), -1) << rel;
       EXPECT_EQ(errno, ELOOP) << rel << ": " << std::strerror(errno);
     }
-    for (const char* rel : {"a/../../outside/b/f", "..", "/etc/passwd", ""}) {
+    for (const char* rel : {"swapped", "inner", "swapped/b"}) {  // as the walk opens directories
+      errno = 0;
+      EXPECT_EQ(open(root, rel, O_RDONLY | O_DIRECTORY), -1) << rel;
+      EXPECT_EQ(errno, ELOOP) << rel << ": " << std::strerror(errno);
+    }
+    fd = open(root, "./a//b/./f", O_RDONLY);
+    EXPECT_GE(fd, 0) << std::strerror(errno);
+    ::close(fd);
+    for (const char* rel : {"a/../../outside/b/f", "a/../a/b/f", "..", "a/..", "/etc/passwd", ""}) {
       errno = 0;
       EXPECT_EQ(open(root, rel, O_RDONLY), -1) << rel;
       EXPECT_EQ(errno, EXDEV) << rel << ": " << std::strerror(errno);

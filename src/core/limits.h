@@ -61,6 +61,11 @@ inline constexpr size_t kMaxCaFileSize = 4u << 20;
 inline constexpr size_t kMaxScanCacheRecords = 2'000'000;
 inline constexpr uint32_t kMaxScanCacheAgeDays = 30;
 
+// Directories named on the command line that walks (scan/walk.h) hold open at once, in a process:
+// each stays open while a file under it is queued or waits in the memo, so that files open
+// relative to it. A walk that would open one more waits until another is let go.
+inline constexpr size_t kMaxWalkRootsOpen = 256;
+
 // Files with the same bytes in one `accord scan` (scan/memo.h): at most this many verdicts are kept,
 // one per content and externals key (about 400 bytes each for a clean file, more with findings),
 // holding at most kMaxScanMemoBytes, the oldest dropped first (those still being scanned, at most

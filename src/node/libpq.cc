@@ -19,8 +19,9 @@ Result<const LibPq*> LoadOnce() {
   void* handle = dlopen(kLibPqName, RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* why = dlerror();
-    return FailedPrecondition("PostgreSQL: cannot load the client library " + name + ": " +
-                              (why ? why : "unknown error") + " (Debian: apt-get install libpq5)");
+    return FailedPrecondition(
+        "PostgreSQL: cannot load the client library: " + (why ? std::string(why) : name + ": unknown error") +
+        " (Debian: apt-get install libpq5)");
   }
   auto* t = new LibPq();  // kept for the process's life, as the library is
   std::string missing;

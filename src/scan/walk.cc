@@ -12,22 +12,34 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
 
 #include "core/fs.h"
+#include "core/limits.h"
 #include "scan/cache.h"
 #include "scan/memo.h"
 
 namespace accord::scan {
 
 namespace {
+// Places for the directories walks hold open (limits::kMaxWalkRootsOpen), in the process.
+std::counting_semaphore<>& RootPlaces() {
+  static std::counting_semaphore<> places(std::ptrdiff_t(accord::limits::kMaxWalkRootsOpen));
+  return places;
+}
+
 // A directory named on the command line, open for as long as a walk or a file of it needs it:
 // everything under it is opened relative to it, following no symbolic link (fs::OpenBeneath).
+// It holds one of RootPlaces, taken before it was opened.
 struct Root {
   explicit Root(int fd) : fd(fd) {}
-  ~Root() { ::close(fd); }
+  ~Root() {
+    ::close(fd);
+    RootPlaces().release();
+  }
   Root(const Root&) = delete;
   Root& operator=(const Root&) = delete;
   const int fd;
@@ -169,9 +181,12 @@ void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v)
     if (::stat(path.c_str(), &st) != 0) {
       v.Error(path, std::string("cannot open: ") + std::strerror(errno));
     } else if (S_ISDIR(st.st_mode)) {
+      RootPlaces().acquire();  // given back by ~Root, or below
       int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0) {
-        v.Error(path, std::string("cannot open directory: ") + std::strerror(errno));
+        int e = errno;
+        RootPlaces().release();
+        v.Error(path, std::string("cannot open directory: ") + std::strerror(e));
         continue;
       }
       RootPtr root;
@@ -179,6 +194,7 @@ void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v)
         root = std::make_shared<const Root>(fd);
       } catch (...) {
         ::close(fd);
+        RootPlaces().release();
         throw;
       }
       Dir(root, "", path, recursive, v);
@@ -413,8 +429,10 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
             // Scanned like any file, by whichever thread is free (read again: the memo kept only
             // the report of the first read), opened as the walk met it.
             for (ScanMemo::Waiter& w : done.unanswered) {
+              // (Unreachable without a parked item: then by its path, not following a last link.)
               WorkItem again = Unpark(w.report.path);
               if (again.path.empty()) again = {std::move(w.report.path), w.stamp, false, false, nullptr, ""};
+              again.stamp = w.stamp;
               again.no_memo = true;
               queue.PushAgain(std::move(again));
             }

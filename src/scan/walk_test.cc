@@ -12,6 +12,7 @@
 #include <map>
 #include <thread>
 
+#include "core/limits.h"
 #include "scan/memo.h"
 #include "scan/yara_rules.h"
 
@@ -224,8 +225,30 @@ TEST_F(WalkTest, MembersNamedAfterTheirFileKeepTheirOwnNames) {
   EXPECT_EQ(s.same_content, 0u);
 }
 
-// Paths named on the command line are scanned themselves, links among them followed; only files
-// met in a walk share a scan (a file the memo hands back is reopened as a walked one).
+// More directories named than a process holds open at once (limits::kMaxWalkRootsOpen): the walk
+// waits for places and every file is scanned; the places are given back (a second walk of them
+// all finishes too).
+TEST_F(WalkTest, ManyNamedDirectoriesAreAllWalked) {
+  DatabaseBuilder b;
+  auto db = Database::OpenBytes(*b.Build(), "empty");
+  Engine engine({*db}, {}, ScanOptions{});
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < accord::limits::kMaxWalkRootsOpen + 44; ++i) {
+    std::string d = dir_ + "/many/" + std::to_string(i);
+    std::filesystem::create_directories(d);
+    std::ofstream(d + "/f") << i;
+    paths.push_back(d);
+  }
+  for (int round = 0; round < 2; ++round) {
+    WalkOptions o;
+    o.threads = 2;
+    ScanSummary s = ScanPaths(engine, paths, o, [](const FileReport&) {});
+    EXPECT_EQ(s.files, paths.size());
+    EXPECT_EQ(s.directories, paths.size());
+    EXPECT_EQ(s.errors, 0u);
+  }
+}
+
 // Directories of the tree swapped for symbolic links to a directory outside it after the walk
 // listed them: neither the walk nor a worker follows them out. A worker swaps `a` before it
 // opens a/x, the walk's first file; the walk swaps `b` while it lists b, before it enters b/c.
@@ -286,6 +309,8 @@ TEST_F(WalkTest, DirectoriesSwappedForLinksLeadNowhere) {
   EXPECT_EQ(summary.files, 0u);
 }
 
+// Paths named on the command line are scanned themselves, links among them followed; only files
+// met in a walk share a scan (a file the memo hands back is reopened as a walked one).
 TEST_F(WalkTest, NamedPathsAreScannedThemselves) {
   std::string rules_file = dir_ + "/r.yar";
   std::ofstream(rules_file) << "rule Marked { strings: $a = \"MARK\" condition: $a }\n";
