@@ -27,7 +27,7 @@ namespace accord::scan {
 namespace {
 // Places for the directories walks hold open (limits::kMaxWalkRootsOpen), in the process.
 std::counting_semaphore<>& RootPlaces() {
-  static std::counting_semaphore<> places(std::ptrdiff_t(accord::limits::kMaxWalkRootsOpen));
+  static std::counting_semaphore<> places(static_cast<std::ptrdiff_t>(accord::limits::kMaxWalkRootsOpen));
   return places;
 }
 

@@ -9,8 +9,10 @@
 // after the walk met it cannot lead the walk or a worker out of the tree: that file or directory
 // is reported as an error ("a symbolic link now stands in its path, not followed"), not read
 // (Engine::ReadFileBeneath). Unreadable files and directories are reported as errors, never
-// skipped in silence. Descriptors: one per directory named, one for the directory being listed,
-// and one per file being read.
+// skipped in silence. Descriptors: one per directory named while a file under it is queued or
+// waits in the memo (at most limits::kMaxWalkRootsOpen in a process: a walk that would open one
+// more waits for another to be let go), one for the directory being listed, and one per file
+// being read.
 //
 // Each directory entry is stat'ed relative to its directory (fstatat), so a stat resolves one name,
 // not the whole path; entries whose type the directory gives (d_type: directories, links) are not
