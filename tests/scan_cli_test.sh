@@ -184,5 +184,34 @@ printf '%s:1001:Too.Wide\n' "$(cut -f1 tlsh/sample.out)" > wide.tlsh
 rc=$?
 check "a bad TLSH line: exit 2, file and line ($rc: $(head -c 200 err.txt))" '[[ $rc == 2 ]] && grep -q "wide.tlsh:1: THRESHOLD 1001" err.txt'
 
+# A low soft limit on open files (300 directories named, 30 descriptors): accord scan raises it
+# to the hard limit, so no directory or file is an error.
+mkdir -p many && for i in $(seq 1 300); do mkdir -p many/d$i && echo "file $i" > many/d$i/f; done
+(ulimit -Sn 30 && exec "$accord" scan --hashes sigs.hsb -r many/d*) > out.txt 2> err.txt
+rc=$?
+check "300 directories under a soft limit of 30 open files: all scanned ($rc)" \
+  '[[ $rc == 0 ]] && grep -qx "Scanned files: 300" out.txt && ! grep -q ERROR err.txt'
+
+# Out of memory (limits set above what the process may allocate; here a 2 GiB sparse file under a
+# 1 GB address-space cap): that file is an error, the others are scanned, and nothing crashes.
+# Not under AddressSanitizer, which reserves terabytes of address space.
+if ldd "$accord" 2>/dev/null | grep -q -E 'libasan|libtsan'; then
+  echo "skip: out of memory under a sanitizer"
+else
+  truncate -s 2G oom-big.bin
+  printf '%s:*:Test.Evil.Md5\n' "$evil_md5" > oom.hdb
+  (ulimit -v 1000000 && exec "$accord" scan --hashes oom.hdb --max-filesize 4000000000 \
+     --max-scansize 4000000000 oom-big.bin tree/sub/evil.bin) > out.txt 2> err.txt
+  rc=$?
+  check "out of memory: the file is an error, the others scanned, exit 1 not a crash ($rc)" \
+    '[[ $rc == 1 ]] && grep -qx "oom-big.bin: out of memory, not scanned ERROR" err.txt &&
+     grep -qx "tree/sub/evil.bin: Test.Evil.Md5 FOUND" out.txt && grep -qx "Total errors: 1" out.txt'
+  (ulimit -v 1000000 && exec "$accord" scan --hashes oom.hdb --max-filesize 4000000000 \
+     --max-scansize 4000000000 oom-big.bin) > out.txt 2> err.txt
+  rc=$?
+  check "out of memory alone: exit 2 ($rc)" '[[ $rc == 2 ]] && grep -q "out of memory, not scanned ERROR" err.txt'
+  rm -f oom-big.bin
+fi
+
 echo "$pass passed, $fail failed"
 (( fail == 0 ))

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <deque>
 #include <iostream>
+#include <new>
 
 #include "cli/node_commands.h"
 #include "cli/scan_commands.h"
@@ -27,6 +28,7 @@ namespace {
 
 constexpr int kExitFailure = 1;  // the operation failed or a check did not hold
 constexpr int kExitUsage = 2;
+constexpr int kExitInternal = 2;  // out of memory, an exception nothing else caught (scan: "errors")
 
 int Fail(const Status& s) {
   std::fprintf(stderr, "accord: %s\n", s.ToString().c_str());
@@ -393,6 +395,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
+  } catch (const std::bad_alloc&) {  // a command's own thread ran out of memory: said, not a crash
+    std::cerr << "accord: out of memory\n";
+    return kExitInternal;
+  } catch (const std::exception& e) {
+    std::cerr << "accord: internal error: " << e.what() << "\n";
+    return kExitInternal;
   }
   return rc;
 }

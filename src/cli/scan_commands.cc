@@ -1,5 +1,6 @@
 #include "cli/scan_commands.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -212,6 +213,14 @@ int Scan(ScanArgs& a) {
       }
       std::fprintf(stderr, "\r\033[K");
     });
+  }
+  // A walk holds up to limits::kMaxWalkRootsOpen named directories open, beside each thread's
+  // files and the directories it descends: a low soft limit on descriptors (some shells set 256)
+  // would make files errors. Raised to the hard limit, as clamd-style daemons do.
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
   }
   auto summary = scan::ScanPaths(
       engine, a.paths, wo,

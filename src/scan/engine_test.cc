@@ -155,6 +155,44 @@ TEST_F(EngineTest, LimitsAreFindingsNotDetections) {
   EXPECT_FALSE(r.detected());
 }
 
+// A string that matches more often than libyara keeps (YR_MAX_STRING_MATCHES, 1,000,000): the
+// item's scan ends, the rule still matches on what was kept, and the cap is a finding that names
+// the string. Both ways a rule reaches libyara: one that needs no literal ("ab" is too short), and
+// one that needs its literal (a group the prefilter runs).
+TEST_F(EngineTest, AStringPastLibyarasMatchCapIsAFinding) {
+  std::ofstream(dir_ + "/often.yar")
+      << "rule Short { strings: $short = \"ab\" condition: #short > 10 }\n"
+         "rule Long { strings: $long = \"long-needle-text\" condition: $long }\n";
+  auto rules = YaraRules::Compile({dir_ + "/often.yar"});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  Engine engine({}, {*rules}, ScanOptions{});
+  auto w = engine.NewWorker();
+  constexpr size_t kPast = 1'000'001;
+  std::string data;
+  data.reserve(kPast * 18);
+  for (size_t i = 0; i < kPast; ++i) data += "ab";
+  for (size_t i = 0; i < kPast; ++i) data += "long-needle-text";
+  FileReport r = engine.ScanBuffer(*w, data, "often.bin");
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  std::vector<std::string> got;
+  for (const auto& f : r.findings) got.push_back(f.name + " " + f.kind + " " + f.source);
+  std::sort(got.begin(), got.end());
+  const std::vector<std::string> want = {
+      "Heuristics.Limits.Exceeded.MaxStringMatches limit $long",
+      "Heuristics.Limits.Exceeded.MaxStringMatches limit $short",
+      "Long yara " + dir_ + "/often.yar",
+      "Short yara " + dir_ + "/often.yar",
+  };
+  EXPECT_EQ(got, want);
+  // Under the cap: the rules, no finding of it.
+  FileReport under =
+      engine.ScanBuffer(*w, std::string(20, 'a') + "abababababababababababab long-needle-text", "x");
+  std::vector<std::string> names;
+  for (const auto& f : under.findings) names.push_back(f.name);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"Long", "Short"}));
+}
+
 TEST_F(EngineTest, ScanFileReadsWhatIsThere) {
   Engine engine = Make();
   auto w = engine.NewWorker();

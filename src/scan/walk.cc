@@ -10,9 +10,13 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <semaphore>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -331,9 +335,12 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
     std::call_once(census_once, [&] {
       try {
         census_walk = std::thread([&] {
-          CensusVisitor v(census, census_stop, options.stopped);
-          Walk(paths, options.recursive, v);
-          if (!census_stop.load()) census.Finish();
+          try {
+            CensusVisitor v(census, census_stop, options.stopped);
+            Walk(paths, options.recursive, v);
+            if (!census_stop.load()) census.Finish();
+          } catch (const std::exception&) {  // out of memory: an unfinished census, as if none
+          }
         });
       } catch (const std::system_error&) {
         // No thread for it: no census, and every file is hashed for the memo, as before.
@@ -380,74 +387,144 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
     }
     on_report(r);
   };
-  for (int i = 0; i < n; ++i) {
-    workers.emplace_back([&] {
-      auto worker = engine.NewWorker();
-      WorkItem item;
-      while (queue.Pop(&item)) {
-        if (options.stopped && options.stopped()) continue;  // drain what was queued, unscanned
-        bool read = false;
-        FileReport r = item.root ? engine.ReadFileBeneath(*worker, item.root->fd, item.rel, item.path, &read)
-                                 : engine.ReadFile(*worker, item.path, item.named, &read);
-        // A path named on the command line is scanned itself: the memo may hand a file back to
-        // the queue (below), which would then open it as a walked one, not following a link. So
-        // is a file of a size no other file in the tree has: no need to hash it for the memo.
-        const bool memo = read && options.memo && !item.no_memo && !item.named;
-        if (memo && memo_reads.fetch_add(1) + 1 >= kCensusAfterReads) start_census();
-        if (!memo || census.Unique(item.stamp.size)) {
-          if (read) engine.ScanRead(*worker, r);
-          finish(r, item.stamp, false);
-          continue;
-        }
-        uint64_t ticket = 0;
-        auto key_of = [&](const FileReport& x) { return engine.ExternalsKey(*worker, x); };
-        // Parked before the memo may make it wait, so that the thread that answers for its bytes
-        // finds it whenever that is (items of one path are alike: each is taken out once).
-        {
-          std::lock_guard<std::mutex> l(parked_mu);
-          parked.emplace(item.path, item);
-        }
-        ScanMemo::Claim claim =
-            options.memo->Take(engine.ContentDigest(*worker), r, item.stamp, key_of, &ticket);
-        if (claim != ScanMemo::Claim::kWaiting) (void)Unpark(item.path);
-        switch (claim) {
-          case ScanMemo::Claim::kAnswered:
-            engine.DropRead(*worker);
-            finish(r, item.stamp, true);
-            break;
-          case ScanMemo::Claim::kWaiting:  // the thread scanning its bytes will report it
-            engine.DropRead(*worker);
-            break;
-          case ScanMemo::Claim::kScan: {
-            engine.ScanRead(*worker, r);
-            ScanMemo::Completed done = options.memo->Complete(ticket, r);
-            finish(r, item.stamp, false);
-            for (const ScanMemo::Waiter& w : done.answered) {
-              finish(w.report, w.stamp, true);
-              (void)Unpark(w.report.path);
-            }
-            // Scanned like any file, by whichever thread is free (read again: the memo kept only
-            // the report of the first read), opened as the walk met it.
-            for (ScanMemo::Waiter& w : done.unanswered) {
-              // (Unreachable without a parked item: then by its path, not following a last link.)
-              WorkItem again = Unpark(w.report.path);
-              if (again.path.empty()) again = {std::move(w.report.path), w.stamp, false, false, nullptr, ""};
-              again.stamp = w.stamp;
-              again.no_memo = true;
-              queue.PushAgain(std::move(again));
-            }
-            break;
-          }
-        }
+  // The memo's answer for a content: its waiters that got it are reported, the others scanned
+  // like any file, by whichever thread is free (read again: the memo kept only the report of the
+  // first read), opened as the walk met them.
+  auto Settle = [&](ScanMemo::Completed done) {
+    for (const ScanMemo::Waiter& w : done.answered) {
+      finish(w.report, w.stamp, true);
+      (void)Unpark(w.report.path);
+    }
+    for (ScanMemo::Waiter& w : done.unanswered) {
+      // (Unreachable without a parked item: then by its path, not following a last link.)
+      WorkItem again = Unpark(w.report.path);
+      if (again.path.empty()) again = {std::move(w.report.path), w.stamp, false, false, nullptr, ""};
+      again.stamp = w.stamp;
+      again.no_memo = true;
+      queue.PushAgain(std::move(again));
+    }
+  };
+  // How far a file's handling got, for a worker that an exception (out of memory) stops midway.
+  struct Handling {
+    bool reported = false;                         // finish() was called for it
+    bool parked = false;                           // its work item is parked for the memo
+    bool waiting = false;                          // the memo will have another thread report it
+    std::optional<uint64_t> ticket;                // the memo waits for its scan
+    std::optional<ScanMemo::Completed> unsettled;  // the memo's answer, its waiters not yet told
+  };
+  auto scan_one = [&](WorkItem& item, Handling& h, Engine::Worker& worker) {
+    bool read = false;
+    FileReport r = item.root ? engine.ReadFileBeneath(worker, item.root->fd, item.rel, item.path, &read)
+                             : engine.ReadFile(worker, item.path, item.named, &read);
+    // A path named on the command line is scanned itself: the memo may hand a file back to
+    // the queue (below), which would then open it as a walked one, not following a link. So
+    // is a file of a size no other file in the tree has: no need to hash it for the memo.
+    const bool memo = read && options.memo && !item.no_memo && !item.named;
+    if (memo && memo_reads.fetch_add(1) + 1 >= kCensusAfterReads) start_census();
+    if (!memo || census.Unique(item.stamp.size)) {
+      if (read) engine.ScanRead(worker, r);
+      h.reported = true;
+      finish(r, item.stamp, false);
+      return;
+    }
+    uint64_t ticket = 0;
+    auto key_of = [&](const FileReport& x) { return engine.ExternalsKey(worker, x); };
+    // Parked before the memo may make it wait, so that the thread that answers for its bytes
+    // finds it whenever that is (items of one path are alike: each is taken out once).
+    {
+      std::lock_guard<std::mutex> l(parked_mu);
+      parked.emplace(item.path, item);
+    }
+    h.parked = true;
+    ScanMemo::Claim claim = options.memo->Take(engine.ContentDigest(worker), r, item.stamp, key_of, &ticket);
+    if (claim == ScanMemo::Claim::kWaiting) h.waiting = true;
+    if (claim == ScanMemo::Claim::kScan) h.ticket = ticket;
+    if (claim != ScanMemo::Claim::kWaiting) {
+      (void)Unpark(item.path);
+      h.parked = false;
+    }
+    switch (claim) {
+      case ScanMemo::Claim::kAnswered:
+        engine.DropRead(worker);
+        h.reported = true;
+        finish(r, item.stamp, true);
+        break;
+      case ScanMemo::Claim::kWaiting:  // the thread scanning its bytes will report it
+        engine.DropRead(worker);
+        break;
+      case ScanMemo::Claim::kScan: {
+        engine.ScanRead(worker, r);
+        h.unsettled = options.memo->Complete(ticket, r);
+        h.ticket.reset();
+        h.reported = true;
+        finish(r, item.stamp, false);
+        ScanMemo::Completed done = std::move(*h.unsettled);
+        h.unsettled.reset();
+        Settle(std::move(done));
+        break;
       }
-    });
+    }
+  };
+  // An exception in a file's handling (std::bad_alloc: the limits are set above what this process
+  // may allocate) makes that file an error, reported like any other; the memo's waiters for it
+  // are scanned by themselves. Past a second failure (while reporting), it is counted as an error.
+  auto recover = [&](const WorkItem& item, Handling& h, Engine::Worker* worker, const std::exception& e) {
+    try {
+      if (worker) engine.DropRead(*worker);
+      FileReport r;
+      r.path = item.path;
+      r.error = dynamic_cast<const std::bad_alloc*>(&e)
+                    ? std::string("out of memory, not scanned")
+                    : std::string("internal error, not scanned: ") + e.what();
+      if (h.ticket) Settle(options.memo->Complete(*h.ticket, r));
+      if (h.unsettled) Settle(std::move(*h.unsettled));
+      if (h.parked && !h.waiting) (void)Unpark(item.path);
+      if (!h.reported && !h.waiting) finish(r, item.stamp, false);
+    } catch (const std::exception&) {
+      std::lock_guard<std::mutex> l(report_mu);
+      if (!h.reported && !h.waiting) ++summary.errors;
+    }
+  };
+  auto work = [&] {
+    Engine::WorkerPtr worker;
+    std::optional<std::string> no_worker;  // why there is none
+    try {
+      worker = engine.NewWorker();
+    } catch (const std::exception& e) {
+      no_worker = e.what();
+    }
+    WorkItem item;
+    while (queue.Pop(&item)) {
+      if (options.stopped && options.stopped()) continue;  // drain what was queued, unscanned
+      Handling h;
+      try {
+        if (!worker) throw std::runtime_error("no scanner for this thread: " + *no_worker);
+        scan_one(item, h, *worker);
+      } catch (const std::exception& e) {
+        recover(item, h, worker.get(), e);
+      }
+    }
+  };
+  for (int i = 0; i < n; ++i) {
+    try {
+      workers.emplace_back(work);
+    } catch (const std::system_error&) {
+      if (workers.empty()) throw;  // no thread to scan with (nothing started yet)
+      break;                       // fewer threads than asked
+    }
   }
   ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress, options.stopped);
-  Walk(paths, options.recursive, visitor);
+  std::exception_ptr walk_failed;
+  try {
+    Walk(paths, options.recursive, visitor);
+  } catch (...) {  // out of memory: the workers finish what was queued, then it is passed on
+    walk_failed = std::current_exception();
+  }
   queue.Close();
   for (auto& t : workers) t.join();
   census_stop.store(true);
   if (census_walk.joinable()) census_walk.join();  // started, if at all, by a worker joined above
+  if (walk_failed) std::rethrow_exception(walk_failed);
   return summary;
 }
 
