@@ -157,5 +157,58 @@ wait $pid
 rc=$?
 trap - EXIT
 check "SIGTERM stops the daemon cleanly (exit $rc) and removes its socket" '[[ $rc == 0 && ! -e "$sock" ]]'
+
+# ---- Out of memory: a daemon under a 1.5 GB address-space cap, its limits above it, given a 2 GiB
+# file by FILDES and by CONTSCAN: each request is answered with an error and the daemon goes on
+# (it aborted before). Not under AddressSanitizer, which reserves terabytes of address space.
+if ldd "$accord" 2> /dev/null | grep -q -E 'libasan|libtsan'; then
+  echo "skip: out of memory under a sanitizer"
+else
+  truncate -s 2G big.bin
+  oom_sock=$work/oom.sock
+  (ulimit -v 1500000 && exec "$accord" scand -d sigs.accdb --socket "$oom_sock" --max-filesize 4000000000 \
+     --max-scansize 4000000000 2> oom.log) &
+  oom_pid=$!
+  trap 'kill $oom_pid 2> /dev/null; wait $oom_pid 2> /dev/null' EXIT
+  for _ in $(seq 100); do [ -S "$oom_sock" ] && break; sleep 0.1; done
+  cat > oom.py << 'EOF'
+import os, socket, struct, sys
+sock, big, clam = sys.argv[1:4]
+def ask(request, fd=None, stream=None):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(request)
+    if fd is not None:
+        socket.send_fds(s, [b"\0"], [fd])
+    if stream is not None:
+        s.sendall(struct.pack("!L", len(stream)) + stream + struct.pack("!L", 0))
+    r = b""
+    while not r.endswith(b"\0"):
+        x = s.recv(4096)
+        if not x:
+            break
+        r += x
+    s.close()
+    return r.decode(errors="replace").rstrip("\0")
+fd = os.open(big, os.O_RDONLY)
+print("FILDES " + ask(b"zFILDES\0", fd=fd))
+os.close(fd)
+print("CONTSCAN " + ask(b"zCONTSCAN " + big.encode() + b"\0"))
+print("INSTREAM " + ask(b"zINSTREAM\0", stream=open(clam, "rb").read()))
+EOF
+  "$py" oom.py "$oom_sock" "$work/big.bin" "$work/files/clam.exe" > oom.out 2>&1
+  check "FILDES of a file too large for memory: Can't allocate memory ERROR ($(head -c 300 oom.out))" \
+    'grep -q "^FILDES fd\[[0-9]*\]: Can.t allocate memory ERROR$" oom.out'
+  check "CONTSCAN of it: the file is an error" \
+    'grep -qxF "CONTSCAN $work/big.bin: out of memory, not scanned ERROR" oom.out'
+  check "and the daemon goes on: INSTREAM finds clam.exe" 'grep -qx "INSTREAM stream: Accord.Test.ClamExe FOUND" oom.out'
+  kill -TERM $oom_pid
+  wait $oom_pid
+  rc=$?
+  trap - EXIT
+  check "it then stops cleanly (exit $rc)" '[[ $rc == 0 ]]'
+  rm -f big.bin
+fi
 echo "$pass passed, $fail failed"
+
 ((fail == 0))

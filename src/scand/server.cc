@@ -15,7 +15,9 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <unordered_map>
 
@@ -329,16 +331,35 @@ struct Server::Impl {
         continue;
       }
       ++busy;
-      std::shared_ptr<const scan::Engine> current = CurrentEngine();
-      if (current != eng) {
-        worker.reset();
-        eng = std::move(current);
-        worker = eng->NewWorker();
-      }
       Done d;
       d.conn = job.conn;
       d.accounted = job.accounted;
-      d.reply = Execute(*eng, *worker, job);
+      const std::string name = JobName(job);
+      try {
+        std::shared_ptr<const scan::Engine> current = CurrentEngine();
+        if (current != eng || !worker) {
+          worker.reset();
+          eng = std::move(current);
+          worker = eng->NewWorker();
+        }
+        d.reply = Execute(*eng, *worker, job);
+      } catch (const std::exception& e) {
+        // Out of memory (or another exception) in this request: its answer is an error, as
+        // clamd's "Can't allocate memory ERROR", and the daemon goes on. A walk's files already
+        // reported stay reported; the request ends here.
+        worker.reset();
+        if (job.fd >= 0) ::close(job.fd);
+        job.fd = -1;
+        job.data = std::string();
+        try {
+          d.reply = Reply(job.id,
+                          name + (dynamic_cast<const std::bad_alloc*>(&e)
+                                      ? std::string(": Can't allocate memory ERROR")
+                                      : std::string(": internal error: ") + e.what() + " ERROR"),
+                          job.term);
+        } catch (const std::exception&) {  // not even that: the request ends without a last line
+        }
+      }
       --busy;
       Finish(std::move(d));
     }
@@ -350,6 +371,13 @@ struct Server::Impl {
       done.push_back(std::move(d));
     }
     Wake();
+  }
+
+  // What a request's answer lines name: "stream", "fd[N]" or the path.
+  static std::string JobName(const Job& job) {
+    if (job.command == Command::kInstream) return "stream";
+    if (job.command == Command::kFildes) return "fd[" + std::to_string(job.fd) + "]";
+    return scan::EscapePath(job.path);
   }
 
   std::string Execute(const scan::Engine& eng, scan::Engine::Worker& worker, Job& job) {
@@ -374,12 +402,14 @@ struct Server::Impl {
         struct stat st;
         if (::fstat(job.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
           ::close(job.fd);
+          job.fd = -1;
           return Reply(job.id, name + ": Not a regular file ERROR", job.term);
         }
         // The descriptor the client passed, read as it is: the client may be able to read the file
         // when the daemon could not open it (clamdscan --fdpass exists for that).
         scan::FileReport r = eng.ScanFd(worker, job.fd, name);
         ::close(job.fd);
+        job.fd = -1;
         emit(ReportLines(r, name, false, true));
         return out;
       }
@@ -393,6 +423,12 @@ struct Server::Impl {
     // MULTISCAN walks with as many threads as the pool has, one such walk at a time: clients
     // asking for more at once get one thread each, so that they cannot multiply the threads.
     bool fan_out = job.command == Command::kMultiScan && multiscans.fetch_add(1) == 0;
+    struct Release {  // MULTISCAN's count goes back down however the walk ends
+      std::atomic<int>* n;
+      ~Release() {
+        if (n) n->fetch_sub(1);
+      }
+    } release{job.command == Command::kMultiScan ? &multiscans : nullptr};
     wo.threads = fan_out ? int(threads) : 1;
     uint64_t total = 0, errors = 0, infected = 0;
     std::atomic<bool> found{false};
@@ -413,7 +449,6 @@ struct Server::Impl {
       }
       emit(lines);
     });
-    if (job.command == Command::kMultiScan) multiscans.fetch_sub(1);
     if (total == 0 && errors == 0) {  // nothing to scan: an empty directory is OK, a missing path not
       struct stat st;
       if (::stat(job.path.c_str(), &st) != 0)
