@@ -206,6 +206,15 @@ else
   check "out of memory: the file is an error, the others scanned, exit 1 not a crash ($rc)" \
     '[[ $rc == 1 ]] && grep -qx "oom-big.bin: out of memory, not scanned ERROR" err.txt &&
      grep -qx "tree/sub/evil.bin: Test.Evil.Md5 FOUND" out.txt && grep -qx "Total errors: 1" out.txt'
+  # One thread: the files after it are read into a buffer of their own again (the thread's old
+  # buffer was let go before the allocation that failed).
+  cp tree/sub/evil.bin evil-copy.bin
+  (ulimit -v 1000000 && exec "$accord" scan -j 1 --no-cache --hashes oom.hdb --max-filesize 4000000000 \
+     --max-scansize 4000000000 tree/sub/evil.bin oom-big.bin evil-copy.bin) > out.txt 2> err.txt
+  rc=$?
+  check "out of memory on one thread: the files after it are scanned ($rc: $(head -c 300 err.txt))" \
+    '[[ $rc == 1 ]] && grep -qx "tree/sub/evil.bin: Test.Evil.Md5 FOUND" out.txt &&
+     grep -qx "evil-copy.bin: Test.Evil.Md5 FOUND" out.txt && grep -qx "Total errors: 1" out.txt'
   (ulimit -v 1000000 && exec "$accord" scan --hashes oom.hdb --max-filesize 4000000000 \
      --max-scansize 4000000000 oom-big.bin) > out.txt 2> err.txt
   rc=$?

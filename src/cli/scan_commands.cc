@@ -197,19 +197,39 @@ int Scan(ScanArgs& a) {
   scan::Totals totals;
   std::atomic<bool> done{false};
   std::thread bar, counter;
+  // The bar's threads end and are joined however the scan ends (an exception out of ScanPaths
+  // included: a joinable thread destroyed would abort the program).
+  struct Join {
+    std::atomic<bool>& done;
+    std::thread &bar, &counter;
+    ~Join() {
+      done = true;
+      if (bar.joinable()) bar.join();
+      if (counter.joinable()) counter.join();
+    }
+  } join{done, bar, counter};
   if (::isatty(2)) {  // a progress bar; its totals come from a walk that only stats (CountPaths)
-    counter = std::thread([&] { scan::CountPaths(a.paths, wo, &totals, &done); });
+    // Out of memory in either: no totals, or no bar; the scan goes on.
+    counter = std::thread([&] {
+      try {
+        scan::CountPaths(a.paths, wo, &totals, &done);
+      } catch (const std::exception&) {
+      }
+    });
     bar = std::thread([&] {
-      while (!done.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
-        scan::ProgressCounts c;
-        c.files = progress.files.load();
-        c.bytes = progress.bytes.load();
-        c.totals_known = totals.done.load();
-        c.total_files = totals.files.load();
-        c.total_bytes = totals.bytes.load();
-        c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::fprintf(stderr, "\r\033[K%s", scan::FormatProgress(c).c_str());
+      try {
+        while (!done.load()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+          scan::ProgressCounts c;
+          c.files = progress.files.load();
+          c.bytes = progress.bytes.load();
+          c.totals_known = totals.done.load();
+          c.total_files = totals.files.load();
+          c.total_bytes = totals.bytes.load();
+          c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          std::fprintf(stderr, "\r\033[K%s", scan::FormatProgress(c).c_str());
+        }
+      } catch (const std::exception&) {
       }
       std::fprintf(stderr, "\r\033[K");
     });

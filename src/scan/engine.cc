@@ -434,6 +434,7 @@ FileReport Engine::ReadFd(Worker& w, int fd, const std::string& path, bool* read
   if (w.capacity < report.size) {
     size_t capacity = std::max<size_t>(report.size, std::min(2 * w.capacity, kKeptBuffer));
     w.buffer.reset();
+    w.capacity = 0;  // (so if the allocation throws: the next file allocates again)
     w.buffer = std::make_unique_for_overwrite<char[]>(capacity);
     w.capacity = capacity;
   }

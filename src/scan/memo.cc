@@ -100,10 +100,22 @@ ScanMemo::Claim ScanMemo::Take(const std::string& digest, FileReport& report, co
   e.owner = report.owner;
   e.key = std::move(mine);
   e.cost = Cost(e);
-  bytes_ += e.cost;
+  // Indexed whole or not at all: an entry found by its digest without a ticket would keep its
+  // waiters waiting for ever (an allocation that fails here is the caller's exception).
   auto it = entries_.insert(entries_.end(), std::move(e));
-  by_digest_.emplace(digest, it);
-  by_id_.emplace(it->id, it);
+  try {
+    auto d = by_digest_.emplace(digest, it);
+    try {
+      by_id_.emplace(it->id, it);
+    } catch (...) {
+      by_digest_.erase(d);
+      throw;
+    }
+  } catch (...) {
+    entries_.erase(it);
+    throw;
+  }
+  bytes_ += it->cost;
   *ticket = it->id;
   Evict();
   return Claim::kScan;
@@ -130,13 +142,22 @@ ScanMemo::Completed ScanMemo::Complete(uint64_t ticket, const FileReport& report
     keep = e.cost <= max_bytes_ / 64;
   }
   if (keep) {
+    // Room for every waiter first: past this point nothing allocates but Answer, and a waiter
+    // it cannot answer is handed back to be scanned.
+    out.answered.reserve(e.waiters.size());
+    out.unanswered.reserve(e.waiters.size());
     e.done = true;
     for (Waiter& w : e.waiters) {
       if (e.by_name && Name(w.report.path) != Name(e.path)) {
         out.unanswered.push_back(std::move(w));
         continue;
       }
-      Answer(e, w.report);
+      try {
+        Answer(e, w.report);
+      } catch (const std::exception&) {
+        out.unanswered.push_back(std::move(w));
+        continue;
+      }
       out.answered.push_back(std::move(w));
     }
     e.waiters.clear();

@@ -23,7 +23,8 @@ struct Target {
   ByteView in;
   Bytes* out = nullptr;
   uint64_t cap = 0;
-  bool over_cap = false;  // a write went past `cap`: the output is cut, not damaged
+  bool over_cap = false;       // a write went past `cap`: the output is cut, not damaged
+  bool out_of_memory = false;  // a write could not grow `out` (no exception through libmspack)
 };
 
 // An open "file": a Target and a position. Layout-compatible stand-in for mspack_file.
@@ -68,7 +69,12 @@ int Write(struct mspack_file* f, void* buffer, int bytes) {
   size_t n = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(bytes), room));
   // A short write makes libmspack stop with MSPACK_ERR_WRITE; over_cap tells that from damage.
   if (n < static_cast<size_t>(bytes)) t->over_cap = true;
-  t->out->append(static_cast<const char*>(buffer), n);
+  try {
+    t->out->append(static_cast<const char*>(buffer), n);
+  } catch (const std::bad_alloc&) {
+    t->out_of_memory = true;
+    return -1;
+  }
   h->pos += n;
   return static_cast<int>(n);
 }
@@ -200,6 +206,7 @@ Status ExtractInto(Bytes& out, uint64_t cap, std::string_view what, Extract extr
   t.out = &out;
   t.cap = cap;
   int err = extract(AsName(&t));
+  if (t.out_of_memory) throw std::bad_alloc();  // libmspack has returned: as any allocation would
   if (err == MSPACK_ERR_OK || t.over_cap) return Status::Ok();
   return DataLoss(std::string(what) + " damaged after " + std::to_string(out.size()) +
                   " bytes: " + ErrorName(err));

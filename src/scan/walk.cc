@@ -16,7 +16,6 @@
 #include <new>
 #include <optional>
 #include <semaphore>
-#include <stdexcept>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -130,6 +129,7 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, b
     return;
   }
   v.Directory();
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);  // closed however this ends
   std::vector<std::pair<std::string, unsigned char>> names;
   while (struct dirent* e = ::readdir(d)) {
     if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
@@ -160,7 +160,7 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, b
                                        : DT_UNKNOWN;
     }
   }
-  ::closedir(d);
+  closer.reset();
   for (Entry& e : entries) {
     if (v.Stopped()) return;
     std::string child = path.back() == '/' ? path + e.name : path + "/" + e.name;
@@ -333,7 +333,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
   std::once_flag census_once;
   auto start_census = [&] {
     std::call_once(census_once, [&] {
-      try {
+      try {  // (any exception: std::call_once must not see one here)
         census_walk = std::thread([&] {
           try {
             CensusVisitor v(census, census_stop, options.stopped);
@@ -342,7 +342,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
           } catch (const std::exception&) {  // out of memory: an unfinished census, as if none
           }
         });
-      } catch (const std::system_error&) {
+      } catch (const std::exception&) {
         // No thread for it: no census, and every file is hashed for the memo, as before.
       }
     });
@@ -361,14 +361,20 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
   };
   std::vector<std::thread> workers;
   int n = std::max(1, options.threads);
-  // A file's report goes out: recorded in the cache if it may be, counted, shown.
-  auto finish = [&](const FileReport& r, const FileStamp& stamp, bool same_content) {
+  // A file's report goes out: recorded in the cache if it may be, counted, shown. It does not
+  // throw: a cache that cannot record it (out of memory) leaves it unrecorded, and a report that
+  // `on_report` cannot take counts as an error too.
+  auto finish = [&](const FileReport& r, const FileStamp& stamp, bool same_content) noexcept {
     // Recorded only if the bytes scanned are the file the walk stat'ed, unchanged while read:
     // the descriptor's own status, not the path's, which a swapped directory could point
     // elsewhere between the read and a second stat (cache.h).
     // And only on a file system whose times the kernel keeps (FileReport::kernel_times).
-    if (options.cache && Recordable(r) && r.read_stable && r.kernel_times && StampOf(r.read_stat) == stamp)
-      options.cache->Insert(stamp, r);
+    if (options.cache && Recordable(r) && r.read_stable && r.kernel_times && StampOf(r.read_stat) == stamp) {
+      try {
+        options.cache->Insert(stamp, r);
+      } catch (const std::exception&) {  // not recorded: scanned again next time
+      }
+    }
     if (progress) {
       progress->files.fetch_add(1, std::memory_order_relaxed);
       progress->bytes.fetch_add(r.size, std::memory_order_relaxed);
@@ -385,23 +391,34 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
         summary.bytes_scanned += r.bytes_scanned;
       if (r.detected()) ++summary.infected;
     }
-    on_report(r);
+    try {
+      on_report(r);
+    } catch (const std::exception&) {
+      ++summary.errors;
+    }
   };
   // The memo's answer for a content: its waiters that got it are reported, the others scanned
   // like any file, by whichever thread is free (read again: the memo kept only the report of the
-  // first read), opened as the walk met them.
-  auto Settle = [&](ScanMemo::Completed done) {
+  // first read), opened as the walk met them. It does not throw: a waiter that cannot be queued
+  // again (out of memory) is reported as an error ("out of memory": short enough to need no
+  // allocation).
+  auto Settle = [&](ScanMemo::Completed done) noexcept {
     for (const ScanMemo::Waiter& w : done.answered) {
       finish(w.report, w.stamp, true);
       (void)Unpark(w.report.path);
     }
     for (ScanMemo::Waiter& w : done.unanswered) {
-      // (Unreachable without a parked item: then by its path, not following a last link.)
       WorkItem again = Unpark(w.report.path);
-      if (again.path.empty()) again = {std::move(w.report.path), w.stamp, false, false, nullptr, ""};
-      again.stamp = w.stamp;
-      again.no_memo = true;
-      queue.PushAgain(std::move(again));
+      try {
+        // (Unreachable without a parked item: then by its path, not following a last link.)
+        if (again.path.empty()) again = {w.report.path, w.stamp, false, false, nullptr, ""};
+        again.stamp = w.stamp;
+        again.no_memo = true;
+        queue.PushAgain(std::move(again));
+      } catch (const std::exception&) {
+        w.report.error = "out of memory";
+        finish(w.report, w.stamp, false);
+      }
     }
   };
   // How far a file's handling got, for a worker that an exception (out of memory) stops midway.
@@ -486,33 +503,25 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
     }
   };
   auto work = [&] {
-    Engine::WorkerPtr worker;
-    std::optional<std::string> no_worker;  // why there is none
-    try {
-      worker = engine.NewWorker();
-    } catch (const std::exception& e) {
-      no_worker = e.what();
-    }
+    Engine::WorkerPtr worker;  // made for the first item, and again after a failure to make it
     WorkItem item;
     while (queue.Pop(&item)) {
       if (options.stopped && options.stopped()) continue;  // drain what was queued, unscanned
       Handling h;
       try {
-        if (!worker) throw std::runtime_error("no scanner for this thread: " + *no_worker);
+        if (!worker) worker = engine.NewWorker();
         scan_one(item, h, *worker);
       } catch (const std::exception& e) {
         recover(item, h, worker.get(), e);
       }
     }
   };
-  for (int i = 0; i < n; ++i) {
-    try {
-      workers.emplace_back(work);
-    } catch (const std::system_error&) {
-      if (workers.empty()) throw;  // no thread to scan with (nothing started yet)
-      break;                       // fewer threads than asked
-    }
-  }
+  try {
+    workers.reserve(size_t(n));
+    for (int i = 0; i < n; ++i) workers.emplace_back(work);
+  } catch (const std::exception&) {
+    if (workers.empty()) throw;  // no thread to scan with (nothing started yet)
+  }                              // else fewer threads than asked
   ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress, options.stopped);
   std::exception_ptr walk_failed;
   try {

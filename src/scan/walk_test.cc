@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <new>
+#include <set>
 #include <thread>
 
 #include "core/limits.h"
@@ -97,6 +99,42 @@ TEST_F(WalkTest, CountingStopsWhenAsked) {
 // same findings under its own path, members' paths too), though only the first of each content
 // and name class is scanned; rules that read the name still see each name; a report the memo
 // does not keep (damage) leaves every copy to be scanned.
+// A report that `on_report` cannot take (it throws, as an output that runs out of memory would)
+// counts as an error; every other file, copies sharing one scan through the memo included, is
+// reported once, and the scan ends.
+TEST_F(WalkTest, AReportThatCannotBeTakenIsAnErrorAndTheScanGoesOn) {
+  std::string rules_file = dir_ + "/r.yar";
+  std::ofstream(rules_file) << "rule Plain { strings: $a = \"evil\" condition: $a }\n";
+  auto rules = YaraRules::Compile({rules_file});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  std::filesystem::create_directories(dir_ + "/m");
+  std::set<std::string> all;
+  for (int i = 0; i < 40; ++i) {
+    std::string p = dir_ + "/m/copy" + std::to_string(i) + ".bin";
+    std::ofstream(p) << (i % 2 ? "some evil bytes" : "other bytes, same size");
+    all.insert(p);
+  }
+  Engine engine({}, {*rules}, ScanOptions{});
+  for (int threads : {1, 2, 4}) {
+    for (const std::string& refused :
+         {dir_ + "/m/copy0.bin", dir_ + "/m/copy1.bin", dir_ + "/m/copy39.bin"}) {
+      ScanMemo memo;
+      WalkOptions o;
+      o.threads = threads;
+      o.memo = &memo;
+      std::map<std::string, int> reported;
+      ScanSummary s = ScanPaths(engine, {dir_ + "/m"}, o, [&](const FileReport& r) {
+        if (r.path == refused) throw std::bad_alloc();
+        ++reported[r.path];
+        EXPECT_TRUE(r.error.empty()) << r.path << ": " << r.error;
+      });
+      EXPECT_EQ(s.errors, 1u) << threads << " " << refused;
+      EXPECT_EQ(reported.size(), all.size() - 1) << threads << " " << refused;
+      for (const std::string& p : all) EXPECT_EQ(reported[p], p == refused ? 0 : 1) << p;
+    }
+  }
+}
+
 TEST_F(WalkTest, FilesWithTheSameBytesGetTheReportTheirOwnScanGives) {
   std::string rules_file = dir_ + "/r.yar";
   std::ofstream(rules_file) << R"(

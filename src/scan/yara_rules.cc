@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <set>
 #include <span>
@@ -42,7 +43,10 @@ void OnCompileMessage(int level, const char* file, int line, const YR_RULE*, con
                       void* user) {
   if (level != YARA_ERROR_LEVEL_ERROR) return;  // warnings (slow strings, ...) do not fail a set
   auto* e = static_cast<CompileErrors*>(user);
-  e->messages.push_back(std::string(file ? file : "<rules>") + ":" + std::to_string(line) + ": " + message);
+  try {
+    e->messages.push_back(std::string(file ? file : "<rules>") + ":" + std::to_string(line) + ": " + message);
+  } catch (const std::exception&) {  // no exception through libyara's C frames; its own count of
+  }                                  // errors still fails the compile
 }
 
 bool IsRuleFile(const std::filesystem::path& p) {
@@ -1063,17 +1067,30 @@ std::string YaraScanner::ExternalsKey(const YaraExternals& ext) {
 }
 
 namespace {
+// The callback's state: what it found, and whether it could not keep it (no exception may pass
+// through libyara's C frames: the scan is ended with CALLBACK_ERROR instead, libyara cleans up
+// after it, and Scan throws std::bad_alloc once libyara has returned).
+struct ScanSink {
+  YaraScanner::Outcome* out;
+  bool out_of_memory = false;
+};
 int OnScanMessage(YR_SCAN_CONTEXT*, int message, void* data, void* user) {
-  auto* out = static_cast<YaraScanner::Outcome*>(user);
-  if (message == CALLBACK_MSG_RULE_MATCHING) {
-    auto* rule = static_cast<YR_RULE*>(data);
-    out->matches.push_back({rule->identifier, rule->ns ? rule->ns->name : ""});
-  } else if (message == CALLBACK_MSG_TOO_MANY_MATCHES) {
-    auto* s = static_cast<YR_STRING*>(data);
-    out->capped.push_back(s && s->identifier ? s->identifier : "?");
-  } else if (message == CALLBACK_MSG_IMPORT_MODULE) {  // every module the rules import, every scan
-    auto* m = static_cast<YR_MODULE_IMPORT*>(data);
-    if (m && m->module_name && std::string_view(m->module_name) == "time") out->clock_dependent = true;
+  auto* sink = static_cast<ScanSink*>(user);
+  YaraScanner::Outcome* out = sink->out;
+  try {
+    if (message == CALLBACK_MSG_RULE_MATCHING) {
+      auto* rule = static_cast<YR_RULE*>(data);
+      out->matches.push_back({rule->identifier, rule->ns ? rule->ns->name : ""});
+    } else if (message == CALLBACK_MSG_TOO_MANY_MATCHES) {
+      auto* s = static_cast<YR_STRING*>(data);
+      out->capped.push_back(s && s->identifier ? s->identifier : "?");
+    } else if (message == CALLBACK_MSG_IMPORT_MODULE) {  // every module the rules import, every scan
+      auto* m = static_cast<YR_MODULE_IMPORT*>(data);
+      if (m && m->module_name && std::string_view(m->module_name) == "time") out->clock_dependent = true;
+    }
+  } catch (const std::exception&) {
+    sink->out_of_memory = true;
+    return CALLBACK_ERROR;
   }
   return CALLBACK_CONTINUE;
 }
@@ -1130,11 +1147,13 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
     }
     DefineExternals(scanner, ext);
     out.rules_run += groups[i].rule_count;
-    yr_scanner_set_callback(scanner, OnScanMessage, &out);
+    ScanSink sink{&out};
+    yr_scanner_set_callback(scanner, OnScanMessage, &sink);
     yr_scanner_set_timeout(scanner, timeout);
     int fault = 0;
     int rc = ScanGuarded(&scanner, groups[i].rules, reinterpret_cast<const uint8_t*>(data.data()),
                          data.size(), &fault);
+    if (sink.out_of_memory) throw std::bad_alloc();  // libyara has returned and cleaned up
     if (fault != 0)
       return Internal("libyara faulted (signal " + std::to_string(fault) + ") scanning this item");
     if (rc == kRefused)
