@@ -166,7 +166,7 @@ if ldd "$accord" 2> /dev/null | grep -q -E 'libasan|libtsan'; then
 else
   truncate -s 2G big.bin
   oom_sock=$work/oom.sock
-  (ulimit -v 1500000 && exec "$accord" scand -d sigs.accdb --socket "$oom_sock" --max-filesize 4000000000 \
+  (ulimit -v 1500000 && exec "$accord" scand -d sigs.accdb -j 2 --socket "$oom_sock" --max-filesize 4000000000 \
      --max-scansize 4000000000 2> oom.log) &
   oom_pid=$!
   trap 'kill $oom_pid 2> /dev/null; wait $oom_pid 2> /dev/null' EXIT

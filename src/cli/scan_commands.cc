@@ -208,31 +208,35 @@ int Scan(ScanArgs& a) {
       if (counter.joinable()) counter.join();
     }
   } join{done, bar, counter};
-  if (::isatty(2)) {  // a progress bar; its totals come from a walk that only stats (CountPaths)
-    // Out of memory in either: no totals, or no bar; the scan goes on.
-    counter = std::thread([&] {
-      try {
-        scan::CountPaths(a.paths, wo, &totals, &done);
-      } catch (const std::exception&) {
-      }
-    });
-    bar = std::thread([&] {
-      try {
-        while (!done.load()) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(250));
-          scan::ProgressCounts c;
-          c.files = progress.files.load();
-          c.bytes = progress.bytes.load();
-          c.totals_known = totals.done.load();
-          c.total_files = totals.files.load();
-          c.total_bytes = totals.bytes.load();
-          c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          std::fprintf(stderr, "\r\033[K%s", scan::FormatProgress(c).c_str());
+  // A progress bar; its totals come from a walk that only stats (CountPaths). Out of memory or
+  // no thread for either: no totals, or no bar; the scan goes on.
+  if (::isatty(2)) {
+    try {
+      counter = std::thread([&] {
+        try {
+          scan::CountPaths(a.paths, wo, &totals, &done);
+        } catch (const std::exception&) {
         }
-      } catch (const std::exception&) {
-      }
-      std::fprintf(stderr, "\r\033[K");
-    });
+      });
+      bar = std::thread([&] {
+        try {
+          while (!done.load()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            scan::ProgressCounts c;
+            c.files = progress.files.load();
+            c.bytes = progress.bytes.load();
+            c.totals_known = totals.done.load();
+            c.total_files = totals.files.load();
+            c.total_bytes = totals.bytes.load();
+            c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            std::fprintf(stderr, "\r\033[K%s", scan::FormatProgress(c).c_str());
+          }
+        } catch (const std::exception&) {
+        }
+        std::fprintf(stderr, "\r\033[K");
+      });
+    } catch (const std::exception&) {
+    }
   }
   // A walk holds up to limits::kMaxWalkRootsOpen named directories open, beside each thread's
   // files and the directories it descends: a low soft limit on descriptors (some shells set 256)

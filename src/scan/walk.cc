@@ -423,11 +423,10 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
   };
   // How far a file's handling got, for a worker that an exception (out of memory) stops midway.
   struct Handling {
-    bool reported = false;                         // finish() was called for it
-    bool parked = false;                           // its work item is parked for the memo
-    bool waiting = false;                          // the memo will have another thread report it
-    std::optional<uint64_t> ticket;                // the memo waits for its scan
-    std::optional<ScanMemo::Completed> unsettled;  // the memo's answer, its waiters not yet told
+    bool reported = false;           // finish() was called for it
+    bool parked = false;             // its work item is parked for the memo
+    bool waiting = false;            // the memo will have another thread report it
+    std::optional<uint64_t> ticket;  // the memo waits for its scan
   };
   auto scan_one = [&](WorkItem& item, Handling& h, Engine::Worker& worker) {
     bool read = false;
@@ -471,12 +470,10 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
         break;
       case ScanMemo::Claim::kScan: {
         engine.ScanRead(worker, r);
-        h.unsettled = options.memo->Complete(ticket, r);
-        h.ticket.reset();
+        ScanMemo::Completed done = options.memo->Complete(ticket, r);
+        h.ticket.reset();  // (nothing below throws)
         h.reported = true;
         finish(r, item.stamp, false);
-        ScanMemo::Completed done = std::move(*h.unsettled);
-        h.unsettled.reset();
         Settle(std::move(done));
         break;
       }
@@ -484,23 +481,29 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
   };
   // An exception in a file's handling (std::bad_alloc: the limits are set above what this process
   // may allocate) makes that file an error, reported like any other; the memo's waiters for it
-  // are scanned by themselves. Past a second failure (while reporting), it is counted as an error.
-  auto recover = [&](const WorkItem& item, Handling& h, Engine::Worker* worker, const std::exception& e) {
+  // are scanned by themselves. What must happen is done first, without allocating (short error
+  // texts fit in a string's own bytes), so that a second failure cannot strand the memo's waiters
+  // or lose the file: the memo's answer (an error: it keeps nothing), the parked item, the report.
+  auto recover = [&](WorkItem& item, Handling& h, Engine::Worker* worker, const std::exception& e) noexcept {
+    if (worker) engine.DropRead(*worker);
+    if (h.ticket) {
+      FileReport failed;
+      failed.error = "failed";
+      Settle(options.memo->Complete(*h.ticket, failed));
+      h.ticket.reset();
+    }
+    if (h.parked && !h.waiting) (void)Unpark(item.path);
+    if (h.reported || h.waiting) return;
+    FileReport r;
+    r.path = std::move(item.path);
+    r.error = "out of memory";
     try {
-      if (worker) engine.DropRead(*worker);
-      FileReport r;
-      r.path = item.path;
       r.error = dynamic_cast<const std::bad_alloc*>(&e)
                     ? std::string("out of memory, not scanned")
                     : std::string("internal error, not scanned: ") + e.what();
-      if (h.ticket) Settle(options.memo->Complete(*h.ticket, r));
-      if (h.unsettled) Settle(std::move(*h.unsettled));
-      if (h.parked && !h.waiting) (void)Unpark(item.path);
-      if (!h.reported && !h.waiting) finish(r, item.stamp, false);
-    } catch (const std::exception&) {
-      std::lock_guard<std::mutex> l(report_mu);
-      if (!h.reported && !h.waiting) ++summary.errors;
+    } catch (const std::exception&) {  // the short text stays
     }
+    finish(r, item.stamp, false);
   };
   auto work = [&] {
     Engine::WorkerPtr worker;  // made for the first item, and again after a failure to make it

@@ -27,8 +27,9 @@
 // CountPaths walks the same way (the same rules for links, devices and recursion) but only stats,
 // so that a progress display can show totals; it never opens a file.
 // An exception in a file's handling on a scanning thread (std::bad_alloc: limits above what the
-// process may allocate) makes that file an error report ("out of memory, not scanned"; a memo
-// waiter that cannot be queued again, "out of memory"), and the scan goes on; a report that
+// process may allocate) makes that file an error report ("out of memory, not scanned"; "out of
+// memory" when even that text cannot be made, or for a memo waiter that cannot be queued again),
+// and the scan goes on; a report that
 // `on_report` throws on counts as an error. ScanPaths itself throws only what its own thread met
 // (the walk, or no thread at all to scan with), after its threads have finished and been joined;
 // with fewer threads than asked available, it scans with those.

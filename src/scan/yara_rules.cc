@@ -959,13 +959,36 @@ Result<Bytes> YaraRules::Save() const {
   return out;
 }
 
-YaraScanner::YaraScanner(std::shared_ptr<const YaraRules> rules) : rules_(std::move(rules)) {
-  for (const auto& g : rules_->groups()) {
-    YR_SCANNER* scanner = nullptr;
-    if (yr_scanner_create(g.rules, &scanner) != ERROR_SUCCESS) scanner = nullptr;
-    scanners_.push_back(scanner);
+namespace {
+// libyara 4.2.3's yr_scanner_create reports success with some of its arrays null when their
+// allocation failed (found with a failing malloc): such a scanner faults on its first scan. So a
+// scanner is checked, and one that is not whole is an allocation that failed.
+bool Whole(const YR_SCANNER* s) {
+  const YR_RULES* r = s->rules;
+  return (s->rule_matches_flags || r->num_rules == 0) &&
+         (s->ns_unsatisfied_flags || r->num_namespaces == 0) &&
+         ((s->strings_temp_disabled && s->matches && s->unconfirmed_matches) || r->num_strings == 0);
+}
+YR_SCANNER* NewScanner(YR_RULES* rules) {  // throws std::bad_alloc
+  YR_SCANNER* s = nullptr;
+  if (yr_scanner_create(rules, &s) != ERROR_SUCCESS || s == nullptr) throw std::bad_alloc();
+  if (!Whole(s)) {
+    yr_scanner_destroy(s);
+    throw std::bad_alloc();
   }
-  if (rules_->probe_ && yr_scanner_create(rules_->probe_, &probe_) != ERROR_SUCCESS) probe_ = nullptr;
+  return s;
+}
+}  // namespace
+
+YaraScanner::YaraScanner(std::shared_ptr<const YaraRules> rules) : rules_(std::move(rules)) {
+  try {
+    scanners_.reserve(rules_->groups().size());
+    for (const auto& g : rules_->groups()) scanners_.push_back(NewScanner(g.rules));
+    if (rules_->probe_) probe_ = NewScanner(rules_->probe_);
+  } catch (...) {  // (the destructor does not run for an object not made)
+    for (YR_SCANNER* s : scanners_) yr_scanner_destroy(s);
+    throw;
+  }
   if (rules_->prefilter_ && hs_alloc_scratch(rules_->prefilter_, &scratch_) != HS_SUCCESS) scratch_ = nullptr;
 }
 
@@ -1012,7 +1035,11 @@ int ScanGuarded(YR_SCANNER** scanner, YR_RULES* rules, const uint8_t* data, size
     if (n < std::size(g_faulted)) g_faulted[n] = *scanner;
     g_faulted_count.store(n + 1);
   }
-  if (yr_scanner_create(rules, scanner) != ERROR_SUCCESS) *scanner = nullptr;
+  try {
+    *scanner = NewScanner(rules);
+  } catch (const std::bad_alloc&) {  // made again for the next item (YaraScanner::Scan)
+    *scanner = nullptr;
+  }
   return ERROR_INTERNAL_FATAL_ERROR;
 }
 }  // namespace
@@ -1029,10 +1056,14 @@ namespace {
 std::array<const std::string*, std::size(kYaraExternals)> ExternalValues(const YaraExternals& ext) {
   return {&ext.filename, &ext.filepath, &ext.extension, &ext.filetype, &ext.owner};
 }
+// A value libyara could not copy would leave the last item's in place: that is an allocation
+// that failed, not a scan to run.
 void DefineExternals(YR_SCANNER* scanner, const YaraExternals& ext) {
   const auto values = ExternalValues(ext);
   for (size_t v = 0; v < values.size(); ++v)
-    yr_scanner_define_string_variable(scanner, kYaraExternals[v].data(), values[v]->c_str());
+    if (yr_scanner_define_string_variable(scanner, kYaraExternals[v].data(), values[v]->c_str()) ==
+        ERROR_INSUFFICIENT_MEMORY)
+      throw std::bad_alloc();
 }
 
 int OnProbeMessage(YR_SCAN_CONTEXT*, int message, void* data, void* user) {
@@ -1051,11 +1082,14 @@ std::string YaraScanner::ExternalsKey(const YaraExternals& ext) {
   std::string bits((uses.predicates.size() + 7) / 8, '\0');
   static const uint8_t kNothing = 0;
   bool probed = uses.predicates.empty();
+  if (!probed && !probe_ && rules_->probe_) probe_ = NewScanner(rules_->probe_);  // after a fault
   if (!probed && probe_) {
     DefineExternals(probe_, ext);
     yr_scanner_set_callback(probe_, OnProbeMessage, &bits);
     int fault = 0;
-    probed = ScanGuarded(&probe_, rules_->probe_, &kNothing, 0, &fault) == ERROR_SUCCESS;
+    const int rc = ScanGuarded(&probe_, rules_->probe_, &kNothing, 0, &fault);
+    if (rc == ERROR_INSUFFICIENT_MEMORY) throw std::bad_alloc();
+    probed = rc == ERROR_SUCCESS;
   }
   // Without the predicates' values (libyara could not run them), every variable counts whole.
   const uint8_t opaque = probed ? uses.opaque : kAllExternalsOpaque;
@@ -1135,7 +1169,7 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
       continue;
     }
     YR_SCANNER*& scanner = scanners_[i];
-    if (!scanner) return ResourceExhausted("libyara: no scanner");
+    if (!scanner) scanner = NewScanner(groups[i].rules);  // after a fault, one could not be made
     int timeout = timeout_seconds;  // the item's time, shared by the groups that scan it
     if (timeout > 0) {
       auto spent = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
@@ -1153,7 +1187,8 @@ Result<YaraScanner::Outcome> YaraScanner::Scan(ByteView data, const YaraExternal
     int fault = 0;
     int rc = ScanGuarded(&scanner, groups[i].rules, reinterpret_cast<const uint8_t*>(data.data()),
                          data.size(), &fault);
-    if (sink.out_of_memory) throw std::bad_alloc();  // libyara has returned and cleaned up
+    if (sink.out_of_memory || rc == ERROR_INSUFFICIENT_MEMORY)
+      throw std::bad_alloc();  // libyara has cleaned up
     if (fault != 0)
       return Internal("libyara faulted (signal " + std::to_string(fault) + ") scanning this item");
     if (rc == kRefused)

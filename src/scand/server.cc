@@ -334,7 +334,6 @@ struct Server::Impl {
       Done d;
       d.conn = job.conn;
       d.accounted = job.accounted;
-      const std::string name = JobName(job);
       try {
         std::shared_ptr<const scan::Engine> current = CurrentEngine();
         if (current != eng || !worker) {
@@ -342,30 +341,38 @@ struct Server::Impl {
           eng = std::move(current);
           worker = eng->NewWorker();
         }
-        d.reply = Execute(*eng, *worker, job);
+        Execute(*eng, *worker, job, d.reply);
       } catch (const std::exception& e) {
-        // Out of memory (or another exception) in this request: its answer is an error, as
-        // clamd's "Can't allocate memory ERROR", and the daemon goes on. A walk's files already
-        // reported stay reported; the request ends here.
+        // Out of memory (or another exception) in this request: its answer ends with an error,
+        // as clamd's "Can't allocate memory ERROR", after the lines it had (a walk's findings),
+        // and the daemon goes on.
         worker.reset();
-        if (job.fd >= 0) ::close(job.fd);
-        job.fd = -1;
         job.data = std::string();
         try {
-          d.reply = Reply(job.id,
-                          name + (dynamic_cast<const std::bad_alloc*>(&e)
-                                      ? std::string(": Can't allocate memory ERROR")
-                                      : std::string(": internal error: ") + e.what() + " ERROR"),
-                          job.term);
+          d.reply += Reply(job.id,
+                           JobName(job) + (dynamic_cast<const std::bad_alloc*>(&e)
+                                               ? std::string(": Can't allocate memory ERROR")
+                                               : std::string(": internal error: ") + e.what() + " ERROR"),
+                           job.term);
         } catch (const std::exception&) {  // not even that: the request ends without a last line
         }
+        if (job.fd >= 0) ::close(job.fd);  // (after its number named the answer)
+        job.fd = -1;
       }
       --busy;
-      Finish(std::move(d));
+      // Handed to the I/O thread whatever it takes: its client waits for it.
+      for (int tries = 0;; ++tries) {
+        try {
+          Finish(std::move(d));
+          break;
+        } catch (const std::exception&) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(tries < 100 ? 10 : 1000));
+        }
+      }
     }
   }
 
-  void Finish(Done d) {
+  void Finish(Done&& d) {  // (an exception leaves d as it was: deque::push_back)
     {
       std::lock_guard l(done_mu);
       done.push_back(std::move(d));
@@ -380,8 +387,8 @@ struct Server::Impl {
     return scan::EscapePath(job.path);
   }
 
-  std::string Execute(const scan::Engine& eng, scan::Engine::Worker& worker, Job& job) {
-    std::string out;
+  // Appends the request's answer to `out` (lines already there stay if it throws).
+  void Execute(const scan::Engine& eng, scan::Engine::Worker& worker, Job& job, std::string& out) {
     auto emit = [&](const std::vector<std::string>& lines) {
       for (const auto& line : lines) out += Reply(job.id, line, job.term);
       if (out.size() >= std::min(kReplyPiece, opt.limits.max_reply_bytes / 4)) {
@@ -395,7 +402,7 @@ struct Server::Impl {
         scan::FileReport r = eng.ScanBuffer(worker, job.data, "stream");
         job.data = std::string();
         emit(ReportLines(r, "stream", false, true));
-        return out;
+        return;
       }
       case Command::kFildes: {
         std::string name = "fd[" + std::to_string(job.fd) + "]";
@@ -403,7 +410,8 @@ struct Server::Impl {
         if (::fstat(job.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
           ::close(job.fd);
           job.fd = -1;
-          return Reply(job.id, name + ": Not a regular file ERROR", job.term);
+          out += Reply(job.id, name + ": Not a regular file ERROR", job.term);
+          return;
         }
         // The descriptor the client passed, read as it is: the client may be able to read the file
         // when the daemon could not open it (clamdscan --fdpass exists for that).
@@ -411,7 +419,7 @@ struct Server::Impl {
         ::close(job.fd);
         job.fd = -1;
         emit(ReportLines(r, name, false, true));
-        return out;
+        return;
       }
       default:
         break;
@@ -436,7 +444,7 @@ struct Server::Impl {
     wo.stopped = [&] {
       return (job.cancelled && job.cancelled->load()) || (job.command == Command::kScan && found.load());
     };
-    scan::ScanPaths(eng, {job.path}, wo, [&](const scan::FileReport& r) {
+    scan::ScanSummary summary = scan::ScanPaths(eng, {job.path}, wo, [&](const scan::FileReport& r) {
       ++total;
       std::vector<std::string> lines = ReportLines(r, r.path, all, false);
       if (!r.error.empty()) {
@@ -449,7 +457,12 @@ struct Server::Impl {
       }
       emit(lines);
     });
-    if (total == 0 && errors == 0) {  // nothing to scan: an empty directory is OK, a missing path not
+    // A report the lines above could not be made for (out of memory: ScanPaths counted it) must
+    // not end in OK: an error or a detection that was not said is an error.
+    const bool lost = summary.errors > errors || (summary.infected > 0 && infected == 0);
+    if (lost) {
+      out += Reply(job.id, scan::EscapePath(job.path) + ": Can't allocate memory ERROR", job.term);
+    } else if (total == 0 && errors == 0) {  // nothing to scan: an empty directory is OK, a missing path not
       struct stat st;
       if (::stat(job.path.c_str(), &st) != 0)
         out += Reply(job.id, scan::EscapePath(job.path) + ": " + std::strerror(errno) + " ERROR", job.term);
@@ -458,7 +471,6 @@ struct Server::Impl {
     } else if (infected == 0 && errors < total) {
       out += Reply(job.id, scan::EscapePath(job.path) + ": OK", job.term);
     }
-    return out;
   }
 
   // ---- Reloads ------------------------------------------------------------------------------------
