@@ -159,8 +159,9 @@ trap - EXIT
 check "SIGTERM stops the daemon cleanly (exit $rc) and removes its socket" '[[ $rc == 0 && ! -e "$sock" ]]'
 
 # ---- Out of memory: a daemon under a 1.5 GB address-space cap, its limits above it, given a 2 GiB
-# file by FILDES and by CONTSCAN: each request is answered with an error and the daemon goes on
-# (it aborted before). Not under AddressSanitizer, which reserves terabytes of address space.
+# file by FILDES and by CONTSCAN, and a 1.5 GiB stream: each request is answered with an error and
+# the daemon goes on (it aborted before). Not under AddressSanitizer, which reserves terabytes of
+# address space.
 # (the list read whole: `grep -q` in a pipe under pipefail can fail on ldd's SIGPIPE)
 libs=$(ldd "$accord" 2> /dev/null)
 if [[ $libs == *libasan* || $libs == *libtsan* ]]; then
@@ -169,13 +170,41 @@ else
   truncate -s 2G big.bin
   oom_sock=$work/oom.sock
   (ulimit -v 1500000 && exec "$accord" scand -d sigs.accdb -j 2 --socket "$oom_sock" --max-filesize 4000000000 \
-     --max-scansize 4000000000 2> oom.log) &
+     --max-scansize 4000000000 --max-stream-size 4000000000 --max-stream-memory 8000000000 2> oom.log) &
   oom_pid=$!
   trap 'kill $oom_pid 2> /dev/null; wait $oom_pid 2> /dev/null' EXIT
   for _ in $(seq 100); do [ -S "$oom_sock" ] && break; sleep 0.1; done
   cat > oom.py << 'EOF'
-import os, socket, struct, sys
+import os, socket, struct, sys, threading
 sock, big, clam = sys.argv[1:4]
+def reply(s):  # up to the NUL that ends a z-command's answer, or the end of the connection
+    r = b""
+    while not r.endswith(b"\0"):
+        x = s.recv(4096)
+        if not x:
+            break
+        r += x
+    return r.decode(errors="replace").rstrip("\0")
+def huge_stream():
+    # 1.5 GiB of zeros in 64 MiB chunks, sent from a thread while this one waits for the answer
+    # (the daemon stops reading once it has answered).
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    chunk = bytes(64 << 20)
+    def send():
+        try:
+            s.sendall(b"zINSTREAM\0")
+            for _ in range(24):
+                s.sendall(struct.pack("!L", len(chunk)) + chunk)
+            s.sendall(struct.pack("!L", 0))
+        except OSError:
+            pass
+    t = threading.Thread(target=send)
+    t.start()
+    r = reply(s)
+    t.join()  # (the daemon closes the connection at most 2 s after its answer: sendall ends)
+    s.close()
+    return r
 def ask(request, fd=None, stream=None):
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock)
@@ -184,18 +213,14 @@ def ask(request, fd=None, stream=None):
         socket.send_fds(s, [b"\0"], [fd])
     if stream is not None:
         s.sendall(struct.pack("!L", len(stream)) + stream + struct.pack("!L", 0))
-    r = b""
-    while not r.endswith(b"\0"):
-        x = s.recv(4096)
-        if not x:
-            break
-        r += x
+    r = reply(s)
     s.close()
-    return r.decode(errors="replace").rstrip("\0")
+    return r
 fd = os.open(big, os.O_RDONLY)
 print("FILDES " + ask(b"zFILDES\0", fd=fd))
 os.close(fd)
 print("CONTSCAN " + ask(b"zCONTSCAN " + big.encode() + b"\0"))
+print("HUGE " + huge_stream())
 print("INSTREAM " + ask(b"zINSTREAM\0", stream=open(clam, "rb").read()))
 EOF
   "$py" oom.py "$oom_sock" "$work/big.bin" "$work/files/clam.exe" > oom.out 2>&1
@@ -203,6 +228,8 @@ EOF
     'grep -q "^FILDES fd\[[0-9]*\]: Can.t allocate memory ERROR$" oom.out'
   check "CONTSCAN of it: the file is an error" \
     'grep -qxF "CONTSCAN $work/big.bin: out of memory, not scanned ERROR" oom.out'
+  check "a stream that outgrows memory: Can't allocate memory ERROR" \
+    'grep -qx "HUGE stream: Can.t allocate memory ERROR" oom.out'
   check "and the daemon goes on: INSTREAM finds clam.exe" 'grep -qx "INSTREAM stream: Accord.Test.ClamExe FOUND" oom.out'
   kill -TERM $oom_pid
   wait $oom_pid

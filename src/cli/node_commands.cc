@@ -3,7 +3,6 @@
 #include <httplib.h>
 #include <malloc.h>
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -74,11 +73,7 @@ struct ServeArgs {
 int Serve(const ServeArgs& a) {
   KeepFreedMemory();
   // Thousands of clients need thousands of descriptors.
-  struct rlimit rl;
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  RaiseOpenFileLimit();
   auto listen = ParseListen(a.listen);
   if (!listen.ok()) return Fail("serve", listen.status());
   node::NodeOptions node_options;

@@ -9,4 +9,9 @@ namespace accord::cli {
 // instead of 0.3 ms, an update's statement checks a third more). Call once, before the work.
 void KeepFreedMemory();
 
+// Raises the soft limit on open descriptors (RLIMIT_NOFILE) to the hard limit, as clamd-style
+// daemons do: a walk holds directories open beside each thread's files, a server a descriptor per
+// client, and shells often set a soft limit of 256 or 1,024. A failure leaves the limit as it was.
+void RaiseOpenFileLimit();
+
 }  // namespace accord::cli

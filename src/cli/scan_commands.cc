@@ -1,6 +1,5 @@
 #include "cli/scan_commands.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +8,7 @@
 #include <ctime>
 #include <thread>
 
+#include "cli/process.h"
 #include "cli/update_commands.h"
 #include "core/fs.h"
 #include "core/limits.h"
@@ -202,11 +202,12 @@ int Scan(ScanArgs& a) {
   struct Join {
     std::atomic<bool>& done;
     std::thread &bar, &counter;
-    ~Join() {
+    void Now() {
       done = true;
       if (bar.joinable()) bar.join();
       if (counter.joinable()) counter.join();
     }
+    ~Join() { Now(); }
   } join{done, bar, counter};
   // A progress bar; its totals come from a walk that only stats (CountPaths). Out of memory or
   // no thread for either: no totals, or no bar; the scan goes on.
@@ -239,13 +240,8 @@ int Scan(ScanArgs& a) {
     }
   }
   // A walk holds up to limits::kMaxWalkRootsOpen named directories open, beside each thread's
-  // files and the directories it descends: a low soft limit on descriptors (some shells set 256)
-  // would make files errors. Raised to the hard limit, as clamd-style daemons do.
-  struct rlimit rl;
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  // files and the directories it descends: a low soft limit on descriptors would make files errors.
+  RaiseOpenFileLimit();
   auto summary = scan::ScanPaths(
       engine, a.paths, wo,
       [&](const scan::FileReport& r) {
@@ -254,9 +250,7 @@ int Scan(ScanArgs& a) {
         if (r.error.empty() || a.json) std::fwrite(out.data(), 1, out.size(), stdout);
       },
       &progress);
-  done = true;
-  if (bar.joinable()) bar.join();
-  if (counter.joinable()) counter.join();
+  join.Now();  // the bar is gone before the summary is printed
   if (cache) {
     if (Status s = cache->Save(); !s.ok())
       std::fprintf(stderr, "accord: warning: scan cache %s not saved: %s\n", cache->path().c_str(),

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <ctime>
 #include <vector>
 
+#include "cli/process.h"
 #include "scan/load.h"
 #include "scand/server.h"
 
@@ -124,11 +124,7 @@ int RunScand(ScandArgs& a) {
     o.watch.insert(o.watch.end(), list->begin(), list->end());
 
   // Thousands of clients need thousands of descriptors.
-  struct rlimit rl;
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  RaiseOpenFileLimit();
   auto server = scand::Server::Create(std::move(o), [&a] { return Load(a); });
   if (!server.ok()) {
     std::fprintf(stderr, "accord: %s\n", server.status().ToString().c_str());

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "cli/process.h"
 #include "core/fs.h"
 #include "core/limits.h"
 #include "crypto/note.h"
@@ -76,6 +77,7 @@ int Serve(const ServeArgs& a) {
     return Fail("--name", InvalidArgument("\"" + a.name + "\" cannot name a witness in a policy"));
   auto listen = HostPort(a.listen);
   if (!listen.ok()) return Fail("serve", listen.status());
+  RaiseOpenFileLimit();  // a descriptor per client; connections are capped at half the limit
   witness::WitnessOptions o;
   o.dir = a.dir;
   auto key_text = ReadKeyText(a.key_path);

@@ -109,6 +109,9 @@ struct Server::Impl {
     }
   }
   void Accept();
+  void AcceptLater();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  std::atomic<bool> accept_lost{false};  // neither an accept nor its retry could be armed
 };
 
 namespace {
@@ -122,11 +125,21 @@ class Pending {
     server_.responding++;
   }
   ~Pending() {
-    if (!given_.load()) Give(server_.service.Error(500, "the request was dropped without an answer", {}));
+    if (given_.load()) return;
+    try {
+      Give(server_.service.Error(500, "the request was dropped without an answer", {}));
+    } catch (const std::exception&) {  // out of memory for the answer: the connection is dropped
+      Give(std::nullopt);
+    }
   }
-  void Give(Reply reply) {
+  // The answer, or none: the connection is then dropped unanswered (as when the answer cannot be
+  // queued, out of memory). Does not throw.
+  void Give(std::optional<Reply> reply) noexcept {
     if (given_.exchange(true)) return;
-    post_(std::move(reply));
+    try {
+      if (reply) post_(std::move(*reply));
+    } catch (const std::exception&) {
+    }
     // Nothing of the connection is left here once `responding` drops: Run may then destroy the
     // I/O context, and with it the connection's answer still queued there.
     post_ = nullptr;
@@ -349,7 +362,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return respond(server_.service.Error(500, "internal error", req.path));
     }
     asio::post(*server_.handlers, [respond = std::move(respond), req = std::move(req), &server = server_] {
-      respond(server.Handle(req));
+      try {
+        respond(server.Handle(req));
+      } catch (const std::exception&) {  // not even the 500 (out of memory): Pending drops it
+      }
     });
   }
 
@@ -428,18 +444,39 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
 }  // namespace
 
+// An accept is always pending or about to be: if arming one fails (out of memory), a timer tries
+// again; if that fails too, accept_lost is set and the exception leaves the handler, and the I/O
+// thread it reaches (Server::Run) arms the timer until it can.
 void Server::Impl::Accept() {
-  acceptor->async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || stop_requested) return;
-    if (ec) {
-      // Out of descriptors (EMFILE, ENFILE) or buffers: the connection waits in the listen queue
-      // until some are closed; try again shortly rather than spin.
-      accept_pause->expires_after(std::chrono::milliseconds(50));
-      accept_pause->async_wait([this](beast::error_code e) {
-        if (!e && !stop_requested) Accept();
-      });
-      return;
-    }
+  try {
+    acceptor->async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      OnAccept(ec, std::move(socket));
+    });
+  } catch (const std::exception&) {
+    AcceptLater();
+  }
+}
+
+void Server::Impl::AcceptLater() {
+  try {
+    accept_pause->expires_after(std::chrono::milliseconds(50));
+    accept_pause->async_wait([this](beast::error_code e) {
+      if (!e && !stop_requested) Accept();
+    });
+  } catch (const std::exception&) {
+    accept_lost = true;
+    throw;
+  }
+}
+
+void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || stop_requested) return;
+  if (ec) {
+    // Out of descriptors (EMFILE, ENFILE) or buffers: the connection waits in the listen queue
+    // until some are closed; try again shortly rather than spin.
+    return AcceptLater();
+  }
+  try {
     // Past max_connections a connection is answered 503 and closed (after its request is read
     // and dropped for a moment, so that the client sees the answer, not a reset); past as many
     // more at once, closed at once.
@@ -459,8 +496,9 @@ void Server::Impl::Accept() {
         std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), refuse)
             ->Start();
     }
-    Accept();
-  });
+  } catch (const std::exception&) {  // out of memory for the session: this one is closed
+  }
+  Accept();
 }
 
 Server::Server(Service& service, Options options)
@@ -535,10 +573,28 @@ Status Server::Run() {
                                  [&s](beast::error_code, size_t) { s.io.stop(); });
   if (!s.stop_requested) {
     s.Accept();
+    // An exception out of a handler (out of memory while reading or answering a connection) ends
+    // only that handler: its connection is dropped with it, and run goes on with the others.
+    auto run = [&s] {
+      while (true) {
+        try {
+          s.io.run();
+          return;
+        } catch (const std::exception&) {
+          while (s.accept_lost.exchange(false) && !s.stop_requested) {
+            try {
+              s.AcceptLater();
+            } catch (const std::exception&) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
+          }
+        }
+      }
+    };
     std::vector<std::thread> more;
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 1; i < cores; ++i) more.emplace_back([&s] { s.io.run(); });
-    s.io.run();
+    for (unsigned i = 1; i < cores; ++i) more.emplace_back(run);
+    run();
     for (auto& t : more) t.join();
   }
   // Requests being handled, and those Service::Serve took, finish (their answers are dropped with

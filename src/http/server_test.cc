@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <new>
 #include <stdexcept>
 #include <thread>
 
@@ -33,6 +34,7 @@ class ToyService : public Service {
       return true;
     }
     if (req.path == "/dropped") return true;  // taken, and `respond` dropped without a call
+    if (req.path == "/oom") throw std::bad_alloc();
     if (req.path == "/twice") {
       Respond copy = respond;
       copy(Text("first"));
@@ -61,6 +63,7 @@ class ToyService : public Service {
     return Text("handled " + req.method + " " + req.path);
   }
   Reply Error(int status, std::string_view message, std::string_view /*path*/) override {
+    if (errors_fail) throw std::bad_alloc();  // out of memory even for the answer
     Reply r = Text("E" + std::to_string(status) + ": " + std::string(message));
     r.status = status;
     return r;
@@ -80,6 +83,7 @@ class ToyService : public Service {
   std::atomic<bool> taken_later{false}, answered_later{false};
   std::atomic<bool> hold_big{false};  // Handle keeps /big (up to 10 s), its body in memory
   std::atomic<bool> big_in_handler{false};
+  std::atomic<bool> errors_fail{false};
 };
 
 // Waits up to 30 s for `flag`.
@@ -227,6 +231,33 @@ TEST(HttpServer, ARespondIsAnsweredOnce) {
   r = s.Client().Get("/quick");  // and the server goes on
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "quick ");
+}
+
+// Out of memory even for the 500 (the service's Error throws std::bad_alloc): the request's
+// connection is closed unanswered, on an I/O thread and on a handler thread, and the server goes on
+// with every other connection and stops cleanly. (The exception ended the program before.)
+TEST(HttpServer, OutOfMemoryForAnAnswerDropsOnlyItsConnection) {
+  Served s;
+  auto keep = s.Client();  // a keep-alive connection opened before, used after
+  keep.set_keep_alive(true);
+  ASSERT_TRUE(keep.Get("/quick?before"));
+  s.service.errors_fail = true;
+  for (const char* path : {"/oom", "/throw", "/dropped"}) {  // I/O thread, handler thread, Pending
+    const std::string got =
+        Exchange(s.server->port(), std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(got, "") << path;  // closed without an answer
+  }
+  s.service.errors_fail = false;
+  auto r = keep.Get("/quick?after");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "quick after");
+  r = s.Client().Get("/throw");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  r = s.Client().Get("/oom");  // Serve's exception, answered 500 when Error can answer
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  s.Stop();  // Run returns: no answer is counted as still to come
 }
 
 // Large bodies in memory at once share Options::max_large_bodies: while one 1.5 MiB body waits

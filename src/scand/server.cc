@@ -583,15 +583,22 @@ struct Server::Impl {
     return true;
   }
 
+  // Queues `job` for the scanning threads. If it cannot be queued (out of memory: the exception
+  // goes on), the job is released: its descriptor closed, its stream bytes no longer counted.
   void Dispatch(Conn& c, uint64_t tag, Job job) {
     job.conn = tag;
     job.cancelled = c.cancelled;
-    dispatched_stream_memory += job.accounted;
-    ++c.pending;
-    {
+    uint64_t accounted = job.accounted;
+    try {
       std::lock_guard l(q_mu);
-      queue.push_back(std::move(job));
+      queue.push_back(std::move(job));  // (a throw leaves `job` as it was)
+    } catch (...) {
+      if (job.fd >= 0) ::close(job.fd);
+      stream_memory -= job.accounted;
+      throw;
     }
+    dispatched_stream_memory += accounted;
+    ++c.pending;
     q_cv.notify_one();
   }
 
@@ -690,10 +697,19 @@ struct Server::Impl {
   void Process(uint64_t tag, Conn& c, bool end_of_read) {
     while (!c.dead && !c.done_reading && !c.paused && c.pending < opt.limits.max_pending_requests) {
       if (c.streaming) {
-        size_t used = 0, before = c.stream.size();
-        StreamDecoder::State st = c.decoder.Feed(c.in, &used, &c.stream);
+        size_t used = 0;
+        StreamDecoder::State st;
+        {
+          // What the stream holds is counted even if Feed runs out of memory part way.
+          struct Count {
+            Conn& c;
+            uint64_t& memory;
+            size_t before;
+            ~Count() { memory += c.stream.size() - before; }
+          } count{c, stream_memory, c.stream.size()};
+          st = c.decoder.Feed(c.in, &used, &c.stream);
+        }
         c.in.erase(0, used);
-        stream_memory += c.stream.size() - before;
         if (st == StreamDecoder::State::kTooLarge) {
           Send(c, Reply(c.stream_id, "INSTREAM size limit exceeded. ERROR", c.stream_term));
           DropStream(c);
@@ -716,7 +732,13 @@ struct Server::Impl {
         c.stream = std::string();
         c.streaming = false;
         ClearExempt(c);
-        Dispatch(c, tag, std::move(job));
+        try {
+          Dispatch(c, tag, std::move(job));
+        } catch (const std::bad_alloc&) {  // not queued (Dispatch released it): answered so
+          Send(c, Reply(c.stream_id, "stream: Can't allocate memory ERROR", c.stream_term));
+          c.done_reading = true;
+          break;
+        }
         if (!c.session) c.done_reading = true;
         continue;
       }
@@ -790,10 +812,19 @@ struct Server::Impl {
             for (size_t i = 0; i < count; ++i) {
               int fd;
               std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-              if (c.passed_fds.size() < opt.limits.max_passed_fds)
-                c.passed_fds.push_back(fd);
-              else
-                ::close(fd);
+              try {
+                if (c.passed_fds.size() < opt.limits.max_passed_fds) {
+                  c.passed_fds.push_back(fd);
+                  continue;
+                }
+              } catch (const std::bad_alloc&) {  // this one and the rest are closed, not leaked
+                for (size_t j = i; j < count; ++j) {
+                  std::memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof fd);
+                  ::close(fd);
+                }
+                throw;
+              }
+              ::close(fd);
             }
           }
         }
@@ -833,6 +864,34 @@ struct Server::Impl {
     connection_count = conns.size();
   }
 
+  // An allocation for connection `tag` failed on this thread (a stream that cannot grow, when the
+  // daemon's memory is capped below its stream limits): that connection ends and the others go on.
+  // A stream is answered with clamd's error for it once its bytes are freed; anything else closes
+  // the connection. Allocates nothing until the stream is freed.
+  void OutOfMemory(uint64_t tag) noexcept {
+    auto it = conns.find(tag);
+    if (it == conns.end()) return;
+    Conn& c = it->second;
+    bool stream = c.streaming && !c.dead;
+    if (c.streaming) DropStream(c);
+    c.in = std::string();
+    c.done_reading = true;
+    if (!stream) c.dead = true;
+    try {
+      if (stream) Send(c, Reply(c.stream_id, "stream: Can't allocate memory ERROR", c.stream_term));
+      Settle(tag);
+    } catch (const std::exception&) {
+      if (auto again = conns.find(tag); again != conns.end()) {
+        again->second.dead = true;
+        CloseConn(tag);
+      }
+    }
+    try {
+      Log(std::string("out of memory: ") + (stream ? "a stream refused" : "a connection closed"));
+    } catch (const std::exception&) {
+    }
+  }
+
   // After anything happened to `tag`: re-arm its events, or close it once it is finished.
   void Settle(uint64_t tag) {
     auto it = conns.find(tag);
@@ -860,7 +919,10 @@ struct Server::Impl {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
           // Out of descriptors: stop accepting for a moment instead of spinning on the listener.
           PauseAccepting();
-          Log(ErrnoText("accept"));
+          try {
+            Log(ErrnoText("accept"));
+          } catch (const std::exception&) {
+          }
         }
         return;
       }
@@ -877,7 +939,14 @@ struct Server::Impl {
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
       }
       uint64_t tag = next_tag++;
-      Conn& c = conns[tag];
+      Conn* cp;
+      try {
+        cp = &conns[tag];
+      } catch (const std::bad_alloc&) {  // no memory for one more: it is closed, as if refused
+        ::close(fd);
+        continue;
+      }
+      Conn& c = *cp;
       c.fd = fd;
       c.unix_socket = is_unix;
       c.accepted = c.last_input = c.last_write = Clock::now();
@@ -922,15 +991,16 @@ struct Server::Impl {
       auto it = conns.find(d.conn);
       if (it == conns.end()) continue;  // the client went away meanwhile
       Conn& c = it->second;
-      if (!d.final) {  // a piece: the request is still running
+      if (d.final) --c.pending;
+      try {
         Send(c, d.reply);
+        // A piece of a longer reply: the request still runs. A last one: the commands the client
+        // sent while it had too many in flight.
+        if (d.final) Process(d.conn, c, false);
         Settle(d.conn);  // EPOLLOUT for what did not go out at once; closes it if it died
-        continue;
+      } catch (const std::bad_alloc&) {
+        OutOfMemory(d.conn);
       }
-      --c.pending;
-      Send(c, d.reply);
-      Process(d.conn, c, false);  // commands it sent while it had too many in flight
-      Settle(d.conn);
     }
     while (!paused.empty() && (stream_memory <= opt.limits.max_stream_memory ||
                                (!have_exempt && dispatched_stream_memory == 0))) {
@@ -942,8 +1012,12 @@ struct Server::Impl {
       c.paused = false;
       c.last_input = Clock::now();  // waiting for memory is not the client's silence
       if (stream_memory > opt.limits.max_stream_memory) c.exempt = have_exempt = true;
-      Process(tag, c, false);
-      Settle(tag);
+      try {
+        Process(tag, c, false);
+        Settle(tag);
+      } catch (const std::bad_alloc&) {
+        OutOfMemory(tag);
+      }
     }
     stream_memory_seen = stream_memory;
   }
@@ -955,6 +1029,8 @@ struct Server::Impl {
       ListenerEvents(true);
     }
     std::vector<uint64_t> touched;
+    touched.reserve(conns.size());  // (out of memory: this sweep is skipped, the next does it;
+                                    // past here nothing allocates but Send, which is caught)
     for (auto& [tag, c] : conns) {
       if (c.lingering) {
         if (now - c.last_input > kLinger) c.dead = true, touched.push_back(tag);
@@ -981,7 +1057,11 @@ struct Server::Impl {
       else
         late = now - c.last_input > opt.limits.read_timeout;
       if (late) {
-        Send(c, "COMMAND READ TIMED OUT\n");
+        try {
+          Send(c, "COMMAND READ TIMED OUT\n");
+        } catch (const std::bad_alloc&) {  // closed unanswered
+          c.dead = true;
+        }
         if (c.streaming) DropStream(c);
         c.paused = false;
         c.done_reading = true;
@@ -1002,13 +1082,16 @@ struct Server::Impl {
     if (shutting_down) return;
     shutting_down = true;
     shutdown_deadline = Clock::now() + kShutdownGrace;
-    Log("shutting down (" + why + ")");
     ListenerEvents(false);
     // Only marks: this may run inside the handling of one of these connections. Run settles them.
     for (auto& [tag, c] : conns) {
       if (c.streaming) DropStream(c);
       c.done_reading = true;
       if (c.lingering) c.dead = true;
+    }
+    try {  // last: out of memory, the shutdown goes on unlogged
+      Log("shutting down (" + why + ")");
+    } catch (const std::exception&) {
     }
   }
 
@@ -1068,23 +1151,36 @@ struct Server::Impl {
         auto it = conns.find(tag);
         if (it == conns.end()) continue;
         Conn& c = it->second;
-        if (what & EPOLLERR) c.dead = true;
-        if (what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) OnReadable(tag, c);
-        if (what & EPOLLOUT) Flush(c);
-        if ((what & EPOLLHUP) && !(what & EPOLLIN)) c.dead = true;
-        Settle(tag);
+        try {
+          if (what & EPOLLERR) c.dead = true;
+          if (what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) OnReadable(tag, c);
+          if (what & EPOLLOUT) Flush(c);
+          if ((what & EPOLLHUP) && !(what & EPOLLIN)) c.dead = true;
+          Settle(tag);
+        } catch (const std::bad_alloc&) {
+          OutOfMemory(tag);
+        }
       }
       DrainDone();
       if (reload_signal.exchange(false)) RequestReload();
       if (stop_requested.load()) BeginShutdown("stop requested");
       if (shutting_down) {
         std::vector<uint64_t> tags;
-        for (auto& [tag, c] : conns) tags.push_back(tag);
-        for (uint64_t tag : tags) Settle(tag);
+        try {
+          tags.reserve(conns.size());
+        } catch (const std::bad_alloc&) {  // settled at the next turn, or closed at the deadline
+        }
+        if (tags.capacity() >= conns.size()) {
+          for (auto& [tag, c] : conns) tags.push_back(tag);
+          for (uint64_t tag : tags) Settle(tag);
+        }
       }
       auto now = Clock::now();
       if (now >= next_sweep) {
-        Sweep();
+        try {
+          Sweep();
+        } catch (const std::bad_alloc&) {  // what it did not do, the next one does
+        }
         next_sweep = now + kSweepInterval;
       }
       if (shutting_down && (conns.empty() || now > shutdown_deadline)) break;
