@@ -224,5 +224,96 @@ else
   rm -f oom-big.bin
 fi
 
+# ---- clamscan's path filters (--exclude, --include, --exclude-dir, --include-dir), -o, --file-list
+# and standard input ("-"), line for line against clamscan itself on the same tree (Debian's
+# clamav: ClamAV's own implementation of these options). Its names of unofficial signatures end
+# in ".UNOFFICIAL"; the order of files in a directory is its own: lines are compared sorted.
+if command -v clamscan > /dev/null; then
+  mkdir -p ftree/d1/logs ftree/skip/deep ftree/keep
+  printf 'this is the bad file\n' > ftree/d1/evil.exe
+  printf 'this is the bad file\n' > ftree/skip/deep/evil.bin
+  printf 'text\n' > ftree/a.txt
+  printf 'log\n' > ftree/b.log
+  printf 'log\n' > ftree/d1/logs/c.log
+  printf 'text\n' > ftree/keep/d.txt
+  printf 'text\n' > "$(printf 'ftree/keep/e\xff.txt')"
+  printf '%s:%s:Test.Evil.Md5\n' "$evil_md5" "$(stat -c %s tree/sub/evil.bin)" > filter.hdb
+  here=$(pwd -P | sed 's/[]\\.*^$()+?{}|[]/\\&/g')  # this directory as a pattern (files match by real path)
+  # (and accord writes a byte that is not UTF-8 as \xNN, where clamscan writes it raw)
+  unofficial() { LC_ALL=C sed -e 's/\.UNOFFICIAL FOUND$/ FOUND/' -e $'s/\xff/\\\\xff/g' | sort; }
+  for opts in '--exclude=\.log$' '--exclude-dir=skip' '--exclude-dir=^ftree/d1$ --exclude=a\.txt' \
+    '--include=\.(txt|exe)$' '--include-dir=d1' '--include-dir=^ftree($|/d1)' \
+    '--exclude=/evil[^/]*$ --include=evil' '--exclude-dir=logs --include=\.log$ -o' \
+    '-o --exclude=/[^/]*[[:digit:]]{3}[^/]*$' $'--exclude=\xff' '--exclude-dir=skip/ --exclude=a.txt/' \
+    "--exclude=^$here/ftree/a\\.txt$ --include=^$here/"; do
+    # shellcheck disable=SC2086  # the options split as a user's shell would split them
+    clamscan --no-summary -r -d filter.hdb $opts ftree 2> /dev/null | unofficial > clam.out
+    # shellcheck disable=SC2086
+    "$accord" scan --no-cache --no-summary -r --hashes filter.hdb $opts ftree 2> err.txt | sort > accord.out
+    check "the same lines as clamscan with $opts ($(diff clam.out accord.out | head -c 300))" \
+      'diff -q clam.out accord.out > /dev/null && [[ -s accord.out ]]'
+  done
+  # Files are matched by their real path (absolute, links resolved), directories by the path the
+  # walk names; a named directory's trailing slashes are dropped.
+  ln -s ftree flink
+  for target in ftree/ ftree// flink; do
+    opts="--exclude-dir=^(ftree|flink)/skip$ --exclude=^$here/ftree/a\\.txt$ --exclude-dir=^ftree$"
+    # shellcheck disable=SC2086
+    clamscan --no-summary -r -d filter.hdb $opts "$target" 2> /dev/null | unofficial > clam.out
+    # shellcheck disable=SC2086
+    "$accord" scan --no-cache --no-summary -r --hashes filter.hdb $opts "$target" 2> err.txt | sort > accord.out
+    check "the same lines as clamscan for $target ($(diff clam.out accord.out | head -c 300))" \
+      'diff -q clam.out accord.out > /dev/null && [[ -s accord.out ]]'
+  done
+  "$accord" scan --no-cache --no-summary -r -i --hashes filter.hdb --exclude-dir=skip ftree > out.txt
+  check "-i leaves out the Excluded lines, as clamscan" '! grep -q Excluded out.txt && grep -q FOUND out.txt'
+  "$accord" scan --no-cache --json -r --hashes filter.hdb --exclude='\.log$' --exclude-dir=skip ftree > out.json
+  check "--json: an excluded path is an object with result \"excluded\"" \
+    '[[ $(grep -c "\"result\":\"excluded\"" out.json) == 3 ]] &&
+     grep -qx "{\"path\":\"ftree/skip\",\"result\":\"excluded\"}" out.json'
+  "$accord" scan --no-cache --hashes filter.hdb -r --exclude='(' ftree > out.txt 2> err.txt
+  rc=$?
+  check "a pattern that does not compile: exit 2 before scanning, naming it ($rc: $(cat err.txt))" \
+    '[[ $rc == 2 && ! -s out.txt ]] && grep -q -- "--exclude \"(\"" err.txt'
+
+  printf 'ftree/a.txt\r\n\nftree/d1\nftree/missing\n' > list.txt
+  clamscan --no-summary -d filter.hdb -f list.txt 2> /dev/null | unofficial > clam.out
+  "$accord" scan --no-cache --no-summary --hashes filter.hdb -f list.txt 2>&1 | sort > accord.out
+  check "--file-list: the listed paths, as clamscan ($(diff clam.out accord.out | head -c 300))" \
+    'grep -qx "ftree/a.txt: OK" accord.out && grep -qx "ftree/d1/evil.exe: Test.Evil.Md5 FOUND" accord.out &&
+     grep -q "^ftree/missing: .*ERROR$" accord.out &&
+     diff <(grep -v missing clam.out) <(grep -v missing accord.out) > /dev/null'
+  printf 'ftree/d1/evil.exe\n' | "$accord" scan --no-cache --no-summary --hashes filter.hdb -f /dev/stdin > out.txt
+  check "--file-list from a pipe" 'grep -qx "ftree/d1/evil.exe: Test.Evil.Md5 FOUND" out.txt'
+  (cd ftree/d1 && : > ../../empty.list && "$accord" scan --no-cache --hashes ../../filter.hdb -f ../../empty.list) > out.txt
+  check "an empty --file-list scans nothing, not the current directory (exit $?)" \
+    '[[ $? == 0 ]] && grep -qx "Scanned files: 0" out.txt'
+
+  clamscan --no-summary -d filter.hdb - < tree/sub/evil.bin 2> /dev/null | unofficial > clam.out
+  cat tree/sub/evil.bin | "$accord" scan --no-cache --hashes filter.hdb - > out.txt
+  rc=$?
+  check "standard input from a pipe: the line clamscan prints, exit 1 ($rc)" \
+    '[[ $rc == 1 ]] && grep -qx "stdin: Test.Evil.Md5 FOUND" out.txt && grep -qxf clam.out out.txt &&
+     grep -qx "Scanned files: 1" out.txt'
+  "$accord" scan --no-cache --no-summary --hashes filter.hdb - ftree/a.txt < tree/sub/evil.bin > out.txt
+  check "standard input from a file, beside a path" \
+    'grep -qx "stdin: Test.Evil.Md5 FOUND" out.txt && grep -qx "ftree/a.txt: OK" out.txt'
+  printf 'clean\n' | "$accord" scan --no-cache --no-summary --hashes filter.hdb - > out.txt
+  check "a clean standard input: stdin: OK, exit 0" '[[ $? == 0 ]] && grep -qx "stdin: OK" out.txt'
+  head -c 5000 /dev/zero | "$accord" scan --no-cache --no-summary --max-filesize 4096 --hashes filter.hdb - > out.txt
+  check "standard input over --max-filesize: the limit, not a partial scan" \
+    'grep -qx "stdin: Heuristics.Limits.Exceeded.MaxFileSize FOUND" out.txt'
+  printf 'x' | "$accord" scan --no-cache --hashes filter.hdb - - > out.txt 2> err.txt
+  check "standard input twice: an error" '[[ $? == 2 ]] && grep -q "more than once" err.txt'
+  "$accord" scan --no-cache --hashes filter.hdb - <&- > out.txt 2> err.txt
+  check "standard input closed: an error, not another file read as stdin" \
+    '[[ $? == 2 ]] && grep -q "standard input is closed" err.txt'
+  # (a megabyte: more than a pipe holds, so a reader that stopped early would leave head a SIGPIPE)
+  head -c 1000000 /dev/zero | "$accord" scan --no-cache --no-summary --max-filesize 4096 --hashes filter.hdb - > out.txt
+  st=("${PIPESTATUS[@]}")
+  check "standard input over the limit is read to its end: the writer is not cut off (${st[*]})" \
+    '[[ ${st[0]} == 0 && ${st[1]} == 0 ]] && grep -qx "stdin: Heuristics.Limits.Exceeded.MaxFileSize FOUND" out.txt'
+fi
+
 echo "$pass passed, $fail failed"
 (( fail == 0 ))

@@ -1,5 +1,6 @@
 #include "cli/scan_commands.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include "scan/engine.h"
 #include "scan/load.h"
 #include "scan/memo.h"
+#include "scan/path_filter.h"
 #include "scan/report.h"
 #include "scan/tlsh.h"
 #include "scan/walk.h"
@@ -108,7 +110,10 @@ struct ScanArgs {
   std::vector<std::string> tlsh;
   int threads = 0;
   bool recursive = false, infected_only = false, json = false, no_summary = false;
-  std::string cache_path;  // --cache FILE; "" for the default (scan/cache.h)
+  bool suppress_ok = false;     // -o: no "PATH: OK" lines (clamscan's --suppress-ok-results)
+  std::string file_list;        // -f: more paths, one per line
+  scan::PathPatterns patterns;  // --exclude, --include, --exclude-dir, --include-dir
+  std::string cache_path;       // --cache FILE; "" for the default (scan/cache.h)
   bool no_cache = false;
   bool scan_duplicates = false;  // --scan-duplicates: no ScanMemo, no MemberMemo
   bool unverified = false;       // --unverified: accept databases that no verified update built
@@ -116,6 +121,26 @@ struct ScanArgs {
   scan::ContainerLimits limits;
   uint64_t max_scan_ms = 120000;
 };
+
+// clamscan's --file-list: a path per line (a trailing CR dropped, empty lines skipped), from a file
+// or a pipe (`-f /dev/stdin`, `-f <(find ...)`). Paths are bytes, as on the command line; a NUL
+// cannot be in one.
+Result<std::vector<std::string>> ReadFileList(const std::string& path) {
+  auto text = fs::ReadFileOrStream(path, limits::kMaxScanFileListSize);
+  if (!text.ok()) return text.status();
+  if (text->find('\0') != std::string::npos) return InvalidArgument(path + ": a NUL byte in a file list");
+  std::vector<std::string> paths;
+  size_t start = 0;
+  while (start < text->size()) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) paths.push_back(std::move(line));
+    start = end + 1;
+  }
+  return paths;
+}
 
 std::string Mb(uint64_t bytes) {
   char b[32];
@@ -177,7 +202,27 @@ int Scan(ScanArgs& a) {
                              "witnessed log (--unverified to scan with it anyway, for local testing)"));
   }
   std::vector<std::shared_ptr<const YaraRules>> rules = std::move(loaded->rules);
-  if (a.paths.empty()) a.paths.push_back(".");
+  // clamscan's path filters and file list, checked before anything is scanned.
+  std::shared_ptr<const scan::PathFilter> filter;
+  if (!a.patterns.empty()) {
+    auto made = scan::PathFilter::Make(a.patterns);
+    if (!made.ok()) return Error(made.status());
+    filter = std::move(made).value();
+  }
+  if (!a.file_list.empty()) {
+    auto listed = ReadFileList(a.file_list);
+    if (!listed.ok()) return Error(listed.status());
+    a.paths.insert(a.paths.end(), listed->begin(), listed->end());
+  }
+  // "-": standard input, scanned first (clamscan's `clamscan -`), reported as "stdin".
+  const size_t dashes = std::erase(a.paths, std::string("-"));
+  if (dashes > 1) return Error(InvalidArgument("\"-\" (standard input) given more than once"));
+  // Nothing named: the current directory, as clamscan; an empty list names nothing.
+  if (a.paths.empty() && dashes == 0 && a.file_list.empty()) a.paths.push_back(".");
+  // Standard input must be open: were descriptor 0 closed, the walk's first open would take it and
+  // be read as "stdin".
+  if (dashes > 0 && ::fcntl(STDIN_FILENO, F_GETFD) < 0)
+    return Error(InvalidArgument("\"-\": standard input is closed"));
   a.limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
   scan::ScanOptions options{a.limits};
   std::unique_ptr<scan::ScanCache> cache = OpenCache(a, dbs, rules, options, start_ns);
@@ -191,6 +236,15 @@ int Scan(ScanArgs& a) {
   wo.threads = a.threads > 0 ? a.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   wo.recursive = a.recursive;
   wo.cache = cache.get();
+  wo.filter = filter.get();  // (before the counting walk starts: it reads wo)
+  wo.on_excluded = [&](const std::string& path) {
+    if (a.json) {
+      std::string out = scan::FormatExcludedJson(path);
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    } else if (!a.infected_only) {  // clamscan's line, which -i leaves out
+      std::printf("%s: Excluded\n", scan::EscapePath(path).c_str());
+    }
+  };
   scan::ScanMemo memo;
   if (!a.scan_duplicates && engine.PathsCanShareKeys()) wo.memo = &memo;
   scan::Progress progress;
@@ -242,14 +296,39 @@ int Scan(ScanArgs& a) {
   // A walk holds up to limits::kMaxWalkRootsOpen named directories open, beside each thread's
   // files and the directories it descends: a low soft limit on descriptors would make files errors.
   RaiseOpenFileLimit();
-  auto summary = scan::ScanPaths(
-      engine, a.paths, wo,
-      [&](const scan::FileReport& r) {
-        std::string out = a.json ? scan::FormatJson(r) : scan::FormatText(r, a.infected_only);
-        if (!r.error.empty()) std::fputs(out.c_str(), stderr);
-        if (r.error.empty() || a.json) std::fwrite(out.data(), 1, out.size(), stdout);
-      },
-      &progress);
+  auto report = [&](const scan::FileReport& r) {
+    std::string out = a.json ? scan::FormatJson(r) : scan::FormatText(r, a.infected_only || a.suppress_ok);
+    if (!r.error.empty()) std::fputs(out.c_str(), stderr);
+    if (r.error.empty() || a.json) std::fwrite(out.data(), 1, out.size(), stdout);
+  };
+  scan::ScanSummary from_stdin;
+  if (dashes > 0) {
+    scan::FileReport r;
+    try {
+      r = engine.ScanStream(*engine.NewWorker(), STDIN_FILENO, "stdin");
+    } catch (const std::exception& e) {
+      r = scan::FileReport();
+      r.path = "stdin";
+      r.error = dynamic_cast<const std::bad_alloc*>(&e) ? std::string("out of memory, not scanned")
+                                                        : std::string("internal error: ") + e.what();
+    }
+    if (!r.error.empty()) {
+      ++from_stdin.errors;
+    } else {
+      ++from_stdin.files;
+      from_stdin.bytes_read += r.size;
+      from_stdin.bytes_scanned += r.bytes_scanned;
+      if (r.detected()) ++from_stdin.infected;
+    }
+    report(r);
+  }
+  auto summary =
+      a.paths.empty() ? scan::ScanSummary() : scan::ScanPaths(engine, a.paths, wo, report, &progress);
+  summary.files += from_stdin.files;
+  summary.errors += from_stdin.errors;
+  summary.infected += from_stdin.infected;
+  summary.bytes_read += from_stdin.bytes_read;
+  summary.bytes_scanned += from_stdin.bytes_scanned;
   join.Now();  // the bar is gone before the summary is printed
   if (cache) {
     if (Status s = cache->Save(); !s.ok())
@@ -329,6 +408,21 @@ void AddScanCommands(CLI::App& app, int& rc) {
   sc->add_option("-j,--threads", s.threads, "scanning threads (default: the number of cores)");
   sc->add_flag("-r,--recursive", s.recursive, "descend into subdirectories");
   sc->add_flag("-i,--infected", s.infected_only, "print only what was found");
+  sc->add_flag("-o,--suppress-ok-results", s.suppress_ok, "print no \"PATH: OK\" lines");
+  sc->add_option("-f,--file-list", s.file_list, "scan the paths listed in FILE too, one per line")
+      ->allow_extra_args(false);
+  sc->add_option("--exclude", s.patterns.exclude,
+                 "skip files whose path matches this POSIX extended regular expression (repeatable)")
+      ->allow_extra_args(false);
+  sc->add_option("--include", s.patterns.include,
+                 "scan only files whose path matches one of these expressions (repeatable)")
+      ->allow_extra_args(false);
+  sc->add_option("--exclude-dir", s.patterns.exclude_dir,
+                 "skip directories whose path matches this expression (repeatable)")
+      ->allow_extra_args(false);
+  sc->add_option("--include-dir", s.patterns.include_dir,
+                 "enter only directories whose path matches one of these expressions (repeatable)")
+      ->allow_extra_args(false);
   sc->add_flag("--json", s.json, "NDJSON: one object per scanned file");
   sc->add_flag("--no-summary", s.no_summary, "no summary at the end");
   sc->add_option("--max-filesize", s.limits.max_file_size,
@@ -353,7 +447,7 @@ void AddScanCommands(CLI::App& app, int& rc) {
       ->allow_extra_args(false);
   sc->add_flag("--unverified", s.unverified,
                "scan with databases that no verified `accord update` built (local testing)");
-  sc->add_option("PATH", s.paths, "files and directories (default: .)");
+  sc->add_option("PATH", s.paths, "files and directories (default: .); - is standard input");
   sc->callback([&] { rc = Scan(s); });
 }
 

@@ -81,7 +81,8 @@ std::string TempName(const std::string& path) {
 }
 }  // namespace
 
-Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
+namespace {
+Result<Bytes> Read(const std::string& path, size_t max_size, bool streams) {
   int fd;
   do fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // fails at once when out of descriptors
   while (fd < 0 && errno == EINTR);
@@ -92,9 +93,10 @@ Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
     ::close(fd);
     return s;
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st.st_mode) &&
+      !(streams && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode)))) {
     ::close(fd);
-    return InvalidArgument(path + ": not a regular file");
+    return InvalidArgument(path + (streams ? ": not a file or a pipe" : ": not a regular file"));
   }
   if (static_cast<uint64_t>(st.st_size) > max_size) {
     ::close(fd);
@@ -131,6 +133,15 @@ Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
   ::close(fd);
   out.resize(got);
   return out;
+}
+}  // namespace
+
+Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
+  return Read(path, max_size, false);
+}
+
+Result<Bytes> ReadFileOrStream(const std::string& path, size_t max_size) {
+  return Read(path, max_size, true);
 }
 
 Result<std::string> WriteTemp(const std::string& path, ByteView data) {

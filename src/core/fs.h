@@ -22,6 +22,9 @@ namespace accord::fs {
 
 // Reads a whole file. Files larger than max_size are refused (ResourceExhausted) unread.
 Result<Bytes> ReadFile(const std::string& path, size_t max_size);
+// ReadFile of a file, or of a pipe, terminal or socket read to its end (`-f /dev/stdin`, a shell's
+// `<(...)`): more than max_size bytes is ResourceExhausted.
+Result<Bytes> ReadFileOrStream(const std::string& path, size_t max_size);
 
 // Writes `data` to `path` durably and atomically (see above). `mode` as for open(2).
 Status WriteFileAtomic(const std::string& path, ByteView data, int mode = 0644);

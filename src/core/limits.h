@@ -66,6 +66,13 @@ inline constexpr uint32_t kMaxScanCacheAgeDays = 30;
 // relative to it. A walk that would open one more waits until another is let go.
 inline constexpr size_t kMaxWalkRootsOpen = 256;
 
+// `accord scan --exclude/--include/--exclude-dir/--include-dir` (scan/path_filter.h): patterns in
+// all, and bytes of one (regcomp's automata grow with the pattern; these are far above real use).
+inline constexpr size_t kMaxPathPatterns = 1024;
+inline constexpr size_t kMaxPathPatternSize = 4096;
+// `accord scan --file-list FILE`: the list's size (some 2 million paths).
+inline constexpr size_t kMaxScanFileListSize = size_t{256} << 20;
+
 // Files with the same bytes in one `accord scan` (scan/memo.h): at most this many verdicts are kept,
 // one per content and externals key (about 400 bytes each for a clean file, more with findings),
 // holding at most kMaxScanMemoBytes, the oldest dropped first (those still being scanned, at most

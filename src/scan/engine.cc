@@ -1,6 +1,7 @@
 #include "scan/engine.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -300,6 +301,40 @@ FileReport Engine::ScanBuffer(Worker& w, ByteView data, const std::string& displ
   ScanTree(w, data, display_path, base, report);
   Cite(report);
   return report;
+}
+
+FileReport Engine::ScanStream(Worker& w, int fd, const std::string& display_path) const {
+  const uint64_t cap = options_.limits.max_file_size;
+  FileReport report;
+  report.path = display_path;
+  std::string data;
+  std::unique_ptr<char[]> chunk(new char[1 << 16]);
+  uint64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd, chunk.get(), 1 << 16);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {  // a non-blocking descriptor
+      pollfd p{fd, POLLIN, 0};
+      ::poll(&p, 1, -1);
+      continue;
+    }
+    if (n < 0) {
+      report.size = total;
+      report.error = std::string("read failed: ") + std::strerror(errno);
+      return report;
+    }
+    if (n == 0) break;
+    total += uint64_t(n);
+    // Past the limit the rest is read and dropped, so that the writer is not cut off (SIGPIPE).
+    if (total <= cap) data.append(chunk.get(), size_t(n));
+  }
+  if (total > cap) {
+    report.size = total;
+    report.findings.push_back({display_path, std::string(kMaxFileSize), "limit",
+                               std::to_string(total) + " bytes, over " + std::to_string(cap)});
+    return report;
+  }
+  return ScanBuffer(w, data, display_path);
 }
 
 void Engine::ScanTree(Worker& w, ByteView data, const std::string& display_path, const YaraExternals& top,

@@ -141,6 +141,12 @@ class Engine {
   bool PathsCanShareKeys() const;
   // Scans bytes that did not come from a file of their own (a stream, a test).
   FileReport ScanBuffer(Worker& worker, ByteView data, const std::string& display_path) const;
+  // Reads `fd` (a pipe, a terminal, a file: `accord scan -` gives standard input) from where it is
+  // to its end with read(2), and scans what it read as ScanBuffer does. More than
+  // ScanOptions::limits.max_file_size bytes: the limit's finding, as for a file over it, nothing
+  // scanned (the rest is read and dropped, as clamscan reads all of it: its writer is not cut
+  // off). A read error: the report's error.
+  FileReport ScanStream(Worker& worker, int fd, const std::string& display_path) const;
 
   const ScanOptions& options() const { return options_; }
   // Whether this engine has a member memo (ScanOptions::share_member_scans and YARA rules), and

@@ -51,6 +51,13 @@ std::string FormatText(const FileReport& r, bool infected_only) {
   return out;
 }
 
+std::string FormatExcludedJson(std::string_view path) {
+  nlohmann::json j;
+  j["path"] = EscapePath(path);
+  j["result"] = "excluded";
+  return j.dump() + "\n";
+}
+
 std::string FormatJson(const FileReport& r) {
   nlohmann::json j;
   j["path"] = EscapePath(r.path);

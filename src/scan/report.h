@@ -17,6 +17,9 @@ std::string EscapePath(std::string_view path);
 std::string FormatText(const FileReport& r, bool infected_only);
 // One JSON object and '\n'.
 std::string FormatJson(const FileReport& r);
+// A path that `--exclude` and the like skipped (WalkOptions::filter): {"path":P,"result":"excluded"}
+// and '\n'. (Its text form is clamscan's "PATH: Excluded".)
+std::string FormatExcludedJson(std::string_view path);
 
 // What the progress line shows: the files and bytes done so far and, once the counting walk
 // (CountPaths) has finished, the totals.

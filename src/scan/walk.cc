@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -24,6 +25,7 @@
 #include "core/limits.h"
 #include "scan/cache.h"
 #include "scan/memo.h"
+#include "scan/path_filter.h"
 
 namespace accord::scan {
 
@@ -110,15 +112,24 @@ class TreeVisitor {
   // met in a walk is `rel` under `root`.
   virtual void File(std::string path, const struct stat& st, bool named, const RootPtr& root,
                     std::string rel) = 0;
+  virtual void Excluded(const std::string& path) { (void)path; }  // WalkOptions::filter skipped it
   virtual bool Stopped() const { return false; }
+};
+
+// What the walk descends into and what it skips: WalkOptions' recursive and filter.
+struct WalkRules {
+  bool recursive = true;
+  const PathFilter* filter = nullptr;
 };
 
 // The directory `rel` under `root` ("" for the root itself, named on the command line and opened
 // following links, as stat did): opened relative to the root, following no symbolic link put
 // anywhere on its way since the walk listed it (fs::OpenBeneath), so that the walk and the files
 // it queues stay in the tree.
-void Dir(const RootPtr& root, const std::string& rel, const std::string& path, bool recursive,
-         TreeVisitor& v) {
+// `real`: the directory's real path, for the filter's file patterns (PathFilter::SkipsFile); empty
+// when there are none.
+void Dir(const RootPtr& root, const std::string& rel, const std::string& path, const std::string& real,
+         const WalkRules& rules, TreeVisitor& v) {
   int fd = rel.empty() ? ::openat(root->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                        : fs::OpenBeneath(root->fd, rel, O_RDONLY | O_DIRECTORY);
   DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
@@ -165,25 +176,54 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, b
     if (v.Stopped()) return;
     std::string child = path.back() == '/' ? path + e.name : path + "/" + e.name;
     std::string child_rel = rel.empty() ? e.name : rel + "/" + e.name;
+    // Below a named directory nothing is a link the walk follows: the real path is the root's and
+    // the names.
+    std::string child_real = real.empty()         ? std::string()
+                             : real.back() == '/' ? real + e.name
+                                                  : real + "/" + e.name;
     if (e.error != 0) {
       v.Error(child, std::string("cannot stat: ") + std::strerror(e.error));
     } else if (e.type == DT_LNK) {
       v.Symlink();
     } else if (e.type == DT_DIR) {
-      if (recursive) Dir(root, child_rel, child, recursive, v);
+      if (!rules.recursive) continue;
+      if (rules.filter && rules.filter->SkipsDir(child))
+        v.Excluded(child);
+      else
+        Dir(root, child_rel, child, child_real, rules, v);
     } else if (e.type == DT_REG) {
-      v.File(std::move(child), e.st, false, root, std::move(child_rel));
+      if (rules.filter && rules.filter->HasFilePatterns() && rules.filter->SkipsFile(child_real))
+        v.Excluded(child);
+      else
+        v.File(std::move(child), e.st, false, root, std::move(child_rel));
     }
     // Devices, FIFOs and sockets are not files to scan (reading a FIFO could block forever).
   }
 }
 
-void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v) {
-  for (const auto& path : paths) {
+// The path with symbolic links resolved, absolute (realpath(3)); the path itself if it cannot be
+// resolved (gone meanwhile).
+std::string RealPath(const std::string& path) {
+  std::unique_ptr<char, decltype(&std::free)> real(::realpath(path.c_str(), nullptr), &std::free);
+  return real ? std::string(real.get()) : path;
+}
+
+void Walk(const std::vector<std::string>& given, const WalkRules& rules, TreeVisitor& v) {
+  const bool real_paths = rules.filter && rules.filter->HasFilePatterns();
+  for (std::string path : given) {
     if (v.Stopped()) return;
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) {
       v.Error(path, std::string("cannot open: ") + std::strerror(errno));
+      continue;
+    }
+    // A directory named with trailing slashes ("ex/", "ex//") is "ex", as clamscan names it.
+    if (S_ISDIR(st.st_mode))
+      while (path.size() > 1 && path.back() == '/') path.pop_back();
+    if (rules.filter && (S_ISDIR(st.st_mode)   ? rules.filter->SkipsDir(path)
+                         : S_ISREG(st.st_mode) ? real_paths && rules.filter->SkipsFile(RealPath(path))
+                                               : false)) {
+      v.Excluded(path);
     } else if (S_ISDIR(st.st_mode)) {
       RootPlaces().acquire();  // given back by ~Root, or below
       int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -201,7 +241,7 @@ void Walk(const std::vector<std::string>& paths, bool recursive, TreeVisitor& v)
         RootPlaces().release();
         throw;
       }
-      Dir(root, "", path, recursive, v);
+      Dir(root, "", path, real_paths ? RealPath(path) : std::string(), rules, v);
     } else if (S_ISREG(st.st_mode)) {
       v.File(path, st, true, nullptr, "");
     } else {
@@ -214,8 +254,9 @@ class ScanVisitor : public TreeVisitor {
  public:
   ScanVisitor(Queue& queue, ScanCache* cache, const std::function<void(const FileReport&)>& report,
               std::mutex& report_mu, ScanSummary& summary, Progress* progress,
-              const std::function<bool()>& stopped)
-      : stopped_(stopped),
+              const std::function<bool()>& stopped, const std::function<void(const std::string&)>& excluded)
+      : excluded_(excluded),
+        stopped_(stopped),
         queue_(queue),
         cache_(cache),
         report_(report),
@@ -258,6 +299,11 @@ class ScanVisitor : public TreeVisitor {
     }
     queue_.Push({std::move(path), stamp, named, false, root, std::move(rel)});
   }
+  void Excluded(const std::string& path) override {
+    std::lock_guard<std::mutex> l(report_mu_);
+    ++summary_.excluded;
+    if (excluded_) excluded_(path);
+  }
   bool Stopped() const override { return stopped_ && stopped_(); }
 
  private:
@@ -269,6 +315,7 @@ class ScanVisitor : public TreeVisitor {
   }
 
   std::unordered_map<uid_t, std::string> owners_;
+  const std::function<void(const std::string&)>& excluded_;
   const std::function<bool()>& stopped_;
   Queue& queue_;
   ScanCache* cache_;
@@ -277,6 +324,10 @@ class ScanVisitor : public TreeVisitor {
   ScanSummary& summary_;
   Progress* progress_;
 };
+
+WalkRules RulesOf(const WalkOptions& o) {
+  return {o.recursive, o.filter};
+}
 
 // The sizes of the files a walk meets, for SizeCensus (those named on the command line never
 // share a scan: ScanPaths).
@@ -337,7 +388,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
         census_walk = std::thread([&] {
           try {
             CensusVisitor v(census, census_stop, options.stopped);
-            Walk(paths, options.recursive, v);
+            Walk(paths, RulesOf(options), v);
             if (!census_stop.load()) census.Finish();
           } catch (const std::exception&) {  // out of memory: an unfinished census, as if none
           }
@@ -525,10 +576,11 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
   } catch (const std::exception&) {
     if (workers.empty()) throw;  // no thread to scan with (nothing started yet)
   }                              // else fewer threads than asked
-  ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress, options.stopped);
+  ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress, options.stopped,
+                      options.on_excluded);
   std::exception_ptr walk_failed;
   try {
-    Walk(paths, options.recursive, visitor);
+    Walk(paths, RulesOf(options), visitor);
   } catch (...) {  // out of memory: the workers finish what was queued, then it is passed on
     walk_failed = std::current_exception();
   }
@@ -543,7 +595,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
 void CountPaths(const std::vector<std::string>& paths, const WalkOptions& options, Totals* totals,
                 const std::atomic<bool>* stop) {
   CountVisitor visitor(totals, stop);
-  Walk(paths, options.recursive, visitor);
+  Walk(paths, RulesOf(options), visitor);
   if (!visitor.Stopped()) totals->done.store(true);
 }
 

@@ -46,6 +46,7 @@
 
 namespace accord::scan {
 
+class PathFilter;
 class ScanCache;
 class ScanMemo;
 
@@ -59,6 +60,11 @@ struct WalkOptions {
   // Polled from the walking and scanning threads; once it returns true no more files are started
   // (those being scanned are reported) and ScanPaths returns. Empty: never.
   std::function<bool()> stopped;
+  // clamscan's --exclude/--include/--exclude-dir/--include-dir (scan/path_filter.h): a file or
+  // directory it skips is neither scanned nor counted nor entered, and is passed to `on_excluded`
+  // (called one at a time with on_report's calls; may be empty). Not owned; nullptr: none.
+  const PathFilter* filter = nullptr;
+  std::function<void(const std::string& path)> on_excluded;
 };
 
 struct ScanSummary {
@@ -71,6 +77,7 @@ struct ScanSummary {
   // the same externals key), whose findings they got (scan/memo.h). They count in `files` and
   // `bytes_read`, not in `bytes_scanned`.
   uint64_t same_content = 0;
+  uint64_t excluded = 0;  // files and directories WalkOptions::filter skipped
 };
 
 // Live counters for a progress display, updated while ScanPaths runs (a cached file counts as
