@@ -305,6 +305,31 @@ if command -v clamscan > /dev/null; then
     'grep -qx "stdin: Heuristics.Limits.Exceeded.MaxFileSize FOUND" out.txt'
   printf 'x' | "$accord" scan --no-cache --hashes filter.hdb - - > out.txt 2> err.txt
   check "standard input twice: an error" '[[ $? == 2 ]] && grep -q "more than once" err.txt'
+  "$accord" scan --no-cache --quiet --hashes filter.hdb ftree/d1/evil.exe ftree/a.txt ftree/missing > out.txt 2> err.txt
+  rc=$?
+  check "--quiet: nothing on standard output, the error on standard error, exit 1 ($rc)" \
+    '[[ $rc == 1 && ! -s out.txt ]] && grep -q "^ftree/missing: .*ERROR$" err.txt'
+  "$accord" scan --no-cache --no-summary --stdout -z --hashes filter.hdb ftree/a.txt ftree/missing > out.txt 2> err.txt
+  check "--stdout: the error line on standard output; -z accepted" \
+    '[[ ! -s err.txt ]] && grep -q "^ftree/missing: .*ERROR$" out.txt && grep -qx "ftree/a.txt: OK" out.txt'
+  # --log: appended to, a separator line first; the FOUND, Excluded and error lines and the summary,
+  # no OK line: the lines clamscan's own log has.
+  rm -f clam.log accord.log
+  clamscan -r -d filter.hdb --exclude-dir=skip -l clam.log ftree ftree/missing > /dev/null 2>&1
+  "$accord" scan --no-cache -r --hashes filter.hdb --exclude-dir=skip -l accord.log ftree ftree/missing > /dev/null 2>&1
+  "$accord" scan --no-cache --quiet --hashes filter.hdb -l accord.log ftree/d1/evil.exe > /dev/null 2>&1
+  found() { grep -e ' FOUND$' -e ' Excluded$' "$1" | unofficial; }
+  check "--log: the FOUND and Excluded lines of clamscan's log, two runs appended, no OK line ($(diff <(found clam.log) <(found accord.log | uniq) | head -c 200))" \
+    '[[ $(grep -c "^-\{79\}$" accord.log) == 2 && $(grep -c "^Scanned files: " accord.log) == 2 ]] &&
+     diff <(found clam.log) <(found accord.log | uniq) > /dev/null && ! grep -q ": OK$" accord.log &&
+     grep -q "^ftree/missing: .*ERROR$" accord.log && [[ $(grep -c "evil.exe: Test.Evil.Md5 FOUND" accord.log) == 2 ]]'
+  "$accord" scan --no-cache --hashes filter.hdb -l /nonexistent/dir/x.log ftree/a.txt > out.txt 2> err.txt
+  check "--log into a directory that does not exist: exit 2 before scanning" \
+    '[[ $? == 2 && ! -s out.txt ]] && grep -q -- "--log /nonexistent/dir/x.log" err.txt'
+  (cd ftree/d1 && clamscan --no-summary -d ../../filter.hdb 2> /dev/null | unofficial) > clam.out
+  (cd ftree/d1 && "$accord" scan --no-cache --no-summary --hashes ../../filter.hdb | sort) > accord.out
+  check "no path: the current directory by its absolute path, as clamscan ($(head -c 200 accord.out))" \
+    'diff -q clam.out accord.out > /dev/null && grep -q "^/.*/ftree/d1/evil.exe: Test.Evil.Md5 FOUND$" accord.out'
   "$accord" scan --no-cache --hashes filter.hdb - <&- > out.txt 2> err.txt
   check "standard input closed: an error, not another file read as stdin" \
     '[[ $? == 2 ]] && grep -q "standard input is closed" err.txt'

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <thread>
 
@@ -110,10 +113,14 @@ struct ScanArgs {
   std::vector<std::string> tlsh;
   int threads = 0;
   bool recursive = false, infected_only = false, json = false, no_summary = false;
-  bool suppress_ok = false;     // -o: no "PATH: OK" lines (clamscan's --suppress-ok-results)
-  std::string file_list;        // -f: more paths, one per line
-  scan::PathPatterns patterns;  // --exclude, --include, --exclude-dir, --include-dir
-  std::string cache_path;       // --cache FILE; "" for the default (scan/cache.h)
+  bool suppress_ok = false;       // -o: no "PATH: OK" lines (clamscan's --suppress-ok-results)
+  bool quiet = false;             // --quiet: text output only for errors (clamscan's)
+  bool errors_to_stdout = false;  // --stdout: error lines on standard output too (clamscan's)
+  bool all_match = false;         // -z: accepted; accord reports every match anyway
+  std::string log_path;           // -l: FOUND, Excluded and error lines and the summary, appended
+  std::string file_list;          // -f: more paths, one per line
+  scan::PathPatterns patterns;    // --exclude, --include, --exclude-dir, --include-dir
+  std::string cache_path;         // --cache FILE; "" for the default (scan/cache.h)
   bool no_cache = false;
   bool scan_duplicates = false;  // --scan-duplicates: no ScanMemo, no MemberMemo
   bool unverified = false;       // --unverified: accept databases that no verified update built
@@ -140,6 +147,16 @@ Result<std::vector<std::string>> ReadFileList(const std::string& path) {
     start = end + 1;
   }
   return paths;
+}
+
+// printf into `out`, at its end (lines of at most 255 bytes).
+__attribute__((format(printf, 2, 3))) void Appendf(std::string* out, const char* format, ...) {
+  char b[256];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(b, sizeof b, format, args);
+  va_end(args);
+  *out += b;
 }
 
 std::string Mb(uint64_t bytes) {
@@ -217,8 +234,20 @@ int Scan(ScanArgs& a) {
   // "-": standard input, scanned first (clamscan's `clamscan -`), reported as "stdin".
   const size_t dashes = std::erase(a.paths, std::string("-"));
   if (dashes > 1) return Error(InvalidArgument("\"-\" (standard input) given more than once"));
-  // Nothing named: the current directory, as clamscan; an empty list names nothing.
-  if (a.paths.empty() && dashes == 0 && a.file_list.empty()) a.paths.push_back(".");
+  // Nothing named: the current directory by its absolute path, as clamscan names it; an empty list
+  // names nothing.
+  if (a.paths.empty() && dashes == 0 && a.file_list.empty()) {
+    auto cwd = fs::RealPath(".");  // getcwd(3)'s path, as clamscan's
+    if (!cwd.ok()) return Error(cwd.status());
+    a.paths.push_back(*cwd);
+  }
+  // clamscan's --log: appended to, a separator line first, as clamscan writes it.
+  std::unique_ptr<FILE, int (*)(FILE*)> log(nullptr, &std::fclose);
+  if (!a.log_path.empty()) {
+    log.reset(std::fopen(a.log_path.c_str(), "ae"));
+    if (!log) return Error(InvalidArgument("--log " + a.log_path + ": " + std::strerror(errno)));
+    std::fprintf(log.get(), "\n%s\n\n", std::string(79, '-').c_str());
+  }
   // Standard input must be open: were descriptor 0 closed, the walk's first open would take it and
   // be read as "stdin".
   if (dashes > 0 && ::fcntl(STDIN_FILENO, F_GETFD) < 0)
@@ -241,9 +270,10 @@ int Scan(ScanArgs& a) {
     if (a.json) {
       std::string out = scan::FormatExcludedJson(path);
       std::fwrite(out.data(), 1, out.size(), stdout);
-    } else if (!a.infected_only) {  // clamscan's line, which -i leaves out
+    } else if (!a.infected_only && !a.quiet) {  // clamscan's line, which -i leaves out
       std::printf("%s: Excluded\n", scan::EscapePath(path).c_str());
     }
+    if (log && !a.infected_only) std::fprintf(log.get(), "%s: Excluded\n", scan::EscapePath(path).c_str());
   };
   scan::ScanMemo memo;
   if (!a.scan_duplicates && engine.PathsCanShareKeys()) wo.memo = &memo;
@@ -297,8 +327,13 @@ int Scan(ScanArgs& a) {
   // files and the directories it descends: a low soft limit on descriptors would make files errors.
   RaiseOpenFileLimit();
   auto report = [&](const scan::FileReport& r) {
+    if (log) {  // the FOUND, CITED and error lines, never OK
+      std::string logged = scan::FormatText(r, true);
+      std::fwrite(logged.data(), 1, logged.size(), log.get());
+    }
+    if (a.quiet && !a.json && r.error.empty()) return;  // --quiet: errors only, FOUND lines too go
     std::string out = a.json ? scan::FormatJson(r) : scan::FormatText(r, a.infected_only || a.suppress_ok);
-    if (!r.error.empty()) std::fputs(out.c_str(), stderr);
+    if (!r.error.empty()) std::fputs(out.c_str(), a.errors_to_stdout && !a.json ? stdout : stderr);
     if (r.error.empty() || a.json) std::fwrite(out.data(), 1, out.size(), stdout);
   };
   scan::ScanSummary from_stdin;
@@ -336,30 +371,37 @@ int Scan(ScanArgs& a) {
                    s.ToString().c_str());
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.json && !a.no_summary) {
+  std::string text;  // the summary, for standard output and the log
+  if (!a.no_summary) {
     char start[64], end[64];
     std::time_t end_time = std::time(nullptr);
     std::strftime(start, sizeof start, "%Y:%m:%d %H:%M:%S", std::localtime(&start_time));
     std::strftime(end, sizeof end, "%Y:%m:%d %H:%M:%S", std::localtime(&end_time));
-    std::printf("\n----------- SCAN SUMMARY -----------\n");
-    std::printf("Known viruses: %zu\n", engine.signature_count());
-    std::printf("Engine version: accord 0.1.0\n");
-    std::printf("Scanned directories: %llu\n", (unsigned long long)summary.directories);
-    std::printf("Scanned files: %llu\n", (unsigned long long)summary.files);
-    std::printf("Infected files: %llu\n", (unsigned long long)summary.infected);
-    if (summary.errors) std::printf("Total errors: %llu\n", (unsigned long long)summary.errors);
-    std::printf("Data scanned: %s\n", Mb(summary.bytes_scanned).c_str());
-    std::printf("Data read: %s (ratio %.2f:1)\n", Mb(summary.bytes_read).c_str(),
-                summary.bytes_read ? double(summary.bytes_scanned) / double(summary.bytes_read) : 0.0);
-    std::printf("Time: %.3f sec (%d m %d s)\n", secs, int(secs) / 60, int(secs) % 60);
-    std::printf("Start Date: %s\nEnd Date:   %s\n", start, end);
+    Appendf(&text, "\n----------- SCAN SUMMARY -----------\n");
+    Appendf(&text, "Known viruses: %zu\n", engine.signature_count());
+    Appendf(&text, "Engine version: accord 0.1.0\n");
+    Appendf(&text, "Scanned directories: %llu\n", (unsigned long long)summary.directories);
+    Appendf(&text, "Scanned files: %llu\n", (unsigned long long)summary.files);
+    Appendf(&text, "Infected files: %llu\n", (unsigned long long)summary.infected);
+    if (summary.errors) Appendf(&text, "Total errors: %llu\n", (unsigned long long)summary.errors);
+    Appendf(&text, "Data scanned: %s\n", Mb(summary.bytes_scanned).c_str());
+    Appendf(&text, "Data read: %s (ratio %.2f:1)\n", Mb(summary.bytes_read).c_str(),
+            summary.bytes_read ? double(summary.bytes_scanned) / double(summary.bytes_read) : 0.0);
+    Appendf(&text, "Time: %.3f sec (%d m %d s)\n", secs, int(secs) / 60, int(secs) % 60);
+    Appendf(&text, "Start Date: %s\nEnd Date:   %s\n", start, end);
     // Not a clamscan line: last, so that scripts reading clamscan's lines see them unchanged.
-    if (cache) std::printf("Cached files: %llu\n", (unsigned long long)summary.cached);
+    if (cache) Appendf(&text, "Cached files: %llu\n", (unsigned long long)summary.cached);
     if (wo.memo)
-      std::printf("Same content as a scanned file: %llu\n", (unsigned long long)summary.same_content);
+      Appendf(&text, "Same content as a scanned file: %llu\n", (unsigned long long)summary.same_content);
     if (engine.shares_member_scans())
-      std::printf("Members with the content of a scanned member: %llu\n",
-                  (unsigned long long)engine.shared_member_scans());
+      Appendf(&text, "Members with the content of a scanned member: %llu\n",
+              (unsigned long long)engine.shared_member_scans());
+  }
+  if (!a.json && !a.quiet) std::fwrite(text.data(), 1, text.size(), stdout);
+  if (log) {
+    std::fwrite(text.data(), 1, text.size(), log.get());
+    if (std::fflush(log.get()) != 0 || std::ferror(log.get()))
+      std::fprintf(stderr, "accord: warning: --log %s: %s\n", a.log_path.c_str(), std::strerror(errno));
   }
   std::fflush(stdout);
   if (summary.infected > 0) return kFound;
@@ -425,6 +467,13 @@ void AddScanCommands(CLI::App& app, int& rc) {
       ->allow_extra_args(false);
   sc->add_flag("--json", s.json, "NDJSON: one object per scanned file");
   sc->add_flag("--no-summary", s.no_summary, "no summary at the end");
+  sc->add_option("-l,--log", s.log_path,
+                 "append the FOUND, Excluded and error lines and the summary to FILE (no OK lines)")
+      ->allow_extra_args(false);
+  sc->add_flag("--quiet", s.quiet, "print only errors (no FOUND lines, no summary; the exit code tells)");
+  sc->add_flag("--stdout", s.errors_to_stdout, "print error lines on standard output, not standard error");
+  sc->add_flag("-z,--allmatch", s.all_match,
+               "accepted for clamscan's scripts: every match is reported anyway");
   sc->add_option("--max-filesize", s.limits.max_file_size,
                  "bytes; larger files and members are not scanned whole");
   sc->add_option("--max-scansize", s.limits.max_scan_size, "bytes extracted per top-level file");
@@ -447,7 +496,9 @@ void AddScanCommands(CLI::App& app, int& rc) {
       ->allow_extra_args(false);
   sc->add_flag("--unverified", s.unverified,
                "scan with databases that no verified `accord update` built (local testing)");
-  sc->add_option("PATH", s.paths, "files and directories (default: .); - is standard input");
+  sc->add_option("PATH", s.paths,
+                 "files and directories (default: the current directory, named by its absolute path as "
+                 "clamscan names it); - is standard input");
   sc->callback([&] { rc = Scan(s); });
 }
 
