@@ -333,6 +333,9 @@ if command -v clamscan > /dev/null; then
   "$accord" scan --no-cache --hashes filter.hdb - <&- > out.txt 2> err.txt
   check "standard input closed: an error, not another file read as stdin" \
     '[[ $? == 2 ]] && grep -q "standard input is closed" err.txt'
+  "$accord" scan --no-cache --hashes filter.hdb -l closed.log - <&- > out.txt 2> err.txt
+  check "standard input closed, with a log that would take descriptor 0: the same error" \
+    '[[ $? == 2 ]] && grep -q "standard input is closed" err.txt'
   # (a megabyte: more than a pipe holds, so a reader that stopped early would leave head a SIGPIPE)
   head -c 1000000 /dev/zero | "$accord" scan --no-cache --no-summary --max-filesize 4096 --hashes filter.hdb - > out.txt
   st=("${PIPESTATUS[@]}")

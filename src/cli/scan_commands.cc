@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -149,6 +150,12 @@ Result<std::vector<std::string>> ReadFileList(const std::string& path) {
   return paths;
 }
 
+// Whether descriptor 0 is open. Were it closed, the first file accord opens (a database, the log, a
+// file of the walk) would take it, and `-` would read that file as "stdin": checked before any.
+bool StdinOpen() {
+  return ::fcntl(STDIN_FILENO, F_GETFD) >= 0;
+}
+
 // printf into `out`, at its end (lines of at most 255 bytes).
 __attribute__((format(printf, 2, 3))) void Appendf(std::string* out, const char* format, ...) {
   char b[256];
@@ -192,6 +199,8 @@ std::unique_ptr<scan::ScanCache> OpenCache(const ScanArgs& a,
 }
 
 int Scan(ScanArgs& a) {
+  if (std::count(a.paths.begin(), a.paths.end(), "-") > 0 && !StdinOpen())
+    return Error(InvalidArgument("\"-\": standard input is closed"));
   auto t0 = std::chrono::steady_clock::now();
   int64_t start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
@@ -241,17 +250,16 @@ int Scan(ScanArgs& a) {
     if (!cwd.ok()) return Error(cwd.status());
     a.paths.push_back(*cwd);
   }
-  // clamscan's --log: appended to, a separator line first, as clamscan writes it.
+  if (dashes > 0 && !StdinOpen()) return Error(InvalidArgument("\"-\": standard input is closed"));
+  // clamscan's --log: appended to, a separator line first, as clamscan writes it; a line at a time
+  // (a scan killed midway leaves what it found, runs sharing a log do not split each other's lines).
   std::unique_ptr<FILE, int (*)(FILE*)> log(nullptr, &std::fclose);
   if (!a.log_path.empty()) {
     log.reset(std::fopen(a.log_path.c_str(), "ae"));
     if (!log) return Error(InvalidArgument("--log " + a.log_path + ": " + std::strerror(errno)));
+    std::setvbuf(log.get(), nullptr, _IOLBF, 0);
     std::fprintf(log.get(), "\n%s\n\n", std::string(79, '-').c_str());
   }
-  // Standard input must be open: were descriptor 0 closed, the walk's first open would take it and
-  // be read as "stdin".
-  if (dashes > 0 && ::fcntl(STDIN_FILENO, F_GETFD) < 0)
-    return Error(InvalidArgument("\"-\": standard input is closed"));
   a.limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
   scan::ScanOptions options{a.limits};
   std::unique_ptr<scan::ScanCache> cache = OpenCache(a, dbs, rules, options, start_ns);
@@ -295,7 +303,7 @@ int Scan(ScanArgs& a) {
   } join{done, bar, counter};
   // A progress bar; its totals come from a walk that only stats (CountPaths). Out of memory or
   // no thread for either: no totals, or no bar; the scan goes on.
-  if (::isatty(2)) {
+  if (::isatty(2) && !a.quiet) {
     try {
       counter = std::thread([&] {
         try {
@@ -401,7 +409,8 @@ int Scan(ScanArgs& a) {
   if (log) {
     std::fwrite(text.data(), 1, text.size(), log.get());
     if (std::fflush(log.get()) != 0 || std::ferror(log.get()))
-      std::fprintf(stderr, "accord: warning: --log %s: %s\n", a.log_path.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "accord: warning: --log %s: not every line could be written\n",
+                   a.log_path.c_str());
   }
   std::fflush(stdout);
   if (summary.infected > 0) return kFound;
