@@ -2,7 +2,7 @@
 # accord scan beside its peers, same corpus, same signatures, same run (docs/benchmarks.md):
 #   1. YARA: the signature-base rules with the five external variables, accord vs `yara -r -p 2`
 #      (and accord again with --scan-duplicates: every copy of the same bytes scanned, as yara
-#      does; and with --max-recursion 0: the files themselves only, as yara reads them); then
+#      does; and with --max-recursion 1: the files themselves only, as yara reads them); then
 #      yara and accord alternately until SCAN_BENCH_PAIRS pairs (default 3), and the median ratio;
 #   2. hashes: 1,000,000 random SHA-256 .hsb signatures plus clam.exe's, accord vs clamscan;
 #   3. a second accord scan of the unchanged corpus, answered by the scan cache the first wrote
@@ -56,9 +56,9 @@ echo "  the same lines as with the memo: $(cmp -s <(sort "$work/accord scan -j 2
 # The same scan reading only the files themselves, as yara does (containers are not opened; each
 # one is reported as Heuristics.Limits.Exceeded.MaxRecursion): how much of accord's time is the
 # containers' contents, which yara never reads.
-measure "accord scan -j 2 --max-recursion 0" "$accord" scan --unverified -d "$work/sb.accdb" -r -j 2 -i --no-summary --no-cache --max-recursion 0 "$corpus"
+measure "accord scan -j 2 --max-recursion 1" "$accord" scan --unverified -d "$work/sb.accdb" -r -j 2 -i --no-summary --no-cache --max-recursion 1 "$corpus"
 same0=$(cmp -s <(awk '{print $2 " " $1}' "$work/yara -r -p 2.out" | sort -u) \
-  <(grep -v -e Heuristics -e '!' "$work/accord scan -j 2 --max-recursion 0.out" | sed 's/: \([^ ]*\) FOUND$/ \1/' | sort -u) \
+  <(grep -v -e Heuristics -e '!' "$work/accord scan -j 2 --max-recursion 1.out" | sed 's/: \([^ ]*\) FOUND$/ \1/' | sort -u) \
   && echo yes || echo NO)
 echo "  the same rules on every file itself: $same0"
 # This VM's timings drift by +-15% from one minute to the next: yara and accord again, alternately,

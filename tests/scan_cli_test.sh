@@ -341,6 +341,42 @@ if command -v clamscan > /dev/null; then
   st=("${PIPESTATUS[@]}")
   check "standard input over the limit is read to its end: the writer is not cut off (${st[*]})" \
     '[[ ${st[0]} == 0 && ${st[1]} == 0 ]] && grep -qx "stdin: Heuristics.Limits.Exceeded.MaxFileSize FOUND" out.txt'
+
+  # ---- The limit options' values as clamscan reads them: K/M/G, 0 for no limit, --max-recursion
+  # counting the file itself as level 1. clamscan reports a limit only with --alert-exceeds-max;
+  # accord always does, naming the member: its lines are cut to the top-level file's path.
+  mkdir -p ltree
+  head -c 2000 /dev/urandom > ltree/r2000.bin
+  printf '%s:2000:Test.R2000\n' "$(sha256sum ltree/r2000.bin | cut -d' ' -f1)" > limits.hsb
+  python3 - <<'PY'
+import zipfile
+inner, name = "ltree/r2000.bin", "r2000.bin"
+for level in (1, 2, 3):
+    with zipfile.ZipFile("ltree/l%d.zip" % level, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(inner, name)
+    inner, name = "ltree/l%d.zip" % level, "l%d.zip" % level
+PY
+  toplevel() { sed -e 's/![^:]*: / /' -e 's/: / /' -e 's/\.UNOFFICIAL FOUND$/ FOUND/' | sort -u; }
+  for opts in --max-filesize=1K --max-filesize=1k --max-filesize=1999 --max-filesize=2000 \
+    --max-filesize=1M --max-filesize=1G --max-filesize=0 --max-scansize=0 --max-scansize=1m \
+    --max-files=0 --max-scantime=0 --max-recursion=1 --max-recursion=2 --max-recursion=3 \
+    --max-recursion=4 --max-recursion=0 '--max-filesize=0 --max-scansize=0 --max-files=0'; do
+    # shellcheck disable=SC2086
+    clamscan --no-summary --alert-exceeds-max=yes -d limits.hsb $opts ltree/* 2> /dev/null | toplevel > clam.out
+    # shellcheck disable=SC2086
+    "$accord" scan --no-cache --no-summary -i --hashes limits.hsb $opts ltree/* 2> err.txt | toplevel > accord.out
+    check "$opts: what clamscan finds and the limits it reports ($(diff clam.out accord.out | head -c 300))" \
+      'diff -q clam.out accord.out > /dev/null && [[ -s accord.out ]]'
+  done
+  "$accord" scan --no-cache --no-summary --hashes limits.hsb --max-recursion=0 ltree/l1.zip > out.txt 2> err.txt
+  check "--max-recursion 0: the default, with clamscan's warning" \
+    'grep -q "warning: --max-recursion 0 is not allowed: the default, 17" err.txt && grep -q "Test.R2000 FOUND" out.txt'
+  for bad in --max-filesize=1.5M --max-scansize=10MB --max-filesize=1T --max-files=1K --max-scantime=-1 \
+    --max-recursion=257; do
+    "$accord" scan --no-cache --hashes limits.hsb -l limits.log "$bad" ltree > out.txt 2> err.txt
+    check "$bad: exit 2 before anything is scanned or logged" \
+      '[[ $? == 2 && ! -s out.txt && ! -e limits.log ]] && grep -q -- "${bad%%=*} \"${bad#*=}\": " err.txt'
+  done
 fi
 
 echo "$pass passed, $fail failed"

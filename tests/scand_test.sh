@@ -33,7 +33,7 @@ sig files/clam.exe Accord.Test.ClamExe > sigs.hsb
 
 sock=$work/scand.sock
 "$accord" scand -d sigs.accdb --socket "$sock" --tcp 127.0.0.1:0 --watch-interval 0.2 \
-  --max-stream-size 1048576 2> scand.log &
+  --max-stream-size 1M 2> scand.log &  # clamd.conf's way of writing 1 MiB
 pid=$!
 trap 'kill $pid 2> /dev/null; wait $pid 2> /dev/null' EXIT
 for _ in $(seq 100); do
@@ -42,6 +42,9 @@ for _ in $(seq 100); do
 done
 port=$(sed -n 's/.*tcp port \([0-9]*\).*/\1/p' scand.log | head -n 1)
 check "the daemon is listening on $sock and tcp port $port" '[ -S "$sock" ] && [ -n "$port" ]'
+"$accord" scand -d sigs.accdb --socket "$work/never.sock" --max-stream-size 1.5M > out.txt 2> err.txt
+check "a stream size clamd would not read either: exit 2 before listening" \
+  '[[ $? == 2 ]] && grep -q -- "--max-stream-size \"1.5M\": not a size" err.txt && [ ! -e "$work/never.sock" ]'
 printf 'LocalSocket %s\n' "$sock" > clamd.conf
 printf 'TCPSocket %s\nTCPAddr 127.0.0.1\n' "$port" > clamd-tcp.conf
 

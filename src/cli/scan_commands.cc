@@ -13,6 +13,7 @@
 #include <ctime>
 #include <thread>
 
+#include "cli/limit_options.h"
 #include "cli/process.h"
 #include "cli/update_commands.h"
 #include "core/fs.h"
@@ -126,8 +127,8 @@ struct ScanArgs {
   bool scan_duplicates = false;  // --scan-duplicates: no ScanMemo, no MemberMemo
   bool unverified = false;       // --unverified: accept databases that no verified update built
   std::string policy;            // --policy: the databases must have been verified against this one
-  scan::ContainerLimits limits;
-  uint64_t max_scan_ms = 120000;
+  scan::ContainerLimits limits;  // --max-ratio; the others from limit_texts
+  LimitOptionTexts limit_texts;  // --max-filesize ... as clamscan reads them (cli/limit_options.h)
 };
 
 // clamscan's --file-list: a path per line (a trailing CR dropped, empty lines skipped), from a file
@@ -199,6 +200,13 @@ std::unique_ptr<scan::ScanCache> OpenCache(const ScanArgs& a,
 }
 
 int Scan(ScanArgs& a) {
+  {  // the limits as clamscan reads them, checked before anything is opened
+    std::vector<std::string> warnings;
+    auto limits = ApplyLimitOptions(a.limit_texts, a.limits, warnings);
+    if (!limits.ok()) return Error(limits.status());
+    for (const std::string& w : warnings) std::fprintf(stderr, "accord: warning: %s\n", w.c_str());
+    a.limits = *limits;
+  }
   if (std::count(a.paths.begin(), a.paths.end(), "-") > 0 && !StdinOpen())
     return Error(InvalidArgument("\"-\": standard input is closed"));
   auto t0 = std::chrono::steady_clock::now();
@@ -260,7 +268,6 @@ int Scan(ScanArgs& a) {
     std::setvbuf(log.get(), nullptr, _IOLBF, 0);
     std::fprintf(log.get(), "\n%s\n\n", std::string(79, '-').c_str());
   }
-  a.limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
   scan::ScanOptions options{a.limits};
   std::unique_ptr<scan::ScanCache> cache = OpenCache(a, dbs, rules, options, start_ns);
   // A clean file's SHA-256 is shown only by --json and recorded only by the cache: without
@@ -483,12 +490,7 @@ void AddScanCommands(CLI::App& app, int& rc) {
   sc->add_flag("--stdout", s.errors_to_stdout, "print error lines on standard output, not standard error");
   sc->add_flag("-z,--allmatch", s.all_match,
                "accepted for clamscan's scripts: every match is reported anyway");
-  sc->add_option("--max-filesize", s.limits.max_file_size,
-                 "bytes; larger files and members are not scanned whole");
-  sc->add_option("--max-scansize", s.limits.max_scan_size, "bytes extracted per top-level file");
-  sc->add_option("--max-recursion", s.limits.max_recursion, "container nesting depth");
-  sc->add_option("--max-files", s.limits.max_files, "members extracted per container");
-  sc->add_option("--max-scantime", s.max_scan_ms, "milliseconds per top-level file");
+  AddLimitOptions(*sc, s.limit_texts);
   sc->add_option("--max-ratio", s.limits.max_compression_ratio,
                  "compression ratio above which extraction stops");
   sc->add_option("--cache", s.cache_path,

@@ -11,8 +11,11 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
+#include <tuple>
 #include <vector>
 
+#include "cli/limit_options.h"
 #include "cli/process.h"
 #include "scan/load.h"
 #include "scand/server.h"
@@ -29,8 +32,10 @@ struct ScandArgs {
   double command_timeout = 30, read_timeout = 120, send_timeout = 30, watch_interval = 2;
   bool no_verify = false, quiet = false;
   scand::ServerLimits limits;
-  scan::ContainerLimits scan_limits;
-  uint64_t max_scan_ms = 120000;
+  scan::ContainerLimits scan_limits;  // from scan_limit_texts, in RunScand
+  LimitOptionTexts scan_limit_texts;  // --max-filesize ... as clamd reads them (cli/limit_options.h)
+  std::optional<std::string> max_stream_size,
+      max_stream_memory;  // sizes as --max-filesize's, 0 not "no limit"
 };
 
 std::atomic<scand::Server*> g_server{nullptr};  // for the signal handlers
@@ -86,7 +91,6 @@ Result<scand::LoadedEngine> Load(const ScandArgs& a) {
     if (Identity(a.files.databases[i]) != before[i])
       return Unavailable(a.files.databases[i] + ": replaced while it was being loaded; loading it again");
   scan::ContainerLimits limits = a.scan_limits;
-  limits.max_scan_time = std::chrono::milliseconds(a.max_scan_ms);
   // No member memo: a daemon's engine serves every client for as long as it runs, and a reply
   // answered from another client's member would tell, by its speed, what that client scanned.
   scan::ScanOptions options{limits};
@@ -108,6 +112,27 @@ Result<scand::LoadedEngine> Load(const ScandArgs& a) {
 }
 
 int RunScand(ScandArgs& a) {
+  {  // the limits as clamd reads them, checked before anything starts
+    std::vector<std::string> warnings;
+    auto limits = ApplyLimitOptions(a.scan_limit_texts, a.scan_limits, warnings);
+    Status bad = limits.status();
+    for (auto [text, field, name] :
+         {std::tuple{&a.max_stream_size, &a.limits.max_stream_size, "--max-stream-size"},
+          std::tuple{&a.max_stream_memory, &a.limits.max_stream_memory, "--max-stream-memory"}}) {
+      if (!*text || !bad.ok()) continue;
+      auto v = ParseLimitSize(name, **text, warnings);
+      if (v.ok())
+        *field = *v;
+      else
+        bad = v.status();
+    }
+    if (!bad.ok()) {
+      std::fprintf(stderr, "accord: %s\n", bad.ToString().c_str());
+      return 2;
+    }
+    for (const std::string& w : warnings) std::fprintf(stderr, "accord: warning: %s\n", w.c_str());
+    a.scan_limits = *limits;
+  }
   scand::ServerOptions o;
   o.unix_socket = a.socket;
   o.tcp = a.tcp;
@@ -165,11 +190,12 @@ void AddScandCommand(CLI::App& app, int& rc) {
   sd->add_option("-j,--threads", a.threads, "scanning threads (default: the number of cores)");
   sd->add_option("--max-connections", a.limits.max_connections, "connections open at once")
       ->capture_default_str();
-  sd->add_option("--max-stream-size", a.limits.max_stream_size, "bytes per INSTREAM (StreamMaxLength)")
-      ->capture_default_str();
-  sd->add_option("--max-stream-memory", a.limits.max_stream_memory,
-                 "bytes of all streams held at once; past it, streaming clients wait")
-      ->capture_default_str();
+  sd->add_option_function<std::string>(
+      "--max-stream-size", [](const std::string& v) { a.max_stream_size = v; },
+      "bytes per INSTREAM, or with K, M, G (StreamMaxLength; default 25M)");
+  sd->add_option_function<std::string>(
+      "--max-stream-memory", [](const std::string& v) { a.max_stream_memory = v; },
+      "bytes of all streams held at once, or with K, M, G; past it, streaming clients wait (default 1G)");
   sd->add_option("--max-reply-bytes", a.limits.max_reply_bytes,
                  "reply bytes buffered for a client that does not read them")
       ->capture_default_str();
@@ -186,11 +212,7 @@ void AddScandCommand(CLI::App& app, int& rc) {
       ->capture_default_str();
   sd->add_flag("--no-verify", a.no_verify, "load databases without `accord db verify` first");
   sd->add_flag("-q,--quiet", a.quiet, "no log lines on standard error");
-  sd->add_option("--max-filesize", a.scan_limits.max_file_size, "bytes; larger files are not scanned whole");
-  sd->add_option("--max-scansize", a.scan_limits.max_scan_size, "bytes extracted per top-level file");
-  sd->add_option("--max-recursion", a.scan_limits.max_recursion, "container nesting depth");
-  sd->add_option("--max-files", a.scan_limits.max_files, "members extracted per container");
-  sd->add_option("--max-scantime", a.max_scan_ms, "milliseconds per top-level file");
+  AddLimitOptions(*sd, a.scan_limit_texts);
   sd->callback([&] { rc = RunScand(a); });
 }
 

@@ -72,6 +72,11 @@ inline constexpr size_t kMaxPathPatterns = 1024;
 inline constexpr size_t kMaxPathPatternSize = 4096;
 // `accord scan --file-list FILE`: the list's size (some 2 million paths).
 inline constexpr size_t kMaxScanFileListSize = size_t{256} << 20;
+// The per-file limit options of `accord scan` and `accord scand` (cli/limit_options.h): the most
+// --max-recursion may be (each open level holds a reader and its buffers, ~400 KB for a zip, and a
+// few frames of the walk's stack), and the longest --max-scantime, which 0 ("no limit") means.
+inline constexpr int kMaxContainerLevels = 256;
+inline constexpr uint64_t kMaxScanTimeMs = uint64_t{365} * 24 * 3600 * 1000;
 
 // Files with the same bytes in one `accord scan` (scan/memo.h): at most this many verdicts are kept,
 // one per content and externals key (about 400 bytes each for a clean file, more with findings),

@@ -503,6 +503,9 @@ WalkState::Cap WalkState::MemberCap(const ContainerBudget& budget) const {
   if (scan_left < cap.bytes) cap = {scan_left, kMaxScanSize};
   uint64_t ratio_left = budget.allowance - std::min(budget.produced, budget.allowance);
   if (ratio_left < cap.bytes) cap = {ratio_left, kMaxCompressionRatio};
+  // Every cap unlimited (--max-filesize 0 --max-scansize 0 and a ratio that saturates): no member
+  // can be that large, and one byte past the cap, which the readers ask for, must not wrap to 0.
+  cap.bytes = std::min<uint64_t>(cap.bytes, UINT64_MAX - 1);
   return cap;
 }
 
@@ -544,9 +547,9 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
   if (TimeUp(path)) return;
   Detection det = Detect(data);
   if (det.format.empty()) return;
-  if (depth >= limits_.max_recursion) {
+  if (depth + 1 >= limits_.max_recursion) {  // the top-level file is level 1
     Report(EventKind::kLimitExceeded, path, std::string(kMaxRecursion),
-           std::string(det.format) + " container at depth " + std::to_string(depth) +
+           std::string(det.format) + " container at level " + std::to_string(depth + 1) +
                " not opened: max_recursion is " + std::to_string(limits_.max_recursion));
     return;
   }

@@ -49,8 +49,9 @@ namespace accord::scan {
 // Every cap of the walker, with ClamAV's defaults where ClamAV has the same cap (clamd.conf).
 // Each hit is reported as an Event named after it.
 struct ContainerLimits {
-  // Deepest nesting opened: the top-level file is depth 0 and its members depth 1; a container at
-  // depth max_recursion is visited but not opened (ClamAV MaxRecursion 17).
+  // Levels, counted as ClamAV counts them (MaxRecursion 17): the top-level file is level 1 (Item
+  // depth 0) and its members level 2; a container at level max_recursion is visited but not opened,
+  // so 1 opens no container and 17 opens 16 nested ones. (0 is taken as 1.)
   int max_recursion = 17;
   // Largest single member extracted; a longer one is cut there and visited cut (MaxFileSize 100M).
   uint64_t max_file_size = uint64_t{100} << 20;

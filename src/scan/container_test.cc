@@ -384,16 +384,27 @@ TEST(ContainerTest, MaxRecursionStopsADeepNestQuickly) {
   ASSERT_EQ(w.events.size(), 1u) << ::testing::PrintToString(w.EventNames());
   EXPECT_EQ(w.events[0].name, kMaxRecursion);
   EXPECT_EQ(w.events[0].kind, EventKind::kLimitExceeded);
-  EXPECT_THAT(w.events[0].message, HasSubstr("max_recursion is 17"));
-  EXPECT_EQ(w.stats.max_depth, ContainerLimits{}.max_recursion);
-  EXPECT_EQ(w.paths.size(), 18u);
-  EXPECT_EQ(w.depth[w.events[0].path], 17);
+  // Levels as ClamAV counts them: the file itself is level 1, so 17 opens 16 nested zips (the
+  // 17th is visited, not opened), as clamscan's default does.
+  EXPECT_THAT(w.events[0].message, HasSubstr("zip container at level 17 not opened: max_recursion is 17"));
+  EXPECT_EQ(w.stats.max_depth, 16);
+  EXPECT_EQ(w.paths.size(), 17u);
+  EXPECT_EQ(w.depth[w.events[0].path], 16);
 
   ContainerLimits two;
   two.max_recursion = 2;
   Walked shallow = Walk(nest, "deep.zip", two);
-  EXPECT_EQ(shallow.paths.size(), 3u);
-  EXPECT_TRUE(shallow.HasEvent(kMaxRecursion, "deep.zip!level999.zip!level998.zip"));
+  EXPECT_EQ(shallow.paths.size(), 2u);
+  EXPECT_TRUE(shallow.HasEvent(kMaxRecursion, "deep.zip!level999.zip"));
+
+  // 1 (and 0, taken as 1): the file itself only, no container opened.
+  for (int levels : {1, 0}) {
+    ContainerLimits none;
+    none.max_recursion = levels;
+    Walked top = Walk(nest, "deep.zip", none);
+    EXPECT_EQ(top.paths.size(), 1u) << levels;
+    EXPECT_TRUE(top.HasEvent(kMaxRecursion, "deep.zip")) << levels;
+  }
 }
 
 TEST(ContainerTest, DeepGzipOfGzipEndsWithAnEventNotACrash) {
@@ -406,6 +417,26 @@ TEST(ContainerTest, DeepGzipOfGzipEndsWithAnEventNotACrash) {
   // with a named event rather than silently.
   EXPECT_THAT(w.events, Not(IsEmpty()));
   EXPECT_LE(w.stats.max_depth, ContainerLimits{}.max_recursion);
+}
+
+// `--max-filesize 0 --max-scansize 0` (no limit, as clamscan) with a ratio that saturates: every cap
+// is UINT64_MAX, and the readers' "one byte past the cap" must not wrap to 0 (members read empty).
+TEST(ContainerTest, NoLimitAtAllStillExtractsEveryMember) {
+  ContainerLimits none;
+  none.max_file_size = UINT64_MAX;
+  none.max_scan_size = UINT64_MAX;
+  none.max_files = UINT64_MAX;
+  none.max_compression_ratio = UINT64_MAX;
+  none.compression_ratio_floor = UINT64_MAX;
+  const Bytes inner = "inner " + std::string(5000, 'z');
+  for (auto [format, filter] :
+       {std::pair{"zip", ""}, std::pair{"ustar", "gzip"}, std::pair{"argnu", ""}, std::pair{"7zip", ""}}) {
+    Bytes archive = WriteArchive(format, {{"a.bin", kExe}, {"b.bin", inner}}, filter);
+    Walked w = Walk(archive, "x", none);
+    EXPECT_EQ(w.data["x!a.bin"], kExe) << format;
+    EXPECT_EQ(w.data["x!b.bin"], inner) << format;
+    EXPECT_THAT(w.events, IsEmpty()) << format << ": " << ::testing::PrintToString(w.EventNames());
+  }
 }
 
 TEST(ContainerTest, MaxFilesCapsMembersPerContainer) {

@@ -1,0 +1,124 @@
+#include "cli/limit_options.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+
+#include "core/limits.h"
+
+namespace accord::cli {
+namespace {
+
+std::string Quoted(std::string_view option, std::string_view text) {
+  return std::string(option) + " \"" + std::string(text) + "\"";
+}
+
+}  // namespace
+
+void AddLimitOptions(CLI::App& app, LimitOptionTexts& t) {
+  // Through functions, so that an option given an empty value is told from one not given.
+  auto add = [&app](const char* name, std::optional<std::string>& field, const char* help) {
+    app.add_option_function<std::string>(
+        name, [&field](const std::string& v) { field = v; }, help);
+  };
+  add("--max-filesize", t.max_filesize,
+      "larger files and members are not scanned whole (bytes, or with K, M, G; 0: no limit; default 100M)");
+  add("--max-scansize", t.max_scansize,
+      "bytes extracted per top-level file (or with K, M, G; 0: no limit; default 400M)");
+  add("--max-recursion", t.max_recursion,
+      "container levels, the file itself the first: 1 opens none (default 17, at most 256)");
+  add("--max-files", t.max_files, "members extracted per container (0: no limit; default 10000)");
+  add("--max-scantime", t.max_scantime, "milliseconds per top-level file (0: no limit; default 120000)");
+}
+
+Result<uint64_t> ParseLimitCount(std::string_view option, std::string_view text,
+                                 std::vector<std::string>& warnings) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return InvalidArgument(Quoted(option, text) + ": not a number (digits only)");
+  uint64_t v = 0;
+  for (char c : text) {
+    const uint64_t d = uint64_t(c - '0');
+    if (v > (UINT64_MAX - d) / 10) {
+      warnings.push_back(Quoted(option, text) + " is more than accord can count: no limit");
+      return UINT64_MAX;
+    }
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+Result<uint64_t> ParseLimitSize(std::string_view option, std::string_view text,
+                                std::vector<std::string>& warnings) {
+  unsigned shift = 0;
+  std::string_view digits = text;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K':
+      case 'k':
+        shift = 10;
+        break;
+      case 'M':
+      case 'm':
+        shift = 20;
+        break;
+      case 'G':
+      case 'g':
+        shift = 30;
+        break;
+      default:
+        break;
+    }
+    if (shift != 0) digits.remove_suffix(1);
+  }
+  if (digits.empty() ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return InvalidArgument(Quoted(option, text) +
+                           ": not a size (digits, then K, M or G if a multiple of those)");
+  std::vector<std::string> ignored;
+  ASSIGN_OR_RETURN(uint64_t v, ParseLimitCount(option, digits, ignored));
+  if (!ignored.empty() || v > (UINT64_MAX >> shift)) {
+    warnings.push_back(Quoted(option, text) + " is more than accord can count: no limit");
+    return UINT64_MAX;
+  }
+  return v << shift;
+}
+
+Result<scan::ContainerLimits> ApplyLimitOptions(const LimitOptionTexts& t, scan::ContainerLimits limits,
+                                                std::vector<std::string>& warnings) {
+  // 0: no limit, as clamscan.
+  auto unlimited_if_zero = [](uint64_t v) { return v == 0 ? UINT64_MAX : v; };
+  if (t.max_filesize) {
+    ASSIGN_OR_RETURN(uint64_t v, ParseLimitSize("--max-filesize", *t.max_filesize, warnings));
+    limits.max_file_size = unlimited_if_zero(v);
+  }
+  if (t.max_scansize) {
+    ASSIGN_OR_RETURN(uint64_t v, ParseLimitSize("--max-scansize", *t.max_scansize, warnings));
+    limits.max_scan_size = unlimited_if_zero(v);
+  }
+  if (t.max_files) {
+    ASSIGN_OR_RETURN(uint64_t v, ParseLimitCount("--max-files", *t.max_files, warnings));
+    limits.max_files = unlimited_if_zero(v);
+  }
+  if (t.max_scantime) {
+    ASSIGN_OR_RETURN(uint64_t v, ParseLimitCount("--max-scantime", *t.max_scantime, warnings));
+    // Beyond a year is no limit too: the deadline is a time point, which must not overflow.
+    if (v == 0 || v > limits::kMaxScanTimeMs) v = limits::kMaxScanTimeMs;
+    limits.max_scan_time = std::chrono::milliseconds(v);
+  }
+  if (t.max_recursion) {
+    std::vector<std::string> ignored;
+    ASSIGN_OR_RETURN(uint64_t v, ParseLimitCount("--max-recursion", *t.max_recursion, ignored));
+    if (v > uint64_t(limits::kMaxContainerLevels))
+      return InvalidArgument(Quoted("--max-recursion", *t.max_recursion) + ": at most " +
+                             std::to_string(limits::kMaxContainerLevels) + " levels");
+    if (v == 0) {  // clamscan's default is accord's
+      v = uint64_t(scan::ContainerLimits{}.max_recursion);
+      warnings.push_back("--max-recursion 0 is not allowed: the default, " + std::to_string(v) +
+                         ", as clamscan");
+    }
+    limits.max_recursion = int(v);
+  }
+  return limits;
+}
+
+}  // namespace accord::cli

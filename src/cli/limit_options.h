@@ -1,0 +1,57 @@
+// The per-file limit options of `accord scan` and `accord scand`, read as clamscan and clamd read
+// them, so that a script's `--max-filesize=100M --max-scansize=0` means there what it means to
+// clamscan (docs/scan-cli.md, "Limits"):
+//
+//   size   = 1*DIGIT [ "K" / "k" / "M" / "m" / "G" / "g" ]   ; --max-filesize, --max-scansize
+//   count  = 1*DIGIT                                         ; --max-files, --max-scantime (ms),
+//                                                            ; --max-recursion
+//
+// K, M and G multiply by 2^10, 2^20 and 2^30, as clamscan's option parser does. Anything else (a
+// sign, a space, "1.5M", "10MB", an empty value) is an error naming the option, before anything is
+// scanned. A value too large to count is no limit (with a warning, as clamscan warns).
+//
+// What 0 means, as in clamscan: no limit for --max-filesize, --max-scansize, --max-files and
+// --max-scantime (a scan time of at most limits::kMaxScanTimeMs, a year); --max-recursion 0 is not
+// allowed and means the default, 17, with a warning. --max-recursion counts levels as clamscan
+// does: the file itself is level 1, so `--max-recursion 1` opens no container and 17 opens 16
+// nested ones; above limits::kMaxContainerLevels it is an error (each open level holds a reader
+// and its buffers).
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "scan/container.h"
+
+namespace CLI {
+class App;
+}
+
+namespace accord::cli {
+
+// The options' texts as given (nullopt when not given; "" when given empty, an error).
+struct LimitOptionTexts {
+  std::optional<std::string> max_filesize, max_scansize, max_files, max_scantime, max_recursion;
+};
+
+// Adds --max-filesize, --max-scansize, --max-recursion, --max-files and --max-scantime to `app`.
+void AddLimitOptions(CLI::App& app, LimitOptionTexts& texts);
+
+// `limits` with the options given applied; one line per value clamscan would also warn about is
+// appended to `warnings` ("--max-recursion 0 is not allowed: the default, 17").
+Result<scan::ContainerLimits> ApplyLimitOptions(const LimitOptionTexts& texts, scan::ContainerLimits limits,
+                                                std::vector<std::string>& warnings);
+
+// One value of the grammar above; `option` names it in errors and warnings. A value past
+// UINT64_MAX is UINT64_MAX with a warning.
+Result<uint64_t> ParseLimitSize(std::string_view option, std::string_view text,
+                                std::vector<std::string>& warnings);
+Result<uint64_t> ParseLimitCount(std::string_view option, std::string_view text,
+                                 std::vector<std::string>& warnings);
+
+}  // namespace accord::cli

@@ -1,0 +1,160 @@
+#include "cli/limit_options.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+
+#include "core/limits.h"
+
+namespace accord::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+uint64_t Size(std::string_view text) {
+  std::vector<std::string> warnings;
+  auto v = ParseLimitSize("--max-filesize", text, warnings);
+  EXPECT_TRUE(v.ok()) << text << ": " << v.status().ToString();
+  EXPECT_THAT(warnings, IsEmpty()) << text;
+  return v.ok() ? *v : 0;
+}
+
+// clamscan 1.4's option parser, tried by hand with --max-filesize against a 2,000-byte file and
+// --alert-exceeds-max (tests/scan_cli_test.sh compares the two programs on some of these).
+TEST(LimitOptions, SizesAsClamscanReadsThem) {
+  EXPECT_EQ(Size("0"), 0u);
+  EXPECT_EQ(Size("00"), 0u);
+  EXPECT_EQ(Size("2000"), 2000u);
+  EXPECT_EQ(Size("1K"), 1024u);
+  EXPECT_EQ(Size("1k"), 1024u);
+  EXPECT_EQ(Size("25M"), uint64_t{25} << 20);
+  EXPECT_EQ(Size("25m"), uint64_t{25} << 20);
+  EXPECT_EQ(Size("3G"), uint64_t{3} << 30);
+  EXPECT_EQ(Size("3g"), uint64_t{3} << 30);
+  EXPECT_EQ(Size("17179869183G"), ((uint64_t{1} << 34) - 1) << 30);  // the largest G that fits
+  EXPECT_EQ(Size("18446744073709551615"), UINT64_MAX);
+}
+
+TEST(LimitOptions, WhatClamscanRefusesIsAnErrorNamingTheOption) {
+  for (std::string_view bad :
+       {"", "K", "M", "1T", "1.5M", "10MB", " 5", "5 ", "-5", "+5", "0x10", "1M2", "1KK", "５"}) {
+    std::vector<std::string> warnings;
+    auto v = ParseLimitSize("--max-scansize", bad, warnings);
+    ASSERT_FALSE(v.ok()) << "\"" << bad << "\" gave " << *v;
+    EXPECT_EQ(v.status().code(), Code::kInvalidArgument);
+    EXPECT_THAT(v.status().message(), HasSubstr("--max-scansize \"" + std::string(bad) + "\": not a size"));
+  }
+  for (std::string_view bad : {"", "1K", "1M", "-1", "1.0", "1e3"}) {
+    std::vector<std::string> warnings;
+    auto v = ParseLimitCount("--max-files", bad, warnings);
+    ASSERT_FALSE(v.ok()) << "\"" << bad << "\"";
+    EXPECT_THAT(v.status().message(), HasSubstr("--max-files \"" + std::string(bad) + "\": not a number"));
+  }
+}
+
+TEST(LimitOptions, ValuesPastWhatCanBeCountedAreNoLimitWithAWarning) {
+  for (std::string_view big :
+       {"18446744073709551616", "99999999999999999999999", "17179869184G", "18014398509481984K"}) {
+    std::vector<std::string> warnings;
+    auto v = ParseLimitSize("--max-filesize", big, warnings);
+    ASSERT_TRUE(v.ok()) << big;
+    EXPECT_EQ(*v, UINT64_MAX) << big;
+    ASSERT_EQ(warnings.size(), 1u) << big;
+    EXPECT_THAT(warnings[0], HasSubstr("more than accord can count: no limit"));
+  }
+  std::vector<std::string> warnings;
+  auto v = ParseLimitCount("--max-files", "184467440737095516150", warnings);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, UINT64_MAX);
+  EXPECT_EQ(warnings.size(), 1u);
+}
+
+// The options through CLI11, as the commands parse them.
+Result<scan::ContainerLimits> Parse(std::vector<std::string> args, std::vector<std::string>& warnings) {
+  CLI::App app;
+  LimitOptionTexts texts;
+  AddLimitOptions(app, texts);
+  std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+  app.parse(args);
+  return ApplyLimitOptions(texts, scan::ContainerLimits{}, warnings);
+}
+
+TEST(LimitOptions, NothingGivenKeepsTheDefaults) {
+  std::vector<std::string> warnings;
+  auto l = Parse({}, warnings);
+  ASSERT_TRUE(l.ok());
+  const scan::ContainerLimits d;
+  EXPECT_EQ(l->max_file_size, d.max_file_size);
+  EXPECT_EQ(l->max_scan_size, d.max_scan_size);
+  EXPECT_EQ(l->max_files, d.max_files);
+  EXPECT_EQ(l->max_scan_time, d.max_scan_time);
+  EXPECT_EQ(l->max_recursion, 17);  // clamscan's default, counted as clamscan counts
+  EXPECT_THAT(warnings, IsEmpty());
+}
+
+TEST(LimitOptions, ZeroIsNoLimitAsInClamscan) {
+  std::vector<std::string> warnings;
+  auto l = Parse({"--max-filesize=0", "--max-scansize", "0", "--max-files=0", "--max-scantime=0"}, warnings);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ(l->max_file_size, UINT64_MAX);
+  EXPECT_EQ(l->max_scan_size, UINT64_MAX);
+  EXPECT_EQ(l->max_files, UINT64_MAX);
+  EXPECT_EQ(l->max_scan_time, std::chrono::milliseconds(limits::kMaxScanTimeMs));
+  EXPECT_THAT(warnings, IsEmpty());
+}
+
+TEST(LimitOptions, GivenValuesAreApplied) {
+  std::vector<std::string> warnings;
+  auto l = Parse({"--max-filesize=25M", "--max-scansize=1G", "--max-files=7", "--max-scantime=1500",
+                  "--max-recursion=3"},
+                 warnings);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ(l->max_file_size, uint64_t{25} << 20);
+  EXPECT_EQ(l->max_scan_size, uint64_t{1} << 30);
+  EXPECT_EQ(l->max_files, 7u);
+  EXPECT_EQ(l->max_scan_time, std::chrono::milliseconds(1500));
+  EXPECT_EQ(l->max_recursion, 3);
+  EXPECT_THAT(warnings, IsEmpty());
+}
+
+TEST(LimitOptions, AScanTimeBeyondAYearIsAYearSoTheDeadlineCannotOverflow) {
+  std::vector<std::string> warnings;
+  auto l = Parse({"--max-scantime=18446744073709551615"}, warnings);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->max_scan_time, std::chrono::milliseconds(limits::kMaxScanTimeMs));
+  // now() + the limit, as the engine computes its deadline, does not overflow.
+  auto deadline = std::chrono::steady_clock::now() + l->max_scan_time;
+  EXPECT_GT(deadline, std::chrono::steady_clock::now());
+}
+
+TEST(LimitOptions, RecursionZeroIsTheDefaultWithAWarningAndTooDeepIsAnError) {
+  std::vector<std::string> warnings;
+  auto l = Parse({"--max-recursion=0"}, warnings);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->max_recursion, 17);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("--max-recursion 0 is not allowed: the default, 17"));
+
+  warnings.clear();
+  l = Parse({"--max-recursion=256"}, warnings);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->max_recursion, 256);
+  for (const char* deep : {"--max-recursion=257", "--max-recursion=99999999999999999999999"}) {
+    l = Parse({deep}, warnings);
+    ASSERT_FALSE(l.ok()) << deep;
+    EXPECT_THAT(l.status().message(), HasSubstr("at most 256 levels"));
+  }
+  for (const char* empty : {"--max-recursion", "--max-filesize", "--max-scantime"}) {
+    l = Parse({empty, ""}, warnings);  // given, but empty: an error, as clamscan's, not the default
+    ASSERT_FALSE(l.ok()) << empty;
+    EXPECT_THAT(l.status().message(), HasSubstr("\"\": not a")) << empty;
+  }
+  l = Parse({"--max-recursion=2K"}, warnings);
+  ASSERT_FALSE(l.ok());
+  EXPECT_THAT(l.status().message(), HasSubstr("not a number"));
+}
+
+}  // namespace
+}  // namespace accord::cli
