@@ -377,6 +377,30 @@ PY
     check "$bad: exit 2 before anything is scanned or logged" \
       '[[ $? == 2 && ! -s out.txt && ! -e limits.log ]] && grep -q -- "${bad%%=*} \"${bad#*=}\": " err.txt'
   done
+
+  # ---- --cross-fs=no: a mount point under a directory named is Excluded and not entered, as in
+  # clamscan; a directory named on another file system is scanned. Needs a tmpfs mount (root).
+  mkdir -p xfs/mnt/sub xfs/d
+  if mount -t tmpfs accord-test xfs/mnt 2> /dev/null; then
+    printf 'this is the bad file\n' > xfs/mnt/evil.bin
+    mkdir -p xfs/mnt/sub && printf 'this is the bad file\n' > xfs/mnt/sub/e2.bin
+    printf 'this is the bad file\n' > xfs/d/e3.bin
+    for opts in --cross-fs=no --cross-fs=NO --cross-fs=0 --cross-fs=false --cross-fs=yes --cross-fs \
+      '--cross-fs=no -i' '--cross-fs=no xfs/mnt' '--cross-fs=no xfs/mnt/evil.bin'; do
+      # shellcheck disable=SC2086
+      clamscan --no-summary -r -d filter.hdb $opts xfs 2> /dev/null | unofficial > clam.out
+      # shellcheck disable=SC2086
+      "$accord" scan --no-cache --no-summary -r --hashes filter.hdb $opts xfs 2> err.txt | sort > accord.out
+      check "$opts: the same lines as clamscan ($(diff clam.out accord.out | head -c 300))" \
+        'diff -q clam.out accord.out > /dev/null && [[ -s accord.out ]]'
+    done
+    "$accord" scan --no-cache -r --hashes filter.hdb --cross-fs=no --json xfs > out.txt 2> err.txt
+    check "--cross-fs=no with --json: the mount point's excluded object, nothing under it" \
+      'grep -q "{\"path\":\"xfs/mnt\",\"result\":\"excluded\"}" out.txt && ! grep -q "xfs/mnt/" out.txt'
+    umount xfs/mnt
+  else
+    echo "skip: --cross-fs (no tmpfs mount here)"
+  fi
 fi
 
 echo "$pass passed, $fail failed"

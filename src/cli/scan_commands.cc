@@ -115,6 +115,7 @@ struct ScanArgs {
   std::vector<std::string> tlsh;
   int threads = 0;
   bool recursive = false, infected_only = false, json = false, no_summary = false;
+  bool cross_fs = true;           // --cross-fs=no: mount points under a named directory are not entered
   bool suppress_ok = false;       // -o: no "PATH: OK" lines (clamscan's --suppress-ok-results)
   bool quiet = false;             // --quiet: text output only for errors (clamscan's)
   bool errors_to_stdout = false;  // --stdout: error lines on standard output too (clamscan's)
@@ -279,6 +280,7 @@ int Scan(ScanArgs& a) {
   scan::WalkOptions wo;
   wo.threads = a.threads > 0 ? a.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   wo.recursive = a.recursive;
+  wo.cross_fs = a.cross_fs;
   wo.cache = cache.get();
   wo.filter = filter.get();  // (before the counting walk starts: it reads wo)
   wo.on_excluded = [&](const std::string& path) {
@@ -481,6 +483,9 @@ void AddScanCommands(CLI::App& app, int& rc) {
   sc->add_option("--include-dir", s.patterns.include_dir,
                  "enter only directories whose path matches one of these expressions (repeatable)")
       ->allow_extra_args(false);
+  sc->add_flag("--cross-fs", s.cross_fs,
+               "--cross-fs=no: do not enter other file systems (mount points) under a directory named "
+               "(default yes)");
   sc->add_flag("--json", s.json, "NDJSON: one object per scanned file");
   sc->add_flag("--no-summary", s.no_summary, "no summary at the end");
   sc->add_option("-l,--log", s.log_path,

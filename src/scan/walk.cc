@@ -40,7 +40,7 @@ std::counting_semaphore<>& RootPlaces() {
 // everything under it is opened relative to it, following no symbolic link (fs::OpenBeneath).
 // It holds one of RootPlaces, taken before it was opened.
 struct Root {
-  explicit Root(int fd) : fd(fd) {}
+  Root(int fd, dev_t dev) : fd(fd), dev(dev) {}
   ~Root() {
     ::close(fd);
     RootPlaces().release();
@@ -48,6 +48,7 @@ struct Root {
   Root(const Root&) = delete;
   Root& operator=(const Root&) = delete;
   const int fd;
+  const dev_t dev;  // its file system (WalkOptions::cross_fs)
 };
 using RootPtr = std::shared_ptr<const Root>;
 
@@ -116,10 +117,11 @@ class TreeVisitor {
   virtual bool Stopped() const { return false; }
 };
 
-// What the walk descends into and what it skips: WalkOptions' recursive and filter.
+// What the walk descends into and what it skips: WalkOptions' recursive, filter and cross_fs.
 struct WalkRules {
   bool recursive = true;
   const PathFilter* filter = nullptr;
+  bool cross_fs = true;
 };
 
 // The directory `rel` under `root` ("" for the root itself, named on the command line and opened
@@ -139,8 +141,19 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
     v.Error(path, std::string("cannot open directory: ") + (e == ELOOP ? kLinkInTheWay : std::strerror(e)));
     return;
   }
-  v.Directory();
   std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);  // closed however this ends
+  if (!rules.cross_fs && !rel.empty()) {  // clamscan's --cross-fs=no: a mount point is not entered
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      v.Error(path, std::string("cannot stat directory: ") + std::strerror(errno));
+      return;
+    }
+    if (st.st_dev != root->dev) {
+      v.Excluded(path);
+      return;
+    }
+  }
+  v.Directory();
   std::vector<std::pair<std::string, unsigned char>> names;
   while (struct dirent* e = ::readdir(d)) {
     if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
@@ -192,7 +205,8 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
       else
         Dir(root, child_rel, child, child_real, rules, v);
     } else if (e.type == DT_REG) {
-      if (rules.filter && rules.filter->HasFilePatterns() && rules.filter->SkipsFile(child_real))
+      if ((rules.filter && rules.filter->HasFilePatterns() && rules.filter->SkipsFile(child_real)) ||
+          (!rules.cross_fs && e.st.st_dev != root->dev))  // a file mounted on its own (a bind mount)
         v.Excluded(child);
       else
         v.File(std::move(child), e.st, false, root, std::move(child_rel));
@@ -235,7 +249,7 @@ void Walk(const std::vector<std::string>& given, const WalkRules& rules, TreeVis
       }
       RootPtr root;
       try {
-        root = std::make_shared<const Root>(fd);
+        root = std::make_shared<const Root>(fd, st.st_dev);
       } catch (...) {
         ::close(fd);
         RootPlaces().release();
@@ -326,7 +340,7 @@ class ScanVisitor : public TreeVisitor {
 };
 
 WalkRules RulesOf(const WalkOptions& o) {
-  return {o.recursive, o.filter};
+  return {o.recursive, o.filter, o.cross_fs};
 }
 
 // The sizes of the files a walk meets, for SizeCensus (those named on the command line never

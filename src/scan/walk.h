@@ -65,6 +65,10 @@ struct WalkOptions {
   // (called one at a time with on_report's calls; may be empty). Not owned; nullptr: none.
   const PathFilter* filter = nullptr;
   std::function<void(const std::string& path)> on_excluded;
+  // false: clamscan's --cross-fs=no. Under a directory named, a directory or file on another file
+  // system than the named one's (a mount point, a bind-mounted file) is skipped as the filter
+  // skips (on_excluded, ScanSummary::excluded), and not entered; what is named is always scanned.
+  bool cross_fs = true;
 };
 
 struct ScanSummary {
@@ -77,7 +81,7 @@ struct ScanSummary {
   // the same externals key), whose findings they got (scan/memo.h). They count in `files` and
   // `bytes_read`, not in `bytes_scanned`.
   uint64_t same_content = 0;
-  uint64_t excluded = 0;  // files and directories WalkOptions::filter skipped
+  uint64_t excluded = 0;  // files and directories WalkOptions::filter or cross_fs skipped
 };
 
 // Live counters for a progress display, updated while ScanPaths runs (a cached file counts as
