@@ -37,7 +37,8 @@ check "YARA detection line" 'grep -q "^tree/marked.txt: Marker FOUND$" out.txt'
 check "clean file OK line" 'grep -q "^tree/clean.txt: OK$" out.txt'
 check "a newline in a name is escaped" 'grep -q "^tree/new\\\\x0aline.txt: Marker FOUND$" out.txt'
 check "a non-UTF-8 byte is escaped" 'grep -q "^tree/bad\\\\xffutf8.txt: Marker FOUND$" out.txt'
-check "the symlink loop is not followed" '! grep -q "loop" out.txt'
+check "the symlink loop is not followed: one line, as clamscan prints it" \
+  'grep -qx "tree/sub/loop: Symbolic link" out.txt && ! grep -q "loop/" out.txt'
 check "summary" 'grep -q "^Infected files: 5$" out.txt && grep -q "^Scanned files: 6$" out.txt'
 
 "$accord" scan --hashes sigs.hsb -r -i --no-summary tree > out-i.txt
@@ -49,6 +50,8 @@ check "exit code 0 when nothing is found" '[[ $? == 0 ]]'
 check "--json is one valid object per file" 'python3 -c "
 import json,sys
 objs=[json.loads(l) for l in open(\"out.json\")]
+assert {\"path\": \"tree/sub/loop\", \"result\": \"symlink\"} in objs, objs
+objs=[o for o in objs if o.get(\"result\")!=\"symlink\"]
 assert len(objs)==6, len(objs)
 e=[o for o in objs if o[\"path\"]==\"tree/sub/evil.bin\"][0]
 assert e[\"sha256\"]==\"'"$evil_sha"'\" and e[\"matches\"][0][\"name\"]==\"Test.Evil.Sha256\" and e[\"matches\"][0][\"kind\"]==\"sha256\" and e[\"matches\"][0][\"source\"]==\"sigs.hsb\", e
@@ -63,6 +66,7 @@ clean_sha=$(sha256sum tree/clean.txt | cut -d' ' -f1)
 check "--json --no-cache with rules only names a clean file's SHA-256" 'python3 -c "
 import json
 objs=[json.loads(l) for l in open(\"out-yara.json\")]
+objs=[o for o in objs if o.get(\"result\")!=\"symlink\"]
 assert all(len(o.get(\"sha256\", \"\"))==64 for o in objs), objs
 c=[o for o in objs if o[\"path\"]==\"tree/clean.txt\"][0]
 assert c[\"sha256\"]==\"'"$clean_sha"'\", c
@@ -377,6 +381,46 @@ PY
     check "$bad: exit 2 before anything is scanned or logged" \
       '[[ $? == 2 && ! -s out.txt && ! -e limits.log ]] && grep -q -- "${bad%%=*} \"${bad#*=}\": " err.txt'
   done
+
+  # ---- --follow-dir-symlinks and --follow-file-symlinks (0 none, 1 those named, 2 all): the same
+  # lines as clamscan for every pair of values, recursive or not, the tree or the links named.
+  mkdir -p sl/tree sl/other/deep
+  printf 'this is the bad file\n' > sl/other/evil.bin
+  printf 'this is the bad file\n' > sl/other/deep/e2.bin
+  ln -s ../other sl/tree/linkdir
+  ln -s ../other/evil.bin sl/tree/linkfile
+  follow_same=0 follow_all=0
+  for d in 0 1 2; do
+    for f in 0 1 2; do
+      for r in -r ""; do
+        for named in sl/tree "sl/tree/linkdir sl/tree/linkfile"; do
+          follow_all=$((follow_all + 1))
+          # shellcheck disable=SC2086
+          clamscan --no-summary $r -d filter.hdb --follow-dir-symlinks=$d --follow-file-symlinks=$f $named \
+            2> /dev/null | unofficial > clam.out
+          # shellcheck disable=SC2086
+          "$accord" scan --no-cache --no-summary $r --hashes filter.hdb --follow-dir-symlinks=$d \
+            --follow-file-symlinks=$f $named 2> err.txt | sort > accord.out
+          if diff -q clam.out accord.out > /dev/null && [[ -s accord.out ]]; then
+            follow_same=$((follow_same + 1))
+          else
+            echo "  differs: --follow-dir-symlinks=$d --follow-file-symlinks=$f $r $named: $(diff clam.out accord.out | head -c 300)"
+          fi
+        done
+      done
+    done
+  done
+  check "--follow-*-symlinks: the same lines as clamscan in $follow_same of $follow_all runs" '[[ $follow_same == 36 ]]'
+  # Loops: clamscan follows them until --max-dir-recursion (15); accord follows no link to a
+  # directory it is inside (below the named one, or above it), so each directory is walked once.
+  ln -s . sl/tree/self
+  ln -s .. sl/tree/up
+  timeout 20 "$accord" scan --no-cache --no-summary -r --hashes filter.hdb --follow-dir-symlinks=2 sl/tree \
+    > out.txt 2> err.txt
+  check "--follow-dir-symlinks=2 through loops: each file once, the loops' links not followed ($?)" \
+    'grep -qx "sl/tree/self: Symbolic link" out.txt && grep -qx "sl/tree/up: Symbolic link" out.txt &&
+     [[ $(grep -c "evil.bin: Test.Evil.Md5 FOUND" out.txt) == 1 && $(grep -c "e2.bin: Test.Evil.Md5 FOUND" out.txt) == 1 ]]'
+  rm sl/tree/self sl/tree/up
 
   # ---- --cross-fs=no: a mount point under a directory named is Excluded and not entered, as in
   # clamscan; a directory named on another file system is scanned. Needs a tmpfs mount (root).

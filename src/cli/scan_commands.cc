@@ -115,7 +115,8 @@ struct ScanArgs {
   std::vector<std::string> tlsh;
   int threads = 0;
   bool recursive = false, infected_only = false, json = false, no_summary = false;
-  bool cross_fs = true;           // --cross-fs=no: mount points under a named directory are not entered
+  bool cross_fs = true;  // --cross-fs=no: mount points under a named directory are not entered
+  int follow_dir_symlinks = 1, follow_file_symlinks = 1;  // clamscan's: 0 none, 1 named, 2 all
   bool suppress_ok = false;       // -o: no "PATH: OK" lines (clamscan's --suppress-ok-results)
   bool quiet = false;             // --quiet: text output only for errors (clamscan's)
   bool errors_to_stdout = false;  // --stdout: error lines on standard output too (clamscan's)
@@ -281,6 +282,8 @@ int Scan(ScanArgs& a) {
   wo.threads = a.threads > 0 ? a.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   wo.recursive = a.recursive;
   wo.cross_fs = a.cross_fs;
+  wo.follow_dir_symlinks = a.follow_dir_symlinks;
+  wo.follow_file_symlinks = a.follow_file_symlinks;
   wo.cache = cache.get();
   wo.filter = filter.get();  // (before the counting walk starts: it reads wo)
   wo.on_excluded = [&](const std::string& path) {
@@ -291,6 +294,16 @@ int Scan(ScanArgs& a) {
       std::printf("%s: Excluded\n", scan::EscapePath(path).c_str());
     }
     if (log && !a.infected_only) std::fprintf(log.get(), "%s: Excluded\n", scan::EscapePath(path).c_str());
+  };
+  wo.on_symlink = [&](const std::string& path) {  // a link not followed: clamscan's line, as Excluded's
+    if (a.json) {
+      std::string out = scan::FormatSymlinkJson(path);
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    } else if (!a.infected_only && !a.quiet) {
+      std::printf("%s: Symbolic link\n", scan::EscapePath(path).c_str());
+    }
+    if (log && !a.infected_only)
+      std::fprintf(log.get(), "%s: Symbolic link\n", scan::EscapePath(path).c_str());
   };
   scan::ScanMemo memo;
   if (!a.scan_duplicates && engine.PathsCanShareKeys()) wo.memo = &memo;
@@ -486,6 +499,12 @@ void AddScanCommands(CLI::App& app, int& rc) {
   sc->add_flag("--cross-fs", s.cross_fs,
                "--cross-fs=no: do not enter other file systems (mount points) under a directory named "
                "(default yes)");
+  sc->add_option("--follow-dir-symlinks", s.follow_dir_symlinks,
+                 "links to directories: 0 none, 1 those named (default), 2 those met in the walk too")
+      ->check(CLI::Range(0, 2));
+  sc->add_option("--follow-file-symlinks", s.follow_file_symlinks,
+                 "links to files: 0 none, 1 those named (default), 2 those met in the walk too")
+      ->check(CLI::Range(0, 2));
   sc->add_flag("--json", s.json, "NDJSON: one object per scanned file");
   sc->add_flag("--no-summary", s.no_summary, "no summary at the end");
   sc->add_option("-l,--log", s.log_path,

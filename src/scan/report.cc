@@ -51,11 +51,21 @@ std::string FormatText(const FileReport& r, bool infected_only) {
   return out;
 }
 
-std::string FormatExcludedJson(std::string_view path) {
+namespace {
+std::string PathResultJson(std::string_view path, const char* result) {
   nlohmann::json j;
   j["path"] = EscapePath(path);
-  j["result"] = "excluded";
+  j["result"] = result;
   return j.dump() + "\n";
+}
+}  // namespace
+
+std::string FormatExcludedJson(std::string_view path) {
+  return PathResultJson(path, "excluded");
+}
+
+std::string FormatSymlinkJson(std::string_view path) {
+  return PathResultJson(path, "symlink");
 }
 
 std::string FormatJson(const FileReport& r) {

@@ -20,6 +20,9 @@ std::string FormatJson(const FileReport& r);
 // A path that `--exclude` and the like skipped (WalkOptions::filter): {"path":P,"result":"excluded"}
 // and '\n'. (Its text form is clamscan's "PATH: Excluded".)
 std::string FormatExcludedJson(std::string_view path);
+// A symbolic link the walk did not follow (WalkOptions::on_symlink): {"path":P,"result":"symlink"}
+// and '\n'. (Its text form is clamscan's "PATH: Symbolic link".)
+std::string FormatSymlinkJson(std::string_view path);
 
 // What the progress line shows: the files and bytes done so far and, once the counting walk
 // (CountPaths) has finished, the totals.

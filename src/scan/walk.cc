@@ -108,7 +108,7 @@ class TreeVisitor {
   virtual ~TreeVisitor() = default;
   virtual void Error(const std::string& path, const std::string& what) = 0;
   virtual void Directory() = 0;
-  virtual void Symlink() = 0;
+  virtual void Symlink(const std::string& path) = 0;  // a link not followed
   // A regular file, with its stat; `named`: given on the command line (links followed). A file
   // met in a walk is `rel` under `root`.
   virtual void File(std::string path, const struct stat& st, bool named, const RootPtr& root,
@@ -117,12 +117,27 @@ class TreeVisitor {
   virtual bool Stopped() const { return false; }
 };
 
-// What the walk descends into and what it skips: WalkOptions' recursive, filter and cross_fs.
+// What the walk descends into and what it skips: WalkOptions' recursive, filter, cross_fs and
+// the links it follows.
 struct WalkRules {
   bool recursive = true;
   const PathFilter* filter = nullptr;
   bool cross_fs = true;
+  int follow_dir_symlinks = 1, follow_file_symlinks = 1;
 };
+
+// The directories the walk is inside, while it follows links to directories
+// (follow_dir_symlinks 2): a link to one of them is a loop, not followed; and how many followed
+// links deep it is (at most kMaxFollowedDirLinks: each holds one of RootPlaces).
+struct Inside {
+  std::vector<std::pair<dev_t, ino_t>> dirs;
+  int followed = 0;
+};
+constexpr int kMaxFollowedDirLinks = 16;
+
+void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, TreeVisitor& v,
+              Inside& inside);
+std::string RealPath(const std::string& path);
 
 // The directory `rel` under `root` ("" for the root itself, named on the command line and opened
 // following links, as stat did): opened relative to the root, following no symbolic link put
@@ -131,7 +146,7 @@ struct WalkRules {
 // `real`: the directory's real path, for the filter's file patterns (PathFilter::SkipsFile); empty
 // when there are none.
 void Dir(const RootPtr& root, const std::string& rel, const std::string& path, const std::string& real,
-         const WalkRules& rules, TreeVisitor& v) {
+         const WalkRules& rules, TreeVisitor& v, Inside& inside) {
   int fd = rel.empty() ? ::openat(root->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                        : fs::OpenBeneath(root->fd, rel, O_RDONLY | O_DIRECTORY);
   DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
@@ -142,18 +157,28 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
     return;
   }
   std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);  // closed however this ends
-  if (!rules.cross_fs && !rel.empty()) {  // clamscan's --cross-fs=no: a mount point is not entered
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
+  const bool follows = rules.follow_dir_symlinks == 2 || rules.follow_file_symlinks == 2;
+  struct stat dir_st {};
+  if ((!rules.cross_fs && !rel.empty()) || rules.follow_dir_symlinks == 2) {
+    if (::fstat(fd, &dir_st) != 0) {
       v.Error(path, std::string("cannot stat directory: ") + std::strerror(errno));
       return;
     }
-    if (st.st_dev != root->dev) {
+    // clamscan's --cross-fs=no: a mount point is not entered.
+    if (!rules.cross_fs && !rel.empty() && dir_st.st_dev != root->dev) {
       v.Excluded(path);
       return;
     }
   }
   v.Directory();
+  if (rules.follow_dir_symlinks == 2) inside.dirs.emplace_back(dir_st.st_dev, dir_st.st_ino);
+  struct Leave {  // this directory, once its walk ends however it ends
+    Inside& inside;
+    bool on;
+    ~Leave() {
+      if (on) inside.dirs.pop_back();
+    }
+  } leave{inside, rules.follow_dir_symlinks == 2};
   std::vector<std::pair<std::string, unsigned char>> names;
   while (struct dirent* e = ::readdir(d)) {
     if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
@@ -166,23 +191,28 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
   struct Entry {
     std::string name;
     unsigned char type;
-    struct stat st;
+    struct stat st;  // a link's target's, when links are followed (link_to)
     int error;
+    unsigned char link_to = DT_UNKNOWN;  // a link's target: DT_DIR, DT_REG, or unknown (dangling...)
   };
   std::vector<Entry> entries;
   entries.reserve(names.size());
   for (auto& [name, type] : names) {
     if (v.Stopped()) break;
     Entry& e = entries.emplace_back(Entry{std::move(name), type, {}, 0});
-    if (type != DT_REG && type != DT_UNKNOWN) continue;  // a directory, a link, or not a file to scan
-    if (::fstatat(::dirfd(d), e.name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW) != 0) {
-      e.error = errno;
-    } else {
+    if (type == DT_REG || type == DT_UNKNOWN) {
+      if (::fstatat(::dirfd(d), e.name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW) != 0) {
+        e.error = errno;
+        continue;
+      }
       e.type = S_ISDIR(e.st.st_mode)   ? DT_DIR
                : S_ISLNK(e.st.st_mode) ? DT_LNK
                : S_ISREG(e.st.st_mode) ? DT_REG
                                        : DT_UNKNOWN;
     }
+    // A link that may be followed: its target's stat (none: dangling, or a loop of links).
+    if (e.type == DT_LNK && follows && ::fstatat(::dirfd(d), e.name.c_str(), &e.st, 0) == 0)
+      e.link_to = S_ISDIR(e.st.st_mode) ? DT_DIR : S_ISREG(e.st.st_mode) ? DT_REG : DT_UNKNOWN;
   }
   closer.reset();
   for (Entry& e : entries) {
@@ -196,14 +226,33 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
                                                   : real + "/" + e.name;
     if (e.error != 0) {
       v.Error(child, std::string("cannot stat: ") + std::strerror(e.error));
+    } else if (e.type == DT_LNK && e.link_to == DT_DIR && rules.follow_dir_symlinks == 2) {
+      // clamscan's --follow-dir-symlinks=2: walked as a directory named, by this path.
+      if (!rules.recursive) continue;  // as a directory is
+      const std::pair<dev_t, ino_t> id{e.st.st_dev, e.st.st_ino};
+      if (std::find(inside.dirs.begin(), inside.dirs.end(), id) != inside.dirs.end() ||
+          inside.followed >= kMaxFollowedDirLinks)
+        v.Symlink(child);  // a loop, or links followed too deep: not followed
+      else if ((rules.filter && rules.filter->SkipsDir(child)) ||
+               (!rules.cross_fs && e.st.st_dev != root->dev))
+        v.Excluded(child);
+      else
+        NamedDir(child, root->dev, rules, v, inside);
+    } else if (e.type == DT_LNK && e.link_to == DT_REG && rules.follow_file_symlinks == 2) {
+      // clamscan's --follow-file-symlinks=2: scanned as a file named, by this path.
+      if ((rules.filter && rules.filter->HasFilePatterns() && rules.filter->SkipsFile(RealPath(child))) ||
+          (!rules.cross_fs && e.st.st_dev != root->dev))
+        v.Excluded(child);
+      else
+        v.File(std::move(child), e.st, true, nullptr, "");
     } else if (e.type == DT_LNK) {
-      v.Symlink();
+      v.Symlink(child);
     } else if (e.type == DT_DIR) {
       if (!rules.recursive) continue;
       if (rules.filter && rules.filter->SkipsDir(child))
         v.Excluded(child);
       else
-        Dir(root, child_rel, child, child_real, rules, v);
+        Dir(root, child_rel, child, child_real, rules, v, inside);
     } else if (e.type == DT_REG) {
       if ((rules.filter && rules.filter->HasFilePatterns() && rules.filter->SkipsFile(child_real)) ||
           (!rules.cross_fs && e.st.st_dev != root->dev))  // a file mounted on its own (a bind mount)
@@ -222,6 +271,53 @@ std::string RealPath(const std::string& path) {
   return real ? std::string(real.get()) : path;
 }
 
+// A directory walked as named (on the command line, or by a link followed): opened following
+// links, held open as the root of everything under it. `walk_dev`: the file system of the walk it
+// belongs to (WalkOptions::cross_fs).
+void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, TreeVisitor& v,
+              Inside& inside) {
+  const bool real_paths = rules.filter && rules.filter->HasFilePatterns();
+  RootPlaces().acquire();  // given back by ~Root, or below
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    RootPlaces().release();
+    v.Error(path, std::string("cannot open directory: ") + std::strerror(e));
+    return;
+  }
+  RootPtr root;
+  try {
+    root = std::make_shared<const Root>(fd, walk_dev);
+  } catch (...) {
+    ::close(fd);
+    RootPlaces().release();
+    throw;
+  }
+  // Following links to directories: this directory's real path and each directory above it are
+  // places the walk is inside too (a link to /srv from under /srv/www is a loop), so that no
+  // directory is walked twice, by a link or by its real path under one.
+  const size_t mark = inside.dirs.size();
+  if (rules.follow_dir_symlinks == 2) {
+    for (std::string up = RealPath(path);;) {
+      struct stat ast;
+      if (::stat(up.c_str(), &ast) == 0) inside.dirs.emplace_back(ast.st_dev, ast.st_ino);
+      const size_t slash = up.rfind('/');
+      if (up == "/" || slash == std::string::npos) break;
+      up.resize(slash == 0 ? 1 : slash);
+    }
+  }
+  ++inside.followed;
+  struct Out {
+    Inside& inside;
+    size_t mark;
+    ~Out() {
+      --inside.followed;
+      inside.dirs.resize(mark);
+    }
+  } out{inside, mark};
+  Dir(root, "", path, real_paths ? RealPath(path) : std::string(), rules, v, inside);
+}
+
 void Walk(const std::vector<std::string>& given, const WalkRules& rules, TreeVisitor& v) {
   const bool real_paths = rules.filter && rules.filter->HasFilePatterns();
   for (std::string path : given) {
@@ -231,6 +327,16 @@ void Walk(const std::vector<std::string>& given, const WalkRules& rules, TreeVis
       v.Error(path, std::string("cannot open: ") + std::strerror(errno));
       continue;
     }
+    // A link named is followed unless --follow-*-symlinks=0 says otherwise for its target's kind.
+    if (rules.follow_dir_symlinks == 0 || rules.follow_file_symlinks == 0) {
+      struct stat lst;
+      if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) &&
+          ((S_ISDIR(st.st_mode) && rules.follow_dir_symlinks == 0) ||
+           (S_ISREG(st.st_mode) && rules.follow_file_symlinks == 0))) {
+        v.Symlink(path);
+        continue;
+      }
+    }
     // A directory named with trailing slashes ("ex/", "ex//") is "ex", as clamscan names it.
     if (S_ISDIR(st.st_mode))
       while (path.size() > 1 && path.back() == '/') path.pop_back();
@@ -239,23 +345,8 @@ void Walk(const std::vector<std::string>& given, const WalkRules& rules, TreeVis
                                                : false)) {
       v.Excluded(path);
     } else if (S_ISDIR(st.st_mode)) {
-      RootPlaces().acquire();  // given back by ~Root, or below
-      int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0) {
-        int e = errno;
-        RootPlaces().release();
-        v.Error(path, std::string("cannot open directory: ") + std::strerror(e));
-        continue;
-      }
-      RootPtr root;
-      try {
-        root = std::make_shared<const Root>(fd, st.st_dev);
-      } catch (...) {
-        ::close(fd);
-        RootPlaces().release();
-        throw;
-      }
-      Dir(root, "", path, real_paths ? RealPath(path) : std::string(), rules, v);
+      Inside inside;
+      NamedDir(path, st.st_dev, rules, v, inside);
     } else if (S_ISREG(st.st_mode)) {
       v.File(path, st, true, nullptr, "");
     } else {
@@ -268,8 +359,10 @@ class ScanVisitor : public TreeVisitor {
  public:
   ScanVisitor(Queue& queue, ScanCache* cache, const std::function<void(const FileReport&)>& report,
               std::mutex& report_mu, ScanSummary& summary, Progress* progress,
-              const std::function<bool()>& stopped, const std::function<void(const std::string&)>& excluded)
+              const std::function<bool()>& stopped, const std::function<void(const std::string&)>& excluded,
+              const std::function<void(const std::string&)>& symlink)
       : excluded_(excluded),
+        symlink_(symlink),
         stopped_(stopped),
         queue_(queue),
         cache_(cache),
@@ -290,9 +383,10 @@ class ScanVisitor : public TreeVisitor {
     std::lock_guard<std::mutex> l(report_mu_);
     ++summary_.directories;
   }
-  void Symlink() override {
+  void Symlink(const std::string& path) override {
     std::lock_guard<std::mutex> l(report_mu_);
     ++summary_.symlinks_skipped;
+    if (symlink_) symlink_(path);
   }
   void File(std::string path, const struct stat& st, bool named, const RootPtr& root,
             std::string rel) override {
@@ -330,6 +424,7 @@ class ScanVisitor : public TreeVisitor {
 
   std::unordered_map<uid_t, std::string> owners_;
   const std::function<void(const std::string&)>& excluded_;
+  const std::function<void(const std::string&)>& symlink_;
   const std::function<bool()>& stopped_;
   Queue& queue_;
   ScanCache* cache_;
@@ -340,7 +435,7 @@ class ScanVisitor : public TreeVisitor {
 };
 
 WalkRules RulesOf(const WalkOptions& o) {
-  return {o.recursive, o.filter, o.cross_fs};
+  return {o.recursive, o.filter, o.cross_fs, o.follow_dir_symlinks, o.follow_file_symlinks};
 }
 
 // The sizes of the files a walk meets, for SizeCensus (those named on the command line never
@@ -351,7 +446,7 @@ class CensusVisitor : public TreeVisitor {
       : census_(census), stop_(stop), stopped_(stopped) {}
   void Error(const std::string&, const std::string&) override {}
   void Directory() override {}
-  void Symlink() override {}
+  void Symlink(const std::string&) override {}
   void File(std::string, const struct stat& st, bool named, const RootPtr&, std::string) override {
     if (!named) census_.Add(uint64_t(st.st_size));
   }
@@ -368,7 +463,7 @@ class CountVisitor : public TreeVisitor {
   CountVisitor(Totals* totals, const std::atomic<bool>* stop) : totals_(totals), stop_(stop) {}
   void Error(const std::string&, const std::string&) override {}
   void Directory() override {}
-  void Symlink() override {}
+  void Symlink(const std::string&) override {}
   void File(std::string, const struct stat& st, bool, const RootPtr&, std::string) override {
     totals_->files.fetch_add(1, std::memory_order_relaxed);
     totals_->bytes.fetch_add(uint64_t(st.st_size), std::memory_order_relaxed);
@@ -591,7 +686,7 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
     if (workers.empty()) throw;  // no thread to scan with (nothing started yet)
   }                              // else fewer threads than asked
   ScanVisitor visitor(queue, options.cache, on_report, report_mu, summary, progress, options.stopped,
-                      options.on_excluded);
+                      options.on_excluded, options.on_symlink);
   std::exception_ptr walk_failed;
   try {
     Walk(paths, RulesOf(options), visitor);

@@ -2,17 +2,17 @@
 //
 // Directories are read with openat/fdopendir, so names are bytes (newlines, non-UTF-8 and all).
 // Symbolic links met during a walk are not followed (a link named on the command line is), so a
-// symlink loop cannot trap the walk; each is counted. A directory named on the command line is
-// opened once (following links, as named) and held open while anything under it is walked or
-// queued; everything under it is opened relative to it, following no symbolic link anywhere on
-// the way (fs::OpenBeneath). So a file, or a directory on its way, swapped for a symbolic link
-// after the walk met it cannot lead the walk or a worker out of the tree: that file or directory
-// is reported as an error ("a symbolic link now stands in its path, not followed"), not read
-// (Engine::ReadFileBeneath). Unreadable files and directories are reported as errors, never
-// skipped in silence. Descriptors: one per directory named while a file under it is queued or
-// waits in the memo (at most limits::kMaxWalkRootsOpen in a process: a walk that would open one
-// more waits for another to be let go), one for the directory being listed, and one per file
-// being read.
+// symlink loop cannot trap the walk; each is counted (WalkOptions::follow_dir_symlinks and
+// follow_file_symlinks change which are followed, as clamscan's options do). A directory named on the command
+// line is opened once (following links, as named) and held open while anything under it is walked or queued;
+// everything under it is opened relative to it, following no symbolic link anywhere on the way
+// (fs::OpenBeneath). So a file, or a directory on its way, swapped for a symbolic link after the walk met it
+// cannot lead the walk or a worker out of the tree: that file or directory is reported as an error ("a
+// symbolic link now stands in its path, not followed"), not read (Engine::ReadFileBeneath). Unreadable files
+// and directories are reported as errors, never skipped in silence. Descriptors: one per directory named
+// while a file under it is queued or waits in the memo (at most limits::kMaxWalkRootsOpen in a process: a
+// walk that would open one more waits for another to be let go), one for the directory being listed, and one
+// per file being read.
 //
 // Each directory entry is stat'ed relative to its directory (fstatat), so a stat resolves one name,
 // not the whole path; entries whose type the directory gives (d_type: directories, links) are not
@@ -69,6 +69,16 @@ struct WalkOptions {
   // system than the named one's (a mount point, a bind-mounted file) is skipped as the filter
   // skips (on_excluded, ScanSummary::excluded), and not entered; what is named is always scanned.
   bool cross_fs = true;
+  // clamscan's --follow-dir-symlinks and --follow-file-symlinks, for links to directories and to
+  // files: 0 follows none, 1 (the default) only a link named, 2 also those met in the walk. A
+  // directory link followed is walked as a directory named, by the link's path (everything under
+  // it is then opened relative to it, as above); a file link followed is opened by its path, as
+  // a file named. A link not followed (dangling, or to anything else, too) is passed to
+  // `on_symlink` (called one at a time with on_report's calls; may be empty) and counted in
+  // symlinks_skipped, and so is a directory link that leads to a directory the walk is inside (a
+  // loop), or one met under 16 links followed already.
+  int follow_dir_symlinks = 1, follow_file_symlinks = 1;
+  std::function<void(const std::string& path)> on_symlink;
 };
 
 struct ScanSummary {
