@@ -199,6 +199,10 @@ void AddScandCommand(CLI::App& app, int& rc) {
   sd->add_option("--max-reply-bytes", a.limits.max_reply_bytes,
                  "reply bytes buffered for a client that does not read them")
       ->capture_default_str();
+  sd->add_option("--max-queue", a.limits.max_queue,
+                 "requests queued or being scanned, all clients together (MaxQueue)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sd->add_option("--max-pending", a.limits.max_pending_requests, "unanswered requests per session")
       ->capture_default_str();
   sd->add_option("--command-timeout", a.command_timeout, "seconds to send a first command")

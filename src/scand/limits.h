@@ -38,6 +38,11 @@ struct ServerLimits {
   // Requests of one session dispatched and not yet answered; past it, the daemon reads no more
   // commands from that client until replies go out [clamd blocks the same way].
   size_t max_pending_requests = 64;
+  // Requests queued or being scanned, all clients together [MaxQueue 100; more here, as a request
+  // costs its command line, and a stream's bytes count in max_stream_memory anyway]; past it, the
+  // daemon reads no more commands from any client until one is answered, then resumes the clients
+  // it held back in turn. A client held back does not time out meanwhile.
+  size_t max_queue = 1024;
   // File descriptors passed (SCM_RIGHTS) and not yet claimed by a FILDES.
   size_t max_passed_fds = 16;
 };

@@ -123,6 +123,7 @@ struct Conn {
   size_t pending = 0;         // jobs dispatched and not answered
   bool done_reading = false;  // no more commands are read; closes once answered
   bool paused = false;        // waiting for stream memory
+  bool queue_wait = false;    // in queue_waiters: would read a command but the queue is full
   bool exempt = false;        // the one stream let past max_stream_memory (see MustPause)
   bool dead = false;          // close now, without flushing
   bool lingering = false;     // answered and shut down for writing; reading until the client closes
@@ -175,6 +176,10 @@ struct Server::Impl {
   uint64_t dispatched_stream_memory = 0;  // of it, streams complete and handed to the scanners
   bool have_exempt = false;
   std::deque<uint64_t> paused;
+  // Requests dispatched and not yet answered, every client's (ServerLimits::max_queue), and the
+  // connections that stopped reading commands because there were max_queue of them, in order.
+  size_t jobs_in_flight = 0;
+  std::deque<uint64_t> queue_waiters;
   bool shutting_down = false;
   Clock::time_point shutdown_deadline;
   bool accept_paused = false;
@@ -327,7 +332,7 @@ struct Server::Impl {
       }
       if (job.cancelled && job.cancelled->load()) {  // its client is gone: release, do not run
         if (job.fd >= 0) ::close(job.fd);
-        Finish(Done{job.conn, {}, job.accounted});
+        FinishSurely(Done{job.conn, {}, job.accounted});
         continue;
       }
       ++busy;
@@ -360,14 +365,19 @@ struct Server::Impl {
         job.fd = -1;
       }
       --busy;
-      // Handed to the I/O thread whatever it takes: its client waits for it.
-      for (int tries = 0;; ++tries) {
-        try {
-          Finish(std::move(d));
-          break;
-        } catch (const std::exception&) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(tries < 100 ? 10 : 1000));
-        }
+      FinishSurely(std::move(d));  // its client waits for it
+    }
+  }
+
+  // Finish, whatever it takes: every request's last Done gives back its place in the queue
+  // (max_queue) and its stream memory, whether it ran or was cancelled.
+  void FinishSurely(Done&& d) {
+    for (int tries = 0;; ++tries) {
+      try {
+        Finish(std::move(d));
+        return;
+      } catch (const std::exception&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(tries < 100 ? 10 : 1000));
       }
     }
   }
@@ -516,10 +526,27 @@ struct Server::Impl {
 
   // ---- The I/O loop -------------------------------------------------------------------------------
 
+  // `c` may read and run another command now: not closed for reading, not waiting for stream
+  // memory, fewer than max_pending_requests of its own in flight and fewer than max_queue of all.
+  bool TakesRequests(const Conn& c) const {
+    return !c.dead && !c.done_reading && !c.paused && c.pending < opt.limits.max_pending_requests &&
+           jobs_in_flight < opt.limits.max_queue;
+  }
+
   void SetEvents(uint64_t tag, Conn& c) {
     if (c.dead) return;
-    bool can_read =
-        c.lingering || (!c.done_reading && !c.paused && c.pending < opt.limits.max_pending_requests);
+    bool can_read = c.lingering || TakesRequests(c);
+    // Held back by the queue alone: resumed, in turn, as requests finish (DrainDone).
+    if (!c.lingering && !can_read && !c.done_reading && !c.paused && !c.queue_wait &&
+        c.pending < opt.limits.max_pending_requests) {
+      try {
+        queue_waiters.push_back(tag);
+        c.queue_wait = true;
+      } catch (const std::bad_alloc&) {  // it could wait for ever: closed instead
+        c.dead = true;
+        return;
+      }
+    }
     uint32_t want = (can_read ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) |
                     (c.out_off < c.out.size() ? uint32_t(EPOLLOUT) : 0u);
     if (want == c.events) return;
@@ -599,6 +626,7 @@ struct Server::Impl {
     }
     dispatched_stream_memory += accounted;
     ++c.pending;
+    ++jobs_in_flight;
     q_cv.notify_one();
   }
 
@@ -695,7 +723,7 @@ struct Server::Impl {
 
   // Parses and runs what `c` has sent, as far as its state lets it go.
   void Process(uint64_t tag, Conn& c, bool end_of_read) {
-    while (!c.dead && !c.done_reading && !c.paused && c.pending < opt.limits.max_pending_requests) {
+    while (TakesRequests(c)) {
       if (c.streaming) {
         size_t used = 0;
         StreamDecoder::State st;
@@ -772,8 +800,7 @@ struct Server::Impl {
       }
       return;
     }
-    while (!c.dead && !c.done_reading && !c.paused && c.pending < opt.limits.max_pending_requests &&
-           total < kMaxReadPerEvent) {
+    while (TakesRequests(c) && total < kMaxReadPerEvent) {
       ssize_t n;
       if (c.streaming && c.in.empty() && c.decoder.chunk_left() > 0) {
         // The middle of a chunk: straight into the stream. (A descriptor passed now, in the middle
@@ -988,6 +1015,7 @@ struct Server::Impl {
     for (Done& d : batch) {
       stream_memory -= d.accounted;
       dispatched_stream_memory -= d.accounted;
+      if (d.final) --jobs_in_flight;
       auto it = conns.find(d.conn);
       if (it == conns.end()) continue;  // the client went away meanwhile
       Conn& c = it->second;
@@ -1019,6 +1047,28 @@ struct Server::Impl {
         OutOfMemory(tag);
       }
     }
+    // The connections the queue held back, in the order they were held, while there is room.
+    while (!queue_waiters.empty() && jobs_in_flight < opt.limits.max_queue) {
+      uint64_t tag = queue_waiters.front();
+      queue_waiters.pop_front();
+      auto it = conns.find(tag);
+      if (it == conns.end()) continue;
+      Conn& c = it->second;
+      c.queue_wait = false;
+      // Waiting for the queue is not the client's silence: its timeouts start again.
+      c.last_input = c.command_started = Clock::now();
+      if (!c.got_command) c.accepted = c.last_input;
+      try {
+        // The commands it sent before it was held back, then what waits in its socket: one
+        // resumed client that sends a request fills the room again, and the others wait on
+        // (rather than every one being woken to find the queue full once more).
+        Process(tag, c, false);
+        if (TakesRequests(c)) OnReadable(tag, c);
+        Settle(tag);
+      } catch (const std::bad_alloc&) {
+        OutOfMemory(tag);
+      }
+    }
     stream_memory_seen = stream_memory;
   }
 
@@ -1041,7 +1091,7 @@ struct Server::Impl {
         touched.push_back(tag);
         continue;
       }
-      if (c.done_reading || c.pending > 0) continue;
+      if (c.done_reading || c.pending > 0 || c.queue_wait) continue;  // (the daemon is the slow one)
       // The first command must be complete within command_timeout of the connection, and any
       // later one within read_timeout of its first byte, however slowly its bytes trickle in; a
       // stream and a session may be silent for read_timeout between pieces.

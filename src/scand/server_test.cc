@@ -535,6 +535,51 @@ TEST_F(ServerTest, ThousandsOfConnections) {
   EXPECT_EQ(Ask(Z("zPING")), Z("PONG"));
 }
 
+// clamd's MaxQueue: with room for one request in flight, thirty clients that each ask for a walk
+// are answered in turn, each in full; those held back do not time out (the wait is the daemon's,
+// not theirs), and at no moment does more than one request run or wait in the queue.
+TEST_F(ServerTest, AFullQueueHoldsClientsBackAndAnswersThemAll) {
+  ASSERT_TRUE(fs::MakeDirs(dir_ + "/many").ok());
+  for (int i = 0; i < 200; ++i)
+    ASSERT_TRUE(
+        fs::WriteFileAtomic(dir_ + "/many/f" + std::to_string(i), std::string(200000, char('a' + i % 26)))
+            .ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(dir_ + "/many/bad.bin", kBad).ok());
+  ServerLimits l;
+  l.max_queue = 1;
+  l.command_timeout = 100ms;
+  l.read_timeout = 100ms;
+  Start(l);
+  std::atomic<bool> done{false};
+  std::atomic<size_t> most{0}, seen_running{0};
+  std::thread watch([&] {
+    while (!done) {
+      StatsInfo st = server_->stats();
+      most = std::max(most.load(), st.busy + st.queued);
+      if (st.busy > 0) ++seen_running;
+      std::this_thread::sleep_for(200us);
+    }
+  });
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 30; ++i) {
+    clients.push_back(std::make_unique<Client>(socket_));
+    ASSERT_TRUE(clients.back()->connected()) << i;
+    clients.back()->Send(Z("zCONTSCAN " + dir_ + "/many"));
+  }
+  auto start = std::chrono::steady_clock::now();
+  for (auto& c : clients) EXPECT_EQ(c->ReadAll(), Z(dir_ + "/many/bad.bin: Test.Bad.One FOUND"));
+  auto waited = std::chrono::steady_clock::now() - start;
+  done = true;
+  watch.join();
+  EXPECT_LE(most.load(), 1u);
+  EXPECT_GT(seen_running.load(), 0u);
+  // (What makes the test mean something: the last clients waited longer than their timeouts.)
+  const int waited_ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count());
+  RecordProperty("waited_ms", waited_ms);
+  EXPECT_GT(waited_ms, 300) << "the requests were too quick to hold clients back past their timeouts";
+  EXPECT_EQ(Ask(Z("zPING")), Z("PONG"));
+}
+
 TEST_F(ServerTest, ShutdownStopsTheDaemon) {
   Start();
   Client c(socket_);
