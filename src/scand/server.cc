@@ -1006,6 +1006,28 @@ struct Server::Impl {
     ListenerEvents(false);
   }
 
+  // The first connection of `waiting` still open (its tag in `tag`), taken off it; nullptr if none.
+  Conn* NextWaiting(std::deque<uint64_t>& waiting, uint64_t* tag) {
+    while (!waiting.empty()) {
+      *tag = waiting.front();
+      waiting.pop_front();
+      if (auto it = conns.find(*tag); it != conns.end()) return &it->second;
+    }
+    return nullptr;
+  }
+
+  // Runs `resume` for the connection `tag` that waited, then settles it; out of memory ends that
+  // connection only.
+  template <class F>
+  void Resume(uint64_t tag, F&& resume) {
+    try {
+      resume();
+      Settle(tag);
+    } catch (const std::bad_alloc&) {
+      OutOfMemory(tag);
+    }
+  }
+
   void DrainDone() {
     std::vector<Done> batch;
     {
@@ -1030,44 +1052,30 @@ struct Server::Impl {
         OutOfMemory(d.conn);
       }
     }
-    while (!paused.empty() && (stream_memory <= opt.limits.max_stream_memory ||
-                               (!have_exempt && dispatched_stream_memory == 0))) {
-      uint64_t tag = paused.front();
-      paused.pop_front();
-      auto it = conns.find(tag);
-      if (it == conns.end()) continue;
-      Conn& c = it->second;
-      c.paused = false;
-      c.last_input = Clock::now();  // waiting for memory is not the client's silence
-      if (stream_memory > opt.limits.max_stream_memory) c.exempt = have_exempt = true;
-      try {
-        Process(tag, c, false);
-        Settle(tag);
-      } catch (const std::bad_alloc&) {
-        OutOfMemory(tag);
-      }
+    uint64_t tag = 0;
+    while (stream_memory <= opt.limits.max_stream_memory || (!have_exempt && dispatched_stream_memory == 0)) {
+      Conn* c = NextWaiting(paused, &tag);
+      if (!c) break;
+      c->paused = false;
+      c->last_input = Clock::now();  // waiting for memory is not the client's silence
+      if (stream_memory > opt.limits.max_stream_memory) c->exempt = have_exempt = true;
+      Resume(tag, [&] { Process(tag, *c, false); });
     }
     // The connections the queue held back, in the order they were held, while there is room.
-    while (!queue_waiters.empty() && jobs_in_flight < opt.limits.max_queue) {
-      uint64_t tag = queue_waiters.front();
-      queue_waiters.pop_front();
-      auto it = conns.find(tag);
-      if (it == conns.end()) continue;
-      Conn& c = it->second;
-      c.queue_wait = false;
+    while (jobs_in_flight < opt.limits.max_queue) {
+      Conn* c = NextWaiting(queue_waiters, &tag);
+      if (!c) break;
+      c->queue_wait = false;
       // Waiting for the queue is not the client's silence: its timeouts start again.
-      c.last_input = c.command_started = Clock::now();
-      if (!c.got_command) c.accepted = c.last_input;
-      try {
-        // The commands it sent before it was held back, then what waits in its socket: one
-        // resumed client that sends a request fills the room again, and the others wait on
-        // (rather than every one being woken to find the queue full once more).
-        Process(tag, c, false);
-        if (TakesRequests(c)) OnReadable(tag, c);
-        Settle(tag);
-      } catch (const std::bad_alloc&) {
-        OutOfMemory(tag);
-      }
+      c->last_input = c->command_started = Clock::now();
+      if (!c->got_command) c->accepted = c->last_input;
+      // The commands it sent before it was held back, then what waits in its socket: one resumed
+      // client that sends a request fills the room again, and the others wait on (rather than
+      // every one being woken to find the queue full once more).
+      Resume(tag, [&] {
+        Process(tag, *c, false);
+        if (TakesRequests(*c)) OnReadable(tag, *c);
+      });
     }
     stream_memory_seen = stream_memory;
   }
