@@ -422,6 +422,18 @@ PY
      [[ $(grep -c "evil.bin: Test.Evil.Md5 FOUND" out.txt) == 1 && $(grep -c "e2.bin: Test.Evil.Md5 FOUND" out.txt) == 1 ]]'
   rm sl/tree/self sl/tree/up
 
+  # ---- --max-dir-recursion N: directories N deep at most, the one named the first. clamscan
+  # skips the deeper ones in silence; accord names each one it does not enter (Excluded).
+  mkdir -p dr/a/b/c/d
+  for p in dr dr/a dr/a/b dr/a/b/c dr/a/b/c/d; do printf 'this is the bad file\n' > $p/e.bin; done
+  for n in 0 1 2 3 10; do
+    clamscan --no-summary -r -d filter.hdb --max-dir-recursion=$n dr 2> /dev/null | unofficial > clam.out
+    "$accord" scan --no-cache --no-summary -r --hashes filter.hdb --max-dir-recursion=$n dr 2> err.txt | sort > accord.out
+    check "--max-dir-recursion=$n: what clamscan finds, and the directory not entered named ($(diff clam.out <(grep -v ": Excluded$" accord.out) | head -c 300))" \
+      'diff -q clam.out <(grep -v ": Excluded$" accord.out) > /dev/null &&
+       { [[ $n == 10 ]] && ! grep -q Excluded accord.out || [[ $(grep -c ": Excluded$" accord.out) == 1 ]]; } &&
+       { [[ $n != 0 ]] || grep -qx "dr: Excluded" accord.out; }'
+  done
   # ---- --cross-fs=no: a mount point under a directory named is Excluded and not entered, as in
   # clamscan; a directory named on another file system is scanned. Needs a tmpfs mount (root).
   mkdir -p xfs/mnt/sub xfs/d

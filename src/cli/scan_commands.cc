@@ -117,6 +117,7 @@ struct ScanArgs {
   bool recursive = false, infected_only = false, json = false, no_summary = false;
   bool cross_fs = true;  // --cross-fs=no: mount points under a named directory are not entered
   int follow_dir_symlinks = 1, follow_file_symlinks = 1;  // clamscan's: 0 none, 1 named, 2 all
+  int max_dir_levels = -1;                                // --max-dir-recursion; -1: no limit
   bool suppress_ok = false;       // -o: no "PATH: OK" lines (clamscan's --suppress-ok-results)
   bool quiet = false;             // --quiet: text output only for errors (clamscan's)
   bool errors_to_stdout = false;  // --stdout: error lines on standard output too (clamscan's)
@@ -284,6 +285,7 @@ int Scan(ScanArgs& a) {
   wo.cross_fs = a.cross_fs;
   wo.follow_dir_symlinks = a.follow_dir_symlinks;
   wo.follow_file_symlinks = a.follow_file_symlinks;
+  wo.max_dir_levels = a.max_dir_levels;
   wo.cache = cache.get();
   wo.filter = filter.get();  // (before the counting walk starts: it reads wo)
   wo.on_excluded = [&](const std::string& path) {
@@ -499,6 +501,10 @@ void AddScanCommands(CLI::App& app, int& rc) {
   sc->add_flag("--cross-fs", s.cross_fs,
                "--cross-fs=no: do not enter other file systems (mount points) under a directory named "
                "(default yes)");
+  sc->add_option("--max-dir-recursion", s.max_dir_levels,
+                 "directories entered at most this deep, the one named the first (deeper: Excluded; "
+                 "default: no limit)")
+      ->check(CLI::NonNegativeNumber);
   sc->add_option("--follow-dir-symlinks", s.follow_dir_symlinks,
                  "links to directories: 0 none, 1 those named (default), 2 those met in the walk too")
       ->check(CLI::Range(0, 2));

@@ -124,6 +124,7 @@ struct WalkRules {
   const PathFilter* filter = nullptr;
   bool cross_fs = true;
   int follow_dir_symlinks = 1, follow_file_symlinks = 1;
+  int max_dir_levels = -1;  // WalkOptions::max_dir_levels
 };
 
 // The directories the walk is inside, while it follows links to directories
@@ -132,6 +133,7 @@ struct WalkRules {
 struct Inside {
   std::vector<std::pair<dev_t, ino_t>> dirs;
   int followed = 0;
+  int level = 0;  // directories deep: 1 in the directory named (WalkOptions::max_dir_levels)
 };
 constexpr int kMaxFollowedDirLinks = 16;
 
@@ -147,6 +149,10 @@ std::string RealPath(const std::string& path);
 // when there are none.
 void Dir(const RootPtr& root, const std::string& rel, const std::string& path, const std::string& real,
          const WalkRules& rules, TreeVisitor& v, Inside& inside) {
+  if (rules.max_dir_levels >= 0 && inside.level >= rules.max_dir_levels) {  // --max-dir-recursion
+    v.Excluded(path);
+    return;
+  }
   int fd = rel.empty() ? ::openat(root->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                        : fs::OpenBeneath(root->fd, rel, O_RDONLY | O_DIRECTORY);
   DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
@@ -172,10 +178,12 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
   }
   v.Directory();
   if (rules.follow_dir_symlinks == 2) inside.dirs.emplace_back(dir_st.st_dev, dir_st.st_ino);
+  ++inside.level;
   struct Leave {  // this directory, once its walk ends however it ends
     Inside& inside;
     bool on;
     ~Leave() {
+      --inside.level;
       if (on) inside.dirs.pop_back();
     }
   } leave{inside, rules.follow_dir_symlinks == 2};
@@ -435,7 +443,7 @@ class ScanVisitor : public TreeVisitor {
 };
 
 WalkRules RulesOf(const WalkOptions& o) {
-  return {o.recursive, o.filter, o.cross_fs, o.follow_dir_symlinks, o.follow_file_symlinks};
+  return {o.recursive, o.filter, o.cross_fs, o.follow_dir_symlinks, o.follow_file_symlinks, o.max_dir_levels};
 }
 
 // The sizes of the files a walk meets, for SizeCensus (those named on the command line never

@@ -79,6 +79,11 @@ struct WalkOptions {
   // loop), or one met under 16 links followed already.
   int follow_dir_symlinks = 1, follow_file_symlinks = 1;
   std::function<void(const std::string& path)> on_symlink;
+  // clamscan's --max-dir-recursion: directories at most this many deep are entered, the one named
+  // being the first (0: none, so nothing under a directory named is scanned); a deeper one is
+  // skipped as the filter skips (on_excluded), not in silence as clamscan does. -1: no limit
+  // (clamscan's default is 15).
+  int max_dir_levels = -1;
 };
 
 struct ScanSummary {
