@@ -421,6 +421,17 @@ PY
     'grep -qx "sl/tree/self: Symbolic link" out.txt && grep -qx "sl/tree/up: Symbolic link" out.txt &&
      [[ $(grep -c "evil.bin: Test.Evil.Md5 FOUND" out.txt) == 1 && $(grep -c "e2.bin: Test.Evil.Md5 FOUND" out.txt) == 1 ]]'
   rm sl/tree/self sl/tree/up
+  # A web of links (each of 15 directories links thrice to the next): clamscan walks every path
+  # through it (3^14); accord follows one link to each directory.
+  for i in $(seq 1 15); do
+    mkdir -p "web/d$i" && printf 'this is the bad file\n' > "web/d$i/e.bin"
+    for l in 1 2 3; do ln -s "../d$((i + 1))" "web/d$i/l$l"; done
+  done
+  rmdir web/d16 2> /dev/null
+  timeout 20 "$accord" scan --no-cache --no-summary -r --hashes filter.hdb --follow-dir-symlinks=2 web/d1 \
+    > out.txt 2> err.txt
+  check "--follow-dir-symlinks=2 through a web of links: done, each directory's file once ($?)" \
+    '[[ $(grep -c "e.bin: Test.Evil.Md5 FOUND" out.txt) == 15 && $(grep -c ": Symbolic link$" out.txt) -ge 28 ]]'
 
   # ---- --max-dir-recursion N: directories N deep at most, the one named the first. clamscan
   # skips the deeper ones in silence; accord names each one it does not enter (Excluded).

@@ -17,6 +17,7 @@
 #include <new>
 #include <optional>
 #include <semaphore>
+#include <set>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -132,8 +133,12 @@ struct WalkRules {
 // links deep it is (at most kMaxFollowedDirLinks: each holds one of RootPlaces).
 struct Inside {
   std::vector<std::pair<dev_t, ino_t>> dirs;
-  int followed = 0;
-  int level = 0;  // directories deep: 1 in the directory named (WalkOptions::max_dir_levels)
+  // The directories links have led to in this walk: a second link to one is not followed, so
+  // that a web of links (each directory linking thrice to the next) costs a walk per directory,
+  // not one per path through the web.
+  std::set<std::pair<dev_t, ino_t>> led_to;
+  int followed = 0;  // NamedDir calls open: the directory named, and each link followed in it
+  int level = 0;     // directories deep: 1 in the directory named (WalkOptions::max_dir_levels)
 };
 constexpr int kMaxFollowedDirLinks = 16;
 
@@ -239,8 +244,8 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
       if (!rules.recursive) continue;  // as a directory is
       const std::pair<dev_t, ino_t> id{e.st.st_dev, e.st.st_ino};
       if (std::find(inside.dirs.begin(), inside.dirs.end(), id) != inside.dirs.end() ||
-          inside.followed >= kMaxFollowedDirLinks)
-        v.Symlink(child);  // a loop, or links followed too deep: not followed
+          inside.followed > kMaxFollowedDirLinks || !inside.led_to.insert(id).second)
+        v.Symlink(child);  // a loop, a directory a link led to already, or too deep: not followed
       else if ((rules.filter && rules.filter->SkipsDir(child)) ||
                (!rules.cross_fs && e.st.st_dev != root->dev))
         v.Excluded(child);

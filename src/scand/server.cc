@@ -528,9 +528,11 @@ struct Server::Impl {
 
   // `c` may read and run another command now: not closed for reading, not waiting for stream
   // memory, fewer than max_pending_requests of its own in flight and fewer than max_queue of all.
+  size_t MaxQueue() const { return std::max<size_t>(1, opt.limits.max_queue); }  // (0 would read nothing)
+
   bool TakesRequests(const Conn& c) const {
-    return !c.dead && !c.done_reading && !c.paused && c.pending < opt.limits.max_pending_requests &&
-           jobs_in_flight < opt.limits.max_queue;
+    return !c.dead && !c.done_reading && !c.paused && !c.queue_wait &&
+           c.pending < opt.limits.max_pending_requests && jobs_in_flight < MaxQueue();
   }
 
   void SetEvents(uint64_t tag, Conn& c) {
@@ -1028,6 +1030,14 @@ struct Server::Impl {
     }
   }
 
+  // If clients wait for the queue and `c` could send more, `c` joins the back of their line (true).
+  bool WaitInLine(uint64_t tag, Conn& c) {
+    if (queue_waiters.empty() || c.queue_wait || c.dead || c.done_reading || c.paused) return false;
+    queue_waiters.push_back(tag);  // (out of memory: DrainDone ends this connection)
+    c.queue_wait = true;
+    return true;
+  }
+
   void DrainDone() {
     std::vector<Done> batch;
     {
@@ -1046,7 +1056,9 @@ struct Server::Impl {
         Send(c, d.reply);
         // A piece of a longer reply: the request still runs. A last one: the commands the client
         // sent while it had too many in flight.
-        if (d.final) Process(d.conn, c, false);
+        // (While others wait for the queue, it goes to the back of their line, so that a client
+        // with many commands buffered does not take every place that frees up.)
+        if (d.final && !WaitInLine(d.conn, c)) Process(d.conn, c, false);
         Settle(d.conn);  // EPOLLOUT for what did not go out at once; closes it if it died
       } catch (const std::bad_alloc&) {
         OutOfMemory(d.conn);
@@ -1062,7 +1074,7 @@ struct Server::Impl {
       Resume(tag, [&] { Process(tag, *c, false); });
     }
     // The connections the queue held back, in the order they were held, while there is room.
-    while (jobs_in_flight < opt.limits.max_queue) {
+    while (jobs_in_flight < MaxQueue()) {
       Conn* c = NextWaiting(queue_waiters, &tag);
       if (!c) break;
       c->queue_wait = false;
@@ -1134,6 +1146,8 @@ struct Server::Impl {
         if (conns.count(tag)) keep.push_back(tag);
       paused.swap(keep);
     }
+    // Connections that closed while they waited for the queue: no longer in its line.
+    std::erase_if(queue_waiters, [this](uint64_t tag) { return !conns.count(tag); });
   }
 
   void BeginShutdown(const std::string& why) {

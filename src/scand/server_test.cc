@@ -538,13 +538,17 @@ TEST_F(ServerTest, ThousandsOfConnections) {
 // clamd's MaxQueue: with room for one request in flight, thirty clients that each ask for a walk
 // are answered in turn, each in full; those held back do not time out (the wait is the daemon's,
 // not theirs), and at no moment does more than one request run or wait in the queue.
-TEST_F(ServerTest, AFullQueueHoldsClientsBackAndAnswersThemAll) {
-  ASSERT_TRUE(fs::MakeDirs(dir_ + "/many").ok());
+// A directory whose CONTSCAN takes a while (200 files of 200 KB, one detection).
+void MakeSlowTree(const std::string& dir) {
+  ASSERT_TRUE(fs::MakeDirs(dir).ok());
   for (int i = 0; i < 200; ++i)
     ASSERT_TRUE(
-        fs::WriteFileAtomic(dir_ + "/many/f" + std::to_string(i), std::string(200000, char('a' + i % 26)))
-            .ok());
-  ASSERT_TRUE(fs::WriteFileAtomic(dir_ + "/many/bad.bin", kBad).ok());
+        fs::WriteFileAtomic(dir + "/f" + std::to_string(i), std::string(200000, char('a' + i % 26))).ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(dir + "/zbad.bin", kBad).ok());
+}
+
+TEST_F(ServerTest, AFullQueueHoldsClientsBackAndAnswersThemAll) {
+  MakeSlowTree(dir_ + "/many");
   ServerLimits l;
   l.max_queue = 1;
   l.command_timeout = 100ms;
@@ -567,7 +571,7 @@ TEST_F(ServerTest, AFullQueueHoldsClientsBackAndAnswersThemAll) {
     clients.back()->Send(Z("zCONTSCAN " + dir_ + "/many"));
   }
   auto start = std::chrono::steady_clock::now();
-  for (auto& c : clients) EXPECT_EQ(c->ReadAll(), Z(dir_ + "/many/bad.bin: Test.Bad.One FOUND"));
+  for (auto& c : clients) EXPECT_EQ(c->ReadAll(), Z(dir_ + "/many/zbad.bin: Test.Bad.One FOUND"));
   auto waited = std::chrono::steady_clock::now() - start;
   done = true;
   watch.join();
@@ -578,6 +582,32 @@ TEST_F(ServerTest, AFullQueueHoldsClientsBackAndAnswersThemAll) {
   RecordProperty("waited_ms", waited_ms);
   EXPECT_GT(waited_ms, 300) << "the requests were too quick to hold clients back past their timeouts";
   EXPECT_EQ(Ask(Z("zPING")), Z("PONG"));
+}
+
+// A client with many requests buffered does not take every place that frees up: a client held
+// back meanwhile is served in its turn, not after all of them.
+TEST_F(ServerTest, AFullQueueServesClientsInTurn) {
+  MakeSlowTree(dir_ + "/many");
+  ServerLimits l;
+  l.max_queue = 1;
+  l.max_pending_requests = 1;  // (so that the session is held back by its own cap, not the queue's)
+  Start(l);
+  const std::string found = dir_ + "/many/zbad.bin: Test.Bad.One FOUND";
+  Client a(socket_);
+  std::string asked = Z("zIDSESSION");
+  for (int i = 0; i < 20; ++i) asked += Z("zSCAN " + dir_ + "/many");
+  a.Send(asked);
+  EXPECT_EQ(a.ReadReplies(1, '\0'), Z("1: " + found));  // its first is done: the queue is its
+  Client b(socket_);
+  b.Send(Z("zCONTSCAN " + dir_ + "/many"));
+  EXPECT_EQ(b.ReadAll(), Z(found));
+  // What `a` had answered by then (and within a moment after): not all twenty.
+  std::string by_then = a.ReadAll(50ms);
+  const auto answered = 1 + std::count(by_then.begin(), by_then.end(), '\0');
+  EXPECT_LT(answered, 20) << "the client held back was served after every request of the other";
+  a.Send(Z("zEND"));
+  std::string rest = by_then + a.ReadAll();
+  EXPECT_EQ(1 + std::count(rest.begin(), rest.end(), '\0'), 20);
 }
 
 TEST_F(ServerTest, ShutdownStopsTheDaemon) {
