@@ -142,8 +142,8 @@ struct Inside {
 };
 constexpr int kMaxFollowedDirLinks = 16;
 
-void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, TreeVisitor& v,
-              Inside& inside);
+void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, TreeVisitor& v, Inside& inside,
+              const struct stat* checked = nullptr);
 std::string RealPath(const std::string& path);
 
 // The directory `rel` under `root` ("" for the root itself, named on the command line and opened
@@ -271,7 +271,7 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
                (!rules.cross_fs && e.st.st_dev != root->dev))
         v.Excluded(child);
       else
-        NamedDir(child, root->dev, rules, v, inside);
+        NamedDir(child, root->dev, rules, v, inside, &e.st);
     } else if (e.type == DT_LNK && e.link_to == DT_REG && rules.follow_file_symlinks == 2) {
       // clamscan's --follow-file-symlinks=2: scanned as a file named, by this path.
       if ((rules.filter && rules.filter->HasFilePatterns() && rules.filter->SkipsFile(RealPath(child))) ||
@@ -307,9 +307,12 @@ std::string RealPath(const std::string& path) {
 
 // A directory walked as named (on the command line, or by a link followed): opened following
 // links, held open as the root of everything under it. `walk_dev`: the file system of the walk it
-// belongs to (WalkOptions::cross_fs).
-void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, TreeVisitor& v,
-              Inside& inside) {
+// belongs to (WalkOptions::cross_fs). `checked`: for a link followed, the stat of its target on
+// which the walk decided to follow it (not a loop, not walked yet, on the walk's file system): the
+// path is opened again, so a directory that is no longer that one (a name on the way swapped for
+// a link meanwhile) is an error, not walked.
+void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, TreeVisitor& v, Inside& inside,
+              const struct stat* checked) {
   const bool real_paths = rules.filter && rules.filter->HasFilePatterns();
   RootPlaces().acquire();  // given back by ~Root, or below
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -318,6 +321,15 @@ void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, T
     RootPlaces().release();
     v.Error(path, std::string("cannot open directory: ") + std::strerror(e));
     return;
+  }
+  if (checked) {
+    struct stat now;
+    if (::fstat(fd, &now) != 0 || now.st_dev != checked->st_dev || now.st_ino != checked->st_ino) {
+      ::close(fd);
+      RootPlaces().release();
+      v.Error(path, "cannot open directory: it changed while the walk followed the link to it");
+      return;
+    }
   }
   RootPtr root;
   try {

@@ -347,6 +347,62 @@ TEST_F(WalkTest, DirectoriesSwappedForLinksLeadNowhere) {
   EXPECT_EQ(summary.files, 0u);
 }
 
+// --follow-dir-symlinks=2 decides on a link's target as it lists the directory, and opens the link
+// later: a target that is another directory by then (here: the directory being walked, a loop) is
+// an error, not walked.
+TEST_F(WalkTest, ALinkWhoseTargetChangedAfterItsCheckIsNotFollowed) {
+  std::filesystem::create_directories(dir_ + "/top/f");
+  std::filesystem::create_directories(dir_ + "/in");
+  std::ofstream(dir_ + "/top/f/a") << "12345";
+  std::ofstream(dir_ + "/in/b") << "12";
+  ASSERT_EQ(::symlink((dir_ + "/in").c_str(), (dir_ + "/top/f/l").c_str()), 0);
+  auto open_now = [](const std::string& dir) {
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      if (std::filesystem::read_symlink(e.path(), ec) == dir) return true;
+    }
+    return false;
+  };
+  for (bool swap : {false, true}) {
+    SCOPED_TRACE(swap ? "swapped" : "left alone");
+    bool listing = false, swapped = false;
+    DatabaseBuilder b;
+    auto db = Database::OpenBytes(*b.Build(), "empty");
+    Engine engine({*db}, {}, ScanOptions{});
+    WalkOptions o;
+    o.follow_dir_symlinks = 2;
+    o.stopped = [&] {
+      // Once "f" is listed (open, then closed again; "top", the root, stays open), "in" becomes
+      // a link to "f".
+      if (!listing) {
+        listing = open_now(dir_ + "/top/f");
+      } else if (swap && !swapped && !open_now(dir_ + "/top/f")) {
+        swapped = true;
+        EXPECT_EQ(::rename((dir_ + "/in").c_str(), (dir_ + "/in.real").c_str()), 0);
+        EXPECT_EQ(::symlink((dir_ + "/top/f").c_str(), (dir_ + "/in").c_str()), 0);
+      }
+      return false;
+    };
+    std::vector<std::string> scanned, errors;
+    ScanSummary summary = ScanPaths(engine, {dir_ + "/top"}, o, [&](const FileReport& r) {
+      (r.error.empty() ? scanned : errors).push_back(r.path + (r.error.empty() ? "" : ": " + r.error));
+    });
+    std::sort(scanned.begin(), scanned.end());
+    if (!swap) {
+      EXPECT_EQ(scanned, (std::vector<std::string>{dir_ + "/top/f/a", dir_ + "/top/f/l/b"}));
+      EXPECT_TRUE(errors.empty());
+      continue;
+    }
+    ASSERT_TRUE(swapped);
+    EXPECT_EQ(scanned, std::vector<std::string>{dir_ + "/top/f/a"});  // not twice, by f/l/a
+    EXPECT_EQ(errors, std::vector<std::string>{dir_ + "/top/f/l: cannot open directory: it changed while the "
+                                                      "walk followed the link to it"});
+    EXPECT_EQ(summary.errors, 1u);
+    ::unlink((dir_ + "/in").c_str());
+    ::rename((dir_ + "/in.real").c_str(), (dir_ + "/in").c_str());
+  }
+}
+
 // Paths named on the command line are scanned themselves, links among them followed; only files
 // met in a walk share a scan (a file the memo hands back is reopened as a walked one).
 TEST_F(WalkTest, NamedPathsAreScannedThemselves) {
