@@ -4,6 +4,8 @@
 # Usage: scan_cli_test.sh ACCORD_BIN WORK_DIR
 set -uo pipefail
 accord=$1 work=$2
+# A run killed while its test mount was up leaves it mounted (below): unmounted before the clean-up.
+grep -F " $work/" /proc/mounts | cut -d' ' -f2 | while read -r m; do umount "$(printf '%b' "$m")"; done
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 export XDG_CACHE_HOME=$work/xdg-cache  # the default scan cache: here, not in the user's home
 pass=0 fail=0
@@ -449,6 +451,7 @@ PY
   # clamscan; a directory named on another file system is scanned. Needs a tmpfs mount (root).
   mkdir -p xfs/mnt/sub xfs/d
   if mount -t tmpfs accord-test xfs/mnt 2> /dev/null; then
+    trap 'umount "$work/xfs/mnt" 2> /dev/null' EXIT  # however this run ends
     printf 'this is the bad file\n' > xfs/mnt/evil.bin
     mkdir -p xfs/mnt/sub && printf 'this is the bad file\n' > xfs/mnt/sub/e2.bin
     printf 'this is the bad file\n' > xfs/d/e3.bin
@@ -464,7 +467,7 @@ PY
     "$accord" scan --no-cache -r --hashes filter.hdb --cross-fs=no --json xfs > out.txt 2> err.txt
     check "--cross-fs=no with --json: the mount point's excluded object, nothing under it" \
       'grep -q "{\"path\":\"xfs/mnt\",\"result\":\"excluded\"}" out.txt && ! grep -q "xfs/mnt/" out.txt'
-    umount xfs/mnt
+    umount xfs/mnt && trap - EXIT
   else
     echo "skip: --cross-fs (no tmpfs mount here)"
   fi

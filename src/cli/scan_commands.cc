@@ -288,25 +288,21 @@ int Scan(ScanArgs& a) {
   wo.max_dir_levels = a.max_dir_levels;
   wo.cache = cache.get();
   wo.filter = filter.get();  // (before the counting walk starts: it reads wo)
-  wo.on_excluded = [&](const std::string& path) {
-    if (a.json) {
-      std::string out = scan::FormatExcludedJson(path);
-      std::fwrite(out.data(), 1, out.size(), stdout);
-    } else if (!a.infected_only && !a.quiet) {  // clamscan's line, which -i leaves out
-      std::printf("%s: Excluded\n", scan::EscapePath(path).c_str());
-    }
-    if (log && !a.infected_only) std::fprintf(log.get(), "%s: Excluded\n", scan::EscapePath(path).c_str());
+  // A path the walk passes over, in clamscan's words ("Excluded", "Symbolic link"): text unless -i
+  // or -q, the log unless -i; its own JSON object with --json.
+  auto passed_over = [&](const char* word, std::string (*json)(std::string_view)) {
+    return [&, word, json](const std::string& path) {
+      if (a.json) {
+        std::string out = json(path);
+        std::fwrite(out.data(), 1, out.size(), stdout);
+      } else if (!a.infected_only && !a.quiet) {
+        std::printf("%s: %s\n", scan::EscapePath(path).c_str(), word);
+      }
+      if (log && !a.infected_only) std::fprintf(log.get(), "%s: %s\n", scan::EscapePath(path).c_str(), word);
+    };
   };
-  wo.on_symlink = [&](const std::string& path) {  // a link not followed: clamscan's line, as Excluded's
-    if (a.json) {
-      std::string out = scan::FormatSymlinkJson(path);
-      std::fwrite(out.data(), 1, out.size(), stdout);
-    } else if (!a.infected_only && !a.quiet) {
-      std::printf("%s: Symbolic link\n", scan::EscapePath(path).c_str());
-    }
-    if (log && !a.infected_only)
-      std::fprintf(log.get(), "%s: Symbolic link\n", scan::EscapePath(path).c_str());
-  };
+  wo.on_excluded = passed_over("Excluded", scan::FormatExcludedJson);
+  wo.on_symlink = passed_over("Symbolic link", scan::FormatSymlinkJson);
   scan::ScanMemo memo;
   if (!a.scan_duplicates && engine.PathsCanShareKeys()) wo.memo = &memo;
   scan::Progress progress;

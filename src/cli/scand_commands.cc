@@ -116,16 +116,17 @@ int RunScand(ScandArgs& a) {
     std::vector<std::string> warnings;
     auto limits = ApplyLimitOptions(a.scan_limit_texts, a.scan_limits, warnings);
     Status bad = limits.status();
-    for (auto [text, field, name] :
-         {std::tuple{&a.max_stream_size, &a.limits.max_stream_size, "--max-stream-size"},
-          std::tuple{&a.max_stream_memory, &a.limits.max_stream_memory, "--max-stream-memory"}}) {
-      if (!*text || !bad.ok()) continue;
-      auto v = ParseLimitSize(name, **text, warnings);
+    // A stream size, read as --max-filesize's (0 is not "no limit" here); the first error wins.
+    auto stream_size = [&](const std::optional<std::string>& text, const char* name, uint64_t* field) {
+      if (!text || !bad.ok()) return;
+      auto v = ParseLimitSize(name, *text, warnings);
       if (v.ok())
         *field = *v;
       else
         bad = v.status();
-    }
+    };
+    stream_size(a.max_stream_size, "--max-stream-size", &a.limits.max_stream_size);
+    stream_size(a.max_stream_memory, "--max-stream-memory", &a.limits.max_stream_memory);
     if (!bad.ok()) {
       std::fprintf(stderr, "accord: %s\n", bad.ToString().c_str());
       return 2;

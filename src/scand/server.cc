@@ -526,10 +526,10 @@ struct Server::Impl {
 
   // ---- The I/O loop -------------------------------------------------------------------------------
 
-  // `c` may read and run another command now: not closed for reading, not waiting for stream
-  // memory, fewer than max_pending_requests of its own in flight and fewer than max_queue of all.
   size_t MaxQueue() const { return std::max<size_t>(1, opt.limits.max_queue); }  // (0 would read nothing)
 
+  // `c` may read and run another command now: not closed for reading, not waiting for stream
+  // memory, fewer than max_pending_requests of its own in flight and fewer than max_queue of all.
   bool TakesRequests(const Conn& c) const {
     return !c.dead && !c.done_reading && !c.paused && !c.queue_wait &&
            c.pending < opt.limits.max_pending_requests && jobs_in_flight < MaxQueue();
