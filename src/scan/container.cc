@@ -764,7 +764,9 @@ void WalkState::OpenText(ByteView data, const std::string& path, int depth, std:
   bool go_on = true;
   const std::string format_name(format);
   mime::DecodeOptions options;
-  options.max_nesting = limits_.max_recursion;
+  // Multiparts and attached mails nested in the text count as levels too, as clamscan counts them:
+  // the text is at level depth + 1, so its parts may nest as deep as the levels left under it.
+  options.max_nesting = std::max(1, limits_.max_recursion - (depth + 1));
   const Cap text_cap = MemberCap(budget);
   options.max_output = static_cast<size_t>(std::min<uint64_t>(text_cap.bytes, SIZE_MAX - 1) + 1);
   mime::PartSink sink = [&](mime::Part&& part) -> bool {

@@ -407,6 +407,37 @@ TEST(ContainerTest, MaxRecursionStopsADeepNestQuickly) {
   }
 }
 
+// A mail's nested multiparts count against max_recursion with the levels above the mail: a mail
+// inside a zip has one level less for them than a mail named itself.
+TEST(ContainerTest, MailNestingCountsAgainstTheLevelsLeft) {
+  std::string entity =
+      "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=\"bottom.txt\"\r\n\r\nthe "
+      "bottom";
+  for (int n = 3; n >= 1; --n) {
+    const std::string b = "b" + std::to_string(n);
+    entity = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\r\n\r\n--" + b + "\r\n" + entity +
+             "\r\n--" + b + "--\r\n";
+  }
+  // The mail's own entity is the outermost multipart; its leaf is 3 multiparts down.
+  const std::string mail =
+      "From: a@example.com\r\nTo: b@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n" + entity;
+  ContainerLimits limits;
+  limits.max_recursion = 5;  // the mail at level 1: 4 levels left, the leaf needs 3
+  Walked named = Walk(mail, "m.eml", limits);
+  EXPECT_THAT(named.events, IsEmpty()) << ::testing::PrintToString(named.EventNames());
+  EXPECT_EQ(named.data["m.eml!bottom.txt"], "the bottom") << ::testing::PrintToString(named.paths);
+
+  // Inside a zip (level 2), 3 levels are left: the leaf at the third nesting is refused with
+  // MaxRecursion (before, the mail's parts could nest max_recursion deep at any level).
+  limits.max_recursion = 4;
+  Walked in_zip = Walk(StoredZip({{"m.eml", mail}}), "a.zip", limits);
+  EXPECT_EQ(in_zip.data.count("a.zip!m.eml!bottom.txt"), 0u) << ::testing::PrintToString(in_zip.paths);
+  EXPECT_TRUE(in_zip.HasEvent(kMaxRecursion, "a.zip!m.eml")) << ::testing::PrintToString(in_zip.EventNames());
+  limits.max_recursion = 5;
+  Walked roomier = Walk(StoredZip({{"m.eml", mail}}), "a.zip", limits);
+  EXPECT_EQ(roomier.data["a.zip!m.eml!bottom.txt"], "the bottom") << ::testing::PrintToString(roomier.paths);
+}
+
 TEST(ContainerTest, DeepGzipOfGzipEndsWithAnEventNotACrash) {
   Bytes nest = "the bottom";
   for (int i = 0; i < 1000; ++i) nest = WriteArchive("raw", {{"x", nest}}, "gzip");
