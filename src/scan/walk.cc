@@ -61,6 +61,7 @@ struct WorkItem {
   bool no_memo = false;  // handed back by the memo (scan/memo.h): scan it, whatever others had
   RootPtr root;          // met in a walk: opened as `rel` under `root` (else by `path`)
   std::string rel;
+  bool by_link = false;  // Met::kByLink: the file opened must be the one `stamp` describes
 };
 
 constexpr const char* kLinkInTheWay = "a symbolic link now stands in its path, not followed";
@@ -104,15 +105,22 @@ class Queue {
 
 // What the walk meets. The rules of the walk live in Walk below only, so that the counting walk
 // (CountPaths) sees exactly the files the scan does.
+// How the walk met a regular file.
+enum class Met {
+  kInWalk,  // listed in a directory: opened relative to the directory named above it
+  kNamed,   // given on the command line: opened by its path, links followed
+  kByLink,  // through a link the walk followed (--follow-file-symlinks 2): opened by its path as a
+            // named file, and must then still be the file the walk checked (its stat)
+};
+
 class TreeVisitor {
  public:
   virtual ~TreeVisitor() = default;
   virtual void Error(const std::string& path, const std::string& what) = 0;
   virtual void Directory() = 0;
   virtual void Symlink(const std::string& path) = 0;  // a link not followed
-  // A regular file, with its stat; `named`: given on the command line (links followed). A file
-  // met in a walk is `rel` under `root`.
-  virtual void File(std::string path, const struct stat& st, bool named, const RootPtr& root,
+  // A regular file, with its stat, as the walk met it; met in a directory, it is `rel` under `root`.
+  virtual void File(std::string path, const struct stat& st, Met met, const RootPtr& root,
                     std::string rel) = 0;
   virtual void Excluded(const std::string& path) { (void)path; }  // WalkOptions::filter skipped it
   virtual bool Stopped() const { return false; }
@@ -278,7 +286,7 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
           (!rules.cross_fs && e.st.st_dev != root->dev))
         v.Excluded(child);
       else
-        v.File(std::move(child), e.st, true, nullptr, "");
+        v.File(std::move(child), e.st, Met::kByLink, nullptr, "");
     } else if (e.type == DT_LNK) {
       v.Symlink(child);
     } else if (e.type == DT_DIR) {
@@ -292,7 +300,7 @@ void Dir(const RootPtr& root, const std::string& rel, const std::string& path, c
           (!rules.cross_fs && e.st.st_dev != root->dev))  // a file mounted on its own (a bind mount)
         v.Excluded(child);
       else
-        v.File(std::move(child), e.st, false, root, std::move(child_rel));
+        v.File(std::move(child), e.st, Met::kInWalk, root, std::move(child_rel));
     }
     // Devices, FIFOs and sockets are not files to scan (reading a FIFO could block forever).
   }
@@ -394,7 +402,7 @@ void Walk(const std::vector<std::string>& given, const WalkRules& rules, TreeVis
       Inside inside;
       NamedDir(path, st.st_dev, rules, v, inside);
     } else if (S_ISREG(st.st_mode)) {
-      v.File(path, st, true, nullptr, "");
+      v.File(path, st, Met::kNamed, nullptr, "");
     } else {
       v.Error(path, "not a regular file or directory");
     }
@@ -434,8 +442,7 @@ class ScanVisitor : public TreeVisitor {
     ++summary_.symlinks_skipped;
     if (symlink_) symlink_(path);
   }
-  void File(std::string path, const struct stat& st, bool named, const RootPtr& root,
-            std::string rel) override {
+  void File(std::string path, const struct stat& st, Met met, const RootPtr& root, std::string rel) override {
     FileStamp stamp = StampOf(st);
     FileReport r;
     // Unchanged since its scan, under the same path and owner's name: that scan's report.
@@ -451,7 +458,8 @@ class ScanVisitor : public TreeVisitor {
       report_(r);
       return;
     }
-    queue_.Push({std::move(path), stamp, named, false, root, std::move(rel)});
+    queue_.Push(
+        {std::move(path), stamp, met != Met::kInWalk, false, root, std::move(rel), met == Met::kByLink});
   }
   void Excluded(const std::string& path) override {
     std::lock_guard<std::mutex> l(report_mu_);
@@ -493,8 +501,8 @@ class CensusVisitor : public TreeVisitor {
   void Error(const std::string&, const std::string&) override {}
   void Directory() override {}
   void Symlink(const std::string&) override {}
-  void File(std::string, const struct stat& st, bool named, const RootPtr&, std::string) override {
-    if (!named) census_.Add(uint64_t(st.st_size));
+  void File(std::string, const struct stat& st, Met met, const RootPtr&, std::string) override {
+    if (met == Met::kInWalk) census_.Add(uint64_t(st.st_size));
   }
   bool Stopped() const override { return stop_.load(std::memory_order_relaxed) || (stopped_ && stopped_()); }
 
@@ -510,7 +518,7 @@ class CountVisitor : public TreeVisitor {
   void Error(const std::string&, const std::string&) override {}
   void Directory() override {}
   void Symlink(const std::string&) override {}
-  void File(std::string, const struct stat& st, bool, const RootPtr&, std::string) override {
+  void File(std::string, const struct stat& st, Met, const RootPtr&, std::string) override {
     totals_->files.fetch_add(1, std::memory_order_relaxed);
     totals_->bytes.fetch_add(uint64_t(st.st_size), std::memory_order_relaxed);
   }
@@ -638,6 +646,16 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
     bool read = false;
     FileReport r = item.root ? engine.ReadFileBeneath(worker, item.root->fd, item.rel, item.path, &read)
                              : engine.ReadFile(worker, item.path, item.named, &read);
+    if (item.by_link && read &&
+        (uint64_t(r.read_stat.st_dev) != item.stamp.dev || uint64_t(r.read_stat.st_ino) != item.stamp.ino)) {
+      // Swapped since the walk checked it (filter, file system): not scanned.
+      engine.DropRead(worker);
+      FileReport changed;
+      changed.path = item.path;
+      changed.error = "cannot open: it changed while the walk followed the link to it";
+      r = std::move(changed);
+      read = false;
+    }
     // A path named on the command line is scanned itself: the memo may hand a file back to
     // the queue (below), which would then open it as a walked one, not following a link. So
     // is a file of a size no other file in the tree has: no need to hash it for the memo.

@@ -77,7 +77,8 @@ struct WalkOptions {
   // `on_symlink` (called one at a time with on_report's calls; may be empty) and counted in
   // symlinks_skipped, and so is a directory link that leads to a directory the walk is inside (a
   // loop: below the directory named or above it), one to a directory another link of this walk
-  // led to already, or one met under 16 links followed already.
+  // led to already, or one met under 16 links followed already. What a link leads to when it is
+  // opened must be what the walk checked when it listed the link (an error otherwise).
   int follow_dir_symlinks = 1, follow_file_symlinks = 1;
   std::function<void(const std::string& path)> on_symlink;
   // clamscan's --max-dir-recursion: directories at most this many deep are entered, the one named

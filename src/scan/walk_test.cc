@@ -72,6 +72,15 @@ ScanSummary ScanWithMemo(const Engine& engine, const std::vector<std::string>& p
   });
 }
 
+// Whether the process has `dir` open (the walk holds a directory open while it lists it).
+bool OpenNow(const std::string& dir) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec) == dir) return true;
+  }
+  return false;
+}
+
 TEST_F(WalkTest, CountingSeesWhatTheScanScans) {
   for (bool recursive : {true, false}) {
     for (const std::vector<std::string>& paths : {std::vector<std::string>{dir_ + "/t"},
@@ -308,14 +317,6 @@ TEST_F(WalkTest, DirectoriesSwappedForLinksLeadNowhere) {
     EXPECT_EQ(::rename(d.c_str(), (d + ".real").c_str()), 0);
     EXPECT_EQ(::symlink((dir_ + "/out").c_str(), d.c_str()), 0);
   };
-  // Whether the process has `dir` open (the walk holds a directory open while it lists it).
-  auto open_now = [](const std::string& dir) {
-    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-      std::error_code ec;
-      if (std::filesystem::read_symlink(e.path(), ec) == dir) return true;
-    }
-    return false;
-  };
   Engine engine({}, {*rules}, ScanOptions{});
   const std::thread::id walker = std::this_thread::get_id();
   std::atomic<bool> swapped_a{false}, swapped_b{false};
@@ -324,7 +325,7 @@ TEST_F(WalkTest, DirectoriesSwappedForLinksLeadNowhere) {
   o.stopped = [&] {
     if (std::this_thread::get_id() != walker) {
       if (!swapped_a.exchange(true)) swap("a");
-    } else if (!swapped_b.load() && open_now(dir_ + "/s/b")) {
+    } else if (!swapped_b.load() && OpenNow(dir_ + "/s/b")) {
       swapped_b = true;
       swap("b");
     }
@@ -347,59 +348,65 @@ TEST_F(WalkTest, DirectoriesSwappedForLinksLeadNowhere) {
   EXPECT_EQ(summary.files, 0u);
 }
 
-// --follow-dir-symlinks=2 decides on a link's target as it lists the directory, and opens the link
-// later: a target that is another directory by then (here: the directory being walked, a loop) is
-// an error, not walked.
+// --follow-dir-symlinks=2 and --follow-file-symlinks=2 decide on a link's target as the walk lists
+// the directory, and open the link later: a target that is another one by then (a directory: the
+// one being walked, a loop; a file: another file) is an error, not walked or scanned.
 TEST_F(WalkTest, ALinkWhoseTargetChangedAfterItsCheckIsNotFollowed) {
   std::filesystem::create_directories(dir_ + "/top/f");
   std::filesystem::create_directories(dir_ + "/in");
   std::ofstream(dir_ + "/top/f/a") << "12345";
   std::ofstream(dir_ + "/in/b") << "12";
-  ASSERT_EQ(::symlink((dir_ + "/in").c_str(), (dir_ + "/top/f/l").c_str()), 0);
-  auto open_now = [](const std::string& dir) {
-    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-      std::error_code ec;
-      if (std::filesystem::read_symlink(e.path(), ec) == dir) return true;
-    }
-    return false;
-  };
-  for (bool swap : {false, true}) {
-    SCOPED_TRACE(swap ? "swapped" : "left alone");
-    bool listing = false, swapped = false;
-    DatabaseBuilder b;
-    auto db = Database::OpenBytes(*b.Build(), "empty");
-    Engine engine({*db}, {}, ScanOptions{});
-    WalkOptions o;
-    o.follow_dir_symlinks = 2;
-    o.stopped = [&] {
-      // Once "f" is listed (open, then closed again; "top", the root, stays open), "in" becomes
-      // a link to "f".
-      if (!listing) {
-        listing = open_now(dir_ + "/top/f");
-      } else if (swap && !swapped && !open_now(dir_ + "/top/f")) {
-        swapped = true;
-        EXPECT_EQ(::rename((dir_ + "/in").c_str(), (dir_ + "/in.real").c_str()), 0);
-        EXPECT_EQ(::symlink((dir_ + "/top/f").c_str(), (dir_ + "/in").c_str()), 0);
+  std::ofstream(dir_ + "/tgt") << "123";
+  const std::thread::id walker = std::this_thread::get_id();
+  for (bool to_dir : {true, false}) {
+    const std::string target = dir_ + (to_dir ? "/in" : "/tgt");
+    std::filesystem::remove(dir_ + "/top/f/l");
+    ASSERT_EQ(::symlink(target.c_str(), (dir_ + "/top/f/l").c_str()), 0);
+    for (bool swap : {false, true}) {
+      SCOPED_TRACE(std::string(to_dir ? "directory, " : "file, ") + (swap ? "swapped" : "left alone"));
+      bool listing = false, swapped = false;
+      DatabaseBuilder b;
+      auto db = Database::OpenBytes(*b.Build(), "empty");
+      Engine engine({*db}, {}, ScanOptions{});
+      WalkOptions o;
+      o.follow_dir_symlinks = o.follow_file_symlinks = 2;
+      o.threads = 1;
+      o.stopped = [&] {
+        // Once "f" is listed (open, then closed again; "top", the root, stays open), the target
+        // becomes a link to "f" (a directory) or another file.
+        if (std::this_thread::get_id() != walker) return false;
+        if (!listing) {
+          listing = OpenNow(dir_ + "/top/f");
+        } else if (swap && !swapped && !OpenNow(dir_ + "/top/f")) {
+          swapped = true;
+          EXPECT_EQ(::rename(target.c_str(), (target + ".real").c_str()), 0);
+          if (to_dir)
+            EXPECT_EQ(::symlink((dir_ + "/top/f").c_str(), target.c_str()), 0);
+          else
+            std::ofstream(target) << "another";
+        }
+        return false;
+      };
+      std::vector<std::string> scanned, errors;
+      ScanSummary summary = ScanPaths(engine, {dir_ + "/top"}, o, [&](const FileReport& r) {
+        (r.error.empty() ? scanned : errors).push_back(r.path + (r.error.empty() ? "" : ": " + r.error));
+      });
+      std::sort(scanned.begin(), scanned.end());
+      if (!swap) {
+        EXPECT_EQ(scanned,
+                  (std::vector<std::string>{dir_ + "/top/f/a", dir_ + "/top/f/l" + (to_dir ? "/b" : "")}));
+        EXPECT_TRUE(errors.empty());
+        continue;
       }
-      return false;
-    };
-    std::vector<std::string> scanned, errors;
-    ScanSummary summary = ScanPaths(engine, {dir_ + "/top"}, o, [&](const FileReport& r) {
-      (r.error.empty() ? scanned : errors).push_back(r.path + (r.error.empty() ? "" : ": " + r.error));
-    });
-    std::sort(scanned.begin(), scanned.end());
-    if (!swap) {
-      EXPECT_EQ(scanned, (std::vector<std::string>{dir_ + "/top/f/a", dir_ + "/top/f/l/b"}));
-      EXPECT_TRUE(errors.empty());
-      continue;
+      ASSERT_TRUE(swapped);
+      EXPECT_EQ(scanned, std::vector<std::string>{dir_ + "/top/f/a"});  // a directory: not f/l/a too
+      EXPECT_EQ(errors,
+                std::vector<std::string>{dir_ + "/top/f/l: cannot open" + (to_dir ? " directory" : "") +
+                                         ": it changed while the walk followed the link to it"});
+      EXPECT_EQ(summary.errors, 1u);
+      std::filesystem::remove(target);
+      ::rename((target + ".real").c_str(), target.c_str());
     }
-    ASSERT_TRUE(swapped);
-    EXPECT_EQ(scanned, std::vector<std::string>{dir_ + "/top/f/a"});  // not twice, by f/l/a
-    EXPECT_EQ(errors, std::vector<std::string>{dir_ + "/top/f/l: cannot open directory: it changed while the "
-                                                      "walk followed the link to it"});
-    EXPECT_EQ(summary.errors, 1u);
-    ::unlink((dir_ + "/in").c_str());
-    ::rename((dir_ + "/in.real").c_str(), (dir_ + "/in").c_str());
   }
 }
 
