@@ -29,6 +29,21 @@ void AddLimitOptions(CLI::App& app, LimitOptionTexts& t) {
       "container levels, the file itself the first: 1 opens none (default 17, at most 256)");
   add("--max-files", t.max_files, "members extracted per container (0: no limit; default 10000)");
   add("--max-scantime", t.max_scantime, "milliseconds per top-level file (0: no limit; default 120000)");
+  scan::ContainerKinds& k = t.kinds;
+  app.add_flag(
+      "--scan-archive", k.archive,
+      "=no: open no archive, compressed stream, SFX, CHM, RTF, NSIS, AutoIt... (docs/scan-cli.md)");
+  app.add_flag("--scan-mail", k.mail, "=no: open no mail, mbox, TNEF or uuencoded text");
+  app.add_flag("--scan-ole2", k.ole2, "=no: open no OLE2 file (Office documents, MSI) or OLE1 package");
+  app.add_flag("--scan-pdf", k.pdf, "=no: open no PDF");
+  app.add_flag("--scan-pe", k.pe, "=no: unpack no packed program (UPX...), look for no program inside one");
+  app.add_flag("--scan-html", k.html, "=no: decode no data: URI in text");
+  for (const char* other : {"--scan-elf", "--scan-swf", "--scan-xmldocs", "--scan-hwp3", "--scan-onenote",
+                            "--scan-image", "--scan-image-fuzzy-hash"})
+    app.add_flag(other, t.other_kinds, "clamscan's; accord opens no such file, yes or no");
+  app.add_flag("--alert-exceeds-max", t.alert_exceeds_max, "clamscan's; accord always reports limits hit");
+  for (const char* encrypted : {"--alert-encrypted", "--alert-encrypted-archive", "--alert-encrypted-doc"})
+    app.add_flag(encrypted, t.alert_encrypted, "clamscan's; accord always reports encrypted members");
 }
 
 Result<uint64_t> ParseLimitCount(std::string_view option, std::string_view text,
@@ -118,6 +133,11 @@ Result<scan::ContainerLimits> ApplyLimitOptions(const LimitOptionTexts& t, scan:
     }
     limits.max_recursion = int(v);
   }
+  limits.kinds = t.kinds;
+  if (!t.alert_exceeds_max)
+    warnings.push_back("--alert-exceeds-max=no is not followed: accord reports every limit a file hits");
+  if (!t.alert_encrypted)
+    warnings.push_back("--alert-encrypted=no is not followed: accord reports every encrypted member");
   return limits;
 }
 

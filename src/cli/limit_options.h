@@ -37,9 +37,19 @@ namespace accord::cli {
 // The options' texts as given (nullopt when not given; "" when given empty, an error).
 struct LimitOptionTexts {
   std::optional<std::string> max_filesize, max_scansize, max_files, max_scantime, max_recursion;
+  // clamscan's --scan-archive, --scan-mail, --scan-ole2, --scan-pdf, --scan-pe and --scan-html
+  // (`=no`; yes by default): the kinds of container opened (scan::ContainerKinds).
+  scan::ContainerKinds kinds;
+  // --alert-exceeds-max, --alert-encrypted, --alert-encrypted-archive, --alert-encrypted-doc: accord
+  // always reports limits hit and encrypted members; `=no` is taken, with a warning, and changes
+  // nothing. clamscan's --scan-elf, --scan-swf, --scan-xmldocs, --scan-hwp3, --scan-onenote,
+  // --scan-image and --scan-image-fuzzy-hash are taken and change nothing either: accord opens
+  // none of those formats (docs/containers.md).
+  bool alert_exceeds_max = true, alert_encrypted = true, other_kinds = true;
 };
 
-// Adds --max-filesize, --max-scansize, --max-recursion, --max-files and --max-scantime to `app`.
+// Adds --max-filesize, --max-scansize, --max-recursion, --max-files and --max-scantime, and the
+// yes/no options above (`--scan-archive=no`, `=0`, `=false`; bare: yes), to `app`.
 void AddLimitOptions(CLI::App& app, LimitOptionTexts& texts);
 
 // `limits` with the options given applied; one line per value clamscan would also warn about is

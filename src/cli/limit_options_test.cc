@@ -119,6 +119,50 @@ TEST(LimitOptions, GivenValuesAreApplied) {
   EXPECT_THAT(warnings, IsEmpty());
 }
 
+// clamscan's --scan-<kind> values (tried by hand with clamscan 1.4 on clam.zip): yes, no, 1, 0,
+// true, false in any case; bare is yes.
+TEST(LimitOptions, ContainerKindsAsClamscanReadsThem) {
+  std::vector<std::string> warnings;
+  auto all = Parse({}, warnings);
+  ASSERT_TRUE(all.ok());
+  const auto& k = all->kinds;
+  EXPECT_TRUE(k.archive && k.mail && k.ole2 && k.pdf && k.pe && k.html);
+  auto off = Parse({"--scan-archive=no", "--scan-mail=NO", "--scan-ole2=0", "--scan-pdf=false",
+                    "--scan-pe=False", "--scan-html=no"},
+                   warnings);
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  const auto& o = off->kinds;
+  EXPECT_FALSE(o.archive || o.mail || o.ole2 || o.pdf || o.pe || o.html);
+  auto on = Parse({"--scan-archive", "--scan-mail=yes", "--scan-ole2=1", "--scan-pdf=TRUE"}, warnings);
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_TRUE(on->kinds.archive && on->kinds.mail && on->kinds.ole2 && on->kinds.pdf);
+  auto one = Parse({"--scan-pdf=no"}, warnings);
+  ASSERT_TRUE(one.ok());
+  EXPECT_FALSE(one->kinds.pdf);
+  EXPECT_TRUE(one->kinds.archive && one->kinds.mail && one->kinds.ole2 && one->kinds.pe && one->kinds.html);
+  // Kinds accord never opens: taken, nothing changes.
+  auto others = Parse({"--scan-elf=no", "--scan-swf=no", "--scan-xmldocs=no", "--scan-hwp3=no",
+                       "--scan-onenote=no", "--scan-image=no", "--scan-image-fuzzy-hash=no"},
+                      warnings);
+  ASSERT_TRUE(others.ok()) << others.status().ToString();
+  EXPECT_THAT(warnings, IsEmpty());
+}
+
+// accord reports every limit hit and every encrypted member: clamscan's switches for those are
+// taken, and `=no` is not followed, with a warning.
+TEST(LimitOptions, AlertSwitchesAreTakenAndNoIsNotFollowed) {
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(Parse({"--alert-exceeds-max", "--alert-encrypted=yes", "--alert-encrypted-archive",
+                     "--alert-encrypted-doc=yes"},
+                    warnings)
+                  .ok());
+  EXPECT_THAT(warnings, IsEmpty());
+  ASSERT_TRUE(Parse({"--alert-exceeds-max=no", "--alert-encrypted-doc=no"}, warnings).ok());
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_THAT(warnings[0], HasSubstr("--alert-exceeds-max=no is not followed"));
+  EXPECT_THAT(warnings[1], HasSubstr("--alert-encrypted=no is not followed"));
+}
+
 TEST(LimitOptions, AScanTimeBeyondAYearIsAYearSoTheDeadlineCannotOverflow) {
   std::vector<std::string> warnings;
   auto l = Parse({"--max-scantime=18446744073709551615"}, warnings);

@@ -485,12 +485,16 @@ void Fingerprint::AddOptions(const ScanOptions& o) {
   const auto& [limits, file_digests, share_member_scans] = o;
   (void)file_digests;
   (void)share_member_scans;
-  const auto& [recursion, file_size, scan_size, files, scan_time, ratio, ratio_floor] = limits;
+  const auto& [recursion, file_size, scan_size, files, scan_time, ratio, ratio_floor, kinds] = limits;
   Bytes v;
   for (uint64_t x :
        {uint64_t(recursion), file_size, scan_size, files, uint64_t(scan_time.count()), ratio, ratio_floor})
     PutLE(v, x, 8);
   Add("limits", v);
+  const auto& [archive, mail, ole2, pdf, pe, html] = kinds;
+  Bytes k;
+  for (bool on : {archive, mail, ole2, pdf, pe, html}) k.push_back(on ? 1 : 0);
+  Add("container kinds", k);
 }
 
 crypto::Hash Fingerprint::Finish() const {

@@ -547,6 +547,13 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
   if (TimeUp(path)) return;
   Detection det = Detect(data);
   if (det.format.empty()) return;
+  // clamscan's --scan-<kind>=no: a kind turned off is not opened (nor is it a level too deep).
+  if (det.format == "program") {
+    std::erase_if(det.readers, [&](std::string_view r) { return !limits_.kinds.Opens(r); });
+    if (det.readers.empty() && !limits_.kinds.archive) return;
+  } else if (!limits_.kinds.Opens(det.format)) {
+    return;
+  }
   if (depth + 1 >= limits_.max_recursion) {  // the top-level file is level 1
     Report(EventKind::kLimitExceeded, path, std::string(kMaxRecursion),
            std::string(det.format) + " container at level " + std::to_string(depth + 1) +
@@ -563,7 +570,7 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
       OpenReader(data, path, depth, reader);
     }
     for (const Detection& candidate : SfxCandidates(data)) {
-      if (stopped_) break;
+      if (stopped_ || !limits_.kinds.archive) break;
       OpenArchive(data, path, depth, candidate);
     }
   } else {
@@ -797,11 +804,13 @@ void WalkState::OpenText(ByteView data, const std::string& path, int depth, std:
   }
   // A text that is not a mail may hold several encodings at once (an HTML page with a data: URI
   // and a uuencoded block): each decoder runs over all of it.
-  if (go_on && !stopped_ && mime::HasBinhex(data)) report(mime::DecodeBinhex(data, options, sink), "binhex");
-  if (go_on && !stopped_ && mime::HasUuencode(data)) {
+  const ContainerKinds& kinds = limits_.kinds;
+  if (go_on && !stopped_ && kinds.Opens("binhex") && mime::HasBinhex(data))
+    report(mime::DecodeBinhex(data, options, sink), "binhex");
+  if (go_on && !stopped_ && kinds.Opens("uuencode") && mime::HasUuencode(data)) {
     report(mime::DecodeUuencode(data, options, sink), "uuencode");
   }
-  if (go_on && !stopped_ && mime::HasDataUri(data))
+  if (go_on && !stopped_ && kinds.Opens("data-uri") && mime::HasDataUri(data))
     report(mime::DecodeDataUris(data, options, sink), "data-uri");
 }
 
@@ -869,6 +878,18 @@ WalkStats Walker::Walk(ByteView data, std::string_view path, const Visitor& visi
 
 std::string_view DetectContainer(ByteView data) {
   return Detect(data).format;
+}
+
+bool ContainerKinds::Opens(std::string_view f) const {
+  if (f == "mail" || f == "tnef" || f == "uuencode") return mail;
+  if (f == "ole2") return ole2;
+  if (f == "pdf") return pdf;
+  if (f == "data-uri") return html;
+  if (f == "installshield") return archive || pe;
+  if (f == "ole1-package") return archive || ole2;
+  const OwnReader* r = FindOwnReader(f);
+  if (r != nullptr && r->kind == OwnReader::kProgram && f != "nsis" && f != "autoit") return pe;
+  return archive;
 }
 
 }  // namespace accord::scan

@@ -438,6 +438,67 @@ TEST(ContainerTest, MailNestingCountsAgainstTheLevelsLeft) {
   EXPECT_EQ(roomier.data["a.zip!m.eml!bottom.txt"], "the bottom") << ::testing::PrintToString(roomier.paths);
 }
 
+// clamscan's --scan-<kind>=no: a kind turned off is not opened, silently; the others still are.
+TEST(ContainerTest, KindsTurnedOffAreNotOpened) {
+  const Bytes zip = Zip({{"x.exe", kExe}});
+  const std::string mail = Mail("invoice.zip", zip);
+  const std::string page = "<a href=\"data:application/octet-stream;base64," + Base64Encode(zip) + "\">x</a>";
+  ContainerLimits all;
+  EXPECT_EQ(Walk(zip, "a.zip", all).data["a.zip!x.exe"], kExe);
+  EXPECT_EQ(Walk(mail, "m.eml", all).data["m.eml!invoice.zip!x.exe"], kExe);
+
+  ContainerLimits no_archive;
+  no_archive.kinds.archive = false;
+  Walked w = Walk(zip, "a.zip", no_archive);
+  EXPECT_EQ(w.paths, std::vector<std::string>{"a.zip"});
+  EXPECT_THAT(w.events, IsEmpty());
+  Walked m = Walk(mail, "m.eml", no_archive);  // the mail is opened, the zip in it is not
+  EXPECT_EQ(m.data["m.eml!invoice.zip"], zip) << ::testing::PrintToString(m.paths);
+  EXPECT_EQ(m.data.count("m.eml!invoice.zip!x.exe"), 0u);
+
+  ContainerLimits no_mail;
+  no_mail.kinds.mail = false;
+  EXPECT_EQ(Walk(mail, "m.eml", no_mail).paths, std::vector<std::string>{"m.eml"});
+  ContainerLimits no_html;
+  no_html.kinds.html = false;
+  EXPECT_EQ(Walk(page, "p.html", no_html).paths, std::vector<std::string>{"p.html"});
+  EXPECT_GT(Walk(page, "p.html", all).paths.size(), 2u);
+
+  // Which formats each kind holds (container.h), and the two a reader of either kind opens.
+  ContainerKinds k;
+  for (std::string_view f :
+       {"zip", "gzip", "7zip", "cab", "szdd", "chm", "sis", "arj", "rtf", "binhex", "nsis", "autoit"}) {
+    k = {};
+    k.archive = false;
+    EXPECT_FALSE(k.Opens(f)) << f;
+  }
+  for (std::string_view f : {"upx", "aspack", "pe-embedded"}) {
+    k = {};
+    k.pe = false;
+    EXPECT_FALSE(k.Opens(f)) << f;
+    k = {};
+    k.archive = false;
+    EXPECT_TRUE(k.Opens(f)) << f;
+  }
+  k = {};
+  k.ole2 = false;
+  EXPECT_FALSE(k.Opens("ole2"));
+  EXPECT_TRUE(k.Opens("ole1-package"));
+  k.archive = false;
+  EXPECT_FALSE(k.Opens("ole1-package"));
+  k = {};
+  k.pe = false;
+  EXPECT_TRUE(k.Opens("installshield"));
+  k.archive = false;
+  EXPECT_FALSE(k.Opens("installshield"));
+  k = {};
+  k.pdf = false;
+  EXPECT_FALSE(k.Opens("pdf"));
+  k = {};
+  k.mail = false;
+  EXPECT_FALSE(k.Opens("tnef") || k.Opens("uuencode") || k.Opens("mail"));
+}
+
 TEST(ContainerTest, DeepGzipOfGzipEndsWithAnEventNotACrash) {
   Bytes nest = "the bottom";
   for (int i = 0; i < 1000; ++i) nest = WriteArchive("raw", {{"x", nest}}, "gzip");
