@@ -318,6 +318,13 @@ if command -v clamscan > /dev/null; then
   "$accord" scan --no-cache --no-summary --stdout -z --hashes filter.hdb ftree/a.txt ftree/missing > out.txt 2> err.txt
   check "--stdout: the error line on standard output; -z accepted" \
     '[[ ! -s err.txt ]] && grep -q "^ftree/missing: .*ERROR$" out.txt && grep -qx "ftree/a.txt: OK" out.txt'
+  # --bell: one BEL on standard error for each file found, as clamscan rings it; --quiet too.
+  clamscan --no-summary --bell -d filter.hdb ftree/a.txt ftree/d1/evil.exe ftree/skip/deep/evil.bin > /dev/null 2> clam.err
+  "$accord" scan --no-cache --no-summary --bell --hashes filter.hdb ftree/a.txt ftree/d1/evil.exe \
+    ftree/skip/deep/evil.bin > /dev/null 2> err.txt
+  "$accord" scan --no-cache --quiet --bell --hashes filter.hdb ftree/d1/evil.exe > /dev/null 2> err2.txt
+  check "--bell: a BEL for each file found, as clamscan ($(od -An -c clam.err | tr -d ' '))" \
+    '[[ $(cat err.txt) == $'"'"'\a\a'"'"' && $(cat clam.err) == $'"'"'\a\a'"'"' && $(cat err2.txt) == $'"'"'\a'"'"' ]]'
   # --log: appended to, a separator line first; the FOUND, Excluded and error lines and the summary,
   # no OK line: the lines clamscan's own log has.
   rm -f clam.log accord.log

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
 #include "core/limits.h"
 
@@ -30,9 +31,8 @@ void AddLimitOptions(CLI::App& app, LimitOptionTexts& t) {
   add("--max-files", t.max_files, "members extracted per container (0: no limit; default 10000)");
   add("--max-scantime", t.max_scantime, "milliseconds per top-level file (0: no limit; default 120000)");
   scan::ContainerKinds& k = t.kinds;
-  app.add_flag(
-      "--scan-archive", k.archive,
-      "=no: open no archive, compressed stream, SFX, CHM, RTF, NSIS, AutoIt... (docs/scan-cli.md)");
+  app.add_flag("--scan-archive", k.archive,
+               "=no: open no archive, compressed stream, SFX, CHM, RTF, NSIS, AutoIt... (docs/scan-cli.md)");
   app.add_flag("--scan-mail", k.mail, "=no: open no mail, mbox, TNEF or uuencoded text");
   app.add_flag("--scan-ole2", k.ole2, "=no: open no OLE2 file (Office documents, MSI) or OLE1 package");
   app.add_flag("--scan-pdf", k.pdf, "=no: open no PDF");
@@ -44,6 +44,11 @@ void AddLimitOptions(CLI::App& app, LimitOptionTexts& t) {
   app.add_flag("--alert-exceeds-max", t.alert_exceeds_max, "clamscan's; accord always reports limits hit");
   for (const char* encrypted : {"--alert-encrypted", "--alert-encrypted-archive", "--alert-encrypted-doc"})
     app.add_flag(encrypted, t.alert_encrypted, "clamscan's; accord always reports encrypted members");
+  app.add_flag("--heuristic-alerts", t.heuristic_alerts,
+               "clamscan's; accord always reports its heuristic notes");
+  app.add_flag("--phishing-scan-urls", t.phishing_urls, "clamscan's; accord has no phishing signatures");
+  for (size_t i = 0; i < std::size(kOptInDetections); ++i)
+    app.add_flag(kOptInDetections[i], t.opt_in[i], "clamscan's; accord has no such detection (=no only)");
 }
 
 Result<uint64_t> ParseLimitCount(std::string_view option, std::string_view text,
@@ -133,11 +138,19 @@ Result<scan::ContainerLimits> ApplyLimitOptions(const LimitOptionTexts& t, scan:
     }
     limits.max_recursion = int(v);
   }
+  for (size_t i = 0; i < std::size(kOptInDetections); ++i) {
+    if (t.opt_in[i])
+      return InvalidArgument(std::string(kOptInDetections[i]) +
+                             "=yes: accord has no such detection (clamscan's; =no, its default, is taken)");
+  }
   limits.kinds = t.kinds;
   if (!t.alert_exceeds_max)
     warnings.push_back("--alert-exceeds-max=no is not followed: accord reports every limit a file hits");
   if (!t.alert_encrypted)
     warnings.push_back("--alert-encrypted=no is not followed: accord reports every encrypted member");
+  if (!t.heuristic_alerts)
+    warnings.push_back(
+        "--heuristic-alerts=no is not followed: accord reports every limit, encrypted and broken file");
   return limits;
 }
 

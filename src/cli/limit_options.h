@@ -46,7 +46,19 @@ struct LimitOptionTexts {
   // --scan-image and --scan-image-fuzzy-hash are taken and change nothing either: accord opens
   // none of those formats (docs/containers.md).
   bool alert_exceeds_max = true, alert_encrypted = true, other_kinds = true;
+  // --heuristic-alerts: accord's heuristic notes (limits, encrypted, broken) are always reported;
+  // `=no` is taken with a warning. --phishing-scan-urls: taken either way (accord has no phishing
+  // signatures).
+  bool heuristic_alerts = true, phishing_urls = true;
+  // clamscan's opt-in detections accord does not have (kOptInDetections): `=no`, their default,
+  // is taken; `=yes` is an error, so that no one relies on a detection that never comes.
+  bool opt_in[8] = {};
 };
+
+inline constexpr const char* kOptInDetections[8] = {
+    "--alert-broken",       "--alert-broken-media",       "--alert-macros",
+    "--alert-phishing-ssl", "--alert-phishing-cloak",     "--alert-partition-intersection",
+    "--detect-pua",         "--heuristic-scan-precedence"};
 
 // Adds --max-filesize, --max-scansize, --max-recursion, --max-files and --max-scantime, and the
 // yes/no options above (`--scan-archive=no`, `=0`, `=false`; bare: yes), to `app`.

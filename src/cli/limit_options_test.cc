@@ -163,6 +163,29 @@ TEST(LimitOptions, AlertSwitchesAreTakenAndNoIsNotFollowed) {
   EXPECT_THAT(warnings[1], HasSubstr("--alert-encrypted=no is not followed"));
 }
 
+// clamscan's opt-in detections that accord lacks: their default (no) is taken, yes is an error
+// naming the option; the heuristic and phishing switches are taken.
+TEST(LimitOptions, DetectionsAccordLacksAreRefusedWhenAskedFor) {
+  std::vector<std::string> warnings;
+  std::vector<std::string> defaults;
+  for (const char* o : kOptInDetections) defaults.push_back(std::string(o) + "=no");
+  defaults.push_back("--phishing-scan-urls=no");
+  defaults.push_back("--heuristic-alerts=yes");
+  ASSERT_TRUE(Parse(defaults, warnings).ok());
+  EXPECT_THAT(warnings, IsEmpty());
+  for (const char* o : kOptInDetections) {
+    for (std::string given : {std::string(o), std::string(o) + "=yes"}) {
+      auto l = Parse({given}, warnings);
+      ASSERT_FALSE(l.ok()) << given;
+      EXPECT_THAT(l.status().message(), HasSubstr(std::string(o) + "=yes: accord has no such detection"))
+          << given;
+    }
+  }
+  ASSERT_TRUE(Parse({"--heuristic-alerts=no"}, warnings).ok());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("--heuristic-alerts=no is not followed"));
+}
+
 TEST(LimitOptions, AScanTimeBeyondAYearIsAYearSoTheDeadlineCannotOverflow) {
   std::vector<std::string> warnings;
   auto l = Parse({"--max-scantime=18446744073709551615"}, warnings);

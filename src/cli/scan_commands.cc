@@ -122,6 +122,7 @@ struct ScanArgs {
   bool quiet = false;             // --quiet: text output only for errors (clamscan's)
   bool errors_to_stdout = false;  // --stdout: error lines on standard output too (clamscan's)
   bool all_match = false;         // -z: accepted; accord reports every match anyway
+  bool bell = false;              // --bell: a BEL on standard error for each file found (clamscan's)
   std::string log_path;           // -l: FOUND, Excluded and error lines and the summary, appended
   std::string file_list;          // -f: more paths, one per line
   scan::PathPatterns patterns;    // --exclude, --include, --exclude-dir, --include-dir
@@ -355,7 +356,8 @@ int Scan(ScanArgs& a) {
   // files and the directories it descends: a low soft limit on descriptors would make files errors.
   RaiseOpenFileLimit();
   auto report = [&](const scan::FileReport& r) {
-    if (log) {  // the FOUND, CITED and error lines, never OK
+    if (a.bell && r.detected()) std::fputc('\a', stderr);  // whatever is printed
+    if (log) {                                             // the FOUND, CITED and error lines, never OK
       std::string logged = scan::FormatText(r, true);
       std::fwrite(logged.data(), 1, logged.size(), log.get());
     }
@@ -513,6 +515,7 @@ void AddScanCommands(CLI::App& app, int& rc) {
                  "append the FOUND, Excluded and error lines and the summary to FILE (no OK lines)")
       ->allow_extra_args(false);
   sc->add_flag("--quiet", s.quiet, "print only errors (no FOUND lines, no summary; the exit code tells)");
+  sc->add_flag("--bell", s.bell, "ring the terminal's bell (a BEL on standard error) for each file found");
   sc->add_flag("--stdout", s.errors_to_stdout, "print error lines on standard output, not standard error");
   sc->add_flag("-z,--allmatch", s.all_match,
                "accepted for clamscan's scripts: every match is reported anyway");
