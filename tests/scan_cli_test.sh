@@ -325,6 +325,11 @@ if command -v clamscan > /dev/null; then
   "$accord" scan --no-cache --quiet --bell --hashes filter.hdb ftree/d1/evil.exe > /dev/null 2> err2.txt
   check "--bell: a BEL for each file found, as clamscan ($(od -An -c clam.err | tr -d ' '))" \
     '[[ $(cat err.txt) == $'"'"'\a\a'"'"' && $(cat clam.err) == $'"'"'\a\a'"'"' && $(cat err2.txt) == $'"'"'\a'"'"' ]]'
+  # --disable-cache is --no-cache; --tempdir and --leave-temps are taken (no temporary file is written).
+  XDG_CACHE_HOME=$work/xdg-none "$accord" scan --disable-cache --tempdir "$work/no-such-dir" --leave-temps \
+    --no-summary --hashes filter.hdb ftree/d1/evil.exe > out.txt 2> err.txt
+  check "--disable-cache, --tempdir, --leave-temps: taken, no cache written ($(head -c 200 err.txt))" \
+    '[[ ! -s err.txt && ! -e $work/xdg-none && ! -e $work/no-such-dir ]] && grep -q "evil.exe: Test.Evil.Md5 FOUND" out.txt'
   # --log: appended to, a separator line first; the FOUND, Excluded and error lines and the summary,
   # no OK line: the lines clamscan's own log has.
   rm -f clam.log accord.log

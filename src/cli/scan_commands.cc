@@ -123,6 +123,7 @@ struct ScanArgs {
   bool errors_to_stdout = false;  // --stdout: error lines on standard output too (clamscan's)
   bool all_match = false;         // -z: accepted; accord reports every match anyway
   bool bell = false;              // --bell: a BEL on standard error for each file found (clamscan's)
+  bool leave_temps = false;       // --leave-temps: taken (clamscan's); accord writes no temporary file
   std::string log_path;           // -l: FOUND, Excluded and error lines and the summary, appended
   std::string file_list;          // -f: more paths, one per line
   scan::PathPatterns patterns;    // --exclude, --include, --exclude-dir, --include-dir
@@ -526,7 +527,12 @@ void AddScanCommands(CLI::App& app, int& rc) {
                  "the scan cache: unchanged files are reported as last scanned, unread (default: "
                  "$XDG_CACHE_HOME/accord/scan.cache, docs/scan-cache.md)")
       ->allow_extra_args(false);
-  sc->add_flag("--no-cache", s.no_cache, "scan every file, and neither read nor write a cache");
+  sc->add_flag("--no-cache,--disable-cache", s.no_cache,
+               "scan every file, and neither read nor write a cache (--disable-cache: clamscan's name)");
+  // clamscan's temporary files: accord writes none (containers are read in memory).
+  sc->add_option_function<std::string>(
+      "--tempdir", [](const std::string&) {}, "clamscan's; accord writes no temporary file");
+  sc->add_flag("--leave-temps", s.leave_temps, "clamscan's; accord writes no temporary file");
   sc->add_flag("--scan-duplicates", s.scan_duplicates,
                "scan every file and member with the same bytes as one scanned earlier in this run (by "
                "default it gets that one's findings when the YARA rules cannot tell their names apart)");
