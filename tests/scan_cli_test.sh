@@ -4,6 +4,7 @@
 # Usage: scan_cli_test.sh ACCORD_BIN WORK_DIR
 set -uo pipefail
 accord=$1 work=$2
+[[ $work == /* ]] || work=$PWD/$work  # absolute: the mount clean-up below matches /proc/mounts
 # A run killed while its test mount was up leaves it mounted (below): unmounted before the clean-up.
 grep -F " $work/" /proc/mounts | cut -d' ' -f2 | while read -r m; do umount "$(printf '%b' "$m")"; done
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1

@@ -34,7 +34,7 @@ void AddLimitOptions(CLI::App& app, LimitOptionTexts& t) {
   app.add_flag("--scan-archive", k.archive,
                "=no: open no archive, compressed stream, SFX, CHM, RTF, NSIS, AutoIt... (docs/scan-cli.md)");
   app.add_flag("--scan-mail", k.mail, "=no: open no mail, mbox, TNEF or uuencoded text");
-  app.add_flag("--scan-ole2", k.ole2, "=no: open no OLE2 file (Office documents, MSI) or OLE1 package");
+  app.add_flag("--scan-ole2", k.ole2, "=no: open no OLE2 file (Office documents, MSI)");
   app.add_flag("--scan-pdf", k.pdf, "=no: open no PDF");
   app.add_flag("--scan-pe", k.pe, "=no: unpack no packed program (UPX...), look for no program inside one");
   app.add_flag("--scan-html", k.html, "=no: decode no data: URI in text");
@@ -42,8 +42,9 @@ void AddLimitOptions(CLI::App& app, LimitOptionTexts& t) {
                             "--scan-image", "--scan-image-fuzzy-hash"})
     app.add_flag(other, t.other_kinds, "clamscan's; accord opens no such file, yes or no");
   app.add_flag("--alert-exceeds-max", t.alert_exceeds_max, "clamscan's; accord always reports limits hit");
-  for (const char* encrypted : {"--alert-encrypted", "--alert-encrypted-archive", "--alert-encrypted-doc"})
-    app.add_flag(encrypted, t.alert_encrypted, "clamscan's; accord always reports encrypted members");
+  app.add_flag("--alert-encrypted", t.alert_encrypted, "clamscan's; accord always reports encrypted members");
+  app.add_flag("--alert-encrypted-archive", t.alert_encrypted_archive, "the same, for archives");
+  app.add_flag("--alert-encrypted-doc", t.alert_encrypted_doc, "the same, for documents");
   app.add_flag("--heuristic-alerts", t.heuristic_alerts,
                "clamscan's; accord always reports its heuristic notes");
   app.add_flag("--phishing-scan-urls", t.phishing_urls, "clamscan's; accord has no phishing signatures");
@@ -146,8 +147,12 @@ Result<scan::ContainerLimits> ApplyLimitOptions(const LimitOptionTexts& t, scan:
   limits.kinds = t.kinds;
   if (!t.alert_exceeds_max)
     warnings.push_back("--alert-exceeds-max=no is not followed: accord reports every limit a file hits");
-  if (!t.alert_encrypted)
-    warnings.push_back("--alert-encrypted=no is not followed: accord reports every encrypted member");
+  for (auto [on, name] : {std::pair{t.alert_encrypted, "--alert-encrypted"},
+                          std::pair{t.alert_encrypted_archive, "--alert-encrypted-archive"},
+                          std::pair{t.alert_encrypted_doc, "--alert-encrypted-doc"}}) {
+    if (!on)
+      warnings.push_back(std::string(name) + "=no is not followed: accord reports every encrypted member");
+  }
   if (!t.heuristic_alerts)
     warnings.push_back(
         "--heuristic-alerts=no is not followed: accord reports every limit, encrypted and broken file");

@@ -45,7 +45,8 @@ struct LimitOptionTexts {
   // nothing. clamscan's --scan-elf, --scan-swf, --scan-xmldocs, --scan-hwp3, --scan-onenote,
   // --scan-image and --scan-image-fuzzy-hash are taken and change nothing either: accord opens
   // none of those formats (docs/containers.md).
-  bool alert_exceeds_max = true, alert_encrypted = true, other_kinds = true;
+  bool alert_exceeds_max = true, alert_encrypted = true, alert_encrypted_archive = true,
+       alert_encrypted_doc = true, other_kinds = true;
   // --heuristic-alerts: accord's heuristic notes (limits, encrypted, broken) are always reported;
   // `=no` is taken with a warning. --phishing-scan-urls: taken either way (accord has no phishing
   // signatures).

@@ -160,7 +160,12 @@ TEST(LimitOptions, AlertSwitchesAreTakenAndNoIsNotFollowed) {
   ASSERT_TRUE(Parse({"--alert-exceeds-max=no", "--alert-encrypted-doc=no"}, warnings).ok());
   ASSERT_EQ(warnings.size(), 2u);
   EXPECT_THAT(warnings[0], HasSubstr("--alert-exceeds-max=no is not followed"));
-  EXPECT_THAT(warnings[1], HasSubstr("--alert-encrypted=no is not followed"));
+  EXPECT_THAT(warnings[1], HasSubstr("--alert-encrypted-doc=no is not followed"));
+  // Whatever the order, each =no is warned about under its own name.
+  warnings.clear();
+  ASSERT_TRUE(Parse({"--alert-encrypted=no", "--alert-encrypted-archive"}, warnings).ok());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("--alert-encrypted=no is not followed"));
 }
 
 // clamscan's opt-in detections that accord lacks: their default (no) is taken, yes is an error

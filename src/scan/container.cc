@@ -220,7 +220,9 @@ bool IsCompressionFilter(std::string_view f) {
          f == "compress";
 }
 
-Detection Detect(ByteView d) {
+// `kinds`: a text format of a kind turned off is not what the data is taken for, so that the
+// next one (a data: URI after a uuencoded block) is still found.
+Detection Detect(ByteView d, const ContainerKinds& kinds = {}) {
   // A program (a PE) is never taken for a format whose magic its DOS header or body could be
   // made to hold (LHA's at byte 2, ISO's at 32769, an OLE1 package's fields): Windows ignores
   // those bytes, and such a match would keep the program's own readers from running.
@@ -236,10 +238,10 @@ Detection Detect(ByteView d) {
     if (pe) program.readers = ProgramReadersFor(d);
     if (!program.readers.empty() || !SfxCandidates(d).empty()) return program;
   }
-  if (mime::LooksLikeMail(d)) return {"mail"};
-  if (mime::HasBinhex(d)) return {"binhex"};
-  if (mime::HasUuencode(d)) return {"uuencode"};
-  if (mime::HasDataUri(d)) return {"data-uri"};
+  if (kinds.Opens("mail") && mime::LooksLikeMail(d)) return {"mail"};
+  if (kinds.Opens("binhex") && mime::HasBinhex(d)) return {"binhex"};
+  if (kinds.Opens("uuencode") && mime::HasUuencode(d)) return {"uuencode"};
+  if (kinds.Opens("data-uri") && mime::HasDataUri(d)) return {"data-uri"};
   // Viewers accept junk before the header; after the text formats, so a mail quoting one is a mail.
   if (LooksLikePdf(d)) return {"pdf"};
   return {};
@@ -545,12 +547,12 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
   stats_.max_depth = std::max(stats_.max_depth, depth);
   visit_(Item{path, data, depth, container, truncated});
   if (TimeUp(path)) return;
-  Detection det = Detect(data);
+  Detection det = Detect(data, limits_.kinds);
   if (det.format.empty()) return;
   // clamscan's --scan-<kind>=no: a kind turned off is not opened (nor is it a level too deep).
   if (det.format == "program") {
     std::erase_if(det.readers, [&](std::string_view r) { return !limits_.kinds.Opens(r); });
-    if (det.readers.empty() && !limits_.kinds.archive) return;
+    if (det.readers.empty() && (!limits_.kinds.archive || SfxCandidates(data).empty())) return;
   } else if (!limits_.kinds.Opens(det.format)) {
     return;
   }

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "scan/reader_test_util.h"
+
 namespace accord::scan {
 namespace {
 
@@ -463,6 +465,28 @@ TEST(ContainerTest, KindsTurnedOffAreNotOpened) {
   no_html.kinds.html = false;
   EXPECT_EQ(Walk(page, "p.html", no_html).paths, std::vector<std::string>{"p.html"});
   EXPECT_GT(Walk(page, "p.html", all).paths.size(), 2u);
+
+  // A text with a uuencoded block and a data: URI: with mail off, the data: URI (html) still opens.
+  const std::string both = "some text\nbegin 644 one.txt\n,:&5L;&\\@=V]R;&0*\n`\nend\n" + page;
+  Walked uu_on = Walk(both, "p.html", all);
+  EXPECT_EQ(uu_on.data["p.html!one.txt"], "hello world\n") << ::testing::PrintToString(uu_on.paths);
+  Walked uu_off = Walk(both, "p.html", no_mail);
+  EXPECT_EQ(uu_off.data.count("p.html!one.txt"), 0u) << ::testing::PrintToString(uu_off.paths);
+  EXPECT_GT(uu_off.paths.size(), 2u) << ::testing::PrintToString(uu_off.paths);  // the data: URI and its zip
+
+  // A program whose only reader is of a kind turned off, and no archive appended: not a container
+  // at all, so no MaxRecursion note at the last level either.
+  const Bytes program = MinimalPe(MinimalPe(""));
+  ContainerLimits top_only;
+  top_only.max_recursion = 1;
+  EXPECT_TRUE(Walk(program, "p.exe", top_only).HasEvent(kMaxRecursion, "p.exe"));
+  top_only.kinds.pe = false;
+  Walked no_pe = Walk(program, "p.exe", top_only);
+  EXPECT_THAT(no_pe.events, IsEmpty()) << ::testing::PrintToString(no_pe.EventNames());
+  // With an archive appended, archive on: still a container (its zip), so the note stays.
+  EXPECT_TRUE(Walk(program + zip, "p.exe", top_only).HasEvent(kMaxRecursion, "p.exe"));
+  top_only.kinds.archive = false;
+  EXPECT_THAT(Walk(program + zip, "p.exe", top_only).events, IsEmpty());
 
   // Which formats each kind holds (container.h), and the two a reader of either kind opens.
   ContainerKinds k;

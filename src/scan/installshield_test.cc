@@ -12,20 +12,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// The smallest PE that has an overlay: headers, one 0x200-byte section at 0x200, then `overlay`.
 Bytes Pe(ByteView overlay) {
-  Bytes b(0x400, '\0');
-  b[0] = 'M';
-  b[1] = 'Z';
-  PutLe(b, 0x3c, 0x80, 4);
-  b.replace(0x80, 4, std::string("PE\0\0", 4));
-  PutLe(b, 0x80 + 6, 1, 2);       // one section
-  PutLe(b, 0x80 + 20, 0xe0, 2);   // optional header size
-  PutLe(b, 0x80 + 24, 0x10b, 2);  // PE32
-  size_t section = 0x80 + 24 + 0xe0;
-  PutLe(b, section + 16, 0x200, 4);  // raw size
-  PutLe(b, section + 20, 0x200, 4);  // raw pointer
-  return b + Bytes(overlay);
+  return MinimalPe(overlay);
 }
 
 Bytes Record(std::string_view name, std::string_view path, ByteView data) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/status.h"
 #include "scan/container.h"
 #include "scan/reader.h"
 
@@ -85,6 +86,22 @@ inline Bytes ReadTestFile(const std::string& name) {
 inline void PutLe(Bytes& b, size_t off, uint64_t v, int bytes) {
   if (b.size() < off + static_cast<size_t>(bytes)) b.resize(off + static_cast<size_t>(bytes), '\0');
   for (int i = 0; i < bytes; ++i) b[off + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+// The smallest PE that has an overlay: headers, one 0x200-byte section at 0x200, then `overlay`.
+inline Bytes MinimalPe(ByteView overlay) {
+  Bytes b(0x400, '\0');
+  b[0] = 'M';
+  b[1] = 'Z';
+  PutLe(b, 0x3c, 0x80, 4);
+  b.replace(0x80, 4, std::string("PE\0\0", 4));
+  PutLe(b, 0x80 + 6, 1, 2);       // one section
+  PutLe(b, 0x80 + 20, 0xe0, 2);   // optional header size
+  PutLe(b, 0x80 + 24, 0x10b, 2);  // PE32
+  size_t section = 0x80 + 24 + 0xe0;
+  PutLe(b, section + 16, 0x200, 4);  // raw size
+  PutLe(b, section + 20, 0x200, 4);  // raw pointer
+  return b + Bytes(overlay);
 }
 
 // A raw deflate stream (no zlib header) of `in` at `level`, as zip, InstallShield and PDF embed them.

@@ -646,10 +646,11 @@ ScanSummary ScanPaths(const Engine& engine, const std::vector<std::string>& path
     bool read = false;
     FileReport r = item.root ? engine.ReadFileBeneath(worker, item.root->fd, item.rel, item.path, &read)
                              : engine.ReadFile(worker, item.path, item.named, &read);
-    if (item.by_link && read &&
+    if (item.by_link && r.error.empty() &&
         (uint64_t(r.read_stat.st_dev) != item.stamp.dev || uint64_t(r.read_stat.st_ino) != item.stamp.ino)) {
-      // Swapped since the walk checked it (filter, file system): not scanned.
-      engine.DropRead(worker);
+      // Swapped since the walk checked it (filter, file system): not scanned, nor reported as that
+      // file (its size, a limit it hits).
+      if (read) engine.DropRead(worker);
       FileReport changed;
       changed.path = item.path;
       changed.error = "cannot open: it changed while the walk followed the link to it";
