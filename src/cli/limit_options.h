@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,12 @@ class App;
 }
 
 namespace accord::cli {
+
+// clamscan's opt-in detections that accord does not have (LimitOptionTexts::opt_in).
+inline constexpr const char* kOptInDetections[] = {"--alert-broken",         "--alert-broken-media",
+                                                   "--alert-macros",         "--alert-phishing-ssl",
+                                                   "--alert-phishing-cloak", "--alert-partition-intersection",
+                                                   "--detect-pua",           "--heuristic-scan-precedence"};
 
 // The options' texts as given (nullopt when not given; "" when given empty, an error).
 struct LimitOptionTexts {
@@ -53,13 +60,8 @@ struct LimitOptionTexts {
   bool heuristic_alerts = true, phishing_urls = true;
   // clamscan's opt-in detections accord does not have (kOptInDetections): `=no`, their default,
   // is taken; `=yes` is an error, so that no one relies on a detection that never comes.
-  bool opt_in[8] = {};
+  bool opt_in[std::size(kOptInDetections)] = {};
 };
-
-inline constexpr const char* kOptInDetections[8] = {
-    "--alert-broken",       "--alert-broken-media",       "--alert-macros",
-    "--alert-phishing-ssl", "--alert-phishing-cloak",     "--alert-partition-intersection",
-    "--detect-pua",         "--heuristic-scan-precedence"};
 
 // Adds --max-filesize, --max-scansize, --max-recursion, --max-files and --max-scantime, and the
 // yes/no options above (`--scan-archive=no`, `=0`, `=false`; bare: yes), to `app`.

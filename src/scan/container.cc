@@ -51,8 +51,10 @@ struct Detection {
   // A short or heuristic magic number: if libarchive cannot read even the first header, the file
   // was simply not this kind of container and nothing is reported.
   bool speculative = false;
-  // "program": the readers that recognise it (ProgramReadersFor), found once.
+  // "program": the readers that recognise it (ProgramReadersFor) and the archives appended to it
+  // (SfxCandidates), each found once.
   std::vector<std::string_view> readers{};
+  std::vector<Detection> sfx{};
 };
 
 bool At(ByteView d, size_t off, std::string_view magic) {
@@ -236,7 +238,8 @@ Detection Detect(ByteView d, const ContainerKinds& kinds = {}) {
   if (mz) {
     Detection program{"program", 0, true};
     if (pe) program.readers = ProgramReadersFor(d);
-    if (!program.readers.empty() || !SfxCandidates(d).empty()) return program;
+    program.sfx = SfxCandidates(d);
+    if (!program.readers.empty() || !program.sfx.empty()) return program;
   }
   if (kinds.Opens("mail") && mime::LooksLikeMail(d)) return {"mail"};
   if (kinds.Opens("binhex") && mime::HasBinhex(d)) return {"binhex"};
@@ -552,7 +555,7 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
   // clamscan's --scan-<kind>=no: a kind turned off is not opened (nor is it a level too deep).
   if (det.format == "program") {
     std::erase_if(det.readers, [&](std::string_view r) { return !limits_.kinds.Opens(r); });
-    if (det.readers.empty() && (!limits_.kinds.archive || SfxCandidates(data).empty())) return;
+    if (det.readers.empty() && (!limits_.kinds.archive || det.sfx.empty())) return;
   } else if (!limits_.kinds.Opens(det.format)) {
     return;
   }
@@ -571,7 +574,7 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
       if (stopped_) break;
       OpenReader(data, path, depth, reader);
     }
-    for (const Detection& candidate : SfxCandidates(data)) {
+    for (const Detection& candidate : det.sfx) {
       if (stopped_ || !limits_.kinds.archive) break;
       OpenArchive(data, path, depth, candidate);
     }

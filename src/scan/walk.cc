@@ -103,8 +103,6 @@ class Queue {
   bool closed_ = false;
 };
 
-// What the walk meets. The rules of the walk live in Walk below only, so that the counting walk
-// (CountPaths) sees exactly the files the scan does.
 // How the walk met a regular file.
 enum class Met {
   kInWalk,  // listed in a directory: opened relative to the directory named above it
@@ -113,6 +111,8 @@ enum class Met {
             // named file, and must then still be the file the walk checked (its stat)
 };
 
+// What the walk meets. The rules of the walk live in Walk below only, so that the counting walk
+// (CountPaths) sees exactly the files the scan does.
 class TreeVisitor {
  public:
   virtual ~TreeVisitor() = default;
