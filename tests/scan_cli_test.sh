@@ -326,6 +326,43 @@ if command -v clamscan > /dev/null; then
   "$accord" scan --no-cache --quiet --bell --hashes filter.hdb ftree/d1/evil.exe > /dev/null 2> err2.txt
   check "--bell: a BEL for each file found, as clamscan ($(od -An -c clam.err | tr -d ' '))" \
     '[[ $(cat err.txt) == $'"'"'\a\a'"'"' && $(cat clam.err) == $'"'"'\a\a'"'"' && $(cat err2.txt) == $'"'"'\a'"'"' ]]'
+  # -v: "Scanning PATH" before each file's lines, -i or not, as clamscan prints it (one path a
+  # call: accord's threads may finish files in another order); the log has them too.
+  for f in ftree/a.txt ftree/d1/evil.exe; do
+    for o in "" -i; do
+      clamscan --no-summary -v $o -d filter.hdb "$f" 2> /dev/null | sed 's/\.UNOFFICIAL FOUND$/ FOUND/' > clam.out
+      "$accord" scan --no-cache --no-summary -v $o --hashes filter.hdb "$f" > out.txt 2> err.txt
+      check "-v $o $f: the lines clamscan prints ($(tr '\n' '|' < out.txt))" 'diff -q clam.out out.txt > /dev/null'
+    done
+  done
+  rm -f v.log
+  "$accord" scan --no-cache --no-summary -v --quiet -l v.log --hashes filter.hdb ftree/d1/evil.exe > out.txt
+  check "-v --quiet: nothing printed, the Scanning line in the log" \
+    '[[ ! -s out.txt ]] && grep -qx "Scanning ftree/d1/evil.exe" v.log'
+  # clamscan's options for stages accord lacks: taken when clamscan takes them, refused when it
+  # refuses them (exit 2 before scanning), and they change nothing.
+  inert=(--max-embeddedpe=10M --max-htmlnormalize=40M --max-partitions=50 --pcre-match-limit=5
+         --bytecode=no --bytecode-unsigned=yes --nocerts --phishing-sigs=no --normalize=no --force-to-disk
+         --exclude-pua=Tool --exclude-pua=Win.Packer --structured-cc-mode=1 --detect-structured=no
+         --official-db-only=no)
+  # (Both PUA lists at once are taken without --detect-pua, as clamscan takes them.)
+  clamscan --no-summary "${inert[@]}" --include-pua=Spy --detect-pua=no -d filter.hdb ftree/d1/evil.exe > clam.out 2> /dev/null; crc=$?
+  sed -i 's/\.UNOFFICIAL FOUND$/ FOUND/' clam.out
+  "$accord" scan --no-cache --no-summary "${inert[@]}" --include-pua=Spy --detect-pua=no --hashes filter.hdb \
+    ftree/d1/evil.exe > out.txt 2> err.txt; rc=$?
+  check "clamscan's options of stages accord lacks are taken, as clamscan takes them ($crc, $rc: $(head -c 200 err.txt))" \
+    '[[ $rc == 1 && $crc == 1 && ! -s err.txt ]] && diff -q clam.out out.txt > /dev/null'
+  clamscan --no-summary --detect-pua -d filter.hdb ftree/d1/evil.exe > clam.out 2> /dev/null; crc=$?
+  sed -i 's/\.UNOFFICIAL FOUND$/ FOUND/' clam.out
+  "$accord" scan --no-cache --no-summary --detect-pua --hashes filter.hdb ftree/d1/evil.exe > out.txt 2> err.txt; rc=$?
+  check "--detect-pua: taken, the same lines ($crc, $rc)" '[[ $rc == 1 && $crc == 1 ]] && diff -q clam.out out.txt > /dev/null'
+  for o in --max-embeddedpe=abc --max-partitions=1K --bytecode-timeout=x --structured-cc-mode=3 --bytecode=maybe \
+           "--detect-pua --exclude-pua=Tool --include-pua=Spy"; do
+    clamscan --no-summary $o -d filter.hdb ftree/a.txt > /dev/null 2>&1; crc=$?
+    "$accord" scan --no-cache --no-summary $o --hashes filter.hdb ftree/a.txt > out.txt 2> err.txt; rc=$?
+    check "$o: refused as clamscan refuses it ($crc, $rc: $(head -c 120 err.txt))" \
+      '[[ $rc == 2 && $crc == 2 && ! -s out.txt && -s err.txt ]]'
+  done
   # --disable-cache is --no-cache; --tempdir and --leave-temps are taken (no temporary file is written).
   XDG_CACHE_HOME=$work/xdg-none "$accord" scan --disable-cache --tempdir "$work/no-such-dir" --leave-temps \
     --no-summary --hashes filter.hdb ftree/d1/evil.exe > out.txt 2> err.txt

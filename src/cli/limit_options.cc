@@ -50,6 +50,19 @@ void AddLimitOptions(CLI::App& app, LimitOptionTexts& t) {
   app.add_flag("--phishing-scan-urls", t.phishing_urls, "clamscan's; accord has no phishing signatures");
   for (size_t i = 0; i < std::size(kOptInDetections); ++i)
     app.add_flag(kOptInDetections[i], t.opt_in[i], "clamscan's; accord has no such detection (=no only)");
+  for (const InertOption& o : kInertValueOptions) {
+    std::string name = o.name;
+    bool pua = name.ends_with("-pua");
+    app.add_option_function<std::string>(
+           name, [&t, name](const std::string& v) { t.inert.emplace_back(name, v); },
+           pua ? "clamscan's, for ClamAV's own databases; accord reports every PUA signature it loads"
+               : "clamscan's; accord has no such stage: the value is checked, and changes nothing")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  }
+  app.add_flag("--detect-pua", t.detect_pua,
+               "clamscan's, for ClamAV's own databases; accord reports every PUA signature it loads");
+  for (const char* o : kInertSwitches)
+    app.add_flag(o, t.inert_switch, "clamscan's; accord has no such stage: yes or no, changes nothing");
 }
 
 Result<uint64_t> ParseLimitCount(std::string_view option, std::string_view text,
@@ -143,6 +156,27 @@ Result<scan::ContainerLimits> ApplyLimitOptions(const LimitOptionTexts& t, scan:
     if (t.opt_in[i])
       return InvalidArgument(std::string(kOptInDetections[i]) +
                              "=yes: accord has no such detection (clamscan's; =no, its default, is taken)");
+  }
+  const auto given = [&t](std::string_view option) {
+    return std::any_of(t.inert.begin(), t.inert.end(), [&](const auto& o) { return o.first == option; });
+  };
+  if (t.detect_pua && given("--exclude-pua") && given("--include-pua"))
+    return InvalidArgument(
+        "--detect-pua: --exclude-pua and --include-pua cannot be used at the same time (as in clamscan)");
+  for (const auto& [option, value] : t.inert) {
+    const InertOption* o = nullptr;
+    for (const InertOption& known : kInertValueOptions)
+      if (option == known.name) o = &known;
+    if (o == nullptr) return Internal("no such inert option " + option);
+    if (option.ends_with("-pua")) {  // a category name: any text but none, as clamscan takes it
+      if (value.empty()) return InvalidArgument(Quoted(option, value) + ": not a PUA category (empty)");
+      continue;
+    }
+    std::vector<std::string> ignored;
+    RETURN_IF_ERROR(o->size ? ParseLimitSize(option, value, ignored).status()
+                            : ParseLimitCount(option, value, ignored).status());
+    if (option == "--structured-cc-mode" && value != "0" && value != "1")
+      return InvalidArgument(Quoted(option, value) + ": 0 or 1");
   }
   limits.kinds = t.kinds;
   if (!t.alert_exceeds_max)

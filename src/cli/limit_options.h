@@ -36,10 +36,34 @@ class App;
 namespace accord::cli {
 
 // clamscan's opt-in detections that accord does not have (LimitOptionTexts::opt_in).
-inline constexpr const char* kOptInDetections[] = {"--alert-broken",         "--alert-broken-media",
-                                                   "--alert-macros",         "--alert-phishing-ssl",
-                                                   "--alert-phishing-cloak", "--alert-partition-intersection",
-                                                   "--detect-pua",           "--heuristic-scan-precedence"};
+inline constexpr const char* kOptInDetections[] = {"--alert-broken",
+                                                   "--alert-broken-media",
+                                                   "--alert-macros",
+                                                   "--alert-phishing-ssl",
+                                                   "--alert-phishing-cloak",
+                                                   "--alert-partition-intersection",
+                                                   "--heuristic-scan-precedence",
+                                                   "--detect-structured",
+                                                   "--official-db-only"};
+
+// clamscan's options for stages accord does not have (HTML and script normalisation, bytecode,
+// PCRE signatures, partitions, icons, HWP3, structured data): taken, their values checked as
+// clamscan's (`size` or `count` of the grammar above), and change nothing
+// (LimitOptionTexts::inert).
+struct InertOption {
+  const char* name;
+  bool size;  // a size (K, M, G); else a count
+};
+inline constexpr InertOption kInertValueOptions[] = {
+    {"--max-embeddedpe", true},         {"--max-htmlnormalize", true},     {"--max-htmlnotags", true},
+    {"--max-scriptnormalize", true},    {"--max-ziptypercg", true},        {"--pcre-max-filesize", true},
+    {"--max-partitions", false},        {"--max-iconspe", false},          {"--max-rechwp3", false},
+    {"--pcre-match-limit", false},      {"--pcre-recmatch-limit", false},  {"--bytecode-timeout", false},
+    {"--structured-ssn-format", false}, {"--structured-ssn-count", false}, {"--structured-cc-count", false},
+    {"--structured-cc-mode", false},    {"--exclude-pua", false},          {"--include-pua", false}};
+// Their yes/no switches, taken either way.
+inline constexpr const char* kInertSwitches[] = {"--bytecode",  "--bytecode-unsigned", "--phishing-sigs",
+                                                 "--normalize", "--nocerts",           "--force-to-disk"};
 
 // The options' texts as given (nullopt when not given; "" when given empty, an error).
 struct LimitOptionTexts {
@@ -61,6 +85,13 @@ struct LimitOptionTexts {
   // clamscan's opt-in detections accord does not have (kOptInDetections): `=no`, their default,
   // is taken; `=yes` is an error, so that no one relies on a detection that never comes.
   bool opt_in[std::size(kOptInDetections)] = {};
+  // kInertValueOptions given (option, value), in order; kInertSwitches' values.
+  std::vector<std::pair<std::string, std::string>> inert;
+  bool inert_switch = false;
+  // --detect-pua: taken either way (accord reports every PUA signature it loads, as clamscan does
+  // those of a database not ClamAV's); with it, --exclude-pua and --include-pua at once are an
+  // error, as in clamscan.
+  bool detect_pua = false;
 };
 
 // Adds --max-filesize, --max-scansize, --max-recursion, --max-files and --max-scantime, and the

@@ -191,6 +191,46 @@ TEST(LimitOptions, DetectionsAccordLacksAreRefusedWhenAskedFor) {
   EXPECT_THAT(warnings[0], HasSubstr("--heuristic-alerts=no is not followed"));
 }
 
+// clamscan's options for stages accord lacks: taken when clamscan takes them (each value as
+// clamscan 1.4.6 checks it, tried by hand), refused when it refuses them, and they change no limit.
+TEST(LimitOptions, OptionsOfStagesAccordLacksAreCheckedAsClamscanChecksThem) {
+  std::vector<std::string> warnings;
+  std::vector<std::string> taken = {"--max-embeddedpe=10M",     "--max-htmlnormalize=40M",
+                                    "--max-ziptypercg=1K",      "--pcre-max-filesize=0",
+                                    "--max-partitions=50",      "--pcre-match-limit=5",
+                                    "--bytecode-timeout=60000", "--structured-ssn-format=2",
+                                    "--structured-cc-mode=1",   "--exclude-pua=Win.Packer",
+                                    "--exclude-pua=Tool",       "--detect-pua",
+                                    "--detect-pua=no",          "--bytecode=no",
+                                    "--bytecode-unsigned=yes",  "--nocerts=no",
+                                    "--phishing-sigs=no",       "--normalize=no",
+                                    "--force-to-disk"};
+  auto l = Parse(taken, warnings);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_THAT(warnings, IsEmpty());
+  EXPECT_EQ(l->max_file_size, scan::ContainerLimits{}.max_file_size);
+  EXPECT_EQ(l->max_recursion, scan::ContainerLimits{}.max_recursion);
+  ASSERT_TRUE(Parse({"--include-pua=" + std::string(40, 'x'), "--include-pua=Spy"}, warnings).ok());
+  ASSERT_TRUE(Parse({"--include-pua=Spy", "--exclude-pua=Tool"}, warnings).ok());  // without --detect-pua
+  auto both = Parse({"--detect-pua", "--include-pua=Spy", "--exclude-pua=Tool"}, warnings);
+  ASSERT_FALSE(both.ok());
+  EXPECT_THAT(both.status().message(), HasSubstr("cannot be used at the same time"));
+  // Refused by ApplyLimitOptions, or by CLI11 as it parses (an empty value, a yes/no that is
+  // neither): either way an error naming the option, exit 2 before scanning.
+  for (const char* refused :
+       {"--max-embeddedpe=abc", "--max-partitions=1K", "--max-partitions=-1", "--bytecode-timeout=x",
+        "--structured-cc-mode=3", "--exclude-pua=", "--bytecode=maybe"}) {
+    const std::string option(refused, std::string_view(refused).find('='));
+    try {
+      auto r = Parse({refused}, warnings);
+      ASSERT_FALSE(r.ok()) << refused;
+      EXPECT_THAT(r.status().message(), HasSubstr(option)) << refused;
+    } catch (const CLI::ParseError& e) {
+      EXPECT_THAT(std::string(e.what()), HasSubstr(option)) << refused;
+    }
+  }
+}
+
 TEST(LimitOptions, AScanTimeBeyondAYearIsAYearSoTheDeadlineCannotOverflow) {
   std::vector<std::string> warnings;
   auto l = Parse({"--max-scantime=18446744073709551615"}, warnings);

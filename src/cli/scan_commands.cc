@@ -123,6 +123,7 @@ struct ScanArgs {
   bool errors_to_stdout = false;  // --stdout: error lines on standard output too (clamscan's)
   bool all_match = false;         // -z: accepted; accord reports every match anyway
   bool bell = false;              // --bell: a BEL on standard error for each file found (clamscan's)
+  bool verbose = false;           // -v: "Scanning PATH" before each file's lines (clamscan's)
   bool leave_temps = false;       // --leave-temps: taken (clamscan's); accord writes no temporary file
   std::string log_path;           // -l: FOUND, Excluded and error lines and the summary, appended
   std::string file_list;          // -f: more paths, one per line
@@ -358,7 +359,12 @@ int Scan(ScanArgs& a) {
   RaiseOpenFileLimit();
   auto report = [&](const scan::FileReport& r) {
     if (a.bell && r.detected()) std::fputc('\a', stderr);  // whatever is printed
-    if (log) {                                             // the FOUND, CITED and error lines, never OK
+    if (a.verbose && !a.json && r.error.empty()) {         // as clamscan -v, to the log too; not with --quiet
+      const std::string line = "Scanning " + scan::EscapePath(r.path) + "\n";
+      if (!a.quiet) std::fwrite(line.data(), 1, line.size(), stdout);
+      if (log) std::fwrite(line.data(), 1, line.size(), log.get());
+    }
+    if (log) {  // the FOUND, CITED and error lines, never OK
       std::string logged = scan::FormatText(r, true);
       std::fwrite(logged.data(), 1, logged.size(), log.get());
     }
@@ -516,6 +522,7 @@ void AddScanCommands(CLI::App& app, int& rc) {
                  "append the FOUND, Excluded and error lines and the summary to FILE (no OK lines)")
       ->allow_extra_args(false);
   sc->add_flag("--quiet", s.quiet, "print only errors (no FOUND lines, no summary; the exit code tells)");
+  sc->add_flag("-v,--verbose", s.verbose, "print \"Scanning PATH\" before each file's lines");
   sc->add_flag("--bell", s.bell, "ring the terminal's bell (a BEL on standard error) for each file found");
   sc->add_flag("--stdout", s.errors_to_stdout, "print error lines on standard output, not standard error");
   sc->add_flag("-z,--allmatch", s.all_match,

@@ -55,6 +55,9 @@ struct Detection {
   // (SfxCandidates), each found once.
   std::vector<std::string_view> readers{};
   std::vector<Detection> sfx{};
+  // A text format (not a mail) that is a PDF too, "%PDF-" after a junk line a viewer skips: the
+  // PDF is opened as well, so that a line that looks like uuencode or a data: URI cannot hide it.
+  bool also_pdf = false;
 };
 
 bool At(ByteView d, size_t off, std::string_view magic) {
@@ -241,13 +244,20 @@ Detection Detect(ByteView d, const ContainerKinds& kinds = {}) {
     program.sfx = SfxCandidates(d);
     if (!program.readers.empty() || !program.sfx.empty()) return program;
   }
+  // Viewers accept junk before a PDF's header: a mail whose body starts as one is a mail (its
+  // body, a part, is then the PDF); a text that a decoder reads and that is a PDF too is both.
   if (kinds.Opens("mail") && mime::LooksLikeMail(d)) return {"mail"};
-  if (kinds.Opens("binhex") && mime::HasBinhex(d)) return {"binhex"};
-  if (kinds.Opens("uuencode") && mime::HasUuencode(d)) return {"uuencode"};
-  if (kinds.Opens("data-uri") && mime::HasDataUri(d)) return {"data-uri"};
-  // Viewers accept junk before the header; after the text formats, so a mail quoting one is a mail.
-  if (LooksLikePdf(d)) return {"pdf"};
-  return {};
+  Detection text;
+  if (kinds.Opens("binhex") && mime::HasBinhex(d))
+    text.format = "binhex";
+  else if (kinds.Opens("uuencode") && mime::HasUuencode(d))
+    text.format = "uuencode";
+  else if (kinds.Opens("data-uri") && mime::HasDataUri(d))
+    text.format = "data-uri";
+  const bool pdf = LooksLikePdf(d);
+  if (text.format.empty()) return pdf ? Detection{"pdf"} : Detection{};
+  text.also_pdf = pdf && kinds.Opens("pdf");
+  return text;
 }
 
 // The name used in event names: "Heuristics.Broken.Zip".
@@ -567,6 +577,7 @@ void WalkState::VisitItem(ByteView data, const std::string& path, int depth, std
   }
   if (IsTextFormat(det.format)) {
     OpenText(data, path, depth, det.format);
+    if (det.also_pdf && !stopped_) OpenReader(data, path, depth, "pdf");
   } else if (IsOwnReaderFormat(det.format)) {
     OpenReader(data, path, depth, det.format);
   } else if (det.format == "program") {
@@ -791,7 +802,8 @@ void WalkState::OpenText(ByteView data, const std::string& path, int depth, std:
     stats_.bytes_extracted += part.data.size();
     budget.produced += part.data.size();
     if (over_cap) go_on = CapHit(cap, member_path, part.data.size());
-    VisitItem(part.data, member_path, depth + 1, format_name, over_cap);
+    // A part inside nested multiparts is as many levels down (at least one: the text's member).
+    VisitItem(part.data, member_path, depth + std::max(1, part.nesting), format_name, over_cap);
     return go_on && !stopped_;
   };
   auto report = [&](const Status& s, std::string_view decoder) {

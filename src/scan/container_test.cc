@@ -411,18 +411,22 @@ TEST(ContainerTest, MaxRecursionStopsADeepNestQuickly) {
 
 // A mail's nested multiparts count against max_recursion with the levels above the mail: a mail
 // inside a zip has one level less for them than a mail named itself.
-TEST(ContainerTest, MailNestingCountsAgainstTheLevelsLeft) {
-  std::string entity =
-      "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=\"bottom.txt\"\r\n\r\nthe "
-      "bottom";
-  for (int n = 3; n >= 1; --n) {
+// A mail whose entity is `leaf` inside `levels` nested multiparts (the mail's own the outermost).
+std::string MailNesting(std::string leaf, int levels) {
+  for (int n = levels; n >= 1; --n) {
     const std::string b = "b" + std::to_string(n);
-    entity = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\r\n\r\n--" + b + "\r\n" + entity +
-             "\r\n--" + b + "--\r\n";
+    leaf = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\r\n\r\n--" + b + "\r\n" + leaf + "\r\n--" +
+           b + "--\r\n";
   }
-  // The mail's own entity is the outermost multipart; its leaf is 3 multiparts down.
-  const std::string mail =
-      "From: a@example.com\r\nTo: b@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n" + entity;
+  return "From: a@example.com\r\nTo: b@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n" + leaf;
+}
+
+TEST(ContainerTest, MailNestingCountsAgainstTheLevelsLeft) {
+  // The leaf is 3 multiparts down.
+  const std::string mail = MailNesting(
+      "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=\"bottom.txt\"\r\n\r\nthe "
+      "bottom",
+      3);
   ContainerLimits limits;
   limits.max_recursion = 5;  // the mail at level 1: 4 levels left, the leaf needs 3
   Walked named = Walk(mail, "m.eml", limits);
@@ -438,6 +442,23 @@ TEST(ContainerTest, MailNestingCountsAgainstTheLevelsLeft) {
   limits.max_recursion = 5;
   Walked roomier = Walk(StoredZip({{"m.eml", mail}}), "a.zip", limits);
   EXPECT_EQ(roomier.data["a.zip!m.eml!bottom.txt"], "the bottom") << ::testing::PrintToString(roomier.paths);
+
+  // The levels a part is nested in are levels of its own: a zip 3 multiparts down in a mail at
+  // level 1 is at level 4 (before, at level 2 whatever its nesting, so that the mail's multiparts
+  // and the containers under them could each go max_recursion deep).
+  EXPECT_EQ(named.depth["m.eml!bottom.txt"], 3);
+  const std::string zip_mail = MailNesting(
+      "Content-Type: application/zip\r\nContent-Disposition: attachment; filename=\"z.zip\"\r\n\r\n" +
+          StoredZip({{"x.exe", kExe}}),
+      3);
+  limits.max_recursion = 5;  // the zip at level 4, its member at level 5
+  Walked opened = Walk(zip_mail, "m.eml", limits);
+  EXPECT_EQ(opened.data["m.eml!z.zip!x.exe"], kExe) << ::testing::PrintToString(opened.paths);
+  EXPECT_EQ(opened.depth["m.eml!z.zip!x.exe"], 4);
+  limits.max_recursion = 4;  // the zip at the last level: not opened, and said so
+  Walked shut = Walk(zip_mail, "m.eml", limits);
+  EXPECT_EQ(shut.data.count("m.eml!z.zip!x.exe"), 0u) << ::testing::PrintToString(shut.paths);
+  EXPECT_TRUE(shut.HasEvent(kMaxRecursion, "m.eml!z.zip")) << ::testing::PrintToString(shut.EventNames());
 }
 
 // clamscan's --scan-<kind>=no: a kind turned off is not opened, silently; the others still are.

@@ -199,6 +199,7 @@ struct MailContext {
   const DecodeOptions& options;
   const PartSink& sink;
   int part_number = 0;
+  int nesting = 0;  // of the entity being read (Part::nesting)
   bool stopped = false;
   Status first_error;
 
@@ -207,7 +208,7 @@ struct MailContext {
   }
   void Emit(std::string name, Bytes data) {
     if (stopped) return;
-    if (!sink(Part{std::move(name), std::move(data)})) stopped = true;
+    if (!sink(Part{std::move(name), std::move(data), nesting})) stopped = true;
   }
 };
 
@@ -258,6 +259,7 @@ void ParseEntity(ByteView entity, int nesting, MailContext& ctx) {
     ctx.Note(ResourceExhausted("MIME parts nested deeper than " + std::to_string(ctx.options.max_nesting)));
     return;
   }
+  ctx.nesting = nesting;
   Headers h = ParseHeaders(entity);
   ByteView body = entity.substr(h.body_start);
   std::string type = MainValue(h.content_type);

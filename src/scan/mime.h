@@ -41,6 +41,9 @@ namespace accord::scan::mime {
 struct Part {
   std::string name;
   Bytes data;
+  // How many multiparts and attached mails of its mail enclose it (0: the mail's single body, or
+  // not from a mail): a walker counts them as container levels (scan/container.h).
+  int nesting = 0;
 };
 using PartSink = std::function<bool(Part&& part)>;
 

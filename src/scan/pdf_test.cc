@@ -132,6 +132,21 @@ TEST(PdfTest, ManyStreamsAndEveryCutEndQuickly) {
   for (size_t cut = 0; cut < small.size(); ++cut) (void)WalkAll(small.substr(0, cut), "t.pdf");
 }
 
+// A viewer skips a junk line before the header. A line that looks like the start of uuencode or
+// holds a data: URI made the file a text to decode, and its PDF was never opened: both are now.
+TEST(PdfTest, APdfBehindALineATextDecoderReadsIsOpenedToo) {
+  const Bytes body = "%PDF-1.4\n" + Obj(3, "/Filter /FlateDecode", Deflate(kExe)) + "%%EOF\n";
+  for (const Bytes& junk :
+       {Bytes("begin 644 notes.txt\n"), Bytes("<img src=\"data:text/plain;base64,aGk=\">\n")}) {
+    WalkResult w = WalkAll(junk + body, "x.pdf");
+    EXPECT_EQ(w.Data("x.pdf!obj3"), kExe) << junk;
+  }
+  // The kind turned off (clamscan's --scan-pdf=no) still keeps it shut.
+  ContainerLimits no_pdf;
+  no_pdf.kinds.pdf = false;
+  EXPECT_EQ(WalkAll("begin 644 notes.txt\n" + body, "x.pdf", no_pdf).items.count("x.pdf!obj3"), 0u);
+}
+
 TEST(PdfTest, NotAPdfUnlessTheHeaderIsNearTheStart) {
   EXPECT_TRUE(LooksLikePdf(Bytes(1000, ' ') + "%PDF-1.4"));
   EXPECT_FALSE(LooksLikePdf(Bytes(2000, ' ') + "%PDF-1.4"));

@@ -149,6 +149,8 @@ struct Inside {
   int level = 0;     // directories deep: 1 in the directory named (WalkOptions::max_dir_levels)
 };
 constexpr int kMaxFollowedDirLinks = 16;
+// Directories above one the walk follows a link to that it looks at (PATH_MAX allows 2,048).
+constexpr size_t kMaxAncestors = 4096;
 
 void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, TreeVisitor& v, Inside& inside,
               const struct stat* checked = nullptr);
@@ -347,18 +349,23 @@ void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, T
     RootPlaces().release();
     throw;
   }
-  // Following links to directories: this directory's real path and each directory above it are
-  // places the walk is inside too (a link to /srv from under /srv/www is a loop), so that no
-  // directory is walked twice, by a link or by its real path under one.
+  // Following links to directories: this directory and each directory above it are places the
+  // walk is inside too (a link to /srv from under /srv/www is a loop), so that no directory is
+  // walked twice, by a link or by its real path under one. They are found by ".." from the
+  // directory opened, not from its path, so that no name swapped on the way can hide one.
   const size_t mark = inside.dirs.size();
   if (rules.follow_dir_symlinks == 2) {
-    for (std::string up = RealPath(path);;) {
-      struct stat ast;
-      if (::stat(up.c_str(), &ast) == 0) inside.dirs.emplace_back(ast.st_dev, ast.st_ino);
-      const size_t slash = up.rfind('/');
-      if (up == "/" || slash == std::string::npos) break;
-      up.resize(slash == 0 ? 1 : slash);
+    struct stat here;
+    int at = ::dup(fd);  // closed by the loop; the directory above each, until the root
+    for (size_t up = 0; at >= 0 && ::fstat(at, &here) == 0 && up < kMaxAncestors; ++up) {
+      const std::pair<dev_t, ino_t> id{here.st_dev, here.st_ino};
+      if (inside.dirs.size() > mark && inside.dirs.back() == id) break;  // "/" is its own ".."
+      inside.dirs.push_back(id);
+      const int parent = ::openat(at, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      ::close(at);
+      at = parent;
     }
+    if (at >= 0) ::close(at);
   }
   ++inside.followed;
   struct Out {
