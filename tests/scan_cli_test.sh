@@ -101,6 +101,19 @@ rc=$?
 check "a malformed hash line: exit 2, file and line ($rc: $(head -c 200 err.txt))" '[[ $rc == 2 ]] && grep -q "bad.hsb:1" err.txt'
 "$accord" scan --hashes sigs.hsb does-not-exist > /dev/null 2> err.txt
 check "a missing path is an error (exit $?)" '[[ $? == 2 ]] && grep -q "does-not-exist" err.txt'
+# -v: "Scanning PATH" before each file's lines; with --quiet nothing printed, the line in the log.
+"$accord" scan --no-cache --no-summary -v --hashes sigs.hsb tree/clean.txt > out.txt 2> err.txt
+check "-v: the Scanning line, then the OK line" '[[ $(cat out.txt) == $'"'"'Scanning tree/clean.txt\ntree/clean.txt: OK'"'"' ]]'
+rm -f v.log
+"$accord" scan --no-cache --no-summary -v --quiet -l v.log --hashes sigs.hsb tree/clean.txt > out.txt
+check "-v --quiet: nothing printed, the Scanning line in the log" \
+  '[[ ! -s out.txt ]] && grep -qx "Scanning tree/clean.txt" v.log'
+# An option given '=' and nothing after it is an error; the next argument is not taken as its value.
+for o in --exclude-pua= --max-filesize= --tempdir=; do
+  "$accord" scan --no-cache --no-summary --hashes sigs.hsb "$o" tree/clean.txt > out.txt 2> err.txt; rc=$?
+  check "$o then a path: exit 2, nothing scanned ($rc: $(head -c 100 err.txt))" \
+    '[[ $rc == 2 && ! -s out.txt ]] && grep -q "gives the option no value" err.txt'
+done
 
 # Limits are reported, never silent.
 head -c 3000000 /dev/zero > big.bin
@@ -335,10 +348,6 @@ if command -v clamscan > /dev/null; then
       check "-v $o $f: the lines clamscan prints ($(tr '\n' '|' < out.txt))" 'diff -q clam.out out.txt > /dev/null'
     done
   done
-  rm -f v.log
-  "$accord" scan --no-cache --no-summary -v --quiet -l v.log --hashes filter.hdb ftree/d1/evil.exe > out.txt
-  check "-v --quiet: nothing printed, the Scanning line in the log" \
-    '[[ ! -s out.txt ]] && grep -qx "Scanning ftree/d1/evil.exe" v.log'
   # clamscan's options for stages accord lacks: taken when clamscan takes them, refused when it
   # refuses them (exit 2 before scanning), and they change nothing.
   inert=(--max-embeddedpe=10M --max-htmlnormalize=40M --max-partitions=50 --pcre-match-limit=5

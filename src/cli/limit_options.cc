@@ -53,8 +53,11 @@ void AddLimitOptions(CLI::App& app, LimitOptionTexts& t) {
   for (const InertOption& o : kInertValueOptions) {
     std::string name = o.name;
     bool pua = name.ends_with("-pua");
-    app.add_option_function<std::string>(
-           name, [&t, name](const std::string& v) { t.inert.emplace_back(name, v); },
+    app.add_option_function<std::vector<std::string>>(
+           name,
+           [&t, name](const std::vector<std::string>& values) {
+             for (const std::string& v : values) t.inert.emplace_back(name, v);
+           },
            pua ? "clamscan's, for ClamAV's own databases; accord reports every PUA signature it loads"
                : "clamscan's; accord has no such stage: the value is checked, and changes nothing")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);

@@ -225,10 +225,25 @@ TEST(LimitOptions, OptionsOfStagesAccordLacksAreCheckedAsClamscanChecksThem) {
       auto r = Parse({refused}, warnings);
       ASSERT_FALSE(r.ok()) << refused;
       EXPECT_THAT(r.status().message(), HasSubstr(option)) << refused;
+    } catch (const CLI::ExtrasError& e) {  // not an option at all: not what is tested here
+      ADD_FAILURE() << refused << ": " << e.what();
     } catch (const CLI::ParseError& e) {
       EXPECT_THAT(std::string(e.what()), HasSubstr(option)) << refused;
     }
   }
+  // Every occurrence of a repeated option is checked, not only the first.
+  for (const char* second_bad : {"--max-embeddedpe=abc", "--max-partitions=1K"}) {
+    const std::string option(second_bad, std::string_view(second_bad).find('='));
+    auto r = Parse({option + "=1", second_bad}, warnings);
+    ASSERT_FALSE(r.ok()) << second_bad;
+    EXPECT_THAT(r.status().message(), HasSubstr(option));
+  }
+  // Each of them is an option (a valid value of each is taken).
+  for (const InertOption& o : kInertValueOptions) {
+    const std::string given = std::string(o.name) + "=1";
+    EXPECT_TRUE(Parse({given}, warnings).ok()) << given;
+  }
+  for (const char* o : kInertSwitches) EXPECT_TRUE(Parse({std::string(o) + "=no"}, warnings).ok()) << o;
 }
 
 TEST(LimitOptions, AScanTimeBeyondAYearIsAYearSoTheDeadlineCannotOverflow) {

@@ -390,6 +390,17 @@ int main(int argc, char** argv) {
   cli::AddWitnessCommands(app, rc);
   cli::AddUpdateCommands(app, rc);
 
+  // `--option=` with nothing after the '=': CLI11 would take the next argument as its value (a
+  // path to scan as `--exclude-pua`'s category, unscanned and unsaid); clamscan's parser takes it
+  // as an empty value, which it refuses. So an error, before anything runs.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a.size() > 3 && a.starts_with("--") && a.find('=') == a.size() - 1) {
+      std::cerr << "accord: " << a << " gives the option no value (put it after the '=')\n";
+      return kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

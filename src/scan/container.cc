@@ -55,8 +55,8 @@ struct Detection {
   // (SfxCandidates), each found once.
   std::vector<std::string_view> readers{};
   std::vector<Detection> sfx{};
-  // A text format (not a mail) that is a PDF too, "%PDF-" after a junk line a viewer skips: the
-  // PDF is opened as well, so that a line that looks like uuencode or a data: URI cannot hide it.
+  // A text format that is a PDF too, "%PDF-" after junk lines a viewer skips: the PDF is opened as
+  // well, so that lines that look like a mail's headers, uuencode or a data: URI cannot hide it.
   bool also_pdf = false;
 };
 
@@ -244,11 +244,12 @@ Detection Detect(ByteView d, const ContainerKinds& kinds = {}) {
     program.sfx = SfxCandidates(d);
     if (!program.readers.empty() || !program.sfx.empty()) return program;
   }
-  // Viewers accept junk before a PDF's header: a mail whose body starts as one is a mail (its
-  // body, a part, is then the PDF); a text that a decoder reads and that is a PDF too is both.
-  if (kinds.Opens("mail") && mime::LooksLikeMail(d)) return {"mail"};
+  // Viewers accept junk before a PDF's header: a text that a decoder reads (a mail, whose headers
+  // may make its body anything but the PDF) and that is a PDF too is both.
   Detection text;
-  if (kinds.Opens("binhex") && mime::HasBinhex(d))
+  if (kinds.Opens("mail") && mime::LooksLikeMail(d))
+    text.format = "mail";
+  else if (kinds.Opens("binhex") && mime::HasBinhex(d))
     text.format = "binhex";
   else if (kinds.Opens("uuencode") && mime::HasUuencode(d))
     text.format = "uuencode";

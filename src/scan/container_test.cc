@@ -433,7 +433,7 @@ TEST(ContainerTest, MailNestingCountsAgainstTheLevelsLeft) {
   EXPECT_THAT(named.events, IsEmpty()) << ::testing::PrintToString(named.EventNames());
   EXPECT_EQ(named.data["m.eml!bottom.txt"], "the bottom") << ::testing::PrintToString(named.paths);
 
-  // Inside a zip (level 2), 3 levels are left: the leaf at the third nesting is refused with
+  // Inside a zip (level 2), 2 levels are left: the leaf at the third nesting is refused with
   // MaxRecursion (before, the mail's parts could nest max_recursion deep at any level).
   limits.max_recursion = 4;
   Walked in_zip = Walk(StoredZip({{"m.eml", mail}}), "a.zip", limits);

@@ -132,12 +132,15 @@ TEST(PdfTest, ManyStreamsAndEveryCutEndQuickly) {
   for (size_t cut = 0; cut < small.size(); ++cut) (void)WalkAll(small.substr(0, cut), "t.pdf");
 }
 
-// A viewer skips a junk line before the header. A line that looks like the start of uuencode or
-// holds a data: URI made the file a text to decode, and its PDF was never opened: both are now.
-TEST(PdfTest, APdfBehindALineATextDecoderReadsIsOpenedToo) {
+// A viewer skips junk lines before the header. Lines that look like a mail's headers (which say
+// the body is base64: decoded, the PDF is garbage), the start of uuencode, a BinHex marker or a
+// data: URI made the file a text to decode, and its PDF was never opened: both are now.
+TEST(PdfTest, APdfBehindLinesATextDecoderReadsIsOpenedToo) {
   const Bytes body = "%PDF-1.4\n" + Obj(3, "/Filter /FlateDecode", Deflate(kExe)) + "%%EOF\n";
   for (const Bytes& junk :
-       {Bytes("begin 644 notes.txt\n"), Bytes("<img src=\"data:text/plain;base64,aGk=\">\n")}) {
+       {Bytes("MIME-Version: 1.0\nContent-Transfer-Encoding: base64\n\n"), Bytes("begin 644 notes.txt\n"),
+        Bytes("(This file must be converted with BinHex 4.0)\n:\n"),
+        Bytes("<img src=\"data:text/plain;base64,aGk=\">\n")}) {
     WalkResult w = WalkAll(junk + body, "x.pdf");
     EXPECT_EQ(w.Data("x.pdf!obj3"), kExe) << junk;
   }

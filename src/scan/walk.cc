@@ -355,17 +355,25 @@ void NamedDir(const std::string& path, dev_t walk_dev, const WalkRules& rules, T
   // directory opened, not from its path, so that no name swapped on the way can hide one.
   const size_t mark = inside.dirs.size();
   if (rules.follow_dir_symlinks == 2) {
+    // O_PATH: a directory above needs only search permission to be looked at, as stat needs (a
+    // home directory of mode 0711 is one no other user may read).
+    struct Up {
+      int fd = -1;
+      ~Up() {
+        if (fd >= 0) ::close(fd);
+      }
+    } at{::openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)};
     struct stat here;
-    int at = ::dup(fd);  // closed by the loop; the directory above each, until the root
-    for (size_t up = 0; at >= 0 && ::fstat(at, &here) == 0 && up < kMaxAncestors; ++up) {
+    if (::fstat(fd, &here) == 0) inside.dirs.emplace_back(here.st_dev, here.st_ino);
+    for (size_t up = 0; at.fd >= 0 && up < kMaxAncestors; ++up) {
+      const int parent = ::openat(at.fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      ::close(at.fd);
+      at.fd = parent;
+      if (parent < 0 || ::fstat(parent, &here) != 0) break;
       const std::pair<dev_t, ino_t> id{here.st_dev, here.st_ino};
       if (inside.dirs.size() > mark && inside.dirs.back() == id) break;  // "/" is its own ".."
       inside.dirs.push_back(id);
-      const int parent = ::openat(at, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      ::close(at);
-      at = parent;
     }
-    if (at >= 0) ::close(at);
   }
   ++inside.followed;
   struct Out {
