@@ -51,14 +51,13 @@ void AddLimitOptions(CLI::App& app, LimitOptionTexts& t) {
   for (size_t i = 0; i < std::size(kOptInDetections); ++i)
     app.add_flag(kOptInDetections[i], t.opt_in[i], "clamscan's; accord has no such detection (=no only)");
   for (const InertOption& o : kInertValueOptions) {
-    std::string name = o.name;
-    bool pua = name.ends_with("-pua");
     app.add_option_function<std::vector<std::string>>(
-           name,
-           [&t, name](const std::vector<std::string>& values) {
-             for (const std::string& v : values) t.inert.emplace_back(name, v);
+           o.name,
+           [&t, &o](const std::vector<std::string>& values) {
+             for (const std::string& v : values) t.inert.emplace_back(&o, v);
            },
-           pua ? "clamscan's, for ClamAV's own databases; accord reports every PUA signature it loads"
+           o.value == InertOption::kCategory
+               ? "clamscan's, for ClamAV's own databases; accord reports every PUA signature it loads"
                : "clamscan's; accord has no such stage: the value is checked, and changes nothing")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   }
@@ -161,25 +160,28 @@ Result<scan::ContainerLimits> ApplyLimitOptions(const LimitOptionTexts& t, scan:
                              "=yes: accord has no such detection (clamscan's; =no, its default, is taken)");
   }
   const auto given = [&t](std::string_view option) {
-    return std::any_of(t.inert.begin(), t.inert.end(), [&](const auto& o) { return o.first == option; });
+    return std::any_of(t.inert.begin(), t.inert.end(),
+                       [&](const auto& given) { return given.first->name == option; });
   };
   if (t.detect_pua && given("--exclude-pua") && given("--include-pua"))
     return InvalidArgument(
         "--detect-pua: --exclude-pua and --include-pua cannot be used at the same time (as in clamscan)");
-  for (const auto& [option, value] : t.inert) {
-    const InertOption* o = nullptr;
-    for (const InertOption& known : kInertValueOptions)
-      if (option == known.name) o = &known;
-    if (o == nullptr) return Internal("no such inert option " + option);
-    if (option.ends_with("-pua")) {  // a category name: any text but none, as clamscan takes it
-      if (value.empty()) return InvalidArgument(Quoted(option, value) + ": not a PUA category (empty)");
-      continue;
-    }
+  for (const auto& [o, value] : t.inert) {
+    const std::string_view option = o->name;
     std::vector<std::string> ignored;
-    RETURN_IF_ERROR(o->size ? ParseLimitSize(option, value, ignored).status()
-                            : ParseLimitCount(option, value, ignored).status());
-    if (option == "--structured-cc-mode" && value != "0" && value != "1")
-      return InvalidArgument(Quoted(option, value) + ": 0 or 1");
+    switch (o->value) {
+      case InertOption::kCategory:  // any text but none, as clamscan takes it
+        if (value.empty()) return InvalidArgument(Quoted(option, value) + ": not a PUA category (empty)");
+        break;
+      case InertOption::kSize:
+        RETURN_IF_ERROR(ParseLimitSize(option, value, ignored).status());
+        break;
+      case InertOption::kCount:
+        RETURN_IF_ERROR(ParseLimitCount(option, value, ignored).status());
+        if (option == "--structured-cc-mode" && value != "0" && value != "1")
+          return InvalidArgument(Quoted(option, value) + ": 0 or 1");
+        break;
+    }
   }
   limits.kinds = t.kinds;
   if (!t.alert_exceeds_max)

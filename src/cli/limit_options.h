@@ -51,16 +51,20 @@ inline constexpr const char* kOptInDetections[] = {"--alert-broken",
 // clamscan's (`size` or `count` of the grammar above), and change nothing
 // (LimitOptionTexts::inert).
 struct InertOption {
+  enum Value { kSize, kCount, kCategory };  // K, M, G allowed; digits only; any text but none
   const char* name;
-  bool size;  // a size (K, M, G); else a count
+  Value value;
 };
 inline constexpr InertOption kInertValueOptions[] = {
-    {"--max-embeddedpe", true},         {"--max-htmlnormalize", true},     {"--max-htmlnotags", true},
-    {"--max-scriptnormalize", true},    {"--max-ziptypercg", true},        {"--pcre-max-filesize", true},
-    {"--max-partitions", false},        {"--max-iconspe", false},          {"--max-rechwp3", false},
-    {"--pcre-match-limit", false},      {"--pcre-recmatch-limit", false},  {"--bytecode-timeout", false},
-    {"--structured-ssn-format", false}, {"--structured-ssn-count", false}, {"--structured-cc-count", false},
-    {"--structured-cc-mode", false},    {"--exclude-pua", false},          {"--include-pua", false}};
+    {"--max-embeddedpe", InertOption::kSize},         {"--max-htmlnormalize", InertOption::kSize},
+    {"--max-htmlnotags", InertOption::kSize},         {"--max-scriptnormalize", InertOption::kSize},
+    {"--max-ziptypercg", InertOption::kSize},         {"--pcre-max-filesize", InertOption::kSize},
+    {"--max-partitions", InertOption::kCount},        {"--max-iconspe", InertOption::kCount},
+    {"--max-rechwp3", InertOption::kCount},           {"--pcre-match-limit", InertOption::kCount},
+    {"--pcre-recmatch-limit", InertOption::kCount},   {"--bytecode-timeout", InertOption::kCount},
+    {"--structured-ssn-format", InertOption::kCount}, {"--structured-ssn-count", InertOption::kCount},
+    {"--structured-cc-count", InertOption::kCount},   {"--structured-cc-mode", InertOption::kCount},
+    {"--exclude-pua", InertOption::kCategory},        {"--include-pua", InertOption::kCategory}};
 // Their yes/no switches, taken either way.
 inline constexpr const char* kInertSwitches[] = {"--bytecode",  "--bytecode-unsigned", "--phishing-sigs",
                                                  "--normalize", "--nocerts",           "--force-to-disk"};
@@ -85,8 +89,8 @@ struct LimitOptionTexts {
   // clamscan's opt-in detections accord does not have (kOptInDetections): `=no`, their default,
   // is taken; `=yes` is an error, so that no one relies on a detection that never comes.
   bool opt_in[std::size(kOptInDetections)] = {};
-  // kInertValueOptions given (option, value), in order; kInertSwitches' values.
-  std::vector<std::pair<std::string, std::string>> inert;
+  // kInertValueOptions given (the option's entry, its value), in order; kInertSwitches' values.
+  std::vector<std::pair<const InertOption*, std::string>> inert;
   bool inert_switch = false;
   // --detect-pua: taken either way (accord reports every PUA signature it loads, as clamscan does
   // those of a database not ClamAV's); with it, --exclude-pua and --include-pua at once are an
